@@ -1,0 +1,227 @@
+"""One turn of a conversation, without I/O.
+
+A turn is: the user message, then one or more model calls ("steps"); between steps the
+session runs the tools the model asked for. ``Turn`` only records: it builds each step's
+request, absorbs the step's events, and says which tool calls to run next. The sync and
+async drivers in :mod:`jupychat.session` do the I/O around it, so both share every rule
+about history, usage, limits and interruption.
+
+Nothing touches the session's history until :meth:`Turn.messages_to_commit` is taken by
+the driver at the very end: a failed turn leaves history exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete
+from .providers.base import ChatRequest, ToolSpec
+from .types import Message, Part, Text, ToolCall, ToolResult, Usage
+
+__all__ = ["Response", "Turn"]
+
+
+@dataclass(frozen=True)
+class Response:
+    """The outcome of one turn.
+
+    Attributes
+    ----------
+    text:
+        The final answer's text.
+    message:
+        The final assistant message.
+    messages:
+        Every message the turn added to history (user, assistant, tool), in order.
+    usage:
+        Tokens summed over every model call of the turn.
+    finish_reason:
+        Why the last model call stopped; ``"max_steps"`` when the tool loop hit its limit;
+        ``"interrupted"`` when the stream was stopped.
+    model:
+        ``"provider:model"`` that answered.
+    latency:
+        Seconds from sending to the end of the turn.
+    ttft:
+        Seconds to the first streamed token (``None`` if none came).
+    """
+
+    text: str
+    message: Message
+    messages: tuple[Message, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+    latency: float = 0.0
+    ttft: float | None = None
+
+    @property
+    def interrupted(self) -> bool:
+        return self.message.interrupted
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [c for m in self.messages for c in m.tool_calls]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+
+class Turn:
+    """Accumulates one turn's messages while a driver runs it."""
+
+    def __init__(
+        self,
+        user: Message,
+        *,
+        history: Sequence[Message],
+        system: str | None,
+        tools: Sequence[ToolSpec],
+        options: dict[str, Any],
+        model_id: str,
+        max_steps: int,
+    ) -> None:
+        self.history = history
+        self.system = system
+        self.tools = tuple(tools)
+        self.options = options
+        self.model_id = model_id
+        self.max_steps = max_steps
+        self.new: list[Message] = [user]
+        self.steps = 0
+        self.usage = Usage()
+        self.started = time.monotonic()
+        self.ttft: float | None = None
+        self.finish_reason: str | None = None
+        self._reset_step()
+
+    def _reset_step(self) -> None:
+        self._text: list[str] = []
+        self._reasoning: list[str] = []
+        self._calls: list[ToolCall] = []
+        self._done: Done | None = None
+        self._step_started = time.monotonic()
+        self._step_ttft: float | None = None
+
+    # -- building requests -------------------------------------------------
+    def request(self) -> ChatRequest:
+        """The request for the next model call."""
+        self.steps += 1
+        self._reset_step()
+        messages = [m for m in self.history if m.role != "system"] + self.new
+        return ChatRequest(
+            messages=messages,
+            system=self.system,
+            tools=self.tools,
+            temperature=self.options.get("temperature"),
+            max_tokens=self.options.get("max_tokens"),
+            seed=self.options.get("seed"),
+            stop=tuple(self.options.get("stop") or ()),
+            extra=dict(self.options.get("extra") or {}),
+        )
+
+    # -- absorbing a step ---------------------------------------------------
+    def feed(self, event: Event) -> None:
+        if isinstance(event, (TextDelta, ReasoningDelta)) and self._step_ttft is None:
+            now = time.monotonic()
+            self._step_ttft = now - self._step_started
+            if self.ttft is None:
+                self.ttft = now - self.started
+        if isinstance(event, TextDelta):
+            self._text.append(event.text)
+        elif isinstance(event, ReasoningDelta):
+            self._reasoning.append(event.text)
+        elif isinstance(event, ToolCallComplete):
+            self._calls.append(event.call)
+        elif isinstance(event, Done):
+            self._done = event
+
+    def _assistant(self, *, interrupted: bool = False) -> Message:
+        parts: list[Part] = []
+        text = "".join(self._text)
+        if text:
+            parts.append(Text(text))
+        parts.extend(self._calls if not interrupted else ())
+        done = self._done
+        usage = done.usage if done else None
+        if usage is not None:
+            self.usage = self.usage + usage
+        meta: dict[str, Any] = {"latency": round(time.monotonic() - self._step_started, 6)}
+        if self._step_ttft is not None:
+            meta["ttft"] = round(self._step_ttft, 6)
+        return Message(
+            role="assistant",
+            content=tuple(parts),
+            model=(done.model if done and done.model else None) or self.model_id,
+            usage=usage,
+            finish_reason="interrupted" if interrupted else (done.finish_reason if done else None),
+            reasoning="".join(self._reasoning) or None,
+            interrupted=interrupted,
+            meta=meta,
+        )
+
+    def finish_step(self) -> list[ToolCall]:
+        """Record the step's assistant message; the tool calls to run next (may be empty)."""
+        message = self._assistant()
+        self.new.append(message)
+        self.finish_reason = message.finish_reason
+        return list(self._calls)
+
+    @property
+    def steps_left(self) -> bool:
+        return self.steps < self.max_steps
+
+    def add_results(self, results: Sequence[ToolResult]) -> None:
+        self.new.append(Message(role="tool", content=tuple(results)))
+
+    def stop_at_max_steps(self, calls: Sequence[ToolCall]) -> None:
+        """The model still wants tools after ``max_steps`` calls: end the turn clearly."""
+        note = "not run: the turn reached max_steps"
+        self.add_results([ToolResult(c.id, c.name, note, is_error=True) for c in calls])
+        self.new.append(
+            Message(
+                role="assistant",
+                content=(
+                    Text(
+                        f"[stopped after {self.max_steps} model calls (max_steps={self.max_steps}) "
+                        "without a final answer; raise max_steps or ask a narrower question]"
+                    ),
+                ),
+                model=self.model_id,
+                finish_reason="max_steps",
+                meta={"synthetic": "max_steps"},
+            )
+        )
+        self.finish_reason = "max_steps"
+
+    # -- ending -------------------------------------------------------------
+    @property
+    def partial_text(self) -> str:
+        return "".join(self._text)
+
+    def interrupt(self) -> bool:
+        """Keep the partial answer, marked interrupted; False when there is nothing to keep."""
+        if not self._text:
+            return False
+        self.new.append(self._assistant(interrupted=True))
+        self.finish_reason = "interrupted"
+        return True
+
+    def response(self) -> Response:
+        final = next(m for m in reversed(self.new) if m.role == "assistant")
+        return Response(
+            text=final.text,
+            message=final,
+            messages=tuple(self.new),
+            usage=self.usage,
+            finish_reason=self.finish_reason,
+            model=final.model or self.model_id,
+            latency=time.monotonic() - self.started,
+            ttft=self.ttft,
+        )

@@ -1,0 +1,154 @@
+"""Settings: one resolver for every value.
+
+Order of precedence, first found wins::
+
+    explicit argument  >  %config ChatMagics.* (set_override)  >  JUPYCHAT_<NAME> env var
+                       >  user config file (TOML)  >  built-in default
+
+The user config file is ``<platformdirs user_config_dir>/jupychat/config.toml`` or the
+path in ``JUPYCHAT_CONFIG``. It may hold top-level settings and a ``[providers.NAME]``
+table per provider (``base_url``, ``api_key_env``, ``type`` for a custom name that points
+at ``openai-compatible``, ``headers``, ``api_version``).
+
+API keys: read from the provider's environment variable, from keys set in this process
+with :func:`set_api_key` (``%chat key``), or from the config file. They are held in memory
+only and never written anywhere by jupychat.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULTS",
+    "api_key",
+    "config_path",
+    "load_file",
+    "provider_settings",
+    "resolve",
+    "set_api_key",
+    "set_override",
+]
+
+DEFAULTS: dict[str, Any] = {
+    "model": None,
+    "store": None,
+    "connect_timeout": 10.0,
+    "read_timeout": 120.0,
+    "max_retries": 3,
+    "backoff": 0.5,
+    "max_backoff": 20.0,
+    "temperature": None,
+    "max_tokens": None,
+    "resume": "resume",
+}
+
+_overrides: dict[str, Any] = {}
+_keys: dict[str, str] = {}
+_file_cache: tuple[Path, float, dict[str, Any]] | None = None
+
+
+def config_path() -> Path:
+    """Where the user config file is (it need not exist)."""
+    explicit = os.environ.get("JUPYCHAT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("jupychat", appauthor=False)) / "config.toml"
+
+
+def load_file() -> dict[str, Any]:
+    """The parsed user config file, or ``{}`` when there is none (cached by mtime)."""
+    global _file_cache
+    path = config_path()
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return {}
+    if _file_cache is not None and _file_cache[0] == path and _file_cache[1] == mtime:
+        return _file_cache[2]
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}; fix or remove it") from exc
+    _file_cache = (path, mtime, data)
+    return data
+
+
+def set_override(name: str, value: Any) -> None:
+    """Set (or with ``None`` clear) a process-wide override, as ``%config`` does."""
+    if value is None:
+        _overrides.pop(name, None)
+    else:
+        _overrides[name] = value
+
+
+def _coerce(raw: str, like: Any, name: str) -> Any:
+    if isinstance(like, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        if isinstance(like, int):
+            return int(raw)
+        if isinstance(like, float):
+            return float(raw)
+    except ValueError as exc:
+        raise ConfigError(
+            f"JUPYCHAT_{name.upper()}={raw!r} is not a {type(like).__name__}; fix or unset it"
+        ) from exc
+    return raw
+
+
+def resolve(name: str, explicit: Any = None, default: Any = None) -> Any:
+    """Resolve one setting through the precedence chain."""
+    if explicit is not None:
+        return explicit
+    if name in _overrides:
+        return _overrides[name]
+    like = DEFAULTS.get(name, default)
+    env = os.environ.get(f"JUPYCHAT_{name.upper()}")
+    if env not in (None, ""):
+        return _coerce(env, like, name) if like is not None else env
+    file_value = load_file().get(name)
+    if file_value is not None:
+        return file_value
+    return like if like is not None else default
+
+
+def provider_settings(provider: str) -> Mapping[str, Any]:
+    """The ``[providers.NAME]`` table of the config file (empty when absent)."""
+    section = load_file().get("providers", {})
+    value = section.get(provider, {}) if isinstance(section, Mapping) else {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def set_api_key(provider: str, key: str | None) -> None:
+    """Hold an API key for ``provider`` in this process's memory only (``None`` forgets it)."""
+    if key:
+        _keys[provider] = key
+    else:
+        _keys.pop(provider, None)
+
+
+def api_key(provider: str, env_var: str | None) -> str | None:
+    """The key for ``provider``: set in-process > environment variable > config file."""
+    if provider in _keys:
+        return _keys[provider]
+    if env_var and os.environ.get(env_var):
+        return os.environ[env_var]
+    settings = provider_settings(provider)
+    env_name = settings.get("api_key_env")
+    if env_name and os.environ.get(str(env_name)):
+        return os.environ[str(env_name)]
+    key = settings.get("api_key")
+    return str(key) if key else None

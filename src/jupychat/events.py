@@ -1,0 +1,77 @@
+"""Stream events.
+
+Providers turn one request into a stream of these; the session adds ``ToolResultEvent``
+when it runs a tool and ``StepDone`` between steps of a tool loop. ``Done`` closes one
+model call and carries its usage and finish reason.
+
+A provider's stream is, in order: any number of ``TextDelta`` / ``ReasoningDelta`` /
+``ToolCallDelta`` events, then one ``ToolCallComplete`` per tool call (arguments parsed),
+then exactly one ``Done``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from .types import ToolCall, ToolResult, Usage
+
+__all__ = [
+    "Done",
+    "Event",
+    "ReasoningDelta",
+    "TextDelta",
+    "ToolCallComplete",
+    "ToolCallDelta",
+    "ToolResultEvent",
+]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """A piece of reasoning text (models that stream it separately)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call: ``arguments`` is a fragment of JSON text."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
+class ToolCallComplete:
+    """A tool call whose arguments have been fully received and parsed."""
+
+    call: ToolCall
+
+
+@dataclass(frozen=True)
+class ToolResultEvent:
+    """The session ran a tool (emitted by the session, not by providers)."""
+
+    result: ToolResult
+
+
+@dataclass(frozen=True)
+class Done:
+    """One model call finished."""
+
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    model: str | None = None
+
+
+Event = Union[TextDelta, ReasoningDelta, ToolCallDelta, ToolCallComplete, ToolResultEvent, Done]

@@ -1,0 +1,100 @@
+"""The provider contract.
+
+A provider turns one :class:`ChatRequest` into a stream of :mod:`jupychat.events`.
+Providers are thin: one method, no per-stream state on ``self``, errors mapped at the
+boundary to :mod:`jupychat.errors` with a message that says what to do. Everything a
+conversation needs (history, tool loop, retries of whole turns) lives in the session.
+
+Sync and async: subclasses implement ``stream``; HTTP providers also implement
+``astream`` natively. The default ``astream`` runs the sync stream in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..events import Event
+from ..types import Message
+
+__all__ = ["ChatRequest", "Provider", "ToolSpec"]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """What the model is told about a tool: a name, a description, a JSON schema."""
+
+    name: str
+    description: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """Everything one model call needs.
+
+    ``messages`` holds user/assistant/tool messages only; the system prompt travels in
+    ``system`` so each provider can place it where its API wants it.
+    """
+
+    messages: Sequence[Message]
+    system: str | None = None
+    tools: Sequence[ToolSpec] = ()
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: Sequence[str] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Provider:
+    """Base class of every provider.
+
+    Attributes
+    ----------
+    name:
+        The registry name (``"openai"``, ``"anthropic"``, ``"local"``, ``"fake"``...).
+    model:
+        The model name as the provider knows it.
+    """
+
+    name: str = "provider"
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    @property
+    def model_id(self) -> str:
+        """``"provider:model"``, the string that resolves back to this provider."""
+        return f"{self.name}:{self.model}"
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        """Yield the events of one model call."""
+        raise NotImplementedError
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Async twin of :meth:`stream` (default: the sync stream in a worker thread)."""
+        iterator = self.stream(request)
+        sentinel = object()
+
+        def advance() -> Any:
+            return next(iterator, sentinel)
+
+        try:
+            while True:
+                event = await asyncio.to_thread(advance)
+                if event is sentinel:
+                    return
+                yield event
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    def close(self) -> None:
+        """Release network clients or loaded models (optional)."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.model_id}>"
