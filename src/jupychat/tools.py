@@ -83,7 +83,7 @@ _END_RE = re.compile(
 
 
 def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    """Summary text and per-parameter descriptions from a numpy/Google docstring."""
+    """Summary text and per-parameter descriptions from a numpy or Google docstring."""
     lines = inspect.cleandoc(doc).splitlines() if doc else []
     summary: list[str] = []
     params: dict[str, str] = {}
@@ -91,6 +91,7 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
     while i < len(lines) and not _SECTION_RE.match(lines[i]) and not _END_RE.match(lines[i]):
         summary.append(lines[i])
         i += 1
+    numpy_style = i + 1 < len(lines) and set(lines[i + 1].strip()) == {"-"}
     current: str | None = None
     in_params = False
     for line in lines[i:]:
@@ -100,21 +101,21 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
         if _END_RE.match(line):
             in_params = False
             continue
-        if not in_params or set(line.strip()) <= {"-"}:
+        if not in_params or not line.strip() or set(line.strip()) <= {"-"}:
             continue
-        # Google: "name (type): text" / numpy: "name : type" then indented text.
-        google = re.match(r"^\s{0,4}(\w+)\s*(\([^)]*\))?\s*:\s+(.*)$", line)
-        numpy = re.match(r"^(\w+)\s*(:.*)?$", line)
-        if google and not line.startswith(("        ", "\t\t")) and google.group(3):
+        indented = line.startswith((" ", "\t"))
+        if numpy_style and not indented:
+            # numpy: "name : type" on its own line, description indented below
+            current = line.split(":", 1)[0].strip()
+            params[current] = ""
+            continue
+        google = re.match(r"^\s{0,4}(\w+)\s*(\([^)]*\))?\s*:\s*(.*)$", line)
+        if not numpy_style and google and len(line) - len(line.lstrip()) <= 4:
             current = google.group(1)
             params[current] = google.group(3).strip()
-        elif numpy and not line.startswith((" ", "\t")):
-            current = numpy.group(1)
-            params.setdefault(current, "")
-        elif current is not None and line.strip():
+        elif current is not None:
             params[current] = (params[current] + " " + line.strip()).strip()
-    text = "\n".join(summary).strip()
-    return text, params
+    return "\n".join(summary).strip(), params
 
 
 @dataclass(frozen=True)

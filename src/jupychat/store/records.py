@@ -1,0 +1,328 @@
+"""Session records: validation and the mapping between record dicts and table rows.
+
+Design note: a session record is the plain dict ``ChatSession.to_dict()`` produces
+(``schema``/``version``/``id``/... /``messages``). This module is the only place that
+knows how a record is split into a ``sessions`` row plus ``messages`` rows and put back
+together, so ``load(save(r)) == r`` holds field for field. Every message goes through
+:meth:`jupychat.types.Message.from_dict` / ``to_dict`` once on the way in, which both
+validates it and gives it one canonical shape; keys we do not know are kept in an
+``extra`` column instead of being dropped. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from ..errors import StoreError
+from ..types import Message, now_iso
+
+__all__ = [
+    "SCHEMA",
+    "VERSION",
+    "MessageRow",
+    "SessionFields",
+    "auto_title",
+    "dumps",
+    "message_row",
+    "normalize_session",
+    "row_message",
+    "utc_timestamp",
+]
+
+SCHEMA = "jupychat.session"
+VERSION = 1
+
+#: The record keys that have their own column in ``sessions``.
+SESSION_KEYS = (
+    "title",
+    "name",
+    "notebook",
+    "created_at",
+    "updated_at",
+    "model",
+    "system_prompt",
+    "memory",
+    "metadata",
+    "tools",
+    "max_steps",
+    "settings",
+)
+#: Keys that describe the record itself rather than the session.
+ENVELOPE_KEYS = ("schema", "version", "id", "messages")
+#: Message keys ``Message.to_dict()`` may write; anything else goes to ``extra``.
+MESSAGE_KEYS = frozenset(
+    {
+        "role",
+        "content",
+        "created_at",
+        "model",
+        "usage",
+        "finish_reason",
+        "reasoning",
+        "interrupted",
+        "meta",
+    }
+)
+TITLE_LENGTH = 60
+
+
+def dumps(value: Any, what: str) -> str:
+    """Compact JSON for a column; a value JSON cannot hold is a one-line StoreError."""
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"the session {what} holds a value JSON cannot store ({exc}); "
+            "keep it to str, numbers, bools, None, lists and dicts"
+        ) from None
+
+
+def utc_timestamp(value: Any, what: str) -> str:
+    """Parse an ISO 8601 timestamp and return it as UTC with microseconds.
+
+    Naive timestamps are taken as UTC. The result sorts correctly as text.
+    """
+    if not isinstance(value, str):
+        raise StoreError(f"{what} must be an ISO 8601 string, not {type(value).__name__}")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise StoreError(f"{what} {value!r} is not an ISO 8601 timestamp") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def auto_title(text: str) -> str | None:
+    """A title from a prompt: its first non-blank line, squeezed, at most 60 characters."""
+    for line in text.splitlines():
+        line = " ".join(line.split())
+        if line:
+            break
+    else:
+        return None
+    if len(line) <= TITLE_LENGTH:
+        return line
+    cut = line[: TITLE_LENGTH - 1]
+    space = cut.rfind(" ")
+    if space >= TITLE_LENGTH // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+class MessageRow(NamedTuple):
+    """The columns of one ``messages`` row, in insert order (seq and session excluded)."""
+
+    role: str
+    content: str
+    text: str
+    created_at: str
+    model: str | None
+    usage: str | None
+    input_tokens: int
+    output_tokens: int
+    finish_reason: str | None
+    reasoning: str | None
+    interrupted: int
+    meta: str | None
+    extra: str | None
+
+
+def message_row(message: Any, index: int = 0) -> MessageRow:
+    """Validate one message (a ``Message`` or its ``to_dict()``) and build its row."""
+    if isinstance(message, Message):
+        data: Mapping[str, Any] = message.to_dict()
+        extra: dict[str, Any] = {}
+    elif isinstance(message, Mapping):
+        try:
+            data = Message.from_dict(message).to_dict()
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise StoreError(f"message {index} is not a valid message: {detail}") from None
+        extra = {k: v for k, v in message.items() if k not in MESSAGE_KEYS and k != "id"}
+    else:
+        raise StoreError(
+            f"message {index} must be a Message or a dict, not {type(message).__name__}"
+        )
+    text = "\n".join(p["text"] for p in data["content"] if p.get("type") == "text")
+    usage = data.get("usage")
+    meta = data.get("meta")
+    return MessageRow(
+        role=data["role"],
+        content=dumps(data["content"], f"message {index} content"),
+        text=text,
+        created_at=data["created_at"],
+        model=data.get("model"),
+        usage=dumps(usage, f"message {index} usage") if usage is not None else None,
+        input_tokens=int(usage.get("input_tokens", 0)) if usage else 0,
+        output_tokens=int(usage.get("output_tokens", 0)) if usage else 0,
+        finish_reason=data.get("finish_reason"),
+        reasoning=data.get("reasoning"),
+        interrupted=1 if data.get("interrupted") else 0,
+        meta=dumps(meta, f"message {index} meta") if meta else None,
+        extra=dumps(extra, f"message {index}") if extra else None,
+    )
+
+
+def row_message(row: Sequence[Any]) -> dict[str, Any]:
+    """Rebuild the ``Message.to_dict()`` shape from the row columns (``MessageRow`` order)."""
+    r = MessageRow(*row[:13])
+    data: dict[str, Any] = {
+        "role": r.role,
+        "content": json.loads(r.content),
+        "created_at": r.created_at,
+    }
+    if r.model is not None:
+        data["model"] = r.model
+    if r.usage is not None:
+        data["usage"] = json.loads(r.usage)
+    if r.finish_reason is not None:
+        data["finish_reason"] = r.finish_reason
+    if r.reasoning is not None:
+        data["reasoning"] = r.reasoning
+    if r.interrupted:
+        data["interrupted"] = True
+    if r.meta is not None:
+        data["meta"] = json.loads(r.meta)
+    if r.extra is not None:
+        for key, value in json.loads(r.extra).items():
+            data.setdefault(key, value)
+    return data
+
+
+class SessionFields(NamedTuple):
+    """A validated record, ready for the ``sessions`` table (JSON columns encoded)."""
+
+    id: str | None
+    title: str | None
+    name: str | None
+    notebook: str | None
+    created_at: str | None
+    updated_at: str | None
+    model: str | None
+    system_prompt: str | None
+    memory: str
+    metadata: str
+    tools: str
+    max_steps: int | None
+    settings: str
+    extra: str
+    present: frozenset[str]
+
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+def check_id(value: Any) -> str:
+    """A session id: 1-128 letters, digits or ``_.:-`` (uuid4 hex in practice)."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise StoreError(
+            f"session id {value!r} is not valid; use letters, digits, '_', '.', ':' or '-'"
+        )
+    return value
+
+
+def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
+    value = data.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise StoreError(f"session {key} must be a string or None, not {type(value).__name__}")
+
+
+def _json_object(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        raise StoreError(f"session {key} must be a dict, not {type(value).__name__}")
+    return dumps(dict(value), key)
+
+
+def normalize_session(data: Mapping[str, Any], *, strict: bool = False) -> SessionFields:
+    """Validate the session part of a record (everything but ``messages``).
+
+    Parameters
+    ----------
+    data:
+        A record or a partial record (missing keys take their defaults).
+    strict:
+        Require the ``schema``/``version`` envelope (for imported files).
+    """
+    if not isinstance(data, Mapping):
+        raise StoreError(f"a session record must be a dict, not {type(data).__name__}")
+    schema = data.get("schema")
+    if strict or schema is not None:
+        if schema != SCHEMA:
+            raise StoreError(f"not a jupychat session record (schema is {schema!r})")
+        version = data.get("version")
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise StoreError(f"session record version {version!r} is not valid")
+        if version > VERSION:
+            raise StoreError(
+                f"session record version {version} was written by a newer jupychat "
+                f"(this one reads up to {VERSION}); upgrade jupychat"
+            )
+    sid = check_id(data["id"]) if data.get("id") is not None else None
+    tools = data.get("tools")
+    if tools is None:
+        tools = []
+    if not isinstance(tools, (list, tuple)) or not all(isinstance(t, str) for t in tools):
+        raise StoreError("session tools must be a list of tool names")
+    max_steps = data.get("max_steps")
+    if max_steps is not None and (not isinstance(max_steps, int) or isinstance(max_steps, bool)):
+        raise StoreError(f"session max_steps must be an int, not {type(max_steps).__name__}")
+    stamps = {
+        key: utc_timestamp(data[key], f"session {key}") if data.get(key) is not None else None
+        for key in ("created_at", "updated_at")
+    }
+    extra = {
+        k: v for k, v in data.items() if k not in SESSION_KEYS and k not in ENVELOPE_KEYS
+    }
+    return SessionFields(
+        id=sid,
+        title=_optional_str(data, "title"),
+        name=_optional_str(data, "name"),
+        notebook=_optional_str(data, "notebook"),
+        created_at=stamps["created_at"],
+        updated_at=stamps["updated_at"],
+        model=_optional_str(data, "model"),
+        system_prompt=_optional_str(data, "system_prompt"),
+        memory=_json_object(data, "memory"),
+        metadata=_json_object(data, "metadata"),
+        tools=dumps(list(tools), "tools"),
+        max_steps=max_steps,
+        settings=_json_object(data, "settings"),
+        extra=dumps(extra, "record"),
+        present=frozenset(k for k in data if k in SESSION_KEYS),
+    )
+
+
+def message_rows(messages: Any) -> list[MessageRow]:
+    """Validate a list of messages into rows."""
+    if messages is None:
+        return []
+    if isinstance(messages, (str, bytes, Mapping)) or not isinstance(messages, Sequence):
+        raise StoreError("session messages must be a list of message dicts")
+    return [message_row(m, i) for i, m in enumerate(messages)]
+
+
+def first_user_title(rows: Sequence[MessageRow]) -> str | None:
+    """The automatic title: from the first user message that has text."""
+    for row in rows:
+        if row.role == "user" and row.text.strip():
+            title = auto_title(row.text)
+            if title:
+                return title
+    return None
+
+
+def stamp_now() -> str:
+    """Now, in the stored timestamp format."""
+    return now_iso()
