@@ -34,8 +34,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from .. import config
-from ..errors import (
+from jupychat import config
+from jupychat.errors import (
     AuthenticationError,
     ConfigError,
     ContextWindowError,
@@ -45,7 +45,8 @@ from ..errors import (
     ProviderUnavailable,
     RateLimitError,
 )
-from ..events import Event
+from jupychat.events import Event
+
 from .base import ChatRequest, Provider
 
 __all__ = [
@@ -358,7 +359,10 @@ class RetryPolicy:
             ) from exc
 
     def delay(
-        self, attempt: int, retry_after: float | None = None, rand: Callable[[], float] = random.random
+        self,
+        attempt: int,
+        retry_after: float | None = None,
+        rand: Callable[[], float] = random.random,
     ) -> float:
         if retry_after is not None:
             return min(self.max_backoff, retry_after)

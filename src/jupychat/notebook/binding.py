@@ -1,0 +1,156 @@
+"""The notebook's sessions: which ChatSession a ``%%chat`` cell (or the panel) talks to.
+
+One :class:`NotebookChat` per IPython shell. Sessions are keyed by the notebook path
+(Jupyter Server puts it in ``JPY_SESSION_NAME`` in the kernel's environment) and an
+optional session name (``%%chat --session NAME``); in plain IPython, with no notebook
+path, the key is this kernel only. Sessions are created lazily on first use, saved to the
+store, and, after a kernel restart, the notebook's latest session is resumed (setting
+``resume``: ``"resume"`` or ``"new"``).
+
+The magics and the chat panel share this object, and it tells its listeners about every
+turn (``turn_started``, ``delta``, ``turn_finished``, ``turn_failed``, ``session_changed``)
+so the panel mirrors questions asked in cells and vice versa.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from .. import config
+from ..errors import ChatError, StoreError
+from ..session import ChatSession
+
+__all__ = ["NotebookChat"]
+
+log = logging.getLogger("jupychat")
+Listener = Callable[[str, dict[str, Any]], None]
+
+
+class NotebookChat:
+    """Holds the notebook's sessions, its store and its listeners."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        self.notebook: str | None = os.environ.get("JPY_SESSION_NAME") or None
+        self._sessions: dict[str | None, ChatSession] = {}
+        self._current: str | None = None
+        self._store: Any = None
+        self._store_failed = False
+        self._listeners: list[Listener] = []
+        self._lock = threading.RLock()
+        self.model_override: str | None = None
+
+    # -- store -------------------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        """The session store, opened on first use; ``None`` if it cannot be opened."""
+        if self._store is None and not self._store_failed:
+            from ..store import SessionStore
+
+            try:
+                self._store = SessionStore()
+            except StoreError as exc:
+                self._store_failed = True
+                warnings.warn(
+                    f"jupychat: sessions will not be saved ({exc})", RuntimeWarning, stacklevel=2
+                )
+        return self._store
+
+    # -- sessions ------------------------------------------------------------------
+    @property
+    def current_name(self) -> str | None:
+        return self._current
+
+    def session(self, name: str | None = None, *, switch: bool = True) -> ChatSession:
+        """The session called ``name`` (default: the current one), created or resumed."""
+        with self._lock:
+            key = name if name is not None else self._current
+            if key not in self._sessions:
+                self._sessions[key] = self._resume_or_create(key)
+            if switch and key != self._current:
+                self._current = key
+                self.emit("session_changed", session=self._sessions[key])
+            return self._sessions[key]
+
+    def _resume_or_create(self, name: str | None) -> ChatSession:
+        store = self.store
+        policy = str(config.resolve("resume"))
+        if store is not None and self.notebook and policy != "new":
+            latest = store.latest(notebook=self.notebook, name=name)
+            if latest is not None:
+                try:
+                    return self._configure(
+                        ChatSession.resume(latest["id"], store=store, **self._resume_kwargs())
+                    )
+                except ChatError as exc:
+                    log.warning("jupychat: could not resume session %s: %s", latest["id"], exc)
+        return self.new_session(name, switch=False)
+
+    def _resume_kwargs(self) -> dict[str, Any]:
+        return {"model": self.model_override} if self.model_override else {}
+
+    def new_session(self, name: str | None = None, *, switch: bool = True, **kwargs: Any) -> ChatSession:
+        """Start a fresh session (the old one stays in the store)."""
+        with self._lock:
+            model = kwargs.pop("model", None) or self.model_override
+            session = ChatSession(
+                model=model,
+                notebook=self.notebook,
+                name=name,
+                store=self.store,
+                **kwargs,
+            )
+            self._configure(session)
+            self._sessions[name] = session
+            if switch:
+                self._current = name
+                self.emit("session_changed", session=session)
+            return session
+
+    def use(self, session_id: str) -> ChatSession:
+        """Make the stored session ``session_id`` (or a unique prefix of it) current."""
+        store = self.store
+        if store is None:
+            raise StoreError("no session store is available; sessions cannot be loaded")
+        full = self._expand_id(session_id)
+        with self._lock:
+            session = self._configure(ChatSession.resume(full, store=store, **self._resume_kwargs()))
+            self._sessions[session.name] = session
+            self._current = session.name
+            self.emit("session_changed", session=session)
+            return session
+
+    def _expand_id(self, prefix: str) -> str:
+        store = self.store
+        if store.exists(prefix):
+            return prefix
+        matches = [s["id"] for s in store.list(limit=10_000) if s["id"].startswith(prefix)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StoreError(f"no session {prefix}; list them with %chat sessions")
+        raise StoreError(f"{len(matches)} sessions start with {prefix!r}; give more characters")
+
+    def _configure(self, session: ChatSession) -> ChatSession:
+        from .namespace import attach_notebook_context
+
+        attach_notebook_context(session, self.shell)
+        return session
+
+    # -- listeners -----------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call ``listener(event, data)`` on every turn event; returns an unsubscribe."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def emit(self, event: str, **data: Any) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event, data)
+            except Exception:
+                log.exception("jupychat listener failed on %s", event)

@@ -1,0 +1,438 @@
+"""``%%chat`` and ``%chat``: the notebook's way in.
+
+``%%chat [options]`` sends the cell body as a prompt to the notebook's session and streams
+the answer as Markdown into the cell output. ``%chat SUBCOMMAND`` manages the session
+(``%chat help`` lists them). Settings come through traitlets, so
+``%config ChatMagics.default_model = "ollama:llama3.2"`` works and feeds the same resolver
+as ``JUPYCHAT_*`` variables and the config file.
+
+Every failure shows as one line (``UsageError: ...``) with no traceback from jupychat, and
+leaves the session as it was. Ctrl-C (or the stop button) during a stream stops it at once;
+the partial answer stays visible and is kept in history, marked interrupted.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shlex
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
+
+from .. import config
+from ..errors import ChatError
+from .binding import NotebookChat
+from .render import StreamRenderer, code_blocks, footer
+
+__all__ = ["ChatMagics"]
+
+HELP = """\
+%%chat [options]        ask in a cell (the cell body is the prompt); follow-ups remember
+    -m/--model NAME       use this model for this cell only (e.g. openai:gpt-4o-mini, local)
+    --new                 start a fresh session first
+    --session NAME        use a named session of this notebook
+    --system TEXT         set the session's system prompt
+    --context a,b         describe these variables to the model (also: @var in the prompt)
+    --no-stream           show the answer when it is complete
+    --format F            markdown (default) | code (put the code in a new cell below) | text
+    --out NAME            store the answer text in variable NAME
+    --temperature T, --max-tokens N
+  In the prompt, {var} inserts a variable's value (a DataFrame is described instead);
+  write {{ and }} for literal braces.
+
+%chat model [NAME]      show or switch the model        %chat models     providers and models
+%chat history           show the conversation           %chat clear      forget it (keeps system prompt)
+%chat new               start a fresh session           %chat sessions   this notebook's and recent sessions
+%chat use ID            switch to a stored session      %chat export P   save as .json, .md or .ipynb
+%chat context [vars]    print exactly what would be sent about your variables
+%chat stats             tokens, cost, latency           %chat memory     the session's shared memory
+%chat config            resolved settings               %chat key NAME   enter an API key (kept in memory only)
+%chat error             explain the last exception      %chat ask TEXT   a one-line question
+%chat panel             open the chat panel             %chat help       this text
+"""
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(value)
+    return number
+
+
+@magics_class
+class ChatMagics(Magics):
+    """The ``%chat`` / ``%%chat`` magics; settings are configurable with ``%config``."""
+
+    default_model = Unicode(
+        None, allow_none=True, help="Model for new sessions, e.g. 'openai:gpt-4o-mini'."
+    ).tag(config=True)
+    resume = Enum(
+        ["resume", "new"], "resume", help="On kernel start: resume the notebook's last session, or start anew."
+    ).tag(config=True)
+    store = Unicode(None, allow_none=True, help="Path of the SQLite session store.").tag(config=True)
+    temperature = Float(None, allow_none=True, help="Default sampling temperature.").tag(config=True)
+    max_tokens = Int(None, allow_none=True, help="Default answer length limit.").tag(config=True)
+    values = Enum(
+        ["full", "aggregates", "schema"], "full", help="How much of your data the model may see."
+    ).tag(config=True)
+    exclude_vars = List(Unicode(), help="Variables never described to the model.").tag(config=True)
+    stream_interval = Float(0.1, help="Seconds between two updates of a streaming answer.").tag(
+        config=True
+    )
+    approve_code = Bool(True, help="Ask before the model runs any code in the kernel.").tag(config=True)
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        self.chat = NotebookChat(shell)
+        self._cell_id: str | None = None
+        self._sync_all()
+
+    # -- settings ----------------------------------------------------------------
+    _MAPPED = ("default_model", "resume", "store", "temperature", "max_tokens", "values", "exclude_vars")
+
+    def _sync_all(self) -> None:
+        for name in self._MAPPED:
+            self._sync(name, getattr(self, name))
+
+    @observe(*_MAPPED)
+    def _on_change(self, change: Any) -> None:
+        self._sync(change["name"], change["new"])
+
+    @staticmethod
+    def _sync(name: str, value: Any) -> None:
+        key = "model" if name == "default_model" else name
+        if name == "resume" and value == "resume":
+            value = None  # the default: let env/file decide
+        if name in ("values",) and value == "full":
+            value = None
+        if name == "exclude_vars" and not value:
+            value = None
+        config.set_override(key, value)
+
+    def pre_run_cell(self, info: Any) -> None:
+        """IPython event: remember the running cell's id (re-runs replace their turn)."""
+        self._cell_id = getattr(info, "cell_id", None)
+
+    # -- the magic -----------------------------------------------------------------
+    @magic_arguments()
+    @argument("-m", "--model", help="model for this cell only")
+    @argument("--new", action="store_true", help="start a fresh session first")
+    @argument("--session", help="named session of this notebook")
+    @argument("--system", help="set the system prompt")
+    @argument("--context", action="append", default=[], help="variables to describe")
+    @argument("--no-stream", action="store_true", help="show the answer when complete")
+    @argument("--format", choices=["markdown", "code", "text"], default="markdown")
+    @argument("--out", help="store the answer text in this variable")
+    @argument("--temperature", type=float)
+    @argument("--max-tokens", type=_positive_int)
+    @line_cell_magic
+    def chat(self, line: str, cell: str | None = None) -> Any:
+        """Ask the notebook's chat session (``%chat help`` for everything)."""
+        if cell is None:
+            return self._line(line)
+        return self._cell(line, cell)
+
+    def _parse_cell_args(self, line: str) -> Any:
+        try:
+            return parse_argstring(self.chat, line)
+        except UsageError as exc:
+            raise UsageError(f"{exc}; see %chat help") from None
+
+    def _cell(self, line: str, cell: str) -> None:
+        args = self._parse_cell_args(line)
+        if args.out and not args.out.isidentifier():
+            raise UsageError(f"--out needs a variable name; {args.out!r} is not one")
+        try:
+            session = (
+                self.chat.new_session(args.session) if args.new else self.chat.session(args.session)
+            )
+            if args.system is not None:
+                session.system_prompt = args.system or None
+            from .namespace import expand_prompt, turn_context
+
+            names = [n for spec in args.context for n in spec.replace(",", " ").split()]
+            prompt, mentioned = expand_prompt(cell, self.shell.user_ns, names)
+            context = turn_context(session, self.shell.user_ns, mentioned)
+        except ChatError as exc:
+            raise UsageError(str(exc)) from None
+        if not prompt.strip():
+            raise UsageError("the cell is empty; write your question below %%chat")
+        meta: dict[str, Any] = {"execution_count": self.shell.execution_count}
+        if self._cell_id:
+            meta["cell_id"] = self._cell_id
+            cell_id = self._cell_id
+            session.remove_turns(lambda m: m.meta.get("cell_id") == cell_id)
+        options = {
+            "temperature": args.temperature if args.temperature is not None else self.temperature,
+            "max_tokens": args.max_tokens or self.max_tokens,
+            "context": context,
+            "meta": meta,
+        }
+        response = self._ask(session, prompt, options, args.format, not args.no_stream, args.model)
+        if response is None:
+            return
+        if args.format == "code":
+            blocks = code_blocks(response.text, "python")
+            if blocks:
+                self.shell.set_next_input("\n\n".join(blocks), replace=False)
+        if args.out:
+            self.shell.user_ns[args.out] = response.text
+
+    def _ask(
+        self,
+        session: Any,
+        prompt: str,
+        options: dict[str, Any],
+        fmt: str = "markdown",
+        stream: bool = True,
+        model: str | None = None,
+    ) -> Any:
+        """Run one turn with live rendering; returns the Response or None if nothing came."""
+        renderer = StreamRenderer(self.shell, fmt, self.stream_interval)
+        previous = session.provider
+        try:
+            if model:
+                session.switch_model(model)
+            self._loading_notice(session, renderer)
+            self.chat.emit("turn_started", prompt=prompt, source="cell", session=session)
+            if stream:
+                chat_stream = session.stream(prompt, **options)
+                for delta in chat_stream:
+                    renderer.add(delta)
+                    self.chat.emit("delta", text=delta, session=session)
+                response = chat_stream.response
+            else:
+                response = session.send(prompt, **options)
+        except KeyboardInterrupt:
+            response = session.last_response
+            if response is not None and response.interrupted:
+                renderer.finish(response.text, footer(response, extra="stopped"))
+                self.chat.emit("turn_finished", response=response, source="cell", session=session)
+            else:
+                renderer.finish("", "stopped before any answer arrived")
+                self.chat.emit("turn_failed", error="interrupted", session=session)
+            return None
+        except ChatError as exc:
+            renderer.finish("", "")
+            self.chat.emit("turn_failed", error=str(exc), session=session)
+            raise UsageError(str(exc)) from None
+        finally:
+            if model:
+                session.switch_model(previous)
+        renderer.finish(response.text, footer(response, _cost(session, response)))
+        self.chat.emit("turn_finished", response=response, source="cell", session=session)
+        return response
+
+    @staticmethod
+    def _loading_notice(session: Any, renderer: StreamRenderer) -> None:
+        status = getattr(session.provider, "status_message", None)
+        message = status() if callable(status) else None
+        if message:
+            renderer.status(message)
+
+    # -- line commands ---------------------------------------------------------------
+    def _line(self, line: str) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse {line!r}: {exc}") from None
+        if not words:
+            return self._cmd_help([])
+        command, rest = words[0].lower(), words[1:]
+        handler: Callable[[list[str]], Any] | None = getattr(self, f"_cmd_{command}", None)
+        if handler is None:
+            raise UsageError(
+                f"unknown %chat command {command!r}; use %%chat for questions or %chat help"
+            )
+        try:
+            return handler(rest)
+        except ChatError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _cmd_help(self, rest: list[str]) -> None:
+        print(HELP)
+
+    def _cmd_ask(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat ask needs a question, e.g. %chat ask what is a p-value?")
+        self._cell("", " ".join(rest))
+
+    def _cmd_model(self, rest: list[str]) -> None:
+        session = self.chat.session()
+        if rest:
+            session.switch_model(rest[0])
+            self.chat.model_override = rest[0]
+            self.chat.emit("session_changed", session=session)
+        print(f"model: {session.model_id}")
+
+    def _cmd_models(self, rest: list[str]) -> None:
+        from ..providers import registry
+        from ..pricing import _TABLE
+
+        lines = ["providers: " + ", ".join(registry.available())]
+        for provider, table in _TABLE.items():
+            lines.append(f"{provider}: " + ", ".join(sorted(table)))
+        lines.append("local: the embedded SmolLM2-135M model, or local:/path/to/model.gguf")
+        lines.append("ollama:NAME, openai-compatible:NAME@http://host:port/v1, fake (offline echo)")
+        print("\n".join(lines))
+
+    def _cmd_history(self, rest: list[str]) -> None:
+        from IPython.display import Markdown, display
+
+        session = self.chat.session()
+        limit = int(rest[0]) if rest and rest[0].isdigit() else None
+        messages = [m for m in session.history if m.role in ("user", "assistant") and m.text]
+        if limit:
+            messages = messages[-limit:]
+        if not messages:
+            print("(no conversation yet)")
+            return
+        parts = []
+        for m in messages:
+            who = "**You**" if m.role == "user" else f"**Assistant** <sub>{m.model or ''}</sub>"
+            mark = " *(interrupted)*" if m.interrupted else ""
+            parts.append(f"{who}{mark}\n\n{m.text}")
+        display(Markdown("\n\n---\n\n".join(parts)))
+
+    def _cmd_clear(self, rest: list[str]) -> None:
+        session = self.chat.session()
+        session.clear()
+        self.chat.emit("session_changed", session=session)
+        print("conversation cleared (system prompt kept)")
+
+    def _cmd_new(self, rest: list[str]) -> None:
+        session = self.chat.new_session(rest[0] if rest else None)
+        print(f"new session {session.id[:8]}")
+
+    def _cmd_sessions(self, rest: list[str]) -> None:
+        store = self.chat.store
+        if store is None:
+            raise UsageError("no session store is available")
+        current = self.chat.session(switch=False).id
+        mine = store.list(limit=20, notebook=self.chat.notebook) if self.chat.notebook else []
+        recent = store.list(limit=10)
+        seen: set[str] = set()
+        rows = []
+        for label, items in (("this notebook", mine), ("recent", recent)):
+            for item in items:
+                if item["id"] in seen:
+                    continue
+                seen.add(item["id"])
+                mark = "*" if item["id"] == current else " "
+                rows.append(
+                    f"{mark} {item['id'][:8]}  {label:<13} {str(item.get('updated_at', ''))[:16]:<16}"
+                    f"  {item.get('message_count', 0):>4} msgs  {item.get('model') or '':<22}"
+                    f"  {item.get('title') or '(untitled)'}"
+                )
+        print("\n".join(rows) if rows else "(no stored sessions)")
+
+    def _cmd_use(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat use needs a session id (see %chat sessions)")
+        session = self.chat.use(rest[0])
+        print(f"using session {session.id[:8]}: {session.title or '(untitled)'} ({len(session)} messages)")
+
+    def _cmd_export(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat export needs a path ending in .json, .md or .ipynb")
+        from .namespace import export_session
+
+        path = export_session(self.chat.session(), rest[0], self.chat.store)
+        print(f"exported to {path}")
+
+    def _cmd_context(self, rest: list[str]) -> None:
+        from .namespace import preview_context
+
+        names = [n for spec in rest for n in spec.replace(",", " ").split()]
+        print(preview_context(self.chat.session(), self.shell.user_ns, names))
+
+    def _cmd_stats(self, rest: list[str]) -> None:
+        stats = self.chat.session().stats()
+        cost = stats["cost"]
+        cost_text = "unknown (no price for this model)" if cost is None else f"${cost:.4f}"
+        lines = [
+            f"model: {stats['model']}",
+            f"turns: {stats['turns']}  messages: {stats['messages']}  tool calls: {stats['tool_calls']}",
+            f"tokens: {stats['input_tokens']:,} in ({stats['cached_tokens']:,} cached) / "
+            f"{stats['output_tokens']:,} out",
+            f"cost: {cost_text}",
+        ]
+        if stats["latency_mean"] is not None:
+            ttft = stats["ttft_mean"]
+            lines.append(
+                f"latency: {stats['latency_mean']:.2f}s mean per turn"
+                + (f", first token after {ttft:.2f}s" if ttft is not None else "")
+            )
+        print("\n".join(lines))
+
+    def _cmd_memory(self, rest: list[str]) -> None:
+        session = self.chat.session()
+        if rest[:1] == ["set"] and len(rest) >= 3:
+            session.set_memory(rest[1], " ".join(rest[2:]))
+        elif rest[:1] == ["clear"]:
+            session.clear_memory(rest[1:] or None)
+        keys = session.list_memory()
+        print("\n".join(f"{k}: {session.get_memory(k)!r}" for k in keys) or "(memory is empty)")
+
+    def _cmd_config(self, rest: list[str]) -> None:
+        from ..providers.registry import KEYED_DEFAULTS
+
+        names = ("model", "store", "resume", "temperature", "max_tokens", "values",
+                 "connect_timeout", "read_timeout", "max_retries")
+        lines = [f"{name}: {config.resolve(name)!r}" for name in names]
+        lines.append(f"config file: {config.config_path()}")
+        for provider, env_var, _ in KEYED_DEFAULTS:
+            state = "set" if config.api_key(provider, env_var) else "not set"
+            lines.append(f"{provider} key: {state}")
+        print("\n".join(lines))
+
+    def _cmd_key(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat key needs a provider name, e.g. %chat key openai")
+        provider = rest[0]
+        key = getpass.getpass(f"API key for {provider} (kept in this kernel's memory only): ")
+        config.set_api_key(provider, key.strip() or None)
+        print(f"{provider} key {'set' if key.strip() else 'cleared'} for this kernel")
+
+    def _cmd_error(self, rest: list[str]) -> None:
+        etype, value, tb = getattr(sys, "last_type", None), getattr(sys, "last_value", None), getattr(
+            sys, "last_traceback", None
+        )
+        if value is None:
+            raise UsageError("no exception to explain yet; run the failing cell first")
+        text = "".join(traceback.format_exception(etype, value, tb))
+        lines = text.splitlines()
+        if len(lines) > 60:
+            lines = lines[:10] + ["…"] + lines[-50:]
+        source = _failing_cell(self.shell)
+        prompt = (
+            "This cell raised an exception. Explain the cause briefly and show the fix.\n\n"
+            f"```python\n{source}\n```\n\n```\n" + "\n".join(lines) + "\n```"
+        )
+        self._ask(self.chat.session(), prompt, {"meta": {"kind": "error"}})
+
+    def _cmd_panel(self, rest: list[str]) -> Any:
+        from .panel import open_panel
+
+        return open_panel(self.chat)
+
+
+def _cost(session: Any, response: Any) -> float | None:
+    from ..pricing import cost_of
+
+    costs = [cost_of(m.usage, m.model) for m in response.messages if m.role == "assistant"]
+    return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+
+
+def _failing_cell(shell: Any) -> str:
+    history = shell.user_ns.get("In") or []
+    for source in reversed(history[:-1] if history else []):
+        if source and not source.lstrip().startswith(("%chat", "get_ipython().run_line_magic('chat'")):
+            return str(source)[-4000:]
+    return "(cell source unavailable)"

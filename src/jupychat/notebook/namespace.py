@@ -1,0 +1,163 @@
+"""The notebook's variables as the assistant sees them.
+
+Prompt syntax, applied outside fenced/inline code only:
+
+- ``{name}`` inserts the value of a short simple variable (str, number, bool, a small list
+  or dict); for anything larger (a DataFrame, an array...) it writes `` `name` `` and
+  attaches the variable's full description as context. ``{{`` and ``}}`` are literal braces.
+- ``@name`` attaches ``name``'s full description (the text is left as written).
+
+Every session bound to a notebook gets: an inventory of the user's variables as standing
+context (one line each, re-sent only when it changes), full descriptions of the variables a
+turn names, the read-only data tools, and a ``run_python`` tool that asks the user first.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import ChatError
+
+__all__ = ["attach_notebook_context", "expand_prompt", "export_session", "preview_context", "turn_context"]
+
+_CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
+_BRACE_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z_][A-Za-z0-9_]*)")
+_SIMPLE = (str, int, float, bool, type(None))
+_INLINE_LIMIT = 400
+
+
+def _inline(value: Any) -> str | None:
+    """The text to insert for ``{name}``, or None when it should be described instead."""
+    if isinstance(value, _SIMPLE):
+        text = str(value)
+    elif isinstance(value, (list, tuple, dict, set)) and len(value) <= 50:
+        text = repr(value)
+    else:
+        return None
+    return text if len(text) <= _INLINE_LIMIT else None
+
+
+def expand_prompt(text: str, user_ns: dict[str, Any], explicit: list[str] | None = None) -> tuple[str, list[str]]:
+    """Apply ``{name}``/``@name`` syntax; returns the prompt and the names to describe."""
+    names: list[str] = []
+    for name in explicit or ():
+        if name not in user_ns:
+            raise ChatError(f"unknown variable {name!r} in --context; define it first")
+        names.append(name)
+
+    def substitute(match: re.Match[str]) -> str:
+        token = match.group(0)
+        if token == "{{":
+            return "{"
+        if token == "}}":
+            return "}"
+        name = match.group(1)
+        if name not in user_ns:
+            raise ChatError(
+                f"unknown variable {{{name}}} in the prompt; define it, or write {{{{{name}}}}} "
+                "for literal braces"
+            )
+        inline = _inline(user_ns[name])
+        if inline is not None:
+            return inline
+        names.append(name)
+        return f"`{name}`"
+
+    pieces = []
+    for i, piece in enumerate(_CODE_RE.split(text)):
+        if i % 2:  # code: left exactly as written
+            pieces.append(piece)
+            continue
+        pieces.append(_BRACE_RE.sub(substitute, piece))
+        names.extend(n for n in _MENTION_RE.findall(piece) if n in user_ns)
+    return "".join(pieces), list(dict.fromkeys(names))
+
+
+def export_session(session: Any, path: str, store: Any = None) -> Path:
+    """Write ``session`` to ``path``; the format follows the suffix (.json, .md, .ipynb)."""
+    target = Path(path).expanduser()
+    suffix = target.suffix.lower()
+    formats = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".ipynb": "ipynb"}
+    if suffix not in formats:
+        raise ChatError(f"cannot export to {target.name!r}; end the path with .json, .md or .ipynb")
+    if formats[suffix] == "json" or store is None:
+        if formats[suffix] != "json":
+            raise ChatError("Markdown and notebook exports need the session store; export to .json")
+        return session.save(target)
+    store.export(session.id, target, format=formats[suffix])
+    return target
+
+
+# --- variable context (backed by jupychat.context) -------------------------------------
+
+
+def _settings() -> Any:
+    from ..context import ContextSettings
+    from .. import config
+
+    overrides: dict[str, Any] = {}
+    values = config.resolve("values")
+    if values:
+        overrides["values"] = values
+    exclude = config.resolve("exclude_vars")
+    if exclude:
+        overrides["exclude_vars"] = tuple(exclude)
+    return ContextSettings(**overrides)
+
+
+def turn_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> dict[str, str]:
+    """Full descriptions of ``names`` for one turn (``{key: text}``)."""
+    from ..context import variables_context
+
+    try:
+        return variables_context(user_ns, names, _settings())
+    except ChatError:
+        raise
+    except Exception as exc:  # a describer must never break the user's turn
+        raise ChatError(f"could not describe {', '.join(names)}: {type(exc).__name__}: {exc}") from exc
+
+
+def _inventory(shell: Any) -> dict[str, str]:
+    from ..context import inventory_context
+
+    return inventory_context(shell.user_ns, _settings())
+
+
+def attach_notebook_context(session: Any, shell: Any) -> None:
+    """Give ``session`` the notebook's variable inventory, data tools and code approval."""
+    from ..context import data_tools
+
+    session.context = lambda: _inventory(shell)
+    for tool in data_tools(lambda: shell.user_ns, _settings(), approve=_ask_user):
+        if tool.name not in {t.name for t in session.tools}:
+            session.add_tool(tool)
+
+
+def _ask_user(code: str) -> bool:
+    print("The assistant wants to run this code in your kernel:\n")
+    print(code)
+    try:
+        answer = input("\nRun it? [y/N] ")
+    except (EOFError, RuntimeError):
+        return False
+    return answer.strip().lower() in {"y", "yes"}
+
+
+def preview_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> str:
+    """Exactly what the next turn would send about the variables (``%chat context``)."""
+    for name in names:
+        if name not in user_ns:
+            raise ChatError(f"unknown variable {name!r}; define it first")
+    extra = turn_context(session, user_ns, names) if names else {}
+    blocks = session.pending_context(extra)
+    if not blocks:
+        return "(nothing new to send: the model already has the current context)"
+    from ..context import estimate_tokens
+
+    out = []
+    for block in blocks:
+        out.append(f"--- {block.key} (~{estimate_tokens(block.text):,} tokens) ---\n{block.text}")
+    return "\n\n".join(out)

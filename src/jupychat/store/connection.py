@@ -1,0 +1,267 @@
+"""One SQLite database file: lazy connection, transactions, retries, error mapping.
+
+Design note: a :class:`Database` opens its connection on first use, not in the
+constructor, so creating a store costs nothing. The connection runs in autocommit mode
+and every operation is an explicit transaction: reads in ``BEGIN`` (one consistent WAL
+snapshot), writes in ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a write
+never fails half-way on a lock upgrade). Lock waits are absorbed by ``busy_timeout``
+and, past it, by a few retries with jittered backoff; only then does a "busy" reach the
+caller, as a :class:`StoreError` that says what to do.
+
+One connection per ``Database``, shared by threads under an ``RLock`` (the notebook
+panel and the magics run on different threads); a child process after ``fork`` opens
+its own. The schema check and migrations run once per process for each database file
+(keyed by device and inode, so a deleted and re-created file is checked again).
+
+Durability: WAL with ``synchronous=NORMAL``. A committed turn survives the process
+being killed; a power cut can lose the last commits but never corrupts the file.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ..errors import StoreError
+from . import migrations
+
+__all__ = ["MEMORY", "Database", "map_error"]
+
+T = TypeVar("T")
+MEMORY = ":memory:"
+
+_checked: set[tuple[str, int, int]] = set()
+_checked_lock = threading.Lock()
+
+
+def _errname(exc: BaseException) -> str:
+    name = getattr(exc, "sqlite_errorname", None)
+    if isinstance(name, str) and name:
+        return name
+    text = str(exc).lower()
+    for needle, code in (
+        ("locked", "SQLITE_BUSY"),
+        ("busy", "SQLITE_BUSY"),
+        ("disk is full", "SQLITE_FULL"),
+        ("readonly", "SQLITE_READONLY"),
+        ("read-only", "SQLITE_READONLY"),
+        ("unable to open", "SQLITE_CANTOPEN"),
+        ("not a database", "SQLITE_NOTADB"),
+        ("malformed", "SQLITE_CORRUPT"),
+        ("disk i/o", "SQLITE_IOERR"),
+    ):
+        if needle in text:
+            return code
+    return "SQLITE_ERROR"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for the lock errors that are worth retrying."""
+    return _errname(exc).startswith(("SQLITE_BUSY", "SQLITE_LOCKED"))
+
+
+def map_error(exc: BaseException, where: str) -> StoreError:
+    """A one-line StoreError for a sqlite3/OS error on the store at ``where``."""
+    if isinstance(exc, StoreError):
+        return exc
+    if isinstance(exc, PermissionError):
+        return StoreError(
+            f"cannot write the session store {where} (permission denied); "
+            "set JUPYCHAT_STORE to a writable file"
+        )
+    if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
+        return StoreError(
+            f"cannot use the session store {where} ({exc.strerror or exc}); "
+            "set JUPYCHAT_STORE to a writable file"
+        )
+    name = _errname(exc)
+    detail = str(exc).splitlines()[0] if str(exc) else name
+    if name.startswith("SQLITE_FULL"):
+        return StoreError(
+            f"the session store {where} is full (disk or size limit); free some space "
+            "and try again: nothing was saved by this call"
+        )
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
+        return StoreError(
+            f"cannot write the session store {where} (read-only or not permitted: "
+            f"{detail}); set JUPYCHAT_STORE to a writable file"
+        )
+    if name.startswith("SQLITE_NOTADB"):
+        return StoreError(
+            f"{where} is not a SQLite database; move it away or set JUPYCHAT_STORE "
+            "to another file"
+        )
+    if name.startswith("SQLITE_CORRUPT"):
+        return StoreError(
+            f"the session store {where} is damaged ({detail}); move it away to start "
+            "a new one (export what you can first)"
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return StoreError(
+            f"the session store {where} stayed locked by another process; try again"
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return StoreError(
+            f"could not read or write the session store {where} ({detail}); check "
+            "the disk (full or failing?) and try again"
+        )
+    return StoreError(f"session store error at {where}: {detail}")
+
+
+class Database:
+    """A lazily opened SQLite database holding the session store schema.
+
+    Parameters
+    ----------
+    path:
+        The database file, or ``":memory:"``.
+    timeout:
+        Seconds SQLite waits for a lock (``busy_timeout``) before each retry.
+    retries:
+        Extra attempts, with jittered backoff, after a lock wait times out.
+    """
+
+    def __init__(self, path: str | Path, *, timeout: float = 5.0, retries: int = 5) -> None:
+        self.path = path if path == MEMORY else Path(path)
+        self.timeout = timeout
+        self.retries = retries
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    # -- connection --------------------------------------------------------------
+
+    def connection(self) -> sqlite3.Connection:
+        """The open connection (opened, checked and migrated on first use)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                return self._conn
+            # After fork the parent's connection must not be used (nor closed) here.
+            self._conn = None
+            conn = self._with_retries(self._open)
+            self._conn, self._pid = conn, os.getpid()
+            return conn
+
+    def _open(self) -> sqlite3.Connection:
+        if isinstance(self.path, Path):
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(
+                    f"cannot create the folder for the session store {self.path} "
+                    f"({exc.strerror or exc}); set JUPYCHAT_STORE to a writable file"
+                ) from None
+            if self.path.is_dir():
+                raise StoreError(
+                    f"the session store path {self.path} is a folder; give a file path"
+                )
+        try:
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=self.timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise map_error(exc, self.where) from None
+        try:
+            self._prepare(conn)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _prepare(self, conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        key = self._key()
+        with _checked_lock:
+            known = key is not None and key in _checked
+        pending: list[str] = []
+        if not known:
+            # Read-only check first: a newer or foreign database is left untouched.
+            pending = migrations.check(conn, self.where)
+        if self.path != MEMORY:
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            if str(mode).lower() != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if not known:
+            if pending:
+                migrations.migrate(conn, self.where)
+            key = self._key()
+            if key is not None:
+                with _checked_lock:
+                    _checked.add(key)
+
+    def _key(self) -> tuple[str, int, int] | None:
+        if not isinstance(self.path, Path):
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (str(self.path.resolve()), st.st_dev, st.st_ino)
+
+    def close(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and self._pid == os.getpid():
+                conn.close()
+
+    # -- transactions ------------------------------------------------------------
+
+    def _with_retries(self, fn: Callable[[], T]) -> T:
+        attempt = 0
+        while True:
+            try:
+                return fn()
+            except StoreError:
+                raise
+            except (sqlite3.Error, OSError) as exc:
+                if not is_busy(exc) or attempt >= self.retries:
+                    raise map_error(exc, self.where) from None
+            attempt += 1
+            time.sleep(random.uniform(0.01, 0.05) * 2 ** min(attempt, 5))
+
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` inside one read transaction (a consistent snapshot)."""
+        return self._transaction(fn, "BEGIN")
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` inside one ``BEGIN IMMEDIATE`` transaction: all or nothing.
+
+        ``fn`` may be called again after a lock timeout (everything it did was rolled
+        back), so it must not change anything outside the database.
+        """
+        return self._transaction(fn, "BEGIN IMMEDIATE")
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
+        with self._lock:
+            conn = self.connection()
+
+            def attempt() -> T:
+                conn.execute(begin)
+                try:
+                    result = fn(conn)
+                    conn.execute("COMMIT")
+                    return result
+                except BaseException:
+                    if conn.in_transaction:
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
+                    raise
+
+            return self._with_retries(attempt)

@@ -1,0 +1,223 @@
+"""Append-only schema migrations for the session store.
+
+Design note: the schema is the result of running, in order, the functions registered
+with :func:`migration`. Each one runs once per database, inside its own ``BEGIN
+IMMEDIATE`` transaction together with the row that records its name in
+``_jupychat_migrations``, so a crash leaves it either fully applied or not at all, and
+two processes opening a fresh store at once apply it exactly once. ``PRAGMA
+user_version`` mirrors the number applied. Never edit or reorder a released migration:
+add a new one at the end.
+
+Before touching anything, :func:`check` refuses a database written by a newer jupychat
+(a migration name we do not know, or a higher ``user_version``) and a SQLite file that
+belongs to some other program.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from ..errors import StoreError
+
+__all__ = ["MIGRATIONS", "TABLE", "applied", "check", "migrate", "migration"]
+
+TABLE = "_jupychat_migrations"
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    """Register ``fn`` as the next migration (its ``__name__`` is recorded)."""
+    if any(name == fn.__name__ for name, _ in MIGRATIONS):
+        raise ValueError(f"duplicate migration name {fn.__name__}")
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+def _run(conn: sqlite3.Connection, *statements: str) -> None:
+    # Not executescript(): it would COMMIT the migration's transaction half-way.
+    for statement in statements:
+        conn.execute(statement)
+
+
+@migration
+def m001_sessions(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """CREATE TABLE sessions (
+            pk INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            title TEXT,
+            name TEXT,
+            notebook TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            model TEXT,
+            system_prompt TEXT,
+            memory TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            tools TEXT NOT NULL DEFAULT '[]',
+            max_steps INTEGER,
+            settings TEXT NOT NULL DEFAULT '{}',
+            extra TEXT NOT NULL DEFAULT '{}',
+            message_count INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX sessions_by_updated ON sessions (updated_at)",
+        "CREATE INDEX sessions_by_notebook ON sessions (notebook, updated_at)",
+        "CREATE INDEX sessions_by_name ON sessions (name, updated_at)",
+    )
+
+
+@migration
+def m002_messages(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            session_pk INTEGER NOT NULL REFERENCES sessions (pk),
+            seq INTEGER NOT NULL,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            text TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            model TEXT,
+            usage TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            finish_reason TEXT,
+            reasoning TEXT,
+            interrupted INTEGER NOT NULL DEFAULT 0,
+            meta TEXT,
+            extra TEXT,
+            UNIQUE (session_pk, seq)
+        )""",
+    )
+
+
+@migration
+def m003_messages_fts(conn: sqlite3.Connection) -> None:
+    # External-content FTS5 index over messages.text, kept in sync by triggers. Rows
+    # with empty text (tool calls, tool results) are never indexed, and the delete
+    # triggers use the same condition: deleting a row FTS5 never saw corrupts it.
+    _run(
+        conn,
+        """CREATE VIRTUAL TABLE messages_fts USING fts5 (
+            text, content='messages', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        )""",
+        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+           WHEN new.text != '' BEGIN
+             INSERT INTO messages_fts (rowid, text) VALUES (new.id, new.text);
+           END""",
+        """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+           WHEN old.text != '' BEGIN
+             INSERT INTO messages_fts (messages_fts, rowid, text)
+             VALUES ('delete', old.id, old.text);
+           END""",
+        """CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+             INSERT INTO messages_fts (messages_fts, rowid, text)
+             SELECT 'delete', old.id, old.text WHERE old.text != '';
+             INSERT INTO messages_fts (rowid, text)
+             SELECT new.id, new.text WHERE new.text != '';
+           END""",
+    )
+
+
+@migration
+def m004_checkpoints(conn: sqlite3.Connection) -> None:
+    # A checkpoint records the message count and the session state (JSON). Its
+    # messages are the live prefix of that length; when an operation is about to
+    # rewrite or drop that prefix, the prefix is first copied into `messages` here.
+    _run(
+        conn,
+        """CREATE TABLE checkpoints (
+            id INTEGER PRIMARY KEY,
+            session_pk INTEGER NOT NULL REFERENCES sessions (pk),
+            label TEXT,
+            created_at TEXT NOT NULL,
+            message_count INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            messages TEXT
+        )""",
+        "CREATE INDEX checkpoints_by_session ON checkpoints (session_pk, id)",
+    )
+
+
+def applied(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the database (empty for a fresh one)."""
+    has_table = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)
+    ).fetchone()
+    if not has_table:
+        return []
+    return [row[0] for row in conn.execute(f"SELECT name FROM {TABLE} ORDER BY rowid")]
+
+
+def check(conn: sqlite3.Connection, where: str) -> list[str]:
+    """Read-only schema check; return the names of the migrations still to apply.
+
+    Raises
+    ------
+    StoreError
+        The database comes from a newer jupychat, or is not a session store at all.
+    """
+    known = [name for name, _ in MIGRATIONS]
+    done = applied(conn)
+    unknown = [name for name in done if name not in known]
+    user_version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if unknown or user_version > len(known):
+        raise StoreError(
+            f"the session store {where} was written by a newer jupychat "
+            f"(schema {user_version}, this one knows {len(known)}); upgrade jupychat "
+            "or set JUPYCHAT_STORE to another file"
+        )
+    if not done:
+        others = conn.execute(
+            "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).fetchone()[0]
+        if others:
+            raise StoreError(
+                f"{where} is a SQLite database of another program, not a jupychat "
+                "session store; set JUPYCHAT_STORE to another file"
+            )
+    return [name for name in known if name not in done]
+
+
+def migrate(conn: sqlite3.Connection, where: str) -> list[str]:
+    """Apply the pending migrations, each in its own write transaction.
+
+    The connection must be in autocommit mode (``isolation_level=None``). Safe to run
+    from several processes at once: the pending list is re-read under the write lock.
+    Returns the names applied by this call.
+    """
+    done_now: list[str] = []
+    for name, fn in MIGRATIONS:
+        if name not in check(conn, where):
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if name not in check(conn, where):  # another process got there first
+                conn.execute("ROLLBACK")
+                continue
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            fn(conn)
+            conn.execute(
+                f"INSERT INTO {TABLE} (name, applied_at) VALUES (?, ?)",
+                (name, datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            )
+            count = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+            conn.execute(f"PRAGMA user_version = {int(count)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        done_now.append(name)
+    return done_now
