@@ -145,7 +145,7 @@ def quantile_stats(q: Sequence[Any], sampled: bool, fmt: Callable[[Any], str] = 
 
 
 def distinct_info(
-    d: int, f1: int, n_sample: int, n_total: int, sampled: bool, *, label: str, numeric: bool
+    d: int, f1: int, n_sample: int, n_total: int, sampled: bool, *, label: str, id_hint: bool
 ) -> tuple[list[str], list[str], bool]:
     """Distinct-count text, flags, and whether the column looks id-like.
 
@@ -157,19 +157,18 @@ def distinct_info(
         return [], [], False
     ratio = d / n_sample
     unique = d == n_sample
-    id_name = bool(set(name_tokens(label)) & _ID_TOKENS)
+    id_like = id_hint or bool(set(name_tokens(label)) & _ID_TOKENS)
     if not sampled:
-        stats = [f"{fmt_int(d)} distinct"]
-        if unique and n_sample > 1:
-            if numeric or id_name:
-                return stats, ["id-like (all distinct)"], True
-            return stats, ["all distinct"], False
-        if d == 1:
-            return stats, ["constant"], False
-        return stats, [], False
+        if unique and n_sample >= 20:
+            if id_like:
+                return [], ["id-like (all distinct)"], True
+            return [], ["all distinct"], False
+        if d == 1 and n_sample > 1:
+            return ["1 distinct"], ["constant"], False
+        return [f"{fmt_int(d)} distinct"], [], False
     if ratio >= 0.95:
         pct = fmt_pct(d, n_sample)
-        if numeric or id_name or unique:
+        if id_like:
             return [], [f"id-like (≈{pct} distinct)"], True
         return [], [f"high-cardinality (≈{pct} distinct)"], False
     if f1 == 0:
@@ -236,11 +235,11 @@ class _Renderer:
         self.visible = [i for i, lab in enumerate(adapter.labels)
                         if not column_excluded(name, lab, settings)]
         self.n_excluded = adapter.n_cols - len(self.visible)
-        self.private = {i: column_private(name, adapter.labels[i], settings)
-                        for i in self.visible[:5000]}
+        self.private: dict[int, bool] = {}
         wanted = {f.lower() for f in focus}
         self.focus = [i for i in self.visible if adapter.labels[i].lower() in wanted]
-        self.others = [i for i in self.visible if i not in set(self.focus)]
+        focus_set = set(self.focus)
+        self.others = [i for i in self.visible if i not in focus_set]
         self.values = settings.values
 
     def is_private(self, i: int) -> bool:

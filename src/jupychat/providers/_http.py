@@ -22,10 +22,12 @@ an ``sk-`` key, so a provider echoing a key back cannot leak it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -533,12 +535,16 @@ def run_stream(
                     else:
                         from httpx_sse import EventSource
 
-                        for sse in EventSource(response).iter_sse():
-                            for event in parser.feed(sse.event, sse.data):
-                                started = True
-                                yield event
-                            if parser.ended:
-                                break
+                        try:
+                            for sse in EventSource(response).iter_sse():
+                                if parser.ended:
+                                    continue  # drain, so the connection can be reused
+                                for event in parser.feed(sse.event, sse.data):
+                                    started = True
+                                    yield event
+                        except httpx.TransportError:
+                            if not parser.ended:
+                                raise
                         if not parser.complete:
                             raise _dropped(endpoint)
                     for event in parser.finish():
@@ -595,11 +601,14 @@ async def arun_stream(
                         events = EventSource(response).aiter_sse()
                         try:
                             async for sse in events:
+                                if parser.ended:
+                                    continue  # drain, so the connection can be reused
                                 for event in parser.feed(sse.event, sse.data):
                                     started = True
                                     yield event
-                                if parser.ended:
-                                    break
+                        except httpx.TransportError:
+                            if not parser.ended:
+                                raise
                         finally:
                             await events.aclose()
                         if not parser.complete:
@@ -614,6 +623,25 @@ async def arun_stream(
 
 
 # ------------------------------------------------------------------------ provider
+
+_shared: httpx.Client | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_client() -> httpx.Client:
+    """The process-wide sync client that providers without an injected one share.
+
+    One connection pool for every provider object means keep-alive survives switching
+    models and no socket is left behind by a provider that was dropped without
+    :meth:`HTTPProvider.close`. It is closed when the interpreter exits.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.is_closed:
+            _shared = httpx.Client(timeout=None)
+            atexit.register(_shared.close)
+        return _shared
+
 
 
 def _check_url(url: str, provider: str) -> str:
@@ -772,6 +800,8 @@ class HTTPProvider(Provider):
     def _sync_client(self) -> httpx.Client:
         if self._client is not None:
             return self._client
+        if self._transport is None:
+            return shared_client()
         if self._owned_client is None:
             self._owned_client = httpx.Client(transport=self._transport, timeout=None)
         return self._owned_client
@@ -808,7 +838,13 @@ class HTTPProvider(Provider):
                 yield event
 
     def close(self) -> None:
-        """Close the HTTP client this provider opened (injected clients are left open)."""
-        if self._owned_client is not None:
-            self._owned_client.close()
-            self._owned_client = None
+        """Close the HTTP client this provider opened (injected and shared ones stay open)."""
+        client, self._owned_client = self._owned_client, None
+        if client is not None:
+            client.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown: nothing useful left to do
+            pass

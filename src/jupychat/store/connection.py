@@ -28,7 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from ..errors import StoreError
+from jupychat.errors import StoreError
+
 from . import migrations
 
 __all__ = ["MEMORY", "Database", "map_error"]
@@ -89,8 +90,8 @@ def map_error(exc: BaseException, where: str) -> StoreError:
         )
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
         return StoreError(
-            f"cannot write the session store {where} (read-only or not permitted: "
-            f"{detail}); set JUPYCHAT_STORE to a writable file"
+            f"the session store {where} is read-only or not permitted ({detail}); "
+            "set JUPYCHAT_STORE to a writable file"
         )
     if name.startswith("SQLITE_NOTADB"):
         return StoreError(
@@ -183,9 +184,14 @@ class Database:
 
     def _prepare(self, conn: sqlite3.Connection) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+        # Every open reads user_version (cheap) so a newer schema is always refused;
+        # the full check and the migrations run once per process for each file.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(migrations.MIGRATIONS):
+            raise migrations.newer_error(self.where, version)
         key = self._key()
         with _checked_lock:
-            known = key is not None and key in _checked
+            known = key is not None and key in _checked and version == len(migrations.MIGRATIONS)
         pending: list[str] = []
         if not known:
             # Read-only check first: a newer or foreign database is left untouched.

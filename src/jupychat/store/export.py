@@ -23,7 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from jupychat.errors import StoreError
+
 from .records import SCHEMA, VERSION
 from .scrub import scrub
 
@@ -266,7 +267,7 @@ def write_atomic(path: Path, text: str) -> None:
         raise StoreError(f"cannot write {path} ({exc.strerror or exc}); pick another path")
 
 
-def read_import(path: str | Path) -> dict[str, Any]:
+def read_import(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a JSON export; the envelope is checked here, the fields by the store.
 
     Raises

@@ -19,9 +19,9 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timezone
 
-from ..errors import StoreError
+from jupychat.errors import StoreError
 
-__all__ = ["MIGRATIONS", "TABLE", "applied", "check", "migrate", "migration"]
+__all__ = ["MIGRATIONS", "TABLE", "applied", "check", "migrate", "migration", "newer_error"]
 
 TABLE = "_jupychat_migrations"
 Migration = Callable[[sqlite3.Connection], None]
@@ -157,6 +157,15 @@ def applied(conn: sqlite3.Connection) -> list[str]:
     return [row[0] for row in conn.execute(f"SELECT name FROM {TABLE} ORDER BY rowid")]
 
 
+def newer_error(where: str, version: int) -> StoreError:
+    """The error for a database written by a newer jupychat."""
+    return StoreError(
+        f"the session store {where} was written by a newer jupychat (schema {version}, "
+        f"this one knows {len(MIGRATIONS)}); upgrade jupychat or set JUPYCHAT_STORE "
+        "to another file"
+    )
+
+
 def check(conn: sqlite3.Connection, where: str) -> list[str]:
     """Read-only schema check; return the names of the migrations still to apply.
 
@@ -170,11 +179,7 @@ def check(conn: sqlite3.Connection, where: str) -> list[str]:
     unknown = [name for name in done if name not in known]
     user_version = conn.execute("PRAGMA user_version").fetchone()[0]
     if unknown or user_version > len(known):
-        raise StoreError(
-            f"the session store {where} was written by a newer jupychat "
-            f"(schema {user_version}, this one knows {len(known)}); upgrade jupychat "
-            "or set JUPYCHAT_STORE to another file"
-        )
+        raise newer_error(where, max(user_version, len(done)))
     if not done:
         others = conn.execute(
             "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"

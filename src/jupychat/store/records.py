@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from ..errors import StoreError
-from ..types import Message, now_iso
+from jupychat.errors import StoreError
+from jupychat.types import Message, now_iso
 
 __all__ = [
     "SCHEMA",

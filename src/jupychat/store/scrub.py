@@ -68,7 +68,7 @@ def _walk_config(value: Any, found: set[str], secret: bool = False) -> None:
 
 def known_secrets() -> set[str]:
     """Every credential value this process can see (config keys, env vars, config file)."""
-    from .. import config
+    from jupychat import config
 
     found: set[str] = set()
     for name, value in os.environ.items():
@@ -82,7 +82,7 @@ def known_secrets() -> set[str]:
     providers = file_data.get("providers", {})
     names: set[str] = set(providers) if isinstance(providers, Mapping) else set()
     try:
-        from ..providers.registry import BUILTIN, KEYED_DEFAULTS
+        from jupychat.providers.registry import BUILTIN, KEYED_DEFAULTS
 
         names |= set(BUILTIN)
         env_vars = {p: env for p, env, _ in KEYED_DEFAULTS}

@@ -1,0 +1,491 @@
+"""pandas DataFrame and Series summaries: exact cheap statistics plus a seeded sample.
+
+Design note: this module is imported only when an object's type comes from pandas, so
+importing jupychat never imports pandas. Per column we compute exactly only what is
+vectorised and O(n) with no hashing: null counts, numeric min/max/mean, datetime
+ranges, category level counts (a ``bincount`` of the codes) and bool shares. Quantiles,
+distinct counts (GEE estimate), top values, string lengths and example rows come from
+one uniform random sample of row positions (``numpy.random.default_rng(seed)``), taken
+per column with ``Series.take``, so an unchanged frame is described identically on every
+turn and no column is ever copied whole. Columns are addressed by position, so
+duplicate labels and MultiIndex columns need no special casing. Nothing here calls
+``describe()``, ``nunique()``, ``memory_usage(deep=True)`` on the whole frame, or infers
+datetimes from strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandas.api import types as ptypes
+
+from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
+from .summary import ColumnInfo, FrameAdapter, distinct_info, quantile_stats, top_text
+
+__all__ = ["PandasAdapter", "fingerprint"]
+
+_LABEL_SEP = " / "
+
+
+def _label(col: Any) -> str:
+    if isinstance(col, tuple):
+        return _LABEL_SEP.join(str(c) for c in col)
+    return str(col)
+
+
+def dtype_label(dtype: Any) -> str:
+    """``category[5]``, ``datetime64[us, UTC]``, ``str``, ``Int64``..."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        try:
+            n = len(dtype.categories)
+        except Exception:
+            return "category"
+        return f"category[{n}{', ordered' if dtype.ordered else ''}]"
+    return str(dtype)
+
+
+def _is_obj_like(dtype: Any) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return True
+    if dtype == object:
+        return True
+    pa_type = getattr(dtype, "pyarrow_dtype", None)
+    return pa_type is not None and ("string" in str(pa_type) or "utf8" in str(pa_type))
+
+
+def _ts_text(value: Any, date_only: bool) -> str:
+    if value is None or value is pd.NaT:
+        return "NaT"
+    try:
+        ts = pd.Timestamp(value)
+        if date_only:
+            return ts.strftime("%Y-%m-%d")
+        text = ts.isoformat(sep=" ", timespec="seconds")
+        return text[:19]
+    except Exception:
+        return short(str(value), 30)
+
+
+class PandasAdapter(FrameAdapter):
+    """Lazy per-column statistics of a pandas DataFrame or Series."""
+
+    def __init__(self, obj: Any, memo: dict[str, Any], sample_size: int, seed: int) -> None:
+        super().__init__(memo)
+        self.obj = obj
+        self.series = isinstance(obj, pd.Series)
+        self.n_rows = len(obj)
+        if self.series:
+            self.labels = [_label(obj.name) if obj.name is not None else "(values)"]
+            self.dtypes = [dtype_label(obj.dtype)]
+            self.kind = "pandas.Series" + (f" {short(repr(obj.name), 40)}"
+                                           if obj.name is not None else "")
+        else:
+            if "labels" not in memo:
+                memo["labels"] = [_label(c) for c in obj.columns]
+                memo["dtypes"] = [dtype_label(t) for t in obj.dtypes]
+            self.labels = memo["labels"]
+            self.dtypes = memo["dtypes"]
+            self.kind = type_path(obj)
+        self.sample_size = sample_size
+        self.seed = seed
+        self.sampled = self.n_rows > sample_size
+        self.sample_n = min(self.n_rows, sample_size)
+
+    # -- basics --------------------------------------------------------------------------
+    def is_series(self) -> bool:
+        return self.series
+
+    def col(self, i: int) -> pd.Series:
+        if self.series:
+            return self.obj
+        return self.obj.iloc[:, i]
+
+    def sample_positions(self) -> np.ndarray | None:
+        """Sorted positions of the sampled rows (``None``: every row)."""
+        if not self.sampled:
+            return None
+        if "sample" not in self.memo:
+            rng = np.random.default_rng(self.seed)
+            idx = rng.choice(self.n_rows, size=self.sample_size, replace=False)
+            idx.sort()
+            self.memo["sample"] = idx
+        return self.memo["sample"]  # type: ignore[no-any-return]
+
+    def sample_of(self, s: pd.Series) -> pd.Series:
+        idx = self.sample_positions()
+        return s if idx is None else s.take(idx)
+
+    def title_bits(self) -> list[str]:
+        if "title_bits" in self.memo:
+            return self.memo["title_bits"]  # type: ignore[no-any-return]
+        bits: list[str] = []
+        try:
+            obj = self.obj
+            shallow = float(obj.memory_usage(index=True, deep=False)
+                            if self.series else obj.memory_usage(index=True, deep=False).sum())
+            obj_cols = ([0] if _is_obj_like(obj.dtype) else []) if self.series else [
+                i for i, t in enumerate(obj.dtypes) if _is_obj_like(t)]
+            if obj_cols and self.n_rows and len(obj_cols) <= 200:
+                extra = 0.0
+                for i in obj_cols:
+                    s = self.sample_of(self.col(i))
+                    deep = float(s.memory_usage(index=False, deep=True))
+                    flat = float(s.memory_usage(index=False, deep=False))
+                    extra += (deep - flat) * self.n_rows / max(1, len(s))
+                bits.append(f"~{fmt_bytes(shallow)} shallow, ≈{fmt_bytes(shallow + extra)} "
+                            "with string contents")
+            else:
+                bits.append(f"~{fmt_bytes(shallow)}")
+        except Exception:
+            pass
+        self.memo["title_bits"] = bits
+        return bits
+
+    def extra_lines(self) -> list[str]:
+        if "extra_lines" in self.memo:
+            return self.memo["extra_lines"]  # type: ignore[no-any-return]
+        lines: list[str] = []
+        try:
+            lines.extend(_index_lines(self.obj.index, "index"))
+            if not self.series:
+                cols = self.obj.columns
+                if isinstance(cols, pd.MultiIndex):
+                    names = ", ".join(str(n) for n in cols.names)
+                    lines.append(f"columns: MultiIndex with {cols.nlevels} levels ({names}); "
+                                 f"labels below join the levels with '{_LABEL_SEP}'.")
+                if not cols.is_unique:
+                    counts = Counter(self.labels)
+                    dups = [f"{short(k, 30)} (×{v})" for k, v in counts.most_common(5) if v > 1]
+                    lines.append("duplicate column labels: " + ", ".join(dups)
+                                 + ("; address them by position" if dups else ""))
+        except Exception:
+            pass
+        self.memo["extra_lines"] = lines
+        return lines
+
+    # -- exact null counts ---------------------------------------------------------------
+    def _nulls(self, i: int) -> int | None:
+        s = self.col(i)
+        dtype = s.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "iubS":
+            return 0
+        if isinstance(dtype, pd.CategoricalDtype):
+            return int((s.cat.codes.to_numpy() == -1).sum())
+        return int(s.isna().sum())
+
+    # -- per-column summaries ------------------------------------------------------------
+    def _column(self, i: int) -> ColumnInfo:
+        s = self.col(i)
+        dtype = s.dtype
+        info = ColumnInfo(self.labels[i], dtype_label(dtype), nulls=self.nulls(i))
+        nonnull = self.n_rows - (info.nulls or 0)
+        if self.n_rows == 0 or nonnull == 0:
+            return info
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            if isinstance(dtype, pd.CategoricalDtype):
+                self._categorical(s, info, nonnull)
+            elif ptypes.is_bool_dtype(dtype):
+                self._boolean(s, info, nonnull)
+            elif getattr(dtype, "kind", "") == "M" or isinstance(dtype, pd.DatetimeTZDtype):
+                self._datetime(s, info)
+            elif getattr(dtype, "kind", "") == "m":
+                self._timedelta(s, info)
+            elif (ptypes.is_numeric_dtype(dtype) and getattr(dtype, "kind", "") != "c"
+                  and not isinstance(dtype, pd.SparseDtype)):
+                self._numeric(s, info, nonnull)
+            elif _is_obj_like(dtype):
+                self._objects(s, info, nonnull)
+            else:
+                self._generic(s, info, nonnull)
+        return info
+
+    def _counts(self, sample: pd.Series) -> pd.Series | None:
+        try:
+            return sample.value_counts(dropna=True, sort=True)
+        except TypeError:  # unhashable values (lists, dicts)
+            return None
+
+    def _distinct(self, info: ColumnInfo, vc: pd.Series, n_sample: int, nonnull: int,
+                  id_hint: bool) -> bool:
+        d = len(vc)
+        f1 = int((vc.to_numpy() == 1).sum())
+        stats, flags, id_like = distinct_info(d, f1, n_sample, nonnull, self.sampled,
+                                              label=info.label, id_hint=id_hint)
+        info.shape_stats.extend(stats)
+        info.flags.extend(flags)
+        high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
+        if not high and d:
+            pairs = list(zip(vc.index[:5], vc.to_numpy()[:5].tolist()))
+            info.top = top_text(pairs, n_sample, self.sampled, more=d - len(pairs))
+        return high
+
+    def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
+        dtype = s.dtype
+        is_int = ptypes.is_integer_dtype(dtype)
+        if isinstance(dtype, np.dtype):
+            arr = s.to_numpy()
+            if dtype.kind == "f":
+                mn, mx = np.fmin.reduce(arr), np.fmax.reduce(arr)
+            else:
+                mn, mx = arr.min(), arr.max()
+            mean = float(s.mean())
+        else:
+            mn, mx, mean = s.min(), s.max(), float(s.mean())
+        sample = self.sample_of(s)
+        vals = sample.to_numpy(dtype="float64", na_value=np.nan)
+        vals = vals[~np.isnan(vals)]
+        stats = [f"min {fmt_num(mn)}"]
+        if mn == mx:
+            info.value_stats = [f"constant {fmt_num(mn)}"]
+            return
+        if len(vals):
+            q = np.quantile(vals, [0.25, 0.5, 0.75], method="nearest" if is_int else "linear")
+            stats += quantile_stats(list(q), self.sampled)
+        stats += [f"max {fmt_num(mx)}", f"mean {fmt_num(mean)}"]
+        if np.isinf(float(mn)) or np.isinf(float(mx)):
+            info.flags.append("contains ±inf")
+        info.value_stats = stats
+        if not len(vals):
+            return
+        uniq, counts = np.unique(vals, return_counts=True)
+        d = len(uniq)
+        if is_int:
+            monotonic = False
+            if info.nulls == 0 and d > 0.95 * len(vals):
+                try:
+                    monotonic = bool(s.is_monotonic_increasing)
+                except Exception:
+                    monotonic = False
+            vc = pd.Series(counts, index=uniq).sort_values(ascending=False, kind="stable")
+            if d > 10:
+                self._distinct(info, vc, len(vals), nonnull, id_hint=monotonic)
+                info.top = ""
+            else:
+                self._distinct(info, vc, len(vals), nonnull, id_hint=False)
+            if monotonic:
+                info.flags.append("sorted ascending")
+        elif d <= 10 and (not self.sampled or int((counts == 1).sum()) == 0):
+            vc = pd.Series(counts, index=uniq).sort_values(ascending=False, kind="stable")
+            self._distinct(info, vc, len(vals), nonnull, id_hint=False)
+
+    def _categorical(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
+        categories = s.cat.categories
+        codes = s.cat.codes.to_numpy()
+        counts = np.bincount(codes.astype(np.int64) + 1, minlength=len(categories) + 1)[1:]
+        used = int((counts > 0).sum())
+        unused = len(categories) - used
+        if unused:
+            info.shape_stats.append(f"{fmt_int(unused)} unused levels")
+        order = np.argsort(-counts, kind="stable")[:5]
+        pairs = [(categories[j], int(counts[j])) for j in order if counts[j] > 0]
+        text = top_text(pairs, nonnull, False, more=used - len(pairs))
+        info.top = text.replace("top: ", "levels: ", 1)
+        if s.cat.ordered and used:
+            present = np.flatnonzero(counts)
+            info.value_stats = [f"min {short(str(categories[present[0]]), 24)}",
+                                f"max {short(str(categories[present[-1]]), 24)}"]
+
+    def _boolean(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
+        true = int(s.sum())
+        info.value_stats = [f"true {fmt_pct(true, nonnull)}", f"false {fmt_pct(nonnull - true, nonnull)}"]
+        if true in (0, nonnull):
+            info.flags.append("constant")
+
+    def _datetime(self, s: pd.Series, info: ColumnInfo) -> None:
+        mn, mx = s.min(), s.max()
+        sample = self.sample_of(s).dropna()
+        date_only = False
+        try:
+            tsmin, tsmax = pd.Timestamp(mn), pd.Timestamp(mx)
+            if tsmin == tsmin.normalize() and tsmax == tsmax.normalize():
+                values = sample.dt.tz_localize(None) if getattr(sample.dt, "tz", None) else sample
+                date_only = bool((values == values.dt.normalize()).all())
+        except Exception:
+            date_only = False
+        stats = [f"{_ts_text(mn, date_only)} … {_ts_text(mx, date_only)}"]
+        if len(sample) > 2:
+            try:
+                med = sample.quantile(0.5)
+                mark = "≈" if self.sampled else " "
+                stats.append(f"p50{mark}{_ts_text(med, date_only)}")
+            except Exception:
+                pass
+        info.value_stats = stats
+        vc = self._counts(sample)
+        if vc is not None and len(vc):
+            d = len(vc)
+            f1 = int((vc.to_numpy() == 1).sum())
+            dstats, flags, _ = distinct_info(d, f1, len(sample), len(s) - (info.nulls or 0),
+                                             self.sampled, label=info.label, id_hint=True)
+            info.shape_stats.extend(dstats)
+            info.flags.extend(f for f in flags if not f.startswith("id-like"))
+        if info.nulls == 0:
+            try:
+                if s.is_monotonic_increasing:
+                    info.flags.append("sorted ascending")
+            except Exception:
+                pass
+
+    def _timedelta(self, s: pd.Series, info: ColumnInfo) -> None:
+        mn, mx, mean = s.min(), s.max(), s.mean()
+        info.value_stats = [f"min {short(str(mn), 30)}", f"max {short(str(mx), 30)}",
+                            f"mean {short(str(mean), 30)}"]
+
+    def _objects(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
+        sample = self.sample_of(s).dropna()
+        n = len(sample)
+        if n == 0:
+            return
+        values = sample.to_numpy(dtype=object)
+        if isinstance(s.dtype, pd.StringDtype) or getattr(s.dtype, "pyarrow_dtype", None):
+            all_str = True
+        else:
+            types = Counter(type(v).__name__ for v in values)
+            all_str = set(types) == {"str"}
+            if not all_str:
+                mark = "≈" if self.sampled else ""
+                listed = ", ".join(f"{short(t, 20)} {fmt_pct(c, n)}" for t, c in types.most_common(4))
+                info.shape_stats.append(f"types{mark}: {listed}" + (", …" if len(types) > 4 else ""))
+                if len(types) > 1:
+                    info.flags.append("mixed types")
+        lengths = None
+        if all_str:
+            lengths = sample.astype(object).map(len).to_numpy() if not isinstance(
+                s.dtype, pd.StringDtype) else sample.str.len().to_numpy()
+        elif all(isinstance(v, (str, bytes)) for v in values[:1000]):
+            lengths = np.fromiter((len(v) for v in values), dtype=np.int64, count=n)
+        if lengths is not None and len(lengths):
+            lo, hi = int(np.min(lengths)), int(np.max(lengths))
+            mark = "≈" if self.sampled else " "
+            info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
+        vc = self._counts(sample)
+        if vc is not None:
+            self._distinct(info, vc, n, nonnull, id_hint=False)
+
+    def _generic(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
+        sample = self.sample_of(s).dropna()
+        if not len(sample):
+            return
+        vc = self._counts(sample)
+        if vc is not None:
+            self._distinct(info, vc, len(sample), nonnull, id_hint=False)
+
+    # -- rows ----------------------------------------------------------------------------
+    def _rows(self, k: int, cols: Sequence[int], all_rows: bool) -> list[list[Any]]:
+        if all_rows:
+            positions = np.arange(self.n_rows)
+        else:
+            pool = self.sample_positions()
+            if pool is None:
+                pool = np.arange(self.n_rows)
+            rng = np.random.default_rng(self.seed + 1)
+            pick = rng.choice(len(pool), size=min(k, len(pool)), replace=False)
+            positions = np.sort(pool[pick])
+        columns = [self.col(i).take(positions).tolist() for i in cols]
+        return [list(row) for row in zip(*columns)]
+
+
+def _index_lines(index: Any, what: str) -> list[str]:
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return []
+    name_part = ""
+    if isinstance(index, pd.MultiIndex):
+        names = ", ".join(str(n) for n in index.names)
+        return [f"{what}: MultiIndex with {index.nlevels} levels ({names})"]
+    if index.name is not None:
+        name_part = f" {short(repr(index.name), 30)}"
+    text = f"{what}: {type(index).__name__}{name_part} ({dtype_label(index.dtype)})"
+    if len(index) and (isinstance(index, (pd.DatetimeIndex, pd.RangeIndex))
+                       or ptypes.is_numeric_dtype(index.dtype) and not ptypes.is_bool_dtype(index.dtype)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                mn, mx = index.min(), index.max()
+            if isinstance(index, pd.DatetimeIndex):
+                text += f", {_ts_text(mn, False)} … {_ts_text(mx, False)}"
+            else:
+                text += f", {fmt_num(mn)} … {fmt_num(mx)}"
+        except Exception:
+            pass
+    return [text]
+
+
+def type_path(obj: Any) -> str:
+    cls = type(obj)
+    if cls is pd.DataFrame:
+        return "pandas.DataFrame"
+    if cls is pd.Series:
+        return "pandas.Series"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+# ---------------------------------------------------------------------------------------
+# fingerprint
+
+
+def _hash_values(h: Any, values: np.ndarray) -> None:
+    if values.dtype.kind in "biufcmM":
+        h.update(str(values.dtype).encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+        return
+    from .saferepr import bounded_repr
+
+    for v in values.ravel():
+        if v is None:
+            h.update(b"\x00N")
+            continue
+        try:
+            if v != v:  # NaN-likes: hash(nan) is identity-based
+                h.update(b"\x00nan")
+                continue
+        except Exception:
+            pass
+        try:
+            h.update(hash(v).to_bytes(8, "little", signed=True))
+        except TypeError:
+            h.update(bounded_repr(v, 200).encode("utf-8", "replace"))
+
+
+def fingerprint(obj: Any) -> tuple[Any, ...]:
+    """A cheap key that changes when the frame visibly changes.
+
+    id, shape, dtypes, labels, index type, and a hash of a fixed set of up to 64 rows
+    (positions spread evenly, first and last included). An in-place edit of a row not in
+    that set is not seen; ``clear_cache()`` forces a fresh description.
+    """
+    n = len(obj)
+    series = isinstance(obj, pd.Series)
+    h = hashlib.blake2b(digest_size=16)
+    if series:
+        dtypes: tuple[str, ...] = (str(obj.dtype),)
+        h.update(repr(obj.name).encode("utf-8", "replace")[:200])
+        ncols = 1
+    else:
+        dtypes = tuple(str(t) for t in obj.dtypes)
+        ncols = obj.shape[1]
+        for c in obj.columns:
+            h.update(_label(c).encode("utf-8", "replace")[:200])
+            h.update(b"\x1f")
+    rows = max(8, min(64, 8192 // max(1, ncols)))
+    if n:
+        positions = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
+        sub = obj.iloc[positions]
+        if not series and ncols > 512:
+            sub = sub.iloc[:, np.unique(np.linspace(0, ncols - 1, 512).astype(np.int64))]
+        try:
+            _hash_values(h, np.asarray(sub.to_numpy()))
+        except Exception:
+            h.update(b"?")
+        try:
+            _hash_values(h, np.asarray(sub.index.to_numpy()))
+        except Exception:
+            h.update(b"?")
+    return (type(obj).__qualname__, id(obj), n, ncols, dtypes, type(obj.index).__name__,
+            h.hexdigest())

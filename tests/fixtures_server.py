@@ -1,0 +1,62 @@
+"""pytest fixtures for the loopback fake model server (see ``fakeserver.py``).
+
+One server runs for the whole test session (started on first use, stopped at exit);
+the function-scoped ``fake_server`` fixture hands it out with an empty queue and no
+recorded requests. Load with ``pytest_plugins = ["fixtures_server"]`` in conftest.py, or
+import the fixtures into a test module.
+"""
+
+from __future__ import annotations
+
+import atexit
+import threading
+from collections.abc import Iterator
+
+import pytest
+from fakeserver import FakeServer
+
+__all__ = ["collect", "fake_server", "shared_fake_server"]
+
+_server: FakeServer | None = None
+_lock = threading.Lock()
+
+
+def shared_fake_server() -> FakeServer:
+    """The process-wide fake server, started on first call."""
+    global _server
+    with _lock:
+        if _server is None:
+            _server = FakeServer().start()
+            atexit.register(_server.stop)
+        return _server
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeServer]:
+    """The running fake server, reset before and after the test."""
+    server = shared_fake_server()
+    server.reset()
+    yield server
+    server.reset()
+
+
+def collect(provider, request, mode: str = "sync", sink: list | None = None) -> list:
+    """Run one provider call ``"sync"`` (``stream``) or ``"async"`` (``astream``).
+
+    Events are appended to ``sink`` as they arrive, so a test can see what was yielded
+    before an error was raised.
+    """
+    import asyncio
+
+    out = sink if sink is not None else []
+    if mode == "sync":
+        for event in provider.stream(request):
+            out.append(event)
+        return out
+
+    async def run() -> None:
+        async for event in provider.astream(request):
+            out.append(event)
+
+    asyncio.run(run())
+    return out
