@@ -16,7 +16,8 @@ endpoints (``enqueue``); with an empty queue the server echoes the last user mes
 (headers, JSON body, handling time) for assertions.
 
 Faults a script can ask for: ``status`` (401/403/404/429/500/503/529… with
-``retry_after``), ``drop_after=N`` (close the connection after N stream events),
+``retry_after``), ``hangup`` (close the connection without answering),
+``drop_after=N`` (close the connection after N stream events),
 ``malformed=True`` (one event that is not JSON), ``stream_error`` (an in-stream error
 event), ``chunk_delay`` (seconds before each event) and ``chunk_size``.
 
@@ -26,7 +27,7 @@ Run it on its own for notebooks and kernel tests::
 
 and script it over HTTP: ``POST /_script`` (a script object or a list of them, same
 fields as :meth:`FakeServer.enqueue`), ``POST /_reset``, ``GET /_requests``,
-``GET /_health``.
+``GET /_timings`` (seconds the server spent on each request), ``GET /_health``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import select
 import socket
 import subprocess
 import sys
@@ -46,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-__all__ = ["FakeServer", "RecordedRequest", "Script", "spawn"]
+__all__ = ["FakeServer", "RecordedRequest", "Script", "collect", "spawn"]
 
 _CONTEXT_TAG = re.compile(r"<context name=\"[^\"]*\">.*?</context>\s*", re.DOTALL)
 
@@ -125,6 +127,9 @@ class Script:
         Seconds to sleep before each stream event.
     chunk_size:
         Characters per text / arguments event.
+    hangup:
+        Read the request, then close the connection without answering (what a client
+        sees when a kept-alive connection was closed by the server under its feet).
     """
 
     text: str | None = None
@@ -143,6 +148,7 @@ class Script:
     stream_error: str | None = None
     chunk_delay: float = 0.0
     chunk_size: int = 8
+    hangup: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Script:
@@ -193,7 +199,9 @@ def _text_of(content: Any) -> str:
         return content
     if isinstance(content, list):
         return "".join(
-            str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text"
+            str(p.get("text", ""))
+            for p in content
+            if isinstance(p, dict) and p.get("type") == "text"
         )
     return ""
 
@@ -244,7 +252,8 @@ def _openai_error(script: Script, model: str, key: str) -> dict[str, Any]:
     if script.context_overflow:
         message, code = CONTEXT_MESSAGES["openai"], "context_length_exceeded"
     masked = f"{key[:6]}{'*' * 10}{key[-4:]}" if len(key) > 12 else "(none)"
-    message = (script.error_message or message).replace("{masked}", masked).replace("{model}", model)
+    message = script.error_message or message
+    message = message.replace("{masked}", masked).replace("{model}", model)
     return {
         "error": {
             "message": message,
@@ -418,8 +427,8 @@ def anthropic_body(script: Script, body: Mapping[str, Any], text: str,
         content.append({"type": "text", "text": text})
     for call in script.tool_calls:
         args = call.get("arguments", {})
-        content.append({"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
-                        "name": call["name"],
+        call_id = call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}"
+        content.append({"type": "tool_use", "id": call_id, "name": call["name"],
                         "input": json.loads(args) if isinstance(args, str) else args})
     return {
         "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
@@ -440,7 +449,7 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     # -- plumbing ------------------------------------------------------------------
@@ -475,9 +484,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- routes --------------------------------------------------------------------
 
-    def do_GET(self) -> None:  # noqa: N802 - stdlib name
+    def do_GET(self) -> None:
         if self.path.startswith("/_requests"):
             self._send_json(200, [r.to_dict() for r in self.server.owner.requests])
+        elif self.path.startswith("/_timings"):
+            self._send_json(200, [r.handling_time for r in self.server.owner.requests])
         elif self.path.startswith("/_health"):
             self._send_json(200, {"ok": True, "queued": self.server.owner.pending})
         elif self.path.startswith("/v1/models"):
@@ -487,7 +498,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": f"no route {self.path}",
                                             "type": "invalid_request_error", "code": None}})
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib name
+    def do_POST(self) -> None:
         started = time.perf_counter()
         raw = self._read_body()
         owner = self.server.owner
@@ -535,6 +546,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self, api: str, script: Script, body: dict[str, Any], raw: str) -> None:
         model = str(body.get("model", ""))
+        if script.hangup:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if script.status >= 400 or script.context_overflow:
             status = 400 if script.context_overflow else script.status
             headers: dict[str, str] = {}
@@ -709,6 +724,30 @@ class FakeServer:
         return [r.body for r in self.requests]
 
 
+def collect(
+    provider: Any, request: Any, mode: str = "sync", sink: list[Any] | None = None
+) -> list[Any]:
+    """Test helper: run one provider call, ``"sync"`` (``stream``) or ``"async"`` (``astream``).
+
+    Events are appended to ``sink`` as they arrive, so a test can see what was yielded
+    before an error was raised.
+    """
+    import asyncio
+
+    out = sink if sink is not None else []
+    if mode == "sync":
+        for event in provider.stream(request):
+            out.append(event)
+        return out
+
+    async def run() -> None:
+        async for event in provider.astream(request):
+            out.append(event)
+
+    asyncio.run(run())
+    return out
+
+
 def spawn(port: int = 0, python: str | None = None, timeout: float = 10.0
           ) -> tuple[subprocess.Popen[str], str]:
     """Start ``python tests/fakeserver.py`` as a subprocess; returns ``(process, base URL)``."""
@@ -717,13 +756,13 @@ def spawn(port: int = 0, python: str | None = None, timeout: float = 10.0
         stdout=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
-    deadline = time.monotonic() + timeout
-    line = ""
-    while time.monotonic() < deadline and not line:
-        line = proc.stdout.readline().strip()
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline().strip() if ready else ""
+    proc.stdout.close()  # the server prints nothing after its address line
     match = re.search(r"(http://\S+)", line)
     if not match:
         proc.kill()
+        proc.wait()
         raise RuntimeError(f"fakeserver did not start: {line!r}")
     return proc, match.group(1)
 

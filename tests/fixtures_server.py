@@ -13,9 +13,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+
 from fakeserver import FakeServer
 
-__all__ = ["collect", "fake_server", "shared_fake_server"]
+__all__ = ["fake_server", "shared_fake_server"]
 
 _server: FakeServer | None = None
 _lock = threading.Lock()
@@ -39,24 +40,3 @@ def fake_server() -> Iterator[FakeServer]:
     yield server
     server.reset()
 
-
-def collect(provider, request, mode: str = "sync", sink: list | None = None) -> list:
-    """Run one provider call ``"sync"`` (``stream``) or ``"async"`` (``astream``).
-
-    Events are appended to ``sink`` as they arrive, so a test can see what was yielded
-    before an error was raised.
-    """
-    import asyncio
-
-    out = sink if sink is not None else []
-    if mode == "sync":
-        for event in provider.stream(request):
-            out.append(event)
-        return out
-
-    async def run() -> None:
-        async for event in provider.astream(request):
-            out.append(event)
-
-    asyncio.run(run())
-    return out

@@ -3,12 +3,13 @@ tier with httpx.MockTransport) and streaming against the loopback fake server.""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import httpx
 import pytest
-from fixtures_server import collect, fake_server  # noqa: F401
 
+from fakeserver import collect
 from jupychat.errors import (
     AuthenticationError,
     ContextWindowError,
@@ -23,6 +24,8 @@ from jupychat.providers.anthropic import AnthropicProvider, anthropic_provider
 from jupychat.providers.base import ChatRequest, ToolSpec
 from jupychat.providers.registry import resolve_model
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
+
+pytest_plugins = ["fixtures_server"]  # the loopback fake server fixtures
 
 KEY = "sk-ant-api03-0123456789SECRETabcdef"
 FAST = {"backoff": 0.001, "max_backoff": 0.01}
@@ -123,7 +126,7 @@ def test_payload_system_tools_blocks_and_alternation():
     msgs = body["messages"]
     roles = [m["role"] for m in msgs]
     assert roles == ["user", "assistant", "user", "assistant", "user"]
-    assert all(a != b for a, b in zip(roles, roles[1:]))
+    assert all(a != b for a, b in itertools.pairwise(roles))
     first = msgs[0]["content"]
     assert first[0]["type"] == "text" and first[0]["text"].startswith('<context name="df">')
     assert first[1] == {"type": "text", "text": "Describe df"}

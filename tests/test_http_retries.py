@@ -13,8 +13,8 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from fixtures_server import collect, fake_server  # noqa: F401
 
+from fakeserver import collect
 from jupychat import config
 from jupychat.errors import (
     AuthenticationError,
@@ -39,6 +39,8 @@ from jupychat.providers.anthropic import anthropic_provider
 from jupychat.providers.base import ChatRequest
 from jupychat.providers.openai import compatible_provider
 from jupychat.types import Message
+
+pytest_plugins = ["fixtures_server"]  # the loopback fake server fixtures
 
 KEY = "sk-proj-RETRYTESTSECRET0123456789"
 ENDPOINT = Endpoint("openai", "gpt-x", "https://api.example/v1/chat/completions",
@@ -288,6 +290,18 @@ def test_read_timeout_comes_from_settings(fake_server, api):
     fake_server.enqueue("slow", chunk_delay=0.5)
     with pytest.raises(ProviderUnavailable, match="read_timeout"):
         run(make(api, fake_server, max_retries=0), "sync")
+
+
+def test_server_hanging_up_before_answering_gets_one_free_retry(fake_server, api, mode):
+    fake_server.enqueue(hangup=True)
+    fake_server.enqueue("fresh connection")
+    assert text_of(run(make(api, fake_server, max_retries=0), mode)) == "fresh connection"
+    assert len(fake_server.requests) == 2
+    fake_server.enqueue(hangup=True)
+    fake_server.enqueue(hangup=True)
+    with pytest.raises(ProviderUnavailable, match="disconnected"):
+        run(make(api, fake_server, max_retries=0), mode)
+    assert len(fake_server.requests) == 4
 
 
 def test_unreachable_server_is_retried_then_unavailable(api, mode):

@@ -19,14 +19,20 @@ import time
 from pathlib import Path
 
 import pytest
-from llama_fixtures import ask, collect, inet_sockets_of_this_process, model_path, needs_llama, write_gguf
 
 from jupychat.errors import ConfigError, ContextWindowError, ModelNotFoundError, ProviderError
 from jupychat.events import Done, TextDelta
 from jupychat.providers import local
 from jupychat.providers.base import ToolSpec
 from jupychat.providers.registry import resolve_model
-from jupychat.types import Message
+from llama_fixtures import (
+    ask,
+    collect,
+    inet_sockets_of_this_process,
+    model_path,
+    needs_llama,
+    write_gguf,
+)
 
 pytestmark = needs_llama
 

@@ -7,8 +7,8 @@ import json
 
 import httpx
 import pytest
-from fixtures_server import collect, fake_server  # noqa: F401
 
+from fakeserver import collect
 from jupychat import config
 from jupychat.errors import (
     AuthenticationError,
@@ -31,6 +31,9 @@ from jupychat.providers.openai import (
 )
 from jupychat.providers.registry import resolve_model
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
+from llama_fixtures import llama_server, needs_llama  # noqa: F401 - llama_server is a fixture
+
+pytest_plugins = ["fixtures_server"]  # the loopback fake server fixtures
 
 KEY = "sk-test-0123456789abcdefSECRET"
 FAST = {"backoff": 0.001, "max_backoff": 0.01}
@@ -96,7 +99,8 @@ def test_payload_maps_every_part_kind():
         Message.of("assistant", "It has columns a and b."),
         Message.of("user", [Text("And this?"), Image("aGVsbG8=", "image/jpeg")]),
     ]
-    tool = ToolSpec("head", "First rows.", {"type": "object", "properties": {"n": {"type": "integer"}}})
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    tool = ToolSpec("head", "First rows.", schema)
     request = ChatRequest(
         history, system="Be brief.", tools=[tool], temperature=0.2, max_tokens=50, seed=7,
         stop=["END"], extra={"top_p": 0.9},
@@ -315,7 +319,7 @@ def test_missing_key_fails_at_request_time_with_what_to_do():
     assert "OPENAI_API_KEY" in str(info.value) and "%chat key openai" in str(info.value)
     assert rec.requests == []
     config.set_api_key("openai", KEY)  # what `%chat key openai` does
-    assert [e for e in provider.stream(ChatRequest([Message.of("user", "x")]))][-1].finish_reason
+    assert list(provider.stream(ChatRequest([Message.of("user", "x")])))[-1].finish_reason
     assert rec.requests[-1].headers["authorization"] == f"Bearer {KEY}"
 
 
@@ -490,3 +494,92 @@ def test_loopback_finish_reason_length(fake_server, mode):
     fake_server.enqueue("cut sho", finish_reason="length")
     events = collect(loopback(fake_server), ChatRequest([Message.of("user", "x")]), mode)
     assert events[-1].finish_reason == "length"
+
+
+def test_injected_clients_are_used_for_sync_and_async():
+    rec = Recorder(ok_stream("via injected"))
+    client = httpx.Client(transport=httpx.MockTransport(rec))
+    aclient = httpx.AsyncClient(transport=httpx.MockTransport(rec))
+    provider = openai_provider("m", api_key=KEY, client=client, async_client=aclient)
+    request = ChatRequest([Message.of("user", "x")])
+    for mode in ("sync", "async"):
+        events = collect(provider, request, mode)
+        assert TextDelta("via injected") in events
+    assert len(rec.requests) == 2
+    provider.close()
+    assert not client.is_closed  # injected clients belong to the caller
+    client.close()
+
+
+def test_plain_compatible_table_and_azure_version_env(tmp_path, monkeypatch):
+    (tmp_path / "config.toml").write_text(
+        '[providers.openai-compatible]\nbase_url = "http://box:1234/v1"\n')
+    provider = resolve_model("openai-compatible:phi")
+    assert provider.request_url() == "http://box:1234/v1/chat/completions"
+    assert resolve_model(provider.model_id).base_url == "http://box:1234/v1"
+    monkeypatch.setenv("OPENAI_API_VERSION", "2024-06-01")
+    azure = azure_provider("dep", base_url="https://r.openai.azure.com")
+    assert azure.request_url().endswith("?api-version=2024-06-01")
+
+
+def test_fake_server_runs_as_a_subprocess_scripted_over_http():
+    from fakeserver import spawn
+
+    proc, url = spawn()
+    try:
+        control = httpx.Client(base_url=url, timeout=10)
+        assert control.get("/_health").json()["ok"] is True
+        control.post("/_script", json=[{"text": "scripted reply", "usage": [7, 3]},
+                                       {"status": 404}])
+        provider = compatible_provider(f"nb-model@{url}/v1", max_retries=0)
+        events = list(provider.stream(ChatRequest([Message.of("user", "hello")])))
+        assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "scripted reply"
+        assert events[-1].usage == Usage(7, 3)
+        with pytest.raises(ModelNotFoundError):
+            list(provider.stream(ChatRequest([Message.of("user", "again")])))
+        recorded = control.get("/_requests").json()
+        assert [r["body"]["messages"][-1]["content"] for r in recorded] == ["hello", "again"]
+        assert control.post("/_script", json={"bogus": 1}).status_code == 400
+        control.post("/_reset")
+        assert control.get("/_requests").json() == []
+        echo = list(provider.stream(ChatRequest([Message.of("user", "ping")])))
+        assert "".join(e.text for e in echo if isinstance(e, TextDelta)) == "You said: ping"
+        control.close()
+        provider.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+# ------------------------------------------- a server nobody here wrote: llama.cpp
+
+
+@pytest.mark.llama
+@needs_llama
+def test_real_llama_cpp_server_streams_usage_and_is_deterministic(request):
+    url = request.getfixturevalue("llama_server")
+    provider = compatible_provider(f"smollm2@{url}", max_retries=0)
+    question = ChatRequest([Message.of("user", "What is 2 + 2?")], system="Answer briefly.",
+                           temperature=0, seed=1, max_tokens=12)
+    first = collect(provider, question, "sync")
+    second = collect(provider, question, "sync")
+    text = "".join(e.text for e in first if isinstance(e, TextDelta))
+    assert sum(isinstance(e, TextDelta) for e in first) > 1 and "4" in text
+    assert text == "".join(e.text for e in second if isinstance(e, TextDelta))
+    done = first[-1]
+    assert isinstance(done, Done) and done.finish_reason in ("stop", "length")
+    assert done.usage.input_tokens > 0 and done.usage.output_tokens > 0
+    longer = ChatRequest([*question.messages, Message.of("assistant", text),
+                          Message.of("user", "And 3 + 3?")], system=question.system,
+                         temperature=0, max_tokens=12)
+    # the async driver against the same real server
+    assert collect(provider, longer, "async")[-1].usage.input_tokens > done.usage.input_tokens
+
+
+@pytest.mark.llama
+@needs_llama
+def test_real_llama_cpp_server_context_overflow_is_mapped(request):
+    url = request.getfixturevalue("llama_server")
+    provider = compatible_provider(f"smollm2@{url}", max_retries=0)
+    with pytest.raises(ContextWindowError, match="context"):
+        list(provider.stream(ChatRequest([Message.of("user", "word " * 6000)], max_tokens=4)))

@@ -173,7 +173,9 @@ def test_create_from_keywords_and_message_objects(store):
 
 
 def test_timestamps_are_normalised_to_utc(store):
-    sid = store.create(record(created_at="2024-05-01T12:00:00+02:00", updated_at="2024-05-01T10:00:00Z"))
+    sid = store.create(
+        record(created_at="2024-05-01T12:00:00+02:00", updated_at="2024-05-01T10:00:00Z")
+    )
     loaded = store.load(sid)
     assert loaded["created_at"] == "2024-05-01T10:00:00.000000+00:00"
     assert loaded["updated_at"] == "2024-05-01T10:00:00.000000+00:00"
@@ -188,7 +190,12 @@ def test_append_messages_commits_a_turn(store):
     assert len(ids) == len(set(ids)) == 4 and all(i.startswith("msg_") for i in ids)
     loaded = store.load(sid, with_ids=True)
     assert [m["id"] for m in loaded["messages"]] == ids
-    assert [m["content"][0]["text"] for m in loaded["messages"]] == ["What is 2 + 2?", "4", "and 3 + 3?", "6"]
+    assert [m["content"][0]["text"] for m in loaded["messages"]] == [
+        "What is 2 + 2?",
+        "4",
+        "and 3 + 3?",
+        "6",
+    ]
     assert loaded["memory"] == {"x": 1} and loaded["model"] == "fake:two"
     summary = store.summary(sid)
     assert summary["message_count"] == 4
@@ -200,7 +207,9 @@ def test_append_accepts_the_session_summary_as_updates(store):
     rec = record()
     sid = store.create(rec)
     updates = {k: v for k, v in rec.items() if k != "messages"}
-    updates.update(title="Chosen", metadata={"a": 1}, updated_at="2030-01-01T00:00:00+00:00", new_key=5)
+    updates.update(
+        title="Chosen", metadata={"a": 1}, updated_at="2030-01-01T00:00:00+00:00", new_key=5
+    )
     store.append_messages(sid, [user("first prompt")], updates)
     loaded = store.load(sid)
     assert loaded["title"] == "Chosen" and loaded["metadata"] == {"a": 1}
@@ -222,7 +231,10 @@ def test_save_meta_updates_fields_only(store):
 
 
 def test_automatic_title_from_first_prompt(store):
-    long = "  \n   Please   explain the difference between a list and a tuple in Python in detail\nmore"
+    long = (
+        "  \n   Please   explain the difference between a list and a tuple in Python "
+        "in detail\nmore"
+    )
     sid = store.create(record())
     assert store.load(sid)["title"] is None
     store.append_messages(sid, [Message.of("tool", "x").to_dict(), user(long)])
@@ -270,7 +282,9 @@ def test_invalid_input_is_a_one_line_error_and_changes_nothing(store):
     bad_calls = [
         lambda: store.append_messages(sid, [{"role": "robot", "content": []}]),
         lambda: store.append_messages(sid, [user("ok"), {"content": "no role"}]),
-        lambda: store.append_messages(sid, [user("ok"), {"role": "user", "content": [{"type": "video"}]}]),
+        lambda: store.append_messages(
+            sid, [user("ok"), {"role": "user", "content": [{"type": "video"}]}]
+        ),
         lambda: store.append_messages(sid, ["just a string"]),
         lambda: store.append_messages(sid, [user("ok")], {"memory": {"f": object()}}),
         lambda: store.append_messages(sid, [user("ok")], {"metadata": {"nan": float("nan")}}),
@@ -320,9 +334,29 @@ def test_unknown_session_id(store, call):
 
 
 def test_list_orders_by_updated_and_filters(store):
-    a = store.create(record(notebook="/nb/a.ipynb", name="alpha", metadata={"cat": "support", "pri": 1, "ok": True}, updated_at="2024-01-01T00:00:00Z"))
-    b = store.create(record(notebook="/nb/b.ipynb", metadata={"cat": "support", "pri": 2}, updated_at="2024-01-02T00:00:00Z"))
-    c = store.create(record(notebook="/nb/a.ipynb", name="alpha", metadata={"cat": "sales", "tags": ["x"]}, updated_at="2024-01-03T00:00:00Z"))
+    a = store.create(
+        record(
+            notebook="/nb/a.ipynb",
+            name="alpha",
+            metadata={"cat": "support", "pri": 1, "ok": True},
+            updated_at="2024-01-01T00:00:00Z",
+        )
+    )
+    b = store.create(
+        record(
+            notebook="/nb/b.ipynb",
+            metadata={"cat": "support", "pri": 2},
+            updated_at="2024-01-02T00:00:00Z",
+        )
+    )
+    c = store.create(
+        record(
+            notebook="/nb/a.ipynb",
+            name="alpha",
+            metadata={"cat": "sales", "tags": ["x"]},
+            updated_at="2024-01-03T00:00:00Z",
+        )
+    )
     assert [s["id"] for s in store.list()] == [c, b, a]
     assert [s["id"] for s in store.list(limit=1, offset=1)] == [b]
     assert [s["id"] for s in store.list(filter_metadata={"cat": "support"})] == [b, a]
@@ -339,18 +373,36 @@ def test_list_orders_by_updated_and_filters(store):
     assert store.latest()["id"] == a
     summary = store.list()[0]
     assert set(summary) == {
-        "id", "title", "name", "notebook", "model", "created_at", "updated_at",
-        "message_count", "input_tokens", "output_tokens", "metadata",
+        "id",
+        "title",
+        "name",
+        "notebook",
+        "model",
+        "created_at",
+        "updated_at",
+        "message_count",
+        "input_tokens",
+        "output_tokens",
+        "metadata",
     }
 
 
 def test_full_text_search_ranks_and_snippets(store):
-    one = store.create(messages=[user("How do I plot a histogram with matplotlib?"), reply("Use plt.hist(data).")])
-    two = store.create(messages=[user("histogram histogram histogram bins"), reply("Pick the bins.")])
+    one = store.create(
+        messages=[user("How do I plot a histogram with matplotlib?"), reply("Use plt.hist(data).")]
+    )
+    two = store.create(
+        messages=[user("histogram histogram histogram bins"), reply("Pick the bins.")]
+    )
     three = store.create(messages=[user("Unrelated question about SQL joins")])
-    store.create(messages=[Message.of("user", [ContextBlock("df", "histogram in context only")]).to_dict()])
+    store.create(
+        messages=[Message.of("user", [ContextBlock("df", "histogram in context only")]).to_dict()]
+    )
     hits = store.list(search="histogram")
-    assert [h["id"] for h in hits] == [two, one]  # more matches rank higher; context blocks are not indexed
+    assert [h["id"] for h in hits] == [
+        two,
+        one,
+    ]  # more matches rank higher; context blocks are not indexed
     assert "**histogram**" in hits[1]["snippet"] and hits[1]["match_index"] == 0
     assert [h["id"] for h in store.list(search="plt")] == [one]
     assert [h["id"] for h in store.list(search="histogram matplotlib")] == [one]
@@ -360,7 +412,7 @@ def test_full_text_search_ranks_and_snippets(store):
     # FTS syntax in user text is treated as words, never an error
     for weird in ['"unbalanced', "AND OR NOT", "col:val", "(x", "*", "-", "NEAR(a b)"]:
         assert isinstance(store.list(search=weird), list)
-    assert store.list(search="   ") == []
+    assert len(store.list(search="   ")) == 4  # blank: no search, the plain listing
     store.delete(two)
     assert [h["id"] for h in store.list(search="histogram")] == [one]
     conn = sqlite3.connect(store.path)
@@ -397,7 +449,9 @@ def test_delete_removes_everything(store):
 
 
 def test_copy_and_fork(store):
-    sid = store.create(record(messages=rich_messages(), memory={"m": 1}, metadata={"o": 1}, title="Orig"))
+    sid = store.create(
+        record(messages=rich_messages(), memory={"m": 1}, metadata={"o": 1}, title="Orig")
+    )
     cid = store.copy(sid)
     copy = store.load(cid)
     orig = store.load(sid)
@@ -413,14 +467,29 @@ def test_copy_and_fork(store):
 
 
 def test_merge_interleaves_by_time(store):
-    a = store.create(record(title="A", messages=[
-        user("a1", created_at="2024-01-01T10:00:00+00:00"),
-        user("a2", created_at="2024-01-01T10:02:00+00:00"),
-    ], memory={"x": 1}, metadata={"from": "a"}, tools=["t1"]))
-    b = store.create(record(title="B", messages=[
-        user("b1", created_at="2024-01-01T10:01:00+00:00"),
-        user("b2", created_at="2024-01-01T11:03:00+01:00"),  # 10:03 UTC
-    ], memory={"y": 2}, tools=["t2"]))
+    a = store.create(
+        record(
+            title="A",
+            messages=[
+                user("a1", created_at="2024-01-01T10:00:00+00:00"),
+                user("a2", created_at="2024-01-01T10:02:00+00:00"),
+            ],
+            memory={"x": 1},
+            metadata={"from": "a"},
+            tools=["t1"],
+        )
+    )
+    b = store.create(
+        record(
+            title="B",
+            messages=[
+                user("b1", created_at="2024-01-01T10:01:00+00:00"),
+                user("b2", created_at="2024-01-01T11:03:00+01:00"),  # 10:03 UTC
+            ],
+            memory={"y": 2},
+            tools=["t2"],
+        )
+    )
     mid = store.merge([a, b])
     merged = store.load(mid)
     assert [m["content"][0]["text"] for m in merged["messages"]] == ["a1", "b1", "a2", "b2"]
@@ -441,12 +510,16 @@ def test_checkpoint_and_restore(store):
     sid = store.create(record(messages=[user("one"), reply("uno")], memory={"v": 1}))
     cp = store.checkpoint(sid, label="before two")
     at_cp = store.load(sid)
-    store.append_messages(sid, [user("two"), reply("dos", (5, 5))], {"memory": {"v": 2}, "model": "fake:other"})
+    store.append_messages(
+        sid, [user("two"), reply("dos", (5, 5))], {"memory": {"v": 2}, "model": "fake:other"}
+    )
     store.update_metadata(sid, {"later": True})
     store.restore_checkpoint(sid, cp)
     now = store.load(sid)
     assert now["messages"] == at_cp["messages"]
-    assert now["memory"] == {"v": 1} and now["model"] == "fake:echo" and "later" not in now["metadata"]
+    assert (
+        now["memory"] == {"v": 1} and now["model"] == "fake:echo" and "later" not in now["metadata"]
+    )
     assert store.summary(sid)["output_tokens"] == 0
     assert [c["label"] for c in store.list_checkpoints(sid)] == ["before two"]
     assert store.list_checkpoints(sid)[0]["message_count"] == 2
@@ -503,3 +576,54 @@ def test_threads_share_one_store(store):
         mine = [t for t in got if t.startswith(f"t{n} ")]
         assert mine == [x for i in range(40) for x in (f"t{n} q{i}", f"t{n} a{i}")]
     assert store.summary(sid)["input_tokens"] == 240
+
+
+def test_importing_the_store_stays_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jupychat.store\n"
+        "heavy = [m for m in ('IPython', 'ipywidgets', 'pandas', 'nbformat', 'platformdirs')"
+        " if m in sys.modules]\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_save_meta_needs_a_stored_session(store):
+    with pytest.raises(StoreError, match="no session gone"):
+        store.save_meta({"id": "gone", "title": "x"})
+    with pytest.raises(StoreError, match="needs a record"):
+        store.save_meta({"title": "x"})
+
+
+def test_search_walks_matches_in_windows(store, monkeypatch):
+    from jupychat.store import sqlite as store_sqlite
+
+    # Tiny windows, so a handful of sessions exercises the windowed walk.
+    monkeypatch.setattr(store_sqlite, "SEARCH_WINDOW", 2)
+    monkeypatch.setattr(store_sqlite, "SEARCH_SCAN", 3)
+    old = [store.create(notebook="/old.ipynb", messages=[user(f"alpha old {i}")]) for i in range(3)]
+    new = [
+        store.create(notebook="/new.ipynb", messages=[user(f"alpha new {i}"), reply("alpha")])
+        for i in range(4)
+    ]
+    # the filter only matches the oldest sessions: the walk must go past the newest windows
+    found = [h["id"] for h in store.list(search="alpha", notebook="/old.ipynb")]
+    assert sorted(found) == sorted(old)
+    page = [h["id"] for h in store.list(search="alpha", notebook="/old.ipynb", limit=1, offset=2)]
+    assert len(page) == 1 and page[0] in old and page[0] not in found[:2]
+    everything = [h["id"] for h in store.list(search="alpha", limit=100)]
+    assert sorted(everything) == sorted(old + new)
+    assert all(h["snippet"].count("**alpha**") >= 1 for h in store.list(search="alpha"))
+
+
+def test_match_ids_by_prefix(store):
+    ids = [store.create(id=i) for i in ("abc123", "abc456", "abd000", "zzz")]
+    assert store.match_ids("abc") == ["abc123", "abc456"]
+    assert store.match_ids("ab", limit=2) == ["abc123", "abc456"]
+    assert store.match_ids("abc123") == ["abc123"]
+    assert store.match_ids("q") == [] and store.match_ids("") == []
+    assert len(ids) == 4

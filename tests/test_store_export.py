@@ -120,7 +120,10 @@ def test_split_fences_edge_cases():
     assert split_fences("~~~py\nx\n~~~\nafter") == [("code", "x", "py"), ("markdown", "after", "")]
     # a longer fence holds a shorter one; an unclosed fence runs to the end
     assert split_fences("````md\n```\ninner\n```\n````") == [("code", "```\ninner\n```", "md")]
-    assert split_fences("a\n```python\nx = 1") == [("markdown", "a", ""), ("code", "x = 1", "python")]
+    assert split_fences("a\n```python\nx = 1") == [
+        ("markdown", "a", ""),
+        ("code", "x = 1", "python"),
+    ]
 
 
 def test_exports_never_contain_keys(store, tmp_path, monkeypatch):
@@ -150,12 +153,25 @@ def test_exports_never_contain_keys(store, tmp_path, monkeypatch):
         memory={"token": "t0k3n-value"},
         messages=[
             Message.of("user", f"my key is {env_key} and {anthropic_key}").to_dict(),
-            Message.of("assistant", f"header was Bearer {header_token}; also plain-token-value-xyz").to_dict(),
-            Message.of("user", "an unknown sk-live-AbCdEf0123456789xyz key and AKIAABCDEFGHIJKLMNOP").to_dict(),
+            Message.of(
+                "assistant", f"header was Bearer {header_token}; also plain-token-value-xyz"
+            ).to_dict(),
+            Message.of(
+                "user", "an unknown sk-live-AbCdEf0123456789xyz key and AKIAABCDEFGHIJKLMNOP"
+            ).to_dict(),
         ],
     )
-    secrets = [env_key, anthropic_key, file_key, header_token, "whatever-value", "t0k3n-value",
-               "plain-token-value-xyz", "sk-live-AbCdEf0123456789xyz", "AKIAABCDEFGHIJKLMNOP"]
+    secrets = [
+        env_key,
+        anthropic_key,
+        file_key,
+        header_token,
+        "whatever-value",
+        "t0k3n-value",
+        "plain-token-value-xyz",
+        "sk-live-AbCdEf0123456789xyz",
+        "AKIAABCDEFGHIJKLMNOP",
+    ]
     for suffix in ("json", "md", "ipynb"):
         text = store.export(sid, tmp_path / f"out.{suffix}").read_text(encoding="utf-8")
         leaked = [s for s in secrets if s in text]
@@ -175,20 +191,56 @@ def test_exports_never_contain_keys(store, tmp_path, monkeypatch):
         (b"\xff\xfe\x00garbage", "not a UTF-8"),
         (b"[1, 2, 3]", "not a jupychat session export"),
         (json.dumps({"id": "abc", "title": "Oblix", "messages": []}).encode(), "not a jupychat"),
-        (json.dumps({"schema": "jupychat.session", "version": 2, "id": "a"}).encode(), "newer jupychat"),
+        (
+            json.dumps({"schema": "jupychat.session", "version": 2, "id": "a"}).encode(),
+            "newer jupychat",
+        ),
         (json.dumps({"schema": "jupychat.session", "version": "1", "id": "a"}).encode(), "version"),
         (json.dumps({"schema": "jupychat.session", "version": 1}).encode(), "no session id"),
-        (json.dumps({"schema": "jupychat.session", "version": 1, "id": "a",
-                     "messages": [{"role": "robot", "content": []}]}).encode(), "message 0"),
-        (json.dumps({"schema": "jupychat.session", "version": 1, "id": "a",
-                     "messages": {"not": "a list"}}).encode(), "list"),
-        (json.dumps({"schema": "jupychat.session", "version": 1, "id": "a",
-                     "created_at": "last tuesday"}).encode(), "ISO 8601"),
-        (json.dumps({"schema": "jupychat.session", "version": 1, "id": "a",
-                     "metadata": ["x"]}).encode(), "metadata must be a dict"),
+        (
+            json.dumps(
+                {
+                    "schema": "jupychat.session",
+                    "version": 1,
+                    "id": "a",
+                    "messages": [{"role": "robot", "content": []}],
+                }
+            ).encode(),
+            "message 0",
+        ),
+        (
+            json.dumps(
+                {
+                    "schema": "jupychat.session",
+                    "version": 1,
+                    "id": "a",
+                    "messages": {"not": "a list"},
+                }
+            ).encode(),
+            "list",
+        ),
+        (
+            json.dumps(
+                {
+                    "schema": "jupychat.session",
+                    "version": 1,
+                    "id": "a",
+                    "created_at": "last tuesday",
+                }
+            ).encode(),
+            "ISO 8601",
+        ),
+        (
+            json.dumps(
+                {"schema": "jupychat.session", "version": 1, "id": "a", "metadata": ["x"]}
+            ).encode(),
+            "metadata must be a dict",
+        ),
     ],
 )
-def test_bad_imports_are_one_line_errors_and_change_nothing(store, session, tmp_path, content, message):
+def test_bad_imports_are_one_line_errors_and_change_nothing(
+    store, session, tmp_path, content, message
+):
     before = [store.load(s["id"]) for s in store.list()]
     path = tmp_path / "bad.json"
     path.write_bytes(content)

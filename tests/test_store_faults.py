@@ -55,8 +55,13 @@ def filled(tmp_path):
     with SessionStore(path) as store:
         for n in range(2):
             sid = store.create(title=f"s{n}", metadata={"n": n})
-            store.append_messages(sid, [user(f"question {n}"), Message.of(
-                "assistant", f"answer {n}", usage=Usage(3, 4)).to_dict()])
+            store.append_messages(
+                sid,
+                [
+                    user(f"question {n}"),
+                    Message.of("assistant", f"answer {n}", usage=Usage(3, 4)).to_dict(),
+                ],
+            )
         records = snapshot(store)
     return path, records
 
@@ -74,7 +79,7 @@ def test_newer_schema_is_refused_and_left_alone(filled, tmp_path):
     before = digest(path)
     store = SessionStore(path)
     for call in (store.list, lambda: store.create(title="x")):
-        with pytest.raises(StoreError, match="newer jupychat.*upgrade jupychat") as info:
+        with pytest.raises(StoreError, match=r"newer jupychat.*upgrade jupychat") as info:
             call()
         assert "\n" not in str(info.value)
     store.close()
@@ -86,8 +91,9 @@ def test_unknown_migration_name_is_refused(filled, tmp_path):
     copy = tmp_path / "copy.db"  # a new file: not yet checked by this process
     shutil.copy(path, copy)
     conn = sqlite3.connect(copy)
-    conn.execute("UPDATE _jupychat_migrations SET name = 'm004_other_branch' "
-                 "WHERE name = 'm004_checkpoints'")
+    conn.execute(
+        "UPDATE _jupychat_migrations SET name = 'm004_other_branch' WHERE name = 'm004_checkpoints'"
+    )
     conn.commit()
     conn.close()
     before = digest(copy)
@@ -150,9 +156,12 @@ def test_read_only_folder_for_a_new_store(tmp_path):
     folder.mkdir()
     with read_only(folder):
         for path in (folder / "sessions.db", folder / "missing" / "sessions.db"):
-            with SessionStore(path) as store, pytest.raises(
-                StoreError, match="read-only|not permitted|permission denied"
-            ) as info:
+            with (
+                SessionStore(path) as store,
+                pytest.raises(
+                    StoreError, match=r"read-only|not permitted|permission denied"
+                ) as info,
+            ):
                 store.create(title="x")
             assert "\n" not in str(info.value) and "JUPYCHAT_STORE" in str(info.value)
     assert list(folder.iterdir()) == []
@@ -231,12 +240,14 @@ def test_eight_processes_append_to_one_store(tmp_path):
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", WRITER, str(path), "shared", str(w), str(turns)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for w in range(workers)
     ]
     outputs = [p.communicate(timeout=240) for p in procs]
-    for p, (out, err) in zip(procs, outputs, strict=True):
+    for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err
         assert err == ""
     own_ids = [out.strip() for out, _ in outputs]
@@ -246,12 +257,16 @@ def test_eight_processes_append_to_one_store(tmp_path):
         assert len(texts) == workers * turns * 2
         for w in range(workers):
             mine = [t for t in texts if t.startswith(f"w{w} ")]
-            assert mine == [f"w{w} t{t} {kind}" for t in range(turns) for kind in ("question", "answer")]
+            assert mine == [
+                f"w{w} t{t} {kind}" for t in range(turns) for kind in ("question", "answer")
+            ]
         for i in range(0, len(texts), 2):  # a turn is never split by another writer's turn
             assert texts[i].replace("question", "answer") == texts[i + 1]
         summary = store.summary("shared")
         assert (summary["input_tokens"], summary["output_tokens"]) == (
-            workers * turns * 3, workers * turns * 5)
+            workers * turns * 3,
+            workers * turns * 5,
+        )
         for w, sid in enumerate(own_ids):
             own = store.load(sid)
             assert len(own["messages"]) == turns * 2
@@ -296,7 +311,9 @@ def test_sigkill_mid_transaction_keeps_every_completed_turn(tmp_path):
         tag = f"r{round_}"
         proc = subprocess.Popen(
             [sys.executable, "-c", KILLED, str(path), sid, tag, str(per_turn)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         assert proc.stdout is not None
         first = proc.stdout.readline()  # started (imports done, store opening)
@@ -318,3 +335,25 @@ def test_sigkill_mid_transaction_keeps_every_completed_turn(tmp_path):
             # every reported turn is there; at most the one in flight was also committed
             assert count <= stored <= count + 1, f"seed {seed}"
             assert turns == [f"{t} turn {n}" for n in range(stored) for _ in range(per_turn)]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_connection(tmp_path):
+    import multiprocessing
+
+    store = SessionStore(tmp_path / "sessions.db")
+    sid = store.create(messages=[user("from the parent")])  # the parent's connection is open
+
+    def child() -> None:
+        store.append_messages(sid, [user("from the child")])
+        store.close()
+
+    proc = multiprocessing.get_context("fork").Process(target=child)
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0
+    store.append_messages(sid, [user("parent again")])  # the parent's connection still works
+    texts = [m["content"][0]["text"] for m in store.load(sid)["messages"]]
+    assert texts == ["from the parent", "from the child", "parent again"]
+    store.close()
+    integrity(tmp_path / "sessions.db")

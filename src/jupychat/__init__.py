@@ -108,3 +108,8 @@ def unload_ipython_extension(ipython: Any) -> None:
     from .notebook import unload_ipython_extension as unload
 
     unload(ipython)
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """Jupyter Server: the sessions API and browser page live in ``jupychat.server``."""
+    return [{"module": "jupychat.server"}]

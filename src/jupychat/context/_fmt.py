@@ -60,7 +60,7 @@ def fmt_num(x: Any, sig: int = 4) -> str:
     a = abs(f)
     if a >= 1e15 or a < 1e-4:
         return f"{f:.{sig - 1}e}"
-    digits = max(0, sig - 1 - int(math.floor(math.log10(a))))
+    digits = max(0, sig - 1 - math.floor(math.log10(a)))
     text = f"{f:,.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -80,7 +80,7 @@ def fmt_pct(part: float, whole: float) -> str:
         return "<0.1%"
     if p > 99.9:
         return ">99.9%"
-    if p < 10:
+    if p < 9.95:
         return f"{p:.1f}%"
     return f"{p:.0f}%"
 
@@ -112,6 +112,8 @@ def md_escape(text: str) -> str:
 
 def _datetime_text(value: Any) -> str:
     if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None:  # the column's dtype names the zone
+            value = value.replace(tzinfo=None)
         if value.hour == value.minute == value.second == value.microsecond == 0 and (
             value.tzinfo is None
         ):
@@ -142,6 +144,8 @@ def cell(value: Any, limit: int = 24) -> str:
         # pandas/numpy scalars (Timestamp, NaT, NA, Period, Interval, np.float64...)
         try:
             if hasattr(value, "isoformat") and not isinstance(value, type):
+                if getattr(value, "tzinfo", None) is not None:
+                    value = value.tz_localize(None) if hasattr(value, "tz_localize") else value
                 text = value.isoformat()
                 if text.endswith("T00:00:00"):
                     text = text[: -len("T00:00:00")]

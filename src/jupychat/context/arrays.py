@@ -9,9 +9,15 @@ elements beyond that, so a 10 GB array costs milliseconds. The preview is
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from ._lazy import LazyModule
+from ._sampling import sample_positions
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use, i.e. when a numpy array is described
+    np = LazyModule("numpy")
 
 from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
 from .request import Request
@@ -33,9 +39,8 @@ def describe_ndarray(arr: np.ndarray, req: Request) -> str:
     contiguous = bool(arr.flags.c_contiguous)
     sampled = arr.size > (EXACT_LIMIT if contiguous else 1_000_000)
     if sampled:  # never copy a large array: pick elements by flat position
-        rng = np.random.default_rng(req.settings.seed)
-        picks = np.sort(rng.choice(arr.size, size=min(arr.size, req.settings.sample_size * 10),
-                                   replace=False))
+        picks = sample_positions(arr.size, min(arr.size, req.settings.sample_size * 10),
+                                 req.settings.seed)
         flat = arr.reshape(-1)[picks] if contiguous else arr[np.unravel_index(picks, arr.shape)]
     else:
         flat = arr.reshape(-1)

@@ -14,13 +14,16 @@ fails falls back to the type and a guarded ``repr`` (see :mod:`.saferepr`).
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import functools
+import gc
 import inspect
 import numbers
 import sys
 import types
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -52,7 +55,7 @@ def _dispatch(obj: Any, req: Request) -> str:
             _register_lazy(root)
         impl = _dispatch.dispatch(type(obj))
         if impl is not _dispatch.dispatch(object):
-            return impl(obj, req)  # type: ignore[no-any-return]
+            return impl(obj, req)
     return _describe_other(obj, req)
 
 
@@ -136,12 +139,32 @@ def describe(
                   focus=tuple(str(c) for c in (columns or ())),
                   private=var_private(name, settings))
     try:
-        text = _dispatch(obj, req)
+        with _gc_paused():
+            text = _dispatch(obj, req)
     except RecursionError:
         text = _title(req, f"{type_name(obj)} (too deeply nested to describe)")
     except Exception as exc:
         text = _describe_other(obj, req) + f"\n(its describer failed: {type(exc).__name__})"
     return cap_text(redact_secrets(text), budget)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while describing.
+
+    A description allocates a bounded number of small objects (a few samples), but in a
+    notebook holding frames of millions of Python strings those allocations can trigger
+    a full collection that walks every string (~0.1-0.2 s). Reference counting still
+    frees everything; the collector runs again afterwards.
+    """
+    was_enabled = gc.isenabled()
+    if was_enabled:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 describe.register = _dispatch.register  # type: ignore[attr-defined]
@@ -195,7 +218,8 @@ def _(obj: None, req: Request) -> str:
     return _title(req, "None")
 
 
-_dispatch.register(numbers.Number, _describe_scalar)
+for _scalar_cls in (numbers.Number, datetime.date, datetime.time, datetime.timedelta):
+    _dispatch.register(_scalar_cls, _describe_scalar)
 
 
 @_dispatch.register(str)
@@ -326,7 +350,11 @@ def _first_doc_line(obj: Any) -> str:
 
 def _signature(obj: Any) -> str:
     try:
-        return short(str(inspect.signature(obj)), 300)
+        try:
+            sig = inspect.signature(obj, eval_str=True)
+        except Exception:  # unresolvable string annotations: show them as written
+            sig = inspect.signature(obj)
+        return short(str(sig), 300)
     except (TypeError, ValueError):
         return "(…)"
 
@@ -344,9 +372,9 @@ def _describe_function(obj: Any, req: Request) -> str:
     return "\n".join(lines)
 
 
-for _cls in (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-             types.BuiltinMethodType, functools.partial):
-    _dispatch.register(_cls, _describe_function)
+for _fn_cls in (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
+                types.BuiltinMethodType, functools.partial):
+    _dispatch.register(_fn_cls, _describe_function)
 
 
 @_dispatch.register(type)
@@ -397,5 +425,3 @@ def _describe_other(obj: Any, req: Request) -> str:
         lines.append("repr: " + guarded_repr(obj, maxchars=min(600, req.budget * 2)))
     return "\n".join(lines)
 
-
-_Describer = Callable[[Any, Request], str]

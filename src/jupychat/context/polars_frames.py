@@ -15,16 +15,29 @@ import hashlib
 import random
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
+from ._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import polars as pl
+else:  # imported on first use, i.e. when a polars object is described
+    pl = LazyModule("polars")
 
 from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, md_escape, short
 from .budget import cap_text, chars_for_tokens
 from .cache import memo_for
 from .privacy import column_excluded
 from .request import Request
-from .summary import ColumnInfo, FrameAdapter, distinct_info, quantile_stats, render_frame, top_text
+from .summary import (
+    ColumnInfo,
+    FrameAdapter,
+    distinct_info,
+    quantile_stats,
+    render_frame,
+    show_top,
+    top_text,
+)
 
 __all__ = ["PolarsAdapter", "describe_polars", "describe_polars_lazy"]
 
@@ -37,6 +50,8 @@ def dtype_label(dtype: Any) -> str:
             return f"datetime[{dtype.time_unit}{tz}]"
         if isinstance(dtype, pl.Duration):
             return f"duration[{dtype.time_unit}]"
+        if isinstance(dtype, pl.Enum):
+            return f"Enum[{len(dtype.categories)}]"
     except Exception:
         pass
     return short(str(dtype), 40)
@@ -44,11 +59,11 @@ def dtype_label(dtype: Any) -> str:
 
 def _positions(n: int, k: int, seed: int) -> list[int]:
     try:
-        import numpy as np
+        import numpy  # noqa: F401  (polars does not require numpy)
 
-        idx = np.random.default_rng(seed).choice(n, size=k, replace=False)
-        idx.sort()
-        return idx.tolist()  # type: ignore[no-any-return]
+        from ._sampling import sample_positions
+
+        return sample_positions(n, k, seed).tolist()
     except ImportError:  # polars does not require numpy
         return sorted(random.Random(seed).sample(range(n), k))
 
@@ -82,7 +97,7 @@ class PolarsAdapter(FrameAdapter):
             return None
         if "sample" not in self.memo:
             self.memo["sample"] = _positions(self.n_rows, self.sample_size, self.seed)
-        return self.memo["sample"]  # type: ignore[no-any-return]
+        return self.memo["sample"]
 
     def sample_of(self, s: pl.Series) -> pl.Series:
         pos = self.positions()
@@ -123,7 +138,7 @@ class PolarsAdapter(FrameAdapter):
         return info
 
     def _distinct(self, info: ColumnInfo, sample: pl.Series, nonnull: int, id_hint: bool,
-                  show_top: bool = True) -> bool:
+                  top: bool = True) -> bool:
         try:
             vc = sample.value_counts(sort=True)
         except Exception:
@@ -137,8 +152,8 @@ class PolarsAdapter(FrameAdapter):
         info.shape_stats.extend(stats)
         info.flags.extend(flags)
         high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
-        if show_top and not high and d:
-            pairs = list(zip(values[:5], counts[:5]))
+        if top and not high and show_top(d, counts[:1], len(sample)):
+            pairs = list(zip(values[:5], counts[:5], strict=False))
             info.top = top_text(pairs, len(sample), self.sampled, more=d - len(pairs))
         return high
 
@@ -179,7 +194,7 @@ class PolarsAdapter(FrameAdapter):
                     monotonic = False
             n_unique = sample.n_unique()
             self._distinct(info, sample, nonnull, id_hint=monotonic,
-                           show_top=n_unique <= 10)
+                           top=n_unique <= 10)
             if monotonic:
                 info.flags.append("sorted ascending")
         elif sample.n_unique() <= 10:
@@ -189,13 +204,12 @@ class PolarsAdapter(FrameAdapter):
         vc = s.drop_nulls().value_counts(sort=True)
         values = vc.get_column(vc.columns[0]).to_list()
         counts = vc.get_column(vc.columns[-1]).to_list()
-        try:
-            n_levels = len(s.cat.get_categories())
-        except Exception:
-            n_levels = len(values)
-        info.dtype = f"{self.dtypes[self.labels.index(info.label)]}[{n_levels}]"
-        info.shape_stats.append(f"{fmt_int(len(values))} levels used")
-        pairs = list(zip(values[:5], counts[:5]))
+        # an Enum lists its levels; a Categorical's level set is global and open-ended
+        categories = s.dtype.categories if isinstance(s.dtype, pl.Enum) else None
+        n_levels = len(categories) if categories is not None else len(values)
+        if categories is not None and len(values) < n_levels:
+            info.shape_stats.append(f"{fmt_int(n_levels - len(values))} unused levels")
+        pairs = list(zip(values[:5], counts[:5], strict=False))
         text = top_text(pairs, nonnull, False, more=len(values) - len(pairs))
         info.top = text.replace("top: ", "levels: ", 1)
 
@@ -204,8 +218,9 @@ class PolarsAdapter(FrameAdapter):
         info.value_stats = [f"{_t(mn)} … {_t(mx)}"]
         sample = self.sample_of(s).drop_nulls()
         if len(sample):
-            self._distinct(info, sample, nonnull, id_hint=True, show_top=False)
-            info.flags = [f for f in info.flags if not f.startswith("id-like")]
+            self._distinct(info, sample, nonnull, id_hint=True, top=False)
+            info.flags = [f for f in info.flags
+                          if not f.startswith(("id-like", "high-cardinality", "all distinct"))]
         if info.nulls == 0:
             try:
                 if s.is_sorted():
@@ -220,7 +235,7 @@ class PolarsAdapter(FrameAdapter):
         lengths = (sample.str.len_chars() if s.dtype == pl.String else sample.bin.size())
         lo, hi = lengths.min(), lengths.max()
         mark = "≈" if self.sampled else " "
-        info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
+        info.shape_stats.append(f"len{mark}{lo!s}" if lo == hi else f"len{mark}{lo!s}–{hi!s}")
         self._distinct(info, sample, nonnull, id_hint=False)
 
     def _generic(self, s: pl.Series, info: ColumnInfo, nonnull: int) -> None:
@@ -236,11 +251,11 @@ class PolarsAdapter(FrameAdapter):
             pick = sorted(random.Random(self.seed + 1).sample(range(len(pool)), min(k, len(pool))))
             positions = [pool[p] for p in pick]
         columns = [self.col(i).gather(positions).to_list() for i in cols]
-        return [list(r) for r in zip(*columns)]
+        return [list(r) for r in zip(*columns, strict=False)]
 
 
 def _nearest_quantile(sorted_vals: list[float], p: float) -> float:
-    return sorted_vals[min(len(sorted_vals) - 1, int(round(p * (len(sorted_vals) - 1))))]
+    return sorted_vals[min(len(sorted_vals) - 1, round(p * (len(sorted_vals) - 1)))]
 
 
 def _t(value: Any) -> str:
@@ -259,7 +274,7 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
     if n:
         k = max(8, min(64, 8192 // max(1, frame.width)))
         step = max(1, (n - 1) // max(1, k - 1))
-        positions = sorted(set(list(range(0, n, step))[:k] + [n - 1]))
+        positions = sorted({*list(range(0, n, step))[:k], n - 1})
         sub = frame[positions]
         try:
             h.update(str(sub.hash_rows(seed=0).to_list()).encode())

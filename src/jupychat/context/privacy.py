@@ -18,6 +18,7 @@ A last pass, :func:`redact_secrets`, replaces strings that look like credentials
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable
 
@@ -100,12 +101,19 @@ def is_pii_name(name: object, words: Iterable[str] | None = None) -> bool:
     words:
         The words to look for (default: the settings' default PII words).
     """
+    key = " / ".join(map(str, name)) if isinstance(name, tuple) else str(name)
+    word_key = tuple(words) if words is not None else ContextSettings().pii_words
+    return _is_pii_name(key[:200], word_key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_pii_name(name: str, words: tuple[str, ...]) -> bool:
     tokens = name_tokens(name)
     if not tokens:
         return False
-    word_list = [w.lower() for w in (words if words is not None else ContextSettings().pii_words)]
+    word_list = [w.lower() for w in words]
     token_set = set(tokens)
-    derived = bool(token_set & _QUALIFIERS) or tokens[0] == "num" and len(tokens) > 1
+    derived = bool(token_set & _QUALIFIERS) or (tokens[0] == "num" and len(tokens) > 1)
     for word in word_list:
         for token in tokens:
             if not _word_hit(word, token):

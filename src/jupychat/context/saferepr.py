@@ -113,7 +113,8 @@ class _SafeRepr(reprlib.Repr):
             fields = getattr(x, "_fields", ())
             if level <= 0:
                 return f"{type(x).__name__}(...)"
-            parts = [f"{f}={self.repr1(v, level - 1)}" for f, v in islice(zip(fields, x), 8)]
+            pairs = islice(zip(fields, x, strict=False), 8)
+            parts = [f"{f}={self.repr1(v, level - 1)}" for f, v in pairs]
             return f"{type(x).__name__}({', '.join(parts)})"
         if isinstance(x, (list, tuple)):
             return self._repr_iter(x, level, "[" if isinstance(x, list) else "(",

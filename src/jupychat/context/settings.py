@@ -9,11 +9,11 @@ one-line errors that say what to write instead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
-from ..errors import ConfigError
+from jupychat.errors import ConfigError
 
 __all__ = ["VALUES_LEVELS", "ContextSettings", "Values"]
 
@@ -146,6 +146,3 @@ class ContextSettings:
         """A hashable key of every field that changes a description."""
         return tuple(getattr(self, f.name) for f in fields(self) if f.name != "extra")
 
-
-SettingsLike = ContextSettings | None
-Approver = Callable[[str], bool]

@@ -20,7 +20,6 @@ costs only the null counts of the rows that are shown.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,7 +66,7 @@ class FrameAdapter:
     sampled: bool = False
     sample_n: int = 0
 
-    def __init__(self, memo: dict[str, Any]) -> None:
+    def __init__(self, memo: dict[Any, Any]) -> None:
         self.memo = memo
         self.memo.setdefault("nulls", {})
         self.memo.setdefault("columns", {})
@@ -94,7 +93,7 @@ class FrameAdapter:
                 cache[i] = self._nulls(i)
             except Exception:
                 cache[i] = None
-        return cache[i]  # type: ignore[no-any-return]
+        return cache[i]
 
     def column(self, i: int) -> ColumnInfo:
         cache = self.memo["columns"]
@@ -107,7 +106,7 @@ class FrameAdapter:
             if info.nulls is None:
                 info.nulls = self.nulls(i)
             cache[i] = info
-        return cache[i]  # type: ignore[no-any-return]
+        return cache[i]
 
     def rows(self, k: int, cols: Sequence[int], all_rows: bool) -> list[list[Any]]:
         """``k`` random rows of the sample (or every row), values of ``cols``."""
@@ -117,7 +116,7 @@ class FrameAdapter:
                 self.memo[key] = self._rows(k, cols, all_rows)
             except Exception:
                 self.memo[key] = []
-        return self.memo[key]  # type: ignore[no-any-return]
+        return self.memo[key]
 
     # backend hooks
     def _nulls(self, i: int) -> int | None:
@@ -134,24 +133,24 @@ class FrameAdapter:
 # helpers the backends share
 
 
-def approx(sampled: bool) -> str:
-    return "≈" if sampled else " "
-
-
-def quantile_stats(q: Sequence[Any], sampled: bool, fmt: Callable[[Any], str] = fmt_num) -> list[str]:
+def quantile_stats(
+    q: Sequence[Any], sampled: bool, fmt: Callable[[Any], str] = fmt_num
+) -> list[str]:
     mark = "≈" if sampled else " "
     names = ("p25", "p50", "p75")
-    return [f"{n}{mark}{fmt(v)}" for n, v in zip(names, q)]
+    return [f"{n}{mark}{fmt(v)}" for n, v in zip(names, q, strict=False)]
 
 
 def distinct_info(
-    d: int, f1: int, n_sample: int, n_total: int, sampled: bool, *, label: str, id_hint: bool
+    d: int, f1: int, n_sample: int, n_total: int, sampled: bool, *, label: str, id_hint: bool,
+    f2: int = 0, upper: int | None = None,
 ) -> tuple[list[str], list[str], bool]:
     """Distinct-count text, flags, and whether the column looks id-like.
 
-    ``d`` distinct values and ``f1`` singletons among ``n_sample`` non-null sampled values
-    out of ``n_total`` non-null values. Estimated with the GEE estimator
-    (``sqrt(N/n)·f1 + (d − f1)``, Charikar et al. 2000) when sampled.
+    ``d`` distinct values, ``f1`` singletons and ``f2`` doubletons among ``n_sample``
+    non-null sampled values out of ``n_total`` non-null values. When sampled, the total
+    is estimated with the bias-corrected Chao1 estimator ``d + f1(f1−1) / (2(f2+1))``,
+    capped by ``n_total`` and by ``upper`` (e.g. the width of an integer range).
     """
     if n_sample <= 0:
         return [], [], False
@@ -167,22 +166,27 @@ def distinct_info(
             return ["1 distinct"], ["constant"], False
         return [f"{fmt_int(d)} distinct"], [], False
     if ratio >= 0.95:
-        pct = fmt_pct(d, n_sample)
+        pct = "100%" if ratio >= 0.995 else fmt_pct(d, n_sample)
         if id_like:
             return [], [f"id-like (≈{pct} distinct)"], True
         return [], [f"high-cardinality (≈{pct} distinct)"], False
-    if f1 == 0:
-        est = d
-    else:
-        est = int(round(math.sqrt(n_total / n_sample) * f1 + (d - f1)))
-        est = max(d, min(est, n_total))
-    stats = [f"≈{fmt_int(est)} distinct"]
+    est = d + (f1 * (f1 - 1)) / (2 * (f2 + 1)) if f1 else d
+    cap = n_total if upper is None else min(n_total, upper)
+    est_int = int(max(d, min(round(est), cap)))
+    stats = [f"≈{fmt_int(est_int)} distinct"]
     flags: list[str] = []
     if d == 1 and f1 == 0:
         flags.append("constant in sample")
-    elif est > 1000 and ratio > 0.5:
+    elif est_int > 1000 and est_int > 0.5 * n_total:
         flags.append("high-cardinality")
     return stats, flags, False
+
+
+def show_top(d: int, counts: Sequence[int], n_sample: int) -> bool:
+    """Top values are worth their tokens when few values dominate."""
+    if not counts or n_sample <= 0:
+        return False
+    return d <= 50 or counts[0] / n_sample >= 0.02
 
 
 def top_text(pairs: Sequence[tuple[Any, int]], denom: int, sampled: bool, more: int,
@@ -251,7 +255,7 @@ class _Renderer:
         return md_escape(short(self.a.labels[i], LABEL_CHARS))
 
     # -- pieces --------------------------------------------------------------------------
-    def head(self) -> list[str]:
+    def head(self, brief: bool = False) -> list[str]:
         a = self.a
         who = f"`{self.name}`: " if self.name else ""
         if a.is_series():
@@ -259,16 +263,19 @@ class _Renderer:
         else:
             title = (f"### {who}{a.kind}, {fmt_int(a.n_rows)} rows × "
                      f"{fmt_int(a.n_cols)} columns")
-        bits = a.title_bits()
+        bits = [] if brief else a.title_bits()
         if bits:
             title += ", " + ", ".join(bits)
         lines = [title]
-        lines.extend(a.extra_lines())
+        if not brief:
+            lines.extend(a.extra_lines())
         if self.n_excluded:
             lines.append(f"{fmt_int(self.n_excluded)} column(s) left out by the exclude_columns "
                          "setting.")
         if self.values != "schema" and a.n_rows > 0:
-            if a.sampled:
+            if brief:
+                lines.append("Null counts are exact.")
+            elif a.sampled:
                 lines.append(
                     "Null counts, min/max/mean, ranges, category and bool shares are exact; "
                     f"≈ = estimated from a {fmt_int(a.sample_n)}-row random sample "
@@ -336,7 +343,8 @@ class _Renderer:
         lines = [title, "| " + " | ".join(self.label(i) for i in cols) + " |",
                  "|" + "---|" * len(cols)]
         for r in rows:
-            cells = [WITHHELD if self.is_private(i) else cell(v, 24) for i, v in zip(cols, r)]
+            cells = [WITHHELD if self.is_private(i) else cell(v, 24)
+                     for i, v in zip(cols, r, strict=False)]
             lines.append("| " + " | ".join(cells) + " |")
         if len(self.visible) > len(cols):
             lines.append(f"(first {len(cols)} of {len(self.visible)} columns shown)")
@@ -368,7 +376,7 @@ class _Renderer:
         wide = len(self.visible) > self.s.wide_columns
         candidates: list[Callable[[], list[str]]] = []
         if self.values != "schema":
-            levels_focus_full = {i: FULL for i in self.focus}
+            levels_focus_full = dict.fromkeys(self.focus, FULL)
             if not wide:
                 candidates.append(lambda: [*self.full_table(self.visible, FULL),
                                            *self.example_lines()])
@@ -384,13 +392,15 @@ class _Renderer:
             if self.fits(text):
                 return text
         # all compact, or as many compact rows as fit
+        if len("\n".join(head)) > self.limit * 0.5:
+            head = self.head(brief=True)
         head_text = "\n".join(head)
         room = self.limit - len(head_text) - 2 - 60
         lines, shown = self.compact_lines(self.visible, room)
         text = "\n".join([*head, *self.compact_header(), *lines])
         if shown == len(self.visible) and self.fits(text):
             return text
-        more_room = min(max(300, room // 6), room)
+        more_room = max(0, min(300, room // 3))
         lines, shown = self.compact_lines(self.visible, room - more_room)
         rest = self.visible[shown:]
         text = "\n".join([*head, *self.compact_header(), *lines,

@@ -5,8 +5,9 @@ never touch the network (sans-IO): :class:`RetryPolicy` and :class:`RetryState` 
 whether a failed attempt is retried and how long to wait, :func:`map_error` turns a
 status code or an error body into one of :mod:`jupychat.errors`, and a per-request
 :class:`StreamParser` (written by each provider) turns server-sent events into
-:mod:`jupychat.events`. Two thin drivers, :func:`run_stream` (sync) and
-:func:`arun_stream` (async), only move bytes and sleep; they share every decision.
+:mod:`jupychat.events`, fed by a per-try ``_Attempt`` that also tracks whether anything
+was handed out yet. Two thin drivers, :func:`run_stream` (sync) and :func:`arun_stream`
+(async), only move bytes and sleep; they share every decision.
 
 Retries are bounded (``max_retries``) with exponential backoff and jitter, capped at
 ``max_backoff``. Retried: 429 (waiting ``Retry-After`` seconds or HTTP-date, capped),
@@ -14,6 +15,10 @@ Retries are bounded (``max_retries``) with exponential backoff and jitter, cappe
 happen before the first event was handed to the caller. Once an event has been yielded,
 nothing is retried: a failure then is :class:`~jupychat.errors.ProviderUnavailable` and
 the session decides what to do with the partial turn.
+
+Clients: providers without an injected client share one process-wide sync client (one
+connection pool, one TLS context, closed at exit); an async call opens its own client
+unless ``async_client=`` is given, so no connection outlives the event loop that made it.
 
 Secrets: API keys travel only in request headers. Every error message passes through
 :func:`redact`, which removes the key in use and anything shaped like a bearer token or
@@ -27,6 +32,7 @@ import json
 import logging
 import random
 import re
+import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -64,9 +70,12 @@ __all__ = [
     "error_info",
     "map_error",
     "map_transport_error",
+    "parse_json",
     "parse_retry_after",
     "redact",
     "run_stream",
+    "shared_client",
+    "ssl_context",
 ]
 
 log = logging.getLogger("jupychat.providers")
@@ -390,6 +399,7 @@ class RetryState:
         self.policy = policy
         self.endpoint = endpoint
         self.retries = 0
+        self._stale_retried = False
 
     def after_status(self, status: int, headers: Mapping[str, str], body: bytes) -> float:
         """Decide after an HTTP error status: seconds to wait, or raise the mapped error."""
@@ -408,8 +418,25 @@ class RetryState:
             status, info, self.endpoint, retry_after=retry_after, retries=self.retries
         )
 
-    def after_transport_error(self, exc: Exception, *, started: bool) -> float:
-        """Decide after a network failure: seconds to wait, or raise ProviderUnavailable."""
+    def after_transport_error(
+        self, exc: Exception, *, started: bool, responded: bool = True
+    ) -> float:
+        """Decide after a network failure: seconds to wait, or raise ProviderUnavailable.
+
+        ``responded`` says whether response headers had arrived. A connection kept alive
+        from an earlier call that the server had already closed fails before any response
+        (``Server disconnected without sending a response``); that gets one immediate retry
+        on a fresh connection, outside ``max_retries`` (llama.cpp's server does this).
+        """
+        if (
+            not responded
+            and not self._stale_retried
+            and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+        ):
+            self._stale_retried = True
+            log.debug("%s: stale keep-alive connection (%s); retrying now",
+                      self.endpoint.provider, exc)
+            return 0.0
         if (
             not started
             and isinstance(exc, _RETRYABLE_TRANSPORT)
@@ -483,14 +510,55 @@ def _body_kind(response: httpx.Response, endpoint: Endpoint) -> str:
     )
 
 
-def _dropped(endpoint: Endpoint) -> StreamEndedEarly:
-    return StreamEndedEarly(f"{endpoint.provider} closed the stream before its end")
+class _Attempt:
+    """One try of a call, sans-IO: the drivers hand it what they read, it hands back events.
+
+    ``started`` turns true once it has produced an event; from then on nothing is retried.
+    """
+
+    def __init__(self, endpoint: Endpoint, parser: StreamParser) -> None:
+        self.endpoint = endpoint
+        self.parser = parser
+        self.started = False
+        self.responded = False
+
+    def _mark(self, events: Iterable[Event]) -> list[Event]:
+        out = list(events)
+        if out:
+            self.started = True
+        return out
+
+    def is_json(self, response: httpx.Response) -> bool:
+        return _body_kind(response, self.endpoint) == "json"
+
+    def on_json(self, raw: bytes) -> list[Event]:
+        return self._mark(self.parser.feed_json(parse_json(raw, self.endpoint, "response")))
+
+    def on_sse(self, event: str, data: str) -> list[Event]:
+        if self.parser.ended:
+            return []  # keep reading to the end, so the connection can be reused
+        return self._mark(self.parser.feed(event, data))
+
+    def on_read_error(self, exc: httpx.TransportError) -> None:
+        """A read failed: fine after the end marker (we have everything), else re-raise."""
+        if not self.parser.ended:
+            raise exc
+
+    def end(self) -> list[Event]:
+        if not self.parser.complete:
+            raise StreamEndedEarly(f"{self.endpoint.provider} closed the stream before its end")
+        return self._mark(self.parser.finish())
 
 
-def _status_cause(response: httpx.Response) -> httpx.HTTPStatusError:
-    return httpx.HTTPStatusError(
-        f"HTTP {response.status_code}", request=response.request, response=response
-    )
+def _error_status(state: RetryState, response: httpx.Response, body: bytes) -> float:
+    """Seconds to wait before retrying an error status, or raise the mapped error."""
+    try:
+        return state.after_status(response.status_code, response.headers, body)
+    except ProviderError as exc:
+        cause = httpx.HTTPStatusError(
+            f"HTTP {response.status_code}", request=response.request, response=response
+        )
+        raise exc from cause
 
 
 # -------------------------------------------------------------------------- drivers
@@ -506,53 +574,35 @@ def run_stream(
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Event]:
     """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says."""
+    from httpx_sse import EventSource
+
     state = RetryState(policy, endpoint)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = dict(endpoint.headers)
     while True:
-        started = False
+        attempt = _Attempt(endpoint, make_parser(endpoint))
         try:
             with client.stream(
-                "POST", endpoint.url, content=body, headers=dict(endpoint.headers),
-                timeout=timeout,
+                "POST", endpoint.url, content=body, headers=headers, timeout=timeout
             ) as response:
+                attempt.responded = True
                 if response.status_code >= 400:
-                    error_body = response.read()
-                    try:
-                        wait = state.after_status(
-                            response.status_code, response.headers, error_body
-                        )
-                    except ProviderError as exc:
-                        raise exc from _status_cause(response)
+                    wait = _error_status(state, response, response.read())
                 else:
-                    parser = make_parser(endpoint)
-                    kind = _body_kind(response, endpoint)
-                    if kind == "json":
-                        for event in parser.feed_json(
-                            parse_json(response.read(), endpoint, "response")
-                        ):
-                            started = True
-                            yield event
+                    if attempt.is_json(response):
+                        yield from attempt.on_json(response.read())
                     else:
-                        from httpx_sse import EventSource
-
                         try:
                             for sse in EventSource(response).iter_sse():
-                                if parser.ended:
-                                    continue  # drain, so the connection can be reused
-                                for event in parser.feed(sse.event, sse.data):
-                                    started = True
-                                    yield event
-                        except httpx.TransportError:
-                            if not parser.ended:
-                                raise
-                        if not parser.complete:
-                            raise _dropped(endpoint)
-                    for event in parser.finish():
-                        started = True
-                        yield event
+                                yield from attempt.on_sse(sse.event, sse.data)
+                        except httpx.TransportError as exc:
+                            attempt.on_read_error(exc)
+                    yield from attempt.end()
                     return
         except httpx.TransportError as exc:
-            wait = state.after_transport_error(exc, started=started)
+            wait = state.after_transport_error(
+                exc, started=attempt.started, responded=attempt.responded
+            )
         sleep(wait)
 
 
@@ -568,57 +618,42 @@ async def arun_stream(
     """Async twin of :func:`run_stream`; every decision is shared with it."""
     import asyncio
 
+    from httpx_sse import EventSource
+
     asleep = sleep or asyncio.sleep
     state = RetryState(policy, endpoint)
     body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    headers = dict(endpoint.headers)
     while True:
-        started = False
+        attempt = _Attempt(endpoint, make_parser(endpoint))
         try:
             async with client.stream(
-                "POST", endpoint.url, content=body, headers=dict(endpoint.headers),
-                timeout=timeout,
+                "POST", endpoint.url, content=body, headers=headers, timeout=timeout
             ) as response:
+                attempt.responded = True
                 if response.status_code >= 400:
-                    error_body = await response.aread()
-                    try:
-                        wait = state.after_status(
-                            response.status_code, response.headers, error_body
-                        )
-                    except ProviderError as exc:
-                        raise exc from _status_cause(response)
+                    wait = _error_status(state, response, await response.aread())
                 else:
-                    parser = make_parser(endpoint)
-                    kind = _body_kind(response, endpoint)
-                    if kind == "json":
-                        for event in parser.feed_json(
-                            parse_json(await response.aread(), endpoint, "response")
-                        ):
-                            started = True
+                    if attempt.is_json(response):
+                        for event in attempt.on_json(await response.aread()):
                             yield event
                     else:
-                        from httpx_sse import EventSource
-
-                        events = EventSource(response).aiter_sse()
+                        sse_events = EventSource(response).aiter_sse()
                         try:
-                            async for sse in events:
-                                if parser.ended:
-                                    continue  # drain, so the connection can be reused
-                                for event in parser.feed(sse.event, sse.data):
-                                    started = True
+                            async for sse in sse_events:
+                                for event in attempt.on_sse(sse.event, sse.data):
                                     yield event
-                        except httpx.TransportError:
-                            if not parser.ended:
-                                raise
+                        except httpx.TransportError as exc:
+                            attempt.on_read_error(exc)
                         finally:
-                            await events.aclose()
-                        if not parser.complete:
-                            raise _dropped(endpoint)
-                    for event in parser.finish():
-                        started = True
+                            await sse_events.aclose()
+                    for event in attempt.end():
                         yield event
                     return
         except httpx.TransportError as exc:
-            wait = state.after_transport_error(exc, started=started)
+            wait = state.after_transport_error(
+                exc, started=attempt.started, responded=attempt.responded
+            )
         await asleep(wait)
 
 
@@ -626,6 +661,16 @@ async def arun_stream(
 
 _shared: httpx.Client | None = None
 _shared_lock = threading.Lock()
+_ssl: ssl.SSLContext | None = None
+
+
+def ssl_context() -> ssl.SSLContext:
+    """One verified TLS context for every client we open (building one costs ~50 ms)."""
+    global _ssl
+    with _shared_lock:
+        if _ssl is None:
+            _ssl = httpx.create_ssl_context()
+        return _ssl
 
 
 def shared_client() -> httpx.Client:
@@ -636,12 +681,12 @@ def shared_client() -> httpx.Client:
     :meth:`HTTPProvider.close`. It is closed when the interpreter exits.
     """
     global _shared
+    context = ssl_context()
     with _shared_lock:
         if _shared is None or _shared.is_closed:
-            _shared = httpx.Client(timeout=None)
+            _shared = httpx.Client(timeout=None, verify=context)
             atexit.register(_shared.close)
         return _shared
-
 
 
 def _check_url(url: str, provider: str) -> str:
@@ -803,7 +848,9 @@ class HTTPProvider(Provider):
         if self._transport is None:
             return shared_client()
         if self._owned_client is None:
-            self._owned_client = httpx.Client(transport=self._transport, timeout=None)
+            self._owned_client = httpx.Client(
+                transport=self._transport, timeout=None, verify=ssl_context()
+            )
         return self._owned_client
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
@@ -831,7 +878,9 @@ class HTTPProvider(Provider):
             ):
                 yield event
             return
-        async with httpx.AsyncClient(transport=self._async_transport, timeout=None) as client:
+        async with httpx.AsyncClient(
+            transport=self._async_transport, timeout=None, verify=ssl_context()
+        ) as client:
             async for event in arun_stream(
                 client, endpoint, payload, self.new_parser, policy, timeout
             ):

@@ -399,6 +399,8 @@ class _Loaded:
 
 _cache: dict[tuple[str, int, int | None], _Loaded] = {}  # (file, n_ctx, n_threads)
 _ctx_of: dict[tuple[str, int | None], int] = {}  # (file, n_ctx asked) -> n_ctx used
+_active: set[_Call] = set()  # streams running now (stopped at exit)
+_active_lock = threading.Lock()
 _cache_lock = threading.Lock()  # held briefly, to read or change the dicts
 _load_lock = threading.Lock()  # held while a model loads: one load at a time
 _loads = 0
@@ -450,7 +452,20 @@ def unload_all() -> None:
             shutil.rmtree(entry.socket_dir, ignore_errors=True)
 
 
-atexit.register(unload_all)
+def _shutdown() -> None:
+    # At exit: stop running streams first (llama.cpp calling back into a finalizing
+    # interpreter aborts the process), then free the models.
+    with _active_lock:
+        calls = list(_active)
+    for call in calls:
+        call.stop.set()
+    deadline = time.monotonic() + 5.0
+    for call in calls:
+        call.thread.join(max(0.0, deadline - time.monotonic()))
+    unload_all()
+
+
+atexit.register(_shutdown)
 
 
 def _announce(line: str, hook: Callable[[str], None] | None) -> None:
@@ -733,12 +748,20 @@ class _Call:
         self._deliver(chunk)
         return self.stop.is_set()
 
+    def start(self) -> None:
+        with _active_lock:
+            _active.add(self)
+        self.thread.start()
+
     def _run(self) -> None:
         try:
             self._server.handle_chat_completions(self._payload, self._on_chunk)
         except BaseException as exc:  # delivered to the consumer, which raises it
             self._safe_deliver(_Failure(exc))
         finally:
+            self._server = None  # only the cache keeps a model alive
+            with _active_lock:
+                _active.discard(self)
             self._safe_deliver(_END)
 
     def _safe_deliver(self, item: Any) -> None:
@@ -846,7 +869,7 @@ class LocalProvider(Provider):
         chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         call = _Call(loaded.server, self.payload(request), chunks.put)
         parser = _Parser(self.model_id, loaded.n_ctx)
-        call.thread.start()
+        call.start()
         try:
             while True:
                 item = chunks.get()
@@ -870,7 +893,7 @@ class LocalProvider(Provider):
 
         call = _Call(loaded.server, self.payload(request), deliver)
         parser = _Parser(self.model_id, loaded.n_ctx)
-        call.thread.start()
+        call.start()
         try:
             while True:
                 item = await chunks.get()

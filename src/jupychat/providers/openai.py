@@ -71,9 +71,21 @@ def context_text(blocks: Iterable[ContextBlock]) -> str:
 
 
 def _user_content(message: Message) -> str | list[dict[str, Any]]:
-    context = context_text(message.context_blocks)
-    if not any(isinstance(p, Image) for p in message.content):
-        return "\n\n".join(t for t in (context, message.text) if t)
+    # one pass over the parts: this runs for every message of the history on every call
+    texts: list[str] = []
+    blocks: list[ContextBlock] = []
+    has_image = False
+    for part in message.content:
+        if isinstance(part, Text):
+            texts.append(part.text)
+        elif isinstance(part, ContextBlock):
+            blocks.append(part)
+        elif isinstance(part, Image):
+            has_image = True
+    context = context_text(blocks) if blocks else ""
+    if not has_image:
+        text = "".join(texts)
+        return f"{context}\n\n{text}" if context and text else (context or text)
     parts: list[dict[str, Any]] = []
     if context:
         parts.append({"type": "text", "text": context})

@@ -24,6 +24,7 @@ import random
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -39,6 +40,7 @@ MEMORY = ":memory:"
 
 _checked: set[tuple[str, int, int]] = set()
 _checked_lock = threading.Lock()
+_inherited: list[sqlite3.Connection] = []
 
 
 def _errname(exc: BaseException) -> str:
@@ -95,8 +97,7 @@ def map_error(exc: BaseException, where: str) -> StoreError:
         )
     if name.startswith("SQLITE_NOTADB"):
         return StoreError(
-            f"{where} is not a SQLite database; move it away or set JUPYCHAT_STORE "
-            "to another file"
+            f"{where} is not a SQLite database; move it away or set JUPYCHAT_STORE to another file"
         )
     if name.startswith("SQLITE_CORRUPT"):
         return StoreError(
@@ -104,15 +105,21 @@ def map_error(exc: BaseException, where: str) -> StoreError:
             "a new one (export what you can first)"
         )
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return StoreError(
-            f"the session store {where} stayed locked by another process; try again"
-        )
+        return StoreError(f"the session store {where} stayed locked by another process; try again")
     if name.startswith("SQLITE_IOERR"):
         return StoreError(
             f"could not read or write the session store {where} ({detail}); check "
             "the disk (full or failing?) and try again"
         )
     return StoreError(f"session store error at {where}: {detail}")
+
+
+def _close_in(conn: sqlite3.Connection, pid: int) -> None:
+    if os.getpid() == pid:
+        try:
+            conn.close()
+        except sqlite3.Error:
+            pass
 
 
 class Database:
@@ -147,10 +154,16 @@ class Database:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 return self._conn
-            # After fork the parent's connection must not be used (nor closed) here.
-            self._conn = None
+            if self._conn is not None:
+                # Forked child: the parent's connection must be neither used nor closed
+                # here (closing it could checkpoint and delete the parent's WAL), so it
+                # is parked where garbage collection cannot reach it.
+                _inherited.append(self._conn)
+                self._conn = None
             conn = self._with_retries(self._open)
             self._conn, self._pid = conn, os.getpid()
+            # Closed when the Database is garbage-collected, in the process that opened it.
+            weakref.finalize(self, _close_in, conn, self._pid)
             return conn
 
     def _open(self) -> sqlite3.Connection:
@@ -222,8 +235,12 @@ class Database:
         """Close the connection (the next call opens a new one)."""
         with self._lock:
             conn, self._conn = self._conn, None
-            if conn is not None and self._pid == os.getpid():
+            if conn is None:
+                return
+            if self._pid == os.getpid():
                 conn.close()
+            else:
+                _inherited.append(conn)  # a forked child: see connection()
 
     # -- transactions ------------------------------------------------------------
 

@@ -189,8 +189,11 @@ def render_ipynb(record: Mapping[str, Any]) -> str:
     from nbformat import v4
 
     data = _public(record)
-    cells = [v4.new_markdown_cell("\n".join([f"# {data.get('title') or 'Chat session'}", "",
-                                             *_facts(data)]))]
+    cells = [
+        v4.new_markdown_cell(
+            "\n".join([f"# {data.get('title') or 'Chat session'}", "", *_facts(data)])
+        )
+    ]
     if data.get("system_prompt"):
         cells.append(v4.new_markdown_cell(f"**System prompt**\n\n{data['system_prompt']}"))
     for message in data["messages"]:
@@ -254,7 +257,9 @@ def write_atomic(path: Path, text: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise StoreError(f"cannot write {path} ({exc.strerror or exc}); pick another path")
+        raise StoreError(
+            f"cannot write {path} ({exc.strerror or exc}); pick another path"
+        ) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
@@ -264,7 +269,9 @@ def write_atomic(path: Path, text: str) -> None:
             os.unlink(tmp)
         except OSError:
             pass
-        raise StoreError(f"cannot write {path} ({exc.strerror or exc}); pick another path")
+        raise StoreError(
+            f"cannot write {path} ({exc.strerror or exc}); pick another path"
+        ) from None
 
 
 def read_import(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -279,19 +286,21 @@ def read_import(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise StoreError(f"cannot read {path} ({exc.strerror or exc}); check the path")
+        raise StoreError(f"cannot read {path} ({exc.strerror or exc}); check the path") from None
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise StoreError(f"{path} is not a UTF-8 text file; import a JSON session export")
+        raise StoreError(f"{path} is not a UTF-8 text file; import a JSON session export") from None
+    except RecursionError:
+        raise StoreError(f"{path} is nested too deeply to be a session export") from None
     except json.JSONDecodeError as exc:
         raise StoreError(
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}); "
             "import a file written by export(..., format='json')"
-        )
+        ) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise StoreError(
-            f"{path} is not a jupychat session export (no \"schema\": \"{SCHEMA}\"); "
+            f'{path} is not a jupychat session export (no "schema": "{SCHEMA}"); '
             "import a file written by export(..., format='json')"
         )
     return data

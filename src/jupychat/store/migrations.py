@@ -74,6 +74,10 @@ def m001_sessions(conn: sqlite3.Connection) -> None:
 
 @migration
 def m002_messages(conn: sqlite3.Connection) -> None:
+    # `text` holds the message's text parts (joined by newlines) for search; `content`
+    # the parts as JSON, or NULL when the message is exactly one text part (the common
+    # case), which is then `text` itself: no text is stored twice. The four token
+    # columns are NULL for a message without usage.
     _run(
         conn,
         """CREATE TABLE messages (
@@ -81,13 +85,14 @@ def m002_messages(conn: sqlite3.Connection) -> None:
             session_pk INTEGER NOT NULL REFERENCES sessions (pk),
             seq INTEGER NOT NULL,
             role TEXT NOT NULL,
-            content TEXT NOT NULL,
+            content TEXT,
             text TEXT NOT NULL DEFAULT '',
             created_at TEXT NOT NULL,
             model TEXT,
-            usage TEXT,
-            input_tokens INTEGER NOT NULL DEFAULT 0,
-            output_tokens INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            cached_tokens INTEGER,
+            cache_write_tokens INTEGER,
             finish_reason TEXT,
             reasoning TEXT,
             interrupted INTEGER NOT NULL DEFAULT 0,

@@ -22,14 +22,19 @@ from jupychat.types import Message, now_iso
 
 __all__ = [
     "SCHEMA",
+    "SESSION_KEYS",
     "VERSION",
     "MessageRow",
     "SessionFields",
     "auto_title",
+    "check_id",
     "dumps",
+    "first_user_title",
     "message_row",
+    "message_rows",
     "normalize_session",
     "row_message",
+    "stamp_now",
     "utc_timestamp",
 ]
 
@@ -118,16 +123,20 @@ def auto_title(text: str) -> str | None:
 
 
 class MessageRow(NamedTuple):
-    """The columns of one ``messages`` row, in insert order (seq and session excluded)."""
+    """The columns of one ``messages`` row, in insert order (seq and session excluded).
+
+    ``content`` is ``None`` when the message is exactly one text part, held in ``text``.
+    """
 
     role: str
-    content: str
+    content: str | None
     text: str
     created_at: str
     model: str | None
-    usage: str | None
-    input_tokens: int
-    output_tokens: int
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_tokens: int | None
+    cache_write_tokens: int | None
     finish_reason: str | None
     reasoning: str | None
     interrupted: int
@@ -151,18 +160,21 @@ def message_row(message: Any, index: int = 0) -> MessageRow:
         raise StoreError(
             f"message {index} must be a Message or a dict, not {type(message).__name__}"
         )
-    text = "\n".join(p["text"] for p in data["content"] if p.get("type") == "text")
+    parts = data["content"]
+    text = "\n".join(p["text"] for p in parts if p.get("type") == "text")
+    single_text = len(parts) == 1 and parts[0] == {"type": "text", "text": text}
     usage = data.get("usage")
     meta = data.get("meta")
     return MessageRow(
         role=data["role"],
-        content=dumps(data["content"], f"message {index} content"),
+        content=None if single_text else dumps(parts, f"message {index} content"),
         text=text,
         created_at=data["created_at"],
         model=data.get("model"),
-        usage=dumps(usage, f"message {index} usage") if usage is not None else None,
-        input_tokens=int(usage.get("input_tokens", 0)) if usage else 0,
-        output_tokens=int(usage.get("output_tokens", 0)) if usage else 0,
+        input_tokens=None if usage is None else usage["input_tokens"],
+        output_tokens=None if usage is None else usage["output_tokens"],
+        cached_tokens=None if usage is None else usage["cached_tokens"],
+        cache_write_tokens=None if usage is None else usage["cache_write_tokens"],
         finish_reason=data.get("finish_reason"),
         reasoning=data.get("reasoning"),
         interrupted=1 if data.get("interrupted") else 0,
@@ -173,26 +185,32 @@ def message_row(message: Any, index: int = 0) -> MessageRow:
 
 def row_message(row: Sequence[Any]) -> dict[str, Any]:
     """Rebuild the ``Message.to_dict()`` shape from the row columns (``MessageRow`` order)."""
-    r = MessageRow(*row[:13])
+    # Indexed, not unpacked into a MessageRow: this runs once per loaded message.
+    content, text = row[1], row[2]
     data: dict[str, Any] = {
-        "role": r.role,
-        "content": json.loads(r.content),
-        "created_at": r.created_at,
+        "role": row[0],
+        "content": [{"type": "text", "text": text}] if content is None else json.loads(content),
+        "created_at": row[3],
     }
-    if r.model is not None:
-        data["model"] = r.model
-    if r.usage is not None:
-        data["usage"] = json.loads(r.usage)
-    if r.finish_reason is not None:
-        data["finish_reason"] = r.finish_reason
-    if r.reasoning is not None:
-        data["reasoning"] = r.reasoning
-    if r.interrupted:
+    if row[4] is not None:
+        data["model"] = row[4]
+    if row[5] is not None:
+        data["usage"] = {
+            "input_tokens": row[5],
+            "output_tokens": row[6],
+            "cached_tokens": row[7],
+            "cache_write_tokens": row[8],
+        }
+    if row[9] is not None:
+        data["finish_reason"] = row[9]
+    if row[10] is not None:
+        data["reasoning"] = row[10]
+    if row[11]:
         data["interrupted"] = True
-    if r.meta is not None:
-        data["meta"] = json.loads(r.meta)
-    if r.extra is not None:
-        for key, value in json.loads(r.extra).items():
+    if row[12] is not None:
+        data["meta"] = json.loads(row[12])
+    if row[13] is not None:
+        for key, value in json.loads(row[13]).items():
             data.setdefault(key, value)
     return data
 
@@ -282,9 +300,7 @@ def normalize_session(data: Mapping[str, Any], *, strict: bool = False) -> Sessi
         key: utc_timestamp(data[key], f"session {key}") if data.get(key) is not None else None
         for key in ("created_at", "updated_at")
     }
-    extra = {
-        k: v for k, v in data.items() if k not in SESSION_KEYS and k not in ENVELOPE_KEYS
-    }
+    extra = {k: v for k, v in data.items() if k not in SESSION_KEYS and k not in ENVELOPE_KEYS}
     return SessionFields(
         id=sid,
         title=_optional_str(data, "title"),

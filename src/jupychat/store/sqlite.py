@@ -33,7 +33,6 @@ from typing import Any
 from jupychat import config
 from jupychat.errors import StoreError
 
-from . import export as _export
 from .connection import MEMORY, Database
 from .records import (
     SCHEMA,
@@ -55,12 +54,12 @@ Summary = dict[str, Any]
 Record = dict[str, Any]
 
 _MESSAGE_COLS = (
-    "role, content, text, created_at, model, usage, input_tokens, output_tokens, "
-    "finish_reason, reasoning, interrupted, meta, extra"
+    "role, content, text, created_at, model, input_tokens, output_tokens, cached_tokens, "
+    "cache_write_tokens, finish_reason, reasoning, interrupted, meta, extra"
 )
 _INSERT_MESSAGE = (
     f"INSERT INTO messages (session_pk, seq, {_MESSAGE_COLS}) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SESSION_COLS = (
     "pk, id, title, name, notebook, created_at, updated_at, model, system_prompt, memory, "
@@ -70,21 +69,33 @@ _SUMMARY_COLS = (
     "s.id, s.title, s.name, s.notebook, s.model, s.created_at, s.updated_at, "
     "s.message_count, s.input_tokens, s.output_tokens, s.metadata"
 )
-# Columns a session update may set, with their JSON-ness.
-_UPDATABLE = {
-    "title": False,
-    "name": False,
-    "notebook": False,
-    "model": False,
-    "system_prompt": False,
-    "memory": True,
-    "metadata": True,
-    "tools": True,
-    "max_steps": False,
-    "settings": True,
-}
-_RESTORED = ("model", "system_prompt", "memory", "metadata", "tools", "max_steps", "settings",
-             "extra")
+# Session columns append_messages()/save_meta() updates may set.
+_UPDATABLE = frozenset(
+    {
+        "title",
+        "name",
+        "notebook",
+        "model",
+        "system_prompt",
+        "memory",
+        "metadata",
+        "tools",
+        "max_steps",
+        "settings",
+    }
+)
+SEARCH_WINDOW = 2500  # matches fetched per step of a search
+SEARCH_SCAN = 5000  # matches ranked before a search may stop early
+_RESTORED = (
+    "model",
+    "system_prompt",
+    "memory",
+    "metadata",
+    "tools",
+    "max_steps",
+    "settings",
+    "extra",
+)
 
 
 def default_store_path() -> Path:
@@ -211,9 +222,7 @@ class SessionStore:
     >>> store.close()
     """
 
-    def __init__(
-        self, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0) -> None:
         self._db = Database(resolve_store_path(path), timeout=timeout)
 
     @property
@@ -256,8 +265,9 @@ class SessionStore:
         return ids
 
     @staticmethod
-    def _rows(conn: sqlite3.Connection, pk: int, start: int = 0, stop: int | None = None
-              ) -> list[tuple[Any, ...]]:
+    def _rows(
+        conn: sqlite3.Connection, pk: int, start: int = 0, stop: int | None = None
+    ) -> list[tuple[Any, ...]]:
         sql = f"SELECT {_MESSAGE_COLS}, id FROM messages WHERE session_pk = ? AND seq >= ?"
         params: list[Any] = [pk, start]
         if stop is not None:
@@ -291,8 +301,9 @@ class SessionStore:
                 )
         conn.execute("DELETE FROM messages WHERE session_pk = ? AND seq >= ?", (pk, keep))
 
-    def _replace_messages(self, conn: sqlite3.Connection, pk: int, rows: Sequence[MessageRow]
-                          ) -> None:
+    def _replace_messages(
+        self, conn: sqlite3.Connection, pk: int, rows: Sequence[MessageRow]
+    ) -> None:
         """Make the session's messages equal ``rows``, keeping the common prefix in place."""
         old = conn.execute(
             f"SELECT {_MESSAGE_COLS} FROM messages WHERE session_pk = ? ORDER BY seq", (pk,)
@@ -308,7 +319,10 @@ class SessionStore:
         self._refresh_totals(conn, pk)
 
     def _insert_session(
-        self, conn: sqlite3.Connection, fields: SessionFields, rows: Sequence[MessageRow],
+        self,
+        conn: sqlite3.Connection,
+        fields: SessionFields,
+        rows: Sequence[MessageRow],
         session_id: str,
     ) -> int:
         now = stamp_now()
@@ -318,10 +332,20 @@ class SessionStore:
             "system_prompt, memory, metadata, tools, max_steps, settings, extra) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                session_id, title, fields.name, fields.notebook,
-                fields.created_at or now, fields.updated_at or fields.created_at or now,
-                fields.model, fields.system_prompt, fields.memory, fields.metadata,
-                fields.tools, fields.max_steps, fields.settings, fields.extra,
+                session_id,
+                title,
+                fields.name,
+                fields.notebook,
+                fields.created_at or now,
+                fields.updated_at or fields.created_at or now,
+                fields.model,
+                fields.system_prompt,
+                fields.memory,
+                fields.metadata,
+                fields.tools,
+                fields.max_steps,
+                fields.settings,
+                fields.extra,
             ),
         )
         pk = int(cur.lastrowid or 0)
@@ -353,8 +377,14 @@ class SessionStore:
             record.setdefault(key, value)
         return record
 
-    def _load(self, conn: sqlite3.Connection, session_id: Any, offset: int = 0,
-              limit: int | None = None, with_ids: bool = False) -> Record:
+    def _load(
+        self,
+        conn: sqlite3.Connection,
+        session_id: Any,
+        offset: int = 0,
+        limit: int | None = None,
+        with_ids: bool = False,
+    ) -> Record:
         if not isinstance(session_id, str):
             raise _no_session(session_id)
         row = conn.execute(
@@ -369,7 +399,7 @@ class SessionStore:
         for r in self._rows(conn, row[0], start, stop):
             message = row_message(r)
             if with_ids:
-                message["id"] = f"msg_{r[13]}"
+                message["id"] = f"msg_{r[14]}"
             messages.append(message)
         return self._record(row, messages)
 
@@ -399,9 +429,7 @@ class SessionStore:
 
         def run(conn: sqlite3.Connection) -> str:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
-                raise StoreError(
-                    f"session {session_id} already exists; use save() to overwrite it"
-                )
+                raise StoreError(f"session {session_id} already exists; use save() to overwrite it")
             self._insert_session(conn, values, rows, session_id)
             return session_id
 
@@ -434,10 +462,20 @@ class SessionStore:
                 "updated_at = ?, model = ?, system_prompt = ?, memory = ?, metadata = ?, "
                 "tools = ?, max_steps = ?, settings = ?, extra = ? WHERE pk = ?",
                 (
-                    title, values.name, values.notebook, values.created_at or created,
-                    values.updated_at or stamp_now(), values.model, values.system_prompt,
-                    values.memory, values.metadata, values.tools, values.max_steps,
-                    values.settings, values.extra, pk,
+                    title,
+                    values.name,
+                    values.notebook,
+                    values.created_at or created,
+                    values.updated_at or stamp_now(),
+                    values.model,
+                    values.system_prompt,
+                    values.memory,
+                    values.metadata,
+                    values.tools,
+                    values.max_steps,
+                    values.settings,
+                    values.extra,
+                    pk,
                 ),
             )
             self._replace_messages(conn, pk, rows)
@@ -475,8 +513,8 @@ class SessionStore:
         rows = message_rows(builtins.list(messages))
         columns, extra, updated_at = self._updates(session_id, updates or {})
         new_title = first_user_title(rows)
-        tokens_in = sum(r.input_tokens for r in rows)
-        tokens_out = sum(r.output_tokens for r in rows)
+        tokens_in = sum(r.input_tokens or 0 for r in rows)
+        tokens_out = sum(r.output_tokens or 0 for r in rows)
 
         def run(conn: sqlite3.Connection) -> builtins.list[str]:
             found = conn.execute(
@@ -516,9 +554,7 @@ class SessionStore:
         if not isinstance(record, Mapping) or record.get("id") is None:
             raise StoreError("save_meta() needs a record with an 'id'")
         session_id = str(record["id"])
-        self.append_messages(
-            session_id, [], {k: v for k, v in record.items() if k != "messages"}
-        )
+        self.append_messages(session_id, [], {k: v for k, v in record.items() if k != "messages"})
 
     @staticmethod
     def _stored_title(conn: sqlite3.Connection, pk: int) -> str | None:
@@ -588,11 +624,33 @@ class SessionStore:
         if not isinstance(session_id, str):
             return False
         return self._db.read(
-            lambda conn: conn.execute(
-                "SELECT 1 FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
-            is not None
+            lambda conn: (
+                conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone()
+                is not None
+            )
         )
+
+    def match_ids(self, prefix: str, limit: int = 10) -> builtins.list[str]:
+        """Ids that start with ``prefix`` (an index range scan), for short-id lookups.
+
+        Returns at most ``limit`` ids, sorted; an exact id is returned alone.
+        """
+        if not isinstance(prefix, str) or not prefix:
+            return []
+
+        def run(conn: sqlite3.Connection) -> builtins.list[str]:
+            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (prefix,)).fetchone():
+                return [prefix]
+            # ids are ASCII: every id with this prefix sorts in [prefix, prefix + U+FFFF)
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM sessions WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+                    (prefix, prefix + "\uffff", max(0, int(limit))),
+                )
+            ]
+
+        return self._db.read(run)
 
     def summary(self, session_id: str) -> Summary:
         """The list entry for one session (no messages): counts, tokens, metadata."""
@@ -646,44 +704,97 @@ class SessionStore:
             params.append(name)
         limit, offset = max(0, int(limit)), max(0, int(offset))
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-        if search is None:
+        if search is None or not search.strip():
             sql = (
                 f"SELECT {_SUMMARY_COLS} FROM sessions s{where} "
                 "ORDER BY s.updated_at DESC, s.pk DESC LIMIT ? OFFSET ?"
             )
             return self._db.read(
-                lambda conn: [
-                    _summary(r) for r in conn.execute(sql, (*params, limit, offset))
-                ]
+                lambda conn: [_summary(r) for r in conn.execute(sql, (*params, limit, offset))]
             )
         query = _fts_query(search)
         if not query:
             return []
-        return self._db.read(lambda conn: self._search(conn, query, where, params, limit, offset))
+        return self._db.read(lambda conn: self._search(conn, query, clauses, params, limit, offset))
 
     @staticmethod
-    def _search(conn: sqlite3.Connection, query: str, where: str, params: builtins.list[Any],
-                limit: int, offset: int) -> builtins.list[Summary]:
-        sql = (
-            "WITH best AS (SELECT m.session_pk AS spk, f.rowid AS mid, min(f.rank) AS r "
-            "FROM messages_fts f JOIN messages m ON m.id = f.rowid "
-            "WHERE messages_fts MATCH ? GROUP BY m.session_pk) "
-            f"SELECT {_SUMMARY_COLS}, best.mid, best.r FROM best "
-            f"JOIN sessions s ON s.pk = best.spk{where} "
-            "ORDER BY best.r, s.updated_at DESC LIMIT ? OFFSET ?"
-        )
+    def _search(
+        conn: sqlite3.Connection,
+        query: str,
+        clauses: builtins.list[str],
+        params: builtins.list[Any],
+        limit: int,
+        offset: int,
+    ) -> builtins.list[Summary]:
+        # Walk the matches newest first (FTS5 serves rowid DESC without sorting) in
+        # windows, keeping each session's best bm25 rank. Ranking every match of a very
+        # common word costs ~2 µs a match, so the walk stops once it has seen SEARCH_SCAN
+        # matches and enough sessions: the ranking is exact for words with fewer matches,
+        # and over the most recent SEARCH_SCAN matches for the very common ones.
+        need = offset + limit
+        best: dict[int, tuple[float, int]] = {}
+        allowed: dict[int, bool] = {}
+        scanned, before = 0, None
+        while True:
+            sql = (
+                "SELECT f.rowid, f.rank, m.session_pk FROM messages_fts f "
+                "JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ?"
+            )
+            args: builtins.list[Any] = [query]
+            if before is not None:
+                sql += " AND f.rowid < ?"
+                args.append(before)
+            rows = conn.execute(
+                sql + " ORDER BY f.rowid DESC LIMIT ?", (*args, SEARCH_WINDOW)
+            ).fetchall()
+            if not rows:
+                break
+            scanned += len(rows)
+            before = rows[-1][0]
+            fresh = builtins.list({spk for _, _, spk in rows if spk not in allowed})
+            if clauses:
+                for i in range(0, len(fresh), 500):
+                    chunk = fresh[i : i + 500]
+                    ok = {
+                        r[0]
+                        for r in conn.execute(
+                            f"SELECT s.pk FROM sessions s WHERE s.pk IN "
+                            f"({', '.join('?' * len(chunk))}) AND {' AND '.join(clauses)}",
+                            (*chunk, *params),
+                        )
+                    }
+                    allowed.update((spk, spk in ok) for spk in chunk)
+            else:
+                allowed.update((spk, True) for spk in fresh)
+            for mid, rank, spk in rows:
+                if allowed[spk] and (spk not in best or rank < best[spk][0]):
+                    best[spk] = (rank, mid)
+            if len(rows) < SEARCH_WINDOW or (scanned >= SEARCH_SCAN and len(best) >= need):
+                break
+        ordered = sorted(best.items(), key=lambda item: (item[1][0], -item[1][1]))
+        page = ordered[offset : offset + limit]
+        if not page:
+            return []
+        found = {
+            r[11]: r
+            for r in conn.execute(
+                f"SELECT {_SUMMARY_COLS}, s.pk FROM sessions s WHERE s.pk IN "
+                f"({', '.join('?' * len(page))})",
+                [spk for spk, _ in page],
+            )
+        }
         out = []
-        for row in conn.execute(sql, (query, *params, limit, offset)).fetchall():
-            item = _summary(row)
+        for spk, (rank, mid) in page:
+            item = _summary(found[spk])
             hit = conn.execute(
                 "SELECT snippet(messages_fts, 0, '**', '**', '…', 12), m.seq "
                 "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
                 "WHERE messages_fts MATCH ? AND messages_fts.rowid = ?",
-                (query, row[11]),
+                (query, mid),
             ).fetchone()
             item["snippet"] = hit[0] if hit else ""
             item["match_index"] = hit[1] if hit else None
-            item["rank"] = row[12]
+            item["rank"] = rank
             out.append(item)
         return out
 
@@ -783,6 +894,8 @@ class SessionStore:
             ``"json"`` (re-importable), ``"markdown"`` or ``"ipynb"``; default from the
             file suffix (``.json``, ``.md``, ``.ipynb``), else JSON.
         """
+        from . import export as _export  # tempfile, nbformat...: only when exporting
+
         target = Path(path).expanduser()
         fmt = _export.format_for(target, format)
         record = self.load(session_id)
@@ -801,6 +914,8 @@ class SessionStore:
             file can be imported next to the original. Without it, an id that is
             already stored is an error.
         """
+        from . import export as _export
+
         data = _export.read_import(path)
         values = normalize_session(data, strict=True)
         if values.id is None:
@@ -811,9 +926,7 @@ class SessionStore:
             metadata = json.loads(values.metadata)
             metadata["imported_from"] = values.id
             session_id = uuid.uuid4().hex
-            values = values._replace(
-                metadata=dumps(metadata, "metadata"), updated_at=stamp_now()
-            )
+            values = values._replace(metadata=dumps(metadata, "metadata"), updated_at=stamp_now())
 
         def run(conn: sqlite3.Connection) -> str:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
@@ -828,8 +941,9 @@ class SessionStore:
 
     # -- copy / fork / merge --------------------------------------------------------
 
-    def _derive(self, record: Mapping[str, Any], provenance: Mapping[str, Any],
-                title: str | None) -> str:
+    def _derive(
+        self, record: Mapping[str, Any], provenance: Mapping[str, Any], title: str | None
+    ) -> str:
         now = stamp_now()
         data = {
             **record,
@@ -854,9 +968,7 @@ class SessionStore:
         record = self.load(session_id)
         count = len(record["messages"])
         if at > count:
-            raise StoreError(
-                f"session {session_id} has {count} messages; fork at 0..{count}"
-            )
+            raise StoreError(f"session {session_id} has {count} messages; fork at 0..{count}")
         record["messages"] = record["messages"][:at]
         return self._derive(record, {"forked_from": {"id": session_id, "at": at}}, title)
 
@@ -887,9 +999,9 @@ class SessionStore:
             memory.update(rec["memory"])
         merged = {
             **first,
-            "title": title if title is not None else "Merged: " + " + ".join(
-                str(r["title"] or r["id"]) for r in records
-            ),
+            "title": title
+            if title is not None
+            else "Merged: " + " + ".join(str(r["title"] or r["id"]) for r in records),
             "name": None,
             "messages": [m for *_, m in keyed],
             "memory": memory,
@@ -983,14 +1095,17 @@ class SessionStore:
                 "tools = ?, max_steps = ?, settings = ?, extra = ?, updated_at = ? "
                 "WHERE pk = ?",
                 (
-                    state.get("model"), state.get("system_prompt"),
+                    state.get("model"),
+                    state.get("system_prompt"),
                     dumps(state.get("memory") or {}, "memory"),
                     dumps(state.get("metadata") or {}, "metadata"),
-                    dumps(state.get("tools") or [], "tools"), state.get("max_steps"),
+                    dumps(state.get("tools") or [], "tools"),
+                    state.get("max_steps"),
                     dumps(state.get("settings") or {}, "settings"),
-                    dumps(state.get("extra") or {}, "record"), stamp_now(), pk,
+                    dumps(state.get("extra") or {}, "record"),
+                    stamp_now(),
+                    pk,
                 ),
             )
 
         self._db.write(run)
-

@@ -1,0 +1,853 @@
+"""The chat panel: a sidebar (or inline) widget bound to the notebook's chat session.
+
+Design note: the panel is a *view* of :class:`~jupychat.notebook.binding.NotebookChat`.
+It draws every turn from the chat's events (``turn_started``, ``delta``,
+``turn_finished``, ``turn_failed``, ``session_changed``), whoever ran it: a ``%%chat``
+cell, this panel, or any other code that emits them. Its own turns emit the same events
+(with ``source="panel"``), so other listeners see them too.
+
+A panel turn runs in a background thread so the kernel stays free to handle widget
+messages: the Stop button, the pickers, even other cells. The thread runs the turn with
+``session.astream`` on its own event loop. Stop calls ``session.stop()`` (the stream ends
+at the next chunk, keeping the partial answer) and, for providers that stream natively
+over async HTTP, also cancels the task, which closes the in-flight request at once even
+when the server is silent; the session keeps the partial answer either way.
+
+Widget updates from that thread are plain trait changes (sent as comm messages through
+ipykernel's thread-safe IOPub channel); no ``Output`` capture is used anywhere. Streamed
+text is pushed at most every ``interval`` seconds (0.1 s), plus once at the end.
+
+One panel per ``NotebookChat``: opening it again reuses it (see :func:`open_panel` and
+:mod:`.panel_place` for where it goes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import ipywidgets as widgets
+
+from jupychat.errors import ChatError
+
+from .panel_place import Frontend, detect, frontend, may_answer, widget_output
+from .panel_render import render_markdown
+from .render import footer
+
+__all__ = ["ChatPanel", "close_panel", "get_panel", "open_panel"]
+
+log = logging.getLogger("jupychat")
+
+KNOWN_MODELS = (
+    "local",
+    "openai:gpt-4o-mini",
+    "openai:gpt-4.1-mini",
+    "anthropic:claude-haiku-4-5",
+    "anthropic:claude-sonnet-4",
+    "ollama:llama3.2",
+    "fake",
+)
+PLACEHOLDER = "Ask anything… (Enter sends, Shift+Enter adds a line; @var attaches a variable)"
+EMPTY = "No messages yet. Ask below, or in a cell with %%chat."
+MAX_VARIABLES = 300
+
+
+def _one_line(text: Any, limit: int = 300) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _cost(messages: Any) -> float | None:
+    from jupychat.pricing import cost_of
+
+    costs = [cost_of(m.usage, m.model) for m in messages if m.role == "assistant"]
+    if not costs or any(c is None for c in costs):
+        return None
+    return sum(c or 0.0 for c in costs)
+
+
+def short_model(model: str | None) -> str | None:
+    """``provider:model`` without an ``@base-url`` suffix (for one-line footers)."""
+    return model.split("@", 1)[0] if model else model
+
+
+def _footer(response: Any) -> str:
+    shown = SimpleNamespace(
+        usage=response.usage, model=short_model(response.model), latency=response.latency,
+        interrupted=response.interrupted, finish_reason=response.finish_reason,
+    )
+    return footer(shown, _cost(response.messages))
+
+
+def _native_async(provider: Any) -> bool:
+    """True when the provider streams with real async I/O (cancelling closes the request)."""
+    from jupychat.providers.base import Provider
+
+    method = getattr(type(provider), "astream", None)
+    return method is not None and method is not Provider.astream
+
+
+@dataclass
+class _Live:
+    """An answer being streamed into the view."""
+
+    id: str
+    source: str
+    text: str = ""
+    label: str = ""
+    pushed_at: float = 0.0
+    timer: threading.Timer | None = None
+
+
+@dataclass
+class _Run:
+    """One panel turn running in its worker thread."""
+
+    session: Any
+    prompt: str
+    options: dict[str, Any]
+    thread: threading.Thread | None = None
+    loop: asyncio.AbstractEventLoop | None = None
+    task: asyncio.Task[Any] | None = None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+class ChatPanel:
+    """The chat panel of one :class:`~jupychat.notebook.binding.NotebookChat`.
+
+    Parameters
+    ----------
+    chat:
+        The notebook's sessions and event bus.
+    interval:
+        Seconds between two updates of a streaming answer.
+
+    Attributes
+    ----------
+    widget:
+        The root ipywidget (display it, or let :func:`open_panel` place it).
+    """
+
+    def __init__(self, chat: Any, *, interval: float = 0.1, front: Frontend | None = None) -> None:
+        from .panel_widgets import ChatInput, ChatView
+
+        self.chat = chat
+        self.shell = chat.shell
+        self.interval = interval
+        self.front = front or frontend()
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._session: Any = None
+        self._messages: list[dict[str, Any]] = []
+        self._codes: dict[str, list[str]] = {}
+        self._lives: dict[str, _Live] = {}
+        self._run: _Run | None = None
+        self._quiet = False  # set while the kernel updates pickers (ignore their events)
+        self._closed = False
+        self.sidecar: Any = None
+        self.holder: Any = None
+
+        # -- widgets ---------------------------------------------------------------
+        self.session_picker = widgets.Dropdown(
+            options=[], description="",
+            layout=widgets.Layout(flex="1 1 0%", width="auto", min_width="0"),
+            tooltip="This notebook's sessions",
+        )
+        self.new_button = widgets.Button(
+            description="New", icon="plus", tooltip="Start a fresh session",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.model_picker = widgets.Combobox(
+            options=[], placeholder="provider:model", ensure_option=False,
+            continuous_update=False, description="Model",
+            layout=widgets.Layout(width="auto", min_width="0"),
+            style={"description_width": "initial"},
+        )
+        self.view = ChatView(empty_text=EMPTY, max_height="60vh")
+        self.view.add_class("jc-panel-view")
+        self.view.layout = widgets.Layout(width="100%")
+        self.status = widgets.HTML("", layout=widgets.Layout(width="100%", min_height="1.2em"))
+        self.input = ChatInput(placeholder=PLACEHOLDER, rows=3)
+        self.input.layout = widgets.Layout(width="100%")
+        self.send_button = widgets.Button(
+            description="Send", button_style="primary", icon="paper-plane",
+            tooltip="Send (Enter)", layout=widgets.Layout(width="auto"),
+        )
+        self.stop_button = widgets.Button(
+            description="Stop", icon="stop", disabled=True, tooltip="Stop the answer",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.vars_picker = widgets.SelectMultiple(
+            options=[], rows=6, layout=widgets.Layout(width="100%"),
+        )
+        self.vars_refresh = widgets.Button(
+            description="Refresh", icon="refresh", tooltip="Re-read the notebook's variables",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.vars_label = widgets.HTML(
+            '<div style="line-height:1.3;font-size:0.85em;margin:2px 0">Attach these '
+            "variables' descriptions to your next messages (Ctrl/Shift-click for several):</div>"
+        )
+        self.export_path = widgets.Text(
+            placeholder="chat.md, chat.json or chat.ipynb",
+            layout=widgets.Layout(flex="1 1 auto", width="auto"),
+        )
+        self.export_button = widgets.Button(
+            description="Export", icon="download", layout=widgets.Layout(width="auto"),
+        )
+        context_box = widgets.VBox([self.vars_label, self.vars_picker, self.vars_refresh])
+        export_box = widgets.HBox([self.export_path, self.export_button])
+        self.extras = widgets.Accordion(children=[context_box, export_box], selected_index=None)
+        self.extras.set_title(0, "Context variables")
+        self.extras.set_title(1, "Export")
+        self.widget = widgets.VBox(
+            [
+                widgets.HBox([self.session_picker, self.new_button],
+                             layout=widgets.Layout(width="100%")),
+                self.model_picker,
+                self.view,
+                self.status,
+                self.input,
+                widgets.HBox([self.send_button, self.stop_button]),
+                self.extras,
+            ],
+            layout=widgets.Layout(width="95%", padding="4px"),
+        )
+        self.widget.add_class("jc-panel")
+
+        # -- wiring -----------------------------------------------------------------
+        self.input.on("submit", lambda msg: self.send(str(msg.get("text", ""))))
+        self.send_button.on_click(lambda _b: self.send(self.input.value))
+        self.stop_button.on_click(lambda _b: self.stop())
+        self.new_button.on_click(lambda _b: self.new_session())
+        self.session_picker.observe(self._on_pick_session, names="value")
+        self.model_picker.observe(self._on_pick_model, names="value")
+        self.vars_refresh.on_click(lambda _b: self.refresh_variables())
+        self.vars_picker.observe(self._on_pick_vars, names="value")
+        self.export_button.on_click(lambda _b: self.export(self.export_path.value))
+        self.view.on("insert", self._on_insert)
+        self.view.on("copy_failed", self._on_insert)
+        self._unsubscribe: Callable[[], None] = chat.subscribe(self._on_event)
+        events = getattr(self.shell, "events", None)
+        if events is not None:
+            events.register("post_run_cell", self._post_run_cell)
+
+        if may_answer(self.shell):  # no ipylab model where no Jupyter front end can load it
+            self.front.when_known(self._on_frontend)
+        self.show_session(chat.session(switch=False))
+        self.refresh_variables()
+
+    # -- public actions -------------------------------------------------------------------
+    @property
+    def session(self) -> Any:
+        """The session the panel shows (and sends to)."""
+        return self._session
+
+    @property
+    def busy(self) -> bool:
+        """True while a panel turn is running."""
+        run = self._run
+        return run is not None and not run.done.is_set()
+
+    def send(self, text: str) -> threading.Thread | None:
+        """Ask ``text`` in the background; returns the worker thread (``None`` if refused)."""
+        text = text or ""
+        if not text.strip():
+            return None
+        if self.busy:
+            self._set_status("still answering; press Stop first", error=True)
+            return None
+        try:
+            session = self.chat.session(switch=False)
+            if self._session is None or session.id != self._session.id:
+                self.show_session(session)
+            from .namespace import expand_prompt, turn_context
+
+            user_ns = self.shell.user_ns
+            names = [n for n in self.vars_picker.value if n in user_ns]
+            prompt, mentioned = expand_prompt(text, user_ns, names)
+            context = turn_context(session, user_ns, mentioned) if mentioned else None
+        except ChatError as exc:
+            self._set_status(_one_line(exc), error=True)
+            return None
+        except Exception as exc:  # a broken describer must not break the panel
+            self._set_status(_one_line(f"{type(exc).__name__}: {exc}"), error=True)
+            return None
+        from jupychat import config
+
+        options: dict[str, Any] = {
+            "temperature": config.resolve("temperature"),
+            "max_tokens": config.resolve("max_tokens"),
+            "context": context,
+            "meta": {"source": "panel"},
+        }
+        run = _Run(session, prompt, options)
+        self._run = run
+        self.input.value = ""
+        self._set_status("")
+        self._set_running(True)
+        run.thread = threading.Thread(
+            target=self._worker, args=(run,), name="jupychat-panel-turn", daemon=True
+        )
+        run.thread.start()
+        return run.thread
+
+    def stop(self) -> None:
+        """Stop the panel's running answer, keeping what arrived (returns at once)."""
+        run = self._run
+        if run is None or run.done.is_set():
+            return
+        run.stop_requested.set()
+        run.session.stop()
+        if _native_async(run.session.provider):
+            loop, task = run.loop, run.task
+            if loop is not None and task is not None:
+                loop.call_soon_threadsafe(task.cancel)
+        self._set_status("stopping…")
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the running panel turn to end; True when none is running."""
+        run = self._run
+        return run is None or run.done.wait(timeout)
+
+    def new_session(self) -> Any:
+        """Start a fresh session for this notebook (the old one stays in the store)."""
+        if self.busy:
+            self._set_status("still answering; press Stop first", error=True)
+            return None
+        try:
+            return self.chat.new_session(self.chat.current_name)
+        except ChatError as exc:
+            self._set_status(_one_line(exc), error=True)
+            return None
+
+    def use(self, session_id: str) -> Any:
+        """Switch the notebook to the stored session ``session_id``."""
+        if self.busy:
+            self._set_status("still answering; press Stop first", error=True)
+            self._refresh_sessions()
+            return None
+        try:
+            return self.chat.use(session_id)
+        except ChatError as exc:
+            self._set_status(_one_line(exc), error=True)
+            self._refresh_sessions()
+            return None
+
+    def switch_model(self, model: str) -> bool:
+        """Use ``model`` for this session from the next turn on (and for new sessions)."""
+        model = (model or "").strip()
+        session = self._session
+        if not model or session is None or model == session.model_id:
+            return False
+        try:
+            session.switch_model(model)
+        except ChatError as exc:
+            self._set_status(_one_line(exc), error=True)
+            self._refresh_model()
+            return False
+        self.chat.model_override = model
+        self._set_status(f"model: {session.model_id}")
+        self.chat.emit("session_changed", session=session)
+        return True
+
+    def export(self, path: str) -> Any:
+        """Export the shown session to ``path`` (.md, .json or .ipynb); returns the path."""
+        from .namespace import export_session
+
+        if not (path or "").strip():
+            self._set_status("type a path ending in .md, .json or .ipynb first", error=True)
+            return None
+        try:
+            target = export_session(self._session, path.strip(), self.chat.store)
+        except ChatError as exc:
+            self._set_status(_one_line(exc), error=True)
+            return None
+        except OSError as exc:
+            self._set_status(_one_line(f"cannot write {path}: {exc.strerror or exc}"), error=True)
+            return None
+        self._set_status(f"exported to {target}")
+        return target
+
+    def refresh_variables(self) -> None:
+        """Re-read the notebook's variables into the context picker (keeps the selection)."""
+        lines = _variable_lines(self.shell.user_ns, getattr(self.shell, "user_ns_hidden", None))
+        with self._lock:
+            selected = [n for n in self.vars_picker.value if n in lines]
+            options = [(f"{name} — {line}" if line else name, name) for name, line in lines.items()]
+            self._quiet = True
+            try:
+                self.vars_picker.options = options
+                self.vars_picker.value = tuple(selected)
+            finally:
+                self._quiet = False
+        self._title_vars()
+
+    def insert_code(self, message_id: str, index: int) -> bool:
+        """Put code block ``index`` of message ``message_id`` into a new cell below."""
+        code = self.code_of(message_id, index)
+        if code is None:
+            return False
+        if self.front.insert_cell(code):
+            self._set_status("code inserted below the active cell")
+            return True
+        self._set_status(
+            "cannot insert cells from here (needs JupyterLab with ipylab); use Copy", error=True
+        )
+        return False
+
+    def code_of(self, message_id: str, index: int) -> str | None:
+        """The source of code block ``index`` in message ``message_id``."""
+        codes = self._codes.get(message_id) or []
+        return codes[index] if 0 <= index < len(codes) else None
+
+    def close(self) -> None:
+        """Stop listening, stop a running answer and close the widgets."""
+        self.stop()
+        self._closed = True
+        self._unsubscribe()
+        events = getattr(self.shell, "events", None)
+        if events is not None:
+            try:
+                events.unregister("post_run_cell", self._post_run_cell)
+            except ValueError:
+                pass
+        for live in list(self._lives.values()):
+            if live.timer is not None:
+                live.timer.cancel()
+        if self.sidecar is not None:
+            self.sidecar.close()
+            self.sidecar = None
+        _close_tree(self.widget)
+        if _panels.get(self.chat) is self:
+            del _panels[self.chat]
+
+    # -- showing a session -------------------------------------------------------------------
+    def show_session(self, session: Any) -> None:
+        """Show ``session``'s conversation (called on every ``session_changed``)."""
+        with self._lock:
+            self._session = session
+            self._messages, self._codes = [], {}
+            for message in session.history:
+                self._messages.extend(self._history_entry(message))
+            for live in self._lives.values():
+                if live.timer is not None:
+                    live.timer.cancel()
+            self._lives.clear()
+            self.view.live = {}
+            self.view.messages = list(self._messages)
+        self._refresh_model()
+        self._refresh_sessions()
+
+    def _history_entry(self, message: Any) -> list[dict[str, Any]]:
+        if message.role == "user" and message.text.strip():
+            meta = message.meta or {}
+            label = "You · cell" if "execution_count" in meta or "cell_id" in meta else "You"
+            return [self._user_entry(message.text, label)]
+        if message.role == "assistant":
+            out = []
+            if message.text.strip():
+                response = SimpleNamespace(
+                    usage=message.usage, model=short_model(message.model),
+                    latency=float((message.meta or {}).get("latency") or 0.0),
+                    interrupted=message.interrupted, finish_reason=message.finish_reason,
+                )
+                out.append(
+                    self._answer_entry(message.text, footer(response, _cost([message])))
+                )
+            for call in message.tool_calls:
+                out.append(self._note(f"called {call.name}"))
+            return out
+        return []
+
+    def _new_id(self) -> str:
+        return f"m{next(self._ids)}"
+
+    def _user_entry(self, text: str, label: str = "You") -> dict[str, Any]:
+        return {"id": self._new_id(), "role": "user", "label": label,
+                "html": render_markdown(text).html}
+
+    def _answer_entry(self, text: str, foot: str, label: str = "") -> dict[str, Any]:
+        entry_id = self._new_id()
+        rendered = render_markdown(text, actions=True)
+        self._codes[entry_id] = rendered.codes
+        return {"id": entry_id, "role": "assistant", "label": label, "html": rendered.html,
+                "footer": foot}
+
+    def _note(self, text: str) -> dict[str, Any]:
+        return {"id": self._new_id(), "role": "note", "text": text}
+
+    def _append(self, *entries: dict[str, Any]) -> None:
+        self._messages.extend(entries)
+        self.view.messages = list(self._messages)
+
+    # -- events from the chat --------------------------------------------------------------
+    def _shown(self, session: Any) -> bool:
+        return session is not None and self._session is not None and session.id == self._session.id
+
+    def _on_event(self, event: str, data: dict[str, Any]) -> None:
+        if self._closed:
+            return
+        with self._lock:
+            session = data.get("session")
+            if event == "session_changed":
+                self.show_session(session)
+                return
+            if not self._shown(session):
+                return
+            source = str(data.get("source") or "cell")
+            live: _Live | None
+            if event == "turn_started":
+                label = "You" if source == "panel" else "You · cell"
+                self._end_live(source)
+                self._append(self._user_entry(str(data.get("prompt", "")), label))
+                live = _Live(self._new_id(), source)
+                self._lives[source] = live
+                self._push(live, force=True)
+            elif event == "delta":
+                live = self._lives.get(source)
+                if live is not None:
+                    live.text += str(data.get("text", ""))
+                    self._push(live)
+            elif event == "turn_finished":
+                self._end_live(source)
+                response = data.get("response")
+                if response is not None:
+                    foot = _footer(response)
+                    entries = [self._note(f"called {c.name}") for c in response.tool_calls]
+                    entries.append(self._answer_entry(response.text, foot))
+                    self._append(*entries)
+                self.view.live = {}
+                self._refresh_sessions()
+            elif event == "turn_failed":
+                live = self._end_live(source)
+                error = str(data.get("error") or "failed")
+                if error == "interrupted":
+                    error = "stopped before any answer arrived"
+                entries = []
+                if live is not None and live.text.strip():
+                    entries.append(self._answer_entry(live.text, "not kept: the turn failed"))
+                entries.append({"id": self._new_id(), "role": "error",
+                                "text": "⚠ " + _one_line(error)})
+                self._append(*entries)
+                self.view.live = {}
+
+    def _push(self, live: _Live, force: bool = False) -> None:
+        """Show the live answer now, or schedule it within ``interval`` seconds."""
+        now = time.monotonic()
+        if not force and now - live.pushed_at < self.interval:
+            if live.timer is None:
+                delay = self.interval - (now - live.pushed_at)
+                live.timer = threading.Timer(delay, self._flush, args=(live,))
+                live.timer.daemon = True
+                live.timer.start()
+            return
+        if live.timer is not None:
+            live.timer.cancel()
+            live.timer = None
+        live.pushed_at = now
+        html = render_markdown(live.text).html if live.text else ""
+        self.view.live = {"id": live.id, "role": "assistant", "html": html, "streaming": True,
+                          "label": live.label}
+
+    def _flush(self, live: _Live) -> None:
+        with self._lock:
+            live.timer = None
+            if self._lives.get(live.source) is live and not self._closed:
+                self._push(live, force=True)
+
+    def _end_live(self, source: str) -> _Live | None:
+        live = self._lives.pop(source, None)
+        if live is not None and live.timer is not None:
+            live.timer.cancel()
+            live.timer = None
+        return live
+
+    # -- the worker --------------------------------------------------------------------------
+    def _worker(self, run: _Run) -> None:
+        try:
+            asyncio.run(self._turn(run))
+        except BaseException as exc:  # never let the thread die silently
+            log.exception("jupychat panel turn crashed")
+            self.chat.emit("turn_failed", error=f"{type(exc).__name__}: {exc}",
+                           session=run.session, source="panel")
+        finally:
+            run.done.set()
+            self._set_running(False)
+            if not self._closed and run.stop_requested.is_set():
+                self._set_status("stopped")
+
+    async def _turn(self, run: _Run) -> None:
+        from jupychat.events import TextDelta
+        from jupychat.session import Response
+
+        run.loop = asyncio.get_running_loop()
+        run.task = asyncio.current_task()
+        session, chat = run.session, self.chat
+        chat.emit("turn_started", prompt=run.prompt, source="panel", session=session)
+        response = None
+        before = session.last_response
+        try:
+            if run.stop_requested.is_set():
+                raise asyncio.CancelledError
+            stream = session.astream(run.prompt, events=True, **run.options)
+            async for item in stream:
+                if run.stop_requested.is_set():
+                    session.stop()  # a stop that came before the turn had started
+                if isinstance(item, TextDelta):
+                    chat.emit("delta", text=item.text, session=session, source="panel")
+                elif isinstance(item, Response):
+                    response = item
+        except asyncio.CancelledError:
+            response = session.last_response
+            if response is None or response is before or not response.interrupted:
+                chat.emit("turn_failed", error="stopped before any answer arrived",
+                          session=session, source="panel")
+                return
+        except ChatError as exc:
+            chat.emit("turn_failed", error=str(exc), session=session, source="panel")
+            return
+        if response is None:
+            chat.emit("turn_failed", error="no answer came back", session=session,
+                      source="panel")
+            return
+        chat.emit("turn_finished", response=response, source="panel", session=session)
+
+    # -- widget callbacks -------------------------------------------------------------------
+    def _set_running(self, running: bool) -> None:
+        self.send_button.disabled = running
+        self.stop_button.disabled = not running
+        self.new_button.disabled = running
+        self.session_picker.disabled = running
+
+    def _set_status(self, text: str, error: bool = False) -> None:
+        if self._closed:
+            return
+        import html
+
+        body = html.escape(_one_line(text)) if text else ""
+        colour = "var(--jp-error-color1, #c62828)" if error else "var(--jp-ui-font-color2, #666)"
+        self.status.value = (
+            f'<div class="jc-status" style="color:{colour};font-size:0.85em;'
+            f'white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+            f'title="{body}">{body}</div>' if body else ""
+        )
+
+    def _refresh_model(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        from jupychat import config
+
+        current = session.model_id
+        configured = config.resolve("model")
+        choices = [current]
+        for name in (configured, *KNOWN_MODELS):
+            if name and name not in choices:
+                choices.append(str(name))
+        self._quiet = True
+        try:
+            self.model_picker.options = choices
+            self.model_picker.value = current
+        finally:
+            self._quiet = False
+
+    def _refresh_sessions(self) -> None:
+        session = self._session
+        if session is None:
+            return
+        rows: list[tuple[str, str]] = []
+        store = self.chat.store
+        items: list[dict[str, Any]] = []
+        if store is not None:
+            try:
+                items = store.list(limit=25, notebook=self.chat.notebook)
+            except ChatError as exc:
+                self._set_status(_one_line(exc), error=True)
+        seen = set()
+        for item in items:
+            seen.add(item["id"])
+            rows.append((_session_label(item), item["id"]))
+        if session.id not in seen:
+            rows.insert(0, (_session_label({
+                "title": session.title, "message_count": len(session),
+                "updated_at": session.updated_at}), session.id))
+        self._quiet = True
+        try:
+            self.session_picker.options = rows
+            self.session_picker.value = session.id
+        finally:
+            self._quiet = False
+
+    def _on_pick_session(self, change: Any) -> None:
+        if self._quiet or not change.get("new"):
+            return
+        if self._session is not None and change["new"] == self._session.id:
+            return
+        self.use(change["new"])
+
+    def _on_pick_model(self, change: Any) -> None:
+        if self._quiet:
+            return
+        self.switch_model(str(change.get("new") or ""))
+
+    def _on_pick_vars(self, change: Any) -> None:
+        if not self._quiet:
+            self._title_vars()
+
+    def _title_vars(self) -> None:
+        count = len(self.vars_picker.value)
+        self.extras.set_title(0, f"Context variables ({count} attached)" if count
+                              else "Context variables")
+
+    def _on_insert(self, message: dict[str, Any]) -> None:
+        try:
+            index = int(message.get("index", -1))
+        except (TypeError, ValueError):
+            return
+        self.insert_code(str(message.get("id", "")), index)
+
+    def _on_frontend(self, kind: str) -> None:
+        self.view.can_insert = self.front.can_run_commands
+
+    def _post_run_cell(self, *_args: Any) -> None:
+        if not self._closed:
+            try:
+                self.refresh_variables()
+            except Exception:  # never disturb the user's cell
+                log.debug("jupychat: variable refresh failed", exc_info=True)
+
+
+def _close_tree(widget: Any) -> None:
+    """Close ``widget`` and every widget inside it (accordions, boxes)."""
+    for child in getattr(widget, "children", ()) or ():
+        _close_tree(child)
+    widget.close()
+
+
+def _session_label(item: dict[str, Any]) -> str:
+    title = item.get("title") or "(new session)"
+    if len(title) > 40:
+        title = title[:39] + "…"
+    count = item.get("message_count") or 0
+    when = str(item.get("updated_at") or "")[5:16].replace("T", " ")
+    return f"{title} · {count} msgs · {when}"
+
+
+def _variable_lines(user_ns: dict[str, Any], hidden: Any = None) -> dict[str, str]:
+    """``{name: one-line inventory}`` of the user's variables (modules left out).
+
+    Names IPython put there itself (``hidden``: ``shell.user_ns_hidden``) are skipped
+    while they still hold IPython's value, as ``%who`` does.
+    """
+    if hidden:
+        missing = object()
+        user_ns = {k: v for k, v in list(user_ns.items()) if hidden.get(k, missing) is not v}
+    try:
+        from jupychat.context.inventory import inventory_lines
+
+        from .namespace import _settings
+
+        lines, _modules = inventory_lines(user_ns, _settings())
+    except Exception:  # without the context package: names and types only
+        lines = [
+            f"- {k}: {type(v).__name__}" for k, v in list(user_ns.items())
+            if isinstance(k, str) and not k.startswith("_")
+            and k not in ("In", "Out", "get_ipython", "exit", "quit")
+            and type(v).__name__ != "module"
+        ]
+    out: dict[str, str] = {}
+    for line in lines[:MAX_VARIABLES]:
+        name, _, rest = line[2:].partition(":")
+        out[name.strip()] = rest.strip()
+    return out
+
+
+# -- opening -------------------------------------------------------------------------------
+
+_IN_SIDEBAR = "<small>The chat panel is open in the right side area (the “Chat” tab).</small>"
+_MOVED = "<small>The chat panel moved to a later cell or to the side area.</small>"
+_panels: weakref.WeakKeyDictionary[Any, ChatPanel] = weakref.WeakKeyDictionary()
+
+
+def get_panel(chat: Any = None) -> ChatPanel:
+    """The panel of ``chat`` (default: this notebook's), created on first use, not shown."""
+    if chat is None:
+        from . import get_chat
+
+        chat = get_chat()
+    panel = _panels.get(chat)
+    if panel is None:
+        panel = ChatPanel(chat)
+        _panels[chat] = panel
+    return panel
+
+
+def open_panel(chat: Any = None, where: str = "auto") -> None:
+    """Open the chat panel of this notebook (again: the same panel).
+
+    Parameters
+    ----------
+    chat:
+        A :class:`~jupychat.notebook.binding.NotebookChat`; default: this notebook's.
+    where:
+        ``"auto"`` (JupyterLab: the right side area; elsewhere: this cell's output),
+        ``"sidecar"`` or ``"inline"``.
+    """
+    from IPython.display import display
+
+    panel = get_panel(chat)
+    placement = detect(panel.shell, where)
+    if placement == "probe" and panel.front.kind is not None:
+        placement = "sidecar" if panel.front.kind == "lab" else "inline"
+    if panel.holder is not None:  # the cell that showed it before now points elsewhere
+        panel.holder.children = (widgets.HTML(_MOVED),)
+    if placement == "sidecar":
+        _to_sidecar(panel)
+        panel.holder = widgets.VBox([widgets.HTML(_IN_SIDEBAR)])
+        display(panel.holder)
+        return
+    if panel.sidecar is not None:
+        panel.sidecar.close()
+        panel.sidecar = None
+    holder = widgets.VBox([panel.widget], layout=widgets.Layout(width="100%"))
+    panel.holder = holder
+    display(holder)
+    if placement == "probe":
+        def placed(kind: str) -> None:
+            if kind == "lab" and panel.holder is holder:
+                _to_sidecar(panel)
+                holder.children = (widgets.HTML(_IN_SIDEBAR),)
+
+        panel.front.when_known(placed)
+
+
+def _to_sidecar(panel: ChatPanel) -> None:
+    """Show the panel in a fresh ``Sidecar`` (closing the previous one)."""
+    from sidecar import Sidecar
+
+    if panel.sidecar is not None:
+        panel.sidecar.close()
+    sidecar = Sidecar(title="Chat", anchor="right")
+    sidecar.outputs = (widget_output(panel.widget),)
+    panel.sidecar = sidecar
+
+
+def close_panel(chat: Any = None) -> None:
+    """Close this notebook's chat panel (the conversation stays in the session)."""
+    if chat is None:
+        from . import get_chat
+
+        chat = get_chat()
+    panel = _panels.pop(chat, None)
+    if panel is not None:
+        panel.close()

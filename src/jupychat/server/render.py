@@ -1,0 +1,184 @@
+"""Safe HTML for the sessions browser: Markdown, search snippets, message views.
+
+Design note: model output is untrusted text. Markdown is rendered server-side with
+mistune (a dependency of nbconvert, so present wherever Jupyter Server is) with raw HTML
+*escaped*, unsafe link schemes (``javascript:``...) replaced by mistune's URL check, and
+images turned into plain links so that a transcript never fetches a remote URL (a model
+could otherwise smuggle notebook data out in an image URL). Everything else is escaped
+with ``markupsafe``. Without mistune 3 the text is shown escaped and preformatted. The
+page's Content-Security-Policy (see ``handlers.py``) is a second fence.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from markupsafe import Markup, escape
+
+__all__ = [
+    "ROLE_LABELS",
+    "format_time",
+    "markdown_html",
+    "message_view",
+    "snippet_html",
+]
+
+ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+_LINK_ATTRS = ' rel="noopener noreferrer nofollow" target="_blank"'
+
+_renderer: Callable[[str], str] | None = None
+_renderer_ready = False
+
+
+def _build_markdown() -> Callable[[str], str] | None:
+    try:
+        import mistune
+    except ImportError:
+        return None
+    if int(str(getattr(mistune, "__version__", "0")).split(".")[0]) < 3:
+        return None
+
+    class SafeRenderer(mistune.HTMLRenderer):
+        """mistune's HTML renderer with links opened safely and images never fetched."""
+
+        def link(self, text: str, url: str, title: str | None = None) -> str:
+            tip = f' title="{escape(title)}"' if title else ""
+            return f'<a href="{self.safe_url(url)}"{tip}{_LINK_ATTRS}>{text}</a>'
+
+        def image(self, text: str, url: str, title: str | None = None) -> str:
+            label = text or "image"
+            return (
+                f'<a class="jc-image-link" href="{self.safe_url(url)}"{_LINK_ATTRS}>'
+                f"[image: {label}]</a>"
+            )
+
+    md = mistune.create_markdown(
+        escape=True,
+        renderer=SafeRenderer(escape=True),
+        plugins=["strikethrough", "table", "url", "task_lists"],
+    )
+
+    def render(text: str) -> str:
+        return str(md(text))
+
+    return render
+
+
+def markdown_html(text: str) -> Markup:
+    """Markdown to HTML with raw HTML escaped and unsafe URLs neutralised.
+
+    Stored messages never change, so renderings of texts up to 20,000 characters are
+    kept in a small LRU cache (a transcript page seen twice renders once).
+    """
+    if len(text) <= _CACHE_MAX_TEXT:
+        return _cached_markdown(text)
+    return _markdown(text)
+
+
+def _markdown(text: str) -> Markup:
+    global _renderer, _renderer_ready
+    if not _renderer_ready:
+        _renderer, _renderer_ready = _build_markdown(), True
+    if _renderer is None:
+        return Markup('<pre class="jc-plain">{}</pre>').format(text)
+    return Markup(_renderer(text))
+
+
+_CACHE_MAX_TEXT = 20_000
+_cached_markdown = functools.lru_cache(maxsize=1024)(_markdown)
+
+
+def snippet_html(snippet: str) -> Markup:
+    """A search snippet (matches marked ``**like this**`` by the store) as escaped HTML."""
+    escaped = str(escape(snippet))
+    return Markup(re.sub(r"\*\*(.+?)\*\*", r"<mark>\1</mark>", escaped))
+
+
+def format_time(value: Any) -> str:
+    """An ISO timestamp as ``YYYY-MM-DD HH:MM`` UTC (the page localises it in the browser)."""
+    if not isinstance(value, str) or not value:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _pre(text: str, css: str = "") -> Markup:
+    return Markup('<pre class="{}">{}</pre>').format(css, text)
+
+
+def _image(part: Mapping[str, Any]) -> Markup:
+    media = str(part.get("media_type", ""))
+    data = str(part.get("data", ""))
+    if media in _IMAGE_TYPES:
+        try:
+            base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+        else:
+            return Markup('<img class="jc-image" alt="attached image" src="data:{};base64,{}">'
+                          ).format(media, data)
+    return Markup('<p class="jc-note">[image: {}]</p>').format(media or "unknown type")
+
+
+def _part_html(part: Mapping[str, Any]) -> Markup:
+    kind = part.get("type")
+    if kind == "text":
+        return markdown_html(str(part.get("text", "")))
+    if kind == "context":
+        return Markup(
+            '<details class="jc-context"><summary>context: {}</summary>{}</details>'
+        ).format(part.get("key", ""), _pre(str(part.get("text", ""))))
+    if kind == "image":
+        return _image(part)
+    if kind == "tool_call":
+        args = json.dumps(part.get("arguments", {}), ensure_ascii=False, indent=2)
+        return Markup('<div class="jc-tool"><p>tool call <code>{}</code></p>{}</div>').format(
+            part.get("name", ""), _pre(args)
+        )
+    if kind == "tool_result":
+        label = "tool error" if part.get("is_error") else "tool result"
+        return Markup(
+            '<details class="jc-tool"><summary>{} <code>{}</code></summary>{}</details>'
+        ).format(label, part.get("name", ""), _pre(str(part.get("content", ""))))
+    return Markup('<p class="jc-note">[{} part]</p>').format(kind or "unknown")
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def message_view(message: Mapping[str, Any], index: int) -> dict[str, Any]:
+    """What the transcript template shows for one stored message (all HTML escaped)."""
+    role = str(message.get("role", ""))
+    raw_usage = message.get("usage")
+    usage: Mapping[str, Any] = raw_usage if isinstance(raw_usage, Mapping) else {}
+    tokens = _count(usage.get("input_tokens")) + _count(usage.get("output_tokens"))
+    content = message.get("content")
+    parts = [_part_html(p) for p in content if isinstance(p, Mapping)] if isinstance(
+        content, list) else []
+    reasoning = message.get("reasoning")
+    return {
+        "index": index,
+        "role": role,
+        "label": ROLE_LABELS.get(role, role.title() or "Message"),
+        "model": message.get("model") if role == "assistant" else None,
+        "created_at": message.get("created_at") or "",
+        "time": format_time(message.get("created_at")),
+        "tokens": tokens,
+        "interrupted": bool(message.get("interrupted")),
+        "reasoning": _pre(str(reasoning)) if reasoning else None,
+        "parts": parts,
+    }

@@ -1,0 +1,333 @@
+"""The chat panel in a real JupyterLab, driven through headless Debian Chromium.
+
+One JupyterLab server and one fake model server (``tests/fakeserver.py`` as a
+subprocess, scripted over ``POST /_script``) serve the whole module, and one notebook
+page is shared by the tests, which run in order like a person's session: open the panel,
+ask, stop, insert code, switch sessions, watch a ``%%chat`` cell show up in the panel,
+and (with ``-m llama``) ask the embedded model. Screenshots go to ``test-artifacts/``.
+
+Run: ``pytest -m browser tests/test_browser_panel.py`` (Chromium at /usr/bin/chromium;
+install it with ``apt-get install -y chromium``; never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("playwright")
+pytest.importorskip("sidecar")
+pytest.importorskip("ipylab")
+pytest.importorskip("anywidget")
+nbformat = pytest.importorskip("nbformat")
+
+from fakeserver import spawn  # noqa: E402
+from llama_fixtures import needs_llama  # noqa: E402
+from playwright.sync_api import Page, expect  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+    pytest.mark.timeout(180),
+]
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    "@jupyterlab/notebook-extension:tracker": {
+        "windowingMode": "none", "autoStartDefaultKernel": True},
+    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+}
+KERNEL_READY_JS = """async () => { const app = window.jupyterapp; await app.restored; let p;
+  while (!(p = app.shell.currentWidget) || !p.sessionContext)
+    await new Promise(r => setTimeout(r, 100));
+  await p.context.ready; await p.sessionContext.ready;
+  const k = p.sessionContext.session.kernel; await k.info; return k.name; }"""
+RUN_CELL_JS = """(prefix) => { const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
+  if (index < 0) return false;
+  nb.activeCellIndex = index;
+  app.commands.execute('notebook:run-cell');
+  return true; }"""
+ADD_CELL_JS = """(source) => { const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  nb.activeCellIndex = nb.widgets.length - 1;
+  app.commands.execute('notebook:insert-cell-below');
+  nb.activeCell.model.sharedModel.setSource(source);
+  app.commands.execute('notebook:run-cell');
+  return nb.widgets.length; }"""
+SOURCES_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .map(c => c.model.sharedModel.getSource())"""
+
+CELLS = ["%load_ext jupychat\n%chat panel", "%%chat\nHello from a notebook cell"]
+CODE = "total = sum(range(10))\nprint(total)"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ARGS}
+
+
+@pytest.fixture(scope="module")
+def model_server():
+    proc, url = spawn(python=sys.executable)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def script(url: str, **fields) -> None:
+    """Queue the fake server's next reply."""
+    request = urllib.request.Request(
+        f"{url}/_script", data=json.dumps(fields).encode(),
+        headers={"content-type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+@pytest.fixture(scope="module")
+def jlab(tmp_path_factory, model_server):
+    base = tmp_path_factory.mktemp("jlab")
+    root, cfg = base / "root", base / "settings"
+    root.mkdir()
+    cfg.mkdir()
+    (cfg / "overrides.json").write_text(json.dumps(OVERRIDES))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token, url = secrets.token_hex(16), f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "JUPYTER_CONFIG_DIR": str(base / "cfg"), "JUPYTER_RUNTIME_DIR": str(base / "rt"),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "user"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"), "IPYTHONDIR": str(base / "ipython"),
+        "JUPYCHAT_MODEL": f"openai-compatible:fake@{model_server}/v1",
+        "JUPYCHAT_STORE": str(base / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(base / "config.toml"),
+    }
+    log = open(base / "server.log", "w")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+         f"--LabApp.app_settings_dir={cfg}", "--LabApp.expose_app_in_browser=True"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 60
+    while True:
+        assert proc.poll() is None and time.time() < deadline, (base / "server.log").read_text()
+        try:
+            urllib.request.urlopen(urllib.request.Request(
+                f"{url}/api/status", headers={"Authorization": f"token {token}"}),
+                timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield {"url": url, "token": token, "root": root, "log": base / "server.log"}
+    proc.terminate()
+    proc.wait(15)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def lab(browser, jlab, model_server):
+    """One notebook page, its kernel started and ``%chat panel`` run."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nbformat.write(nb, jlab["root"] / "chat.ipynb")
+    context = browser.new_context(viewport={"width": 1500, "height": 950})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=jlab["url"])
+    page = context.new_page()
+    page.goto(f"{jlab['url']}/lab/tree/chat.ipynb?reset&token={jlab['token']}")
+    page.wait_for_function("() => !!window.jupyterapp")
+    assert page.evaluate(KERNEL_READY_JS) == "python3"
+    assert page.evaluate(RUN_CELL_JS, "%load_ext")
+    yield page
+    shot(page, "panel-final")
+    context.close()
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def panel(page: Page):
+    return page.locator("#jp-right-stack .jc-panel, .jp-Notebook .jc-panel").first
+
+
+def ask(page: Page, text: str) -> None:
+    box = panel(page).locator("textarea.jc-input")
+    box.click()
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_panel_opens_in_the_right_side_area(lab: Page):
+    expect(panel(lab)).to_be_visible(timeout=30_000)
+    expect(lab.locator(".jp-Notebook .jp-OutputArea").first).to_contain_text("right side area")
+    expect(panel(lab).locator(".jc-empty")).to_contain_text("No messages yet")
+    box = panel(lab).bounding_box()
+    assert box is not None and box["x"] > 700, "the panel should sit on the right"
+    shot(lab, "panel-open")
+
+
+def test_send_shows_the_streamed_answer(lab: Page, model_server):
+    answer = "Streaming works: **bold** and a list:\n\n- one\n- two\n- three"
+    script(model_server, text=answer, chunk_size=4, chunk_delay=0.06)
+    ask(lab, "Does streaming work?")
+    live = panel(lab).locator(".jc-live-holder .jc-assistant")
+    expect(live).to_be_visible(timeout=10_000)
+    shot(lab, "panel-streaming")
+    final = panel(lab).locator(".jc-list .jc-assistant").last
+    expect(final).to_contain_text("three", timeout=15_000)
+    expect(final.locator("strong")).to_have_text("bold")
+    expect(final.locator(".jc-footer")).to_contain_text("out")
+    expect(panel(lab).locator(".jc-list .jc-user").last).to_contain_text("Does streaming work?")
+    expect(panel(lab).locator("textarea.jc-input")).to_have_value("")
+    shot(lab, "panel-answer")
+
+
+def test_shift_enter_adds_a_line_instead_of_sending(lab: Page):
+    box = panel(lab).locator("textarea.jc-input")
+    box.click()
+    box.fill("first line")
+    box.press("Shift+Enter")
+    box.type("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    before = panel(lab).locator(".jc-list .jc-user").count()
+    lab.wait_for_timeout(300)
+    assert panel(lab).locator(".jc-list .jc-user").count() == before
+    box.fill("")
+
+
+def test_stop_mid_stream_keeps_the_partial_answer(lab: Page, model_server):
+    words = " ".join(f"w{i}" for i in range(80))
+    script(model_server, text=words, chunk_size=6, chunk_delay=0.25)
+    ask(lab, "Say many words")
+    live = panel(lab).locator(".jc-live-holder .jc-assistant")
+    expect(live).to_contain_text("w3", timeout=10_000)
+    stop = panel(lab).get_by_role("button", name="Stop")
+    expect(stop).to_be_enabled()
+    stop.click()
+    final = panel(lab).locator(".jc-list .jc-assistant").last
+    expect(final.locator(".jc-footer")).to_contain_text("interrupted", timeout=2_000)
+    text = final.locator(".jc-body").inner_text()
+    assert text.startswith("w0") and "w79" not in text
+    expect(panel(lab).get_by_role("button", name="Send")).to_be_enabled()
+    shot(lab, "panel-stopped")
+
+
+def test_code_blocks_copy_and_insert_below(lab: Page, model_server):
+    script(model_server, text=f"Here you go:\n\n```python\n{CODE}\n```\n", chunk_size=8,
+           chunk_delay=0.01)
+    ask(lab, "Give me code")
+    block = panel(lab).locator(".jc-list .jc-assistant").last.locator(".jc-codeblock")
+    expect(block).to_contain_text("print(total)", timeout=10_000)
+    expect(block.locator(".highlight .k, .highlight .nb").first).to_be_visible()
+    block.get_by_role("button", name="Copy").click()
+    expect(block.get_by_role("button", name="Copied")).to_be_visible()
+    assert lab.evaluate("() => navigator.clipboard.readText()") == CODE
+    insert = block.get_by_role("button", name="Insert below")
+    expect(insert).to_be_visible()
+    before = lab.evaluate(SOURCES_JS)
+    insert.click()
+    lab.wait_for_function(f"() => ({SOURCES_JS})().length === {len(before) + 1}",
+                          timeout=10_000)
+    assert CODE in lab.evaluate(SOURCES_JS)
+    shot(lab, "panel-inserted")
+
+
+def test_a_chat_cell_turn_appears_in_the_panel(lab: Page, model_server):
+    script(model_server, text="Answer to the cell, streamed to both places.", chunk_size=5,
+           chunk_delay=0.03)
+    assert lab.evaluate(RUN_CELL_JS, "%%chat")
+    user = panel(lab).locator(".jc-list .jc-user").last
+    expect(user).to_contain_text("Hello from a notebook cell", timeout=10_000)
+    expect(user.locator(".jc-label")).to_have_text("You · cell")
+    expect(panel(lab).locator(".jc-list .jc-assistant").last).to_contain_text(
+        "streamed to both places", timeout=10_000)
+    expect(lab.locator(".jp-Notebook .jp-OutputArea").last).to_contain_text(
+        "streamed to both places")
+    shot(lab, "panel-cell-turn")
+
+
+def test_new_session_and_switch_back(lab: Page):
+    picker = panel(lab).locator(".widget-dropdown select").first
+    old = picker.input_value()
+    panel(lab).get_by_role("button", name="New").click()
+    expect(panel(lab).locator(".jc-empty")).to_be_visible(timeout=10_000)
+    assert picker.input_value() != old
+    picker.select_option(old)
+    expect(panel(lab).locator(".jc-list .jc-user").first).to_contain_text(
+        "Does streaming work?", timeout=10_000)
+    shot(lab, "panel-switched")
+
+
+def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page):
+    sidebar = lab.locator("#jp-right-stack .jc-panel")
+    lab.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tabCloseIcon").first.click()
+    expect(sidebar).to_have_count(0)
+    assert lab.evaluate(RUN_CELL_JS, "%load_ext")
+    expect(sidebar).to_be_visible(timeout=15_000)
+    expect(sidebar.locator(".jc-list .jc-user").first).to_contain_text("Does streaming work?")
+    expect(lab.locator("#jp-right-stack .jupyterlab-sidecar")).to_have_count(1)
+
+
+def test_context_variables_and_export(lab: Page, jlab):
+    assert lab.evaluate(RUN_CELL_JS, "total =")  # the cell inserted above: total = 45
+    panel(lab).get_by_text("Context variables").click()
+    picker = panel(lab).locator(".widget-select-multiple select")
+    expect(picker.locator("option", has_text="total")).to_have_text(
+        "total — int = 45", timeout=10_000)
+    picker.select_option(label="total — int = 45")
+    expect(panel(lab).get_by_text("Context variables (1 attached)")).to_be_visible()
+    shot(lab, "panel-context")
+    panel(lab).get_by_text("Export").first.click()
+    path = panel(lab).locator("input[placeholder^='chat.md']")
+    path.fill("exported-chat.md")
+    panel(lab).get_by_role("button", name="Export").click()
+    expect(panel(lab).locator(".jc-status")).to_contain_text("exported to", timeout=10_000)
+    assert "Does streaming work?" in (jlab["root"] / "exported-chat.md").read_text()
+
+
+def test_inline_placement_moves_the_panel_into_the_cell(lab: Page):
+    lab.evaluate(ADD_CELL_JS, "from jupychat.notebook.panel import open_panel\n"
+                              "open_panel(where='inline')")
+    inline = lab.locator(".jp-Notebook .jp-OutputArea .jc-panel")
+    expect(inline).to_be_visible(timeout=15_000)
+    expect(lab.locator("#jp-right-stack .jc-panel")).to_have_count(0)
+    expect(inline.locator(".jc-list .jc-user").first).to_contain_text("Does streaming work?")
+    expect(lab.locator(".jp-Notebook .jp-OutputArea").first).to_contain_text("moved")
+    inline.scroll_into_view_if_needed()
+    shot(lab, "panel-inline")
+
+
+@pytest.mark.llama
+@needs_llama
+def test_the_embedded_model_answers_in_the_sidebar(lab: Page):
+    model = panel(lab).locator("input[list]").first
+    model.fill("local")
+    model.press("Enter")
+    expect(panel(lab).locator(".jc-status")).to_contain_text("model: local", timeout=10_000)
+    before = panel(lab).locator(".jc-list .jc-assistant").count()
+    ask(lab, "What is 2 + 2?")
+    answers = panel(lab).locator(".jc-list .jc-assistant")
+    expect(answers).to_have_count(before + 1, timeout=120_000)
+    final = answers.last
+    assert final.locator(".jc-body").inner_text().strip()
+    expect(final.locator(".jc-footer")).to_contain_text("local")
+    shot(lab, "panel-local-model")
