@@ -30,9 +30,10 @@ pytest.importorskip("ipylab")
 pytest.importorskip("anywidget")
 nbformat = pytest.importorskip("nbformat")
 
+from playwright.sync_api import Page, expect  # noqa: E402
+
 from fakeserver import spawn  # noqa: E402
 from llama_fixtures import needs_llama  # noqa: E402
-from playwright.sync_api import Page, expect  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
@@ -279,7 +280,10 @@ def test_new_session_and_switch_back(lab: Page):
 
 def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page):
     sidebar = lab.locator("#jp-right-stack .jc-panel")
-    lab.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tabCloseIcon").first.click()
+    icon = lab.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tabCloseIcon").first
+    box = icon.bounding_box()  # the rotated tab covers the icon for Playwright's hit test
+    assert box is not None
+    lab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     expect(sidebar).to_have_count(0)
     assert lab.evaluate(RUN_CELL_JS, "%load_ext")
     expect(sidebar).to_be_visible(timeout=15_000)

@@ -14,9 +14,9 @@ import threading
 import time
 
 import pytest
-from fixtures_server import fake_server  # noqa: F401  (pytest fixture)
 from IPython.core.interactiveshell import InteractiveShell
 
+from fixtures_server import fake_server  # noqa: F401  (pytest fixture)
 from jupychat.errors import ProviderUnavailable
 from jupychat.notebook import get_chat, unload_ipython_extension
 from jupychat.notebook.panel import ChatPanel, close_panel, get_panel, open_panel
@@ -296,7 +296,7 @@ def test_selected_variables_are_sent_as_context(shell, panel):
     shell.user_ns["df"] = pd.DataFrame({"price": [1.5, 2.5, 4.0], "city": ["a", "b", "c"]})
     shell.user_ns["numbers"] = [1, 2, 3]
     panel.refresh_variables()
-    labels = dict((value, label) for label, value in panel.vars_picker.options)
+    labels = {value: label for label, value in panel.vars_picker.options}
     assert "df" in labels and "3×2" in labels["df"]
     assert "numbers" in labels
     assert "open" not in labels and "In" not in labels
@@ -318,7 +318,7 @@ def test_unknown_variable_in_the_prompt_is_a_status_line(panel):
 
 def test_variables_refresh_after_each_cell(shell, panel):
     shell.run_cell("answer = 42")
-    labels = dict((value, label) for label, value in panel.vars_picker.options)
+    labels = {value: label for label, value in panel.vars_picker.options}
     assert "answer" in labels and "42" in labels["answer"]
 
 
@@ -385,3 +385,12 @@ def test_markdown_is_rendered_safely():
     assert out.codes == ["def f():\n    return 1"] and out.languages == ["python"]
     assert '<span class="k">def</span>' in out.html
     assert render_markdown("```\nplain\n```").codes == ["plain"]
+
+
+def test_the_fallback_renderer_escapes_and_finds_code(monkeypatch):
+    from jupychat.notebook import panel_render
+
+    monkeypatch.setattr(panel_render, "_parser", False)  # as if markdown-it-py were missing
+    out = panel_render.render_markdown("a <b>\n\n```python\nx = 1\n```\nend", actions=True)
+    assert "&lt;b&gt;" in out.html and "<b>" not in out.html
+    assert out.codes == ["x = 1"] and "Insert below" in out.html and "end" in out.html

@@ -50,4 +50,4 @@ def get_chat(ipython: Any = None) -> Any:
         raise RuntimeError("jupychat's notebook features need IPython or Jupyter")
     if id(ipython) not in _magics:
         load_ipython_extension(ipython)
-    return _magics[id(ipython)].chat
+    return _magics[id(ipython)].nbchat

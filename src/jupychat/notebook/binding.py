@@ -92,7 +92,12 @@ class NotebookChat:
         return self.new_session(name, switch=False)
 
     def _resume_kwargs(self) -> dict[str, Any]:
-        return {"model": self.model_override} if self.model_override else {}
+        from .namespace import notebook_tools
+
+        kwargs: dict[str, Any] = {"tools": notebook_tools(self.shell)}
+        if self.model_override:
+            kwargs["model"] = self.model_override
+        return kwargs
 
     def new_session(self, name: str | None = None, *, switch: bool = True, **kwargs: Any) -> ChatSession:
         """Start a fresh session (the old one stays in the store)."""

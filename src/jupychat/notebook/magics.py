@@ -22,7 +22,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
-from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
 
 from .. import config
@@ -89,7 +89,7 @@ class ChatMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        self.chat = NotebookChat(shell)
+        self.nbchat = NotebookChat(shell)
         self._cell_id: str | None = None
         self._sync_all()
 
@@ -140,7 +140,11 @@ class ChatMagics(Magics):
 
     def _parse_cell_args(self, line: str) -> Any:
         try:
-            return parse_argstring(self.chat, line)
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse the options {line!r}: {exc}") from None
+        try:
+            return self.chat.parser.parse_args(words)
         except UsageError as exc:
             raise UsageError(f"{exc}; see %chat help") from None
 
@@ -150,14 +154,14 @@ class ChatMagics(Magics):
             raise UsageError(f"--out needs a variable name; {args.out!r} is not one")
         try:
             session = (
-                self.chat.new_session(args.session) if args.new else self.chat.session(args.session)
+                self.nbchat.new_session(args.session) if args.new else self.nbchat.session(args.session)
             )
             if args.system is not None:
                 session.system_prompt = args.system or None
             from .namespace import expand_prompt, turn_context
 
             names = [n for spec in args.context for n in spec.replace(",", " ").split()]
-            prompt, mentioned = expand_prompt(cell, self.shell.user_ns, names)
+            prompt, mentioned = expand_prompt(cell.strip(), self.shell.user_ns, names)
             context = turn_context(session, self.shell.user_ns, mentioned)
         except ChatError as exc:
             raise UsageError(str(exc)) from None
@@ -200,12 +204,12 @@ class ChatMagics(Magics):
             if model:
                 session.switch_model(model)
             self._loading_notice(session, renderer)
-            self.chat.emit("turn_started", prompt=prompt, source="cell", session=session)
+            self.nbchat.emit("turn_started", prompt=prompt, source="cell", session=session)
             if stream:
                 chat_stream = session.stream(prompt, **options)
                 for delta in chat_stream:
                     renderer.add(delta)
-                    self.chat.emit("delta", text=delta, session=session)
+                    self.nbchat.emit("delta", text=delta, session=session)
                 response = chat_stream.response
             else:
                 response = session.send(prompt, **options)
@@ -213,20 +217,20 @@ class ChatMagics(Magics):
             response = session.last_response
             if response is not None and response.interrupted:
                 renderer.finish(response.text, footer(response, extra="stopped"))
-                self.chat.emit("turn_finished", response=response, source="cell", session=session)
+                self.nbchat.emit("turn_finished", response=response, source="cell", session=session)
             else:
                 renderer.finish("", "stopped before any answer arrived")
-                self.chat.emit("turn_failed", error="interrupted", session=session)
+                self.nbchat.emit("turn_failed", error="interrupted", session=session)
             return None
         except ChatError as exc:
             renderer.finish("", "")
-            self.chat.emit("turn_failed", error=str(exc), session=session)
+            self.nbchat.emit("turn_failed", error=str(exc), session=session)
             raise UsageError(str(exc)) from None
         finally:
             if model:
                 session.switch_model(previous)
         renderer.finish(response.text, footer(response, _cost(session, response)))
-        self.chat.emit("turn_finished", response=response, source="cell", session=session)
+        self.nbchat.emit("turn_finished", response=response, source="cell", session=session)
         return response
 
     @staticmethod
@@ -264,11 +268,11 @@ class ChatMagics(Magics):
         self._cell("", " ".join(rest))
 
     def _cmd_model(self, rest: list[str]) -> None:
-        session = self.chat.session()
+        session = self.nbchat.session()
         if rest:
             session.switch_model(rest[0])
-            self.chat.model_override = rest[0]
-            self.chat.emit("session_changed", session=session)
+            self.nbchat.model_override = rest[0]
+            self.nbchat.emit("session_changed", session=session)
         print(f"model: {session.model_id}")
 
     def _cmd_models(self, rest: list[str]) -> None:
@@ -285,7 +289,7 @@ class ChatMagics(Magics):
     def _cmd_history(self, rest: list[str]) -> None:
         from IPython.display import Markdown, display
 
-        session = self.chat.session()
+        session = self.nbchat.session()
         limit = int(rest[0]) if rest and rest[0].isdigit() else None
         messages = [m for m in session.history if m.role in ("user", "assistant") and m.text]
         if limit:
@@ -301,21 +305,21 @@ class ChatMagics(Magics):
         display(Markdown("\n\n---\n\n".join(parts)))
 
     def _cmd_clear(self, rest: list[str]) -> None:
-        session = self.chat.session()
+        session = self.nbchat.session()
         session.clear()
-        self.chat.emit("session_changed", session=session)
+        self.nbchat.emit("session_changed", session=session)
         print("conversation cleared (system prompt kept)")
 
     def _cmd_new(self, rest: list[str]) -> None:
-        session = self.chat.new_session(rest[0] if rest else None)
+        session = self.nbchat.new_session(rest[0] if rest else None)
         print(f"new session {session.id[:8]}")
 
     def _cmd_sessions(self, rest: list[str]) -> None:
-        store = self.chat.store
+        store = self.nbchat.store
         if store is None:
             raise UsageError("no session store is available")
-        current = self.chat.session(switch=False).id
-        mine = store.list(limit=20, notebook=self.chat.notebook) if self.chat.notebook else []
+        current = self.nbchat.session(switch=False).id
+        mine = store.list(limit=20, notebook=self.nbchat.notebook) if self.nbchat.notebook else []
         recent = store.list(limit=10)
         seen: set[str] = set()
         rows = []
@@ -335,7 +339,7 @@ class ChatMagics(Magics):
     def _cmd_use(self, rest: list[str]) -> None:
         if not rest:
             raise UsageError("%chat use needs a session id (see %chat sessions)")
-        session = self.chat.use(rest[0])
+        session = self.nbchat.use(rest[0])
         print(f"using session {session.id[:8]}: {session.title or '(untitled)'} ({len(session)} messages)")
 
     def _cmd_export(self, rest: list[str]) -> None:
@@ -343,17 +347,17 @@ class ChatMagics(Magics):
             raise UsageError("%chat export needs a path ending in .json, .md or .ipynb")
         from .namespace import export_session
 
-        path = export_session(self.chat.session(), rest[0], self.chat.store)
+        path = export_session(self.nbchat.session(), rest[0], self.nbchat.store)
         print(f"exported to {path}")
 
     def _cmd_context(self, rest: list[str]) -> None:
         from .namespace import preview_context
 
         names = [n for spec in rest for n in spec.replace(",", " ").split()]
-        print(preview_context(self.chat.session(), self.shell.user_ns, names))
+        print(preview_context(self.nbchat.session(), self.shell.user_ns, names))
 
     def _cmd_stats(self, rest: list[str]) -> None:
-        stats = self.chat.session().stats()
+        stats = self.nbchat.session().stats()
         cost = stats["cost"]
         cost_text = "unknown (no price for this model)" if cost is None else f"${cost:.4f}"
         lines = [
@@ -372,7 +376,7 @@ class ChatMagics(Magics):
         print("\n".join(lines))
 
     def _cmd_memory(self, rest: list[str]) -> None:
-        session = self.chat.session()
+        session = self.nbchat.session()
         if rest[:1] == ["set"] and len(rest) >= 3:
             session.set_memory(rest[1], " ".join(rest[2:]))
         elif rest[:1] == ["clear"]:
@@ -415,12 +419,12 @@ class ChatMagics(Magics):
             "This cell raised an exception. Explain the cause briefly and show the fix.\n\n"
             f"```python\n{source}\n```\n\n```\n" + "\n".join(lines) + "\n```"
         )
-        self._ask(self.chat.session(), prompt, {"meta": {"kind": "error"}})
+        self._ask(self.nbchat.session(), prompt, {"meta": {"kind": "error"}})
 
     def _cmd_panel(self, rest: list[str]) -> Any:
         from .panel import open_panel
 
-        return open_panel(self.chat)
+        return open_panel(self.nbchat)
 
 
 def _cost(session: Any, response: Any) -> float | None:

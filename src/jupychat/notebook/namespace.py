@@ -20,7 +20,14 @@ from typing import Any
 
 from ..errors import ChatError
 
-__all__ = ["attach_notebook_context", "expand_prompt", "export_session", "preview_context", "turn_context"]
+__all__ = [
+    "attach_notebook_context",
+    "expand_prompt",
+    "export_session",
+    "notebook_tools",
+    "preview_context",
+    "turn_context",
+]
 
 _CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
 _BRACE_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -126,13 +133,19 @@ def _inventory(shell: Any) -> dict[str, str]:
     return inventory_context(shell.user_ns, _settings())
 
 
-def attach_notebook_context(session: Any, shell: Any) -> None:
-    """Give ``session`` the notebook's variable inventory, data tools and code approval."""
+def notebook_tools(shell: Any) -> list[Any]:
+    """The read-only data tools over ``shell``'s namespace, and ``run_python`` (asks first)."""
     from ..context import data_tools
 
+    return list(data_tools(lambda: shell.user_ns, _settings(), approve=_ask_user))
+
+
+def attach_notebook_context(session: Any, shell: Any) -> None:
+    """Give ``session`` the notebook's variable inventory, data tools and code approval."""
     session.context = lambda: _inventory(shell)
-    for tool in data_tools(lambda: shell.user_ns, _settings(), approve=_ask_user):
-        if tool.name not in {t.name for t in session.tools}:
+    present = {t.name for t in session.tools}
+    for tool in notebook_tools(shell):
+        if tool.name not in present:
             session.add_tool(tool)
 
 

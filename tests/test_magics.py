@@ -1,0 +1,287 @@
+"""The magics in a real IPython shell (kernel tier, in-process) with the shipped fake provider."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+
+from jupychat.notebook import get_chat, unload_ipython_extension
+from jupychat.providers.fake import get_fake
+
+
+@pytest.fixture
+def shell(monkeypatch):
+    monkeypatch.setenv("JUPYCHAT_MODEL", "fake:magics")
+    monkeypatch.setenv("JPY_SESSION_NAME", "/work/analysis.ipynb")
+    InteractiveShell.clear_instance()
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "jupychat")
+    yield sh
+    unload_ipython_extension(sh)
+    InteractiveShell.clear_instance()
+
+
+@pytest.fixture
+def fake():
+    return get_fake("magics")
+
+
+def run(shell, cell, **kwargs):
+    """Run a cell; return (result, captured outputs)."""
+    with capture_output() as captured:
+        result = shell.run_cell(cell, **kwargs)
+    return result, captured
+
+
+def rendered(captured) -> str:
+    """Every Markdown/text output the cell produced, joined (display updates included)."""
+    texts = []
+    for output in captured.outputs:
+        data = output.data
+        texts.append(data.get("text/markdown") or data.get("text/plain") or "")
+    return "\n".join(texts) + captured.stdout
+
+
+def session(shell):
+    return get_chat(shell).session()
+
+
+def test_chat_cell_streams_answer_with_footer(shell, fake):
+    fake.enqueue("**Four.**", usage=(10, 2))
+    result, out = run(shell, "%%chat\nWhat is 2 + 2?")
+    assert result.success, result.error_in_exec
+    text = rendered(out)
+    assert "**Four.**" in text
+    assert "fake:magics" in text and "10 in / 2 out" in text
+    assert [m.text for m in session(shell).history] == ["What is 2 + 2?", "**Four.**"]
+
+
+def test_follow_up_remembers_and_session_is_notebook_scoped(shell, fake):
+    fake.enqueue("A").enqueue("B")
+    run(shell, "%%chat\nfirst")
+    run(shell, "%%chat\nsecond")
+    assert [m.text for m in fake.requests[-1].messages] == ["first", "A", "second"]
+    assert session(shell).notebook == "/work/analysis.ipynb"
+
+
+def test_rerunning_a_cell_replaces_its_turn(shell, fake):
+    fake.enqueue("v1").enqueue("other").enqueue("v2")
+    run(shell, "%%chat\nquestion v1", cell_id="cell-1")
+    run(shell, "%%chat\nunrelated", cell_id="cell-2")
+    run(shell, "%%chat\nquestion v2", cell_id="cell-1")
+    texts = [m.text for m in session(shell).history]
+    assert texts == ["unrelated", "other", "question v2", "v2"]
+    assert [m.text for m in fake.requests[-1].messages] == ["unrelated", "other", "question v2"]
+
+
+def test_cell_options(shell, fake):
+    fake.enqueue("Here:\n```python\nprint('hi')\n```\n", usage=(1, 1))
+    result, _ = run(shell, "%%chat --format code --out answer --temperature 0.3 --max-tokens 50 --system 'Be terse.'\nwrite code")
+    assert result.success, result.error_in_exec
+    request = fake.requests[-1]
+    assert request.temperature == 0.3 and request.max_tokens == 50 and request.system == "Be terse."
+    assert shell.user_ns["answer"].startswith("Here:")
+    assert shell.rl_next_input == "print('hi')"
+    other = get_fake("percell")
+    other.enqueue("from the other model")
+    run(shell, "%%chat -m fake:percell --no-stream\nq")
+    assert other.requests and session(shell).model_id == "fake:magics"
+    assert session(shell).history[-1].model == "fake:percell"
+
+
+def test_new_and_named_sessions(shell, fake):
+    run(shell, "%%chat\nin main")
+    main_id = session(shell).id
+    run(shell, "%%chat --session side\nin side")
+    side = get_chat(shell).session()
+    assert side.name == "side" and side.id != main_id
+    assert [m.text for m in side.history][0] == "in side"
+    run(shell, "%%chat --new\nfresh")
+    assert session(shell).id not in (main_id, side.id)
+    assert [m.text for m in session(shell).history][0] == "fresh"
+
+
+def test_variables_as_context(shell, fake):
+    pd = pytest.importorskip("pandas")
+    shell.user_ns["sales"] = pd.DataFrame({"units": [1, 2, 3], "region": ["n", "s", "n"]})
+    shell.user_ns["threshold"] = 10
+    run(shell, "%%chat\nRows of @sales above {threshold}? Literal {{braces}} and `{code}` stay.")
+    user = fake.requests[-1].messages[-1]
+    assert user.text == "Rows of @sales above 10? Literal {braces} and `{code}` stay."
+    keys = {b.key for b in user.context_blocks}
+    assert "var:sales" in keys and "inventory" in keys
+    sales_text = next(b.text for b in user.context_blocks if b.key == "var:sales")
+    assert "units" in sales_text and "region" in sales_text
+    # unchanged variables are not sent again
+    run(shell, "%%chat\nand @sales again?")
+    assert fake.requests[-1].messages[-1].context_blocks == []
+    run(shell, "%%chat --context sales\nexplicit")
+    assert fake.requests[-1].messages[-1].context_blocks == []
+
+
+def test_chat_context_prints_what_would_be_sent(shell, fake):
+    pd = pytest.importorskip("pandas")
+    shell.user_ns["people"] = pd.DataFrame({"email": ["a@b.c", "d@e.f"], "age": [30, 40]})
+    _, out = run(shell, "%chat context people")
+    assert "var:people" in out.stdout and "withheld" in out.stdout
+    assert "a@b.c" not in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("%%chat --bogus\nhi", "unrecognized arguments: --bogus"),
+        ("%%chat\n{missing_var}", "unknown variable {missing_var}"),
+        ("%%chat --context nothere\nhi", "unknown variable 'nothere'"),
+        ("%%chat --max-tokens -5\nhi", "argument --max-tokens"),
+        ("%%chat\n   ", "the cell is empty"),
+        ("%chat frobnicate", "unknown %chat command 'frobnicate'"),
+        ("%%chat -m nope:model\nhi", "unknown provider 'nope'"),
+        ("%%chat -m openai:gpt-4o-mini\nhi", "OPENAI_API_KEY"),
+        ("%%chat -m openai-compatible:m@http://127.0.0.1:9/v1\nhi", "127.0.0.1:9"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_session_unchanged(shell, fake, cell, message, monkeypatch):
+    monkeypatch.setenv("JUPYCHAT_MAX_RETRIES", "0")
+    run(shell, "%%chat\nbefore")
+    before = session(shell).history
+    result, out = run(shell, cell)
+    assert not result.success
+    error = str(result.error_in_exec or result.error_before_exec)
+    assert message in error
+    assert "\n" not in error.strip()
+    assert type(result.error_in_exec or result.error_before_exec).__name__ == "UsageError"
+    assert session(shell).history == before
+    assert session(shell).model_id == "fake:magics"
+
+
+def test_interrupt_keeps_partial_answer_and_next_cell_works(shell, fake):
+    fake.enqueue("partial words here", chunk_size=4, error=KeyboardInterrupt(), error_after=2)
+    result, out = run(shell, "%%chat\nlong answer please")
+    assert result.success  # no traceback: the interruption is shown, not raised
+    assert "stopped" in rendered(out)
+    last = session(shell).history[-1]
+    assert last.interrupted and last.text == "partial "
+    fake.enqueue("normal")
+    result, out = run(shell, "%%chat\nnext")
+    assert result.success and "normal" in rendered(out)
+
+
+def test_line_commands(shell, fake, tmp_path):
+    fake.enqueue("answer one")
+    run(shell, "%%chat\nquestion one")
+    _, out = run(shell, "%chat history")
+    assert "question one" in rendered(out) and "answer one" in rendered(out)
+    _, out = run(shell, "%chat stats")
+    assert "turns: 1" in out.stdout and "cost: $0" in out.stdout
+    _, out = run(shell, "%chat model")
+    assert "fake:magics" in out.stdout
+    _, out = run(shell, "%chat model fake:switched")
+    assert session(shell).model_id == "fake:switched"
+    _, out = run(shell, "%chat models")
+    assert "openai" in out.stdout and "local" in out.stdout
+    _, out = run(shell, "%chat memory set goal churn analysis")
+    assert "goal: 'churn analysis'" in out.stdout
+    _, out = run(shell, "%chat help")
+    assert "%%chat" in out.stdout and "%chat export" in out.stdout
+    for suffix in ("json", "md", "ipynb"):
+        target = tmp_path / f"chat.{suffix}"
+        result, out = run(shell, f"%chat export {target}")
+        assert result.success, result.error_in_exec
+        assert target.exists() and "question one" in target.read_text()
+    _, out = run(shell, "%chat clear")
+    assert session(shell).history == []
+    old = session(shell).id
+    run(shell, "%chat new")
+    assert session(shell).id != old
+    _, out = run(shell, "%chat sessions")
+    assert old[:8] in out.stdout
+    run(shell, f"%chat use {old[:8]}")
+    assert session(shell).id == old
+
+
+def test_key_is_kept_in_memory_only(shell, fake, monkeypatch, tmp_path):
+    secret = "sk-test-abcdefghijklmnop1234"
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": secret)
+    _, out = run(shell, "%chat key openai")
+    assert secret not in out.stdout and "openai key set" in out.stdout
+    _, out = run(shell, "%chat config")
+    assert "openai key: set" in out.stdout and secret not in out.stdout
+    run(shell, "%%chat\nhello")
+    run(shell, f"%chat export {tmp_path / 'x.json'}")
+    assert secret not in (tmp_path / "x.json").read_text()
+    db = os.environ["JUPYCHAT_STORE"]
+    con = sqlite3.connect(db)
+    dump = "\n".join(con.iterdump())
+    assert secret not in dump
+
+
+def test_chat_error_explains_last_exception(shell, fake):
+    run(shell, "x = 1\ny = x / 0")
+    fake.enqueue("Division by zero: check y.")
+    result, out = run(shell, "%chat error")
+    assert result.success, result.error_in_exec
+    prompt = fake.requests[-1].messages[-1].text
+    assert "ZeroDivisionError" in prompt and "y = x / 0" in prompt
+    assert "Division by zero" in rendered(out)
+
+
+def test_config_traitlets_feed_the_resolver(shell, fake):
+    run(shell, "%config ChatMagics.default_model = 'fake:configured'")
+    run(shell, "%chat new")
+    assert session(shell).model_id == "fake:configured"
+
+
+def test_session_resumes_after_restart(shell, fake):
+    fake.enqueue("remembered")
+    run(shell, "%%chat\nbefore restart")
+    first = session(shell)
+    unload_ipython_extension(shell)
+    InteractiveShell.clear_instance()
+    restarted = InteractiveShell.instance()
+    restarted.run_line_magic("load_ext", "jupychat")
+    try:
+        resumed = get_chat(restarted).session()
+        assert resumed.id == first.id
+        assert [m.text for m in resumed.history] == ["before restart", "remembered"]
+    finally:
+        unload_ipython_extension(restarted)
+
+
+def test_terminal_ipython_prints_plain_text(tmp_path):
+    code = "%load_ext jupychat\n%%chat\nhello terminal\n"
+    script = tmp_path / "t.ipy"
+    script.write_text("%load_ext jupychat\n")
+    env = {**os.environ, "JUPYCHAT_MODEL": "fake", "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+           "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"), "IPYTHONDIR": str(tmp_path / "ipy")}
+    env.pop("JPY_SESSION_NAME", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--quick", "-c",
+         "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+         "get_ipython().run_cell_magic('chat', '', 'hello terminal')"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "(fake model) You said: hello terminal" in out.stdout
+    assert "<IPython.core.display" not in out.stdout
+    assert "fake:default" in out.stdout
+    del code
+
+
+def test_load_ext_is_cheap_and_lazy():
+    code = (
+        "import sys, time; from IPython.core.interactiveshell import InteractiveShell; "
+        "sh = InteractiveShell.instance(); before = set(sys.modules); "
+        "sh.run_line_magic('load_ext', 'jupychat'); "
+        "heavy = ('pandas', 'numpy', 'ipywidgets', 'httpx', 'sqlite3', 'xllamacpp', 'jupychat.store', 'jupychat.context'); "
+        "print(json.dumps(sorted(m for m in heavy if m in sys.modules and m not in before)))"
+    )
+    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
