@@ -315,3 +315,19 @@ def test_unreachable_server_is_retried_then_unavailable(api, mode):
         provider = anthropic_provider("m", base_url=f"http://127.0.0.1:{port}", **options)
     with pytest.raises(ProviderUnavailable, match=r"cannot reach .* after 2 retries"):
         run(provider, mode)
+
+
+def test_chained_causes_carry_no_key_headers(fake_server, api):
+    fake_server.enqueue(status=401)
+    with pytest.raises(AuthenticationError) as info:
+        run(make(api, fake_server), "sync")
+    cause = info.value.__cause__
+    assert isinstance(cause, httpx.HTTPStatusError)
+    assert cause.response.status_code == 401 and cause.response.content
+    assert KEY not in repr(cause.request.headers) and KEY not in str(cause.response.request.headers)
+    fake_server.enqueue("x", drop_after=2, chunk_size=1)
+    with pytest.raises(ProviderUnavailable) as info:
+        run(make(api, fake_server, max_retries=0), "sync")
+    transport_cause = info.value.__cause__
+    assert isinstance(transport_cause, httpx.TransportError)
+    assert KEY not in repr(transport_cause.request.headers)

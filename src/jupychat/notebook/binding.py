@@ -134,7 +134,7 @@ class NotebookChat:
         store = self.store
         if store.exists(prefix):
             return prefix
-        matches = [s["id"] for s in store.list(limit=10_000) if s["id"].startswith(prefix)]
+        matches = list(store.match_ids(prefix))
         if len(matches) == 1:
             return matches[0]
         if not matches:

@@ -550,15 +550,40 @@ class _Attempt:
         return self._mark(self.parser.finish())
 
 
+def _bare_request(request: httpx.Request) -> httpx.Request:
+    """The request without its headers (httpx masks ``authorization`` but not ``x-api-key``)."""
+    return httpx.Request(request.method, request.url)
+
+
 def _error_status(state: RetryState, response: httpx.Response, body: bytes) -> float:
-    """Seconds to wait before retrying an error status, or raise the mapped error."""
+    """Seconds to wait before retrying an error status, or raise the mapped error.
+
+    The raised error's ``__cause__`` is an ``httpx.HTTPStatusError`` carrying the status,
+    response headers and body, but a request without its (secret-bearing) headers.
+    """
     try:
         return state.after_status(response.status_code, response.headers, body)
     except ProviderError as exc:
-        cause = httpx.HTTPStatusError(
-            f"HTTP {response.status_code}", request=response.request, response=response
+        request = _bare_request(response.request)
+        bare = httpx.Response(
+            response.status_code, headers=response.headers, content=body, request=request
         )
-        raise exc from cause
+        raise exc from httpx.HTTPStatusError(
+            f"HTTP {response.status_code}", request=request, response=bare
+        )
+
+
+def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
+    """A copy of a transport error whose ``request`` has no headers (for ``__cause__``)."""
+    try:
+        request = exc.request
+    except RuntimeError:  # raised without a request (ours, e.g. StreamEndedEarly)
+        return exc
+    try:
+        clean = type(exc)(str(exc), request=_bare_request(request))
+    except TypeError:
+        return exc
+    return clean.with_traceback(exc.__traceback__)
 
 
 # -------------------------------------------------------------------------- drivers
@@ -601,7 +626,7 @@ def run_stream(
                     return
         except httpx.TransportError as exc:
             wait = state.after_transport_error(
-                exc, started=attempt.started, responded=attempt.responded
+                _without_secrets(exc), started=attempt.started, responded=attempt.responded
             )
         sleep(wait)
 
@@ -652,7 +677,7 @@ async def arun_stream(
                     return
         except httpx.TransportError as exc:
             wait = state.after_transport_error(
-                exc, started=attempt.started, responded=attempt.responded
+                _without_secrets(exc), started=attempt.started, responded=attempt.responded
             )
         await asleep(wait)
 

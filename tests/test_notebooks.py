@@ -1,0 +1,82 @@
+"""Every notebook in notebooks/ runs top to bottom in a real kernel (nbclient).
+
+Against the loopback fake server (OpenAI wire format) by default; the quickstart also runs
+once against the embedded llama.cpp model, as a new user with no API key would run it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from fixtures_server import fake_server  # noqa: F401  (fixture)
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+pytestmark = pytest.mark.kernel
+
+
+def execute(path: Path, workdir: Path, env: dict[str, str], monkeypatch) -> nbformat.NotebookNode:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(workdir / path.name))
+    monkeypatch.setenv("IPYTHONDIR", str(workdir / ".ipython"))
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, kernel_name="python3", timeout=240,
+                            resources={"metadata": {"path": str(workdir)}})
+    client.execute()
+    return nb
+
+
+def outputs_text(nb) -> str:
+    chunks = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert output.get("output_type") != "error", output
+            chunks.append(output.get("text", ""))
+            for value in output.get("data", {}).values():
+                chunks.append(value if isinstance(value, str) else str(value))
+    return "\n".join(chunks)
+
+
+def test_all_notebooks_are_covered():
+    assert {p.stem for p in NOTEBOOKS} >= {"quickstart", "dataframes", "sessions"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_runs_against_fake_server(path, tmp_path, fake_server, monkeypatch):  # noqa: F811
+    env = {
+        "JUPYCHAT_MODEL": f"openai-compatible:fake@{fake_server.openai_base_url}",
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+    }
+    nb = execute(path, tmp_path, env, monkeypatch)
+    text = outputs_text(nb)
+    assert "You said:" in text  # the server's echo reached the cell output
+    assert "openai-compatible:fake@" in text  # the footer names the model
+    assert len(fake_server.requests) >= 2
+    if path.stem == "sessions":
+        assert (tmp_path / "chat-export.md").exists()
+        assert nbformat.read(tmp_path / "chat-export.ipynb", as_version=4).cells
+
+
+@pytest.mark.llama
+@pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None and not os.environ.get("CI"),
+                    reason="the embedded model runtime (jupychat[local]) is not installed")
+def test_quickstart_with_embedded_model_and_no_key(tmp_path, monkeypatch):
+    for var in ("JUPYCHAT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    path = next(p for p in NOTEBOOKS if p.stem == "quickstart")
+    env = {"JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+           "JUPYCHAT_CONFIG": str(tmp_path / "config.toml")}
+    nb = execute(path, tmp_path, env, monkeypatch)
+    text = outputs_text(nb)
+    assert "local:" in text
+    answers = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%chat")]
+    for cell in answers:
+        markdown = [o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})]
+        assert markdown and any(len(m.split("<sub>")[0].strip()) > 0 for m in markdown)
