@@ -23,7 +23,9 @@ QUICKSTART = [
         "questions. `%chat key openai` and `%chat model openai:gpt-4o-mini` switch to a bigger one."
     ),
     new_code_cell("%load_ext jupychat"),
-    new_markdown_cell("Ask a question. The answer streams in as Markdown, with a footer: model, tokens, cost."),
+    new_markdown_cell(
+        "Ask a question. The answer streams in as Markdown, with a footer: model, tokens, cost."
+    ),
     new_code_cell("%%chat --max-tokens 60\nWhat is 2 + 2?"),
     new_markdown_cell("A follow-up: the session remembers the conversation."),
     new_code_cell("%%chat --max-tokens 60\nAnd what is that number times 10?"),
@@ -36,9 +38,9 @@ QUICKSTART = [
     new_code_cell(
         "import pandas as pd\n\n"
         "sales = pd.DataFrame({\n"
-        "    \"region\": [\"north\", \"south\", \"east\", \"west\"] * 25,\n"
-        "    \"units\": range(100),\n"
-        "    \"price\": [9.99, 19.99, 4.5, 12.0] * 25,\n"
+        '    "region": ["north", "south", "east", "west"] * 25,\n'
+        '    "units": range(100),\n'
+        '    "price": [9.99, 19.99, 4.5, 12.0] * 25,\n'
         "})\n"
         "sales.head(3)"
     ),
@@ -78,11 +80,11 @@ DATAFRAMES = [
         "rng = np.random.default_rng(0)\n"
         "n = 50_000\n"
         "orders = pd.DataFrame({\n"
-        "    \"order_id\": np.arange(1, n + 1),\n"
-        "    \"price\": np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(3, 1, n).round(2)),\n"
-        "    \"region\": pd.Categorical(rng.choice([\"north\", \"south\", \"east\", \"west\"], n)),\n"
-        "    \"email\": [f\"user{i}@example.com\" for i in range(n)],\n"
-        "    \"shipped\": rng.random(n) < 0.8,\n"
+        '    "order_id": np.arange(1, n + 1),\n'
+        '    "price": np.where(rng.random(n) < 0.05, np.nan, rng.lognormal(3, 1, n).round(2)),\n'
+        '    "region": pd.Categorical(rng.choice(["north", "south", "east", "west"], n)),\n'
+        '    "email": [f"user{i}@example.com" for i in range(n)],\n'
+        '    "shipped": rng.random(n) < 0.8,\n'
         "})\n"
         "orders.shape"
     ),
@@ -93,9 +95,13 @@ DATAFRAMES = [
         "`{name}` inserts a small value into the prompt (write `{{`/`}}` for literal braces):"
     ),
     new_code_cell("threshold = 100\n"),
-    new_code_cell("%%chat --max-tokens 120\nHow would I count orders with price above {threshold} in @orders?"),
+    new_code_cell(
+        "%%chat --max-tokens 120\nHow would I count orders with price above {threshold} in @orders?"
+    ),
     new_markdown_cell("`--format code` puts the code of the answer into a new cell below."),
-    new_code_cell("%%chat --format code --max-tokens 120\nWrite pandas code that counts @orders by region."),
+    new_code_cell(
+        "%%chat --format code --max-tokens 120\nWrite pandas code that counts @orders by region."
+    ),
 ]
 
 SESSIONS = [
@@ -131,7 +137,11 @@ SESSIONS = [
 
 
 def main() -> None:
-    for name, cells in (("quickstart", QUICKSTART), ("dataframes", DATAFRAMES), ("sessions", SESSIONS)):
+    for name, cells in (
+        ("quickstart", QUICKSTART),
+        ("dataframes", DATAFRAMES),
+        ("sessions", SESSIONS),
+    ):
         nb = new_notebook(cells=cells)
         nb.metadata["kernelspec"] = KERNEL
         nbformat.validate(nb)

@@ -10,9 +10,16 @@ def _isolated_env(tmp_path, monkeypatch):
     """Keep tests away from the user's real config, store and keys."""
     monkeypatch.setenv("JUPYCHAT_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("JUPYCHAT_STORE", str(tmp_path / "sessions.db"))
-    for var in ("JUPYCHAT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL",
-                "ANTHROPIC_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
-                "OLLAMA_HOST"):
+    for var in (
+        "JUPYCHAT_MODEL",
+        "OPENAI_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "OPENAI_BASE_URL",
+        "ANTHROPIC_BASE_URL",
+        "AZURE_OPENAI_API_KEY",
+        "AZURE_OPENAI_ENDPOINT",
+        "OLLAMA_HOST",
+    ):
         monkeypatch.delenv(var, raising=False)
     from jupychat import config
     from jupychat.providers import fake

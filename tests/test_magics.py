@@ -83,7 +83,10 @@ def test_rerunning_a_cell_replaces_its_turn(shell, fake):
 
 def test_cell_options(shell, fake):
     fake.enqueue("Here:\n```python\nprint('hi')\n```\n", usage=(1, 1))
-    result, _ = run(shell, "%%chat --format code --out answer --temperature 0.3 --max-tokens 50 --system 'Be terse.'\nwrite code")
+    result, _ = run(
+        shell,
+        "%%chat --format code --out answer --temperature 0.3 --max-tokens 50 --system 'Be terse.'\nwrite code",
+    )
     assert result.success, result.error_in_exec
     request = fake.requests[-1]
     assert request.temperature == 0.3 and request.max_tokens == 50 and request.system == "Be terse."
@@ -148,7 +151,9 @@ def test_chat_context_prints_what_would_be_sent(shell, fake):
         ("%%chat -m openai-compatible:m@http://127.0.0.1:9/v1\nhi", "127.0.0.1:9"),
     ],
 )
-def test_bad_input_is_one_line_and_leaves_session_unchanged(shell, fake, cell, message, monkeypatch):
+def test_bad_input_is_one_line_and_leaves_session_unchanged(
+    shell, fake, cell, message, monkeypatch
+):
     monkeypatch.setenv("JUPYCHAT_MAX_RETRIES", "0")
     run(shell, "%%chat\nbefore")
     before = session(shell).history
@@ -259,14 +264,30 @@ def test_terminal_ipython_prints_plain_text(tmp_path):
     code = "%load_ext jupychat\n%%chat\nhello terminal\n"
     script = tmp_path / "t.ipy"
     script.write_text("%load_ext jupychat\n")
-    env = {**os.environ, "JUPYCHAT_MODEL": "fake", "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-           "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"), "IPYTHONDIR": str(tmp_path / "ipy")}
+    env = {
+        **os.environ,
+        "JUPYCHAT_MODEL": "fake",
+        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
+        "IPYTHONDIR": str(tmp_path / "ipy"),
+    }
     env.pop("JPY_SESSION_NAME", None)
     out = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--quick", "-c",
-         "get_ipython().run_line_magic('load_ext', 'jupychat'); "
-         "get_ipython().run_cell_magic('chat', '', 'hello terminal')"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "IPython",
+            "--no-banner",
+            "--colors=NoColor",
+            "--quick",
+            "-c",
+            "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+            "get_ipython().run_cell_magic('chat', '', 'hello terminal')",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert out.returncode == 0, out.stderr
     assert "(fake model) You said: hello terminal" in out.stdout
@@ -283,5 +304,7 @@ def test_load_ext_is_cheap_and_lazy():
         "heavy = ('pandas', 'numpy', 'ipywidgets', 'httpx', 'sqlite3', 'xllamacpp', 'jupychat.store', 'jupychat.context'); "
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules and m not in before)))"
     )
-    out = subprocess.run([sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", "import json; " + code], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -26,8 +26,9 @@ def execute(path: Path, workdir: Path, env: dict[str, str], monkeypatch) -> nbfo
     monkeypatch.setenv("JPY_SESSION_NAME", str(workdir / path.name))
     monkeypatch.setenv("IPYTHONDIR", str(workdir / ".ipython"))
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=240,
-                            resources={"metadata": {"path": str(workdir)}})
+    client = NotebookClient(
+        nb, kernel_name="python3", timeout=240, resources={"metadata": {"path": str(workdir)}}
+    )
     client.execute()
     return nb
 
@@ -65,18 +66,24 @@ def test_notebook_runs_against_fake_server(path, tmp_path, fake_server, monkeypa
 
 
 @pytest.mark.llama
-@pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None and not os.environ.get("CI"),
-                    reason="the embedded model runtime (jupychat[local]) is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("xllamacpp") is None and not os.environ.get("CI"),
+    reason="the embedded model runtime (jupychat[local]) is not installed",
+)
 def test_quickstart_with_embedded_model_and_no_key(tmp_path, monkeypatch):
     for var in ("JUPYCHAT_MODEL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     path = next(p for p in NOTEBOOKS if p.stem == "quickstart")
-    env = {"JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
-           "JUPYCHAT_CONFIG": str(tmp_path / "config.toml")}
+    env = {
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+    }
     nb = execute(path, tmp_path, env, monkeypatch)
     text = outputs_text(nb)
     assert "local:" in text
     answers = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("%%chat")]
     for cell in answers:
-        markdown = [o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})]
+        markdown = [
+            o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})
+        ]
         assert markdown and any(len(m.split("<sub>")[0].strip()) > 0 for m in markdown)

@@ -96,7 +96,9 @@ def test_default_model_resolution_order(monkeypatch, tmp_path):
 
 
 def test_config_precedence_and_coercion(monkeypatch, tmp_path):
-    (tmp_path / "config.toml").write_text("max_retries = 7\n[providers.openai]\nbase_url = 'http://x'\n")
+    (tmp_path / "config.toml").write_text(
+        "max_retries = 7\n[providers.openai]\nbase_url = 'http://x'\n"
+    )
     assert config.resolve("max_retries") == 7
     monkeypatch.setenv("JUPYCHAT_MAX_RETRIES", "2")
     assert config.resolve("max_retries") == 2

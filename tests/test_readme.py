@@ -16,9 +16,16 @@ def test_readme_python_example_runs_as_printed(tmp_path):
     code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
     expected = [m.group(1).strip() for m in re.finditer(r"#\s*->\s*(.*)$", code, re.MULTILINE)]
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=60,
-        env={"JUPYCHAT_STORE": str(tmp_path / "s.db"), "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-             "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={
+            "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+            "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
+            "PATH": "/usr/bin:/bin",
+        },
     )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

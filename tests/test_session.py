@@ -171,7 +171,14 @@ def test_fork_keeps_first_n_and_never_splits_tool_exchange(fake):
     chat.send("q1")
     fake.enqueue("", tool_calls=[("_add", {"a": 1, "b": 1})]).enqueue("2")
     chat.send("q2")
-    assert [m.role for m in chat.history] == ["user", "assistant", "user", "assistant", "tool", "assistant"]
+    assert [m.role for m in chat.history] == [
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
     early = chat.fork(at=2)
     assert [m.text for m in early.history] == ["q1", "a"]
     assert early.get_metadata("forked_from") == chat.id
@@ -238,7 +245,10 @@ def test_context_accepts_objects_with_text_rendering(fake):
     chat = ChatSession(fake, context=Report())
     chat.send("q", context={"extra": "per-turn note"})
     blocks = fake.requests[-1].messages[-1].context_blocks
-    assert {(b.key, b.text) for b in blocks} == {("context", "**report**"), ("extra", "per-turn note")}
+    assert {(b.key, b.text) for b in blocks} == {
+        ("context", "**report**"),
+        ("extra", "per-turn note"),
+    }
     assert chat.pending_context() == []
 
 
@@ -269,8 +279,12 @@ def _add(a: int, b: int) -> int:
 
 
 def test_tool_from_function_schema():
-    def search(query: str, limit: int = 5, mode: Literal["fast", "exact"] = "fast",
-               tags: list[str] | None = None) -> str:
+    def search(
+        query: str,
+        limit: int = 5,
+        mode: Literal["fast", "exact"] = "fast",
+        tags: list[str] | None = None,
+    ) -> str:
         """Search the notes.
 
         Args:
@@ -283,7 +297,11 @@ def test_tool_from_function_schema():
     assert tool.description == "Search the notes."
     props = tool.parameters["properties"]
     assert props["query"] == {"type": "string", "description": "Words to look for."}
-    assert props["limit"] == {"type": "integer", "description": "How many hits at most.", "default": 5}
+    assert props["limit"] == {
+        "type": "integer",
+        "description": "How many hits at most.",
+        "default": 5,
+    }
     assert props["mode"]["enum"] == ["fast", "exact"]
     assert props["tags"] == {"type": "array", "items": {"type": "string"}}
     assert tool.parameters["required"] == ["query"]
@@ -383,15 +401,23 @@ def test_hooks_request_response_error(fake):
     def on_request(request):
         log.append(("request", len(request.messages)))
 
-    hooks = Hooks(on_request=on_request, on_response=lambda r: log.append(("response", r.text)),
-                  on_error=lambda e: log.append(("error", type(e).__name__)))
+    hooks = Hooks(
+        on_request=on_request,
+        on_response=lambda r: log.append(("response", r.text)),
+        on_error=lambda e: log.append(("error", type(e).__name__)),
+    )
     chat = ChatSession(fake, hooks=hooks)
     fake.enqueue("hi")
     chat.send("a")
     fake.enqueue("", error=ProviderUnavailable("down"))
     with pytest.raises(ProviderUnavailable):
         chat.send("b")
-    assert log == [("request", 1), ("response", "hi"), ("request", 3), ("error", "ProviderUnavailable")]
+    assert log == [
+        ("request", 1),
+        ("response", "hi"),
+        ("request", 3),
+        ("error", "ProviderUnavailable"),
+    ]
 
 
 # -- atomic turns -------------------------------------------------------------------------
@@ -426,7 +452,9 @@ def test_keyboard_interrupt_keeps_partial_text_marked(chat, fake):
         list(chat.stream("long question"))
     assert [m.role for m in chat.history] == ["user", "assistant"]
     partial = chat.history[1]
-    assert partial.text == "abcdef" and partial.interrupted and partial.finish_reason == "interrupted"
+    assert (
+        partial.text == "abcdef" and partial.interrupted and partial.finish_reason == "interrupted"
+    )
     assert chat.last_response.interrupted
     fake.enqueue("next works")
     assert chat.send("again").text == "next works"
@@ -511,7 +539,14 @@ def test_asend_and_astream(fake):
     response, deltas = asyncio.run(main())
     assert response.text == "three"
     assert "".join(deltas) == "streaming async" and len(deltas) > 1
-    assert [m.role for m in chat.history] == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+    assert [m.role for m in chat.history] == [
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+        "assistant",
+    ]
 
 
 def test_async_failure_is_atomic(fake):

@@ -60,21 +60,37 @@ _LAZY = {
     "ToolCall": "jupychat.types",
     "ToolResult": "jupychat.types",
     "Usage": "jupychat.types",
-    **{
-        name: "jupychat.errors"
-        for name in (
-            "AuthenticationError", "ChatError", "ConfigError", "ContextWindowError",
-            "ModelNotFoundError", "ProviderError", "ProviderUnavailable", "RateLimitError",
-            "StoreError", "ToolError", "TurnInterrupted",
-        )
-    },
+    **dict.fromkeys(
+        (
+            "AuthenticationError",
+            "ChatError",
+            "ConfigError",
+            "ContextWindowError",
+            "ModelNotFoundError",
+            "ProviderError",
+            "ProviderUnavailable",
+            "RateLimitError",
+            "StoreError",
+            "ToolError",
+            "TurnInterrupted",
+        ),
+        "jupychat.errors",
+    ),
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._turn import Response
     from .errors import (
-        AuthenticationError, ChatError, ConfigError, ContextWindowError, ModelNotFoundError,
-        ProviderError, ProviderUnavailable, RateLimitError, StoreError, ToolError,
+        AuthenticationError,
+        ChatError,
+        ConfigError,
+        ContextWindowError,
+        ModelNotFoundError,
+        ProviderError,
+        ProviderUnavailable,
+        RateLimitError,
+        StoreError,
+        ToolError,
         TurnInterrupted,
     )
     from .hooks import Hooks

@@ -12,7 +12,6 @@ then exactly one ``Done``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from .types import ToolCall, ToolResult, Usage
 
@@ -74,4 +73,4 @@ class Done:
     model: str | None = None
 
 
-Event = Union[TextDelta, ReasoningDelta, ToolCallDelta, ToolCallComplete, ToolResultEvent, Done]
+Event = TextDelta | ReasoningDelta | ToolCallDelta | ToolCallComplete | ToolResultEvent | Done

@@ -175,7 +175,7 @@ class ChatSession:
         *,
         approve: Approver | None = None,
         store: Any = None,
-        id: str | None = None,  # noqa: A002 - the natural name for a session id
+        id: str | None = None,
         title: str | None = None,
         name: str | None = None,
         notebook: str | None = None,
@@ -414,8 +414,7 @@ class ChatSession:
                 role="user", content=tuple(blocks) + parts, meta=dict(opts.pop("meta", {}) or {})
             )
             system = "\n\n".join(
-                [self.system_prompt or ""]
-                + [m.text for m in self._history if m.role == "system"]
+                [self.system_prompt or ""] + [m.text for m in self._history if m.role == "system"]
             ).strip()
             return Turn(
                 user,
@@ -481,7 +480,9 @@ class ChatSession:
             if not self._stop.is_set():
                 raise
             if response is None:
-                raise TurnInterrupted("stopped before any answer arrived; nothing was kept") from None
+                raise TurnInterrupted(
+                    "stopped before any answer arrived; nothing was kept"
+                ) from None
             return response
         except BaseException as exc:
             self._finish(turn, exc)
@@ -523,7 +524,9 @@ class ChatSession:
             if not self._stop.is_set():
                 raise
             if response is None:
-                raise TurnInterrupted("stopped before any answer arrived; nothing was kept") from None
+                raise TurnInterrupted(
+                    "stopped before any answer arrived; nothing was kept"
+                ) from None
             yield response
             return
         except BaseException as exc:
@@ -536,7 +539,9 @@ class ChatSession:
         tool = self._tools.get(call.name)
         if tool is None:
             names = ", ".join(self._tools) or "none"
-            return ToolResult(call.id, call.name, f"unknown tool {call.name!r}; available: {names}", True)
+            return ToolResult(
+                call.id, call.name, f"unknown tool {call.name!r}; available: {names}", True
+            )
         veto = self.hooks.tool_call(call)
         if veto is not None:
             return ToolResult(call.id, call.name, f"tool call refused: {veto}", True)
@@ -789,7 +794,7 @@ class ChatSession:
     @classmethod
     def resume(
         cls,
-        id: str | None = None,  # noqa: A002
+        id: str | None = None,
         *,
         store: Any = None,
         notebook: str | None = None,

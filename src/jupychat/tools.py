@@ -60,9 +60,7 @@ def json_schema_for(annotation: Any) -> dict[str, Any]:
         return {"anyOf": [json_schema_for(a) for a in args]}
     if origin in (list, Sequence, set, frozenset, typing.Sequence) or origin is tuple:
         schema: dict[str, Any] = {"type": "array"}
-        if args and args[-1] is not Ellipsis:
-            schema["items"] = json_schema_for(args[0])
-        elif args:
+        if (args and args[-1] is not Ellipsis) or args:
             schema["items"] = json_schema_for(args[0])
         return schema
     if origin in (dict, Mapping, typing.Mapping):

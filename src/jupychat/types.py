@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 __all__ = [
     "ContextBlock",
@@ -118,7 +118,7 @@ class ToolResult:
         }
 
 
-Part = Union[Text, ContextBlock, Image, ToolCall, ToolResult]
+Part = Text | ContextBlock | Image | ToolCall | ToolResult
 
 
 def part_from_dict(data: Mapping[str, Any]) -> Part:

@@ -99,7 +99,9 @@ class NotebookChat:
             kwargs["model"] = self.model_override
         return kwargs
 
-    def new_session(self, name: str | None = None, *, switch: bool = True, **kwargs: Any) -> ChatSession:
+    def new_session(
+        self, name: str | None = None, *, switch: bool = True, **kwargs: Any
+    ) -> ChatSession:
         """Start a fresh session (the old one stays in the store)."""
         with self._lock:
             model = kwargs.pop("model", None) or self.model_override
@@ -124,7 +126,9 @@ class NotebookChat:
             raise StoreError("no session store is available; sessions cannot be loaded")
         full = self._expand_id(session_id)
         with self._lock:
-            session = self._configure(ChatSession.resume(full, store=store, **self._resume_kwargs()))
+            session = self._configure(
+                ChatSession.resume(full, store=store, **self._resume_kwargs())
+            )
             self._sessions[session.name] = session
             self._current = session.name
             self.emit("session_changed", session=session)

@@ -46,15 +46,23 @@ HELP = """\
   In the prompt, {var} inserts a variable's value (a DataFrame is described instead);
   write {{ and }} for literal braces.
 
-%chat model [NAME]      show or switch the model        %chat models     providers and models
-%chat history           show the conversation           %chat clear      forget it (keeps system prompt)
-%chat new               start a fresh session           %chat sessions   this notebook's and recent sessions
-%chat use ID            switch to a stored session      %chat export P   save as .json, .md or .ipynb
-%chat context [vars]    print exactly what would be sent about your variables
-%chat stats             tokens, cost, latency           %chat memory     the session's shared memory
-%chat config            resolved settings               %chat key NAME   enter an API key (kept in memory only)
-%chat error             explain the last exception      %chat ask TEXT   a one-line question
-%chat panel             open the chat panel             %chat help       this text
+%chat model [NAME]    show or switch the model
+%chat models          providers and known models
+%chat history         show the conversation
+%chat clear           forget the conversation (the system prompt stays)
+%chat new             start a fresh session
+%chat sessions        this notebook's and recent sessions
+%chat use ID          switch to a stored session
+%chat export PATH     save as .json, .md or .ipynb
+%chat context [vars]  print exactly what would be sent about your variables
+%chat stats           tokens, cost, latency
+%chat memory          the session's shared memory (memory set KEY VALUE, memory clear)
+%chat config          resolved settings
+%chat key PROVIDER    enter an API key (kept in this kernel's memory only)
+%chat error           explain the last exception
+%chat ask TEXT        a one-line question
+%chat panel           open the chat panel
+%chat help            this text
 """
 
 
@@ -73,10 +81,16 @@ class ChatMagics(Magics):
         None, allow_none=True, help="Model for new sessions, e.g. 'openai:gpt-4o-mini'."
     ).tag(config=True)
     resume = Enum(
-        ["resume", "new"], "resume", help="On kernel start: resume the notebook's last session, or start anew."
+        ["resume", "new"],
+        "resume",
+        help="On kernel start: resume the notebook's last session, or start anew.",
     ).tag(config=True)
-    store = Unicode(None, allow_none=True, help="Path of the SQLite session store.").tag(config=True)
-    temperature = Float(None, allow_none=True, help="Default sampling temperature.").tag(config=True)
+    store = Unicode(None, allow_none=True, help="Path of the SQLite session store.").tag(
+        config=True
+    )
+    temperature = Float(None, allow_none=True, help="Default sampling temperature.").tag(
+        config=True
+    )
     max_tokens = Int(None, allow_none=True, help="Default answer length limit.").tag(config=True)
     values = Enum(
         ["full", "aggregates", "schema"], "full", help="How much of your data the model may see."
@@ -85,7 +99,9 @@ class ChatMagics(Magics):
     stream_interval = Float(0.1, help="Seconds between two updates of a streaming answer.").tag(
         config=True
     )
-    approve_code = Bool(True, help="Ask before the model runs any code in the kernel.").tag(config=True)
+    approve_code = Bool(True, help="Ask before the model runs any code in the kernel.").tag(
+        config=True
+    )
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -94,7 +110,15 @@ class ChatMagics(Magics):
         self._sync_all()
 
     # -- settings ----------------------------------------------------------------
-    _MAPPED = ("default_model", "resume", "store", "temperature", "max_tokens", "values", "exclude_vars")
+    _MAPPED = (
+        "default_model",
+        "resume",
+        "store",
+        "temperature",
+        "max_tokens",
+        "values",
+        "exclude_vars",
+    )
 
     def _sync_all(self) -> None:
         for name in self._MAPPED:
@@ -154,7 +178,9 @@ class ChatMagics(Magics):
             raise UsageError(f"--out needs a variable name; {args.out!r} is not one")
         try:
             session = (
-                self.nbchat.new_session(args.session) if args.new else self.nbchat.session(args.session)
+                self.nbchat.new_session(args.session)
+                if args.new
+                else self.nbchat.session(args.session)
             )
             if args.system is not None:
                 session.system_prompt = args.system or None
@@ -276,8 +302,8 @@ class ChatMagics(Magics):
         print(f"model: {session.model_id}")
 
     def _cmd_models(self, rest: list[str]) -> None:
-        from ..providers import registry
         from ..pricing import _TABLE
+        from ..providers import registry
 
         lines = ["providers: " + ", ".join(registry.available())]
         for provider, table in _TABLE.items():
@@ -330,7 +356,8 @@ class ChatMagics(Magics):
                 seen.add(item["id"])
                 mark = "*" if item["id"] == current else " "
                 rows.append(
-                    f"{mark} {item['id'][:8]}  {label:<13} {str(item.get('updated_at', ''))[:16]:<16}"
+                    f"{mark} {item['id'][:8]}  {label:<13} "
+                    f"{str(item.get('updated_at', ''))[:16]:<16}"
                     f"  {item.get('message_count', 0):>4} msgs  {item.get('model') or '':<22}"
                     f"  {item.get('title') or '(untitled)'}"
                 )
@@ -340,7 +367,10 @@ class ChatMagics(Magics):
         if not rest:
             raise UsageError("%chat use needs a session id (see %chat sessions)")
         session = self.nbchat.use(rest[0])
-        print(f"using session {session.id[:8]}: {session.title or '(untitled)'} ({len(session)} messages)")
+        print(
+            f"using session {session.id[:8]}: {session.title or '(untitled)'} "
+            f"({len(session)} messages)"
+        )
 
     def _cmd_export(self, rest: list[str]) -> None:
         if not rest:
@@ -362,7 +392,8 @@ class ChatMagics(Magics):
         cost_text = "unknown (no price for this model)" if cost is None else f"${cost:.4f}"
         lines = [
             f"model: {stats['model']}",
-            f"turns: {stats['turns']}  messages: {stats['messages']}  tool calls: {stats['tool_calls']}",
+            f"turns: {stats['turns']}  messages: {stats['messages']}  "
+            f"tool calls: {stats['tool_calls']}",
             f"tokens: {stats['input_tokens']:,} in ({stats['cached_tokens']:,} cached) / "
             f"{stats['output_tokens']:,} out",
             f"cost: {cost_text}",
@@ -387,8 +418,17 @@ class ChatMagics(Magics):
     def _cmd_config(self, rest: list[str]) -> None:
         from ..providers.registry import KEYED_DEFAULTS
 
-        names = ("model", "store", "resume", "temperature", "max_tokens", "values",
-                 "connect_timeout", "read_timeout", "max_retries")
+        names = (
+            "model",
+            "store",
+            "resume",
+            "temperature",
+            "max_tokens",
+            "values",
+            "connect_timeout",
+            "read_timeout",
+            "max_retries",
+        )
         lines = [f"{name}: {config.resolve(name)!r}" for name in names]
         lines.append(f"config file: {config.config_path()}")
         for provider, env_var, _ in KEYED_DEFAULTS:
@@ -405,15 +445,17 @@ class ChatMagics(Magics):
         print(f"{provider} key {'set' if key.strip() else 'cleared'} for this kernel")
 
     def _cmd_error(self, rest: list[str]) -> None:
-        etype, value, tb = getattr(sys, "last_type", None), getattr(sys, "last_value", None), getattr(
-            sys, "last_traceback", None
+        etype, value, tb = (
+            getattr(sys, "last_type", None),
+            getattr(sys, "last_value", None),
+            getattr(sys, "last_traceback", None),
         )
         if value is None:
             raise UsageError("no exception to explain yet; run the failing cell first")
         text = "".join(traceback.format_exception(etype, value, tb))
         lines = text.splitlines()
         if len(lines) > 60:
-            lines = lines[:10] + ["…"] + lines[-50:]
+            lines = [*lines[:10], "…", *lines[-50:]]
         source = _failing_cell(self.shell)
         prompt = (
             "This cell raised an exception. Explain the cause briefly and show the fix.\n\n"
@@ -437,6 +479,8 @@ def _cost(session: Any, response: Any) -> float | None:
 def _failing_cell(shell: Any) -> str:
     history = shell.user_ns.get("In") or []
     for source in reversed(history[:-1] if history else []):
-        if source and not source.lstrip().startswith(("%chat", "get_ipython().run_line_magic('chat'")):
+        if source and not source.lstrip().startswith(
+            ("%chat", "get_ipython().run_line_magic('chat'")
+        ):
             return str(source)[-4000:]
     return "(cell source unavailable)"

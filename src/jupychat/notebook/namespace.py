@@ -47,7 +47,9 @@ def _inline(value: Any) -> str | None:
     return text if len(text) <= _INLINE_LIMIT else None
 
 
-def expand_prompt(text: str, user_ns: dict[str, Any], explicit: list[str] | None = None) -> tuple[str, list[str]]:
+def expand_prompt(
+    text: str, user_ns: dict[str, Any], explicit: list[str] | None = None
+) -> tuple[str, list[str]]:
     """Apply ``{name}``/``@name`` syntax; returns the prompt and the names to describe."""
     names: list[str] = []
     for name in explicit or ():
@@ -102,8 +104,8 @@ def export_session(session: Any, path: str, store: Any = None) -> Path:
 
 
 def _settings() -> Any:
-    from ..context import ContextSettings
     from .. import config
+    from ..context import ContextSettings
 
     overrides: dict[str, Any] = {}
     values = config.resolve("values")
@@ -124,7 +126,9 @@ def turn_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> dic
     except ChatError:
         raise
     except Exception as exc:  # a describer must never break the user's turn
-        raise ChatError(f"could not describe {', '.join(names)}: {type(exc).__name__}: {exc}") from exc
+        raise ChatError(
+            f"could not describe {', '.join(names)}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def _inventory(shell: Any) -> dict[str, str]:

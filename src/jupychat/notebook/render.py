@@ -134,7 +134,7 @@ class StreamRenderer:
         if text is not None:
             self.text = text
         if self.terminal:
-            sys.stdout.write(("\n" if self.text and not self.text.endswith("\n") else ""))
+            sys.stdout.write("\n" if self.text and not self.text.endswith("\n") else "")
             if foot:
                 sys.stdout.write(f"[{foot}]\n")
             sys.stdout.flush()

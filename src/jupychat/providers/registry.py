@@ -55,7 +55,7 @@ def register(name: str, factory: Factory) -> None:
 def _load(target: str) -> Factory:
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)
-    return getattr(module, attr)  # type: ignore[no-any-return]
+    return getattr(module, attr)
 
 
 def _entry_point(name: str) -> Factory | None:
@@ -63,7 +63,7 @@ def _entry_point(name: str) -> Factory | None:
 
     for ep in entry_points(group="jupychat.providers"):
         if ep.name == name:
-            return ep.load()  # type: ignore[no-any-return]
+            return ep.load()
     return None
 
 
@@ -104,9 +104,7 @@ def resolve_model(model: str | Provider | None = None, **options: Any) -> Provid
     if model is None:
         model = default_model()
     if not isinstance(model, str) or not model.strip():
-        raise ConfigError(
-            f"model must be a 'provider:model' string or a Provider; got {model!r}"
-        )
+        raise ConfigError(f"model must be a 'provider:model' string or a Provider; got {model!r}")
     name, _, rest = model.strip().partition(":")
     factory, extra = _factory(name)
     return factory(rest, **extra, **options)
