@@ -105,10 +105,10 @@ def test_new_and_named_sessions(shell, fake):
     run(shell, "%%chat --session side\nin side")
     side = get_chat(shell).session()
     assert side.name == "side" and side.id != main_id
-    assert [m.text for m in side.history][0] == "in side"
+    assert side.history[0].text == "in side"
     run(shell, "%%chat --new\nfresh")
     assert session(shell).id not in (main_id, side.id)
-    assert [m.text for m in session(shell).history][0] == "fresh"
+    assert session(shell).history[0].text == "fresh"
 
 
 def test_variables_as_context(shell, fake):
@@ -159,6 +159,7 @@ def test_bad_input_is_one_line_and_leaves_session_unchanged(
     before = session(shell).history
     result, out = run(shell, cell)
     assert not result.success
+    assert "Traceback" not in out.stdout + out.stderr
     error = str(result.error_in_exec or result.error_before_exec)
     assert message in error
     assert "\n" not in error.strip()
