@@ -114,9 +114,7 @@ def bench(url: str, history: int, turns: int, control: httpx.Client) -> dict[str
     for name, spent in zip(order, server, strict=True):
         out[name]["server"].append(spent)
     for data in out.values():
-        data["overhead"] = [
-            w - s for w, s in zip(data["wall"], data["server"], strict=True)
-        ]
+        data["overhead"] = [w - s for w, s in zip(data["wall"], data["server"], strict=True)]
     request = ChatRequest(list(session.history), system=session.system_prompt)
     out["body_kb"] = len(json.dumps(build_payload("bench", request))) / 1024  # type: ignore[assignment]
     return out
@@ -141,17 +139,22 @@ def main() -> int:
     proc, url = spawn()
     control = httpx.Client(timeout=30)
     try:
-        rows = [(history, bench(url, history, args.turns, control))
-                for history in (0, args.history)]
+        rows = [
+            (history, bench(url, history, args.turns, control)) for history in (0, args.history)
+        ]
     finally:
         control.close()
         proc.terminate()
         proc.wait(timeout=10)
 
-    print(f"\nper-turn times, {args.turns} turns per client, alternating; loopback fake server "
-          "in a subprocess, zero chunk delay")
-    print("overhead = wall - server's own handling time; cpu = this thread's CPU time; "
-          "ms as median / p95\n")
+    print(
+        f"\nper-turn times, {args.turns} turns per client, alternating; loopback fake server "
+        "in a subprocess, zero chunk delay"
+    )
+    print(
+        "overhead = wall - server's own handling time; cpu = this thread's CPU time; "
+        "ms as median / p95\n"
+    )
     head = f"{'history':>7} {'client':>9}"
     for col in ("wall", "server", "overhead", "cpu"):
         head += f" {col:>15}"
@@ -168,22 +171,27 @@ def main() -> int:
         median_overhead = statistics.median(data["jupychat"]["overhead"]) * 1e3
         if history == args.history:
             verdict = median_overhead < TARGET_MS
-            print(f"\nhistory={history} turns (request body ≈ {data['body_kb']:.0f} KiB): "
-                  f"jupychat overhead median {median_overhead:.2f} ms per turn "
-                  f"(target < {TARGET_MS:.0f} ms: {'OK' if verdict else 'MISSED'})")
+            print(
+                f"\nhistory={history} turns (request body ≈ {data['body_kb']:.0f} KiB): "
+                f"jupychat overhead median {median_overhead:.2f} ms per turn "
+                f"(target < {TARGET_MS:.0f} ms: {'OK' if verdict else 'MISSED'})"
+            )
 
     bare = best_of("pass", args.imports)
     imported = best_of("import jupychat", args.imports)
-    providers = best_of("import jupychat.providers.openai, jupychat.providers.anthropic",
-                        args.imports)
+    providers = best_of(
+        "import jupychat.providers.openai, jupychat.providers.anthropic", args.imports
+    )
     print(f"\nstartup, best of {args.imports} subprocess runs")
     for label, seconds in (
         ("python -c pass", bare),
         ("python -c 'import jupychat'", imported),
         ("python -c 'import jupychat.providers.openai, .anthropic'", providers),
     ):
-        print(f"{label:<58} {seconds * 1e3:8.1f} ms {seconds / bare:6.2f}x "
-              f"(+{(seconds - bare) * 1e3:.1f} ms)")
+        print(
+            f"{label:<58} {seconds * 1e3:8.1f} ms {seconds / bare:6.2f}x "
+            f"(+{(seconds - bare) * 1e3:.1f} ms)"
+        )
     return 0 if verdict else 1
 
 

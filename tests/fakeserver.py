@@ -54,16 +54,28 @@ _CONTEXT_TAG = re.compile(r"<context name=\"[^\"]*\">.*?</context>\s*", re.DOTAL
 
 OPENAI_ERRORS: dict[int, tuple[str, str, str | None]] = {
     400: ("Invalid request.", "invalid_request_error", None),
-    401: ("Incorrect API key provided: {masked}. You can find your API key at "
-          "https://platform.openai.com/account/api-keys.", "invalid_request_error",
-          "invalid_api_key"),
+    401: (
+        "Incorrect API key provided: {masked}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+        "invalid_request_error",
+        "invalid_api_key",
+    ),
     403: ("You are not allowed to use this model.", "invalid_request_error", None),
-    404: ("The model `{model}` does not exist or you do not have access to it.",
-          "invalid_request_error", "model_not_found"),
-    429: ("Rate limit reached for requests per min (RPM). Please try again later.",
-          "requests", "rate_limit_exceeded"),
-    500: ("The server had an error while processing your request. Sorry about that!",
-          "server_error", None),
+    404: (
+        "The model `{model}` does not exist or you do not have access to it.",
+        "invalid_request_error",
+        "model_not_found",
+    ),
+    429: (
+        "Rate limit reached for requests per min (RPM). Please try again later.",
+        "requests",
+        "rate_limit_exceeded",
+    ),
+    500: (
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
     502: ("Bad gateway.", "server_error", None),
     503: ("The engine is currently overloaded, please try again later.", "server_error", None),
     504: ("Gateway timeout.", "server_error", None),
@@ -83,8 +95,10 @@ ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
     529: ("overloaded_error", "Overloaded"),
 }
 CONTEXT_MESSAGES = {
-    "openai": ("This model's maximum context length is 8192 tokens. However, your messages "
-               "resulted in 9001 tokens. Please reduce the length of the messages."),
+    "openai": (
+        "This model's maximum context length is 8192 tokens. However, your messages "
+        "resulted in 9001 tokens. Please reduce the length of the messages."
+    ),
     "anthropic": "prompt is too long: 210000 tokens > 200000 maximum",
 }
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -264,8 +278,9 @@ def _openai_error(script: Script, model: str, key: str) -> dict[str, Any]:
     }
 
 
-def openai_events(script: Script, body: Mapping[str, Any], text: str, usage: dict[str, int]
-                  ) -> Iterator[str]:
+def openai_events(
+    script: Script, body: Mapping[str, Any], text: str, usage: dict[str, int]
+) -> Iterator[str]:
     """The SSE ``data:`` payloads of a Chat Completions stream (without framing)."""
     model = str(body.get("model", "fake"))
     base = {
@@ -278,8 +293,10 @@ def openai_events(script: Script, body: Mapping[str, Any], text: str, usage: dic
     with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
-        data = {**base, "choices": [
-            {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+        data = {
+            **base,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
         if with_usage:
             data["usage"] = None
         return json.dumps(data)
@@ -291,8 +308,18 @@ def openai_events(script: Script, body: Mapping[str, Any], text: str, usage: dic
         yield chunk({"content": piece})
     for index, call in enumerate(script.tool_calls):
         call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-        yield chunk({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                     "function": {"name": call["name"], "arguments": ""}}]})
+        yield chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": call["name"], "arguments": ""},
+                    }
+                ]
+            }
+        )
         for piece in _chunks(_arguments_text(call), script.chunk_size):
             yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
     finish = script.finish_reason or ("tool_calls" if script.tool_calls else "stop")
@@ -312,16 +339,20 @@ def _openai_usage(usage: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
-def openai_body(script: Script, body: Mapping[str, Any], text: str, usage: dict[str, int]
-                ) -> dict[str, Any]:
+def openai_body(
+    script: Script, body: Mapping[str, Any], text: str, usage: dict[str, int]
+) -> dict[str, Any]:
     """A non-streamed Chat Completions response."""
     message: dict[str, Any] = {"role": "assistant", "content": text or None, "refusal": None}
     if script.reasoning:
         message["reasoning_content"] = script.reasoning
     if script.tool_calls:
         message["tool_calls"] = [
-            {"id": c.get("id") or f"call_{uuid.uuid4().hex[:24]}", "type": "function",
-             "function": {"name": c["name"], "arguments": _arguments_text(c)}}
+            {
+                "id": c.get("id") or f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {"name": c["name"], "arguments": _arguments_text(c)},
+            }
             for c in script.tool_calls
         ]
     return {
@@ -329,9 +360,15 @@ def openai_body(script: Script, body: Mapping[str, Any], text: str, usage: dict[
         "object": "chat.completion",
         "created": int(time.time()),
         "model": str(body.get("model", "fake")),
-        "choices": [{"index": 0, "message": message, "logprobs": None,
-                     "finish_reason": script.finish_reason
-                     or ("tool_calls" if script.tool_calls else "stop")}],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": script.finish_reason
+                or ("tool_calls" if script.tool_calls else "stop"),
+            }
+        ],
         "usage": _openai_usage(usage),
         "system_fingerprint": "fp_fake",
     }
@@ -347,8 +384,10 @@ def _anthropic_error(script: Script, model: str) -> dict[str, Any]:
         message = CONTEXT_MESSAGES["anthropic"]
     return {
         "type": "error",
-        "error": {"type": script.error_type or kind,
-                  "message": (script.error_message or message).replace("{model}", model)},
+        "error": {
+            "type": script.error_type or kind,
+            "message": (script.error_message or message).replace("{model}", model),
+        },
         "request_id": f"req_{uuid.uuid4().hex[:24]}",
     }
 
@@ -368,57 +407,96 @@ def _stop_reason(script: Script) -> str:
     return _STOP_REASONS.get(finish, finish)
 
 
-def anthropic_events(script: Script, body: Mapping[str, Any], text: str,
-                     usage: dict[str, int]) -> Iterator[tuple[str, str]]:
+def anthropic_events(
+    script: Script, body: Mapping[str, Any], text: str, usage: dict[str, int]
+) -> Iterator[tuple[str, str]]:
     """``(event name, data)`` pairs of a Messages stream."""
     wire_usage = _anthropic_usage(usage)
 
     def ev(name: str, data: dict[str, Any]) -> tuple[str, str]:
         return name, json.dumps({"type": name, **data})
 
-    yield ev("message_start", {"message": {
-        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
-        "model": str(body.get("model", "fake")), "content": [], "stop_reason": None,
-        "stop_sequence": None, "usage": {**wire_usage, "output_tokens": 1}}})
+    yield ev(
+        "message_start",
+        {
+            "message": {
+                "id": f"msg_{uuid.uuid4().hex[:24]}",
+                "type": "message",
+                "role": "assistant",
+                "model": str(body.get("model", "fake")),
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {**wire_usage, "output_tokens": 1},
+            }
+        },
+    )
     index = 0
     if script.reasoning:
-        yield ev("content_block_start",
-                 {"index": index, "content_block": {"type": "thinking", "thinking": ""}})
+        yield ev(
+            "content_block_start",
+            {"index": index, "content_block": {"type": "thinking", "thinking": ""}},
+        )
         for piece in _chunks(script.reasoning, script.chunk_size):
-            yield ev("content_block_delta",
-                     {"index": index, "delta": {"type": "thinking_delta", "thinking": piece}})
-        yield ev("content_block_delta",
-                 {"index": index, "delta": {"type": "signature_delta", "signature": "c2ln"}})
+            yield ev(
+                "content_block_delta",
+                {"index": index, "delta": {"type": "thinking_delta", "thinking": piece}},
+            )
+        yield ev(
+            "content_block_delta",
+            {"index": index, "delta": {"type": "signature_delta", "signature": "c2ln"}},
+        )
         yield ev("content_block_stop", {"index": index})
         index += 1
     yield ev("ping", {})
     if text or not script.tool_calls:
-        yield ev("content_block_start",
-                 {"index": index, "content_block": {"type": "text", "text": ""}})
+        yield ev(
+            "content_block_start", {"index": index, "content_block": {"type": "text", "text": ""}}
+        )
         for piece in _chunks(text, script.chunk_size):
-            yield ev("content_block_delta",
-                     {"index": index, "delta": {"type": "text_delta", "text": piece}})
+            yield ev(
+                "content_block_delta",
+                {"index": index, "delta": {"type": "text_delta", "text": piece}},
+            )
         yield ev("content_block_stop", {"index": index})
         index += 1
     for call in script.tool_calls:
-        yield ev("content_block_start", {"index": index, "content_block": {
-            "type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
-            "name": call["name"], "input": {}}})
-        yield ev("content_block_delta",
-                 {"index": index, "delta": {"type": "input_json_delta", "partial_json": ""}})
+        yield ev(
+            "content_block_start",
+            {
+                "index": index,
+                "content_block": {
+                    "type": "tool_use",
+                    "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}",
+                    "name": call["name"],
+                    "input": {},
+                },
+            },
+        )
+        yield ev(
+            "content_block_delta",
+            {"index": index, "delta": {"type": "input_json_delta", "partial_json": ""}},
+        )
         for piece in _chunks(_arguments_text(call), script.chunk_size):
-            yield ev("content_block_delta",
-                     {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})
+            yield ev(
+                "content_block_delta",
+                {"index": index, "delta": {"type": "input_json_delta", "partial_json": piece}},
+            )
         yield ev("content_block_stop", {"index": index})
         index += 1
-    yield ev("message_delta", {"delta": {"stop_reason": _stop_reason(script),
-                                         "stop_sequence": None},
-                               "usage": {"output_tokens": wire_usage["output_tokens"]}})
+    yield ev(
+        "message_delta",
+        {
+            "delta": {"stop_reason": _stop_reason(script), "stop_sequence": None},
+            "usage": {"output_tokens": wire_usage["output_tokens"]},
+        },
+    )
     yield ev("message_stop", {})
 
 
-def anthropic_body(script: Script, body: Mapping[str, Any], text: str,
-                   usage: dict[str, int]) -> dict[str, Any]:
+def anthropic_body(
+    script: Script, body: Mapping[str, Any], text: str, usage: dict[str, int]
+) -> dict[str, Any]:
     """A non-streamed Messages response."""
     content: list[dict[str, Any]] = []
     if script.reasoning:
@@ -428,12 +506,22 @@ def anthropic_body(script: Script, body: Mapping[str, Any], text: str,
     for call in script.tool_calls:
         args = call.get("arguments", {})
         call_id = call.get("id") or f"toolu_{uuid.uuid4().hex[:24]}"
-        content.append({"type": "tool_use", "id": call_id, "name": call["name"],
-                        "input": json.loads(args) if isinstance(args, str) else args})
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call_id,
+                "name": call["name"],
+                "input": json.loads(args) if isinstance(args, str) else args,
+            }
+        )
     return {
-        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
-        "model": str(body.get("model", "fake")), "content": content,
-        "stop_reason": _stop_reason(script), "stop_sequence": None,
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": str(body.get("model", "fake")),
+        "content": content,
+        "stop_reason": _stop_reason(script),
+        "stop_sequence": None,
         "usage": _anthropic_usage(usage),
     }
 
@@ -458,8 +546,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         return self.rfile.read(length).decode("utf-8") if length else ""
 
-    def _send_json(self, status: int, data: Any, headers: Mapping[str, str] | None = None
-                   ) -> None:
+    def _send_json(self, status: int, data: Any, headers: Mapping[str, str] | None = None) -> None:
         payload = json.dumps(data).encode("utf-8")
         self.send_response(status)
         self.send_header("content-type", "application/json")
@@ -492,11 +579,31 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/_health"):
             self._send_json(200, {"ok": True, "queued": self.server.owner.pending})
         elif self.path.startswith("/v1/models"):
-            self._send_json(200, {"object": "list", "data": [
-                {"id": "fake-model", "object": "model", "created": 0, "owned_by": "fakeserver"}]})
+            self._send_json(
+                200,
+                {
+                    "object": "list",
+                    "data": [
+                        {
+                            "id": "fake-model",
+                            "object": "model",
+                            "created": 0,
+                            "owned_by": "fakeserver",
+                        }
+                    ],
+                },
+            )
         else:
-            self._send_json(404, {"error": {"message": f"no route {self.path}",
-                                            "type": "invalid_request_error", "code": None}})
+            self._send_json(
+                404,
+                {
+                    "error": {
+                        "message": f"no route {self.path}",
+                        "type": "invalid_request_error",
+                        "code": None,
+                    }
+                },
+            )
 
     def do_POST(self) -> None:
         started = time.perf_counter()
@@ -522,22 +629,35 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.endswith("/v1/messages"):
             api = "anthropic"
         else:
-            self._send_json(404, {"error": {"message": f"no route {self.path}",
-                                            "type": "invalid_request_error", "code": None}})
+            self._send_json(
+                404,
+                {
+                    "error": {
+                        "message": f"no route {self.path}",
+                        "type": "invalid_request_error",
+                        "code": None,
+                    }
+                },
+            )
             return
         try:
             body = json.loads(raw) if raw else {}
         except ValueError:
             body = None
         record = RecordedRequest(
-            "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, raw,
+            "POST",
+            self.path,
+            {k.lower(): v for k, v in self.headers.items()},
+            body,
+            raw,
             time.time(),
         )
         owner.record(record)
         try:
             if not isinstance(body, dict):
-                self._send_json(400, {"error": {"message": "body is not JSON",
-                                                "type": "invalid_request_error"}})
+                self._send_json(
+                    400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}}
+                )
                 return
             script = owner.next_script()
             self._answer(api, script, body, raw)
@@ -563,8 +683,11 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["request-id"] = f"req_{uuid.uuid4().hex[:16]}"
                 self._send_json(status, _anthropic_error(script, model), headers)
             return
-        text = script.text if script.text is not None else (
-            "" if script.tool_calls else echo_text(api, body))
+        text = (
+            script.text
+            if script.text is not None
+            else ("" if script.tool_calls else echo_text(api, body))
+        )
         usage = _estimate_usage(raw, text, script)
         if not body.get("stream"):
             maker = openai_body if api == "openai" else anthropic_body
@@ -602,8 +725,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     @staticmethod
     def _stream_error(api: str, kind: str) -> bytes:
-        messages = {"overloaded_error": "Overloaded", "api_error": "Internal server error",
-                    "rate_limit_error": "Rate limited"}
+        messages = {
+            "overloaded_error": "Overloaded",
+            "api_error": "Internal server error",
+            "rate_limit_error": "Rate limited",
+        }
         if api == "anthropic":
             data = {"type": "error", "error": {"type": kind, "message": messages.get(kind, kind)}}
             return f"event: error\ndata: {json.dumps(data)}\n\n".encode()
@@ -648,8 +774,10 @@ class FakeServer:
     def start(self) -> FakeServer:
         self._server = _Server(self._address, self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="fakeserver", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fakeserver",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -748,12 +876,14 @@ def collect(
     return out
 
 
-def spawn(port: int = 0, python: str | None = None, timeout: float = 10.0
-          ) -> tuple[subprocess.Popen[str], str]:
+def spawn(
+    port: int = 0, python: str | None = None, timeout: float = 10.0
+) -> tuple[subprocess.Popen[str], str]:
     """Start ``python tests/fakeserver.py`` as a subprocess; returns ``(process, base URL)``."""
     proc = subprocess.Popen(
         [python or sys.executable, __file__, "--port", str(port)],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     ready, _, _ = select.select([proc.stdout], [], [], timeout)

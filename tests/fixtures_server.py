@@ -2,8 +2,9 @@
 
 One server runs for the whole test session (started on first use, stopped at exit);
 the function-scoped ``fake_server`` fixture hands it out with an empty queue and no
-recorded requests. Load with ``pytest_plugins = ["fixtures_server"]`` in conftest.py, or
-import the fixtures into a test module.
+recorded requests. Import it into a test module (``from fixtures_server import
+fake_server`` and name it in ``__all__``), or list ``"fixtures_server"`` in the
+``pytest_plugins`` of the root conftest.py.
 """
 
 from __future__ import annotations
@@ -39,4 +40,3 @@ def fake_server() -> Iterator[FakeServer]:
     server.reset()
     yield server
     server.reset()
-

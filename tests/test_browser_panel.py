@@ -22,18 +22,15 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
 
-pytest.importorskip("playwright")
-pytest.importorskip("sidecar")
-pytest.importorskip("ipylab")
-pytest.importorskip("anywidget")
-nbformat = pytest.importorskip("nbformat")
+pytest.importorskip("playwright")  # the [browser] extra; sidecar, ipylab, anywidget are required
 
-from playwright.sync_api import Page, expect  # noqa: E402
+from playwright.sync_api import Page, expect
 
-from fakeserver import spawn  # noqa: E402
-from llama_fixtures import needs_llama  # noqa: E402
+from fakeserver import spawn
+from llama_fixtures import needs_llama
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [

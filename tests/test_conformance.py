@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from fixtures_server import fake_server
 from jupychat import ChatSession, Tool
 from jupychat.errors import (
     AuthenticationError,
@@ -30,7 +31,7 @@ from jupychat.providers.fake import get_fake
 from jupychat.providers.openai import compatible_provider
 from jupychat.types import ToolCall, Usage
 
-pytest_plugins = ["fixtures_server"]  # the loopback fake server fixtures
+__all__ = ["fake_server"]  # the loopback server fixture, imported so pytest finds it here
 
 KEY = "sk-conformance-SECRET-0123456789"
 RETRY = {"backoff": 0.002, "max_backoff": 0.01, "max_retries": 1}
@@ -42,8 +43,10 @@ FAULTS: dict[str, tuple[type[Exception], dict[str, Any]]] = {
     "429": (RateLimitError, {"status": 429, "retry_after": "0"}),
     "500": (ProviderUnavailable, {"status": 500}),
     "529": (ProviderUnavailable, {"status": 529}),
-    "drop": (ProviderUnavailable, {"text": "partial answer that is cut", "chunk_size": 3,
-                                   "drop_after": 5}),
+    "drop": (
+        ProviderUnavailable,
+        {"text": "partial answer that is cut", "chunk_size": 3, "drop_after": 5},
+    ),
     "malformed": (ProtocolError, {"text": "x", "malformed": True}),
     "slow": (ProviderUnavailable, {"text": "slow", "chunk_delay": 0.6}),
 }
@@ -58,8 +61,14 @@ class Backend:
     def provider(self, **options: Any) -> Provider:
         raise NotImplementedError
 
-    def reply(self, text: str = "", *, tool_calls: list[dict] | None = None,
-              usage: tuple[int, int] | None = None, chunk_size: int = 4) -> None:
+    def reply(
+        self,
+        text: str = "",
+        *,
+        tool_calls: list[dict] | None = None,
+        usage: tuple[int, int] | None = None,
+        chunk_size: int = 4,
+    ) -> None:
         raise NotImplementedError
 
     def fault(self, name: str) -> None:
@@ -88,8 +97,9 @@ class FakeBackend(Backend):
     def fault(self, name):
         error, script = FAULTS[name]
         after = 1 if name == "drop" else 0  # a drop happens after some text was streamed
-        self.fake.enqueue(script.get("text", "partial"), error=error(f"scripted {name}"),
-                          error_after=after)
+        self.fake.enqueue(
+            script.get("text", "partial"), error=error(f"scripted {name}"), error_after=after
+        )
 
     def sent(self, index=-1):
         out = []
@@ -111,12 +121,12 @@ class OpenAIBackend(Backend):
         self.server = server
 
     def provider(self, **options: Any) -> Provider:
-        return compatible_provider(f"fake-model@{self.server.openai_base_url}", api_key=KEY,
-                                   **{**RETRY, **options})
+        return compatible_provider(
+            f"fake-model@{self.server.openai_base_url}", api_key=KEY, **{**RETRY, **options}
+        )
 
     def reply(self, text="", *, tool_calls=None, usage=None, chunk_size=4):
-        self.server.enqueue(text, tool_calls=tool_calls or [], usage=usage,
-                            chunk_size=chunk_size)
+        self.server.enqueue(text, tool_calls=tool_calls or [], usage=usage, chunk_size=chunk_size)
 
     def fault(self, name):
         for _ in range(2 if name in RETRIED else 1):
@@ -141,8 +151,12 @@ class AnthropicBackend(OpenAIBackend):
     name = "anthropic"
 
     def provider(self, **options: Any) -> Provider:
-        return anthropic_provider("claude-fake", base_url=self.server.anthropic_base_url,
-                                  api_key=KEY, **{**RETRY, **options})
+        return anthropic_provider(
+            "claude-fake",
+            base_url=self.server.anthropic_base_url,
+            api_key=KEY,
+            **{**RETRY, **options},
+        )
 
     def sent(self, index=-1):
         out = []
@@ -200,7 +214,9 @@ def test_single_text_turn(backend, mode):
     assert response.usage == Usage(12, 5)
     assert response.model == session.model_id
     assert [(m.role, m.text) for m in session.history] == [
-        ("user", "Capital of France?"), ("assistant", "Paris is the capital.")]
+        ("user", "Capital of France?"),
+        ("assistant", "Paris is the capital."),
+    ]
     assert backend.sent() == [("user", "Capital of France?")]
 
 
@@ -234,15 +250,18 @@ def test_multi_turn_history_is_sent(backend, mode):
     send(session, "first question", mode)
     send(session, "second question", mode)
     assert backend.sent() == [
-        ("user", "first question"), ("assistant", "first answer"),
+        ("user", "first question"),
+        ("assistant", "first answer"),
         ("user", "second question"),
     ]
     assert len(session.history) == 4
 
 
 def test_tool_loop_runs_the_tool_and_sends_its_result(backend, mode):
-    backend.reply(tool_calls=[{"id": "call_add_1", "name": "add",
-                               "arguments": {"a": 2, "b": 3}}], usage=(10, 2))
+    backend.reply(
+        tool_calls=[{"id": "call_add_1", "name": "add", "arguments": {"a": 2, "b": 3}}],
+        usage=(10, 2),
+    )
     backend.reply("The sum is 5.", usage=(20, 3))
     session = ChatSession(backend.provider(), tools=[Tool.from_function(add)])
     response = send(session, "What is 2 + 3?", mode)
@@ -292,8 +311,12 @@ def test_fault_leaves_history_unchanged_and_retry_is_clean(backend, fault):
     response = session.send("the question")
     assert response.text == "The answer."
     texts = [(m.role, m.text) for m in session.history]
-    assert texts == [("user", "hi"), ("assistant", "Hello there."),
-                     ("user", "the question"), ("assistant", "The answer.")]
+    assert texts == [
+        ("user", "hi"),
+        ("assistant", "Hello there."),
+        ("user", "the question"),
+        ("assistant", "The answer."),
+    ]
     sent = backend.sent()
     assert sent.count(("user", "the question")) == 1
     assert sent == [("user", "hi"), ("assistant", "Hello there."), ("user", "the question")]

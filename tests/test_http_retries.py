@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from fakeserver import collect
+from fixtures_server import fake_server
 from jupychat import config
 from jupychat.errors import (
     AuthenticationError,
@@ -40,11 +41,18 @@ from jupychat.providers.base import ChatRequest
 from jupychat.providers.openai import compatible_provider
 from jupychat.types import Message
 
-pytest_plugins = ["fixtures_server"]  # the loopback fake server fixtures
+__all__ = ["fake_server"]  # the loopback server fixture, imported so pytest finds it here
 
 KEY = "sk-proj-RETRYTESTSECRET0123456789"
-ENDPOINT = Endpoint("openai", "gpt-x", "https://api.example/v1/chat/completions",
-                    {"authorization": f"Bearer {KEY}"}, "openai", "OPENAI_API_KEY", (KEY,))
+ENDPOINT = Endpoint(
+    "openai",
+    "gpt-x",
+    "https://api.example/v1/chat/completions",
+    {"authorization": f"Bearer {KEY}"},
+    "openai",
+    "OPENAI_API_KEY",
+    (KEY,),
+)
 
 
 # ----------------------------------------------------------------- sans-IO: timing
@@ -139,8 +147,9 @@ def test_redact_removes_keys_and_token_shapes():
 
 def test_error_info_understands_common_body_shapes():
     assert error_info(b'{"error": {"message": "m", "type": "t", "code": "c"}}').code == "c"
-    anthropic = error_info(b'{"type": "error", "error": {"type": "overloaded_error", '
-                           b'"message": "Overloaded"}}')
+    anthropic = error_info(
+        b'{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'
+    )
     assert (anthropic.type, anthropic.message) == ("overloaded_error", "Overloaded")
     assert error_info(b'{"error": "model not found"}').message == "model not found"
     assert error_info(b'{"detail": "Not Found"}').message == "Not Found"
@@ -171,8 +180,7 @@ def mode(request):
 
 
 def make(api: str, server, **options):
-    options = {"api_key": KEY, "backoff": 0.005, "max_backoff": 0.05, "max_retries": 2,
-               **options}
+    options = {"api_key": KEY, "backoff": 0.005, "max_backoff": 0.05, "max_retries": 2, **options}
     if api == "openai":
         return compatible_provider(f"fake-model@{server.openai_base_url}", **options)
     return anthropic_provider("claude-fake", base_url=server.anthropic_base_url, **options)
@@ -229,8 +237,7 @@ def test_429_exhausted_raises_rate_limit_with_retry_after(fake_server, api, mode
 
 
 @pytest.mark.parametrize("status", [500, 503, 529])
-def test_server_errors_are_retried_with_backoff_then_unavailable(fake_server, api, mode,
-                                                                 status):
+def test_server_errors_are_retried_with_backoff_then_unavailable(fake_server, api, mode, status):
     for _ in range(4):
         fake_server.enqueue(status=status)
     began = time.perf_counter()

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from fakeserver import collect
+from fixtures_server import fake_server
 from jupychat import config
 from jupychat.errors import (
     AuthenticationError,
@@ -31,9 +32,8 @@ from jupychat.providers.openai import (
 )
 from jupychat.providers.registry import resolve_model
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
-from llama_fixtures import llama_server, needs_llama  # noqa: F401 - llama_server is a fixture
 
-pytest_plugins = ["fixtures_server"]  # the loopback fake server fixtures
+__all__ = ["fake_server"]  # the loopback server fixture, imported so pytest finds it here
 
 KEY = "sk-test-0123456789abcdefSECRET"
 FAST = {"backoff": 0.001, "max_backoff": 0.01}
@@ -47,16 +47,25 @@ def sse(*chunks: object) -> bytes:
 
 def chunk(delta: dict | None = None, finish: str | None = None, **extra: object) -> dict:
     return {
-        "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m",
-        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}], **extra,
+        "id": "chatcmpl-1",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}],
+        **extra,
     }
 
 
 class Recorder:
     """A MockTransport handler that records requests and plays back one response."""
 
-    def __init__(self, body: bytes = b"", status: int = 200,
-                 content_type: str = "text/event-stream", headers: dict | None = None):
+    def __init__(
+        self,
+        body: bytes = b"",
+        status: int = 200,
+        content_type: str = "text/event-stream",
+        headers: dict | None = None,
+    ):
         self.requests: list[httpx.Request] = []
         self.body, self.status, self.content_type = body, status, content_type
         self.headers = headers or {}
@@ -64,7 +73,8 @@ class Recorder:
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         return httpx.Response(
-            self.status, content=self.body,
+            self.status,
+            content=self.body,
             headers={"content-type": self.content_type, **self.headers},
         )
 
@@ -81,8 +91,9 @@ def provider_with(recorder: Recorder, **options: object) -> OpenAIProvider:
 
 
 def ok_stream(text: str = "hi") -> bytes:
-    return sse(chunk({"role": "assistant", "content": ""}), chunk({"content": text}),
-               chunk({}, "stop"))
+    return sse(
+        chunk({"role": "assistant", "content": ""}), chunk({"content": text}), chunk({}, "stop")
+    )
 
 
 # ------------------------------------------------------------------- payload mapping
@@ -94,16 +105,27 @@ def test_payload_maps_every_part_kind():
     history = [
         Message.of("user", [ContextBlock("df", 'DataFrame "df": 3 rows'), Text("Describe df")]),
         Message.of("assistant", [Text("Let me look."), ToolCall("call_1", "head", {"n": 2})]),
-        Message.of("tool", [ToolResult("call_1", "head", "a b\n1 2"),
-                            ToolResult("call_2", "tail", "boom", is_error=True)]),
+        Message.of(
+            "tool",
+            [
+                ToolResult("call_1", "head", "a b\n1 2"),
+                ToolResult("call_2", "tail", "boom", is_error=True),
+            ],
+        ),
         Message.of("assistant", "It has columns a and b."),
         Message.of("user", [Text("And this?"), Image("aGVsbG8=", "image/jpeg")]),
     ]
     schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
     tool = ToolSpec("head", "First rows.", schema)
     request = ChatRequest(
-        history, system="Be brief.", tools=[tool], temperature=0.2, max_tokens=50, seed=7,
-        stop=["END"], extra={"top_p": 0.9},
+        history,
+        system="Be brief.",
+        tools=[tool],
+        temperature=0.2,
+        max_tokens=50,
+        seed=7,
+        stop=["END"],
+        extra={"top_p": 0.9},
     )
     list(provider.stream(request))
     body = rec.json
@@ -115,10 +137,11 @@ def test_payload_maps_every_part_kind():
     # context first, in a named tag, then the user's words
     user = msgs[1]["content"]
     assert user.index('<context name="df">') < user.index("Describe df")
-    assert "DataFrame \"df\": 3 rows" in user and user.endswith("Describe df")
+    assert 'DataFrame "df": 3 rows' in user and user.endswith("Describe df")
     assert msgs[2]["role"] == "assistant" and msgs[2]["content"] == "Let me look."
-    assert msgs[2]["tool_calls"] == [{"id": "call_1", "type": "function",
-                                      "function": {"name": "head", "arguments": '{"n": 2}'}}]
+    assert msgs[2]["tool_calls"] == [
+        {"id": "call_1", "type": "function", "function": {"name": "head", "arguments": '{"n": 2}'}}
+    ]
     assert msgs[3] == {"role": "tool", "tool_call_id": "call_1", "content": "a b\n1 2"}
     assert msgs[4]["role"] == "tool" and msgs[4]["tool_call_id"] == "call_2"
     assert msgs[4]["content"].startswith("Error: boom")
@@ -128,17 +151,34 @@ def test_payload_maps_every_part_kind():
         {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,aGVsbG8="}},
     ]
     assert len(msgs) == 7
-    assert body["tools"] == [{"type": "function", "function": {
-        "name": "head", "description": "First rows.", "parameters": dict(tool.parameters)}}]
+    assert body["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "head",
+                "description": "First rows.",
+                "parameters": dict(tool.parameters),
+            },
+        }
+    ]
     assert (body["temperature"], body["max_tokens"], body["seed"], body["stop"]) == (
-        0.2, 50, 7, ["END"])
+        0.2,
+        50,
+        7,
+        ["END"],
+    )
     assert body["top_p"] == 0.9
 
 
 def test_unset_options_are_not_sent_and_extra_wins():
     rec = Recorder(ok_stream())
-    list(provider_with(rec).stream(ChatRequest([Message.of("user", "x")],
-                                               extra={"stream_options": {"include_usage": False}})))
+    list(
+        provider_with(rec).stream(
+            ChatRequest(
+                [Message.of("user", "x")], extra={"stream_options": {"include_usage": False}}
+            )
+        )
+    )
     body = rec.json
     for key in ("temperature", "max_tokens", "seed", "stop", "tools"):
         assert key not in body
@@ -162,14 +202,34 @@ def test_key_travels_only_in_the_authorization_header():
 def test_tool_call_fragments_are_assembled_in_order():
     args_a = json.dumps({"city": "Paris", "days": [1, 2, 3]})
     args_b = json.dumps({"q": "ünïcode ✓"}, ensure_ascii=False)
-    pieces = [args_a[i:i + 3] for i in range(0, len(args_a), 3)]
+    pieces = [args_a[i : i + 3] for i in range(0, len(args_a), 3)]
     body = sse(
         chunk({"role": "assistant", "content": None}),
-        chunk({"tool_calls": [{"index": 0, "id": "call_a", "type": "function",
-                               "function": {"name": "weather", "arguments": ""}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_a",
+                        "type": "function",
+                        "function": {"name": "weather", "arguments": ""},
+                    }
+                ]
+            }
+        ),
         *[chunk({"tool_calls": [{"index": 0, "function": {"arguments": p}}]}) for p in pieces],
-        chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function",
-                               "function": {"name": "search", "arguments": args_b[:5]}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 1,
+                        "id": "call_b",
+                        "type": "function",
+                        "function": {"name": "search", "arguments": args_b[:5]},
+                    }
+                ]
+            }
+        ),
         chunk({"tool_calls": [{"index": 1, "function": {"arguments": args_b[5:]}}]}),
         chunk({}, "tool_calls"),
     )
@@ -178,8 +238,10 @@ def test_tool_call_fragments_are_assembled_in_order():
     assert "".join(d.arguments for d in deltas if d.index == 0) == args_a
     assert deltas[0] == ToolCallDelta(0, "call_a", "weather", "")
     completes = [e.call for e in events if isinstance(e, ToolCallComplete)]
-    assert completes == [ToolCall("call_a", "weather", {"city": "Paris", "days": [1, 2, 3]}),
-                         ToolCall("call_b", "search", {"q": "ünïcode ✓"})]
+    assert completes == [
+        ToolCall("call_a", "weather", {"city": "Paris", "days": [1, 2, 3]}),
+        ToolCall("call_b", "search", {"q": "ünïcode ✓"}),
+    ]
     assert isinstance(events[-1], Done) and events[-1].finish_reason == "tool_calls"
     # every ToolCallComplete comes after the last delta and before Done
     last_delta = max(i for i, e in enumerate(events) if isinstance(e, ToolCallDelta))
@@ -188,9 +250,21 @@ def test_tool_call_fragments_are_assembled_in_order():
 
 
 def test_bad_tool_arguments_raise_protocol_error():
-    body = sse(chunk({"tool_calls": [{"index": 0, "id": "c", "type": "function",
-                                      "function": {"name": "f", "arguments": '{"a": '}}]}),
-               chunk({}, "tool_calls"))
+    body = sse(
+        chunk(
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "c",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"a": '},
+                    }
+                ]
+            }
+        ),
+        chunk({}, "tool_calls"),
+    )
     with pytest.raises(ProtocolError, match="not valid JSON"):
         list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
 
@@ -201,9 +275,17 @@ def test_usage_reasoning_and_finish_reason():
         chunk({"reasoning_content": "more"}),
         chunk({"content": "Answer"}),
         chunk({}, "length"),
-        {"id": "c", "object": "chat.completion.chunk", "choices": [],
-         "usage": {"prompt_tokens": 120, "completion_tokens": 9, "total_tokens": 129,
-                   "prompt_tokens_details": {"cached_tokens": 64}}},
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 120,
+                "completion_tokens": 9,
+                "total_tokens": 129,
+                "prompt_tokens_details": {"cached_tokens": 64},
+            },
+        },
     )
     events = list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
     assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["think ", "more"]
@@ -214,8 +296,9 @@ def test_usage_reasoning_and_finish_reason():
 
 
 def test_stream_without_done_marker_is_fine_after_finish_reason():
-    body = (f"data: {json.dumps(chunk({'content': 'ok'}))}\n\n"
-            f"data: {json.dumps(chunk({}, 'stop'))}\n\n").encode()
+    body = (
+        f"data: {json.dumps(chunk({'content': 'ok'}))}\n\ndata: {json.dumps(chunk({}, 'stop'))}\n\n"
+    ).encode()
     events = list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
     assert events[-1].finish_reason == "stop"
 
@@ -229,16 +312,36 @@ def test_stream_that_stops_early_is_provider_unavailable():
 
 
 def test_non_streaming_json_answer_is_accepted():
-    body = json.dumps({
-        "id": "x", "object": "chat.completion", "model": "m",
-        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
-            "role": "assistant", "content": "Sure.",
-            "tool_calls": [{"id": "c1", "type": "function",
-                            "function": {"name": "f", "arguments": "{\"x\": 1}"}}]}}],
-        "usage": {"prompt_tokens": 5, "completion_tokens": 2},
-    }).encode()
-    events = list(provider_with(Recorder(body, content_type="application/json")).stream(
-        ChatRequest([Message.of("user", "x")])))
+    body = json.dumps(
+        {
+            "id": "x",
+            "object": "chat.completion",
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "tool_calls",
+                    "message": {
+                        "role": "assistant",
+                        "content": "Sure.",
+                        "tool_calls": [
+                            {
+                                "id": "c1",
+                                "type": "function",
+                                "function": {"name": "f", "arguments": '{"x": 1}'},
+                            }
+                        ],
+                    },
+                }
+            ],
+            "usage": {"prompt_tokens": 5, "completion_tokens": 2},
+        }
+    ).encode()
+    events = list(
+        provider_with(Recorder(body, content_type="application/json")).stream(
+            ChatRequest([Message.of("user", "x")])
+        )
+    )
     assert TextDelta("Sure.") in events
     assert ToolCallComplete(ToolCall("c1", "f", {"x": 1})) in events
     assert events[-1] == Done(Usage(5, 2), "tool_calls", "openai:gpt-test")
@@ -251,8 +354,10 @@ def test_html_answer_is_a_protocol_error_naming_the_url():
 
 
 def test_in_stream_error_chunk_is_mapped():
-    body = sse(chunk({"content": "a"}),
-               {"error": {"message": "The server had an error", "type": "server_error"}})
+    body = sse(
+        chunk({"content": "a"}),
+        {"error": {"message": "The server had an error", "type": "server_error"}},
+    )
     with pytest.raises(ProviderUnavailable, match="server had an error"):
         list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
 
@@ -263,27 +368,78 @@ def test_in_stream_error_chunk_is_mapped():
 @pytest.mark.parametrize(
     ("status", "body", "error", "needle"),
     [
-        (401, {"error": {"message": f"Incorrect API key provided: {KEY}.",
-                         "type": "invalid_request_error", "code": "invalid_api_key"}},
-         AuthenticationError, "OPENAI_API_KEY"),
-        (403, {"error": {"message": "forbidden", "type": "x"}}, AuthenticationError,
-         "%chat key openai"),
-        (404, {"error": {"message": "The model `gpt-test` does not exist",
-                         "code": "model_not_found"}}, ModelNotFoundError, "'gpt-test'"),
+        (
+            401,
+            {
+                "error": {
+                    "message": f"Incorrect API key provided: {KEY}.",
+                    "type": "invalid_request_error",
+                    "code": "invalid_api_key",
+                }
+            },
+            AuthenticationError,
+            "OPENAI_API_KEY",
+        ),
+        (
+            403,
+            {"error": {"message": "forbidden", "type": "x"}},
+            AuthenticationError,
+            "%chat key openai",
+        ),
+        (
+            404,
+            {
+                "error": {
+                    "message": "The model `gpt-test` does not exist",
+                    "code": "model_not_found",
+                }
+            },
+            ModelNotFoundError,
+            "'gpt-test'",
+        ),
         (404, {"error": "model 'gpt-test' not found"}, ModelNotFoundError, "not found"),
-        (400, {"error": {"message": "This model's maximum context length is 8192 tokens.",
-                         "code": "context_length_exceeded"}}, ContextWindowError, "8192"),
-        (400, {"error": {"message": "the request exceeds the available context size",
-                         "type": "exceed_context_size_error"}}, ContextWindowError,
-         "%chat clear"),
-        (429, {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}},
-         RateLimitError, "Rate limit reached"),
-        (429, {"error": {"message": "You exceeded your current quota",
-                         "code": "insufficient_quota"}}, RateLimitError, "billing"),
+        (
+            400,
+            {
+                "error": {
+                    "message": "This model's maximum context length is 8192 tokens.",
+                    "code": "context_length_exceeded",
+                }
+            },
+            ContextWindowError,
+            "8192",
+        ),
+        (
+            400,
+            {
+                "error": {
+                    "message": "the request exceeds the available context size",
+                    "type": "exceed_context_size_error",
+                }
+            },
+            ContextWindowError,
+            "%chat clear",
+        ),
+        (
+            429,
+            {"error": {"message": "Rate limit reached", "code": "rate_limit_exceeded"}},
+            RateLimitError,
+            "Rate limit reached",
+        ),
+        (
+            429,
+            {"error": {"message": "You exceeded your current quota", "code": "insufficient_quota"}},
+            RateLimitError,
+            "billing",
+        ),
         (500, {"error": {"message": "oops"}}, ProviderUnavailable, "HTTP 500"),
         (503, b"<html>Service Unavailable</html>", ProviderUnavailable, "Service Unavailable"),
-        (400, {"error": {"message": "temperature must be <= 2"}}, ProviderError,
-         "temperature must be"),
+        (
+            400,
+            {"error": {"message": "temperature must be <= 2"}},
+            ProviderError,
+            "temperature must be",
+        ),
     ],
 )
 def test_http_errors_map_to_our_exceptions(status, body, error, needle):
@@ -304,8 +460,9 @@ def test_http_errors_map_to_our_exceptions(status, body, error, needle):
 def test_quota_429_is_not_retried():
     body = json.dumps({"error": {"message": "quota", "code": "insufficient_quota"}}).encode()
     rec = Recorder(body, status=429, content_type="application/json")
-    provider = openai_provider("m", api_key=KEY, transport=httpx.MockTransport(rec),
-                               max_retries=3, **FAST)
+    provider = openai_provider(
+        "m", api_key=KEY, transport=httpx.MockTransport(rec), max_retries=3, **FAST
+    )
     with pytest.raises(RateLimitError):
         list(provider.stream(ChatRequest([Message.of("user", "x")])))
     assert len(rec.requests) == 1
@@ -325,8 +482,11 @@ def test_missing_key_fails_at_request_time_with_what_to_do():
 
 def test_env_key_is_used_and_never_shown(monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    rec = Recorder(json.dumps({"error": {"message": f"bad key {KEY}"}}).encode(), status=401,
-                   content_type="application/json")
+    rec = Recorder(
+        json.dumps({"error": {"message": f"bad key {KEY}"}}).encode(),
+        status=401,
+        content_type="application/json",
+    )
     provider = openai_provider("gpt-test", transport=httpx.MockTransport(rec))
     assert KEY not in repr(provider) and KEY not in str(vars(provider).get("base_url"))
     with pytest.raises(AuthenticationError) as info:
@@ -353,7 +513,8 @@ def test_azure_uses_deployment_url_api_version_and_api_key_header(monkeypatch):
     list(provider.stream(ChatRequest([Message.of("user", "x")])))
     request = rec.requests[-1]
     assert str(request.url).startswith(
-        "https://res.openai.azure.com/openai/deployments/my-deploy/chat/completions?")
+        "https://res.openai.azure.com/openai/deployments/my-deploy/chat/completions?"
+    )
     assert request.url.params["api-version"]
     assert request.headers["api-key"] == KEY
     assert "authorization" not in request.headers
@@ -439,14 +600,18 @@ def mode(request):
 
 
 def loopback(server, **options):
-    return compatible_provider(f"fake-model@{server.openai_base_url}", api_key=KEY,
-                               **{**FAST, **options})
+    return compatible_provider(
+        f"fake-model@{server.openai_base_url}", api_key=KEY, **{**FAST, **options}
+    )
 
 
 def test_loopback_text_streams_and_history_is_sent(fake_server, mode):
     fake_server.enqueue("The answer is forty-two.", chunk_size=4)
-    history = [Message.of("user", "first"), Message.of("assistant", "one"),
-               Message.of("user", "second")]
+    history = [
+        Message.of("user", "first"),
+        Message.of("assistant", "one"),
+        Message.of("user", "second"),
+    ]
     events = collect(loopback(fake_server), ChatRequest(history, system="sys"), mode)
     texts = [e.text for e in events if isinstance(e, TextDelta)]
     assert len(texts) > 3 and "".join(texts) == "The answer is forty-two."
@@ -465,8 +630,13 @@ def test_loopback_echo_when_nothing_is_queued(fake_server, mode):
 
 def test_loopback_tool_call_split_into_many_chunks(fake_server, mode):
     args = {"expr": "sum(range(10))", "precision": 3, "tags": ["a", "b"]}
-    fake_server.enqueue(tool_calls=[{"name": "calc", "arguments": args, "id": "call_9"},
-                                    {"name": "noop", "arguments": {}}], chunk_size=2)
+    fake_server.enqueue(
+        tool_calls=[
+            {"name": "calc", "arguments": args, "id": "call_9"},
+            {"name": "noop", "arguments": {}},
+        ],
+        chunk_size=2,
+    )
     events = collect(loopback(fake_server), ChatRequest([Message.of("user", "x")]), mode)
     assert sum(isinstance(e, ToolCallDelta) for e in events) > 10
     calls = [e.call for e in events if isinstance(e, ToolCallComplete)]
@@ -476,8 +646,9 @@ def test_loopback_tool_call_split_into_many_chunks(fake_server, mode):
 
 
 def test_loopback_usage_with_cached_tokens(fake_server, mode):
-    fake_server.enqueue("ok", usage={"input_tokens": 1000, "output_tokens": 7,
-                                     "cached_tokens": 768})
+    fake_server.enqueue(
+        "ok", usage={"input_tokens": 1000, "output_tokens": 7, "cached_tokens": 768}
+    )
     events = collect(loopback(fake_server), ChatRequest([Message.of("user", "x")]), mode)
     assert events[-1].usage == Usage(1000, 7, 768)
 
@@ -513,7 +684,8 @@ def test_injected_clients_are_used_for_sync_and_async():
 
 def test_plain_compatible_table_and_azure_version_env(tmp_path, monkeypatch):
     (tmp_path / "config.toml").write_text(
-        '[providers.openai-compatible]\nbase_url = "http://box:1234/v1"\n')
+        '[providers.openai-compatible]\nbase_url = "http://box:1234/v1"\n'
+    )
     provider = resolve_model("openai-compatible:phi")
     assert provider.request_url() == "http://box:1234/v1/chat/completions"
     assert resolve_model(provider.model_id).base_url == "http://box:1234/v1"
@@ -529,8 +701,9 @@ def test_fake_server_runs_as_a_subprocess_scripted_over_http():
     try:
         control = httpx.Client(base_url=url, timeout=10)
         assert control.get("/_health").json()["ok"] is True
-        control.post("/_script", json=[{"text": "scripted reply", "usage": [7, 3]},
-                                       {"status": 404}])
+        control.post(
+            "/_script", json=[{"text": "scripted reply", "usage": [7, 3]}, {"status": 404}]
+        )
         provider = compatible_provider(f"nb-model@{url}/v1", max_retries=0)
         events = list(provider.stream(ChatRequest([Message.of("user", "hello")])))
         assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "scripted reply"
@@ -549,37 +722,3 @@ def test_fake_server_runs_as_a_subprocess_scripted_over_http():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-# ------------------------------------------- a server nobody here wrote: llama.cpp
-
-
-@pytest.mark.llama
-@needs_llama
-def test_real_llama_cpp_server_streams_usage_and_is_deterministic(request):
-    url = request.getfixturevalue("llama_server")
-    provider = compatible_provider(f"smollm2@{url}", max_retries=0)
-    question = ChatRequest([Message.of("user", "What is 2 + 2?")], system="Answer briefly.",
-                           temperature=0, seed=1, max_tokens=12)
-    first = collect(provider, question, "sync")
-    second = collect(provider, question, "sync")
-    text = "".join(e.text for e in first if isinstance(e, TextDelta))
-    assert sum(isinstance(e, TextDelta) for e in first) > 1 and "4" in text
-    assert text == "".join(e.text for e in second if isinstance(e, TextDelta))
-    done = first[-1]
-    assert isinstance(done, Done) and done.finish_reason in ("stop", "length")
-    assert done.usage.input_tokens > 0 and done.usage.output_tokens > 0
-    longer = ChatRequest([*question.messages, Message.of("assistant", text),
-                          Message.of("user", "And 3 + 3?")], system=question.system,
-                         temperature=0, max_tokens=12)
-    # the async driver against the same real server
-    assert collect(provider, longer, "async")[-1].usage.input_tokens > done.usage.input_tokens
-
-
-@pytest.mark.llama
-@needs_llama
-def test_real_llama_cpp_server_context_overflow_is_mapped(request):
-    url = request.getfixturevalue("llama_server")
-    provider = compatible_provider(f"smollm2@{url}", max_retries=0)
-    with pytest.raises(ContextWindowError, match="context"):
-        list(provider.stream(ChatRequest([Message.of("user", "word " * 6000)], max_tokens=4)))

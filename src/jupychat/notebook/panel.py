@@ -138,7 +138,13 @@ class ChatPanel:
     """
 
     def __init__(self, chat: Any, *, interval: float = 0.1, front: Frontend | None = None) -> None:
-        from .panel_widgets import ChatInput, ChatView
+        try:
+            from .panel_widgets import ChatInput, ChatView
+        except ImportError as exc:
+            raise ChatError(
+                f"the chat panel needs the {exc.name or 'anywidget'} package; "
+                "pip install 'jupychat[lab]' (or pip install anywidget)"
+            ) from None
 
         self.chat = chat
         self.shell = chat.shell

@@ -58,6 +58,7 @@ from jupychat.events import Event
 from .base import ChatRequest, Provider
 
 __all__ = [
+    "FACTORY_OPTIONS",
     "RETRY_STATUSES",
     "Endpoint",
     "ErrorInfo",
@@ -67,9 +68,11 @@ __all__ = [
     "StreamEndedEarly",
     "StreamParser",
     "arun_stream",
+    "check_options",
     "error_info",
     "map_error",
     "map_transport_error",
+    "merge_headers",
     "parse_json",
     "parse_retry_after",
     "redact",
@@ -223,8 +226,10 @@ def map_error(
     kind = info.type.lower()
     code = info.code.lower()
     tried = f" after {retries} retries" if retries else ""
-    if status in (401, 403) or kind in ("authentication_error", "permission_error") or (
-        code == "invalid_api_key"
+    if (
+        status in (401, 403)
+        or kind in ("authentication_error", "permission_error")
+        or (code == "invalid_api_key")
     ):
         verb = "refused access with this API key" if status == 403 else "rejected the API key"
         return AuthenticationError(
@@ -232,8 +237,11 @@ def map_error(
             provider=name,
             status_code=status,
         )
-    if code == "context_length_exceeded" or kind == "request_too_large" or status == 413 or (
-        status in (None, 400, 422) and _CONTEXT_PATTERNS.search(info.message)
+    if (
+        code == "context_length_exceeded"
+        or kind == "request_too_large"
+        or status == 413
+        or (status in (None, 400, 422) and _CONTEXT_PATTERNS.search(info.message))
     ):
         return ContextWindowError(
             f"the conversation is too long for {name}:{endpoint.model} {why}; clear or trim "
@@ -411,12 +419,14 @@ class RetryState:
             self.retries += 1
             log.info(
                 "%s answered HTTP %s; retry %d/%d in %.2f s",
-                self.endpoint.provider, status, self.retries, self.policy.max_retries, wait,
+                self.endpoint.provider,
+                status,
+                self.retries,
+                self.policy.max_retries,
+                wait,
             )
             return wait
-        raise map_error(
-            status, info, self.endpoint, retry_after=retry_after, retries=self.retries
-        )
+        raise map_error(status, info, self.endpoint, retry_after=retry_after, retries=self.retries)
 
     def after_transport_error(
         self, exc: Exception, *, started: bool, responded: bool = True
@@ -434,8 +444,9 @@ class RetryState:
             and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
         ):
             self._stale_retried = True
-            log.debug("%s: stale keep-alive connection (%s); retrying now",
-                      self.endpoint.provider, exc)
+            log.debug(
+                "%s: stale keep-alive connection (%s); retrying now", self.endpoint.provider, exc
+            )
             return 0.0
         if (
             not started
@@ -446,8 +457,11 @@ class RetryState:
             self.retries += 1
             log.info(
                 "%s: %s; retry %d/%d in %.2f s",
-                self.endpoint.provider, type(exc).__name__, self.retries,
-                self.policy.max_retries, wait,
+                self.endpoint.provider,
+                type(exc).__name__,
+                self.retries,
+                self.policy.max_retries,
+                wait,
             )
             return wait
         raise map_transport_error(
@@ -714,6 +728,44 @@ def shared_client() -> httpx.Client:
         return _shared
 
 
+FACTORY_OPTIONS = frozenset(
+    {
+        "base_url",
+        "api_key",
+        "headers",
+        "api_version",
+        "client",
+        "async_client",
+        "transport",
+        "async_transport",
+        "timeout",
+        "max_retries",
+        "backoff",
+        "max_backoff",
+        "name",
+    }
+)
+
+
+def check_options(provider: str, options: Mapping[str, Any]) -> None:
+    """Reject option names an HTTP provider factory does not know (typos included)."""
+    unknown = sorted(set(options) - FACTORY_OPTIONS)
+    if unknown:
+        raise ConfigError(
+            f"unknown option(s) {', '.join(unknown)} for {provider}; use "
+            f"{', '.join(sorted(FACTORY_OPTIONS))}"
+        )
+
+
+def merge_headers(settings: Mapping[str, Any], options: dict[str, Any]) -> dict[str, str]:
+    """The config table's ``headers`` overlaid with (and popped from) ``options``."""
+    merged: dict[str, str] = {}
+    for source in (settings.get("headers"), options.pop("headers", None)):
+        if isinstance(source, Mapping):
+            merged.update({str(k): str(v) for k, v in source.items()})
+    return merged
+
+
 def _check_url(url: str, provider: str) -> str:
     url = str(url).strip()
     if not url.startswith(("http://", "https://")):
@@ -826,7 +878,10 @@ class HTTPProvider(Provider):
         """Everything one request needs; raises AuthenticationError if a key is missing."""
         key = self.api_key()
         hint_ep = Endpoint(
-            self.name, self.model, self.request_url(), key_name=self._key_name,
+            self.name,
+            self.model,
+            self.request_url(),
+            key_name=self._key_name,
             key_env=self._key_env,
         )
         if key is None and self._key_required:
@@ -841,7 +896,12 @@ class HTTPProvider(Provider):
             **self.auth_headers(key),
         }
         return Endpoint(
-            self.name, self.model, hint_ep.url, headers, self._key_name, self._key_env,
+            self.name,
+            self.model,
+            hint_ep.url,
+            headers,
+            self._key_name,
+            self._key_env,
             (key,) if key else (),
         )
 
@@ -883,7 +943,11 @@ class HTTPProvider(Provider):
         endpoint = self.endpoint()
         payload = self.build_payload(request)
         yield from run_stream(
-            self._sync_client(), endpoint, payload, self.new_parser, self.retry_policy(),
+            self._sync_client(),
+            endpoint,
+            payload,
+            self.new_parser,
+            self.retry_policy(),
             self.request_timeout(),
         )
 

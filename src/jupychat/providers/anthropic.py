@@ -25,17 +25,25 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from jupychat import config
-from jupychat.errors import ConfigError, ProtocolError
+from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 
-from ._http import Endpoint, HTTPProvider, StreamParser, error_info, map_error, parse_json
+from ._http import (
+    Endpoint,
+    HTTPProvider,
+    StreamParser,
+    check_options,
+    error_info,
+    map_error,
+    merge_headers,
+    parse_json,
+)
 from .base import ChatRequest
 from .openai import context_text
 
@@ -51,13 +59,6 @@ __all__ = [
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
-_OPTIONS = frozenset(
-    {
-        "base_url", "api_key", "headers", "api_version", "client", "async_client",
-        "transport", "async_transport", "timeout", "max_retries", "backoff", "max_backoff",
-        "name",
-    }
-)
 _STOP_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -241,7 +242,7 @@ class AnthropicStreamParser(StreamParser):
             initial = block.get("input")
             call = _PendingCall(
                 ordinal=len(self._calls),
-                id=str(block.get("id") or f"toolu_{uuid.uuid4().hex[:24]}"),
+                id=str(block.get("id") or f"toolu_{os.urandom(12).hex()}"),
                 name=str(block.get("name") or ""),
                 initial=initial if isinstance(initial, Mapping) else {},
             )
@@ -398,12 +399,7 @@ class AnthropicProvider(HTTPProvider):
 
 def anthropic_provider(model: str, **options: Any) -> AnthropicProvider:
     """``anthropic:MODEL`` — key ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` honoured."""
-    unknown = sorted(set(options) - _OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for anthropic; use "
-            f"{', '.join(sorted(_OPTIONS))}"
-        )
+    check_options("anthropic", options)
     options.pop("name", None)
     settings = config.provider_settings("anthropic")
     base_url = (
@@ -412,10 +408,7 @@ def anthropic_provider(model: str, **options: Any) -> AnthropicProvider:
         or settings.get("base_url")
         or ANTHROPIC_BASE_URL
     )
-    headers: dict[str, str] = {}
-    for source in (settings.get("headers"), options.pop("headers", None)):
-        if isinstance(source, Mapping):
-            headers.update({str(k): str(v) for k, v in source.items()})
+    headers = merge_headers(settings, options)
     api_version = options.pop("api_version", None) or settings.get("api_version")
     return AnthropicProvider(
         model,

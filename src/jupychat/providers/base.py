@@ -11,7 +11,6 @@ Sync and async: subclasses implement ``stream``; HTTP providers also implement
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +75,8 @@ class Provider:
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Async twin of :meth:`stream` (default: the sync stream in a worker thread)."""
+        import asyncio
+
         iterator = self.stream(request)
         sentinel = object()
 

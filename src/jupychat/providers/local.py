@@ -843,6 +843,15 @@ class LocalProvider(Provider):
         """Load the model now rather than on the first request."""
         self._loaded()
 
+    @property
+    def server(self) -> Any:
+        """The shared ``xllamacpp.Server`` running this model (loads it if needed).
+
+        For what this provider does not cover (``handle_embeddings``, raw completions,
+        benchmarks against llama.cpp itself). It is shared: do not change its settings.
+        """
+        return self._loaded().server
+
     def _loaded(self) -> _Loaded:
         return _load(
             self.path,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,16 @@ from jupychat.errors import ConfigError, ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
 
-from ._http import Endpoint, HTTPProvider, StreamParser, error_info, map_error, parse_json
+from ._http import (
+    Endpoint,
+    HTTPProvider,
+    StreamParser,
+    check_options,
+    error_info,
+    map_error,
+    merge_headers,
+    parse_json,
+)
 from .base import ChatRequest
 
 __all__ = [
@@ -49,13 +57,6 @@ __all__ = [
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 AZURE_API_VERSION = "2024-10-21"
-_OPTIONS = frozenset(
-    {
-        "base_url", "api_key", "headers", "api_version", "client", "async_client",
-        "transport", "async_transport", "timeout", "max_retries", "backoff", "max_backoff",
-        "name",
-    }
-)
 
 
 # -------------------------------------------------------------------------- payload
@@ -317,12 +318,11 @@ class OpenAIStreamParser(StreamParser):
                 arguments = json.loads(raw) if raw else {}
             except ValueError as exc:
                 raise self._protocol(
-                    f"arguments for tool {pending.name!r} that are not valid JSON "
-                    f"({raw[:60]!r})"
+                    f"arguments for tool {pending.name!r} that are not valid JSON ({raw[:60]!r})"
                 ) from exc
             if not isinstance(arguments, dict):
                 raise self._protocol(f"arguments for tool {pending.name!r} that are not an object")
-            call_id = pending.id or f"call_{uuid.uuid4().hex[:24]}"
+            call_id = pending.id or f"call_{os.urandom(12).hex()}"
             out.append(ToolCallComplete(ToolCall(call_id, pending.name, arguments)))
         finish = self._finish or ("tool_calls" if self._calls else "stop")
         if self._calls and finish == "stop":
@@ -397,23 +397,6 @@ class AzureOpenAIProvider(OpenAIProvider):
 # ------------------------------------------------------------------------ factories
 
 
-def _check_options(provider: str, options: Mapping[str, Any]) -> None:
-    unknown = sorted(set(options) - _OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for {provider}; use "
-            f"{', '.join(sorted(_OPTIONS))}"
-        )
-
-
-def _headers(settings: Mapping[str, Any], options: dict[str, Any]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for source in (settings.get("headers"), options.pop("headers", None)):
-        if isinstance(source, Mapping):
-            merged.update({str(k): str(v) for k, v in source.items()})
-    return merged
-
-
 def _split_url(model: str) -> tuple[str, str | None]:
     at = model.find("@http")
     if at < 0:
@@ -423,7 +406,7 @@ def _split_url(model: str) -> tuple[str, str | None]:
 
 def openai_provider(model: str, **options: Any) -> OpenAIProvider:
     """``openai:MODEL`` — api.openai.com (or ``OPENAI_BASE_URL``), key ``OPENAI_API_KEY``."""
-    _check_options("openai", options)
+    check_options("openai", options)
     options.pop("name", None)
     settings = config.provider_settings("openai")
     base_url = (
@@ -439,7 +422,7 @@ def openai_provider(model: str, **options: Any) -> OpenAIProvider:
         base_url=str(base_url),
         key_name="openai",
         key_env="OPENAI_API_KEY",
-        headers=_headers(settings, options),
+        headers=merge_headers(settings, options),
         **options,
     )
 
@@ -450,7 +433,7 @@ def azure_provider(model: str, **options: Any) -> AzureOpenAIProvider:
     The API version comes from ``api_version=``, ``OPENAI_API_VERSION``, the
     ``[providers.azure]`` table, or defaults to a GA version.
     """
-    _check_options("azure", options)
+    check_options("azure", options)
     options.pop("name", None)
     settings = config.provider_settings("azure")
     endpoint = (
@@ -475,7 +458,7 @@ def azure_provider(model: str, **options: Any) -> AzureOpenAIProvider:
         base_url=str(endpoint),
         key_name="azure",
         key_env="AZURE_OPENAI_API_KEY",
-        headers=_headers(settings, options),
+        headers=merge_headers(settings, options),
         **options,
     )
 
@@ -484,7 +467,7 @@ def ollama_provider(model: str, **options: Any) -> OpenAIProvider:
     """``ollama:MODEL`` — a local Ollama (``OLLAMA_HOST`` honoured); no key needed."""
     from .registry import _ollama_base
 
-    _check_options("ollama", options)
+    check_options("ollama", options)
     options.pop("name", None)
     options.pop("api_version", None)
     settings = config.provider_settings("ollama")
@@ -496,7 +479,7 @@ def ollama_provider(model: str, **options: Any) -> OpenAIProvider:
         key_name="ollama",
         key_env="OLLAMA_API_KEY",
         key_required=False,
-        headers=_headers(settings, options),
+        headers=merge_headers(settings, options),
         **options,
     )
 
@@ -509,7 +492,7 @@ def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
     is optional: ``api_key=``, ``%chat key NAME``, ``OPENAI_COMPATIBLE_API_KEY`` (plain
     name only) or the table's ``api_key_env`` / ``api_key``.
     """
-    _check_options("openai-compatible", options)
+    check_options("openai-compatible", options)
     alias = options.pop("name", None)
     name = str(alias or "openai-compatible")
     settings = config.provider_settings(name)
@@ -531,6 +514,6 @@ def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
         key_name=name,
         key_env=str(key_env) if key_env else None,
         key_required=False,
-        headers=_headers(settings, options),
+        headers=merge_headers(settings, options),
         **options,
     )
