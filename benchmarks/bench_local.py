@@ -167,9 +167,13 @@ def main() -> int:
     print()
     print(f"{'model load (first request)':<28}{load_seconds:>12.2f} s")
     print(f"{'peak RSS after imports':<28}{rss_imported:>12.0f} MB")
-    print(f"{'peak RSS, model loaded':<28}{rss_loaded:>12.0f} MB  (+{rss_loaded - rss_imported:.0f} MB)")
+    print(
+        f"{'peak RSS, model loaded':<28}{rss_loaded:>12.0f} MB  (+{rss_loaded - rss_imported:.0f} MB)"
+    )
     print(f"{'peak RSS at the end':<28}{rss_end:>12.0f} MB")
-    print(f"\nworst ratio: {worst:.3f} ({'meets' if worst >= TARGET else 'misses'} the {TARGET} target)")
+    print(
+        f"\nworst ratio: {worst:.3f} ({'meets' if worst >= TARGET else 'misses'} the {TARGET} target)"
+    )
     return 0
 
 

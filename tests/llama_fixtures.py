@@ -78,6 +78,7 @@ def collect(events: Iterator[Event]) -> Reply:
 
 def write_gguf(path: Path, metadata: dict[str, str], version: int = 3) -> Path:
     """Write a GGUF file with string metadata and no tensors (valid header, no model)."""
+
     def text(value: str) -> bytes:
         raw = value.encode()
         return struct.pack("<Q", len(raw)) + raw

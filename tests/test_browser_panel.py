@@ -159,6 +159,13 @@ def lab(browser, jlab, model_server):
     context.close()
 
 
+@pytest.fixture(autouse=True)
+def _shot_after_each_test(request, lab):
+    """A screenshot after every test, so a failure can be seen, not only read."""
+    yield
+    shot(lab, "after-" + request.node.originalname.removeprefix("test_"))
+
+
 def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 

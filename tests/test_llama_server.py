@@ -9,15 +9,16 @@ stream) matches what a real server sends. Tiny model: plumbing, not intelligence
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
-from llama_fixtures import SERVER_N_CTX, ask, collect, llama_server, needs_llama
 
 from jupychat.errors import ContextWindowError
 from jupychat.events import TextDelta
 from jupychat.providers.registry import resolve_model
 from jupychat.types import Message
+from llama_fixtures import SERVER_N_CTX, ask, collect, llama_server, needs_llama
 
 __all__ = ["llama_server"]  # the session fixture, imported so pytest finds it here
 
@@ -115,7 +116,7 @@ def test_a_too_long_conversation_is_a_context_window_error(provider):
 
 def test_closing_the_stream_frees_the_server(provider):
     stream = provider.stream(ask("Tell me a story.", max_tokens=1500, extra={"ignore_eos": True}))
-    seen = [e for _, e in zip(range(3), stream)]
+    seen = list(itertools.islice(stream, 3))
     assert all(isinstance(e, TextDelta) for e in seen)
     stream.close()
     started = time.monotonic()

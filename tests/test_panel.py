@@ -394,3 +394,21 @@ def test_the_fallback_renderer_escapes_and_finds_code(monkeypatch):
     out = panel_render.render_markdown("a <b>\n\n```python\nx = 1\n```\nend", actions=True)
     assert "&lt;b&gt;" in out.html and "<b>" not in out.html
     assert out.codes == ["x = 1"] and "Insert below" in out.html and "end" in out.html
+
+
+def test_the_panel_in_a_terminal_is_a_one_line_error(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "JUPYCHAT_MODEL": "fake", "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+           "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"), "IPYTHONDIR": str(tmp_path / "ipy")}
+    out = subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--quick", "-c",
+         "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+         "get_ipython().run_line_magic('chat', 'panel')"],
+        capture_output=True, text=True, env=env, timeout=60,
+    )
+    text = out.stdout + out.stderr
+    assert "UsageError: the chat panel needs a notebook front end" in text
+    assert "Traceback" not in text

@@ -208,6 +208,7 @@ class ChatSession:
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._store = None
+        self._checkpoints: list[tuple[str | None, dict[str, Any]]] = []
         if store is not None:
             self.attach_store(store)
 
@@ -775,6 +776,51 @@ class ChatSession:
         except (OSError, ValueError) as exc:
             raise StoreError(f"{path} is not a readable jupychat session file: {exc}") from exc
         return cls.from_dict(data, **kwargs)
+
+    # -- checkpoints ---------------------------------------------------------
+    def checkpoint(self, label: str | None = None) -> int:
+        """Record the session as it is now; returns an id for :meth:`restore_checkpoint`.
+
+        With a store the checkpoint is saved there (and survives restarts); without one it
+        is kept in memory.
+        """
+        if self._store is not None:
+            return int(self._store.checkpoint(self.id, label))
+        self._checkpoints.append((label, self.to_dict()))
+        return len(self._checkpoints)
+
+    def list_checkpoints(self) -> list[dict[str, Any]]:
+        """``id``, ``label``, ``message_count`` (and ``created_at`` when stored) of each."""
+        if self._store is not None:
+            return list(self._store.list_checkpoints(self.id))
+        return [
+            {"id": i, "label": label, "message_count": len(data["messages"])}
+            for i, (label, data) in enumerate(self._checkpoints, 1)
+        ]
+
+    def restore_checkpoint(self, checkpoint_id: int) -> ChatSession:
+        """Bring history, memory, metadata and settings back to a checkpoint."""
+        with self._exclusive():
+            if self._store is not None:
+                self._store.restore_checkpoint(self.id, checkpoint_id)
+                data = self._store.load(self.id)
+            else:
+                if not 1 <= int(checkpoint_id) <= len(self._checkpoints):
+                    raise ChatError(
+                        f"no checkpoint {checkpoint_id}; see session.list_checkpoints()"
+                    )
+                data = self._checkpoints[int(checkpoint_id) - 1][1]
+            self._history = [Message.from_dict(m) for m in data.get("messages", ())]
+            self._memory = copy.deepcopy(dict(data.get("memory") or {}))
+            self._metadata = copy.deepcopy(dict(data.get("metadata") or {}))
+            self.system_prompt = data.get("system_prompt")
+            self.options = dict(data.get("settings") or {})
+            self.max_steps = int(data.get("max_steps") or self.max_steps)
+            if data.get("model") and data["model"] != self.model_id:
+                self._provider = resolve_model(data["model"])
+            self._last_response = None
+            self._touch()
+        return self
 
     # -- persistence ---------------------------------------------------------
     def attach_store(self, store: Any) -> ChatSession:

@@ -811,6 +811,17 @@ def open_panel(chat: Any = None, where: str = "auto") -> None:
     """
     from IPython.display import display
 
+    from .render import is_terminal
+
+    if chat is None:
+        from . import get_chat
+
+        chat = get_chat()
+    if is_terminal(chat.shell):
+        raise ChatError(
+            "the chat panel needs a notebook front end (JupyterLab, Notebook 7, VS Code); "
+            "in a terminal ask with %chat ask or %%chat"
+        )
     panel = get_panel(chat)
     placement = detect(panel.shell, where)
     if placement == "probe" and panel.front.kind is not None:
