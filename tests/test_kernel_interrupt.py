@@ -1,0 +1,94 @@
+"""Interrupting a real kernel (the notebook's stop button) during a streamed answer.
+
+A real ipykernel runs `%%chat` against the loopback fake server, which streams slowly; the
+test sends the kernel an interrupt, as JupyterLab's stop button does, and checks that the
+stream stops at once, the partial answer is shown and stored marked interrupted, and the
+next `%%chat` works.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from fixtures_server import fake_server  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.kernel
+
+
+def _run(client, code: str, timeout: float = 60) -> tuple[dict, list[dict]]:
+    msg_id = client.execute(code)
+    outputs: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        msg = client.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic()))
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            break
+        outputs.append(msg)
+    reply = client.get_shell_msg(timeout=10)
+    return reply["content"], outputs
+
+
+def _texts(outputs: list[dict]) -> str:
+    chunks = []
+    for msg in outputs:
+        content = msg["content"]
+        chunks.append(content.get("text", ""))
+        chunks.extend(str(v) for v in content.get("data", {}).values())
+        chunks.extend(content.get("traceback", []))
+    return "\n".join(chunks)
+
+
+def test_stop_button_interrupts_stream_and_keeps_partial(tmp_path, fake_server, monkeypatch):  # noqa: F811
+    env = {
+        **os.environ,
+        "JUPYCHAT_MODEL": f"openai-compatible:fake@{fake_server.openai_base_url}",
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+        "JPY_SESSION_NAME": str(tmp_path / "interrupt.ipynb"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        reply, _ = _run(client, "%load_ext jupychat")
+        assert reply["status"] == "ok"
+        fake_server.enqueue("word " * 400, chunk_size=5, chunk_delay=0.05)  # ~20 s if not stopped
+        msg_id = client.execute("%%chat\nTell me a very long story.")
+        time.sleep(2.0)
+        sent = time.monotonic()
+        manager.interrupt_kernel()
+        outputs = []
+        while True:
+            msg = client.get_iopub_msg(timeout=10)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+            outputs.append(msg)
+        stopped_after = time.monotonic() - sent
+        reply = client.get_shell_msg(timeout=10)["content"]
+        assert stopped_after < 1.0, f"the stream took {stopped_after:.2f}s to stop"
+        assert reply["status"] == "ok", reply  # no traceback: the stop is shown, not raised
+        shown = _texts(outputs)
+        assert "word word" in shown and "stopped" in shown
+        assert "Traceback" not in shown
+
+        reply, outputs = _run(
+            client,
+            "from jupychat.notebook import get_chat\n"
+            "last = get_chat().session().history[-1]\n"
+            "print(last.interrupted, 0 < len(last.text) < len('word ' * 400))",
+        )
+        assert "True True" in _texts(outputs), _texts(outputs)
+
+        reply, outputs = _run(client, "%%chat\nAre you still there?")
+        assert reply["status"] == "ok"
+        assert "You said: Are you still there?" in _texts(outputs)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
