@@ -29,6 +29,7 @@ at the end. The machine is shared (2 cores): compare the ratios, not the absolut
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -157,8 +158,13 @@ def main() -> int:
         f"~{prompt_tokens} prompt words, {ours[0].tokens} tokens/run, "
         f"median of {args.reps} (after {args.warmup} warm-up)"
     )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"cpus={os.cpu_count()} load average={load:.1f} "
+        f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')} n_threads=llama.cpp default"
+    )
     print(f"{'metric':<28}{'direct':>12}{'local':>12}{'ratio':>9}  target ≥ {TARGET}")
-    worst = 1.0
+    worst = float("inf")
     for name, base, mine, higher_is_better in rows:
         ratio = mine / base if higher_is_better else base / mine
         worst = min(worst, ratio)

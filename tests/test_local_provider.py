@@ -27,6 +27,7 @@ from jupychat.events import Done, TextDelta
 from jupychat.providers import local
 from jupychat.providers.base import ToolSpec
 from jupychat.providers.registry import resolve_model
+from jupychat.types import ContextBlock, Message, Text, ToolCall, ToolResult, Usage
 from llama_fixtures import (
     ask,
     collect,
@@ -261,6 +262,101 @@ def test_tools_are_accepted_and_the_tiny_model_answers_in_text(provider):
 
 
 @pytest.mark.llama
+def test_a_history_with_tool_calls_and_results_continues(provider):
+    weather = ToolSpec("get_weather", "Get the weather", {"type": "object", "properties": {}})
+    history = [
+        Message.of("user", [ContextBlock("city", "Paris"), Text("What's the weather?")]),
+        Message.of("assistant", [ToolCall("call_1", "get_weather", {"city": "Paris"})]),
+        Message.of("tool", [ToolResult("call_1", "get_weather", "Sunny, 21 C")]),
+    ]
+    with_tools = collect(provider.stream(ask(history, tools=[weather], max_tokens=12)))
+    without = collect(provider.stream(ask(history, max_tokens=12)))
+    assert with_tools.text.strip() and without.text.strip()
+    # SmolLM2's chat template has no tool support: llama.cpp leaves the tools out
+    assert with_tools.done.usage.input_tokens == without.done.usage.input_tokens
+
+
+def test_tool_call_chunks_become_tool_call_events():
+    # llama.cpp streams tool calls in the Chat Completions shape; SmolLM2 never writes
+    # one, so this is checked on chunks of that documented shape
+    parser = local._Parser("local:x", 4096)
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_a",
+                                "type": "function",
+                                "function": {"name": "get_weather", "arguments": ""},
+                            }
+                        ]
+                    },
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Pa'}}]
+                    },
+                }
+            ]
+        },
+        {
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": 'ris"}'}}]},
+                }
+            ]
+        },
+        {"choices": [{"index": 0, "finish_reason": "tool_calls", "delta": {}}]},
+        {
+            "choices": [],
+            "usage": {
+                "prompt_tokens": 9,
+                "completion_tokens": 4,
+                "prompt_tokens_details": {"cached_tokens": 2},
+            },
+        },
+    ]
+    events = [e for chunk in chunks for e in parser.feed(chunk)] + parser.finish()
+    assert [type(e).__name__ for e in events] == [
+        "ToolCallDelta",
+        "ToolCallDelta",
+        "ToolCallDelta",
+        "ToolCallComplete",
+        "Done",
+    ]
+    assert events[3].call == ToolCall("call_a", "get_weather", {"city": "Paris"})
+    assert events[4] == Done(Usage(9, 4, 2), "tool_calls", "local:x")
+
+
+def test_error_chunks_become_our_errors():
+    parser = local._Parser("local:x", 2048)
+    too_long = {
+        "error": {
+            "code": 400,
+            "type": "exceed_context_size_error",
+            "message": "request (6031 tokens) exceeds the available context size",
+            "n_prompt_tokens": 6031,
+            "n_ctx": 2048,
+        }
+    }
+    with pytest.raises(ContextWindowError, match=r"\(6031 tokens\).*n_ctx=2048"):
+        parser.feed(too_long)
+    with pytest.raises(ProviderError, match="invalid_request_error: bad"):
+        parser.feed({"error": {"code": 400, "type": "invalid_request_error", "message": "bad"}})
+
+
+@pytest.mark.llama
 def test_astream_matches_stream(provider):
     request = ask("Name a colour.", temperature=0, max_tokens=12)
 
@@ -328,7 +424,7 @@ def test_exiting_python_mid_stream_is_clean():
         import threading
         from jupychat.providers.base import ChatRequest
         from jupychat.providers.registry import resolve_model
-        from jupychat.types import Message
+        from jupychat.types import ContextBlock, Message, Text, ToolCall, ToolResult, Usage
 
         provider = resolve_model("local", n_ctx=512)
         request = ChatRequest([Message.of("user", "Tell a story")], max_tokens=400,
@@ -470,6 +566,14 @@ def test_a_file_llama_cpp_refuses_is_a_provider_error(tmp_path):
 
 
 @pytest.mark.llama
+def test_a_request_llama_cpp_rejects_is_a_provider_error(provider):
+    with pytest.raises(ProviderError) as info:
+        collect(provider.stream(ask("Hi", extra={"messages": "not a list"})))
+    assert "the local model rejected the request" in _one_line(info.value)
+    assert collect(provider.stream(ask("Hi", max_tokens=3))).text  # still usable
+
+
+@pytest.mark.llama
 def test_a_file_removed_after_the_provider_was_made(tmp_path):
     model = tmp_path / "gone.gguf"
     model.symlink_to(model_path())
@@ -514,7 +618,7 @@ def test_runs_with_no_network_listener_and_cleans_up(tmp_path):
         from jupychat.providers import local
         from jupychat.providers.base import ChatRequest
         from jupychat.providers.registry import resolve_model
-        from jupychat.types import Message
+        from jupychat.types import ContextBlock, Message, Text, ToolCall, ToolResult, Usage
 
         provider = resolve_model("local", n_ctx=512)
         request = ChatRequest([Message.of("user", "Hi")], max_tokens=4)

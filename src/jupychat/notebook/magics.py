@@ -226,10 +226,14 @@ class ChatMagics(Magics):
         """Run one turn with live rendering; returns the Response or None if nothing came."""
         renderer = StreamRenderer(self.shell, fmt, self.stream_interval)
         previous = session.provider
+        local: Any = None
+        previous_hook: Any = None
         try:
             if model:
                 session.switch_model(model)
-            self._loading_notice(session, renderer)
+            if session.provider.name == "local":  # "loading the local model…" while it loads
+                local = sys.modules.get("jupychat.providers.local")
+                previous_hook, local.on_status = local.on_status, renderer.status
             self.nbchat.emit("turn_started", prompt=prompt, source="cell", session=session)
             if stream:
                 chat_stream = session.stream(prompt, **options)
@@ -255,16 +259,11 @@ class ChatMagics(Magics):
         finally:
             if model:
                 session.switch_model(previous)
+            if local is not None:
+                local.on_status = previous_hook
         renderer.finish(response.text, footer(response, _cost(session, response)))
         self.nbchat.emit("turn_finished", response=response, source="cell", session=session)
         return response
-
-    @staticmethod
-    def _loading_notice(session: Any, renderer: StreamRenderer) -> None:
-        status = getattr(session.provider, "status_message", None)
-        message = status() if callable(status) else None
-        if message:
-            renderer.status(message)
 
     # -- line commands ---------------------------------------------------------------
     def _line(self, line: str) -> Any:

@@ -77,6 +77,7 @@ from jupychat.providers.base import ChatRequest, Provider
 from jupychat.types import ToolCall, Usage
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
     "DEFAULT_MODEL",
     "DEFAULT_N_CTX",
     "GGUFInfo",
@@ -524,6 +525,18 @@ def _import_xllamacpp() -> Any:
     return xllamacpp
 
 
+def _set(params: Any, name: str, value: Any) -> None:
+    if hasattr(params, name):
+        setattr(params, name, value)
+
+
+def _set_host(params: Any, host: str) -> None:
+    if hasattr(params, "hostnames"):
+        params.hostnames = [host]
+    else:  # xllamacpp before the multi-address listener
+        params.hostname = host
+
+
 def _server_params(
     path: str, n_ctx: int, n_threads: int | None, verbose: bool
 ) -> tuple[Any, str | None]:
@@ -533,11 +546,12 @@ def _server_params(
     params.model.path = path
     params.n_ctx = n_ctx
     params.n_parallel = 1
-    params.fit_params = False  # n_ctx is explicit; skip llama.cpp's slow memory probing
-    params.ui = False
-    params.endpoint_slots = False
     params.verbosity = 3 if verbose else 0
-    params.api_keys = [secrets.token_urlsafe(32)]
+    # settings that older xllamacpp releases lack are skipped
+    _set(params, "fit_params", False)  # n_ctx is explicit; skip llama.cpp's memory probing
+    _set(params, "ui", False)
+    _set(params, "endpoint_slots", False)
+    _set(params, "api_keys", [secrets.token_urlsafe(32)])
     if n_threads:
         params.cpuparams.n_threads = n_threads
         params.cpuparams_batch.n_threads = n_threads
@@ -546,13 +560,13 @@ def _server_params(
         socket_dir = tempfile.mkdtemp(prefix="jupychat-llama-")
         socket_path = os.path.join(socket_dir, "llama.sock")
         if len(socket_path) < 100:  # sun_path limit
-            params.hostnames = [socket_path]
+            _set_host(params, socket_path)
         else:
             shutil.rmtree(socket_dir, ignore_errors=True)
             socket_dir = None
     if socket_dir is None:
-        params.hostnames = ["127.0.0.1"]
-        params.port = 0
+        _set_host(params, "127.0.0.1")
+        params.port = 0  # an ephemeral port
     return params, socket_dir
 
 
@@ -821,6 +835,11 @@ class LocalProvider(Provider):
         Let llama.cpp print its own log to stderr.
     on_status:
         Called with one-line load messages instead of the module hook :data:`on_status`.
+
+    Notes
+    -----
+    Providers for the same file and settings share one loaded model, so :meth:`close`
+    frees nothing; :func:`unload_all` does (once no stream is running).
     """
 
     name = "local"
