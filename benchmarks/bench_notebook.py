@@ -80,7 +80,8 @@ def main() -> None:
     loaded = process_time(LOAD, args.runs, env)
     turns = turn_times(args.rows, 4)
     print(f"{'measure':<52}{'value':>12}{'baseline':>12}{'ratio':>8}")
-    print(f"{'IPython start (median of %d processes)' % args.runs:<52}{bare * 1e3:>10.1f}ms")
+    label = f"IPython start (median of {args.runs} processes)"
+    print(f"{label:<52}{bare * 1e3:>10.1f}ms")
     print(f"{'IPython start + %load_ext jupychat':<52}{loaded * 1e3:>10.1f}ms{bare * 1e3:>10.1f}ms{loaded / bare:>8.2f}")
     added = (loaded - bare) * 1e3
     print(f"{'added by %load_ext jupychat (target < 50 ms)':<52}{added:>10.1f}ms")

@@ -25,6 +25,7 @@ from jupychat.providers.base import ChatRequest
 from jupychat.types import Message
 
 SERVER_N_CTX = 2048
+SERVER_THREADS = 1  # robust on a busy 2-core machine (see local._default_threads)
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("xllamacpp") is None
@@ -122,6 +123,8 @@ def llama_server() -> Iterator[str]:
     params.model.path = str(model_path())
     params.n_ctx = SERVER_N_CTX
     params.n_parallel = 1
+    params.cpuparams.n_threads = SERVER_THREADS
+    params.cpuparams_batch.n_threads = SERVER_THREADS
     params.fit_params = False
     params.ui = False
     params.verbosity = 0

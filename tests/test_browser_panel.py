@@ -250,9 +250,12 @@ def test_code_blocks_copy_and_insert_below(lab: Page, model_server):
     expect(insert).to_be_visible()
     before = lab.evaluate(SOURCES_JS)
     insert.click()
-    lab.wait_for_function(f"() => ({SOURCES_JS})().length === {len(before) + 1}",
-                          timeout=10_000)
-    assert CODE in lab.evaluate(SOURCES_JS)
+    # Well under the panel's 5 s fallback: the text must follow the front end's
+    # "editor ready" answer, not the timer.
+    lab.wait_for_function(
+        "([code, n]) => { const s = (" + SOURCES_JS + ")(); "
+        "return s.length === n && s.includes(code); }",
+        arg=[CODE, len(before) + 1], timeout=3_000)
     shot(lab, "panel-inserted")
 
 

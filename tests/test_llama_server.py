@@ -18,7 +18,7 @@ from jupychat.errors import ContextWindowError
 from jupychat.events import TextDelta
 from jupychat.providers.registry import resolve_model
 from jupychat.types import Message
-from llama_fixtures import SERVER_N_CTX, ask, collect, llama_server, needs_llama
+from llama_fixtures import SERVER_N_CTX, SERVER_THREADS, ask, collect, llama_server, needs_llama
 
 __all__ = ["llama_server"]  # the session fixture, imported so pytest finds it here
 
@@ -75,10 +75,10 @@ def test_what_is_two_plus_two(provider):
 
 
 def test_the_http_server_and_the_in_process_model_agree(provider):
-    # the same llama.cpp, the same model, greedy decoding: the same words either way
+    # the same llama.cpp, model and threads, greedy decoding: the same words either way
     request = ask("Name three colours.", temperature=0, max_tokens=20)
     over_http = collect(provider.stream(request)).text
-    in_process = collect(resolve_model("local").stream(request)).text
+    in_process = collect(resolve_model("local", n_threads=SERVER_THREADS).stream(request)).text
     assert over_http and over_http == in_process
 
 

@@ -120,6 +120,8 @@ def test_variables_as_context(shell, fake):
     assert user.text == "Rows of @sales above 10? Literal {braces} and `{code}` stay."
     keys = {b.key for b in user.context_blocks}
     assert "var:sales" in keys and "inventory" in keys
+    inventory = next(b.text for b in user.context_blocks if b.key == "inventory")
+    assert "threshold" in inventory and "open" not in inventory  # IPython's own names stay out
     sales_text = next(b.text for b in user.context_blocks if b.key == "var:sales")
     assert "units" in sales_text and "region" in sales_text
     # unchanged variables are not sent again

@@ -43,6 +43,7 @@ __all__ = [
     "Usage",
     "__version__",
     "load_ipython_extension",
+    "open_panel",
     "resolve_model",
     "unload_ipython_extension",
 ]
@@ -118,6 +119,13 @@ def load_ipython_extension(ipython: Any) -> None:
     from .notebook import load_ipython_extension as load
 
     load(ipython)
+
+
+def open_panel(chat: Any = None, where: str = "auto") -> Any:
+    """Open the chat panel (JupyterLab's right side area, else inline) for this notebook."""
+    from .notebook.panel import open_panel as _open
+
+    return _open(chat, where=where)
 
 
 def unload_ipython_extension(ipython: Any) -> None:

@@ -45,7 +45,11 @@ class Hooks:
         on_error: Callable[..., Any] | None = None,
     ) -> None:
         self._hooks: dict[str, list[Callable[..., Any]]] = {e: [] for e in HOOK_EVENTS}
-        given = zip(HOOK_EVENTS, (on_request, on_response, on_tool_call, on_tool_result, on_error))
+        given = zip(
+            HOOK_EVENTS,
+            (on_request, on_response, on_tool_call, on_tool_result, on_error),
+            strict=True,
+        )
         for event, fn in given:
             if fn is not None:
                 self.add(event, fn)

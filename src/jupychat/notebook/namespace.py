@@ -27,6 +27,7 @@ __all__ = [
     "notebook_tools",
     "preview_context",
     "turn_context",
+    "visible_namespace",
 ]
 
 _CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
@@ -131,17 +132,23 @@ def turn_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> dic
         ) from exc
 
 
+def visible_namespace(shell: Any) -> dict[str, Any]:
+    """The user's namespace without what IPython put there itself (``user_ns_hidden``)."""
+    hidden = getattr(shell, "user_ns_hidden", {})
+    return {k: v for k, v in shell.user_ns.items() if k not in hidden or hidden[k] is not v}
+
+
 def _inventory(shell: Any) -> dict[str, str]:
     from ..context import inventory_context
 
-    return inventory_context(shell.user_ns, _settings())
+    return inventory_context(visible_namespace(shell), _settings())
 
 
 def notebook_tools(shell: Any) -> list[Any]:
     """The read-only data tools over ``shell``'s namespace, and ``run_python`` (asks first)."""
     from ..context import data_tools
 
-    return list(data_tools(lambda: shell.user_ns, _settings(), approve=_ask_user))
+    return list(data_tools(lambda: visible_namespace(shell), _settings(), approve=_ask_user))
 
 
 def attach_notebook_context(session: Any, shell: Any) -> None:

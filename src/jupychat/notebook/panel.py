@@ -57,6 +57,7 @@ KNOWN_MODELS = (
 )
 PLACEHOLDER = "Ask anything… (Enter sends, Shift+Enter adds a line; @var attaches a variable)"
 EMPTY = "No messages yet. Ask below, or in a cell with %%chat."
+INSERT_TIMEOUT = 5.0  # seconds to wait for a new cell's editor before typing into it anyway
 MAX_VARIABLES = 300
 
 
@@ -157,6 +158,7 @@ class ChatPanel:
         self._codes: dict[str, list[str]] = {}
         self._lives: dict[str, _Live] = {}
         self._run: _Run | None = None
+        self._inserts: dict[Any, str] = {}
         self._quiet = False  # set while the kernel updates pickers (ignore their events)
         self._closed = False
         self.sidecar: Any = None
@@ -242,6 +244,7 @@ class ChatPanel:
         self.export_button.on_click(lambda _b: self.export(self.export_path.value))
         self.view.on("insert", self._on_insert)
         self.view.on("copy_failed", self._on_insert)
+        self.view.on("editor_ready", lambda msg: self._fill_cell(msg.get("token")))
         self._unsubscribe: Callable[[], None] = chat.subscribe(self._on_event)
         events = getattr(self.shell, "events", None)
         if events is not None:
@@ -399,17 +402,33 @@ class ChatPanel:
         self._title_vars()
 
     def insert_code(self, message_id: str, index: int) -> bool:
-        """Put code block ``index`` of message ``message_id`` into a new cell below."""
+        """Put code block ``index`` of message ``message_id`` into a new cell below.
+
+        The cell is created at once; its text follows when the front end reports that the
+        cell's editor exists (``editor_ready``), or after ``INSERT_TIMEOUT`` seconds.
+        """
         code = self.code_of(message_id, index)
         if code is None:
             return False
-        if self.front.insert_cell(code):
+        if not self.front.execute("notebook:insert-cell-below"):
+            self._set_status(
+                "cannot insert cells from here (needs JupyterLab with ipylab); use Copy",
+                error=True,
+            )
+            return False
+        token = next(self._ids)
+        self._inserts[token] = code
+        timer = threading.Timer(INSERT_TIMEOUT, self._fill_cell, args=(token,))
+        timer.daemon = True
+        timer.start()
+        self.view.send({"event": "await_editor", "token": token})
+        return True
+
+    def _fill_cell(self, token: Any) -> None:
+        code = self._inserts.pop(token, None)  # the first view (or the timer) to answer wins
+        if code is not None and not self._closed:
+            self.front.execute("notebook:replace-selection", {"text": code})
             self._set_status("code inserted below the active cell")
-            return True
-        self._set_status(
-            "cannot insert cells from here (needs JupyterLab with ipylab); use Copy", error=True
-        )
-        return False
 
     def code_of(self, message_id: str, index: int) -> str | None:
         """The source of code block ``index`` in message ``message_id``."""

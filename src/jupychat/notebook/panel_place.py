@@ -20,7 +20,9 @@ An explicit ``where="sidecar"`` or ``"inline"`` always wins.
 The same ``JupyterFrontEnd`` runs JupyterLab commands for the panel's "Insert below":
 ``notebook:insert-cell-below`` then ``notebook:replace-selection`` on the notebook the
 user last worked in, which needs no TypeScript build of our own (ipylab ships a prebuilt
-lab extension).
+lab extension). The new cell's editor is created a frame or more after the cell, and
+``replace-selection`` does nothing without it, so the panel sends the text only once the
+front end reports the editor exists (see ``ChatPanel.insert_code``).
 """
 
 from __future__ import annotations
@@ -182,13 +184,11 @@ class Frontend:
     def can_run_commands(self) -> bool:
         return self._app is not None and self.kind is not None
 
-    def insert_cell(self, code: str) -> bool:
-        """Put ``code`` in a new cell below the active cell of the current notebook."""
+    def execute(self, command: str, args: dict[str, Any] | None = None) -> bool:
+        """Run a JupyterLab command (fire and forget); False when no front end answered."""
         if not self.can_run_commands:
             return False
-        commands = self._app.commands
-        commands.execute("notebook:insert-cell-below")
-        commands.execute("notebook:replace-selection", {"text": code})
+        self._app.commands.execute(command, args or {})
         return True
 
 

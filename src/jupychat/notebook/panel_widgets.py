@@ -188,6 +188,25 @@ function render({ model, el }) {
     else { model.send({ event: "copy_failed", id: id, index: index }); flash(button, "Inserted"); }
   });
 
+  // "Insert below": the kernel has just asked JupyterLab for a new cell; tell it when the
+  // new cell's editor exists, so the code is not typed into an editor not yet there.
+  model.on("msg:custom", (msg) => {
+    if (!msg || msg.event !== "await_editor") return;
+    const started = Date.now();
+    const poll = () => {
+      const editor = document.querySelector(
+        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell.jp-mod-active .cm-content");
+      const waited = Date.now() - started;
+      if (editor || waited > 3000) {
+        requestAnimationFrame(() => model.send(
+          { event: "editor_ready", token: msg.token, found: !!editor }));
+      } else {
+        setTimeout(poll, 30);
+      }
+    };
+    poll();
+  });
+
   model.on("change:messages", renderList);
   model.on("change:live", renderLive);
   model.on("change:can_insert", flags);

@@ -24,7 +24,14 @@ Requests go straight to ``Server.handle_chat_completions`` and never touch that 
 callback makes llama.cpp stop and cancel the task. A worker thread runs the call and
 passes chunks through a queue to the caller's generator; closing the generator (the
 consumer stops, ``KeyboardInterrupt``) sets a flag the callback returns, so generation
-stops at the next token and the slot is free for the next request.
+stops at the next token and the slot is free for the next request. At interpreter exit,
+running streams are stopped before the models are freed (llama.cpp calling back into a
+finalizing interpreter would crash the process).
+
+*Threads.* llama.cpp's CPU threads busy-wait for each other, so one that loses its core
+stalls the rest. On machines with up to 4 cores one core is left free by default (2 cores
+→ 1 thread: about 30 % slower on an idle machine, 3-10× faster on a busy one); larger
+machines keep llama.cpp's choice. ``n_threads=`` overrides it.
 
 *Wire format.* Requests are mapped by :func:`jupychat.providers.openai.build_payload`
 (the same Chat Completions JSON, the same ``<context>`` rendering as every
@@ -33,8 +40,9 @@ OpenAI-compatible server). Chunks map to :class:`~jupychat.events.TextDelta`,
 
 *Tools.* Tool specs are passed to llama.cpp, whose Jinja chat handler turns them into the
 model's own tool-call format when its chat template supports tools, and parses the calls
-back. SmolLM2-135M's template has no tool support: it gets the tools, ignores them and
-answers in text, so a session with tools still works (no tool is ever called).
+back. SmolLM2-135M's template has no tool support: llama.cpp leaves the tools out of its
+prompt and the model answers in text, so a session with tools still works (no tool is
+ever called). A history holding tool calls and results from another model is rendered.
 
 *Errors.* A missing file or unknown name is :class:`~jupychat.errors.ModelNotFoundError`
 when the provider is built; a file that is not GGUF, is truncated or that llama.cpp
@@ -56,7 +64,6 @@ import queue
 import secrets
 import shutil
 import struct
-import sys
 import tempfile
 import threading
 import time
@@ -422,6 +429,7 @@ def cache_info() -> dict[str, Any]:
     dict
         ``{"loads": N, "models": [{"path", "n_ctx", "n_threads", "seconds", "address"}]}``:
         ``loads`` counts successful loads in this process (it never goes down);
+        ``n_threads`` is the number of CPU threads in use (``None``: llama.cpp's choice);
         ``address`` is where llama.cpp's own listener is bound (``unix://...`` on POSIX).
     """
     with _cache_lock:
@@ -510,19 +518,20 @@ def _check_memory(info: GGUFInfo, n_ctx: int, file_size: int) -> None:
         )
 
 
-def _import_xllamacpp() -> Any:
-    """Import xllamacpp, first asking OpenMP to sleep rather than spin between tasks.
+def _default_threads() -> int | None:
+    """CPU threads when none are asked for: leave one core free on small machines.
 
-    llama.cpp's CPU threads are OpenMP threads; by default they busy-wait. When the cores
-    are shared (a notebook, its browser, other kernels; 2-core CI), a spinning thread that
-    loses its core stalls every step: measured 5-10× slower generation on a busy 2-core
-    machine, against no loss with ``OMP_WAIT_POLICY=PASSIVE``. A value the user set wins.
+    llama.cpp's threads busy-wait for each other at every step, so a thread that loses
+    its core (to the notebook, the browser, another kernel) stalls all of them. Measured
+    on 2 cores, SmolLM2 with 2 threads: ~125 tokens/s on an idle machine but 5-15 with
+    two other busy processes; with 1 thread: ~90 idle and ~50 busy. Machines with more
+    than 4 cores keep llama.cpp's own choice (one thread per physical core).
     """
-    if "xllamacpp" not in sys.modules:
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    import xllamacpp
-
-    return xllamacpp
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, cpus - 1) if cpus <= 4 else None
 
 
 def _set(params: Any, name: str, value: Any) -> None:
@@ -540,7 +549,7 @@ def _set_host(params: Any, host: str) -> None:
 def _server_params(
     path: str, n_ctx: int, n_threads: int | None, verbose: bool
 ) -> tuple[Any, str | None]:
-    xllamacpp = _import_xllamacpp()
+    import xllamacpp
 
     params = xllamacpp.CommonParams()
     params.model.path = path
@@ -614,9 +623,12 @@ def _load(
         _check_memory(info, ctx, size)
         _announce(f"loading local model {name} ({size / 1e6:.0f} MB, n_ctx={ctx})…", hook)
         started = time.perf_counter()
-        params, socket_dir = _server_params(real, ctx, n_threads, verbose)
+        threads = n_threads or _default_threads()
+        params, socket_dir = _server_params(real, ctx, threads, verbose)
         try:
-            server = _import_xllamacpp().Server(params)
+            import xllamacpp
+
+            server = xllamacpp.Server(params)
         except Exception as exc:
             if socket_dir:
                 shutil.rmtree(socket_dir, ignore_errors=True)
@@ -628,7 +640,7 @@ def _load(
                 provider="local",
             ) from exc
         seconds = time.perf_counter() - started
-        entry = _Loaded(server, real, ctx, n_threads, seconds, socket_dir)
+        entry = _Loaded(server, real, ctx, threads, seconds, socket_dir)
         with _cache_lock:
             _cache[(real, ctx, n_threads)] = entry
             _ctx_of[(real, n_ctx)] = ctx
@@ -828,7 +840,9 @@ class LocalProvider(Provider):
         Context window in tokens; ``None`` → min(4096, the model's training context),
         ``0`` → the model's training context.
     n_threads:
-        CPU threads for llama.cpp (``None`` → llama.cpp's choice, one per core).
+        CPU threads for llama.cpp; ``None`` → one less than the cores on machines with up
+        to 4 cores (threads that busy-wait for a busy core slow down badly), else
+        llama.cpp's choice.
     max_tokens:
         Reply length cap used when a request does not set ``max_tokens``.
     verbose:
