@@ -320,7 +320,10 @@ def test_sigkill_mid_transaction_keeps_every_completed_turn(tmp_path):
         assert first.startswith("begin"), proc.stderr.read() if proc.stderr else ""
         time.sleep(rng.uniform(0.05, 0.6))
         os.kill(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(30)
+        # read through the same buffered file object as readline() above: communicate()
+        # reads the raw pipe and would miss lines readline() had already buffered
+        out = proc.stdout.read()
         lines = (first + out).splitlines()
         done = [int(x.split()[1]) for x in lines if x.startswith("done")]
         completed[tag] = len(done)
