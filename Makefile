@@ -32,8 +32,11 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
+# Browser tests run in their own pytest process: Playwright's sync API keeps an event loop
+# running in the main thread, which would break the asyncio tests that follow it.
 pytest: $(STAMP) system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -m browser $(PYTEST_ARGS)
 
 test: lint pytest
 
