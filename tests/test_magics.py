@@ -263,40 +263,33 @@ def test_session_resumes_after_restart(shell, fake):
         unload_ipython_extension(restarted)
 
 
-def test_terminal_ipython_prints_plain_text(tmp_path):
-    code = "%load_ext jupychat\n%%chat\nhello terminal\n"
-    script = tmp_path / "t.ipy"
-    script.write_text("%load_ext jupychat\n")
-    env = {
-        **os.environ,
-        "JUPYCHAT_MODEL": "fake",
-        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-        "IPYTHONDIR": str(tmp_path / "ipy"),
-    }
+def _terminal_ipython(tmp_path, prelude: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "JUPYCHAT_MODEL": "fake", "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+           "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"), "IPYTHONDIR": str(tmp_path / "ipy")}
     env.pop("JPY_SESSION_NAME", None)
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "IPython",
-            "--no-banner",
-            "--colors=NoColor",
-            "--quick",
-            "-c",
-            "get_ipython().run_line_magic('load_ext', 'jupychat'); "
-            "get_ipython().run_cell_magic('chat', '', 'hello terminal')",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    return subprocess.run(
+        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--quick", "-c",
+         prelude + "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+         "get_ipython().run_cell_magic('chat', '', 'hello **terminal**')"],
+        capture_output=True, text=True, env=env, timeout=60,
     )
+
+
+def test_terminal_ipython_prints_plain_text_without_rich(tmp_path):
+    out = _terminal_ipython(tmp_path, "import sys; sys.modules['rich'] = None; ")
     assert out.returncode == 0, out.stderr
-    assert "(fake model) You said: hello terminal" in out.stdout
+    assert "(fake model) You said: hello **terminal**" in out.stdout
     assert "<IPython.core.display" not in out.stdout
     assert "fake:default" in out.stdout
-    del code
+
+
+def test_terminal_ipython_renders_markdown_with_rich(tmp_path):
+    pytest.importorskip("rich")
+    out = _terminal_ipython(tmp_path, "")
+    assert out.returncode == 0, out.stderr
+    assert "You said: hello terminal" in out.stdout  # ** markers rendered away, not printed
+    assert "**" not in out.stdout and "<IPython.core.display" not in out.stdout
+    assert "fake:default" in out.stdout
 
 
 def test_load_ext_is_cheap_and_lazy():

@@ -3,7 +3,8 @@
 In a notebook the answer is one Markdown display, created with ``display_id`` and updated
 in place as text arrives, at most every ``interval`` seconds (plus once at the end), so a
 fast stream does not flood the front end with messages. A footer line gives the model,
-tokens and cost. In a terminal IPython the text is printed as it arrives.
+tokens and cost. In a terminal IPython the text is printed as it arrives, or, when
+``rich`` is installed, rendered as Markdown live in the terminal.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ class StreamRenderer:
         self._last = 0.0
         self._handle: Any = None
         self._status: Any = None
+        self._live: Any = None
+        if self.terminal and fmt == "markdown":
+            self._live = _rich_live()
 
     def _obj(self, text: str, foot: str = "") -> Any:
         from IPython.display import Markdown, Pretty
@@ -114,11 +118,16 @@ class StreamRenderer:
     def add(self, delta: str) -> None:
         self._clear_status()
         self.text += delta
+        now = time.monotonic()
+        if self._live is not None:
+            if now - self._last >= self.interval:
+                self._last = now
+                self._live.update(_rich_markdown(self.text))
+            return
         if self.terminal:
             sys.stdout.write(delta)
             sys.stdout.flush()
             return
-        now = time.monotonic()
         if now - self._last >= self.interval:
             self._last = now
             self._update(self.text)
@@ -133,6 +142,15 @@ class StreamRenderer:
         self._clear_status()
         if text is not None:
             self.text = text
+        if self._live is not None:
+            self._live.update(_rich_markdown(self.text))
+            self._live.stop()
+            if not self._live.console.is_terminal:
+                self._live.console.line()  # a non-terminal Live leaves the cursor on its last line
+            if foot:
+                self._live.console.print(f"[dim]{foot}[/dim]", highlight=False)
+            self._live = None
+            return
         if self.terminal:
             sys.stdout.write("\n" if self.text and not self.text.endswith("\n") else "")
             if foot:
@@ -140,3 +158,22 @@ class StreamRenderer:
             sys.stdout.flush()
             return
         self._update(self.text, foot)
+
+
+def _rich_live() -> Any:
+    """A started ``rich`` live display, or None when rich is not installed."""
+    try:
+        from rich.console import Console
+        from rich.live import Live
+    except ImportError:
+        return None
+    live = Live(_rich_markdown(""), console=Console(), refresh_per_second=8,
+                vertical_overflow="visible")
+    live.start()
+    return live
+
+
+def _rich_markdown(text: str) -> Any:
+    from rich.markdown import Markdown
+
+    return Markdown(text or "…")
