@@ -14,7 +14,8 @@ fast; nothing here imports IPython, ipywidgets or pandas.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+
+TYPE_CHECKING = False  # without importing typing: `import jupychat` stays cheap
 
 __version__ = "0.1.0"
 
@@ -80,6 +81,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from ._turn import Response
     from .errors import (
         AuthenticationError,

@@ -15,13 +15,12 @@ from history itself, so clearing, forking or a failed turn need no extra bookkee
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import os
+import sys
 import tempfile
 import threading
-import uuid
 import warnings
 from collections.abc import (
     AsyncIterator,
@@ -35,7 +34,6 @@ from collections.abc import (
 from pathlib import Path
 from typing import Any
 
-from . import pricing
 from ._turn import Response, Turn
 from .errors import ChatError, StoreError, ToolError, TurnInterrupted
 from .events import Event, TextDelta, ToolResultEvent
@@ -50,7 +48,12 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "ChatSession", "ChatStream", "Response"]
 SCHEMA = "jupychat.session"
 SCHEMA_VERSION = 1
 TOOL_OUTPUT_LIMIT = 16_000
-_INTERRUPTS = (KeyboardInterrupt, GeneratorExit, asyncio.CancelledError)
+def _is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, a closed stream, or a cancelled task (asyncio is only imported if in use)."""
+    if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
 
 ContextLike = Any  # str | object with a text rendering | Mapping[str, ...] | Callable[[], ...]
 Approver = Callable[[Tool, ToolCall], bool]
@@ -198,7 +201,7 @@ class ChatSession:
         self.context = context
         self.approve = approve
         self.options: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
-        self.id = id or uuid.uuid4().hex
+        self.id = id or _new_id()
         self.title = title
         self.name = name
         self.notebook = notebook
@@ -438,11 +441,11 @@ class ChatSession:
                 self._commit(turn.new, response)
                 self.hooks.response(response)
                 return response
-            if isinstance(exc, _INTERRUPTS) and turn.interrupt():
+            if _is_interrupt(exc) and turn.interrupt():
                 response = turn.response()
                 self._commit(turn.new, response)
                 return response
-            if not isinstance(exc, _INTERRUPTS):
+            if not _is_interrupt(exc):
                 self.hooks.error(exc)
             return None
         finally:
@@ -495,6 +498,8 @@ class ChatSession:
     async def _adrive(
         self, prompt: str | Part | Iterable[Part], options: dict[str, Any]
     ) -> AsyncIterator[Any]:
+        import asyncio  # already loaded: this runs inside an event loop
+
         turn = self._start(prompt, options)
         try:
             while True:
@@ -602,6 +607,8 @@ class ChatSession:
     # -- stats ---------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
         """Token use, turns, tool calls, latency and cost (``None`` when unknown)."""
+        from . import pricing
+
         per_turn: list[dict[str, Any]] = []
         for index, group in enumerate(self.turns(), 1):
             answers = [m for m in group if m.role == "assistant" and not m.meta.get("synthetic")]
@@ -649,7 +656,7 @@ class ChatSession:
     def clone(self, **changes: Any) -> ChatSession:
         """An independent deep copy (new id; tools, hooks and model shared by reference)."""
         data = self.to_dict()
-        data.update({"id": uuid.uuid4().hex, "created_at": now_iso()})
+        data.update({"id": _new_id(), "created_at": now_iso()})
         data["metadata"] = {**data["metadata"], "cloned_from": self.id}
         return self._copy_from(data, **changes)
 
@@ -667,7 +674,7 @@ class ChatSession:
         data = self.to_dict()
         data.update(
             {
-                "id": uuid.uuid4().hex,
+                "id": _new_id(),
                 "created_at": now_iso(),
                 "messages": [m.to_dict() for m in messages],
                 "metadata": {**data["metadata"], "forked_from": self.id, "fork_at": len(messages)},
@@ -920,6 +927,12 @@ class ChatSession:
 
     def __len__(self) -> int:
         return len(self._history)
+
+
+def _new_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex
 
 
 def _tool_error(exc: Exception) -> str:

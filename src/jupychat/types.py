@@ -8,7 +8,6 @@ values to rows; providers map them to wire formats.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -62,6 +61,8 @@ class ContextBlock:
 
     @property
     def digest(self) -> str:
+        import hashlib
+
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:

@@ -19,11 +19,13 @@ import os
 import threading
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import ChatError, StoreError
-from ..session import ChatSession
+
+if TYPE_CHECKING:  # the session module loads on first use, keeping %load_ext light
+    from ..session import ChatSession
 
 __all__ = ["NotebookChat"]
 
@@ -84,6 +86,8 @@ class NotebookChat:
             latest = store.latest(notebook=self.notebook, name=name)
             if latest is not None:
                 try:
+                    from ..session import ChatSession
+
                     return self._configure(
                         ChatSession.resume(latest["id"], store=store, **self._resume_kwargs())
                     )
@@ -104,6 +108,8 @@ class NotebookChat:
     ) -> ChatSession:
         """Start a fresh session (the old one stays in the store)."""
         with self._lock:
+            from ..session import ChatSession
+
             model = kwargs.pop("model", None) or self.model_override
             session = ChatSession(
                 model=model,
@@ -124,6 +130,8 @@ class NotebookChat:
         store = self.store
         if store is None:
             raise StoreError("no session store is available; sessions cannot be loaded")
+        from ..session import ChatSession
+
         full = self._expand_id(session_id)
         with self._lock:
             session = self._configure(

@@ -13,7 +13,6 @@ the partial answer stays visible and is kept in history, marked interrupted.
 
 from __future__ import annotations
 
-import getpass
 import shlex
 import sys
 import traceback
@@ -438,6 +437,8 @@ class ChatMagics(Magics):
     def _cmd_key(self, rest: list[str]) -> None:
         if not rest:
             raise UsageError("%chat key needs a provider name, e.g. %chat key openai")
+        import getpass
+
         provider = rest[0]
         key = getpass.getpass(f"API key for {provider} (kept in this kernel's memory only): ")
         config.set_api_key(provider, key.strip() or None)
