@@ -1,9 +1,10 @@
-"""Interrupting a real kernel (the notebook's stop button) during a streamed answer.
+"""The magics in a real ipykernel, driven over the Jupyter protocol as JupyterLab does.
 
-A real ipykernel runs `%%chat` against the loopback fake server, which streams slowly; the
-test sends the kernel an interrupt, as JupyterLab's stop button does, and checks that the
-stream stops at once, the partial answer is shown and stored marked interrupted, and the
-next `%%chat` works.
+- The stop button: the kernel is interrupted while `%%chat` streams slowly from the loopback
+  fake server; the stream stops at once, the partial answer is shown and stored marked
+  interrupted, and the next `%%chat` works.
+- Re-running a cell: execute requests carry the cell id in their metadata (``cellId``), and
+  a re-run replaces that cell's turn instead of adding another.
 """
 
 from __future__ import annotations
@@ -89,6 +90,50 @@ def test_stop_button_interrupts_stream_and_keeps_partial(tmp_path, fake_server, 
         reply, outputs = _run(client, "%%chat\nAre you still there?")
         assert reply["status"] == "ok"
         assert "You said: Are you still there?" in _texts(outputs)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
+    """Send an execute_request carrying the cell id, as JupyterLab does (metadata.cellId)."""
+    content = {"code": code, "silent": False, "store_history": True,
+               "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+    msg = client.session.msg("execute_request", content, metadata={"cellId": cell_id})
+    client.shell_channel.send(msg)
+    outputs = []
+    while True:
+        reply = client.get_iopub_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+            continue
+        if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+            break
+        outputs.append(reply)
+    client.get_shell_msg(timeout=10)
+    return outputs
+
+
+def test_rerunning_a_cell_in_a_real_kernel_replaces_its_turn(tmp_path, fake_server):  # noqa: F811
+    env = {
+        **os.environ,
+        "JUPYCHAT_MODEL": f"openai-compatible:fake@{fake_server.openai_base_url}",
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+        "JPY_SESSION_NAME": str(tmp_path / "rerun.ipynb"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        _run(client, "%load_ext jupychat")
+        _run_cell_with_id(client, "%%chat\nfirst wording", "cell-A")
+        _run_cell_with_id(client, "%%chat\nanother cell", "cell-B")
+        _run_cell_with_id(client, "%%chat\nsecond wording", "cell-A")
+        _, outputs = _run(
+            client,
+            "from jupychat.notebook import get_chat\n"
+            "print([m.text for m in get_chat().session().history if m.role == 'user'])",
+        )
+        assert "['another cell', 'second wording']" in _texts(outputs)
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)
