@@ -58,7 +58,7 @@ def test_notebook_runs_against_fake_server(path, tmp_path, fake_server, monkeypa
     nb = execute(path, tmp_path, env, monkeypatch)
     text = outputs_text(nb)
     assert "You said:" in text  # the server's echo reached the cell output
-    assert "openai-compatible:fake@" in text  # the footer names the model
+    assert f"openai-compatible:fake@127.0.0.1:{fake_server.port}" in text  # footer: model + host
     assert len(fake_server.requests) >= 2
     if path.stem == "sessions":
         assert (tmp_path / "chat-export.md").exists()

@@ -14,7 +14,7 @@ import sys
 import time
 from typing import Any
 
-__all__ = ["StreamRenderer", "code_blocks", "footer", "is_terminal"]
+__all__ = ["StreamRenderer", "code_blocks", "footer", "is_terminal", "short_model"]
 
 _FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -32,7 +32,7 @@ def code_blocks(markdown: str, language: str | None = None) -> list[str]:
 def footer(response: Any, cost: float | None = None, extra: str = "") -> str:
     """``model · 123 in / 45 out · $0.0001`` for a response."""
     usage = response.usage
-    bits = [str(response.model or "?")]
+    bits = [short_model(response.model)]
     if usage is not None and (usage.input_tokens or usage.output_tokens):
         cached = f" ({usage.cached_tokens:,} cached)" if usage.cached_tokens else ""
         bits.append(f"{usage.input_tokens:,} in{cached} / {usage.output_tokens:,} out")
@@ -47,6 +47,16 @@ def footer(response: Any, cost: float | None = None, extra: str = "") -> str:
     if extra:
         bits.append(extra)
     return " · ".join(bits)
+
+
+def short_model(model: str | None) -> str:
+    """``openai-compatible:m@http://host:8000/v1`` → ``openai-compatible:m@host:8000``."""
+    if not model:
+        return "?"
+    name, sep, url = model.partition("@")
+    if not sep or "://" not in url:
+        return model
+    return f"{name}@{url.split('://', 1)[1].split('/', 1)[0]}"
 
 
 def is_terminal(shell: Any) -> bool:
