@@ -312,3 +312,43 @@ def test_footer_shortens_endpoint_urls():
     assert short_model("openai-compatible:m@http://127.0.0.1:8000/v1") == "openai-compatible:m@127.0.0.1:8000"
     assert short_model("openai:gpt-4o-mini") == "openai:gpt-4o-mini"
     assert short_model(None) == "?"
+
+
+def test_session_management_commands(shell, fake, tmp_path):
+    fake.enqueue("about churn").enqueue("about revenue").enqueue("more")
+    run(shell, "%%chat\nLet us study churn in detail")
+    first = session(shell)
+    # search across stored sessions
+    _, out = run(shell, "%chat sessions churn")
+    assert first.id[:8] in out.stdout and "**churn**" in out.stdout
+    _, out = run(shell, "%chat sessions zebra")
+    assert "(no stored sessions)" in out.stdout
+    # rename
+    run(shell, "%chat rename Churn study")
+    assert session(shell).title == "Churn study"
+    assert first.store.summary(first.id)["title"] == "Churn study"
+    # fork: continue in a copy; the original is untouched
+    run(shell, "%%chat\nnow revenue")
+    result, out = run(shell, "%chat fork 2")
+    assert result.success, result.error_in_exec
+    fork = session(shell)
+    assert fork.id != first.id and len(fork.history) == 2 and "now using the fork" in out.stdout
+    assert len(first.store.load(first.id)["messages"]) == 4
+    # merge the fork back with the original: chronological, provenance recorded
+    result, out = run(shell, f"%chat merge {first.id[:8]}")
+    assert result.success, result.error_in_exec
+    merged = session(shell)
+    assert set(merged.get_metadata("merged_from")) == {fork.id, first.id}
+    # export then import as a new session
+    target = tmp_path / "export.json"
+    run(shell, f"%chat export {target}")
+    result, out = run(shell, f"%chat import {target}")
+    assert result.success, result.error_in_exec
+    assert session(shell).id != merged.id and session(shell).history == merged.history
+    # bad input stays one line
+    for cell, message in (("%chat fork many", "number of messages"),
+                          ("%chat merge", "needs the ids"),
+                          ("%chat merge zzzzzzzz", "no session zzzzzzzz"),
+                          (f"%chat import {tmp_path / 'missing.json'}", "missing.json")):
+        result, _ = run(shell, cell)
+        assert not result.success and message in str(result.error_in_exec), (cell, result.error_in_exec)

@@ -142,6 +142,19 @@ class NotebookChat:
             self.emit("session_changed", session=session)
             return session
 
+    def adopt(self, session: ChatSession) -> ChatSession:
+        """Make ``session`` (a fork, a copy, an import...) this notebook's current session."""
+        with self._lock:
+            self._configure(session)
+            self._sessions[session.name] = session
+            self._current = session.name
+            self.emit("session_changed", session=session)
+            return session
+
+    def expand_id(self, prefix: str) -> str:
+        """The full id of the stored session ``prefix`` names (a unique prefix will do)."""
+        return self._expand_id(prefix)
+
     def _expand_id(self, prefix: str) -> str:
         store = self.store
         if store.exists(prefix):

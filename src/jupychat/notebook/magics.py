@@ -50,8 +50,12 @@ HELP = """\
 %chat history         show the conversation
 %chat clear           forget the conversation (the system prompt stays)
 %chat new             start a fresh session
-%chat sessions        this notebook's and recent sessions
-%chat use ID          switch to a stored session
+%chat sessions [TEXT] this notebook's and recent sessions, or those whose messages match TEXT
+%chat use ID          switch to a stored session (a unique prefix of the id will do)
+%chat fork [N]        continue in a copy holding the first N messages (default: all)
+%chat merge ID...     continue in a new session merging this one with others, in time order
+%chat rename TITLE    retitle the current session
+%chat import PATH     load a session exported as .json (as a new session) and switch to it
 %chat export PATH     save as .json, .md or .ipynb
 %chat context [vars]  print exactly what would be sent about your variables
 %chat stats           tokens, cost, latency
@@ -338,16 +342,25 @@ class ChatMagics(Magics):
         session = self.nbchat.new_session(rest[0] if rest else None)
         print(f"new session {session.id[:8]}")
 
-    def _cmd_sessions(self, rest: list[str]) -> None:
+    def _store(self) -> Any:
         store = self.nbchat.store
         if store is None:
-            raise UsageError("no session store is available")
+            raise UsageError("no session store is available; sessions are not being saved")
+        return store
+
+    def _cmd_sessions(self, rest: list[str]) -> None:
+        store = self._store()
         current = self.nbchat.session(switch=False).id
-        mine = store.list(limit=20, notebook=self.nbchat.notebook) if self.nbchat.notebook else []
-        recent = store.list(limit=10)
+        if rest:
+            text = " ".join(rest)
+            groups = [("match", store.list(limit=20, search=text))]
+        else:
+            notebook = self.nbchat.notebook
+            mine = store.list(limit=20, notebook=notebook) if notebook else []
+            groups = [("this notebook", mine), ("recent", store.list(limit=10))]
         seen: set[str] = set()
         rows = []
-        for label, items in (("this notebook", mine), ("recent", recent)):
+        for label, items in groups:
             for item in items:
                 if item["id"] in seen:
                     continue
@@ -359,7 +372,53 @@ class ChatMagics(Magics):
                     f"  {item.get('message_count', 0):>4} msgs  {item.get('model') or '':<22}"
                     f"  {item.get('title') or '(untitled)'}"
                 )
+                if item.get("snippet"):
+                    rows.append(f"            … {item['snippet']}")
         print("\n".join(rows) if rows else "(no stored sessions)")
+
+    def _cmd_fork(self, rest: list[str]) -> None:
+        session = self.nbchat.session()
+        at = None
+        if rest:
+            try:
+                at = int(rest[0])
+            except ValueError:
+                raise UsageError(
+                    "%chat fork takes a number of messages, e.g. %chat fork 4"
+                ) from None
+        branch = self.nbchat.adopt(session.fork(at=at))
+        print(
+            f"forked {session.id[:8]} → {branch.id[:8]} ({len(branch)} messages); "
+            "now using the fork"
+        )
+
+    def _cmd_merge(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat merge needs the ids of the sessions to merge with this one")
+        store = self._store()
+        session = self.nbchat.session()
+        ids = [session.id, *(self.nbchat.expand_id(r) for r in rest)]
+        merged = self.nbchat.use(store.merge(ids))
+        print(
+            f"merged {len(ids)} sessions into {merged.id[:8]} ({len(merged)} messages); "
+            "now using it"
+        )
+
+    def _cmd_rename(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat rename needs a title, e.g. %chat rename churn analysis")
+        session = self.nbchat.session()
+        session.title = " ".join(rest)
+        if session.store is not None:
+            session.store.rename(session.id, session.title)
+        print(f"session {session.id[:8]} is now titled {session.title!r}")
+
+    def _cmd_import(self, rest: list[str]) -> None:
+        if not rest:
+            raise UsageError("%chat import needs the path of a .json session export")
+        new_id = self._store().import_(rest[0], new_id=True)
+        session = self.nbchat.use(new_id)
+        print(f"imported {rest[0]} as {session.id[:8]} ({len(session)} messages); now using it")
 
     def _cmd_use(self, rest: list[str]) -> None:
         if not rest:
