@@ -352,3 +352,13 @@ def test_session_management_commands(shell, fake, tmp_path):
                           (f"%chat import {tmp_path / 'missing.json'}", "missing.json")):
         result, _ = run(shell, cell)
         assert not result.success and message in str(result.error_in_exec), (cell, result.error_in_exec)
+
+
+def test_project_context_is_opt_in(shell, fake, tmp_path, monkeypatch):
+    (tmp_path / "README.md").write_text("# Churn model\nPredicts churn.\n")
+    monkeypatch.chdir(tmp_path)
+    run(shell, "%%chat\nwithout project")
+    assert "project" not in {b.key for b in fake.requests[-1].messages[-1].context_blocks}
+    run(shell, "%%chat --project\nwith project")
+    blocks = {b.key: b.text for b in fake.requests[-1].messages[-1].context_blocks}
+    assert "Churn model" in blocks["project"] and str(tmp_path) in blocks["project"]

@@ -38,6 +38,7 @@ HELP = """\
     --session NAME        use a named session of this notebook
     --system TEXT         set the session's system prompt
     --context a,b         describe these variables to the model (also: @var in the prompt)
+    --project             also describe the project: folder, README head, git branch/status
     --no-stream           show the answer when it is complete
     --format F            markdown (default) | code (put the code in a new cell below) | text
     --out NAME            store the answer text in variable NAME
@@ -153,6 +154,7 @@ class ChatMagics(Magics):
     @argument("--session", help="named session of this notebook")
     @argument("--system", help="set the system prompt")
     @argument("--context", action="append", default=[], help="variables to describe")
+    @argument("--project", action="store_true", help="attach the project's context")
     @argument("--no-stream", action="store_true", help="show the answer when complete")
     @argument("--format", choices=["markdown", "code", "text"], default="markdown")
     @argument("--out", help="store the answer text in this variable")
@@ -192,6 +194,10 @@ class ChatMagics(Magics):
             names = [n for spec in args.context for n in spec.replace(",", " ").split()]
             prompt, mentioned = expand_prompt(cell.strip(), self.shell.user_ns, names)
             context = turn_context(session, self.shell.user_ns, mentioned)
+            if args.project:
+                from ..context import project_context
+
+                context = {**context, "project": project_context()}
         except ChatError as exc:
             raise UsageError(str(exc)) from None
         if not prompt.strip():
