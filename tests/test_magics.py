@@ -78,6 +78,8 @@ def test_rerunning_a_cell_replaces_its_turn(shell, fake):
     run(shell, "%%chat\nquestion v2", cell_id="cell-1")
     texts = [m.text for m in session(shell).history]
     assert texts == ["unrelated", "other", "question v2", "v2"]
+    stored = session(shell).store.load(session(shell).id)["messages"]
+    assert [m["content"][-1]["text"] for m in stored] == texts  # the store was rewritten too
     assert [m.text for m in fake.requests[-1].messages] == ["unrelated", "other", "question v2"]
 
 
@@ -362,3 +364,15 @@ def test_project_context_is_opt_in(shell, fake, tmp_path, monkeypatch):
     run(shell, "%%chat --project\nwith project")
     blocks = {b.key: b.text for b in fake.requests[-1].messages[-1].context_blocks}
     assert "Churn model" in blocks["project"] and str(tmp_path) in blocks["project"]
+
+
+def test_failed_rerun_keeps_the_earlier_turn(shell, fake):
+    fake.enqueue("v1")
+    run(shell, "%%chat\nquestion v1", cell_id="cell-1")
+    before = session(shell).history
+    from jupychat.errors import ProviderUnavailable
+
+    fake.enqueue("", error=ProviderUnavailable("network down; check your connection"))
+    result, _ = run(shell, "%%chat\nquestion v2", cell_id="cell-1")
+    assert not result.success and "network down" in str(result.error_in_exec)
+    assert session(shell).history == before

@@ -563,3 +563,23 @@ def test_async_failure_is_atomic(fake):
 
 def test_turn_interrupted_is_a_chat_error():
     assert issubclass(TurnInterrupted, ChatError)
+
+
+def test_replace_drops_earlier_turn_only_when_new_turn_succeeds(fake):
+    chat = ChatSession(fake, context=lambda: {"var:df": "df: 3 rows"})
+    fake.enqueue("old answer").enqueue("other answer")
+    chat.send("old wording", meta={"cell": "A"})
+    chat.send("other cell", meta={"cell": "B"})
+    before = chat.history
+    same_cell = lambda m: m.meta.get("cell") == "A"  # noqa: E731
+    fake.enqueue("", error=ProviderUnavailable("down"))
+    with pytest.raises(ProviderUnavailable):
+        chat.send("new wording", meta={"cell": "A"}, replace=same_cell)
+    assert chat.history == before  # the failed re-run lost nothing
+    # the request left the old turn out, and re-sent the context it had carried
+    request = fake.requests[-1]
+    assert [m.text for m in request.messages] == ["other cell", "other answer", "new wording"]
+    assert [b.text for b in request.messages[-1].context_blocks] == ["df: 3 rows"]
+    fake.enqueue("new answer")
+    chat.send("new wording", meta={"cell": "A"}, replace=same_cell)
+    assert [m.text for m in chat.history] == ["other cell", "other answer", "new wording", "new answer"]

@@ -94,6 +94,7 @@ class Turn:
         self.model_id = model_id
         self.max_steps = max_steps
         self.new: list[Message] = [user]
+        self.replaces = False  # True when committing drops earlier turns (a re-run cell)
         self.steps = 0
         self.usage = Usage()
         self.started = time.monotonic()

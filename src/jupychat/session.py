@@ -299,16 +299,21 @@ class ChatSession:
             groups[-1].append(message)
         return groups
 
+    def _without_turns(self, predicate: Callable[[Message], bool]) -> tuple[list[Message], int]:
+        """History without the turns whose user message matches, and how many those were."""
+        kept: list[Message] = []
+        removed = 0
+        for group in self.turns():
+            if group[0].role == "user" and predicate(group[0]):
+                removed += 1
+            else:
+                kept.extend(group)
+        return kept, removed
+
     def remove_turns(self, predicate: Callable[[Message], bool]) -> int:
         """Remove every turn whose user message matches ``predicate``; returns how many."""
         with self._exclusive():
-            kept: list[Message] = []
-            removed = 0
-            for group in self.turns():
-                if group[0].role == "user" and predicate(group[0]):
-                    removed += 1
-                else:
-                    kept.extend(group)
+            kept, removed = self._without_turns(predicate)
             if removed:
                 self._history = kept
                 self._last_response = None
@@ -358,7 +363,9 @@ class ChatSession:
         """Send a message and return the complete response.
 
         Options: ``context`` (extra context for this turn), ``temperature``,
-        ``max_tokens``, ``seed``, ``stop``, ``meta`` (stored on the user message).
+        ``max_tokens``, ``seed``, ``stop``, ``meta`` (stored on the user message), and
+        ``replace`` (a predicate on user messages: the matching earlier turns are left out
+        of this request and dropped from history when, and only when, this turn succeeds).
         """
         stream = ChatStream(self._drive(prompt, options), events=True)
         for _ in stream:
@@ -413,22 +420,28 @@ class ChatSession:
                 not isinstance(p, Text) for p in parts
             ):
                 raise ChatError("the prompt is empty; write a question or instruction")
-            blocks = self._context_blocks(opts.pop("context", None))
+            replace = opts.pop("replace", None)
+            base, replaced = (
+                self._without_turns(replace) if replace is not None else (list(self._history), 0)
+            )
+            blocks = self._context_blocks(opts.pop("context", None), base)
             user = Message(
                 role="user", content=tuple(blocks) + parts, meta=dict(opts.pop("meta", {}) or {})
             )
             system = "\n\n".join(
                 [self.system_prompt or ""] + [m.text for m in self._history if m.role == "system"]
             ).strip()
-            return Turn(
+            turn = Turn(
                 user,
-                history=list(self._history),
+                history=base,
                 system=system or None,
                 tools=[t.spec for t in self._tools.values()],
                 options=opts,
                 model_id=self.model_id,
                 max_steps=self.max_steps,
             )
+            turn.replaces = bool(replaced)
+            return turn
         except BaseException:
             self._busy.release()
             raise
@@ -436,14 +449,15 @@ class ChatSession:
     def _finish(self, turn: Turn, exc: BaseException | None) -> Response | None:
         """Commit or roll back; always releases the session."""
         try:
+            base = turn.history if turn.replaces else None
             if exc is None:
                 response = turn.response()
-                self._commit(turn.new, response)
+                self._commit(turn.new, response, base)
                 self.hooks.response(response)
                 return response
             if _is_interrupt(exc) and turn.interrupt():
                 response = turn.response()
-                self._commit(turn.new, response)
+                self._commit(turn.new, response, base)
                 return response
             if not _is_interrupt(exc):
                 self.hooks.error(exc)
@@ -583,10 +597,10 @@ class ChatSession:
             return self._tool_done(call, _tool_error(exc), True)
 
     # -- context -------------------------------------------------------------
-    def sent_context(self) -> dict[str, str]:
+    def sent_context(self, history: Sequence[Message] | None = None) -> dict[str, str]:
         """The digest of each context key as last sent (derived from history)."""
         digests: dict[str, str] = {}
-        for message in self._history:
+        for message in self._history if history is None else history:
             for block in message.context_blocks:
                 digests[block.key] = block.digest
         return digests
@@ -595,12 +609,14 @@ class ChatSession:
         """The context blocks the next turn would send (new or changed ones only)."""
         return self._context_blocks(context)
 
-    def _context_blocks(self, extra: ContextLike) -> list[ContextBlock]:
+    def _context_blocks(
+        self, extra: ContextLike, history: Sequence[Message] | None = None
+    ) -> list[ContextBlock]:
         rendered = render_context(self.context)
         rendered.update(render_context(extra))
         if not rendered:
             return []
-        sent = self.sent_context()
+        sent = self.sent_context(history)
         blocks = [ContextBlock(key, text) for key, text in rendered.items()]
         return [b for b in blocks if sent.get(b.key) != b.digest]
 
@@ -869,16 +885,27 @@ class ChatSession:
         session._store = store
         return session
 
-    def _commit(self, messages: Sequence[Message], response: Response | None = None) -> None:
+    def _commit(
+        self,
+        messages: Sequence[Message],
+        response: Response | None = None,
+        base: Sequence[Message] | None = None,
+    ) -> None:
+        """Add a finished turn; with ``base``, history becomes ``base`` + the turn."""
         if self.title is None:
             first = next((m.text for m in messages if m.role == "user" and m.text.strip()), "")
             if first:
                 self.title = _title_from(first)
-        self._history.extend(messages)
+        if base is not None:
+            self._history = [*base, *messages]
+        else:
+            self._history.extend(messages)
         if response is not None:
             self._last_response = response
         self._touch()
-        if self._store is not None:
+        if base is not None:
+            self._save_all()  # turns were replaced: rewrite rather than append
+        elif self._store is not None:
             try:
                 self._store.append_messages(
                     self.id, [m.to_dict() for m in messages], self._summary()

@@ -203,11 +203,12 @@ class ChatMagics(Magics):
         if not prompt.strip():
             raise UsageError("the cell is empty; write your question below %%chat")
         meta: dict[str, Any] = {"execution_count": self.shell.execution_count}
+        options: dict[str, Any] = {}
         if self._cell_id:
-            meta["cell_id"] = self._cell_id
-            cell_id = self._cell_id
-            session.remove_turns(lambda m: m.meta.get("cell_id") == cell_id)
-        options = {
+            # a re-run cell replaces its earlier turn, once the new one has succeeded
+            meta["cell_id"] = cell_id = self._cell_id
+            options["replace"] = lambda m: m.meta.get("cell_id") == cell_id
+        options |= {
             "temperature": args.temperature if args.temperature is not None else self.temperature,
             "max_tokens": args.max_tokens or self.max_tokens,
             "context": context,
