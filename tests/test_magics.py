@@ -376,3 +376,24 @@ def test_failed_rerun_keeps_the_earlier_turn(shell, fake):
     result, _ = run(shell, "%%chat\nquestion v2", cell_id="cell-1")
     assert not result.success and "network down" in str(result.error_in_exec)
     assert session(shell).history == before
+
+
+def test_privacy_settings_through_config(shell, fake, monkeypatch):
+    pd = pytest.importorskip("pandas")
+    shell.user_ns["df"] = pd.DataFrame({"revenue": [1.5, 2.5, 3.5] * 20, "internal_code": list("xyz") * 20})
+    _, out = run(shell, "%chat context df")
+    assert "internal_code" in out.stdout and "Random example rows" in out.stdout
+    run(shell, "%config ChatMagics.exclude_columns = ['internal_*']")
+    run(shell, "%config ChatMagics.sample_rows = 0")
+    _, out = run(shell, "%chat context df")
+    assert "internal_code" not in out.stdout and "revenue" in out.stdout
+    assert "example rows" not in out.stdout.lower()
+    run(shell, "%config ChatMagics.values = 'schema'")
+    _, out = run(shell, "%chat context df")
+    assert "1.5" not in out.stdout and "revenue" in out.stdout
+    monkeypatch.setenv("JUPYCHAT_EXCLUDE_VARS", "df, other")
+    run(shell, "%config ChatMagics.exclude_vars = []")
+    shell.user_ns["kept"] = 1
+    _, out = run(shell, "%chat context")
+    assert "--- inventory" in out.stdout and "- kept:" in out.stdout
+    assert "- df:" not in out.stdout

@@ -100,6 +100,10 @@ class ChatMagics(Magics):
         ["full", "aggregates", "schema"], "full", help="How much of your data the model may see."
     ).tag(config=True)
     exclude_vars = List(Unicode(), help="Variables never described to the model.").tag(config=True)
+    exclude_columns = List(
+        Unicode(), help="Columns ('col' or 'var.col', globs allowed) never shown to the model."
+    ).tag(config=True)
+    sample_rows = Int(3, help="Random example rows per DataFrame (0: none).").tag(config=True)
     stream_interval = Float(0.1, help="Seconds between two updates of a streaming answer.").tag(
         config=True
     )
@@ -122,6 +126,8 @@ class ChatMagics(Magics):
         "max_tokens",
         "values",
         "exclude_vars",
+        "exclude_columns",
+        "sample_rows",
     )
 
     def _sync_all(self) -> None:
@@ -139,7 +145,9 @@ class ChatMagics(Magics):
             value = None  # the default: let env/file decide
         if name in ("values",) and value == "full":
             value = None
-        if name == "exclude_vars" and not value:
+        if name in ("exclude_vars", "exclude_columns") and not value:
+            value = None
+        if name == "sample_rows" and value == 3:
             value = None
         config.set_override(key, value)
 

@@ -112,9 +112,14 @@ def _settings() -> Any:
     values = config.resolve("values")
     if values:
         overrides["values"] = values
-    exclude = config.resolve("exclude_vars")
-    if exclude:
-        overrides["exclude_vars"] = tuple(exclude)
+    for name in ("exclude_vars", "exclude_columns"):
+        value = config.resolve(name)
+        if value:
+            words = value.replace(",", " ").split() if isinstance(value, str) else value
+            overrides[name] = tuple(words)
+    sample_rows = config.resolve("sample_rows")
+    if sample_rows is not None:
+        overrides["sample_rows"] = int(sample_rows)
     return ContextSettings(**overrides)
 
 
