@@ -299,7 +299,7 @@ def test_load_ext_is_cheap_and_lazy():
         "import sys, time; from IPython.core.interactiveshell import InteractiveShell; "
         "sh = InteractiveShell.instance(); before = set(sys.modules); "
         "sh.run_line_magic('load_ext', 'jupychat'); "
-        "heavy = ('pandas', 'numpy', 'ipywidgets', 'httpx', 'sqlite3', 'xllamacpp', 'jupychat.store', 'jupychat.context'); "
+        "heavy = ('pandas', 'numpy', 'ipywidgets', 'httpx', 'sqlite3', 'xllamacpp', 'asyncio', 'jupychat.session', 'jupychat.store', 'jupychat.context'); "
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules and m not in before)))"
     )
     out = subprocess.run(
