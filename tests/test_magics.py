@@ -397,3 +397,14 @@ def test_privacy_settings_through_config(shell, fake, monkeypatch):
     _, out = run(shell, "%chat context")
     assert "--- inventory" in out.stdout and "- kept:" in out.stdout
     assert "- df:" not in out.stdout
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # IPython's complete() API
+def test_tab_completion(shell, fake):
+    _, matches = shell.complete("", "%chat mo")
+    assert {"model", "models"} <= set(matches)
+    _, matches = shell.complete("", "%chat model openai:gpt-4o")
+    assert "openai:gpt-4o-mini" in matches
+    run(shell, "%%chat\nhello")
+    _, matches = shell.complete("", "%chat use ")
+    assert session(shell).id[:8] in matches

@@ -25,6 +25,7 @@ def load_ipython_extension(ipython: Any) -> None:
     if magics not in ipython.configurables:
         ipython.configurables.append(magics)
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
+    ipython.set_hook("complete_command", magics.complete, str_key="%chat")
     _magics[id(ipython)] = magics
 
 

@@ -151,6 +151,23 @@ class ChatMagics(Magics):
             value = None
         config.set_override(key, value)
 
+    def complete(self, _shell: Any, event: Any) -> list[str]:
+        """Tab completion for ``%chat``: subcommands, then model names or session ids."""
+        words = event.line.split()
+        typing_new_word = event.line.endswith(" ")
+        if len(words) <= 1 or (len(words) == 2 and not typing_new_word):
+            return sorted(name[5:] for name in dir(self) if name.startswith("_cmd_"))
+        command = words[1]
+        if command == "model":
+            from ..pricing import _TABLE
+
+            known = [f"{p}:{m}" for p, table in _TABLE.items() for m in table]
+            return ["local", "fake", *known]
+        if command in ("use", "merge"):
+            store = self.nbchat.store
+            return [item["id"][:8] for item in store.list(limit=20)] if store is not None else []
+        return []
+
     def pre_run_cell(self, info: Any) -> None:
         """IPython event: remember the running cell's id (re-runs replace their turn)."""
         self._cell_id = getattr(info, "cell_id", None)
