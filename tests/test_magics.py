@@ -408,3 +408,18 @@ def test_tab_completion(shell, fake):
     run(shell, "%%chat\nhello")
     _, matches = shell.complete("", "%chat use ")
     assert session(shell).id[:8] in matches
+
+
+def test_restart_resumes_the_unnamed_session_not_the_last_named_one(shell, fake):
+    run(shell, "%%chat\nmain thread")
+    main_id = session(shell).id
+    run(shell, "%%chat --session scratch\nside thread")  # the most recently updated one
+    unload_ipython_extension(shell)
+    InteractiveShell.clear_instance()
+    restarted = InteractiveShell.instance()
+    restarted.run_line_magic("load_ext", "jupychat")
+    try:
+        assert get_chat(restarted).session().id == main_id
+        assert get_chat(restarted).session("scratch").history[0].text == "side thread"
+    finally:
+        unload_ipython_extension(restarted)

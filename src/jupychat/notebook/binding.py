@@ -83,7 +83,9 @@ class NotebookChat:
         store = self.store
         policy = str(config.resolve("resume"))
         if store is not None and self.notebook and policy != "new":
-            latest = store.latest(notebook=self.notebook, name=name)
+            # the latest session of this notebook with exactly this name (None: the unnamed one)
+            candidates = store.list(limit=50, notebook=self.notebook, name=name)
+            latest = next((c for c in candidates if c.get("name") == name), None)
             if latest is not None:
                 try:
                     from ..session import ChatSession
