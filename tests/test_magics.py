@@ -423,3 +423,16 @@ def test_restart_resumes_the_unnamed_session_not_the_last_named_one(shell, fake)
         assert get_chat(restarted).session("scratch").history[0].text == "side thread"
     finally:
         unload_ipython_extension(restarted)
+
+
+def test_run_python_asks_first_and_runs_in_the_users_namespace(shell, fake, monkeypatch):
+    answers = iter(["n", "y"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(answers))
+    shell.user_ns["base"] = 41
+    fake.enqueue("", tool_calls=[("run_python", {"code": "answer = base + 1"})]).enqueue("declined")
+    _, out = run(shell, "%%chat\nplease compute")
+    assert "answer" not in shell.user_ns and "answer = base + 1" in out.stdout
+    assert "declined" in session(shell).history[2].tool_results[0].content
+    fake.enqueue("", tool_calls=[("run_python", {"code": "answer = base + 1"})]).enqueue("done")
+    run(shell, "%%chat\nplease compute, I will approve")
+    assert shell.user_ns["answer"] == 42

@@ -565,9 +565,15 @@ class ChatSession:
         veto = self.hooks.tool_call(call)
         if veto is not None:
             return ToolResult(call.id, call.name, f"tool call refused: {veto}", True)
-        if tool.requires_approval and not (self.approve and self.approve(tool, call)):
-            reason = "the user declined" if self.approve else "no approval callback is set"
-            return ToolResult(call.id, call.name, f"tool call refused: {reason}", True)
+        if tool.requires_approval:
+            try:
+                approved = bool(self.approve and self.approve(tool, call))
+            except Exception as exc:
+                approved, reason = False, f"asking for approval failed ({type(exc).__name__})"
+            else:
+                reason = "the user declined" if self.approve else "no approval callback is set"
+            if not approved:
+                return ToolResult(call.id, call.name, f"tool call refused: {reason}", True)
         return tool
 
     def _tool_done(self, call: ToolCall, content: str, is_error: bool) -> ToolResult:

@@ -153,7 +153,8 @@ def notebook_tools(shell: Any) -> list[Any]:
     """The read-only data tools over ``shell``'s namespace, and ``run_python`` (asks first)."""
     from ..context import data_tools
 
-    return list(data_tools(lambda: visible_namespace(shell), _settings(), approve=_ask_user))
+    # the live namespace: run_python (after the user's yes) must change the user's variables
+    return list(data_tools(lambda: shell.user_ns, _settings(), approve=_ask_user))
 
 
 def attach_notebook_context(session: Any, shell: Any) -> None:
@@ -170,7 +171,8 @@ def _ask_user(code: str) -> bool:
     print(code)
     try:
         answer = input("\nRun it? [y/N] ")
-    except (EOFError, RuntimeError):
+    except Exception:  # no stdin here (e.g. a panel turn on a background thread): refuse
+        print("(no way to ask here: refused; ask in a %%chat cell to approve code)")
         return False
     return answer.strip().lower() in {"y", "yes"}
 
