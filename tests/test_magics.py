@@ -436,3 +436,18 @@ def test_run_python_asks_first_and_runs_in_the_users_namespace(shell, fake, monk
     fake.enqueue("", tool_calls=[("run_python", {"code": "answer = base + 1"})]).enqueue("done")
     run(shell, "%%chat\nplease compute, I will approve")
     assert shell.user_ns["answer"] == 42
+
+
+def test_run_python_is_refused_off_the_main_thread(shell, fake, monkeypatch):
+    import threading
+
+    def no_input(prompt=""):
+        raise AssertionError("input() must not be called from a background thread")
+
+    monkeypatch.setattr("builtins.input", no_input)
+    fake.enqueue("", tool_calls=[("run_python", {"code": "x = 1"})]).enqueue("ok")
+    worker = threading.Thread(target=lambda: session(shell).send("compute"))
+    worker.start()
+    worker.join(10)
+    assert "x" not in shell.user_ns
+    assert "declined" in session(shell).history[2].tool_results[0].content

@@ -167,6 +167,11 @@ def attach_notebook_context(session: Any, shell: Any) -> None:
 
 
 def _ask_user(code: str) -> bool:
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        # a panel turn: stdin belongs to no cell here, and waiting for it could hang
+        return False
     print("The assistant wants to run this code in your kernel:\n")
     print(code)
     try:
