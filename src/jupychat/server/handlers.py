@@ -178,6 +178,24 @@ class _StoreHandlerMixin:
         if not await self._exists(session_id):
             raise _not_found(session_id)
 
+    async def load_page(
+        self, session_id: str, *, with_ids: bool = False
+    ) -> tuple[int, int, dict[str, Any], Any]:
+        """The ``offset``/``limit`` page of a session's messages, with its summary.
+
+        Returns ``(offset, limit, record, summary)``; 400 on bad paging, 404 if unknown.
+        """
+        offset = self.int_arg("offset", 0, 0, 10**9)
+        limit = self.int_arg("limit", MESSAGE_LIMIT[0], 1, MESSAGE_LIMIT[1])
+        await self.check_session(session_id)
+        store = self.access.store
+        record = await self.call(
+            store.load, session_id, messages_offset=offset, messages_limit=limit,
+            with_ids=with_ids, session_id=session_id,
+        )
+        summary = await self.call(store.summary, session_id, session_id=session_id)
+        return offset, limit, record, summary
+
     def int_arg(self, name: str, default: int, minimum: int, maximum: int) -> int:
         """A whole-number query argument in ``[minimum, maximum]``, else a 400."""
         raw = self.get_query_argument(name, None)
@@ -296,15 +314,7 @@ class SessionAPI(_APIBase):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        offset = self.int_arg("offset", 0, 0, 10**9)
-        limit = self.int_arg("limit", MESSAGE_LIMIT[0], 1, MESSAGE_LIMIT[1])
-        await self.check_session(session_id)
-        store = self.access.store
-        record = await self.call(
-            store.load, session_id, messages_offset=offset, messages_limit=limit,
-            with_ids=True, session_id=session_id,
-        )
-        summary = await self.call(store.summary, session_id, session_id=session_id)
+        offset, limit, record, summary = await self.load_page(session_id, with_ids=True)
         total = int(summary["message_count"])
         end = offset + len(record["messages"])
         record["input_tokens"] = summary["input_tokens"]
@@ -470,15 +480,7 @@ class SessionPage(_PageBase):
     @web.authenticated
     @authorized
     async def get(self, session_id: str) -> None:
-        offset = self.int_arg("offset", 0, 0, 10**9)
-        limit = self.int_arg("limit", MESSAGE_LIMIT[0], 1, MESSAGE_LIMIT[1])
-        await self.check_session(session_id)
-        store = self.access.store
-        record = await self.call(
-            store.load, session_id, messages_offset=offset, messages_limit=limit,
-            session_id=session_id,
-        )
-        summary = await self.call(store.summary, session_id, session_id=session_id)
+        offset, limit, record, summary = await self.load_page(session_id)
         record = scrub(record)
         total = int(summary["message_count"])
         shown = len(record["messages"])
