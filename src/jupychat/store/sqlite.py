@@ -36,6 +36,7 @@ from jupychat.errors import StoreError
 from .connection import MEMORY, Database
 from .records import (
     SCHEMA,
+    SESSION_KEYS,
     VERSION,
     MessageRow,
     SessionFields,
@@ -69,21 +70,8 @@ _SUMMARY_COLS = (
     "s.id, s.title, s.name, s.notebook, s.model, s.created_at, s.updated_at, "
     "s.message_count, s.input_tokens, s.output_tokens, s.metadata"
 )
-# Session columns append_messages()/save_meta() updates may set.
-_UPDATABLE = frozenset(
-    {
-        "title",
-        "name",
-        "notebook",
-        "model",
-        "system_prompt",
-        "memory",
-        "metadata",
-        "tools",
-        "max_steps",
-        "settings",
-    }
-)
+# Session columns append_messages()/save_meta() updates may set: all but the timestamps.
+_UPDATABLE = frozenset(SESSION_KEYS) - {"created_at", "updated_at"}
 SEARCH_WINDOW = 2500  # matches fetched per step of a search
 SEARCH_SCAN = 5000  # matches ranked before a search may stop early
 _RESTORED = (
