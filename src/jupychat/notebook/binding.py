@@ -134,15 +134,8 @@ class NotebookChat:
             raise StoreError("no session store is available; sessions cannot be loaded")
         from ..session import ChatSession
 
-        full = self._expand_id(session_id)
-        with self._lock:
-            session = self._configure(
-                ChatSession.resume(full, store=store, **self._resume_kwargs())
-            )
-            self._sessions[session.name] = session
-            self._current = session.name
-            self.emit("session_changed", session=session)
-            return session
+        full = self.expand_id(session_id)
+        return self.adopt(ChatSession.resume(full, store=store, **self._resume_kwargs()))
 
     def adopt(self, session: ChatSession) -> ChatSession:
         """Make ``session`` (a fork, a copy, an import...) this notebook's current session."""
@@ -155,9 +148,6 @@ class NotebookChat:
 
     def expand_id(self, prefix: str) -> str:
         """The full id of the stored session ``prefix`` names (a unique prefix will do)."""
-        return self._expand_id(prefix)
-
-    def _expand_id(self, prefix: str) -> str:
         store = self.store
         if store.exists(prefix):
             return prefix
