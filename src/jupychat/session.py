@@ -912,32 +912,35 @@ class ChatSession:
         if base is not None:
             self._save_all()  # turns were replaced: rewrite rather than append
         elif self._store is not None:
-            try:
-                self._store.append_messages(
-                    self.id, [m.to_dict() for m in messages], self._summary()
-                )
-            except StoreError as exc:
-                warnings.warn(f"turn kept in memory but not saved: {exc}", stacklevel=3)
+            self._persist(
+                "turn",
+                self._store.append_messages,
+                self.id,
+                [m.to_dict() for m in messages],
+                self._summary(),
+            )
 
     def _summary(self) -> dict[str, Any]:
         data = self.to_dict()
         data.pop("messages")
         return data
 
+    @staticmethod
+    def _persist(what: str, write: Callable[..., Any], *args: Any) -> None:
+        """Write to the store; a store failure keeps the change in memory, with a warning."""
+        try:
+            write(*args)
+        except StoreError as exc:
+            warnings.warn(f"{what} kept in memory but not saved: {exc}", stacklevel=4)
+
     def _save_all(self) -> None:
         if self._store is not None:
-            try:
-                self._store.save(self.to_dict())
-            except StoreError as exc:
-                warnings.warn(f"session kept in memory but not saved: {exc}", stacklevel=3)
+            self._persist("session", self._store.save, self.to_dict())
 
     def _touch(self, save: bool = False) -> None:
         self.updated_at = now_iso()
         if save and self._store is not None:
-            try:
-                self._store.save_meta(self._summary())
-            except StoreError as exc:
-                warnings.warn(f"change kept in memory but not saved: {exc}", stacklevel=3)
+            self._persist("change", self._store.save_meta, self._summary())
 
     def _exclusive(self) -> Any:
         session = self
