@@ -75,19 +75,51 @@ def render_context(context: ContextLike, key: str = "context") -> dict[str, str]
         if callable(method):
             text = method()
             if isinstance(text, str):
+                text = valid_text(text)
                 return {key: text} if text.strip() else {}
-    text = context if isinstance(context, str) else str(context)
+    text = valid_text(context if isinstance(context, str) else str(context))
     return {key: text} if text.strip() else {}
 
 
 def _content(content: str | Part | Iterable[Part]) -> tuple[Part, ...]:
     if isinstance(content, str):
-        return (Text(content),)
-    if isinstance(content, (Text, ContextBlock, ToolCall, ToolResult)) or hasattr(
+        parts: tuple[Part, ...] = (Text(content),)
+    elif isinstance(content, (Text, ContextBlock, ToolCall, ToolResult)) or hasattr(
         content, "to_dict"
     ):
-        return (content,)  # type: ignore[return-value]
-    return tuple(content)
+        parts = (content,)  # type: ignore[assignment]
+    else:
+        parts = tuple(content)
+    for part in parts:
+        if isinstance(part, Text) and not _encodable(part.text):
+            raise ChatError(
+                "the prompt holds an invalid character (a lone UTF-16 surrogate such as "
+                f"U+{ord(_first_surrogate(part.text)):04X}); remove it and send again"
+            )
+    return parts
+
+
+def _encodable(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate, which no UTF-8 file or request can carry."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _first_surrogate(text: str) -> str:
+    return next((c for c in text if "\ud800" <= c <= "\udfff"), "?")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with any lone surrogate replaced by U+FFFD (for data we cannot refuse)."""
+    if _encodable(text):
+        return text
+    # through UTF-16: a split pair joins into its character, a lone half becomes U+FFFD
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 class ChatStream:
@@ -767,7 +799,7 @@ class ChatSession:
             title=data.get("title"),
             name=data.get("name"),
             notebook=data.get("notebook"),
-            **{**dict(data.get("settings") or {}), **kwargs},
+            **{**stored_settings(data.get("settings"), data.get("id")), **kwargs},
         )
         session.created_at = data.get("created_at") or session.created_at
         session.updated_at = data.get("updated_at") or session.updated_at
@@ -982,6 +1014,56 @@ def _tool_error(exc: Exception) -> str:
 def _title_from(text: str, limit: int = 60) -> str:
     line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _number(value: Any) -> bool:
+    import math
+
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )
+
+
+# Settings a stored or imported session may carry back into ChatSession(...), each with its
+# check. Anything else in a record's "settings" (tools, store, approve, hooks, api keys,
+# raw request fields...) is dropped: a session file must not reconfigure the program.
+_SETTING_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "temperature": _number,
+    "top_p": _number,
+    "max_tokens": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    "seed": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "stop": lambda v: isinstance(v, str)
+    or (isinstance(v, list) and len(v) <= 16 and all(isinstance(x, str) for x in v)),
+    "turn_timeout": lambda v: _number(v) and v > 0,
+}
+
+
+def stored_settings(settings: Any, session_id: Any = None) -> dict[str, Any]:
+    """The known, valid request settings of a stored session record (others dropped)."""
+    if settings is None:
+        return {}
+    if not isinstance(settings, Mapping):
+        raise StoreError("the session's 'settings' must be an object; fix or remove it")
+    kept: dict[str, Any] = {}
+    dropped = []
+    for key, value in settings.items():
+        check = _SETTING_CHECKS.get(key) if isinstance(key, str) else None
+        if value is None:
+            continue
+        if check is not None and check(value):
+            kept[key] = value
+        else:
+            dropped.append(str(key)[:40])
+    if dropped:
+        warnings.warn(
+            f"session {str(session_id)[:12]}: ignored unknown or invalid settings: "
+            f"{', '.join(sorted(dropped))}",
+            stacklevel=3,
+        )
+    return kept
 
 
 def check_record(data: Any) -> None:

@@ -270,6 +270,11 @@ class DataTools:
         if self.approve is None:
             return ("refused: run_python needs the user's approval and no approval "
                     "callback is set; ask the user to run the code instead.")
+        from jupychat.approval import approval_prompt
+
+        refusal, askable = approval_prompt(code)
+        if not askable:
+            return refusal
         try:
             approved = bool(self.approve(code))
         except Exception as exc:

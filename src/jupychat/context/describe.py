@@ -348,12 +348,27 @@ def _first_doc_line(obj: Any) -> str:
     return ""
 
 
+class _Written(str):
+    """An annotation kept as the text it was written as (its repr is that text)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _signature(obj: Any) -> str:
     try:
-        try:
-            sig = inspect.signature(obj, eval_str=True)
-        except Exception:  # unresolvable string annotations: show them as written
-            sig = inspect.signature(obj)
+        # never eval_str=True: evaluating string annotations runs code the data supplied;
+        # they are shown as written instead (``x: int``, not ``x: 'int'``)
+        sig = inspect.signature(obj)
+        params = [
+            p.replace(annotation=_Written(p.annotation)) if isinstance(p.annotation, str) else p
+            for p in sig.parameters.values()
+        ]
+        ret = sig.return_annotation
+        sig = sig.replace(
+            parameters=params,
+            return_annotation=_Written(ret) if isinstance(ret, str) else ret,
+        )
         return short(str(sig), 300)
     except (TypeError, ValueError):
         return "(…)"

@@ -204,8 +204,13 @@ class ChatMagics(Magics):
 
     def _cell(self, line: str, cell: str) -> None:
         args = self._parse_cell_args(line)
-        if args.out and not args.out.isidentifier():
-            raise UsageError(f"--out needs a variable name; {args.out!r} is not one")
+        if args.out:
+            from .namespace import check_assignable
+
+            try:
+                check_assignable(self.shell, args.out, "--out")
+            except ChatError as exc:
+                raise UsageError(str(exc)) from None
         try:
             session = (
                 self.nbchat.new_session(args.session)
@@ -350,7 +355,13 @@ class ChatMagics(Magics):
         from IPython.display import Markdown, display
 
         session = self.nbchat.session()
-        limit = int(rest[0]) if rest and rest[0].isdigit() else None
+        limit = None
+        if rest:
+            if not (rest[0].isascii() and rest[0].isdigit()):
+                raise UsageError(
+                    "%chat history takes a number of messages, e.g. %chat history 10"
+                )
+            limit = int(rest[0])
         messages = [m for m in session.history if m.role in ("user", "assistant") and m.text]
         if limit:
             messages = messages[-limit:]

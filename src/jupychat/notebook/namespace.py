@@ -86,6 +86,35 @@ def expand_prompt(
     return "".join(pieces), list(dict.fromkeys(names))
 
 
+_IPYTHON_CACHE_RE = re.compile(r"_+|_i+|_i\d+|_\d+|_[iod]h|_ii+|_sh")
+
+
+def check_assignable(shell: Any, name: str, option: str) -> None:
+    """Raise a one-line ChatError unless ``name`` may receive a value from jupychat.
+
+    Refused: non-identifiers, keywords, builtins, and the names IPython keeps for itself
+    (``In``, ``Out``, ``get_ipython``, ``exit``, ``_``, ``_i3``, ``_oh``...), since replacing
+    them breaks the kernel.
+    """
+    import builtins
+    import keyword
+
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ChatError(f"{option} needs a variable name; {name!r} is not one")
+    hidden = getattr(shell, "user_ns_hidden", {}) or {}
+    if (
+        keyword.iskeyword(name)
+        or name in hidden
+        or name in ("In", "Out", "get_ipython", "exit", "quit")
+        or hasattr(builtins, name)
+        or _IPYTHON_CACHE_RE.fullmatch(name)
+    ):
+        raise ChatError(
+            f"{option} {name} would replace a name Python or IPython relies on; "
+            "choose another variable name"
+        )
+
+
 def export_session(session: Any, path: str, store: Any = None) -> Path:
     """Write ``session`` to ``path``; the format follows the suffix (.json, .md, .ipynb)."""
     target = Path(path).expanduser()
@@ -93,11 +122,15 @@ def export_session(session: Any, path: str, store: Any = None) -> Path:
     formats = {".json": "json", ".md": "markdown", ".markdown": "markdown", ".ipynb": "ipynb"}
     if suffix not in formats:
         raise ChatError(f"cannot export to {target.name!r}; end the path with .json, .md or .ipynb")
-    if formats[suffix] == "json" or store is None:
-        if formats[suffix] != "json":
-            raise ChatError("Markdown and notebook exports need the session store; export to .json")
-        return session.save(target)
-    store.export(session.id, target, format=formats[suffix])
+    if formats[suffix] != "json" and store is None:
+        raise ChatError("Markdown and notebook exports need the session store; export to .json")
+    try:
+        if formats[suffix] == "json":
+            return Path(session.save(target))
+        store.export(session.id, target, format=formats[suffix])
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ChatError(f"cannot write {target}: {reason}; choose another path") from None
     return target
 
 
@@ -172,8 +205,12 @@ def _ask_user(code: str) -> bool:
     if threading.current_thread() is not threading.main_thread():
         # a panel turn: stdin belongs to no cell here, and waiting for it could hang
         return False
-    print("The assistant wants to run this code in your kernel:\n")
-    print(code)
+    from ..approval import approval_prompt
+
+    text, askable = approval_prompt(code)
+    print(text)
+    if not askable:
+        return False
     try:
         answer = input("\nRun it? [y/N] ")
     except Exception:  # no stdin here (e.g. a panel turn on a background thread): refuse

@@ -76,7 +76,7 @@ def _other_frontend(shell: Any) -> str | None:
 def _server_is_lab() -> bool:
     """True when the Jupyter server that started this kernel was started as JupyterLab."""
     pid = os.environ.get("JPY_PARENT_PID")
-    if not pid or not pid.isdigit():
+    if not pid or not (pid.isascii() and pid.isdigit()):
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
@@ -164,7 +164,7 @@ class Frontend:
             return
         self.version = version
         major = version.split(".", 1)[0]
-        self.kind = "lab" if major.isdigit() and int(major) < 7 else "notebook"
+        self.kind = "lab" if major.isascii() and major.isdigit() and int(major) < 7 else "notebook"
         waiting, self._waiting = self._waiting, []
         for callback in waiting:
             try:

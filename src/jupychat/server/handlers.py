@@ -62,6 +62,7 @@ EXPORT_FORMATS: dict[str, tuple[str, str, str]] = {
 }
 LIST_LIMIT = (50, 500)  # default, maximum
 MESSAGE_LIMIT = (200, 1000)
+MAX_BODY = 64 * 1024  # a PATCH body holds one title
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _PAGE_CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -244,6 +245,15 @@ def _error_message(status_code: int, exc_info: Any) -> str:
     return responses.get(status_code, "error")
 
 
+def _is_unicode_text(text: str) -> bool:
+    """False when ``text`` holds a lone surrogate (JSON can carry one; UTF-8 cannot)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _metadata_filters(arguments: dict[str, list[bytes]]) -> dict[str, Any]:
     """``meta.<key>=<value>`` query arguments: a JSON scalar if the value parses as one,
     else the plain string (``meta.n=3`` is the number 3, ``meta.n="3"`` the string)."""
@@ -342,6 +352,8 @@ class SessionAPI(_APIBase):
             raise web.HTTPError(400, "%s", "title must be a string or null")
         if isinstance(title, str) and len(title) > 300:
             raise web.HTTPError(400, "%s", "title is longer than 300 characters")
+        if isinstance(title, str) and not _is_unicode_text(title):
+            raise web.HTTPError(400, "%s", "title holds an invalid character (a lone surrogate)")
         await self.check_session(session_id)
         store = self.access.store
         await self.call(store.rename, session_id, title, session_id=session_id)
@@ -357,9 +369,13 @@ class SessionAPI(_APIBase):
         self.finish()
 
     def _json_body(self) -> dict[str, Any]:
+        raw = self.request.body
+        if len(raw) > MAX_BODY:
+            raise web.HTTPError(400, "%s", f"the request body is over {MAX_BODY:,} bytes")
         try:
-            body = json.loads(self.request.body.decode("utf-8") or "null")
-        except (UnicodeDecodeError, ValueError):
+            body = json.loads(raw.decode("utf-8") or "null")
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            # RecursionError: a body nested thousands of levels deep
             raise web.HTTPError(400, "%s", "the request body is not valid JSON") from None
         if not isinstance(body, dict):
             raise web.HTTPError(400, "%s", 'the request body must be a JSON object like '

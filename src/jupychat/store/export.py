@@ -285,8 +285,9 @@ def read_import(path: str | os.PathLike[str]) -> dict[str, Any]:
     path = Path(path).expanduser()
     try:
         raw = path.read_bytes()
-    except OSError as exc:
-        raise StoreError(f"cannot read {path} ({exc.strerror or exc}); check the path") from None
+    except (OSError, ValueError) as exc:  # ValueError: a path with a NUL byte
+        reason = getattr(exc, "strerror", None) or exc
+        raise StoreError(f"cannot read {path!s:.200} ({reason}); check the path") from None
     try:
         data = json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
