@@ -19,6 +19,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from fixtures_server import fake_server  # noqa: F401  (pytest fixture)
 from jupychat.errors import ProviderUnavailable
 from jupychat.notebook import get_chat, unload_ipython_extension
+from jupychat.notebook.events import Delta, Failed, Started
 from jupychat.notebook.panel import ChatPanel, close_panel, get_panel, open_panel
 from jupychat.notebook.panel_place import detect
 from jupychat.notebook.panel_render import render_markdown
@@ -118,13 +119,13 @@ def test_enter_in_the_input_box_sends(panel):
 
 def test_panel_turns_emit_events_for_other_listeners(chat, panel):
     seen = []
-    chat.subscribe(lambda event, data: seen.append((event, data.get("source"))))
+    chat.subscribe(lambda event: seen.append((type(event).__name__, event.source)))
     get_fake().enqueue("one two three", chunk_size=4)
     panel.send("hi")
     assert panel.wait(5)
     events = [e for e, _ in seen]
-    assert events[0] == "turn_started" and events[-1] == "turn_finished"
-    assert "delta" in events
+    assert events[0] == "Started" and events[-1] == "Finished"
+    assert "Delta" in events
     assert {s for _, s in seen} == {"panel"}
 
 
@@ -339,10 +340,10 @@ def test_listener_updates_from_a_thread_do_not_race(chat, panel):
     session = panel.session
 
     def turn(i):
-        chat.emit("turn_started", prompt=f"q{i}", source=f"s{i}", session=session)
+        chat.emit(Started(session, 1000 + i, f"s{i}", f"q{i}"))
         for _ in range(20):
-            chat.emit("delta", text="x", session=session, source=f"s{i}")
-        chat.emit("turn_failed", error=f"e{i}", session=session, source=f"s{i}")
+            chat.emit(Delta(session, 1000 + i, f"s{i}", "x"))
+        chat.emit(Failed(session, 1000 + i, f"s{i}", f"e{i}"))
 
     threads = [threading.Thread(target=turn, args=(i,)) for i in range(4)]
     for t in threads:

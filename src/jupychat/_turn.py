@@ -93,6 +93,7 @@ class Turn:
         self.options = options
         self.model_id = model_id
         self.max_steps = max_steps
+        self.provider: Any = None  # the driver's provider for this turn (set by the session)
         self.new: list[Message] = [user]
         self.replaces = False  # True when committing drops earlier turns (a re-run cell)
         self.steps = 0

@@ -19,6 +19,7 @@ __all__ = [
     "Done",
     "Event",
     "ReasoningDelta",
+    "StatusEvent",
     "TextDelta",
     "ToolCallComplete",
     "ToolCallDelta",
@@ -65,6 +66,15 @@ class ToolResultEvent:
 
 
 @dataclass(frozen=True)
+class StatusEvent:
+    """A passing note from the provider while nothing streams yet ("loading the model…").
+
+    Not part of the answer: the turn ignores it; front ends may show it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class Done:
     """One model call finished."""
 
@@ -73,4 +83,7 @@ class Done:
     model: str | None = None
 
 
-Event = TextDelta | ReasoningDelta | ToolCallDelta | ToolCallComplete | ToolResultEvent | Done
+Event = (
+    TextDelta | ReasoningDelta | ToolCallDelta | ToolCallComplete | ToolResultEvent | StatusEvent
+    | Done
+)

@@ -9,11 +9,12 @@ overrides or extends it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
-from .types import Usage
+from .types import Message, Usage
 
-__all__ = ["Price", "cost_of", "price_for"]
+__all__ = ["Price", "cost_of", "price_for", "turn_cost"]
 
 
 class Price(NamedTuple):
@@ -91,3 +92,20 @@ def cost_of(usage: Usage | None, model_id: str | None) -> float | None:
         + usage.output_tokens * price.output
     )
     return total / 1_000_000
+
+
+def turn_cost(messages: Iterable[Message]) -> float | None:
+    """Dollar cost of the assistant messages among ``messages``: one turn's, or any set.
+
+    ``None`` as soon as one of them used a model whose price is unknown (never a partial sum
+    that looks like a total); ``0.0`` when nothing was billed.
+    """
+    total = 0.0
+    for message in messages:
+        if message.role != "assistant":
+            continue
+        cost = cost_of(message.usage, message.model)
+        if cost is None:
+            return None
+        total += cost
+    return total

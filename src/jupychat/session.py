@@ -394,8 +394,9 @@ class ChatSession:
     def send(self, prompt: str | Part | Iterable[Part], **options: Any) -> Response:
         """Send a message and return the complete response.
 
-        Options: ``context`` (extra context for this turn), ``temperature``,
-        ``max_tokens``, ``seed``, ``stop``, ``meta`` (stored on the user message), and
+        Options: ``context`` (extra context for this turn), ``model`` (a model for this
+        turn only; the session keeps its own), ``temperature``, ``max_tokens``, ``seed``,
+        ``stop``, ``meta`` (stored on the user message), and
         ``replace`` (a predicate on user messages: the matching earlier turns are left out
         of this request and dropped from history when, and only when, this turn succeeds).
         """
@@ -452,6 +453,9 @@ class ChatSession:
                 not isinstance(p, Text) for p in parts
             ):
                 raise ChatError("the prompt is empty; write a question or instruction")
+            # a model for this turn only: the session's own model is untouched
+            model = opts.pop("model", None)
+            provider = self._provider if model is None else resolve_model(model)
             replace = opts.pop("replace", None)
             base, replaced = (
                 self._without_turns(replace) if replace is not None else (list(self._history), 0)
@@ -469,9 +473,10 @@ class ChatSession:
                 system=system or None,
                 tools=[t.spec for t in self._tools.values()],
                 options=opts,
-                model_id=self.model_id,
+                model_id=provider.model_id,
                 max_steps=self.max_steps,
             )
+            turn.provider = provider
             turn.replaces = bool(replaced)
             return turn
         except BaseException:
@@ -504,7 +509,7 @@ class ChatSession:
         try:
             while True:
                 request = self.hooks.request(turn.request())
-                events = self._provider.stream(request)
+                events = turn.provider.stream(request)
                 try:
                     for event in events:
                         turn.feed(event)
@@ -550,7 +555,7 @@ class ChatSession:
         try:
             while True:
                 request = self.hooks.request(turn.request())
-                events = self._provider.astream(request)
+                events = turn.provider.astream(request)
                 try:
                     async for event in events:
                         turn.feed(event)
@@ -669,7 +674,6 @@ class ChatSession:
             if not answers:
                 continue
             usage = sum((m.usage or Usage() for m in answers), Usage())
-            costs = [pricing.cost_of(m.usage, m.model) for m in answers]
             ttfts = [m.meta["ttft"] for m in answers if "ttft" in m.meta]
             per_turn.append(
                 {
@@ -681,7 +685,7 @@ class ChatSession:
                     "tool_calls": sum(len(m.tool_calls) for m in answers),
                     "latency": sum(float(m.meta.get("latency", 0.0)) for m in answers),
                     "ttft": ttfts[0] if ttfts else None,
-                    "cost": None if any(c is None for c in costs) else sum(c or 0 for c in costs),
+                    "cost": pricing.turn_cost(answers),
                     "interrupted": any(m.interrupted for m in answers),
                 }
             )

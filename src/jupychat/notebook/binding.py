@@ -7,9 +7,11 @@ path, the key is this kernel only. Sessions are created lazily on first use, sav
 store, and, after a kernel restart, the notebook's latest session is resumed (setting
 ``resume``: ``"resume"`` or ``"new"``).
 
-The magics and the chat panel share this object, and it tells its listeners about every
-turn (``turn_started``, ``delta``, ``turn_finished``, ``turn_failed``, ``session_changed``)
-so the panel mirrors questions asked in cells and vice versa.
+It is also the notebook's turn engine: :meth:`NotebookChat.ask` (a cell) and
+:meth:`NotebookChat.aask` (the panel's worker thread) are the only code that runs a
+notebook turn (the steps are in :mod:`.engine`). Every turn's events (:mod:`.events`) go to
+the view that asked and to every listener, so the panel mirrors questions asked in cells
+and vice versa.
 """
 
 from __future__ import annotations
@@ -22,15 +24,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .. import config
-from ..errors import ChatError, StoreError
+from ..errors import ChatError, StoreError, TurnInterrupted
+from .engine import Ask, Prepared, TurnRun, View, native_async, prepare
+from .events import NotebookEvent, SessionChanged
 
 if TYPE_CHECKING:  # the session module loads on first use, keeping %load_ext light
+    from .._turn import Response
     from ..session import ChatSession
 
 __all__ = ["NotebookChat"]
 
 log = logging.getLogger("jupychat")
-Listener = Callable[[str, dict[str, Any]], None]
+Listener = Callable[[NotebookEvent], None]
 
 
 class NotebookChat:
@@ -45,6 +50,7 @@ class NotebookChat:
         self._store_failed = False
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
+        self._runs: set[TurnRun] = set()
         self.model_override: str | None = None
 
     # -- store -------------------------------------------------------------------
@@ -76,7 +82,7 @@ class NotebookChat:
                 self._sessions[key] = self._resume_or_create(key)
             if switch and key != self._current:
                 self._current = key
-                self.emit("session_changed", session=self._sessions[key])
+                self.emit(SessionChanged(self._sessions[key]))
             return self._sessions[key]
 
     def _resume_or_create(self, name: str | None) -> ChatSession:
@@ -124,7 +130,7 @@ class NotebookChat:
             self._sessions[name] = session
             if switch:
                 self._current = name
-                self.emit("session_changed", session=session)
+                self.emit(SessionChanged(session))
             return session
 
     def use(self, session_id: str) -> ChatSession:
@@ -143,7 +149,7 @@ class NotebookChat:
             self._configure(session)
             self._sessions[session.name] = session
             self._current = session.name
-            self.emit("session_changed", session=session)
+            self.emit(SessionChanged(session))
             return session
 
     def expand_id(self, prefix: str) -> str:
@@ -164,15 +170,95 @@ class NotebookChat:
         attach_notebook_context(session, self.shell)
         return session
 
+    # -- turns ---------------------------------------------------------------------
+    def prepare(self, ask: Ask) -> Prepared:
+        """Everything a turn needs before a request is made; ChatError (one line) if not."""
+        return prepare(self, ask)
+
+    def ask(self, ask: Ask | Prepared, view: View | None = None) -> Response | None:
+        """Run one turn here and now (a cell); events go to ``view`` and the listeners.
+
+        Ctrl-C (or :meth:`stop`) ends it at once: the partial answer is kept, marked
+        interrupted, and returned; ``None`` when nothing had arrived. A failed turn raises
+        its one-line :class:`~jupychat.errors.ChatError` after telling the view.
+        """
+        prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
+        run = self._begin(prepared, view)
+        try:
+            stream = run.session.stream(prepared.prompt, events=True, **prepared.options)
+            for item in stream:
+                run.item(item)
+        except (KeyboardInterrupt, TurnInterrupted):
+            return run.stopped()
+        except ChatError as exc:
+            run.failed(exc)
+            raise
+        finally:
+            self._runs.discard(run)
+        return run.finished(stream.response)
+
+    async def aask(self, ask: Ask | Prepared, view: View | None = None) -> Response | None:
+        """Async twin of :meth:`ask` (the panel runs it on its worker thread's loop).
+
+        A failed turn is reported to the view and listeners and returns ``None``.
+        """
+        import asyncio
+
+        from .._turn import Response
+
+        prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
+        cancel = None
+        task = asyncio.current_task()
+        if task is not None and native_async(prepared.session.provider):
+            # cancelling closes the in-flight request at once, even when the server is silent
+            loop = asyncio.get_running_loop()
+            cancel = lambda: loop.call_soon_threadsafe(task.cancel)  # noqa: E731
+        run = self._begin(prepared, view, cancel)
+        response = None
+        try:
+            async for item in run.session.astream(prepared.prompt, events=True,
+                                                  **prepared.options):
+                if isinstance(item, Response):
+                    response = item
+                else:
+                    run.item(item)
+        except (asyncio.CancelledError, TurnInterrupted):
+            return run.stopped()
+        except ChatError as exc:
+            run.failed(exc)
+            return None
+        finally:
+            self._runs.discard(run)
+        return run.finished(response)
+
+    def _begin(
+        self, prepared: Prepared, view: View | None, cancel: Callable[[], Any] | None = None
+    ) -> TurnRun:
+        run = TurnRun(self, prepared, view)
+        run.cancel = cancel
+        self._runs.add(run)
+        run.start()
+        return run
+
+    @property
+    def busy(self) -> bool:
+        """True while a turn runs (in a cell or in the panel)."""
+        return bool(self._runs)
+
+    def stop(self) -> None:
+        """Stop every running turn at once, keeping what arrived (safe from any thread)."""
+        for run in list(self._runs):
+            run.stop()
+
     # -- listeners -----------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call ``listener(event, data)`` on every turn event; returns an unsubscribe."""
+        """Call ``listener(event)`` on every notebook event; returns an unsubscribe."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def emit(self, event: str, **data: Any) -> None:
+    def emit(self, event: NotebookEvent) -> None:
         for listener in list(self._listeners):
             try:
-                listener(event, data)
+                listener(event)
             except Exception:
-                log.exception("jupychat listener failed on %s", event)
+                log.exception("jupychat listener failed on %s", type(event).__name__)

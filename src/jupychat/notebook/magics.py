@@ -27,7 +27,9 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
 from .. import config
 from ..errors import ChatError
 from .binding import NotebookChat
-from .render import StreamRenderer, code_blocks, footer
+from .engine import Ask
+from .events import Delta, Failed, Finished, NotebookEvent, SessionChanged, Status
+from .render import StreamRenderer, code_blocks
 
 __all__ = ["ChatMagics"]
 
@@ -211,40 +213,21 @@ class ChatMagics(Magics):
                 check_assignable(self.shell, args.out, "--out")
             except ChatError as exc:
                 raise UsageError(str(exc)) from None
-        try:
-            session = (
-                self.nbchat.new_session(args.session)
-                if args.new
-                else self.nbchat.session(args.session)
-            )
-            if args.system is not None:
-                session.system_prompt = args.system or None
-            from .namespace import expand_prompt, turn_context
-
-            names = [n for spec in args.context for n in spec.replace(",", " ").split()]
-            prompt, mentioned = expand_prompt(cell.strip(), self.shell.user_ns, names)
-            context = turn_context(session, self.shell.user_ns, mentioned)
-            if args.project:
-                from ..context import project_context
-
-                context = {**context, "project": project_context()}
-        except ChatError as exc:
-            raise UsageError(str(exc)) from None
-        if not prompt.strip():
-            raise UsageError("the cell is empty; write your question below %%chat")
-        meta: dict[str, Any] = {"execution_count": self.shell.execution_count}
-        options: dict[str, Any] = {}
-        if self._cell_id:
-            # a re-run cell replaces its earlier turn, once the new one has succeeded
-            meta["cell_id"] = cell_id = self._cell_id
-            options["replace"] = lambda m: m.meta.get("cell_id") == cell_id
-        options |= {
-            "temperature": args.temperature if args.temperature is not None else self.temperature,
-            "max_tokens": args.max_tokens or self.max_tokens,
-            "context": context,
-            "meta": meta,
-        }
-        response = self._ask(session, prompt, options, args.format, not args.no_stream, args.model)
+        ask = Ask(
+            text=cell,
+            source="cell",
+            session=args.session,
+            new=args.new,
+            system=args.system,
+            context=[n for spec in args.context for n in spec.replace(",", " ").split()],
+            project=args.project,
+            model=args.model,
+            temperature=args.temperature,
+            max_tokens=args.max_tokens,
+            cell_id=self._cell_id,
+            execution_count=self.shell.execution_count,
+        )
+        response = self._ask(ask, args.format, not args.no_stream)
         if response is None:
             return
         if args.format == "code":
@@ -254,56 +237,17 @@ class ChatMagics(Magics):
         if args.out:
             self.shell.user_ns[args.out] = response.text
 
-    def _ask(
-        self,
-        session: Any,
-        prompt: str,
-        options: dict[str, Any],
-        fmt: str = "markdown",
-        stream: bool = True,
-        model: str | None = None,
-    ) -> Any:
-        """Run one turn with live rendering; returns the Response or None if nothing came."""
-        renderer = StreamRenderer(self.shell, fmt, self.stream_interval)
-        previous = session.provider
-        local: Any = None
-        previous_hook: Any = None
+    def _ask(self, ask: Ask, fmt: str = "markdown", stream: bool = True) -> Any:
+        """Run one turn through the notebook's engine, rendered into this cell's output."""
         try:
-            if model:
-                session.switch_model(model)
-            if session.provider.name == "local":  # "loading the local model…" while it loads
-                local = sys.modules.get("jupychat.providers.local")
-                previous_hook, local.on_status = local.on_status, renderer.status
-            self.nbchat.emit("turn_started", prompt=prompt, source="cell", session=session)
-            if stream:
-                chat_stream = session.stream(prompt, **options)
-                for delta in chat_stream:
-                    renderer.add(delta)
-                    self.nbchat.emit("delta", text=delta, session=session)
-                response = chat_stream.response
-            else:
-                response = session.send(prompt, **options)
-        except KeyboardInterrupt:
-            response = session.last_response
-            if response is not None and response.interrupted:
-                renderer.finish(response.text, footer(response, extra="stopped"))
-                self.nbchat.emit("turn_finished", response=response, source="cell", session=session)
-            else:
-                renderer.finish("", "stopped before any answer arrived")
-                self.nbchat.emit("turn_failed", error="interrupted", session=session)
-            return None
+            prepared = self.nbchat.prepare(ask)
         except ChatError as exc:
-            renderer.finish("", "")
-            self.nbchat.emit("turn_failed", error=str(exc), session=session)
             raise UsageError(str(exc)) from None
-        finally:
-            if model:
-                session.switch_model(previous)
-            if local is not None:
-                local.on_status = previous_hook
-        renderer.finish(response.text, footer(response, _cost(session, response)))
-        self.nbchat.emit("turn_finished", response=response, source="cell", session=session)
-        return response
+        view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream)
+        try:
+            return self.nbchat.ask(prepared, view)
+        except ChatError as exc:
+            raise UsageError(str(exc)) from None
 
     # -- line commands ---------------------------------------------------------------
     def _line(self, line: str) -> Any:
@@ -337,7 +281,7 @@ class ChatMagics(Magics):
         if rest:
             session.switch_model(rest[0])
             self.nbchat.model_override = rest[0]
-            self.nbchat.emit("session_changed", session=session)
+            self.nbchat.emit(SessionChanged(session))
         print(f"model: {session.model_id}")
 
     def _cmd_models(self, rest: list[str]) -> None:
@@ -378,7 +322,7 @@ class ChatMagics(Magics):
     def _cmd_clear(self, rest: list[str]) -> None:
         session = self.nbchat.session()
         session.clear()
-        self.nbchat.emit("session_changed", session=session)
+        self.nbchat.emit(SessionChanged(session))
         print("conversation cleared (system prompt kept)")
 
     def _cmd_new(self, rest: list[str]) -> None:
@@ -563,7 +507,7 @@ class ChatMagics(Magics):
             "This cell raised an exception. Explain the cause briefly and show the fix.\n\n"
             f"```python\n{source}\n```\n\n```\n" + "\n".join(lines) + "\n```"
         )
-        self._ask(self.nbchat.session(), prompt, {"meta": {"kind": "error"}})
+        self._ask(Ask(prompt, source="error", expand=False, meta={"kind": "error"}))
 
     def _cmd_panel(self, rest: list[str]) -> Any:
         from .panel import open_panel
@@ -571,11 +515,23 @@ class ChatMagics(Magics):
         return open_panel(self.nbchat)
 
 
-def _cost(session: Any, response: Any) -> float | None:
-    from ..pricing import cost_of
+class CellView:
+    """Renders one turn's events into the cell that asked (``stream=False``: at the end)."""
 
-    costs = [cost_of(m.usage, m.model) for m in response.messages if m.role == "assistant"]
-    return None if any(c is None for c in costs) else sum(c or 0.0 for c in costs)
+    def __init__(self, renderer: StreamRenderer, stream: bool = True) -> None:
+        self.renderer = renderer
+        self.stream = stream
+
+    def __call__(self, event: NotebookEvent) -> None:
+        if isinstance(event, Status):
+            self.renderer.status(event.text)
+        elif isinstance(event, Delta):
+            if self.stream:
+                self.renderer.add(event.text)
+        elif isinstance(event, Finished):
+            self.renderer.finish(event.response.text, event.footer.text())
+        elif isinstance(event, Failed):
+            self.renderer.finish("", "stopped before any answer arrived" if event.stopped else "")
 
 
 def _failing_cell(shell: Any) -> str:

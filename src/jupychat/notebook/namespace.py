@@ -22,17 +22,16 @@ from ..errors import ChatError
 
 __all__ = [
     "attach_notebook_context",
+    "describe_named",
     "expand_prompt",
     "export_session",
     "notebook_tools",
     "preview_context",
-    "turn_context",
     "visible_namespace",
 ]
 
 _CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
 _BRACE_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_MENTION_RE = re.compile(r"(?<![\w@.])@([A-Za-z_][A-Za-z0-9_]*)")
 _SIMPLE = (str, int, float, bool, type(None))
 _INLINE_LIMIT = 400
 
@@ -52,6 +51,8 @@ def expand_prompt(
     text: str, user_ns: dict[str, Any], explicit: list[str] | None = None
 ) -> tuple[str, list[str]]:
     """Apply ``{name}``/``@name`` syntax; returns the prompt and the names to describe."""
+    from ..context.turn import mentioned_names
+
     names: list[str] = []
     for name in explicit or ():
         if name not in user_ns:
@@ -82,7 +83,7 @@ def expand_prompt(
             pieces.append(piece)
             continue
         pieces.append(_BRACE_RE.sub(substitute, piece))
-        names.extend(n for n in _MENTION_RE.findall(piece) if n in user_ns)
+        names.extend(mentioned_names(piece, user_ns))
     return "".join(pieces), list(dict.fromkeys(names))
 
 
@@ -156,12 +157,18 @@ def _settings() -> Any:
     return ContextSettings(**overrides)
 
 
-def turn_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> dict[str, str]:
-    """Full descriptions of ``names`` for one turn (``{key: text}``)."""
+def describe_named(
+    user_ns: dict[str, Any], names: list[str], prompt: str | None = None
+) -> dict[str, str]:
+    """Full descriptions of ``names`` for one turn (``{key: text}``).
+
+    ``prompt`` reaches the describers: columns of a wide frame that it names get full
+    statistics even when the frame is otherwise described compactly.
+    """
     from ..context import variables_context
 
     try:
-        return variables_context(user_ns, names, _settings())
+        return variables_context(user_ns, names, _settings(), prompt=prompt)
     except ChatError:
         raise
     except Exception as exc:  # a describer must never break the user's turn
@@ -224,7 +231,7 @@ def preview_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> 
     for name in names:
         if name not in user_ns:
             raise ChatError(f"unknown variable {name!r}; define it first")
-    extra = turn_context(session, user_ns, names) if names else {}
+    extra = describe_named(user_ns, names) if names else {}
     blocks = session.pending_context(extra)
     if not blocks:
         return "(nothing new to send: the model already has the current context)"

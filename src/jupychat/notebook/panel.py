@@ -1,17 +1,16 @@
 """The chat panel: a sidebar (or inline) widget bound to the notebook's chat session.
 
 Design note: the panel is a *view* of :class:`~jupychat.notebook.binding.NotebookChat`.
-It draws every turn from the chat's events (``turn_started``, ``delta``,
-``turn_finished``, ``turn_failed``, ``session_changed``), whoever ran it: a ``%%chat``
-cell, this panel, or any other code that emits them. Its own turns emit the same events
-(with ``source="panel"``), so other listeners see them too.
+It draws every turn from the chat's events (:mod:`.events`: ``Started``, ``Status``,
+``Delta``, ``Finished``, ``Failed``, ``SessionChanged``), whoever ran it: a ``%%chat``
+cell, this panel, or ``%chat error``. Its own turns produce the same events (with
+``source="panel"``), so other listeners see them too.
 
-A panel turn runs in a background thread so the kernel stays free to handle widget
-messages: the Stop button, the pickers, even other cells. The thread runs the turn with
-``session.astream`` on its own event loop. Stop calls ``session.stop()`` (the stream ends
-at the next chunk, keeping the partial answer) and, for providers that stream natively
-over async HTTP, also cancels the task, which closes the in-flight request at once even
-when the server is silent; the session keeps the partial answer either way.
+A panel turn runs through the notebook's one turn engine
+(:meth:`~jupychat.notebook.binding.NotebookChat.aask`) on a background thread, so the kernel
+stays free to handle widget messages: the Stop button, the pickers, even other cells.
+Stop calls :meth:`~jupychat.notebook.binding.NotebookChat.stop`, which ends the answer at
+once and keeps what arrived.
 
 Widget updates from that thread are plain trait changes (sent as comm messages through
 ipykernel's thread-safe IOPub channel); no ``Output`` capture is used anywhere. Streamed
@@ -30,17 +29,17 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 
 from jupychat.errors import ChatError
 
+from .engine import Ask, Footer
+from .events import Delta, Failed, Finished, NotebookEvent, SessionChanged, Started, Status
 from .panel_place import Frontend, detect, frontend, may_answer, widget_output
 from .panel_render import render_markdown
-from .render import footer
 
 __all__ = ["ChatPanel", "close_panel", "get_panel", "open_panel"]
 
@@ -66,60 +65,16 @@ def _one_line(text: Any, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-def _cost(messages: Any) -> float | None:
-    from jupychat.pricing import cost_of
-
-    costs = [cost_of(m.usage, m.model) for m in messages if m.role == "assistant"]
-    if not costs or any(c is None for c in costs):
-        return None
-    return sum(c or 0.0 for c in costs)
-
-
-def short_model(model: str | None) -> str | None:
-    """``provider:model`` without an ``@base-url`` suffix (for one-line footers)."""
-    return model.split("@", 1)[0] if model else model
-
-
-def _footer(response: Any) -> str:
-    shown = SimpleNamespace(
-        usage=response.usage, model=short_model(response.model), latency=response.latency,
-        interrupted=response.interrupted, finish_reason=response.finish_reason,
-    )
-    return footer(shown, _cost(response.messages))
-
-
-def _native_async(provider: Any) -> bool:
-    """True when the provider streams with real async I/O (cancelling closes the request)."""
-    from jupychat.providers.base import Provider
-
-    method = getattr(type(provider), "astream", None)
-    return method is not None and method is not Provider.astream
-
-
 @dataclass
 class _Live:
     """An answer being streamed into the view."""
 
     id: str
-    source: str
+    turn: int
     text: str = ""
     label: str = ""
     pushed_at: float = 0.0
     timer: threading.Timer | None = None
-
-
-@dataclass
-class _Run:
-    """One panel turn running in its worker thread."""
-
-    session: Any
-    prompt: str
-    options: dict[str, Any]
-    thread: threading.Thread | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-    task: asyncio.Task[Any] | None = None
-    stop_requested: threading.Event = field(default_factory=threading.Event)
-    done: threading.Event = field(default_factory=threading.Event)
 
 
 class ChatPanel:
@@ -156,8 +111,9 @@ class ChatPanel:
         self._session: Any = None
         self._messages: list[dict[str, Any]] = []
         self._codes: dict[str, list[str]] = {}
-        self._lives: dict[str, _Live] = {}
-        self._run: _Run | None = None
+        self._lives: dict[int, _Live] = {}  # by turn
+        self._worker_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._inserts: dict[Any, str] = {}
         self._quiet = False  # set while the kernel updates pickers (ignore their events)
         self._closed = False
@@ -264,8 +220,8 @@ class ChatPanel:
     @property
     def busy(self) -> bool:
         """True while a panel turn is running."""
-        run = self._run
-        return run is not None and not run.done.is_set()
+        thread = self._worker_thread
+        return thread is not None and thread.is_alive()
 
     def send(self, text: str) -> threading.Thread | None:
         """Ask ``text`` in the background; returns the worker thread (``None`` if refused)."""
@@ -275,58 +231,44 @@ class ChatPanel:
         if self.busy:
             self._set_status("still answering; press Stop first", error=True)
             return None
+        names = [n for n in self.vars_picker.value if n in self.shell.user_ns]
         try:
-            session = self.chat.session(switch=False)
-            if self._session is None or session.id != self._session.id:
-                self.show_session(session)
-            from .namespace import expand_prompt, turn_context
-
-            user_ns = self.shell.user_ns
-            names = [n for n in self.vars_picker.value if n in user_ns]
-            prompt, mentioned = expand_prompt(text, user_ns, names)
-            context = turn_context(session, user_ns, mentioned) if mentioned else None
+            # in the kernel's main thread: the variables are described before the worker runs
+            prepared = self.chat.prepare(Ask(text, source="panel", context=names))
         except ChatError as exc:
             self._set_status(_one_line(exc), error=True)
             return None
         except Exception as exc:  # a broken describer must not break the panel
             self._set_status(_one_line(f"{type(exc).__name__}: {exc}"), error=True)
             return None
-        from jupychat import config
-
-        options: dict[str, Any] = {
-            "temperature": config.resolve("temperature"),
-            "max_tokens": config.resolve("max_tokens"),
-            "context": context,
-            "meta": {"source": "panel"},
-        }
-        run = _Run(session, prompt, options)
-        self._run = run
+        if self._session is None or prepared.session.id != self._session.id:
+            self.show_session(prepared.session)
         self.input.value = ""
         self._set_status("")
         self._set_running(True)
-        run.thread = threading.Thread(
-            target=self._worker, args=(run,), name="jupychat-panel-turn", daemon=True
+        self._stopping.clear()
+        thread = threading.Thread(
+            target=self._worker, args=(prepared,), name="jupychat-panel-turn", daemon=True
         )
-        run.thread.start()
-        return run.thread
+        self._worker_thread = thread
+        thread.start()
+        return thread
 
     def stop(self) -> None:
-        """Stop the panel's running answer, keeping what arrived (returns at once)."""
-        run = self._run
-        if run is None or run.done.is_set():
+        """Stop the running answer (the panel's or a cell's), keeping what arrived."""
+        if not (self.busy or self.chat.busy):
             return
-        run.stop_requested.set()
-        run.session.stop()
-        if _native_async(run.session.provider):
-            loop, task = run.loop, run.task
-            if loop is not None and task is not None:
-                loop.call_soon_threadsafe(task.cancel)
+        self._stopping.set()
+        self.chat.stop()
         self._set_status("stopping…")
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait for the running panel turn to end; True when none is running."""
-        run = self._run
-        return run is None or run.done.wait(timeout)
+        thread = self._worker_thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
 
     def new_session(self) -> Any:
         """Start a fresh session for this notebook (the old one stays in the store)."""
@@ -366,7 +308,7 @@ class ChatPanel:
             return False
         self.chat.model_override = model
         self._set_status(f"model: {session.model_id}")
-        self.chat.emit("session_changed", session=session)
+        self.chat.emit(SessionChanged(session))
         return True
 
     def export(self, path: str) -> Any:
@@ -481,14 +423,7 @@ class ChatPanel:
         if message.role == "assistant":
             out = []
             if message.text.strip():
-                response = SimpleNamespace(
-                    usage=message.usage, model=short_model(message.model),
-                    latency=float((message.meta or {}).get("latency") or 0.0),
-                    interrupted=message.interrupted, finish_reason=message.finish_reason,
-                )
-                out.append(
-                    self._answer_entry(message.text, footer(response, _cost([message])))
-                )
+                out.append(self._answer_entry(message.text, Footer.of([message]).text()))
             for call in message.tool_calls:
                 out.append(self._note(f"called {call.name}"))
             return out
@@ -519,50 +454,46 @@ class ChatPanel:
     def _shown(self, session: Any) -> bool:
         return session is not None and self._session is not None and session.id == self._session.id
 
-    def _on_event(self, event: str, data: dict[str, Any]) -> None:
+    def _on_event(self, event: NotebookEvent) -> None:
         if self._closed:
             return
         with self._lock:
-            session = data.get("session")
-            if event == "session_changed":
-                self.show_session(session)
+            if isinstance(event, SessionChanged):
+                self.show_session(event.session)
                 return
-            if not self._shown(session):
+            if not self._shown(event.session):
                 return
-            source = str(data.get("source") or "cell")
-            live: _Live | None
-            if event == "turn_started":
-                label = "You" if source == "panel" else "You · cell"
-                self._end_live(source)
-                self._append(self._user_entry(str(data.get("prompt", "")), label))
-                live = _Live(self._new_id(), source)
-                self._lives[source] = live
+            if isinstance(event, Started):
+                label = "You" if event.source == "panel" else f"You · {event.source}"
+                self._end_live(event.turn)
+                self._append(self._user_entry(event.prompt, label))
+                live = _Live(self._new_id(), event.turn)
+                self._lives[event.turn] = live
                 self._push(live, force=True)
-            elif event == "delta":
-                live = self._lives.get(source)
+                if event.source == "panel" and self._stopping.is_set():
+                    self.chat.stop()  # Stop was pressed before the turn had started
+            elif isinstance(event, Status):
+                self._set_status(event.text)
+            elif isinstance(event, Delta):
+                live = self._lives.get(event.turn)
                 if live is not None:
-                    live.text += str(data.get("text", ""))
+                    live.text += event.text
                     self._push(live)
-            elif event == "turn_finished":
-                self._end_live(source)
-                response = data.get("response")
-                if response is not None:
-                    foot = _footer(response)
-                    entries = [self._note(f"called {c.name}") for c in response.tool_calls]
-                    entries.append(self._answer_entry(response.text, foot))
-                    self._append(*entries)
+            elif isinstance(event, Finished):
+                self._end_live(event.turn)
+                response = event.response
+                entries = [self._note(f"called {c.name}") for c in response.tool_calls]
+                entries.append(self._answer_entry(response.text, event.footer.text()))
+                self._append(*entries)
                 self.view.live = {}
                 self._refresh_sessions()
-            elif event == "turn_failed":
-                live = self._end_live(source)
-                error = str(data.get("error") or "failed")
-                if error == "interrupted":
-                    error = "stopped before any answer arrived"
+            elif isinstance(event, Failed):
+                self._end_live(event.turn)
                 entries = []
-                if live is not None and live.text.strip():
-                    entries.append(self._answer_entry(live.text, "not kept: the turn failed"))
+                if event.partial.strip() and not event.stopped:
+                    entries.append(self._answer_entry(event.partial, "not kept: the turn failed"))
                 entries.append({"id": self._new_id(), "role": "error",
-                                "text": "⚠ " + _one_line(error)})
+                                "text": "⚠ " + _one_line(event.error)})
                 self._append(*entries)
                 self.view.live = {}
 
@@ -587,65 +518,27 @@ class ChatPanel:
     def _flush(self, live: _Live) -> None:
         with self._lock:
             live.timer = None
-            if self._lives.get(live.source) is live and not self._closed:
+            if self._lives.get(live.turn) is live and not self._closed:
                 self._push(live, force=True)
 
-    def _end_live(self, source: str) -> _Live | None:
-        live = self._lives.pop(source, None)
+    def _end_live(self, turn: int) -> _Live | None:
+        live = self._lives.pop(turn, None)
         if live is not None and live.timer is not None:
             live.timer.cancel()
             live.timer = None
         return live
 
     # -- the worker --------------------------------------------------------------------------
-    def _worker(self, run: _Run) -> None:
+    def _worker(self, prepared: Any) -> None:
         try:
-            asyncio.run(self._turn(run))
+            asyncio.run(self.chat.aask(prepared))
         except BaseException as exc:  # never let the thread die silently
             log.exception("jupychat panel turn crashed")
-            self.chat.emit("turn_failed", error=f"{type(exc).__name__}: {exc}",
-                           session=run.session, source="panel")
+            self._set_status(_one_line(f"{type(exc).__name__}: {exc}"), error=True)
         finally:
-            run.done.set()
             self._set_running(False)
-            if not self._closed and run.stop_requested.is_set():
+            if not self._closed and self._stopping.is_set():
                 self._set_status("stopped")
-
-    async def _turn(self, run: _Run) -> None:
-        from jupychat.events import TextDelta
-        from jupychat.session import Response
-
-        run.loop = asyncio.get_running_loop()
-        run.task = asyncio.current_task()
-        session, chat = run.session, self.chat
-        chat.emit("turn_started", prompt=run.prompt, source="panel", session=session)
-        response = None
-        before = session.last_response
-        try:
-            if run.stop_requested.is_set():
-                raise asyncio.CancelledError
-            stream = session.astream(run.prompt, events=True, **run.options)
-            async for item in stream:
-                if run.stop_requested.is_set():
-                    session.stop()  # a stop that came before the turn had started
-                if isinstance(item, TextDelta):
-                    chat.emit("delta", text=item.text, session=session, source="panel")
-                elif isinstance(item, Response):
-                    response = item
-        except asyncio.CancelledError:
-            response = session.last_response
-            if response is None or response is before or not response.interrupted:
-                chat.emit("turn_failed", error="stopped before any answer arrived",
-                          session=session, source="panel")
-                return
-        except ChatError as exc:
-            chat.emit("turn_failed", error=str(exc), session=session, source="panel")
-            return
-        if response is None:
-            chat.emit("turn_failed", error="no answer came back", session=session,
-                      source="panel")
-            return
-        chat.emit("turn_finished", response=response, source="panel", session=session)
 
     # -- widget callbacks -------------------------------------------------------------------
     def _set_running(self, running: bool) -> None:

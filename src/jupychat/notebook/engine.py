@@ -1,0 +1,306 @@
+"""The one way a notebook turn flows: a question plus options in, events out.
+
+Design note: ``%%chat``, ``%chat ask``, ``%chat error`` and the chat panel are views. A
+view turns what the user did into an :class:`Ask` and renders the :mod:`events <.events>`
+that :meth:`NotebookChat.ask` (or ``aask``) produces; nothing else. The steps live here,
+once:
+
+1. :func:`prepare`: pick the session (named, new), expand the prompt (``{var}``, ``@var``),
+   describe the variables it names (with the prompt, so columns it names get full
+   statistics), add the project context, and build the turn's options — including the
+   per-turn model, which is an argument of the turn and never a change to the session.
+2. run the turn through the session's sync or async driver, turning its stream into
+   events (``Started``, ``Status``, ``Delta``, ``Finished``/``Failed``), which go to the
+   view that asked and to every listener (the panel mirrors cell turns and vice versa).
+3. stop: Ctrl-C in a cell, :meth:`NotebookChat.stop` from anywhere (the panel's Stop); the
+   partial answer is kept, marked interrupted, and reported as a finished turn.
+
+Footer facts (model, tokens, cost, latency, flags) are computed here by :class:`Footer`,
+so a cell and the panel say the same thing about the same answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import config
+from ..errors import ChatError
+
+if TYPE_CHECKING:
+    from .._turn import Response
+    from ..session import ChatSession
+    from ..types import Message
+    from .binding import NotebookChat
+    from .events import NotebookEvent
+
+__all__ = ["Ask", "Footer", "Prepared", "TurnRun", "native_async", "prepare", "short_model"]
+
+EMPTY_PROMPT = "the cell is empty; write your question below %%chat"
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What a view asks for: one question and its per-turn options.
+
+    Parameters
+    ----------
+    text:
+        The question as the user typed it (``{var}`` and ``@var`` are expanded).
+    source:
+        Who asks: ``"cell"``, ``"panel"``, ``"error"``...; shown by views, stored in meta.
+    session:
+        A named session of this notebook (``None``: the current one).
+    new:
+        Start a fresh session first.
+    system:
+        Set the session's system prompt first (``""`` clears it).
+    context:
+        Variable names to describe in full, besides those the prompt mentions.
+    project:
+        Also attach the project context (folder, README head, git, versions).
+    model:
+        A model for this turn only; the session keeps its own.
+    temperature, max_tokens:
+        Per-turn request options (default: the resolved settings).
+    cell_id, execution_count:
+        The cell asking: a re-run cell (same ``cell_id``) replaces its earlier turn.
+    meta:
+        More fields stored on the user message.
+    expand:
+        Apply ``{var}``/``@var`` to ``text`` (off for prompts jupychat wrote itself).
+    """
+
+    text: str
+    source: str = "cell"
+    session: str | None = None
+    new: bool = False
+    system: str | None = None
+    context: Sequence[str] = ()
+    project: bool = False
+    model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    cell_id: str | None = None
+    execution_count: int | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    expand: bool = True
+
+
+@dataclass
+class Prepared:
+    """An :class:`Ask` made ready to run: the session, the final prompt and options."""
+
+    ask: Ask
+    session: ChatSession
+    prompt: str
+    options: dict[str, Any]
+
+
+def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
+    """Resolve everything a turn needs before any request is made (one-line errors)."""
+    from ..context import project_context
+    from .namespace import describe_named, expand_prompt
+
+    session = chat.new_session(ask.session) if ask.new else chat.session(ask.session)
+    if ask.system is not None:
+        session.system_prompt = ask.system or None
+    user_ns = chat.shell.user_ns
+    if ask.expand:
+        prompt, mentioned = expand_prompt(ask.text.strip(), user_ns, list(ask.context))
+    else:
+        prompt, mentioned = ask.text.strip(), list(ask.context)
+    if not prompt.strip():
+        raise ChatError(EMPTY_PROMPT)
+    context: dict[str, Any] = describe_named(user_ns, mentioned, prompt) if mentioned else {}
+    if ask.project:
+        context["project"] = project_context()
+    meta: dict[str, Any] = {"source": ask.source, **ask.meta}
+    options: dict[str, Any] = {}
+    if ask.execution_count is not None:
+        meta["execution_count"] = ask.execution_count
+    if ask.cell_id:
+        # a re-run cell replaces its earlier turn, once the new one has succeeded
+        cell_id = meta["cell_id"] = ask.cell_id
+        options["replace"] = lambda m: m.meta.get("cell_id") == cell_id
+    if ask.model:
+        options["model"] = ask.model
+    temperature = ask.temperature if ask.temperature is not None else config.resolve("temperature")
+    options |= {
+        "temperature": temperature,
+        "max_tokens": ask.max_tokens or config.resolve("max_tokens"),
+        "context": context or None,
+        "meta": meta,
+    }
+    return Prepared(ask, session, prompt, options)
+
+
+# -- footers ----------------------------------------------------------------------------
+
+
+def short_model(model: str | None) -> str:
+    """``openai-compatible:m@http://host:8000/v1`` → ``openai-compatible:m@host:8000``."""
+    if not model:
+        return "?"
+    name, sep, url = model.partition("@")
+    if not sep or "://" not in url:
+        return model
+    return f"{name}@{url.split('://', 1)[1].split('/', 1)[0]}"
+
+
+@dataclass(frozen=True)
+class Footer:
+    """What a view says under an answer: who answered, tokens, cost, time, and flags."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cost: float | None = None
+    latency: float = 0.0
+    interrupted: bool = False
+    cut: bool = False
+    note: str = ""
+
+    @classmethod
+    def of(cls, messages: Sequence[Message], latency: float | None = None,
+           note: str = "") -> Footer:
+        """The footer of the assistant messages among ``messages`` (one turn's, or one)."""
+        from ..pricing import turn_cost
+        from ..types import Usage
+
+        answers = [m for m in messages if m.role == "assistant"]
+        usage = sum((m.usage or Usage() for m in answers), Usage())
+        last = answers[-1] if answers else None
+        if latency is None:
+            latency = sum(float((m.meta or {}).get("latency") or 0.0) for m in answers)
+        return cls(
+            model=short_model(last.model if last else None),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            cost=turn_cost(answers),
+            latency=latency,
+            interrupted=bool(last and last.interrupted),
+            cut=bool(last and last.finish_reason == "length"),
+            note=note,
+        )
+
+    @classmethod
+    def of_response(cls, response: Response, note: str = "") -> Footer:
+        footer = cls.of(response.messages, response.latency, note)
+        if response.model and footer.model == "?":
+            footer = cls(**{**footer.__dict__, "model": short_model(response.model)})
+        return footer
+
+    def text(self) -> str:
+        """``model · 123 in / 45 out · $0.0001 · 1.2s`` (and any flags)."""
+        bits = [self.model]
+        if self.input_tokens or self.output_tokens:
+            cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
+            bits.append(f"{self.input_tokens:,} in{cached} / {self.output_tokens:,} out")
+        if self.cost is not None:
+            bits.append(f"${self.cost:.4f}" if self.cost else "$0")
+        if self.latency:
+            bits.append(f"{self.latency:.1f}s")
+        if self.interrupted:
+            bits.append("interrupted")
+        if self.cut:
+            bits.append("cut at max tokens")
+        if self.note:
+            bits.append(self.note)
+        return " · ".join(bits)
+
+
+# -- running a turn ----------------------------------------------------------------------
+
+View = Callable[["NotebookEvent"], None]
+_ids = __import__("itertools").count(1)
+
+
+class TurnRun:
+    """One turn being run: turns the session's stream into events for views and listeners."""
+
+    def __init__(self, chat: NotebookChat, prepared: Prepared, view: View | None) -> None:
+        self.chat = chat
+        self.prepared = prepared
+        self.session = prepared.session
+        self.source = prepared.ask.source
+        self.view = view
+        self.id = next(_ids)
+        self.partial: list[str] = []
+        self.before = self.session.last_response
+        self.cancel: Callable[[], Any] | None = None  # set by the async driver
+        self.stop_requested = False
+
+    def stop(self) -> None:
+        """Stop at once, keeping what arrived (any thread)."""
+        self.stop_requested = True
+        self.session.stop()
+        if self.cancel is not None:
+            self.cancel()
+
+    def emit(self, event: NotebookEvent) -> None:
+        if self.view is not None:
+            self.view(event)
+        self.chat.emit(event)
+
+    def start(self) -> None:
+        from .events import Started
+
+        self.emit(Started(self.session, self.id, self.source, self.prepared.prompt))
+
+    def item(self, item: Any) -> None:
+        """One item of the session's event stream."""
+        from ..events import StatusEvent, TextDelta
+        from .events import Delta, Status
+
+        if self.stop_requested:  # a stop that came before the session's turn had started
+            self.session.stop()
+
+        if isinstance(item, TextDelta):
+            self.partial.append(item.text)
+            self.emit(Delta(self.session, self.id, self.source, item.text))
+        elif isinstance(item, StatusEvent):
+            self.emit(Status(self.session, self.id, self.source, item.text))
+
+    def finished(self, response: Response | None, stopped: bool = False) -> Response | None:
+        from .events import Failed, Finished
+
+        if response is None:
+            self.emit(Failed(self.session, self.id, self.source, "no answer came back"))
+            return None
+        footer = Footer.of_response(response, note="stopped" if stopped else "")
+        self.emit(Finished(self.session, self.id, self.source, response, footer, stopped))
+        return response
+
+    def stopped(self) -> Response | None:
+        """The user stopped the turn: report the partial answer kept, if any."""
+        from .events import Failed
+
+        response = self.session.last_response
+        if response is not None and response is not self.before and response.interrupted:
+            return self.finished(response, stopped=True)
+        self.emit(Failed(self.session, self.id, self.source, "stopped before any answer arrived",
+                         "".join(self.partial), stopped=True))
+        return None
+
+    def failed(self, error: BaseException | str) -> None:
+        from .events import Failed
+
+        self.emit(Failed(self.session, self.id, self.source, _one_line(error),
+                         "".join(self.partial)))
+
+
+def _one_line(error: BaseException | str, limit: int = 400) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def native_async(provider: Any) -> bool:
+    """True when the provider streams with real async I/O (cancelling closes the request)."""
+    from ..providers.base import Provider
+
+    method = getattr(type(provider), "astream", None)
+    return method is not None and method is not Provider.astream
