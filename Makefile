@@ -31,6 +31,9 @@ system-deps:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
+	@# the panel's front-end modules (anywidget ES modules), when Node.js is there to parse them
+	@if command -v node >/dev/null 2>&1; then for f in src/jupychat/notebook/static/*.js; do \
+	  node --check "$$f" || exit 1; done; fi
 
 # Browser tests run in their own pytest process: Playwright's sync API keeps an event loop
 # running in the main thread, which would break the asyncio tests that follow it.
