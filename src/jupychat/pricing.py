@@ -1,61 +1,27 @@
-"""A small bundled price table, in US dollars per million tokens.
+"""What a turn costs, from the catalog's prices (:mod:`jupychat.catalog`).
 
-Prices are the providers' published list prices for standard (non-batch) use, as of late
-2025. A model that matches no entry has an *unknown* cost (``None``), never 0. Models that
-run on the user's machine (``local``) cost 0. Update the table as prices change; a config
-file entry ``[prices."provider:model"]`` with ``input``/``output``/``cached``/``cache_write``
-overrides or extends it.
+A model whose price is unknown has an *unknown* cost (``None``), never 0; models that run
+on the user's machine (``local``) or are scripted (``fake``) cost 0. A config file entry
+``[prices."provider:model"]`` with ``input``/``output``/``cached``/``cache_write`` (dollars
+per million tokens) overrides or extends the catalog.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import NamedTuple
 
+from .catalog import FREE_PROVIDERS, Price, lookup
 from .types import Message, Usage
 
 __all__ = ["Price", "cost_of", "price_for", "turn_cost"]
-
-
-class Price(NamedTuple):
-    input: float
-    output: float
-    cached: float | None = None
-    cache_write: float | None = None
-
-
-# Matched by longest prefix of the model name, within the provider family.
-_TABLE: dict[str, dict[str, Price]] = {
-    "openai": {
-        "gpt-4o-mini": Price(0.15, 0.60, 0.075),
-        "gpt-4o": Price(2.50, 10.00, 1.25),
-        "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
-        "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
-        "gpt-4.1": Price(2.00, 8.00, 0.50),
-        "o4-mini": Price(1.10, 4.40, 0.275),
-        "o3-mini": Price(1.10, 4.40, 0.55),
-        "o3": Price(2.00, 8.00, 0.50),
-        "gpt-3.5-turbo": Price(0.50, 1.50),
-    },
-    "anthropic": {
-        "claude-3-5-haiku": Price(0.80, 4.00, 0.08, 1.00),
-        "claude-haiku-4-5": Price(1.00, 5.00, 0.10, 1.25),
-        "claude-3-haiku": Price(0.25, 1.25, 0.03, 0.30),
-        "claude-3-5-sonnet": Price(3.00, 15.00, 0.30, 3.75),
-        "claude-3-7-sonnet": Price(3.00, 15.00, 0.30, 3.75),
-        "claude-sonnet-4": Price(3.00, 15.00, 0.30, 3.75),
-        "claude-opus-4": Price(15.00, 75.00, 1.50, 18.75),
-    },
-}
-_FREE = {"local", "fake"}
 
 
 def price_for(model_id: str | None) -> Price | None:
     """The price entry for ``"provider:model"``, or ``None`` when unknown."""
     if not model_id:
         return None
-    provider, _, model = model_id.partition(":")
-    if provider in _FREE:
+    provider = model_id.partition(":")[0]
+    if provider in FREE_PROVIDERS:
         return Price(0.0, 0.0, 0.0, 0.0)
     try:
         from .config import load_file
@@ -70,9 +36,8 @@ def price_for(model_id: str | None) -> Price | None:
             custom.get("cached"),
             custom.get("cache_write"),
         )
-    table = _TABLE.get(provider, {})
-    best = max((k for k in table if model.startswith(k)), key=len, default=None)
-    return table[best] if best else None
+    info = lookup(model_id)
+    return info.price if info is not None else None
 
 
 def cost_of(usage: Usage | None, model_id: str | None) -> float | None:

@@ -161,10 +161,10 @@ class ChatMagics(Magics):
             return sorted(name[5:] for name in dir(self) if name.startswith("_cmd_"))
         command = words[1]
         if command == "model":
-            from ..pricing import _TABLE
+            from ..catalog import MODELS, suggested
 
-            known = [f"{p}:{m}" for p, table in _TABLE.items() for m in table]
-            return ["local", "fake", *known]
+            known = [f"{m.provider}:{m.name}" for m in MODELS]
+            return list(dict.fromkeys([*suggested(), *known]))
         if command in ("use", "merge"):
             store = self.nbchat.store
             return [item["id"][:8] for item in store.list(limit=20)] if store is not None else []
@@ -285,12 +285,16 @@ class ChatMagics(Magics):
         print(f"model: {session.model_id}")
 
     def _cmd_models(self, rest: list[str]) -> None:
-        from ..pricing import _TABLE
+        from ..catalog import MODELS
         from ..providers import registry
 
         lines = ["providers: " + ", ".join(registry.available())]
-        for provider, table in _TABLE.items():
-            lines.append(f"{provider}: " + ", ".join(sorted(table)))
+        by_provider: dict[str, list[str]] = {}
+        for m in MODELS:
+            label = m.name + (" (images)" if m.vision else "")
+            by_provider.setdefault(m.provider, []).append(label)
+        for provider, names in by_provider.items():
+            lines.append(f"{provider}: " + ", ".join(sorted(names)))
         lines.append("local: the embedded SmolLM2-135M model, or local:/path/to/model.gguf")
         lines.append("ollama:NAME, openai-compatible:NAME@http://host:port/v1, fake (offline echo)")
         print("\n".join(lines))

@@ -27,6 +27,7 @@ __all__ = [
     "export_session",
     "notebook_tools",
     "preview_context",
+    "variable_lines",
     "visible_namespace",
 ]
 
@@ -181,6 +182,19 @@ def visible_namespace(shell: Any) -> dict[str, Any]:
     """The user's namespace without what IPython put there itself (``user_ns_hidden``)."""
     hidden = getattr(shell, "user_ns_hidden", {})
     return {k: v for k, v in shell.user_ns.items() if k not in hidden or hidden[k] is not v}
+
+
+def variable_lines(shell: Any, limit: int | None = None) -> dict[str, str]:
+    """``{name: one-line description}`` of the user's variables (modules left out): the
+    same variables, filtered by the same privacy settings, as the model's inventory."""
+    from ..context.inventory import inventory_lines
+
+    lines, _modules = inventory_lines(visible_namespace(shell), _settings())
+    out: dict[str, str] = {}
+    for line in lines[:limit]:
+        name, _, rest = line[2:].partition(":")
+        out[name.strip()] = rest.strip()
+    return out
 
 
 def _inventory(shell: Any) -> dict[str, str]:

@@ -45,15 +45,6 @@ __all__ = ["ChatPanel", "close_panel", "get_panel", "open_panel"]
 
 log = logging.getLogger("jupychat")
 
-KNOWN_MODELS = (
-    "local",
-    "openai:gpt-4o-mini",
-    "openai:gpt-4.1-mini",
-    "anthropic:claude-haiku-4-5",
-    "anthropic:claude-sonnet-4",
-    "ollama:llama3.2",
-    "fake",
-)
 PLACEHOLDER = "Ask anything… (Enter sends, Shift+Enter adds a line; @var attaches a variable)"
 EMPTY = "No messages yet. Ask below, or in a cell with %%chat."
 INSERT_TIMEOUT = 5.0  # seconds to wait for a new cell's editor before typing into it anyway
@@ -331,7 +322,9 @@ class ChatPanel:
 
     def refresh_variables(self) -> None:
         """Re-read the notebook's variables into the context picker (keeps the selection)."""
-        lines = _variable_lines(self.shell.user_ns, getattr(self.shell, "user_ns_hidden", None))
+        from .namespace import variable_lines
+
+        lines = variable_lines(self.shell, limit=MAX_VARIABLES)
         with self._lock:
             selected = [n for n in self.vars_picker.value if n in lines]
             options = [(f"{name} — {line}" if line else name, name) for name, line in lines.items()]
@@ -569,7 +562,9 @@ class ChatPanel:
         current = session.model_id
         configured = config.resolve("model")
         choices = [current]
-        for name in (configured, *KNOWN_MODELS):
+        from jupychat.catalog import suggested
+
+        for name in (configured, *suggested()):
             if name and name not in choices:
                 choices.append(str(name))
         self._quiet = True
@@ -659,35 +654,6 @@ def _session_label(item: dict[str, Any]) -> str:
     count = item.get("message_count") or 0
     when = str(item.get("updated_at") or "")[5:16].replace("T", " ")
     return f"{title} · {count} msgs · {when}"
-
-
-def _variable_lines(user_ns: dict[str, Any], hidden: Any = None) -> dict[str, str]:
-    """``{name: one-line inventory}`` of the user's variables (modules left out).
-
-    Names IPython put there itself (``hidden``: ``shell.user_ns_hidden``) are skipped
-    while they still hold IPython's value, as ``%who`` does.
-    """
-    if hidden:
-        missing = object()
-        user_ns = {k: v for k, v in list(user_ns.items()) if hidden.get(k, missing) is not v}
-    try:
-        from jupychat.context.inventory import inventory_lines
-
-        from .namespace import _settings
-
-        lines, _modules = inventory_lines(user_ns, _settings())
-    except Exception:  # without the context package: names and types only
-        lines = [
-            f"- {k}: {type(v).__name__}" for k, v in list(user_ns.items())
-            if isinstance(k, str) and not k.startswith("_")
-            and k not in ("In", "Out", "get_ipython", "exit", "quit")
-            and type(v).__name__ != "module"
-        ]
-    out: dict[str, str] = {}
-    for line in lines[:MAX_VARIABLES]:
-        name, _, rest = line[2:].partition(":")
-        out[name.strip()] = rest.strip()
-    return out
 
 
 # -- opening -------------------------------------------------------------------------------

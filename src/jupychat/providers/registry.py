@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import config
+from ..catalog import default_for
 from ..errors import ConfigError
 from .base import Provider
 
@@ -38,10 +39,10 @@ BUILTIN: dict[str, str] = {
     "fake": "jupychat.providers.fake:fake_provider",
 }
 
-# Which key makes a provider "configured", and the model to use when only the key is set.
-KEYED_DEFAULTS: tuple[tuple[str, str, str], ...] = (
-    ("openai", "OPENAI_API_KEY", "openai:gpt-4o-mini"),
-    ("anthropic", "ANTHROPIC_API_KEY", "anthropic:claude-3-5-haiku-latest"),
+# Which key makes a provider "configured"; the model then used is the catalog's default.
+KEYED_DEFAULTS: tuple[tuple[str, str, str], ...] = tuple(
+    (provider, env_var, default_for(provider) or provider)
+    for provider, env_var in (("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY"))
 )
 
 _registered: dict[str, Factory] = {}
