@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
@@ -118,6 +119,12 @@ class ChatMagics(Magics):
         self.nbchat = NotebookChat(shell)
         self._cell_id: str | None = None
         self._sync_all()
+
+    @property
+    def ipython(self) -> InteractiveShell:
+        """The shell these magics are registered on (never None once loaded)."""
+        assert self.shell is not None, "ChatMagics needs an IPython shell"
+        return self.shell
 
     # -- settings ----------------------------------------------------------------
     _MAPPED = (
@@ -225,7 +232,7 @@ class ChatMagics(Magics):
             temperature=args.temperature,
             max_tokens=args.max_tokens,
             cell_id=self._cell_id,
-            execution_count=self.shell.execution_count,
+            execution_count=self.ipython.execution_count,
         )
         response = self._ask(ask, args.format, not args.no_stream)
         if response is None:
@@ -233,9 +240,9 @@ class ChatMagics(Magics):
         if args.format == "code":
             blocks = code_blocks(response.text, "python")
             if blocks:
-                self.shell.set_next_input("\n\n".join(blocks), replace=False)
+                self.ipython.set_next_input("\n\n".join(blocks), replace=False)
         if args.out:
-            self.shell.user_ns[args.out] = response.text
+            self.ipython.user_ns[args.out] = response.text
 
     def _ask(self, ask: Ask, fmt: str = "markdown", stream: bool = True) -> Any:
         """Run one turn through the notebook's engine, rendered into this cell's output."""
@@ -432,7 +439,7 @@ class ChatMagics(Magics):
         from .namespace import preview_context
 
         names = [n for spec in rest for n in spec.replace(",", " ").split()]
-        print(preview_context(self.nbchat.session(), self.shell.user_ns, names))
+        print(preview_context(self.nbchat.session(), self.ipython.user_ns, names))
 
     def _cmd_stats(self, rest: list[str]) -> None:
         stats = self.nbchat.session().stats()

@@ -468,10 +468,10 @@ class ChatPanel:
             elif isinstance(event, Status):
                 self._set_status(event.text)
             elif isinstance(event, Delta):
-                live = self._lives.get(event.turn)
-                if live is not None:
-                    live.text += event.text
-                    self._push(live)
+                streaming = self._lives.get(event.turn)
+                if streaming is not None:
+                    streaming.text += event.text
+                    self._push(streaming)
             elif isinstance(event, Finished):
                 self._end_live(event.turn)
                 response = event.response
