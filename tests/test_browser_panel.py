@@ -2,9 +2,10 @@
 
 One JupyterLab server and one fake model server (``tests/fakeserver.py`` as a
 subprocess, scripted over ``POST /_script``) serve the whole module, and one notebook
-page is shared by the tests, which run in order like a person's session: open the panel,
-ask, stop, insert code, switch sessions, watch a ``%%chat`` cell show up in the panel,
-and (with ``-m llama``) ask the embedded model. Screenshots go to ``test-artifacts/``.
+page is shared by the tests: open the panel, ask, stop, insert code, switch sessions,
+watch a ``%%chat`` cell show up in the panel, and (with ``-m llama``) ask the embedded
+model. Each test makes the state it needs itself (:func:`conversation`, :func:`code_cell`),
+so any one of them passes alone. Screenshots go to ``test-artifacts/``.
 
 Run: ``pytest -m browser tests/test_browser_panel.py`` (Chromium at /usr/bin/chromium;
 install it with ``apt-get install -y chromium``; never ``playwright install``).
@@ -181,10 +182,30 @@ def ask(page: Page, text: str) -> None:
     box.press("Enter")
 
 
+FIRST_QUESTION = "Does streaming work?"
+
+
+def conversation(page: Page, url: str) -> None:
+    """Make sure the panel's session holds the first question and its answer."""
+    expect(panel(page)).to_be_visible(timeout=30_000)
+    if panel(page).locator(".jc-list .jc-user", has_text=FIRST_QUESTION).count():
+        return
+    script(url, text="Streaming works: **bold** and a list:\n\n- one\n- two\n- three",
+           chunk_size=4, chunk_delay=0.01)
+    ask(page, FIRST_QUESTION)
+    expect(panel(page).locator(".jc-list .jc-assistant").last).to_contain_text(
+        "three", timeout=15_000)
+
+
+def code_cell(page: Page) -> None:
+    """Make sure the notebook has a cell starting ``total =`` (``total = 45`` once run)."""
+    if not page.evaluate(RUN_CELL_JS, "total ="):
+        page.evaluate(ADD_CELL_JS, CODE)
+
+
 def test_panel_opens_in_the_right_side_area(lab: Page):
     expect(panel(lab)).to_be_visible(timeout=30_000)
     expect(lab.locator(".jp-Notebook .jp-OutputArea").first).to_contain_text("right side area")
-    expect(panel(lab).locator(".jc-empty")).to_contain_text("No messages yet")
     box = panel(lab).bounding_box()
     assert box is not None and box["x"] > 700, "the panel should sit on the right"
     shot(lab, "panel-open")
@@ -273,7 +294,8 @@ def test_a_chat_cell_turn_appears_in_the_panel(lab: Page, model_server):
     shot(lab, "panel-cell-turn")
 
 
-def test_new_session_and_switch_back(lab: Page):
+def test_new_session_and_switch_back(lab: Page, model_server):
+    conversation(lab, model_server)
     picker = panel(lab).locator(".widget-dropdown select").first
     old = picker.input_value()
     panel(lab).get_by_role("button", name="New").click()
@@ -285,7 +307,8 @@ def test_new_session_and_switch_back(lab: Page):
     shot(lab, "panel-switched")
 
 
-def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page):
+def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page, model_server):
+    conversation(lab, model_server)
     sidebar = lab.locator("#jp-right-stack .jc-panel")
     icon = lab.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tabCloseIcon").first
     box = icon.bounding_box()  # the rotated tab covers the icon for Playwright's hit test
@@ -298,8 +321,9 @@ def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page):
     expect(lab.locator("#jp-right-stack .jupyterlab-sidecar")).to_have_count(1)
 
 
-def test_context_variables_and_export(lab: Page, jlab):
-    assert lab.evaluate(RUN_CELL_JS, "total =")  # the cell inserted above: total = 45
+def test_context_variables_and_export(lab: Page, jlab, model_server):
+    conversation(lab, model_server)
+    code_cell(lab)  # total = 45
     panel(lab).get_by_text("Context variables").click()
     picker = panel(lab).locator(".widget-select-multiple select")
     expect(picker.locator("option", has_text="total")).to_have_text(
@@ -315,7 +339,8 @@ def test_context_variables_and_export(lab: Page, jlab):
     assert "Does streaming work?" in (jlab["root"] / "exported-chat.md").read_text()
 
 
-def test_inline_placement_moves_the_panel_into_the_cell(lab: Page):
+def test_inline_placement_moves_the_panel_into_the_cell(lab: Page, model_server):
+    conversation(lab, model_server)
     lab.evaluate(ADD_CELL_JS, "from jupychat.notebook.panel import open_panel\n"
                               "open_panel(where='inline')")
     inline = lab.locator(".jp-Notebook .jp-OutputArea .jc-panel")
