@@ -395,7 +395,7 @@ def test_every_payload_in_a_chat_cell_is_published_as_safe_html_and_exact_text(s
 def test_streaming_updates_and_the_footer_are_escaped(shell):
     from jupychat.providers.fake import get_fake
 
-    get_fake("safety").enqueue("$x<y$ and <b>bold?</b> ```py\nx\n", chunk_size=2)
+    get_fake("safety").enqueue("$x<y$ and <b>bold?</b> ```py\nx\n", chunk_size=2, delay=0.02)
     outputs = _outputs(shell, "%%chat -m fake:safety\nq")
     htmls = [o["text/html"] for o in outputs if "text/html" in o]
     assert len(htmls) > 10  # every chunk was published (interval 0), all safe

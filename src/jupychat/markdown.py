@@ -35,6 +35,7 @@ No IPython, ipywidgets or pandas here; markdown-it-py and Pygments load on first
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import re
 from dataclasses import dataclass, field
@@ -186,8 +187,19 @@ def sanitize_html(markup: str) -> str:
 
 
 def highlight(code: str, language: str = "") -> str:
-    """``code`` as HTML spans with Pygments token classes (escaped text if unknown)."""
+    """``code`` as HTML spans with Pygments token classes (escaped text if unknown).
+
+    Results are cached: while an answer streams, its finished code blocks are rendered
+    again on every update, and only the growing one needs Pygments.
+    """
     name = (language or "").strip().lower()
+    if len(code) > 20_000:  # big blocks are not worth keeping
+        return _highlight.__wrapped__(code, name)
+    return _highlight(code, name)
+
+
+@functools.lru_cache(maxsize=256)
+def _highlight(code: str, name: str) -> str:
     if not name:
         return html.escape(code, quote=False)
     try:
@@ -204,15 +216,30 @@ def highlight(code: str, language: str = "") -> str:
     return str(_pygments(code, lexer, HtmlFormatter(nowrap=True)))
 
 
-def _code_html(code: str, info: str, index: int, colour: bool) -> str:
+def _code_html(info: str, index: int) -> str:
+    """A code block, its body left as a placeholder that :func:`render` fills in."""
     lang = info.split()[0] if info.split() else ""
-    body = highlight(code.rstrip("\n"), lang) if colour else html.escape(code.rstrip("\n"))
     safe_lang = re.sub(r"[^A-Za-z0-9_+#.-]", "", lang)[:40]
     lang_class = f' class="language-{safe_lang}"' if safe_lang else ""
     return (
         f'<div class="jc-codeblock" data-index="{index}">'
-        f'<pre class="jc-code highlight"><code{lang_class}>{body}</code></pre></div>\n'
+        f'<pre class="jc-code highlight"><code{lang_class}>\x00{index}\x00</code></pre></div>\n'
     )
+
+
+# Pygments' own markup (nowrap): class spans around escaped text, nothing else.
+_PYGMENTS_TAG_RE = re.compile(r'<span class="[a-z0-9 ]{1,40}">|</span>')
+_PLACEHOLDER_RE = re.compile("\x00([0-9]+)\x00")
+
+
+def _code_body(code: str, language: str, colour: bool) -> str:
+    """Highlighted ``code`` if its markup is only Pygments class spans, else escaped text."""
+    if colour:
+        body = highlight(code, language)
+        rest = _PYGMENTS_TAG_RE.sub("", body)
+        if "<" not in rest and ">" not in rest:
+            return body
+    return html.escape(code, quote=False)
 
 
 # TeX commands that give MathJax links, CSS, classes/ids/attributes, page-global macros,
@@ -376,7 +403,7 @@ def _markdown_it() -> Any:
         info = token.info.strip() if token.type == "fence" else ""
         env["codes"].append(token.content.rstrip("\n"))
         env["languages"].append(info.split()[0] if info else "")
-        return _code_html(token.content, info, len(env["codes"]) - 1, env["highlight"])
+        return _code_html(info, len(env["codes"]) - 1)
 
     def image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
         token = tokens[idx]
@@ -430,7 +457,17 @@ def render(text: str, *, highlight: bool = True) -> Rendered:
     """
     env: dict[str, Any] = {"codes": [], "languages": [], "highlight": highlight, "links_open": 0}
     body = _markdown_it().render(text, env)
-    return Rendered(_WRAPPER.format(sanitize_html(body)), env["codes"], env["languages"])
+    codes, languages = env["codes"], env["languages"]
+
+    def code(match: re.Match[str]) -> str:
+        index = int(match.group(1))
+        return _code_body(codes[index], languages[index], highlight)
+
+    # Code blocks are filled in after the allowlist pass (their Pygments spans would be
+    # most of its work) and checked on their own. The placeholders cannot be forged: the
+    # parser turns every NUL of the input into U+FFFD.
+    safe = _PLACEHOLDER_RE.sub(code, sanitize_html(body))
+    return Rendered(_WRAPPER.format(safe), codes, languages)
 
 
 # -- terminals ---------------------------------------------------------------------------------

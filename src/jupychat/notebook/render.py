@@ -125,7 +125,8 @@ class StreamRenderer:
     fmt:
         ``"markdown"`` (default), ``"code"`` or ``"text"``.
     interval:
-        Minimum seconds between two display updates.
+        Minimum seconds between two display updates (longer for answers that take a
+        while to render: at least twice the last render time).
     """
 
     def __init__(self, shell: Any, fmt: str = "markdown", interval: float = 0.1) -> None:
@@ -134,6 +135,7 @@ class StreamRenderer:
         self.interval = interval
         self.text = ""
         self._last = 0.0
+        self._gap = interval
         self._handle: Any = None
         self._status: Any = None
         self._live: Any = None
@@ -186,9 +188,11 @@ class StreamRenderer:
             sys.stdout.write(terminal_text(delta))
             sys.stdout.flush()
             return
-        if now - self._last >= self.interval:
+        if now - self._last >= self._gap:
             self._last = now
             self._update(self.text)
+            # a long answer takes longer to render: keep rendering under ~1/3 of the time
+            self._gap = max(self.interval, 2 * (time.monotonic() - now))
 
     def _update(self, text: str, foot: str = "") -> None:
         if self._handle is None:
