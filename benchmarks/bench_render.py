@@ -7,12 +7,15 @@ Run::
 A streaming answer is re-rendered on every display update (at most every 0.1 s in a cell
 and in the panel), so the full render must stay well under that. For answers of ~1, 10 and
 50 kB (prose, lists, a table, math, Python code blocks) it prints the median time of
-``jupychat.markdown.render`` (Markdown + math + Pygments + allowlist pass), of the same
+``jupychat.markdown.render`` (Markdown + math + Pygments + allowlist pass; repeated runs
+of one answer find its code in the highlight cache), of the same
 without highlighting, and of a bare ``MarkdownIt("commonmark", {"html": False})`` with
 tables measured in the same run, and the ratio to that baseline; then the cost of a 10 kB
 answer streamed with an update every 250 characters (finished code blocks come from the
 highlight cache). Target: < 20 ms per streaming update of a 10 kB answer, a fifth of the
 update interval (the cell output also waits at least twice the last render time).
+Last, hostile shapes (thousands of unclosed math delimiters, brackets, tags) against bare
+markdown-it: the ratio must stay near 1 (no quadratic scans in the math rules).
 """
 
 from __future__ import annotations
@@ -97,6 +100,21 @@ def main() -> None:
         f"bare {base * 1000:.0f}ms ({safe / base:.1f}x); "
         f"{safe / len(prefixes) * 1000:.1f}ms per update"
     )
+
+    # Hostile shapes: must cost about what markdown-it itself costs (no quadratic rules).
+    print(f"{'hostile input':>22} {'safe':>8} {'bare':>8} {'ratio':>6}")
+    shapes = {
+        "20k unclosed \\[ lines": "\\[\n" * 20_000,
+        "20k $$ lines": "$$\n" * 20_000,
+        "20k unclosed \\(": "\\(a " * 20_000,
+        "20k unpaired $": "$a " * 20_000,
+        "50k [": "[" * 50_000,
+        "20k <tags>": "<b onclick=x>" * 20_000,
+    }
+    for label, text in shapes.items():
+        safe = median_ms(lambda t=text: render(t), 3)
+        base = median_ms(lambda t=text: bare.render(t), 3)
+        print(f"{label:>22} {safe:>6.0f}ms {base:>6.0f}ms {safe / base:>5.1f}x")
 
 
 if __name__ == "__main__":

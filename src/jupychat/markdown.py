@@ -80,7 +80,8 @@ _CLASS_RE = re.compile(
 )
 _ALIGN_RE = re.compile(r"^text-align:\s*(?:left|center|right);?$")
 _DIGITS_RE = re.compile(r"^[0-9]{1,9}$")
-# Browsers drop C0 controls and spaces around a URL and tabs/newlines inside it.
+# Browsers drop C0 controls and spaces around a URL and tabs/newlines inside it; a URL
+# with any of them (or C1 controls) is refused rather than second-guessed.
 _URL_NOISE_RE = re.compile(r"[\x00-\x20\x7f-\x9f]")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
 _WRAPPER = '<div class="jc-rendered mathjax_ignore">{}</div>'
@@ -98,9 +99,13 @@ class Rendered:
 def safe_href(url: str) -> str | None:
     """``url`` if a browser would open it with an allowed scheme, else ``None``.
 
-    Relative, protocol-relative and scheme-less URLs are refused as well.
+    Relative, protocol-relative and scheme-less URLs are refused as well, and so is any
+    URL holding a space or control character (Markdown percent-encodes those).
     """
-    match = _SCHEME_RE.match(_URL_NOISE_RE.sub("", url))
+    url = url.strip(" ")
+    if _URL_NOISE_RE.search(url):  # controls or spaces: refused, not guessed at
+        return None
+    match = _SCHEME_RE.match(url)
     if match is None or match.group(1).lower() not in LINK_SCHEMES:
         return None
     return url
@@ -247,7 +252,8 @@ def _code_body(code: str, language: str, colour: bool) -> str:
 _TEX_DENIED = re.compile(
     r"\\(?:href|url|class|cssId|style|data|html|require|mmlToken|unicode|bbox|setOptions"
     r"|def|gdef|edef|xdef|let|futurelet|global|newcommand|renewcommand|providecommand"
-    r"|newenvironment|renewenvironment|DeclareMathOperator|Newextarrow|definecolor)"
+    r"|newenvironment|renewenvironment|DeclareMathOperator|Newextarrow|definecolor"
+    r"|newcolumntype|mathtoolsset|DeclarePairedDelimiter[A-Za-z]*|newtagform|renewtagform)"
     r"(?![A-Za-z])"
 )
 _BLOCK_MATH = (("$$", "$$"), ("\\[", "\\]"))
@@ -303,6 +309,16 @@ def _math_inline(state: Any, silent: bool) -> bool:
     return True
 
 
+def _closer_lines(state: Any, closer: str) -> list[int]:
+    """Lines of the source that end with ``closer`` (found once per render)."""
+    cache = state.env.setdefault("_jc_block_closers", {})
+    if closer not in cache:
+        pattern = re.escape(closer) + r"[ \t]*(?=\n|\Z)"
+        ends = {m.end() for m in re.finditer(pattern, state.src)}
+        cache[closer] = [i for i, end in enumerate(state.eMarks) if end in ends]
+    return cache[closer]
+
+
 def _math_block(state: Any, start_line: int, end_line: int, silent: bool) -> bool:
     if state.sCount[start_line] - state.blkIndent >= 4:
         return False
@@ -315,22 +331,23 @@ def _math_block(state: Any, start_line: int, end_line: int, silent: bool) -> boo
     rest = first[len(opener) :].rstrip()
     lines: list[str] = []
     line = start_line
-    if len(rest) > len(closer) - 1 and rest.endswith(closer) and rest[: -len(closer)].strip():
+    if rest.endswith(closer) and rest[: -len(closer)].strip():
         lines.append(rest[: -len(closer)])  # $$ x $$ on one line
     else:
+        closers = _closer_lines(state, closer)
+        found = bisect.bisect_right(closers, start_line)
+        if found == len(closers):
+            return False
+        line = closers[found]
+        if line >= end_line or line - start_line > _MAX_BLOCK_LINES:
+            return False
         lines.append(rest)
-        while True:
-            line += 1
-            if line >= end_line or line - start_line > _MAX_BLOCK_LINES:
-                return False
-            text_start = state.bMarks[line] + state.tShift[line]
-            if text_start < state.eMarks[line] and state.sCount[line] < state.blkIndent:
+        for inner in range(start_line + 1, line + 1):
+            text_start = state.bMarks[inner] + state.tShift[inner]
+            if text_start < state.eMarks[inner] and state.sCount[inner] < state.blkIndent:
                 return False  # left the container (list item, quote) before closing
-            text = state.src[text_start : state.eMarks[line]].rstrip()
-            if text.endswith(closer):
-                lines.append(text[: -len(closer)])
-                break
-            lines.append(text)
+            lines.append(state.src[text_start : state.eMarks[inner]].rstrip())
+        lines[-1] = lines[-1][: -len(closer)]
     if not "\n".join(lines).strip():
         return False
     if silent:
