@@ -20,11 +20,13 @@ cell output, ``%chat history``, the chat panel, the sessions browser) calls
    commands that make MathJax emit links, CSS, attributes, global macros or load code
    (``\\href``, ``\\style``, ``\\require``...) are refused: such math is shown as code.
 2. **An allowlist pass** (stdlib ``html.parser``) over the result, whatever layer 1 did:
-   only :data:`ALLOWED_TAGS`, only the attributes listed per tag, ``href`` re-checked the
-   way a browser reads it (controls and spaces removed), links forced to
-   ``rel="noopener noreferrer nofollow" target="_blank"``, unknown ``class`` names and any
-   ``style`` other than a table cell's ``text-align`` dropped, text re-escaped, tags
-   balanced. No ``src``, ``on*``, ``<style>`` or ``<script>`` can come out.
+   only :data:`ALLOWED_TAGS`, only the attributes listed per tag, ``href`` checked again
+   (:func:`safe_href`), links forced to ``rel="noopener noreferrer nofollow"
+   target="_blank"``, unknown ``class`` names and any ``style`` other than a table cell's
+   ``text-align`` dropped, text re-escaped, tags balanced. No ``src``, ``on*``,
+   ``<style>`` or ``<script>`` can come out. Code block bodies are filled in after this
+   pass (Pygments' thousands of spans would dominate its cost), each accepted only if its
+   markup is nothing but Pygments class spans, else written as escaped text.
 
 :func:`terminal_text` is the terminal's counterpart: it makes control characters visible
 so an answer cannot move the cursor, overwrite lines or write the clipboard (OSC 52).
