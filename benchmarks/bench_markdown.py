@@ -2,7 +2,7 @@
 
 Run::
 
-    python benchmarks/bench_render.py
+    python benchmarks/bench_markdown.py
 
 A streaming answer is re-rendered on every display update (at most every 0.1 s in a cell
 and in the panel), so the full render must stay well under that. For answers of ~1, 10 and
