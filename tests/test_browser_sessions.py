@@ -148,7 +148,8 @@ def test_search_open_export_rename_and_delete(page: Page, lab, store, dialogs, t
     expect(messages.nth(3).locator("strong")).to_have_text("42.5")
     assert page.evaluate("() => window.__pwned === undefined")
     assert page.locator(".jc-md script, .jc-md img").count() == 0
-    assert reply.locator("a", has_text="a bad link").get_attribute("href") == "#harmful-link"
+    expect(reply).to_contain_text("a bad link")  # a refused link keeps its text, no <a>
+    assert reply.locator("a", has_text="a bad link").count() == 0
     shot(page, "3-transcript")
 
     exported = {}

@@ -41,11 +41,11 @@ def run(shell, cell, **kwargs):
 
 
 def rendered(captured) -> str:
-    """Every Markdown/text output the cell produced, joined (display updates included)."""
+    """Every output the cell produced, text and HTML, joined (display updates included)."""
     texts = []
     for output in captured.outputs:
         data = output.data
-        texts.append(data.get("text/markdown") or data.get("text/plain") or "")
+        texts.append(data.get("text/plain", "") + "\n" + data.get("text/html", ""))
     return "\n".join(texts) + captured.stdout
 
 

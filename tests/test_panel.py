@@ -388,15 +388,6 @@ def test_markdown_is_rendered_safely():
     assert render_markdown("```\nplain\n```").codes == ["plain"]
 
 
-def test_the_fallback_renderer_escapes_and_finds_code(monkeypatch):
-    from jupychat.notebook import panel_render
-
-    monkeypatch.setattr(panel_render, "_parser", False)  # as if markdown-it-py were missing
-    out = panel_render.render_markdown("a <b>\n\n```python\nx = 1\n```\nend", actions=True)
-    assert "&lt;b&gt;" in out.html and "<b>" not in out.html
-    assert out.codes == ["x = 1"] and "Insert below" in out.html and "end" in out.html
-
-
 def test_the_panel_in_a_terminal_is_a_one_line_error(tmp_path):
     import os
     import subprocess

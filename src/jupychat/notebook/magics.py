@@ -307,7 +307,9 @@ class ChatMagics(Magics):
         print("\n".join(lines))
 
     def _cmd_history(self, rest: list[str]) -> None:
-        from IPython.display import Markdown, display
+        from IPython.display import display
+
+        from .render import history_bundle, is_terminal
 
         session = self.nbchat.session()
         limit = None
@@ -323,12 +325,11 @@ class ChatMagics(Magics):
         if not messages:
             print("(no conversation yet)")
             return
-        parts = []
-        for m in messages:
-            who = "**You**" if m.role == "user" else f"**Assistant** <sub>{m.model or ''}</sub>"
-            mark = " *(interrupted)*" if m.interrupted else ""
-            parts.append(f"{who}{mark}\n\n{m.text}")
-        display(Markdown("\n\n---\n\n".join(parts)))
+        bundle = history_bundle(messages)
+        if is_terminal(self.shell):  # the plain text, control characters made visible
+            print(bundle["text/plain"])
+        else:
+            display(bundle, raw=True)
 
     def _cmd_clear(self, rest: list[str]) -> None:
         session = self.nbchat.session()

@@ -1,16 +1,15 @@
-"""Markdown to safe HTML for the chat panel, with highlighted, actionable code blocks.
+"""The chat panel's view of the safe renderer: code blocks with Copy / Insert below.
 
-Design note: answers are converted in the kernel with ``markdown-it-py`` (CommonMark plus
-tables and strikethrough) and code is highlighted with Pygments, so the panel looks the
-same in JupyterLab, Notebook 7 and VS Code without any front-end Markdown library. Raw
-HTML in a message is *escaped* (``html=False``) and markdown-it refuses ``javascript:``
-links, so a model cannot inject markup or script into the panel. Every fenced or indented
-code block becomes a ``div.jc-codeblock`` with its index, and, for answers, a small bar of
-"Copy" / "Insert below" buttons that the front end wires up; :func:`render_markdown` also
-returns the blocks' source so the kernel can insert block *i* into a cell.
-
-Without markdown-it-py the text is shown escaped, paragraphs kept, and code fences still
-become code blocks (found with :func:`jupychat.notebook.render.code_blocks`' pattern).
+Design note: answers are converted in the kernel by :func:`jupychat.markdown.render` (the
+one renderer every view uses: raw HTML escaped, links checked, images never fetched, math
+kept as TeX), so the panel looks the same in JupyterLab, Notebook 7 and VS Code without a
+front-end Markdown library. This module only adds what is the panel's own: for finished
+answers, a small bar of "Copy" / "Insert below" buttons in each ``div.jc-codeblock``
+(the front end wires them up by the block's ``data-index``; :func:`render_markdown`
+returns the blocks' source so the kernel can insert block *i* into a cell), and the CSS.
+The bar is inserted after the renderer's allowlist pass, built from constant markup and
+the escaped language name; it is found by the exact opening tag of a code block, which
+cannot occur in the renderer's output as text (every ``<`` in text is escaped).
 
 Pygments token classes are coloured with JupyterLab's editor CSS variables (with plain
 fallbacks), so highlighting follows the light or dark theme.
@@ -20,130 +19,29 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass, field
-from typing import Any
+
+from ..markdown import Rendered, highlight, render
 
 __all__ = ["PANEL_CSS", "Rendered", "highlight", "render_markdown"]
 
-
-@dataclass
-class Rendered:
-    """HTML for one message and the source of each code block, in order."""
-
-    html: str
-    codes: list[str] = field(default_factory=list)
-    languages: list[str] = field(default_factory=list)
+_BLOCK_RE = re.compile(r'<div class="jc-codeblock" data-index="([0-9]+)">')
 
 
-def highlight(code: str, language: str = "") -> str:
-    """``code`` as HTML spans with Pygments token classes (escaped text if unknown)."""
-    try:
-        from pygments import highlight as _pyg_highlight
-        from pygments.formatters import HtmlFormatter
-        from pygments.lexers import get_lexer_by_name
-        from pygments.util import ClassNotFound
-    except ImportError:  # pragma: no cover - Pygments ships with IPython
-        return html.escape(code)
-    name = (language or "").strip().lower()
-    if not name:
-        return html.escape(code)
-    try:
-        lexer = get_lexer_by_name(name, stripnl=False, ensurenl=False)
-    except ClassNotFound:
-        return html.escape(code)
-    return str(_pyg_highlight(code, lexer, HtmlFormatter(nowrap=True)))
-
-
-def _code_html(code: str, language: str, index: int, actions: bool) -> str:
-    lang = (language or "").split()[0] if language else ""
-    label = html.escape(lang or "code")
-    bar = ""
-    if actions:
-        bar = (
-            '<div class="jc-codebar">'
-            f'<span class="jc-lang">{label}</span>'
-            '<button type="button" class="jc-action" data-jc-action="copy" '
-            'title="Copy this code to the clipboard">Copy</button>'
-            '<button type="button" class="jc-action jc-insert" data-jc-action="insert" '
-            'title="Put this code in a new cell below the active cell">Insert below</button>'
-            "</div>"
-        )
-    body = highlight(code.rstrip("\n"), lang)
-    lang_class = f" language-{html.escape(lang, quote=True)}" if lang else ""
+def _code_bar(language: str) -> str:
+    label = html.escape(language or "code")
     return (
-        f'<div class="jc-codeblock" data-index="{index}">{bar}'
-        f'<pre class="jc-code highlight"><code class="{lang_class.strip()}">{body}</code></pre>'
+        '<div class="jc-codebar">'
+        f'<span class="jc-lang">{label}</span>'
+        '<button type="button" class="jc-action" data-jc-action="copy" '
+        'title="Copy this code to the clipboard">Copy</button>'
+        '<button type="button" class="jc-action jc-insert" data-jc-action="insert" '
+        'title="Put this code in a new cell below the active cell">Insert below</button>'
         "</div>"
     )
 
 
-_parser: Any = None
-
-
-def _markdown_it() -> Any:
-    """The shared markdown-it parser, or ``None`` when markdown-it-py is missing."""
-    global _parser
-    if _parser is None:
-        try:
-            from markdown_it import MarkdownIt
-        except ImportError:
-            _parser = False
-            return None
-        md = MarkdownIt("commonmark", {"html": False, "breaks": False, "typographer": False})
-        md.enable(["table", "strikethrough"])
-
-        def fence(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-            token = tokens[idx]
-            info = token.info.strip() if token.type == "fence" else ""
-            codes = env.setdefault("codes", [])
-            langs = env.setdefault("languages", [])
-            codes.append(token.content.rstrip("\n"))
-            langs.append(info.split()[0] if info else "")
-            return _code_html(token.content, info, len(codes) - 1, env.get("actions", False))
-
-        md.add_render_rule("fence", fence)
-        md.add_render_rule("code_block", fence)
-
-        def link_open(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
-            tokens[idx].attrSet("target", "_blank")
-            tokens[idx].attrSet("rel", "noopener noreferrer")
-            return str(self.renderToken(tokens, idx, options, env))
-
-        md.add_render_rule("link_open", link_open)
-        _parser = md
-    return _parser or None
-
-
-_FENCE_RE = re.compile(r"```[ \t]*([\w+#.-]*)[^\n]*\n(.*?)(?:\n```[^\n]*|\Z)", re.DOTALL)
-
-
-def _plain(text: str, actions: bool) -> Rendered:
-    """The fallback renderer: escaped paragraphs and fenced code blocks."""
-    out = Rendered("")
-    pieces: list[str] = []
-    pos = 0
-    for match in _FENCE_RE.finditer(text):
-        pieces.extend(_paragraphs(text[pos : match.start()]))
-        lang, code = match.group(1), match.group(2)
-        out.codes.append(code.rstrip("\n"))
-        out.languages.append(lang)
-        pieces.append(_code_html(code, lang, len(out.codes) - 1, actions))
-        pos = match.end()
-    pieces.extend(_paragraphs(text[pos:]))
-    out.html = "".join(pieces)
-    return out
-
-
-def _paragraphs(text: str) -> list[str]:
-    return [
-        "<p>" + html.escape(block.strip()).replace("\n", "<br>") + "</p>"
-        for block in re.split(r"\n\s*\n", text)
-        if block.strip()
-    ]
-
-
 def render_markdown(text: str, *, actions: bool = False) -> Rendered:
-    """Convert ``text`` (Markdown) to safe HTML.
+    """Convert ``text`` (Markdown) to safe HTML for the panel.
 
     Parameters
     ----------
@@ -157,12 +55,17 @@ def render_markdown(text: str, *, actions: bool = False) -> Rendered:
     Rendered
         The HTML and, in order, each code block's source and language.
     """
-    md = _markdown_it()
-    if md is None:
-        return _plain(text, actions)
-    env: dict[str, Any] = {"actions": actions}
-    body = md.render(text, env)
-    return Rendered(body, list(env.get("codes", [])), list(env.get("languages", [])))
+    out = render(text)
+    if actions and out.codes:
+        languages = out.languages
+
+        def bar(match: re.Match[str]) -> str:
+            index = int(match.group(1))
+            lang = languages[index] if index < len(languages) else ""
+            return match.group(0) + _code_bar(lang)
+
+        out.html = _BLOCK_RE.sub(bar, out.html)
+    return out
 
 
 # Pygments short token classes -> JupyterLab editor colour variables (with fallbacks).
@@ -198,8 +101,7 @@ def _token_css() -> str:
     return "\n".join(rules)
 
 
-PANEL_CSS = (
-    """
+PANEL_CSS = """
 .jc-root { font-family: var(--jp-ui-font-family, system-ui, sans-serif);
   font-size: var(--jp-content-font-size1, 14px); color: var(--jp-content-font-color1, #222);
   box-sizing: border-box; }
@@ -217,8 +119,8 @@ PANEL_CSS = (
 .jc-root .jc-label { font-size: 0.78em; color: var(--jp-ui-font-color2, #777);
   margin-bottom: 2px; }
 .jc-root .jc-footer { font-size: 0.78em; color: var(--jp-ui-font-color2, #777); margin-top: 4px; }
-.jc-root .jc-body > :first-child { margin-top: 0; }
-.jc-root .jc-body > :last-child { margin-bottom: 0; }
+.jc-root .jc-body > :first-child, .jc-root .jc-rendered > :first-child { margin-top: 0; }
+.jc-root .jc-body > :last-child, .jc-root .jc-rendered > :last-child { margin-bottom: 0; }
 .jc-root .jc-body p { margin: 0.35em 0; }
 .jc-root .jc-body table { border-collapse: collapse; margin: 0.4em 0; }
 .jc-root .jc-body th, .jc-root .jc-body td { border: 1px solid var(--jp-border-color2, #ddd);
@@ -239,6 +141,7 @@ PANEL_CSS = (
 .jc-root pre.jc-code { margin: 0; padding: 6px 8px; overflow-x: auto;
   background: var(--jp-cell-editor-background, #f7f7f7); }
 .jc-root pre.jc-code code { background: transparent; padding: 0; white-space: pre; }
+.jc-root .jc-math-display { margin: 0.4em 0; overflow-x: auto; }
 .jc-root .jc-cursor::after { content: "▍"; animation: jc-blink 1s steps(2) infinite;
   color: var(--jp-ui-font-color2, #999); }
 @keyframes jc-blink { 50% { opacity: 0; } }
@@ -247,6 +150,4 @@ PANEL_CSS = (
   padding: 4px 6px; border: 1px solid var(--jp-border-color1, #bbb); border-radius: 4px;
   background: var(--jp-layout-color0, #fff); color: var(--jp-content-font-color1, #222); }
 .jc-root textarea.jc-input:focus { outline: 1px solid var(--jp-brand-color1, #1976d2); }
-"""
-    + _token_css()
-)
+""" + _token_css()

@@ -1,20 +1,37 @@
 """Showing a streamed answer in a cell's output.
 
-In a notebook the answer is one Markdown display, created with ``display_id`` and updated
-in place as text arrives, at most every ``interval`` seconds (plus once at the end), so a
-fast stream does not flood the front end with messages. A footer line gives the model,
-tokens and cost. In a terminal IPython the text is printed as it arrives, or, when
-``rich`` is installed, rendered as Markdown live in the terminal.
+In a notebook the answer is one display, created with ``display_id`` and updated in place
+as text arrives, at most every ``interval`` seconds (plus once at the end), so a fast
+stream does not flood the front end with messages. Each update publishes ``text/html``
+from the safe renderer (:func:`jupychat.markdown.render`: raw HTML escaped, no remote
+resources, math left for MathJax) with an escaped footer line (model, tokens, cost), and
+``text/plain`` = exactly the answer text. Never ``text/markdown``: JupyterLab renders
+Markdown from the live kernel without sanitising its HTML.
+
+In a terminal IPython the text is printed as it arrives, or, when ``rich`` is installed,
+rendered as Markdown live in the terminal; either way control characters are made visible
+first (:func:`jupychat.markdown.terminal_text`), so an answer cannot drive the terminal.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import sys
 import time
 from typing import Any
 
-__all__ = ["StreamRenderer", "code_blocks", "footer", "is_terminal", "short_model"]
+from ..markdown import render, terminal_text
+
+__all__ = [
+    "StreamRenderer",
+    "answer_bundle",
+    "code_blocks",
+    "footer",
+    "history_bundle",
+    "is_terminal",
+    "short_model",
+]
 
 _FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -59,6 +76,40 @@ def short_model(model: str | None) -> str:
     return f"{name}@{url.split('://', 1)[1].split('/', 1)[0]}"
 
 
+def answer_bundle(text: str, foot: str = "") -> dict[str, str]:
+    """The MIME bundle of an answer in a cell: safe ``text/html`` and the exact text.
+
+    The whole HTML sits in a ``mathjax_ignore`` element: JupyterLab's MathJax typesets only
+    the math elements the renderer marked, never a ``$`` in prose or in the footer.
+    """
+    body = render(text).html if text.strip() else "<p>…</p>"
+    if foot:
+        body += f'<div class="jc-footer"><sub>{html.escape(foot)}</sub></div>'
+    return {"text/html": f'<div class="jc-answer mathjax_ignore">{body}</div>', "text/plain": text}
+
+
+def history_bundle(messages: Any) -> dict[str, str]:
+    """``%chat history``: every message through the safe renderer, and as plain text.
+
+    ``messages`` are :class:`jupychat.types.Message` values (user and assistant turns).
+    The plain text has its control characters made visible (a terminal prints it).
+    """
+    html_parts, text_parts = [], []
+    for m in messages:
+        who = "You" if m.role == "user" else "Assistant"
+        model = f" <sub>{html.escape(m.model)}</sub>" if m.role != "user" and m.model else ""
+        mark = " <em>(interrupted)</em>" if m.interrupted else ""
+        html_parts.append(
+            f'<p class="jc-who"><strong>{who}</strong>{model}{mark}</p>' + render(m.text).html
+        )
+        head = who + (f" ({m.model})" if m.role != "user" and m.model else "")
+        text_parts.append(head + (" (interrupted)" if m.interrupted else "") + ":\n" + m.text)
+    return {
+        "text/html": '<div class="jc-history mathjax_ignore">' + "<hr>".join(html_parts) + "</div>",
+        "text/plain": terminal_text("\n\n---\n\n".join(text_parts)),
+    }
+
+
 def is_terminal(shell: Any) -> bool:
     """True for a terminal IPython (no rich front end to update displays in)."""
     return type(shell).__name__ == "TerminalInteractiveShell"
@@ -74,7 +125,8 @@ class StreamRenderer:
     fmt:
         ``"markdown"`` (default), ``"code"`` or ``"text"``.
     interval:
-        Minimum seconds between two display updates.
+        Minimum seconds between two display updates (longer for answers that take a
+        while to render: at least twice the last render time).
     """
 
     def __init__(self, shell: Any, fmt: str = "markdown", interval: float = 0.1) -> None:
@@ -83,39 +135,37 @@ class StreamRenderer:
         self.interval = interval
         self.text = ""
         self._last = 0.0
+        self._gap = interval
         self._handle: Any = None
         self._status: Any = None
         self._live: Any = None
         if self.terminal and fmt == "markdown":
             self._live = _rich_live()
 
-    def _obj(self, text: str, foot: str = "") -> Any:
-        from IPython.display import Markdown, Pretty
-
+    def _bundle(self, text: str, foot: str = "") -> dict[str, str]:
         if self.fmt == "text":
-            return Pretty(text + (f"\n\n— {foot}" if foot else ""))
-        body = text if text.strip() else "…"
-        if foot:
-            body += f"\n\n<sub>{foot}</sub>"
-        return Markdown(body)
+            return {"text/plain": text + (f"\n\n— {foot}" if foot else "")}
+        return answer_bundle(text, foot)
 
     def status(self, message: str) -> None:
         """A transient status line (e.g. "loading the local model…")."""
         if self.terminal:
-            print(message, file=sys.stderr, flush=True)
+            print(terminal_text(message), file=sys.stderr, flush=True)
             return
-        from IPython.display import Markdown, display
+        from IPython.display import display
 
+        bundle = {
+            "text/html": f'<p class="jc-status mathjax_ignore"><em>{html.escape(message)}</em></p>',
+            "text/plain": message,
+        }
         if self._status is None:
-            self._status = display(Markdown(f"*{message}*"), display_id=True)
+            self._status = display(bundle, raw=True, display_id=True)
         else:
-            self._status.update(Markdown(f"*{message}*"))
+            self._status.update(bundle, raw=True)
 
     def _clear_status(self) -> None:
         if self._status is not None:
-            from IPython.display import Markdown
-
-            self._status.update(Markdown(""))
+            self._status.update({"text/html": "", "text/plain": ""}, raw=True)
             self._status = None
 
     def start(self) -> None:
@@ -123,7 +173,7 @@ class StreamRenderer:
             return
         from IPython.display import display
 
-        self._handle = display(self._obj(""), display_id=True)
+        self._handle = display(self._bundle(""), raw=True, display_id=True)
 
     def add(self, delta: str) -> None:
         self._clear_status()
@@ -135,17 +185,19 @@ class StreamRenderer:
                 self._live.update(_rich_markdown(self.text))
             return
         if self.terminal:
-            sys.stdout.write(delta)
+            sys.stdout.write(terminal_text(delta))
             sys.stdout.flush()
             return
-        if now - self._last >= self.interval:
+        if now - self._last >= self._gap:
             self._last = now
             self._update(self.text)
+            # a long answer takes longer to render: keep rendering under ~1/3 of the time
+            self._gap = max(self.interval, 2 * (time.monotonic() - now))
 
     def _update(self, text: str, foot: str = "") -> None:
         if self._handle is None:
             self.start()
-        self._handle.update(self._obj(text, foot))
+        self._handle.update(self._bundle(text, foot), raw=True)
 
     def finish(self, text: str | None = None, foot: str = "") -> None:
         """Show the complete answer once more with its footer."""
@@ -158,13 +210,17 @@ class StreamRenderer:
             if not self._live.console.is_terminal:
                 self._live.console.line()  # a non-terminal Live leaves the cursor on its last line
             if foot:
-                self._live.console.print(f"[dim]{foot}[/dim]", highlight=False)
+                from rich.markup import escape
+
+                self._live.console.print(
+                    f"[dim]{escape(terminal_text(foot))}[/dim]", highlight=False
+                )
             self._live = None
             return
         if self.terminal:
             sys.stdout.write("\n" if self.text and not self.text.endswith("\n") else "")
             if foot:
-                sys.stdout.write(f"[{foot}]\n")
+                sys.stdout.write(f"[{terminal_text(foot)}]\n")
             sys.stdout.flush()
             return
         self._update(self.text, foot)
@@ -177,8 +233,9 @@ def _rich_live() -> Any:
         from rich.live import Live
     except ImportError:
         return None
-    live = Live(_rich_markdown(""), console=Console(), refresh_per_second=8,
-                vertical_overflow="visible")
+    live = Live(
+        _rich_markdown(""), console=Console(), refresh_per_second=8, vertical_overflow="visible"
+    )
     live.start()
     return live
 
@@ -186,4 +243,4 @@ def _rich_live() -> Any:
 def _rich_markdown(text: str) -> Any:
     from rich.markdown import Markdown
 
-    return Markdown(text or "…")
+    return Markdown(terminal_text(text) or "…")

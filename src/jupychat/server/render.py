@@ -1,12 +1,11 @@
 """Safe HTML for the sessions browser: Markdown, search snippets, message views.
 
-Design note: model output is untrusted text. Markdown is rendered server-side with
-mistune (a dependency of nbconvert, so present wherever Jupyter Server is) with raw HTML
-*escaped*, unsafe link schemes (``javascript:``...) replaced by mistune's URL check, and
-images turned into plain links so that a transcript never fetches a remote URL (a model
-could otherwise smuggle notebook data out in an image URL). Everything else is escaped
-with ``markupsafe``. Without mistune 3 the text is shown escaped and preformatted. The
-page's Content-Security-Policy (see ``handlers.py``) is a second fence.
+Design note: model output is untrusted text. Message Markdown goes through the one
+renderer every view uses, :func:`jupychat.markdown.render` (raw HTML escaped, links only
+http/https/mailto, images turned into links so a transcript never fetches a remote URL,
+math kept as escaped TeX); code is not colour-highlighted here (the page has no Pygments
+stylesheet). Everything else is escaped with ``markupsafe``. The page's
+Content-Security-Policy (see ``handlers.py``) is a second fence.
 """
 
 from __future__ import annotations
@@ -16,11 +15,13 @@ import binascii
 import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
 from markupsafe import Markup, escape
+
+from ..markdown import render
 
 __all__ = [
     "ROLE_LABELS",
@@ -32,44 +33,6 @@ __all__ = [
 
 ROLE_LABELS = {"user": "You", "assistant": "Assistant", "system": "System", "tool": "Tool"}
 _IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
-_LINK_ATTRS = ' rel="noopener noreferrer nofollow" target="_blank"'
-
-_renderer: Callable[[str], str] | None = None
-_renderer_ready = False
-
-
-def _build_markdown() -> Callable[[str], str] | None:
-    try:
-        import mistune
-    except ImportError:
-        return None
-    if int(str(getattr(mistune, "__version__", "0")).split(".")[0]) < 3:
-        return None
-
-    class SafeRenderer(mistune.HTMLRenderer):
-        """mistune's HTML renderer with links opened safely and images never fetched."""
-
-        def link(self, text: str, url: str, title: str | None = None) -> str:
-            tip = f' title="{escape(title)}"' if title else ""
-            return f'<a href="{self.safe_url(url)}"{tip}{_LINK_ATTRS}>{text}</a>'
-
-        def image(self, text: str, url: str, title: str | None = None) -> str:
-            label = text or "image"
-            return (
-                f'<a class="jc-image-link" href="{self.safe_url(url)}"{_LINK_ATTRS}>'
-                f"[image: {label}]</a>"
-            )
-
-    md = mistune.create_markdown(
-        escape=True,
-        renderer=SafeRenderer(escape=True),
-        plugins=["strikethrough", "table", "url", "task_lists"],
-    )
-
-    def render(text: str) -> str:
-        return str(md(text))
-
-    return render
 
 
 def markdown_html(text: str) -> Markup:
@@ -84,12 +47,7 @@ def markdown_html(text: str) -> Markup:
 
 
 def _markdown(text: str) -> Markup:
-    global _renderer, _renderer_ready
-    if not _renderer_ready:
-        _renderer, _renderer_ready = _build_markdown(), True
-    if _renderer is None:
-        return Markup('<pre class="jc-plain">{}</pre>').format(text)
-    return Markup(_renderer(text))
+    return Markup(render(text, highlight=False).html)
 
 
 _CACHE_MAX_TEXT = 20_000
@@ -128,8 +86,9 @@ def _image(part: Mapping[str, Any]) -> Markup:
         except (binascii.Error, ValueError):
             pass
         else:
-            return Markup('<img class="jc-image" alt="attached image" src="data:{};base64,{}">'
-                          ).format(media, data)
+            return Markup(
+                '<img class="jc-image" alt="attached image" src="data:{};base64,{}">'
+            ).format(media, data)
     return Markup('<p class="jc-note">[image: {}]</p>').format(media or "unknown type")
 
 
@@ -167,8 +126,11 @@ def message_view(message: Mapping[str, Any], index: int) -> dict[str, Any]:
     usage: Mapping[str, Any] = raw_usage if isinstance(raw_usage, Mapping) else {}
     tokens = _count(usage.get("input_tokens")) + _count(usage.get("output_tokens"))
     content = message.get("content")
-    parts = [_part_html(p) for p in content if isinstance(p, Mapping)] if isinstance(
-        content, list) else []
+    parts = (
+        [_part_html(p) for p in content if isinstance(p, Mapping)]
+        if isinstance(content, list)
+        else []
+    )
     reasoning = message.get("reasoning")
     return {
         "index": index,
