@@ -309,7 +309,7 @@ def test_load_ext_is_cheap_and_lazy():
 
 
 def test_footer_shortens_endpoint_urls():
-    from jupychat.notebook.render import short_model
+    from jupychat.notebook.engine import short_model
 
     assert short_model("openai-compatible:m@http://127.0.0.1:8000/v1") == "openai-compatible:m@127.0.0.1:8000"
     assert short_model("openai:gpt-4o-mini") == "openai:gpt-4o-mini"

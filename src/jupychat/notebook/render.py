@@ -27,10 +27,8 @@ __all__ = [
     "StreamRenderer",
     "answer_bundle",
     "code_blocks",
-    "footer",
     "history_bundle",
     "is_terminal",
-    "short_model",
 ]
 
 _FENCE_RE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
@@ -44,36 +42,6 @@ def code_blocks(markdown: str, language: str | None = None) -> list[str]:
         if language is None or not lang or lang.lower() in (language, "py", "python3", "ipython"):
             blocks.append(body.rstrip("\n"))
     return blocks
-
-
-def footer(response: Any, cost: float | None = None, extra: str = "") -> str:
-    """``model · 123 in / 45 out · $0.0001`` for a response."""
-    usage = response.usage
-    bits = [short_model(response.model)]
-    if usage is not None and (usage.input_tokens or usage.output_tokens):
-        cached = f" ({usage.cached_tokens:,} cached)" if usage.cached_tokens else ""
-        bits.append(f"{usage.input_tokens:,} in{cached} / {usage.output_tokens:,} out")
-    if cost is not None:
-        bits.append(f"${cost:.4f}" if cost else "$0")
-    if response.latency:
-        bits.append(f"{response.latency:.1f}s")
-    if getattr(response, "interrupted", False):
-        bits.append("interrupted")
-    if response.finish_reason == "length":
-        bits.append("cut at max tokens")
-    if extra:
-        bits.append(extra)
-    return " · ".join(bits)
-
-
-def short_model(model: str | None) -> str:
-    """``openai-compatible:m@http://host:8000/v1`` → ``openai-compatible:m@host:8000``."""
-    if not model:
-        return "?"
-    name, sep, url = model.partition("@")
-    if not sep or "://" not in url:
-        return model
-    return f"{name}@{url.split('://', 1)[1].split('/', 1)[0]}"
 
 
 def answer_bundle(text: str, foot: str = "") -> dict[str, str]:
