@@ -13,8 +13,10 @@ Stop calls :meth:`~jupychat.notebook.binding.NotebookChat.stop`, which ends the 
 once and keeps what arrived.
 
 Widget updates from that thread are plain trait changes (sent as comm messages through
-ipykernel's thread-safe IOPub channel); no ``Output`` capture is used anywhere. Streamed
-text is pushed at most every ``interval`` seconds (0.1 s), plus once at the end.
+ipykernel's thread-safe IOPub channel); no ``Output`` capture is used anywhere. The
+transcript itself (entries, the live answer, throttling) is drawn by
+:class:`~.panel_transcript.Transcript`; this module is the controller: widgets, actions,
+pickers and the worker thread.
 
 One panel per ``NotebookChat``: opening it again reuses it (see :func:`open_panel` and
 :mod:`.panel_place` for where it goes).
@@ -26,20 +28,17 @@ import asyncio
 import itertools
 import logging
 import threading
-import time
-import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as widgets
 
 from jupychat.errors import ChatError
 
-from .engine import Ask, Footer
-from .events import Delta, Failed, Finished, NotebookEvent, SessionChanged, Started, Status
-from .panel_place import Frontend, detect, frontend, may_answer, widget_output
-from .panel_render import render_markdown
+from .engine import Ask
+from .events import Finished, NotebookEvent, SessionChanged, Started, Status
+from .panel_place import Frontend, frontend, may_answer
+from .panel_transcript import Transcript, one_line
 
 __all__ = ["ChatPanel", "close_panel", "get_panel", "open_panel"]
 
@@ -49,23 +48,6 @@ PLACEHOLDER = "Ask anything… (Enter sends, Shift+Enter adds a line; @var attac
 EMPTY = "No messages yet. Ask below, or in a cell with %%chat."
 INSERT_TIMEOUT = 5.0  # seconds to wait for a new cell's editor before typing into it anyway
 MAX_VARIABLES = 300
-
-
-def _one_line(text: Any, limit: int = 300) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-@dataclass
-class _Live:
-    """An answer being streamed into the view."""
-
-    id: str
-    turn: int
-    text: str = ""
-    label: str = ""
-    pushed_at: float = 0.0
-    timer: threading.Timer | None = None
 
 
 class ChatPanel:
@@ -100,9 +82,6 @@ class ChatPanel:
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self._session: Any = None
-        self._messages: list[dict[str, Any]] = []
-        self._codes: dict[str, list[str]] = {}
-        self._lives: dict[int, _Live] = {}  # by turn
         self._worker_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._inserts: dict[Any, str] = {}
@@ -130,6 +109,7 @@ class ChatPanel:
         self.view = ChatView(empty_text=EMPTY, max_height="60vh")
         self.view.add_class("jc-panel-view")
         self.view.layout = widgets.Layout(width="100%")
+        self.transcript = Transcript(self.view, interval)
         self.status = widgets.HTML("", layout=widgets.Layout(width="100%", min_height="1.2em"))
         self.input = ChatInput(placeholder=PLACEHOLDER, rows=3)
         self.input.layout = widgets.Layout(width="100%")
@@ -227,10 +207,10 @@ class ChatPanel:
             # in the kernel's main thread: the variables are described before the worker runs
             prepared = self.chat.prepare(Ask(text, source="panel", context=names))
         except ChatError as exc:
-            self._set_status(_one_line(exc), error=True)
+            self._set_status(one_line(exc), error=True)
             return None
         except Exception as exc:  # a broken describer must not break the panel
-            self._set_status(_one_line(f"{type(exc).__name__}: {exc}"), error=True)
+            self._set_status(one_line(f"{type(exc).__name__}: {exc}"), error=True)
             return None
         if self._session is None or prepared.session.id != self._session.id:
             self.show_session(prepared.session)
@@ -269,7 +249,7 @@ class ChatPanel:
         try:
             return self.chat.new_session(self.chat.current_name)
         except ChatError as exc:
-            self._set_status(_one_line(exc), error=True)
+            self._set_status(one_line(exc), error=True)
             return None
 
     def use(self, session_id: str) -> Any:
@@ -281,7 +261,7 @@ class ChatPanel:
         try:
             return self.chat.use(session_id)
         except ChatError as exc:
-            self._set_status(_one_line(exc), error=True)
+            self._set_status(one_line(exc), error=True)
             self._refresh_sessions()
             return None
 
@@ -294,7 +274,7 @@ class ChatPanel:
         try:
             session.switch_model(model)
         except ChatError as exc:
-            self._set_status(_one_line(exc), error=True)
+            self._set_status(one_line(exc), error=True)
             self._refresh_model()
             return False
         self.chat.model_override = model
@@ -312,10 +292,10 @@ class ChatPanel:
         try:
             target = export_session(self._session, path.strip(), self.chat.store)
         except ChatError as exc:
-            self._set_status(_one_line(exc), error=True)
+            self._set_status(one_line(exc), error=True)
             return None
         except OSError as exc:
-            self._set_status(_one_line(f"cannot write {path}: {exc.strerror or exc}"), error=True)
+            self._set_status(one_line(f"cannot write {path}: {exc.strerror or exc}"), error=True)
             return None
         self._set_status(f"exported to {target}")
         return target
@@ -367,8 +347,7 @@ class ChatPanel:
 
     def code_of(self, message_id: str, index: int) -> str | None:
         """The source of code block ``index`` in message ``message_id``."""
-        codes = self._codes.get(message_id) or []
-        return codes[index] if 0 <= index < len(codes) else None
+        return self.transcript.code_of(message_id, index)
 
     def close(self) -> None:
         """Stop listening, stop a running answer and close the widgets."""
@@ -381,67 +360,23 @@ class ChatPanel:
                 events.unregister("post_run_cell", self._post_run_cell)
             except ValueError:
                 pass
-        for live in list(self._lives.values()):
-            if live.timer is not None:
-                live.timer.cancel()
+        self.transcript.close()
         if self.sidecar is not None:
             self.sidecar.close()
             self.sidecar = None
         _close_tree(self.widget)
-        if _panels.get(self.chat) is self:
-            del _panels[self.chat]
+        from .panel_open import forget
+
+        forget(self)
 
     # -- showing a session -------------------------------------------------------------------
     def show_session(self, session: Any) -> None:
-        """Show ``session``'s conversation (called on every ``session_changed``)."""
+        """Show ``session``'s conversation (on every ``SessionChanged``)."""
         with self._lock:
             self._session = session
-            self._messages, self._codes = [], {}
-            for message in session.history:
-                self._messages.extend(self._history_entry(message))
-            for live in self._lives.values():
-                if live.timer is not None:
-                    live.timer.cancel()
-            self._lives.clear()
-            self.view.live = {}
-            self.view.messages = list(self._messages)
+            self.transcript.show(session)
         self._refresh_model()
         self._refresh_sessions()
-
-    def _history_entry(self, message: Any) -> list[dict[str, Any]]:
-        if message.role == "user" and message.text.strip():
-            meta = message.meta or {}
-            label = "You · cell" if "execution_count" in meta or "cell_id" in meta else "You"
-            return [self._user_entry(message.text, label)]
-        if message.role == "assistant":
-            out = []
-            if message.text.strip():
-                out.append(self._answer_entry(message.text, Footer.of([message]).text()))
-            for call in message.tool_calls:
-                out.append(self._note(f"called {call.name}"))
-            return out
-        return []
-
-    def _new_id(self) -> str:
-        return f"m{next(self._ids)}"
-
-    def _user_entry(self, text: str, label: str = "You") -> dict[str, Any]:
-        return {"id": self._new_id(), "role": "user", "label": label,
-                "html": render_markdown(text).html}
-
-    def _answer_entry(self, text: str, foot: str, label: str = "") -> dict[str, Any]:
-        entry_id = self._new_id()
-        rendered = render_markdown(text, actions=True)
-        self._codes[entry_id] = rendered.codes
-        return {"id": entry_id, "role": "assistant", "label": label, "html": rendered.html,
-                "footer": foot}
-
-    def _note(self, text: str) -> dict[str, Any]:
-        return {"id": self._new_id(), "role": "note", "text": text}
-
-    def _append(self, *entries: dict[str, Any]) -> None:
-        self._messages.extend(entries)
-        self.view.messages = list(self._messages)
 
     # -- events from the chat --------------------------------------------------------------
     def _shown(self, session: Any) -> bool:
@@ -456,70 +391,14 @@ class ChatPanel:
                 return
             if not self._shown(event.session):
                 return
-            if isinstance(event, Started):
-                label = "You" if event.source == "panel" else f"You · {event.source}"
-                self._end_live(event.turn)
-                self._append(self._user_entry(event.prompt, label))
-                live = _Live(self._new_id(), event.turn)
-                self._lives[event.turn] = live
-                self._push(live, force=True)
-                if event.source == "panel" and self._stopping.is_set():
-                    self.chat.stop()  # Stop was pressed before the turn had started
-            elif isinstance(event, Status):
+            if isinstance(event, Status):
                 self._set_status(event.text)
-            elif isinstance(event, Delta):
-                streaming = self._lives.get(event.turn)
-                if streaming is not None:
-                    streaming.text += event.text
-                    self._push(streaming)
+                return
+            self.transcript.on_event(event)
+            if isinstance(event, Started) and event.source == "panel" and self._stopping.is_set():
+                self.chat.stop()  # Stop was pressed before the turn had started
             elif isinstance(event, Finished):
-                self._end_live(event.turn)
-                response = event.response
-                entries = [self._note(f"called {c.name}") for c in response.tool_calls]
-                entries.append(self._answer_entry(response.text, event.footer.text()))
-                self._append(*entries)
-                self.view.live = {}
                 self._refresh_sessions()
-            elif isinstance(event, Failed):
-                self._end_live(event.turn)
-                entries = []
-                if event.partial.strip() and not event.stopped:
-                    entries.append(self._answer_entry(event.partial, "not kept: the turn failed"))
-                entries.append({"id": self._new_id(), "role": "error",
-                                "text": "⚠ " + _one_line(event.error)})
-                self._append(*entries)
-                self.view.live = {}
-
-    def _push(self, live: _Live, force: bool = False) -> None:
-        """Show the live answer now, or schedule it within ``interval`` seconds."""
-        now = time.monotonic()
-        if not force and now - live.pushed_at < self.interval:
-            if live.timer is None:
-                delay = self.interval - (now - live.pushed_at)
-                live.timer = threading.Timer(delay, self._flush, args=(live,))
-                live.timer.daemon = True
-                live.timer.start()
-            return
-        if live.timer is not None:
-            live.timer.cancel()
-            live.timer = None
-        live.pushed_at = now
-        html = render_markdown(live.text).html if live.text else ""
-        self.view.live = {"id": live.id, "role": "assistant", "html": html, "streaming": True,
-                          "label": live.label}
-
-    def _flush(self, live: _Live) -> None:
-        with self._lock:
-            live.timer = None
-            if self._lives.get(live.turn) is live and not self._closed:
-                self._push(live, force=True)
-
-    def _end_live(self, turn: int) -> _Live | None:
-        live = self._lives.pop(turn, None)
-        if live is not None and live.timer is not None:
-            live.timer.cancel()
-            live.timer = None
-        return live
 
     # -- the worker --------------------------------------------------------------------------
     def _worker(self, prepared: Any) -> None:
@@ -527,7 +406,7 @@ class ChatPanel:
             asyncio.run(self.chat.aask(prepared))
         except BaseException as exc:  # never let the thread die silently
             log.exception("jupychat panel turn crashed")
-            self._set_status(_one_line(f"{type(exc).__name__}: {exc}"), error=True)
+            self._set_status(one_line(f"{type(exc).__name__}: {exc}"), error=True)
         finally:
             self._set_running(False)
             if not self._closed and self._stopping.is_set():
@@ -545,7 +424,7 @@ class ChatPanel:
             return
         import html
 
-        body = html.escape(_one_line(text)) if text else ""
+        body = html.escape(one_line(text)) if text else ""
         colour = "var(--jp-error-color1, #c62828)" if error else "var(--jp-ui-font-color2, #666)"
         self.status.value = (
             f'<div class="jc-status" style="color:{colour};font-size:0.85em;'
@@ -585,7 +464,7 @@ class ChatPanel:
             try:
                 items = store.list(limit=25, notebook=self.chat.notebook)
             except ChatError as exc:
-                self._set_status(_one_line(exc), error=True)
+                self._set_status(one_line(exc), error=True)
         seen = set()
         for item in items:
             seen.add(item["id"])
@@ -656,93 +535,5 @@ def _session_label(item: dict[str, Any]) -> str:
     return f"{title} · {count} msgs · {when}"
 
 
-# -- opening -------------------------------------------------------------------------------
-
-_IN_SIDEBAR = "<small>The chat panel is open in the right side area (the “Chat” tab).</small>"
-_MOVED = "<small>The chat panel moved to a later cell or to the side area.</small>"
-_panels: weakref.WeakKeyDictionary[Any, ChatPanel] = weakref.WeakKeyDictionary()
-
-
-def get_panel(chat: Any = None) -> ChatPanel:
-    """The panel of ``chat`` (default: this notebook's), created on first use, not shown."""
-    if chat is None:
-        from . import get_chat
-
-        chat = get_chat()
-    panel = _panels.get(chat)
-    if panel is None:
-        panel = ChatPanel(chat)
-        _panels[chat] = panel
-    return panel
-
-
-def open_panel(chat: Any = None, where: str = "auto") -> None:
-    """Open the chat panel of this notebook (again: the same panel).
-
-    Parameters
-    ----------
-    chat:
-        A :class:`~jupychat.notebook.binding.NotebookChat`; default: this notebook's.
-    where:
-        ``"auto"`` (JupyterLab: the right side area; elsewhere: this cell's output),
-        ``"sidecar"`` or ``"inline"``.
-    """
-    from IPython.display import display
-
-    from .render import is_terminal
-
-    if chat is None:
-        from . import get_chat
-
-        chat = get_chat()
-    if is_terminal(chat.shell):
-        raise ChatError(
-            "the chat panel needs a notebook front end (JupyterLab, Notebook 7, VS Code); "
-            "in a terminal ask with %chat ask or %%chat"
-        )
-    panel = get_panel(chat)
-    placement = detect(panel.shell, where)
-    if placement == "probe" and panel.front.kind is not None:
-        placement = "sidecar" if panel.front.kind == "lab" else "inline"
-    if panel.holder is not None:  # the cell that showed it before now points elsewhere
-        panel.holder.children = (widgets.HTML(_MOVED),)
-    if placement == "sidecar":
-        _to_sidecar(panel)
-        panel.holder = widgets.VBox([widgets.HTML(_IN_SIDEBAR)])
-        display(panel.holder)
-        return
-    if panel.sidecar is not None:
-        panel.sidecar.close()
-        panel.sidecar = None
-    holder = widgets.VBox([panel.widget], layout=widgets.Layout(width="100%"))
-    panel.holder = holder
-    display(holder)
-    if placement == "probe":
-        def placed(kind: str) -> None:
-            if kind == "lab" and panel.holder is holder:
-                _to_sidecar(panel)
-                holder.children = (widgets.HTML(_IN_SIDEBAR),)
-
-        panel.front.when_known(placed)
-
-
-def _to_sidecar(panel: ChatPanel) -> None:
-    """Show the panel in a fresh ``Sidecar`` (closing the previous one)."""
-    from sidecar import Sidecar
-
-    if panel.sidecar is not None:
-        panel.sidecar.close()
-    sidecar = Sidecar(title="Chat", anchor="right")
-    sidecar.outputs = (widget_output(panel.widget),)
-    panel.sidecar = sidecar
-
-
-def close_panel(chat: Any = None) -> None:
-    """Close this notebook's chat panel (the conversation stays in the session)."""
-    if chat is None:
-        from . import get_chat
-
-        chat = get_chat()
-    panel = _panels.pop(chat, None)
-    if panel is not None:
-        panel.close()
+# opening and closing the one panel of a notebook (re-exported here)
+from .panel_open import close_panel, get_panel, open_panel  # noqa: E402
