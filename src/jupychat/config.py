@@ -12,7 +12,12 @@ at ``openai-compatible``, ``headers``, ``api_version``).
 
 API keys: read from the provider's environment variable, from keys set in this process
 with :func:`set_api_key` (``%chat key``), or from the config file. They are held in memory
-only and never written anywhere by jupychat.
+only and never written anywhere by jupychat; :mod:`jupychat.secrets` knows every one of
+them and removes their values from requests, results, errors and stored text.
+
+``turn_timeout`` (default 600 s) is the most time one turn may spend waiting for the model:
+connecting, retrying (backoff sleeps included) and streaming, summed over the turn's model
+calls (time spent running tools does not count).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 3,
     "backoff": 0.5,
     "max_backoff": 20.0,
+    "turn_timeout": 600.0,
     "temperature": None,
     "max_tokens": None,
     "resume": "resume",
@@ -138,6 +144,9 @@ def set_api_key(provider: str, key: str | None) -> None:
         _keys[provider] = key
     else:
         _keys.pop(provider, None)
+    from . import secrets
+
+    secrets.invalidate()
 
 
 def api_key(provider: str, env_var: str | None) -> str | None:

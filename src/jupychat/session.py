@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import (
     AsyncIterator,
@@ -34,10 +35,21 @@ from collections.abc import (
 from pathlib import Path
 from typing import Any
 
+from . import _sanitize
+from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
 from ._turn import Response, Turn
-from .errors import ChatError, StoreError, ToolError, TurnInterrupted
+from .errors import (
+    ChatError,
+    ConfigError,
+    ProviderError,
+    ProviderUnavailable,
+    StoreError,
+    ToolError,
+    TurnInterrupted,
+)
 from .events import Event, TextDelta, ToolResultEvent
 from .hooks import Hooks
+from .providers._deadline import wait_until
 from .providers.base import Provider
 from .providers.registry import resolve_model
 from .tools import Tool
@@ -48,6 +60,12 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "ChatSession", "ChatStream", "Response"]
 SCHEMA = "jupychat.session"
 SCHEMA_VERSION = 1
 TOOL_OUTPUT_LIMIT = 16_000
+
+
+class _Expired(Exception):
+    """The turn used up its ``turn_timeout`` between two events (raised by the drivers)."""
+
+
 def _is_interrupt(exc: BaseException) -> bool:
     """Ctrl-C, a closed stream, or a cancelled task (asyncio is only imported if in use)."""
     if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
@@ -161,7 +179,12 @@ class ChatSession:
     store:
         A :class:`~jupychat.store.SessionStore` (or a path to one) to save every turn to.
     options:
-        Default request options: ``temperature``, ``max_tokens``, ``seed``, ``stop``.
+        Request options, kept with the session: ``temperature``, ``max_tokens``,
+        ``seed``, ``stop``, ``extra``, and ``turn_timeout`` (seconds one turn may wait
+        for the model; default: the ``turn_timeout`` setting, 600 s). Any other option
+        is for the provider (``api_key``, ``base_url``, ``headers``, ``n_ctx``...): it is
+        passed to the provider factory, which uses it or refuses it, and it is never
+        saved or exported.
     """
 
     def __init__(
@@ -186,7 +209,9 @@ class ChatSession:
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
-        self._provider = resolve_model(model)
+        request_options, provider_options = _sanitize.split_options(options)
+        self._provider_options = provider_options  # api_key & co: in memory only
+        self._provider = _resolve(model, provider_options)
         self.system_prompt = system_prompt
         self._tools: dict[str, Tool] = {}
         for tool in tools or ():
@@ -200,7 +225,7 @@ class ChatSession:
         self._metadata: dict[str, Any] = dict(metadata or {})
         self.context = context
         self.approve = approve
-        self.options: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+        self.options: dict[str, Any] = request_options
         self.id = id or _new_id()
         self.title = title
         self.name = name
@@ -225,11 +250,22 @@ class ChatSession:
         """``"provider:model"`` of the current model."""
         return self._provider.model_id
 
-    def switch_model(self, model: str | Provider) -> ChatSession:
-        """Use another model from the next turn on; history is kept."""
-        self._provider = resolve_model(model)
+    def switch_model(self, model: str | Provider, **options: Any) -> ChatSession:
+        """Use another model from the next turn on; history is kept.
+
+        ``options`` are provider options (``api_key``, ``base_url``...); without them, the
+        ones this session was built with are reused for a model of the same provider.
+        """
+        self._provider = self._model_for(model, options)
         self._touch()
         return self
+
+    def _model_for(self, model: str | Provider, options: Mapping[str, Any]) -> Provider:
+        if options:
+            self._provider_options = {k: v for k, v in options.items() if v is not None}
+            return _resolve(model, self._provider_options)
+        same = isinstance(model, str) and model.partition(":")[0] == self._provider.name
+        return _resolve(model, self._provider_options if same else {})
 
     # -- tools ---------------------------------------------------------------
     @property
@@ -414,8 +450,10 @@ class ChatSession:
             )
         try:
             self._stop.clear()
+            _sanitize.check_turn_options(options)
             opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-            parts = _content(prompt)
+            timeout = _sanitize.turn_timeout(opts.pop("turn_timeout", None))
+            parts = clean_parts(_content(prompt))
             if not any(isinstance(p, Text) and p.text.strip() for p in parts) and not any(
                 not isinstance(p, Text) for p in parts
             ):
@@ -439,6 +477,7 @@ class ChatSession:
                 options=opts,
                 model_id=self.model_id,
                 max_steps=self.max_steps,
+                timeout=timeout,
             )
             turn.replaces = bool(replaced)
             return turn
@@ -446,24 +485,51 @@ class ChatSession:
             self._busy.release()
             raise
 
-    def _finish(self, turn: Turn, exc: BaseException | None) -> Response | None:
-        """Commit or roll back; always releases the session."""
+    def _finish(
+        self, turn: Turn, exc: BaseException | None, *, timed_out: bool = False
+    ) -> Response | None:
+        """Commit or roll back; always releases the session.
+
+        A stopped turn (``exc`` an interrupt) or one that ran out of time (``timed_out``)
+        keeps its partial answer, marked interrupted, when any text had arrived.
+        """
         try:
             base = turn.history if turn.replaces else None
-            if exc is None:
+            kept = exc is None or (
+                (timed_out or _is_interrupt(exc))
+                and turn.interrupt("timeout" if timed_out else "interrupted")
+            )
+            if kept:
+                turn.new = [clean_message(m) for m in turn.new]
                 response = turn.response()
                 self._commit(turn.new, response, base)
-                self.hooks.response(response)
+                if exc is None:
+                    self.hooks.response(response)
                 return response
-            if _is_interrupt(exc) and turn.interrupt():
-                response = turn.response()
-                self._commit(turn.new, response, base)
-                return response
-            if not _is_interrupt(exc):
+            if exc is not None and not _is_interrupt(exc):
                 self.hooks.error(exc)
             return None
         finally:
             self._busy.release()
+
+    def _timed_out(self, turn: Turn, cause: BaseException) -> Response:
+        """End a turn that used up ``turn_timeout``: keep the partial answer, or fail."""
+        limit = f"turn_timeout={turn.timeout:g} s"
+        error = ProviderUnavailable(
+            f"no answer from {turn.model_id} within {limit}; try again, or raise "
+            "turn_timeout (ChatSession(turn_timeout=...), JUPYCHAT_TURN_TIMEOUT or "
+            "%config ChatMagics.turn_timeout)",
+            provider=self._provider.name,
+        )
+        response = self._finish(turn, error, timed_out=True)
+        if response is None:
+            raise error from cause
+        warnings.warn(
+            f"the answer from {turn.model_id} was cut off at {limit}; the part that arrived "
+            "is kept, marked interrupted (raise turn_timeout to wait longer)",
+            stacklevel=3,
+        )
+        return response
 
     def _drive(
         self, prompt: str | Part | Iterable[Part], options: dict[str, Any]
@@ -479,6 +545,8 @@ class ChatSession:
                         yield event
                         if self._stop.is_set():
                             raise KeyboardInterrupt
+                        if turn.expired:
+                            raise _Expired
                 finally:
                     close = getattr(events, "close", None)
                     if close is not None:
@@ -489,7 +557,9 @@ class ChatSession:
                 if not turn.steps_left:
                     turn.stop_at_max_steps(calls)
                     break
+                began = time.monotonic()
                 results = [self._run_tool(call) for call in calls]
+                turn.pause(time.monotonic() - began)
                 turn.add_results(results)
                 for result in results:
                     yield ToolResultEvent(result)
@@ -503,6 +573,9 @@ class ChatSession:
                 ) from None
             return response
         except BaseException as exc:
+            scrub_exception(exc)
+            if turn.expired and isinstance(exc, (_Expired, ProviderError)):
+                return self._timed_out(turn, exc)
             self._finish(turn, exc)
             raise
         response = self._finish(turn, None)
@@ -520,11 +593,21 @@ class ChatSession:
                 request = self.hooks.request(turn.request())
                 events = self._provider.astream(request)
                 try:
-                    async for event in events:
+                    while True:
+                        try:
+                            event = await wait_until(events.__anext__(), turn.deadline)
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            if not turn.expired:
+                                raise  # the provider's own timeout, not the turn's
+                            raise _Expired from None
                         turn.feed(event)
                         yield event
                         if self._stop.is_set():
                             raise asyncio.CancelledError
+                        if turn.expired:
+                            raise _Expired
                 finally:
                     aclose = getattr(events, "aclose", None)
                     if aclose is not None:
@@ -535,7 +618,9 @@ class ChatSession:
                 if not turn.steps_left:
                     turn.stop_at_max_steps(calls)
                     break
+                began = time.monotonic()
                 results = [await self._arun_tool(call) for call in calls]
+                turn.pause(time.monotonic() - began)
                 turn.add_results(results)
                 for result in results:
                     yield ToolResultEvent(result)
@@ -550,6 +635,10 @@ class ChatSession:
             yield response
             return
         except BaseException as exc:
+            scrub_exception(exc)
+            if turn.expired and isinstance(exc, (_Expired, ProviderError)):
+                yield self._timed_out(turn, exc)
+                return
             self._finish(turn, exc)
             raise
         yield self._finish(turn, None)
@@ -577,6 +666,7 @@ class ChatSession:
         return tool
 
     def _tool_done(self, call: ToolCall, content: str, is_error: bool) -> ToolResult:
+        content = clean_text(content)  # no known key, no lone surrogate reaches history
         if len(content) > TOOL_OUTPUT_LIMIT:
             cut = len(content) - TOOL_OUTPUT_LIMIT
             content = content[:TOOL_OUTPUT_LIMIT] + f"\n[… {cut:,} more characters cut]"
@@ -623,7 +713,7 @@ class ChatSession:
         if not rendered:
             return []
         sent = self.sent_context(history)
-        blocks = [ContextBlock(key, text) for key, text in rendered.items()]
+        blocks = [ContextBlock(clean_text(k), clean_text(t)) for k, t in rendered.items()]
         return [b for b in blocks if sent.get(b.key) != b.digest]
 
     # -- stats ---------------------------------------------------------------
@@ -716,6 +806,7 @@ class ChatSession:
         )
         for key, value in changes.items():
             setattr(new, key, value)
+        new._provider_options = dict(self._provider_options)
         if store is not None:
             new.attach_store(store)
         return new
@@ -739,7 +830,7 @@ class ChatSession:
             "metadata": copy.deepcopy(self._metadata),
             "tools": list(self._tools),
             "max_steps": self.max_steps,
-            "settings": dict(self.options),
+            "settings": _sanitize.stored_options(self.options),
         }
 
     @classmethod
@@ -767,7 +858,7 @@ class ChatSession:
             title=data.get("title"),
             name=data.get("name"),
             notebook=data.get("notebook"),
-            **{**dict(data.get("settings") or {}), **kwargs},
+            **{**_sanitize.stored_options(data.get("settings") or {}), **kwargs},
         )
         session.created_at = data.get("created_at") or session.created_at
         session.updated_at = data.get("updated_at") or session.updated_at
@@ -843,10 +934,10 @@ class ChatSession:
             self._memory = copy.deepcopy(dict(data.get("memory") or {}))
             self._metadata = copy.deepcopy(dict(data.get("metadata") or {}))
             self.system_prompt = data.get("system_prompt")
-            self.options = dict(data.get("settings") or {})
+            self.options = _sanitize.stored_options(data.get("settings") or {})
             self.max_steps = int(data.get("max_steps") or self.max_steps)
             if data.get("model") and data["model"] != self.model_id:
-                self._provider = resolve_model(data["model"])
+                self._provider = self._model_for(data["model"], {})
             self._last_response = None
             self._touch()
         return self
@@ -963,6 +1054,17 @@ class ChatSession:
 
     def __len__(self) -> int:
         return len(self._history)
+
+
+def _resolve(model: str | Provider | None, options: Mapping[str, Any]) -> Provider:
+    """The provider for ``model`` built with the provider ``options`` (api_key...)."""
+    if options and isinstance(model, Provider):
+        raise ConfigError(
+            f"option(s) {', '.join(sorted(options))} cannot be applied to the ready-made "
+            f"provider {model.model_id}; pass them when building it, or name the model as "
+            "a 'provider:model' string"
+        )
+    return resolve_model(model, **options)
 
 
 def _new_id() -> str:

@@ -38,11 +38,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import httpx
 
 from jupychat import config
+from jupychat import secrets as _secrets
 from jupychat.errors import (
     AuthenticationError,
     ConfigError,
@@ -55,6 +56,9 @@ from jupychat.errors import (
 )
 from jupychat.events import Event
 
+from . import _deadline
+from ._deadline import Deadline, Watchdog
+from ._unicode import clean
 from .base import ChatRequest, Provider
 
 __all__ = [
@@ -142,11 +146,15 @@ class Endpoint:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove ``secrets`` and anything that looks like a key or bearer token from ``text``."""
+    """Remove ``secrets``, every key this process knows, and key-shaped text from ``text``.
+
+    Known keys are those of :mod:`jupychat.secrets` (environment, config file,
+    ``%chat key``, ``api_key=`` arguments); ``secrets`` adds the key in use.
+    """
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    return _SECRET_PATTERNS.sub("[redacted]", text)
+    return clean(_SECRET_PATTERNS.sub("[redacted]", _secrets.scrub_text(text)))
 
 
 def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
@@ -403,11 +411,22 @@ _RETRYABLE_TRANSPORT = (
 class RetryState:
     """The sans-IO retry decision for one call: returns a delay or raises the final error."""
 
-    def __init__(self, policy: RetryPolicy, endpoint: Endpoint) -> None:
+    def __init__(
+        self, policy: RetryPolicy, endpoint: Endpoint, deadline: Deadline | None = None
+    ) -> None:
         self.policy = policy
         self.endpoint = endpoint
+        self.deadline = deadline or Deadline(None, endpoint.provider)
         self.retries = 0
         self._stale_retried = False
+
+    def _no_time(self, error: ProviderError, wait: float) -> ProviderError:
+        """``error`` noting that a retry after ``wait`` s would pass the turn's deadline."""
+        error.args = (
+            f"{error} (not retried: waiting {wait:.3g} s would pass the turn's time limit; "
+            "raise turn_timeout to wait longer)",
+        )
+        return error
 
     def after_status(self, status: int, headers: Mapping[str, str], body: bytes) -> float:
         """Decide after an HTTP error status: seconds to wait, or raise the mapped error."""
@@ -416,6 +435,13 @@ class RetryState:
         retryable = status in RETRY_STATUSES and info.code != "insufficient_quota"
         if retryable and self.retries < self.policy.max_retries:
             wait = self.policy.delay(self.retries, retry_after)
+            if not self.deadline.allows(wait):
+                raise self._no_time(
+                    map_error(
+                        status, info, self.endpoint, retry_after=retry_after, retries=self.retries
+                    ),
+                    wait,
+                )
             self.retries += 1
             log.info(
                 "%s answered HTTP %s; retry %d/%d in %.2f s",
@@ -444,16 +470,22 @@ class RetryState:
             and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
         ):
             self._stale_retried = True
+            self.deadline.check(started)
             log.debug(
                 "%s: stale keep-alive connection (%s); retrying now", self.endpoint.provider, exc
             )
             return 0.0
+        if self.deadline.expired():
+            raise self.deadline.error(started, _one_line(f"{type(exc).__name__}", 60)) from exc
         if (
             not started
             and isinstance(exc, _RETRYABLE_TRANSPORT)
             and self.retries < self.policy.max_retries
         ):
             wait = self.policy.delay(self.retries)
+            if not self.deadline.allows(wait):
+                error = map_transport_error(exc, self.endpoint, started=False, retries=self.retries)
+                raise self._no_time(error, wait) from exc
             self.retries += 1
             log.info(
                 "%s: %s; retry %d/%d in %.2f s",
@@ -497,11 +529,17 @@ ParserFactory = Callable[[Endpoint], StreamParser]
 
 
 def parse_json(data: str | bytes, endpoint: Endpoint, what: str = "stream chunk") -> Any:
-    """``json.loads`` that raises :class:`ProtocolError` with a one-line excerpt."""
+    """``json.loads`` that raises :class:`ProtocolError` with a one-line excerpt.
+
+    Bytes are decoded as UTF-8 with invalid sequences replaced (U+FFFD), as a streamed
+    body is; nesting too deep for the parser is a protocol error too.
+    """
+    if isinstance(data, (bytes, bytearray)):
+        data = bytes(data).decode("utf-8", "replace")
     try:
         return json.loads(data)
-    except ValueError as exc:
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    except (ValueError, RecursionError) as exc:
+        text = data
         excerpt = _one_line(redact(text, endpoint.secrets), 80)
         raise ProtocolError(
             f"{endpoint.provider} sent a {what} that is not JSON ({excerpt!r}); check that "
@@ -528,6 +566,8 @@ class _Attempt:
     """One try of a call, sans-IO: the drivers hand it what they read, it hands back events.
 
     ``started`` turns true once it has produced an event; from then on nothing is retried.
+    A parser that trips over a chunk of an unexpected shape (a ``TypeError`` on a number
+    where an object belongs...) is a :class:`ProtocolError` here, never a bare exception.
     """
 
     def __init__(self, endpoint: Endpoint, parser: StreamParser) -> None:
@@ -536,8 +576,18 @@ class _Attempt:
         self.started = False
         self.responded = False
 
-    def _mark(self, events: Iterable[Event]) -> list[Event]:
-        out = list(events)
+    def _mark(self, produce: Callable[[], Iterable[Event]]) -> list[Event]:
+        try:
+            out = list(produce())
+        except ProviderError:
+            raise
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+            raise ProtocolError(
+                f"{self.endpoint.provider} sent a chunk we cannot read "
+                f"({_one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
+                f"{self.endpoint.url} is the right kind of API",
+                provider=self.endpoint.provider,
+            ) from exc
         if out:
             self.started = True
         return out
@@ -546,12 +596,13 @@ class _Attempt:
         return _body_kind(response, self.endpoint) == "json"
 
     def on_json(self, raw: bytes) -> list[Event]:
-        return self._mark(self.parser.feed_json(parse_json(raw, self.endpoint, "response")))
+        body = parse_json(raw, self.endpoint, "response")
+        return self._mark(lambda: self.parser.feed_json(body))
 
     def on_sse(self, event: str, data: str) -> list[Event]:
         if self.parser.ended:
             return []  # keep reading to the end, so the connection can be reused
-        return self._mark(self.parser.feed(event, data))
+        return self._mark(lambda: self.parser.feed(event, data))
 
     def on_read_error(self, exc: httpx.TransportError) -> None:
         """A read failed: fine after the end marker (we have everything), else re-raise."""
@@ -561,7 +612,7 @@ class _Attempt:
     def end(self) -> list[Event]:
         if not self.parser.complete:
             raise StreamEndedEarly(f"{self.endpoint.provider} closed the stream before its end")
-        return self._mark(self.parser.finish())
+        return self._mark(self.parser.finish)
 
 
 def _bare_request(request: httpx.Request) -> httpx.Request:
@@ -603,6 +654,15 @@ def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
 # -------------------------------------------------------------------------- drivers
 
 
+def _request_body(payload: Mapping[str, Any]) -> bytes:
+    """The JSON body, with every known secret value removed and only valid UTF-8."""
+    text = _secrets.scrub_text(json.dumps(payload, ensure_ascii=False))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in an old history or a tool schema
+        return clean(text).encode("utf-8", "replace")
+
+
 def run_stream(
     client: httpx.Client,
     endpoint: Endpoint,
@@ -611,19 +671,27 @@ def run_stream(
     policy: RetryPolicy,
     timeout: Any = httpx.USE_CLIENT_DEFAULT,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> Iterator[Event]:
-    """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says."""
+    """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says.
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds the whole call: connecting,
+    retries and their sleeps, and reading (see :mod:`._deadline`).
+    """
     from httpx_sse import EventSource
 
-    state = RetryState(policy, endpoint)
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    clock = Deadline(deadline, endpoint.provider)
+    state = RetryState(policy, endpoint, clock)
+    body = _request_body(payload)
     headers = dict(endpoint.headers)
     while True:
+        clock.check(started=False)
         attempt = _Attempt(endpoint, make_parser(endpoint))
         try:
             with client.stream(
-                "POST", endpoint.url, content=body, headers=headers, timeout=timeout
-            ) as response:
+                "POST", endpoint.url, content=body, headers=headers,
+                timeout=clock.clip(timeout, client),
+            ) as response, Watchdog(response, deadline) as watchdog:
                 attempt.responded = True
                 if response.status_code >= 400:
                     wait = _error_status(state, response, response.read())
@@ -631,8 +699,9 @@ def run_stream(
                     if attempt.is_json(response):
                         yield from attempt.on_json(response.read())
                     else:
+                        source = EventSource(_Watched.wrap(response, clock, attempt, watchdog))
                         try:
-                            for sse in EventSource(response).iter_sse():
+                            for sse in source.iter_sse():
                                 yield from attempt.on_sse(sse.event, sse.data)
                         except httpx.TransportError as exc:
                             attempt.on_read_error(exc)
@@ -653,6 +722,7 @@ async def arun_stream(
     policy: RetryPolicy,
     timeout: Any = httpx.USE_CLIENT_DEFAULT,
     sleep: Callable[[float], Any] | None = None,
+    deadline: float | None = None,
 ) -> AsyncIterator[Event]:
     """Async twin of :func:`run_stream`; every decision is shared with it."""
     import asyncio
@@ -660,24 +730,28 @@ async def arun_stream(
     from httpx_sse import EventSource
 
     asleep = sleep or asyncio.sleep
-    state = RetryState(policy, endpoint)
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+    clock = Deadline(deadline, endpoint.provider)
+    state = RetryState(policy, endpoint, clock)
+    body = _request_body(payload)
     headers = dict(endpoint.headers)
     while True:
+        clock.check(started=False)
         attempt = _Attempt(endpoint, make_parser(endpoint))
         try:
             async with client.stream(
-                "POST", endpoint.url, content=body, headers=headers, timeout=timeout
+                "POST", endpoint.url, content=body, headers=headers,
+                timeout=clock.clip(timeout, client),
             ) as response:
                 attempt.responded = True
                 if response.status_code >= 400:
-                    wait = _error_status(state, response, await response.aread())
+                    wait = _error_status(state, response, await _aread(response, clock))
                 else:
                     if attempt.is_json(response):
-                        for event in attempt.on_json(await response.aread()):
+                        for event in attempt.on_json(await _aread(response, clock)):
                             yield event
                     else:
-                        sse_events = EventSource(response).aiter_sse()
+                        source = EventSource(_Watched.wrap(response, clock, attempt))
+                        sse_events = source.aiter_sse()
                         try:
                             async for sse in sse_events:
                                 for event in attempt.on_sse(sse.event, sse.data):
@@ -694,6 +768,68 @@ async def arun_stream(
                 _without_secrets(exc), started=attempt.started, responded=attempt.responded
             )
         await asleep(wait)
+
+
+async def _aread(response: httpx.Response, clock: Deadline) -> bytes:
+    """``await response.aread()`` bounded by the deadline."""
+    left = clock.remaining()
+    if left is None:
+        return await response.aread()
+    import asyncio
+
+    try:
+        return await asyncio.wait_for(response.aread(), max(left, 0.001))
+    except (TimeoutError, asyncio.TimeoutError):
+        raise clock.error(started=False) from None
+
+
+class _Watched:
+    """What ``httpx_sse.EventSource`` reads: the response's text, checked for the deadline.
+
+    Each piece of text read (a data line, a ``: ping`` comment...) is followed by a check,
+    so a stream that sends only keep-alives still ends at the deadline.
+    """
+
+    def __init__(
+        self,
+        response: httpx.Response,
+        clock: Deadline,
+        attempt: _Attempt,
+        watchdog: Watchdog | None = None,
+    ) -> None:
+        self._response = response
+        self._clock = clock
+        self._attempt = attempt
+        self._watchdog = watchdog
+
+    @classmethod
+    def wrap(
+        cls,
+        response: httpx.Response,
+        clock: Deadline,
+        attempt: _Attempt,
+        watchdog: Watchdog | None = None,
+    ) -> httpx.Response:
+        """The wrapper, typed as what ``EventSource`` reads (it uses ``headers`` and text)."""
+        return cast(httpx.Response, cls(response, clock, attempt, watchdog))
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self._response.headers
+
+    def _started(self) -> bool:
+        return self._attempt.started
+
+    def _ended(self) -> bool:
+        return self._attempt.parser.ended
+
+    def iter_text(self) -> Iterator[str]:
+        return _deadline.iter_text(
+            self._response, self._clock, self._started, self._ended, self._watchdog
+        )
+
+    def aiter_text(self) -> AsyncIterator[str]:
+        return _deadline.aiter_text(self._response, self._clock, self._started, self._ended)
 
 
 # ------------------------------------------------------------------------ provider
@@ -836,6 +972,10 @@ class HTTPProvider(Provider):
         super().__init__(str(model).strip())
         self.base_url = _check_url(base_url, self.name)
         self._api_key = api_key or None
+        # known from now on: removed by value from requests, errors and stored text
+        _secrets.register(
+            api_key, *(str(v) for k, v in (headers or {}).items() if _secrets.secret_name(k))
+        )
         self._key_name = key_name or self.name
         self._key_env = key_env
         self._key_required = key_required
@@ -949,6 +1089,7 @@ class HTTPProvider(Provider):
             self.new_parser,
             self.retry_policy(),
             self.request_timeout(),
+            deadline=request.deadline,
         )
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -963,7 +1104,13 @@ class HTTPProvider(Provider):
         timeout = self.request_timeout()
         if self._async_client is not None:
             async for event in arun_stream(
-                self._async_client, endpoint, payload, self.new_parser, policy, timeout
+                self._async_client,
+                endpoint,
+                payload,
+                self.new_parser,
+                policy,
+                timeout,
+                deadline=request.deadline,
             ):
                 yield event
             return
@@ -971,7 +1118,8 @@ class HTTPProvider(Provider):
             transport=self._async_transport, timeout=None, verify=ssl_context()
         ) as client:
             async for event in arun_stream(
-                client, endpoint, payload, self.new_parser, policy, timeout
+                client, endpoint, payload, self.new_parser, policy, timeout,
+                deadline=request.deadline,
             ):
                 yield event
 

@@ -36,6 +36,11 @@ class ChatRequest:
 
     ``messages`` holds user/assistant/tool messages only; the system prompt travels in
     ``system`` so each provider can place it where its API wants it.
+
+    ``deadline`` is the ``time.monotonic()`` value by which the call must end (the
+    session sets it from the ``turn_timeout`` setting); a provider stops waiting then,
+    whether it is connecting, sleeping before a retry or reading, and raises a
+    :class:`~jupychat.errors.ProviderError`. ``None``: no deadline.
     """
 
     messages: Sequence[Message]
@@ -46,6 +51,7 @@ class ChatRequest:
     seed: int | None = None
     stop: Sequence[str] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    deadline: float | None = None
 
 
 class Provider:

@@ -41,6 +41,7 @@ from ._http import (
     merge_headers,
     parse_json,
 )
+from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
 
 __all__ = [
@@ -189,6 +190,26 @@ class _PendingCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    joiner: Joiner = field(default_factory=Joiner)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if not value:
+        return None
+    return clean(value) if isinstance(value, str) else str(value)
+
+
+def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
+    """A list of JSON objects (``None`` → ``[]``); anything else is a protocol error."""
+    if not value:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise TypeError(f"{what} is not a list of objects")
+    return value
 
 
 def _usage(data: Mapping[str, Any]) -> Usage:
@@ -211,6 +232,8 @@ class OpenAIStreamParser(StreamParser):
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._done = False
+        self._text = Joiner()
+        self._reasoning = Joiner()
 
     @property
     def ended(self) -> bool:
@@ -239,21 +262,28 @@ class OpenAIStreamParser(StreamParser):
             raise self._protocol("a response that is not a JSON object")
         if body.get("error"):
             raise map_error(None, error_info(body), self._endpoint)
+        body = clean_data(body)  # one whole document: any surrogate left is a lone half
         out: list[Event] = []
         choices = body.get("choices") or []
+        if not isinstance(choices, list):
+            raise self._protocol("choices that are not a list")
         if choices:
             choice = choices[0]
+            if not isinstance(choice, Mapping):
+                raise self._protocol("a choice that is not an object")
             message = choice.get("message") or {}
+            if not isinstance(message, Mapping):
+                raise self._protocol("a message that is not an object")
             reasoning = message.get("reasoning_content") or message.get("reasoning")
             if reasoning:
-                out.append(ReasoningDelta(str(reasoning)))
+                out.append(ReasoningDelta(_as_text(reasoning)))
             if message.get("content"):
-                out.append(TextDelta(str(message["content"])))
-            for position, call in enumerate(message.get("tool_calls") or []):
+                out.append(TextDelta(_as_text(message["content"])))
+            for position, call in enumerate(_objects(message.get("tool_calls"), "tool_calls")):
                 out.extend(self._call_delta(position, call))
-            self._finish = choice.get("finish_reason") or self._finish
+            self._finish = _text_or_none(choice.get("finish_reason")) or self._finish
         if body.get("usage"):
-            self._usage = _usage(body["usage"])
+            self._usage = self._read_usage(body["usage"])
         self._done = True
         return out
 
@@ -266,8 +296,8 @@ class OpenAIStreamParser(StreamParser):
 
     def _call_delta(self, position: int, fragment: Mapping[str, Any]) -> list[Event]:
         index = fragment.get("index")
-        index = position if not isinstance(index, int) else index
-        call_id = fragment.get("id") or None
+        index = position if not isinstance(index, int) or isinstance(index, bool) else index
+        call_id = _text_or_none(fragment.get("id"))
         pending = self._calls.get(index)
         if pending is not None and call_id and pending.id and call_id != pending.id:
             index = max(self._calls) + 1  # a server that reuses index 0 for every call
@@ -275,14 +305,17 @@ class OpenAIStreamParser(StreamParser):
         if pending is None:
             pending = self._calls[index] = _PendingCall()
         function = fragment.get("function") or {}
-        name = function.get("name") or None
+        if not isinstance(function, Mapping):
+            raise self._protocol(f"tool call #{index} whose function is not an object")
+        name = _text_or_none(function.get("name"))
         arguments = function.get("arguments") or ""
         if not isinstance(arguments, str):  # a server that sends parsed arguments
-            arguments = json.dumps(arguments)
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        arguments = pending.joiner.push(arguments)
         if call_id and not pending.id:
-            pending.id = str(call_id)
+            pending.id = call_id
         if name and not pending.name:
-            pending.name = str(name)
+            pending.name = name
         if arguments:
             pending.arguments.append(arguments)
         return [ToolCallDelta(index, call_id, name, arguments)]
@@ -290,29 +323,47 @@ class OpenAIStreamParser(StreamParser):
     def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
         out: list[Event] = []
         if chunk.get("usage"):
-            self._usage = _usage(chunk["usage"])
-        for choice in chunk.get("choices") or []:
+            self._usage = self._read_usage(chunk["usage"])
+        for choice in _objects(chunk.get("choices"), "choices"):
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if not isinstance(delta, Mapping):
+                raise self._protocol("a delta that is not an object")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
-                out.append(ReasoningDelta(str(reasoning)))
+                piece = self._reasoning.push(_as_text(reasoning))
+                if piece:
+                    out.append(ReasoningDelta(piece))
             content = delta.get("content")
             if content:
-                out.append(TextDelta(str(content)))
-            for position, fragment in enumerate(delta.get("tool_calls") or []):
+                piece = self._text.push(_as_text(content))
+                if piece:
+                    out.append(TextDelta(piece))
+            for position, fragment in enumerate(_objects(delta.get("tool_calls"), "tool_calls")):
                 out.extend(self._call_delta(position, fragment))
             if choice.get("finish_reason"):
-                self._finish = str(choice["finish_reason"])
+                self._finish = _as_text(choice["finish_reason"])
         return out
+
+    def _read_usage(self, data: Any) -> Usage:
+        try:
+            return _usage(data)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self._protocol(f"usage that is not token counts ({str(data)[:40]!r})") from exc
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
+        reasoning, text = self._reasoning.flush(), self._text.flush()
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        if text:
+            out.append(TextDelta(text))
         for index in sorted(self._calls):
             pending = self._calls[index]
             if not pending.name:
                 raise self._protocol(f"tool call #{index} without a function name")
+            pending.arguments.append(pending.joiner.flush())
             raw = "".join(pending.arguments).strip()
             try:
                 arguments = json.loads(raw) if raw else {}
@@ -323,7 +374,7 @@ class OpenAIStreamParser(StreamParser):
             if not isinstance(arguments, dict):
                 raise self._protocol(f"arguments for tool {pending.name!r} that are not an object")
             call_id = pending.id or f"call_{os.urandom(12).hex()}"
-            out.append(ToolCallComplete(ToolCall(call_id, pending.name, arguments)))
+            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
         finish = self._finish or ("tool_calls" if self._calls else "stop")
         if self._calls and finish == "stop":
             finish = "tool_calls"
