@@ -698,8 +698,10 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(min(left, 0.05))
 
     def _raw(self, script: Script, body: dict[str, Any]) -> None:
-        pieces = [p if isinstance(p, bytes) else p.encode("utf-8", "surrogatepass")
-                  for p in script.raw or []]
+        pieces = [
+            p if isinstance(p, bytes) else p.encode("utf-8", "surrogatepass")
+            for p in script.raw or []
+        ]
         if not body.get("stream"):
             payload = b"".join(pieces)
             self.send_response(200)

@@ -18,11 +18,11 @@ words. The value set is cached; :func:`jupychat.config.set_api_key` calls
 config file's modification time, the in-process keys) rebuilds it when anything else
 changed, so a key exported after import is still caught.
 
-Cost: :func:`scrub_text` is one ``in`` test per known value (plus one per value's
-12-character head, which also catches a key cut short by a display limit) and a
-``str.replace`` only when a value is present. A 100 KB request with a handful of keys
-costs tens of microseconds (``benchmarks/`` has the figure); no regular expression runs
-over the text.
+Cost: :func:`scrub_text` is one ``in`` test per known value and a ``str.replace`` only
+when a value is present; no regular expression runs over the text. A 100 KB request with
+five keys costs well under a millisecond (``benchmarks/bench_secrets.py``). Text that was
+cut for display asks for ``partial=True``, which also looks for each key's first 12
+characters (a key cut short by a table cell's width).
 """
 
 from __future__ import annotations
@@ -221,11 +221,12 @@ def _cut_heads(text: str, heads: tuple[tuple[str, str], ...]) -> str:
     return text
 
 
-def scrub_text(text: str, extra: Iterable[str] = ()) -> str:
+def scrub_text(text: str, extra: Iterable[str] = (), *, partial: bool = False) -> str:
     """``text`` with every known secret value (and ``extra`` ones) replaced by ``[redacted]``.
 
-    A run of 12 or more leading characters of a known key is removed too, so a key cut
-    short by a display limit (``sk-proj-abc…``) does not leak most of itself.
+    With ``partial=True`` a run of 12 or more leading characters of a known key is removed
+    too, so a key cut short by a display limit (``sk-proj-abc…``) does not leak most of
+    itself; text that is cut for display (context descriptions) asks for it.
     """
     if not text:
         return text
@@ -239,14 +240,15 @@ def scrub_text(text: str, extra: Iterable[str] = ()) -> str:
     for value in values:
         if value in text:
             text = text.replace(value, REDACTED)
-    for head, _value in heads:
-        if head in text:
-            return _cut_heads(text, heads)
+    if partial:
+        for head, _value in heads:
+            if head in text:
+                return _cut_heads(text, heads)
     return text
 
 
 def contains_secret(text: str) -> bool:
-    """Whether ``text`` holds a known secret value (or a cut-short one)."""
+    """Whether ``text`` holds a known secret value (or the first 12 characters of one)."""
     if not text:
         return False
     state = _state()

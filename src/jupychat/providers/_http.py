@@ -688,10 +688,16 @@ def run_stream(
         clock.check(started=False)
         attempt = _Attempt(endpoint, make_parser(endpoint))
         try:
-            with client.stream(
-                "POST", endpoint.url, content=body, headers=headers,
-                timeout=clock.clip(timeout, client),
-            ) as response, Watchdog(response, deadline) as watchdog:
+            with (
+                client.stream(
+                    "POST",
+                    endpoint.url,
+                    content=body,
+                    headers=headers,
+                    timeout=clock.clip(timeout, client),
+                ) as response,
+                Watchdog(response, deadline) as watchdog,
+            ):
                 attempt.responded = True
                 if response.status_code >= 400:
                     wait = _error_status(state, response, response.read())
@@ -739,7 +745,10 @@ async def arun_stream(
         attempt = _Attempt(endpoint, make_parser(endpoint))
         try:
             async with client.stream(
-                "POST", endpoint.url, content=body, headers=headers,
+                "POST",
+                endpoint.url,
+                content=body,
+                headers=headers,
                 timeout=clock.clip(timeout, client),
             ) as response:
                 attempt.responded = True
@@ -1118,7 +1127,12 @@ class HTTPProvider(Provider):
             transport=self._async_transport, timeout=None, verify=ssl_context()
         ) as client:
             async for event in arun_stream(
-                client, endpoint, payload, self.new_parser, policy, timeout,
+                client,
+                endpoint,
+                payload,
+                self.new_parser,
+                policy,
+                timeout,
                 deadline=request.deadline,
             ):
                 yield event

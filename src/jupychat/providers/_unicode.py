@@ -42,9 +42,7 @@ def clean_data(value: Any) -> Any:
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, Mapping):
-        return {
-            (clean(k) if isinstance(k, str) else k): clean_data(v) for k, v in value.items()
-        }
+        return {(clean(k) if isinstance(k, str) else k): clean_data(v) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_data(v) for v in value]
     return value
