@@ -51,12 +51,15 @@ class Deadline:
     at:
         ``time.monotonic()`` value by which the call must end.
     provider:
-        Name used in messages.
+        The provider's registry name (set on the errors).
+    label:
+        How messages name it (default: ``provider``).
     """
 
-    def __init__(self, at: float | None, provider: str) -> None:
+    def __init__(self, at: float | None, provider: str, label: str | None = None) -> None:
         self.at = at
         self.provider = provider
+        self.label = label or provider
 
     def remaining(self) -> float | None:
         """Seconds left (never below zero), or ``None`` without a deadline."""
@@ -72,13 +75,13 @@ class Deadline:
         detail = f" ({why})" if why else ""
         if started:
             return ProviderUnavailable(
-                f"{self.provider} was still answering when the turn's time limit ran out"
+                f"{self.label} was still answering when the turn's time limit ran out"
                 f"{detail}; the answer is incomplete: raise turn_timeout "
                 "(JUPYCHAT_TURN_TIMEOUT) to wait longer",
                 provider=self.provider,
             )
         return ProviderUnavailable(
-            f"no answer from {self.provider} before the turn's time limit ran out{detail}; "
+            f"no answer from {self.label} before the turn's time limit ran out{detail}; "
             "try again, or raise turn_timeout (JUPYCHAT_TURN_TIMEOUT)",
             provider=self.provider,
         )

@@ -80,9 +80,10 @@ from jupychat.errors import (
     ProviderError,
 )
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
+from jupychat.providers._deadline import Deadline, wait_until
 from jupychat.providers._unicode import Joiner, clean, clean_data
 from jupychat.providers.base import ChatRequest, Provider
-from jupychat.secrets import scrub_text
+from jupychat.secrets import scrub_data, scrub_text
 from jupychat.types import ToolCall, Usage
 
 __all__ = [
@@ -935,27 +936,39 @@ class LocalProvider(Provider):
         """The Chat Completions JSON sent to llama.cpp for ``request``."""
         from jupychat.providers.openai import build_payload
 
-        payload = build_payload(self.model, request)
+        payload = scrub_data(build_payload(self.model, request))  # no known key reaches it
         payload.pop("model", None)
         if request.max_tokens is None and self.max_tokens and "max_tokens" not in request.extra:
             payload["max_tokens"] = self.max_tokens
         return payload
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
-        """Yield the events of one reply; closing the iterator stops llama.cpp."""
+        """Yield the events of one reply; closing the iterator stops llama.cpp.
+
+        ``request.deadline`` bounds the wait for each chunk (loading counts too): at the
+        deadline llama.cpp is stopped and a one-line ``ProviderUnavailable`` is raised.
+        """
+        clock = Deadline(request.deadline, "local", "the local model")
         loaded = self._loaded()
+        clock.check(started=False)
         chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         call = _Call(loaded.server, self.payload(request), chunks.put)
         parser = _Parser(self.model_id, loaded.n_ctx)
+        started = False
         call.start()
         try:
             while True:
-                item = chunks.get()
+                try:
+                    item = chunks.get(timeout=clock.remaining())
+                except queue.Empty:
+                    raise clock.error(started) from None
                 if item is _END:
                     break
                 if isinstance(item, _Failure):
                     raise _rejected(item.error) from item.error
-                yield from parser.feed(item)
+                events = parser.feed(item)
+                started = started or bool(events)
+                yield from events
             yield from parser.finish()
         finally:
             call.cancel()
@@ -971,15 +984,22 @@ class LocalProvider(Provider):
 
         call = _Call(loaded.server, self.payload(request), deliver)
         parser = _Parser(self.model_id, loaded.n_ctx)
+        clock = Deadline(request.deadline, "local", "the local model")
+        clock.check(started=False)
+        started = False
         call.start()
         try:
             while True:
-                item = await chunks.get()
+                try:
+                    item = await wait_until(chunks.get(), clock.at)
+                except TimeoutError:
+                    raise clock.error(started) from None
                 if item is _END:
                     break
                 if isinstance(item, _Failure):
                     raise _rejected(item.error) from item.error
                 for event in parser.feed(item):
+                    started = True
                     yield event
             for event in parser.finish():
                 yield event
