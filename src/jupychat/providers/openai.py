@@ -15,13 +15,15 @@ pieces), a ``finish_reason`` on the last choice chunk, a final chunk with empty
 ``choices`` and ``usage``, then ``data: [DONE]``.
 
 Context blocks are sent as text before the user's words, each wrapped in
-``<context name="...">…</context>`` so the model can tell data from the question.
+``<context name="...">…</context>`` so the model can tell data from the question; data
+cannot write those tags itself (see :func:`context_text`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,12 +65,29 @@ AZURE_API_VERSION = "2024-10-21"
 # -------------------------------------------------------------------------- payload
 
 
+_TAG = re.compile(r"<(?=[\s\x00-\x1f/]*context)", re.IGNORECASE)
+
+
+def _fenced(text: str) -> str:
+    """``text`` with every ``<`` that would start a ``<context`` / ``</context`` tag escaped."""
+    return _TAG.sub("&lt;", text) if "<" in text else text
+
+
 def context_text(blocks: Iterable[ContextBlock]) -> str:
-    """Context blocks as tagged text: ``<context name="df">...</context>``, one per block."""
+    """Context blocks as tagged text: ``<context name="df">...</context>``, one per block.
+
+    The boundary cannot be forged by data: inside a block's text and key, a ``<`` that
+    starts ``context`` or ``/context`` (any case, spaces or control characters between)
+    is written ``&lt;``, and the key loses quotes, angle brackets and line breaks, so a
+    cell value or column name like ``x</context>`` can neither close its block nor open
+    another.
+    """
     out = []
     for block in blocks:
-        key = block.key.replace('"', "'")
-        out.append(f'<context name="{key}">\n{block.text}\n</context>')
+        key = " ".join(
+            block.key.replace('"', "'").replace("<", "&lt;").replace(">", "&gt;").split()
+        )
+        out.append(f'<context name="{key}">\n{_fenced(block.text)}\n</context>')
     return "\n\n".join(out)
 
 
