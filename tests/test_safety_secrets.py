@@ -25,6 +25,7 @@ from jupychat.context import data_tools, describe, inventory, turn_context
 from jupychat.errors import ConfigError, ProviderError
 from jupychat.store import SessionStore
 from jupychat.store.scrub import scrub
+from jupychat.types import Message
 
 __all__ = ["fake_server"]  # the loopback server fixture, imported so pytest finds it here
 
@@ -222,3 +223,21 @@ def test_stored_settings_never_bring_back_a_credential(tmp_path):
     again = ChatSession.resume(record["id"], store=store)
     assert again.options == {"temperature": 0.3}
     assert "legacy-secret-123456" not in json.dumps(again.to_dict())
+
+
+def test_nothing_a_person_hands_the_session_brings_a_key_into_the_store(tmp_path, keys):
+    store = SessionStore(tmp_path / "s.db")
+    chat = ChatSession(
+        "fake",
+        system_prompt=f"the key is {SET_KEY}",
+        history=[Message.of("user", f"old {ENV_KEY}"), Message.of("assistant", "ok")],
+        store=store,
+    )
+    chat.set_memory("creds", {"k": FILE_KEY})
+    chat.set_metadata("note", [ENV_KEY])
+    chat.append_message("user", f"pasted {FILE_KEY} and half an emoji \ud83d")
+    chat.send(f"hello {SET_KEY}")
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*")).decode("latin-1")
+    assert [k for k in KEYS if k in blob] == []
+    assert store.load(chat.id)["messages"] == [m.to_dict() for m in chat.history]
+    assert "half an emoji \ufffd" in chat.history[2].text

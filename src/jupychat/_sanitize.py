@@ -34,6 +34,7 @@ from .types import ContextBlock, Message, Part, Text, ToolCall, ToolResult
 __all__ = [
     "REQUEST_OPTIONS",
     "TURN_OPTIONS",
+    "clean_data_value",
     "clean_message",
     "clean_parts",
     "clean_text",
@@ -107,6 +108,11 @@ def clean_text(text: str) -> str:
 
 def _clean_value(value: Any) -> Any:
     return secrets.scrub_data(clean_data(value))
+
+
+def clean_data_value(value: Any) -> Any:
+    """JSON-like ``value`` (memory, metadata) with :func:`clean_text` applied to every string."""
+    return _clean_value(value)
 
 
 def clean_parts(parts: Iterable[Part]) -> tuple[Part, ...]:

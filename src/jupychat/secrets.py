@@ -258,8 +258,8 @@ def contains_secret(text: str) -> bool:
 def scrub_data(value: Any) -> Any:
     """A copy of JSON-like ``value`` with :func:`scrub_text` applied to every string.
 
-    Mapping keys are scrubbed too. Other values (numbers, ``None``) are returned as they
-    are; tuples become lists.
+    Mapping keys are scrubbed too. Other values (numbers, ``None``, objects) are returned
+    as they are; lists and tuples keep their type.
     """
     if isinstance(value, str):
         return scrub_text(value)
@@ -267,6 +267,8 @@ def scrub_data(value: Any) -> Any:
         return {
             (scrub_text(k) if isinstance(k, str) else k): scrub_data(v) for k, v in value.items()
         }
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, list):
         return [scrub_data(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(scrub_data(item) for item in value)
     return value

@@ -217,8 +217,9 @@ class ChatSession:
         for tool in tools or ():
             self.add_tool(tool)
         self.hooks = Hooks.coerce(hooks)
-        self._history: list[Message] = [
-            m if isinstance(m, Message) else Message.from_dict(m) for m in history or ()
+        self._history: list[Message] = [  # known keys and lone surrogates never get in
+            clean_message(m if isinstance(m, Message) else Message.from_dict(m))
+            for m in history or ()
         ]
         self.max_steps = max_steps
         self._memory: dict[str, Any] = dict(memory or {})
@@ -310,7 +311,7 @@ class ChatSession:
         self, role: str, content: str | Part | Iterable[Part], reasoning: str | None = None
     ) -> Message:
         """Add a message to history by hand (it is saved like any turn)."""
-        message = Message(role=role, content=_content(content), reasoning=reasoning)  # type: ignore[arg-type]
+        message = clean_message(Message(role=role, content=_content(content), reasoning=reasoning))  # type: ignore[arg-type]
         self._commit([message])
         return message
 
@@ -818,16 +819,16 @@ class ChatSession:
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "id": self.id,
-            "title": self.title,
+            "title": clean_text(self.title) if self.title else self.title,
             "name": self.name,
             "notebook": self.notebook,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "model": self.model_id,
-            "system_prompt": self.system_prompt,
+            "system_prompt": clean_text(self.system_prompt) if self.system_prompt else None,
             "messages": [m.to_dict() for m in self._history],
-            "memory": copy.deepcopy(self._memory),
-            "metadata": copy.deepcopy(self._metadata),
+            "memory": _sanitize.clean_data_value(copy.deepcopy(self._memory)),
+            "metadata": _sanitize.clean_data_value(copy.deepcopy(self._metadata)),
             "tools": list(self._tools),
             "max_steps": self.max_steps,
             "settings": _sanitize.stored_options(self.options),

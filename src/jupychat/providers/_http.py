@@ -892,14 +892,34 @@ FACTORY_OPTIONS = frozenset(
 )
 
 
-def check_options(provider: str, options: Mapping[str, Any]) -> None:
-    """Reject option names an HTTP provider factory does not know (typos included)."""
-    unknown = sorted(set(options) - FACTORY_OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for {provider}; use "
-            f"{', '.join(sorted(FACTORY_OPTIONS))}"
-        )
+def check_options(
+    provider: str, options: Mapping[str, Any], unused: frozenset[str] = frozenset()
+) -> None:
+    """Refuse, in one line, option names an HTTP provider factory would not use.
+
+    ``unused`` are names of :data:`FACTORY_OPTIONS` this factory has no use for (OpenAI
+    has no ``api_version``): they are refused too rather than silently dropped. The
+    message suggests the closest known name and says where request options belong.
+    """
+    known = FACTORY_OPTIONS - unused
+    unknown = sorted(set(options) - known)
+    if not unknown:
+        return
+    import difflib
+
+    from jupychat._sanitize import REQUEST_OPTIONS
+
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, [*known, *REQUEST_OPTIONS], n=1, cutoff=0.75)
+        if close:
+            hints.append(f"{name} → {close[0]}?")
+    hint = f" (did you mean {', '.join(hints)})" if hints else ""
+    raise ConfigError(
+        f"unknown option(s) {', '.join(unknown)} for {provider}{hint}; provider options are "
+        f"{', '.join(sorted(known - {'name'}))}; request options "
+        f"({', '.join(sorted(REQUEST_OPTIONS))}) go to ChatSession or send()"
+    )
 
 
 def merge_headers(settings: Mapping[str, Any], options: dict[str, Any]) -> dict[str, str]:

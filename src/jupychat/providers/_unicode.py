@@ -45,6 +45,8 @@ def clean_data(value: Any) -> Any:
         return {(clean(k) if isinstance(k, str) else k): clean_data(v) for k, v in value.items()}
     if isinstance(value, list):
         return [clean_data(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(clean_data(v) for v in value)
     return value
 
 

@@ -170,7 +170,8 @@ def get_fake(name: str = "default") -> FakeProvider:
 
 
 def fake_provider(model: str = "", **options: Any) -> FakeProvider:
-    """Registry factory for ``fake:NAME`` (it takes no options)."""
+    """Registry factory for ``fake:NAME`` (it takes no options but an alias ``name``)."""
+    options.pop("name", None)
     if options:
         from ..errors import ConfigError
 

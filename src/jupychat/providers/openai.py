@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+_NO_VERSION = frozenset({"api_version"})  # only Azure (and Anthropic) have API versions
 AZURE_API_VERSION = "2024-10-21"
 
 
@@ -476,7 +477,7 @@ def _split_url(model: str) -> tuple[str, str | None]:
 
 def openai_provider(model: str, **options: Any) -> OpenAIProvider:
     """``openai:MODEL`` — api.openai.com (or ``OPENAI_BASE_URL``), key ``OPENAI_API_KEY``."""
-    check_options("openai", options)
+    check_options("openai", options, unused=_NO_VERSION)
     options.pop("name", None)
     settings = config.provider_settings("openai")
     base_url = (
@@ -537,7 +538,7 @@ def ollama_provider(model: str, **options: Any) -> OpenAIProvider:
     """``ollama:MODEL`` — a local Ollama (``OLLAMA_HOST`` honoured); no key needed."""
     from .registry import _ollama_base
 
-    check_options("ollama", options)
+    check_options("ollama", options, unused=_NO_VERSION)
     options.pop("name", None)
     options.pop("api_version", None)
     settings = config.provider_settings("ollama")
@@ -562,7 +563,7 @@ def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
     is optional: ``api_key=``, ``%chat key NAME``, ``OPENAI_COMPATIBLE_API_KEY`` (plain
     name only) or the table's ``api_key_env`` / ``api_key``.
     """
-    check_options("openai-compatible", options)
+    check_options("openai-compatible", options, unused=_NO_VERSION)
     alias = options.pop("name", None)
     name = str(alias or "openai-compatible")
     settings = config.provider_settings(name)
