@@ -9,7 +9,7 @@ blocks), with ``--keys`` keys known to the process (environment variables) and n
 them in the text (the common case), then with each key planted once:
 
 1. ``json.dumps(payload).encode()``: what building the body costs anyway (baseline);
-2. ``providers._http._request_body(payload)``: the same plus :func:`jupychat.secrets.
+2. ``providers._stream._request_body(payload)``: the same plus :func:`jupychat.secrets.
    scrub_text` over the whole body (the value set is cached; its fingerprint is checked);
 3. ``secrets.scrub_text`` alone on the body text;
 4. for comparison, one pass of the export scrubber's key-shape patterns
@@ -68,7 +68,7 @@ def main() -> None:
         os.environ[f"BENCH_SERVICE_{i}_API_KEY"] = key
 
     from jupychat import secrets
-    from jupychat.providers._http import _request_body
+    from jupychat.providers._stream import _request_body
     from jupychat.store.scrub import _PATTERNS
 
     clean = payload_of(args.kb)

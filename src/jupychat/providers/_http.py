@@ -2,12 +2,10 @@
 
 Design note: everything that *decides* lives in plain functions and small objects that
 never touch the network (sans-IO): :class:`RetryPolicy` and :class:`RetryState` decide
-whether a failed attempt is retried and how long to wait, :func:`map_error` turns a
-status code or an error body into one of :mod:`jupychat.errors`, and a per-request
-:class:`StreamParser` (written by each provider) turns server-sent events into
-:mod:`jupychat.events`, fed by a per-try ``_Attempt`` that also tracks whether anything
-was handed out yet. Two thin drivers, :func:`run_stream` (sync) and :func:`arun_stream`
-(async), only move bytes and sleep; they share every decision.
+whether a failed attempt is retried and how long to wait (never past the turn's deadline,
+:mod:`._deadline`), and :func:`map_error` turns a status code or an error body into one
+of :mod:`jupychat.errors`. The drivers that move the bytes and the per-request stream
+parsers' protocol are in :mod:`._stream`; :class:`HTTPProvider` ties them together.
 
 Retries are bounded (``max_retries``) with exponential backoff and jitter, capped at
 ``max_backoff``. Retried: 429 (waiting ``Retry-After`` seconds or HTTP-date, capped),
@@ -21,8 +19,9 @@ connection pool, one TLS context, closed at exit); an async call opens its own c
 unless ``async_client=`` is given, so no connection outlives the event loop that made it.
 
 Secrets: API keys travel only in request headers. Every error message passes through
-:func:`redact`, which removes the key in use and anything shaped like a bearer token or
-an ``sk-`` key, so a provider echoing a key back cannot leak it.
+:func:`redact`, which removes the key in use, every key the process knows
+(:mod:`jupychat.secrets`) and anything shaped like a bearer token or an ``sk-`` key, so
+a provider echoing a key back cannot leak it.
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -49,17 +48,18 @@ from jupychat.errors import (
     ConfigError,
     ContextWindowError,
     ModelNotFoundError,
-    ProtocolError,
     ProviderError,
     ProviderUnavailable,
     RateLimitError,
 )
 from jupychat.events import Event
 
-from . import _deadline
-from ._deadline import Deadline, Watchdog
+from ._deadline import Deadline
 from ._unicode import clean
 from .base import ChatRequest, Provider
+
+if TYPE_CHECKING:
+    from ._stream import StreamParser
 
 __all__ = [
     "FACTORY_OPTIONS",
@@ -70,17 +70,13 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
     "StreamEndedEarly",
-    "StreamParser",
-    "arun_stream",
     "check_options",
     "error_info",
     "map_error",
     "map_transport_error",
     "merge_headers",
-    "parse_json",
     "parse_retry_after",
     "redact",
-    "run_stream",
     "shared_client",
     "ssl_context",
 ]
@@ -501,346 +497,6 @@ class RetryState:
         ) from exc
 
 
-# -------------------------------------------------------------------------- parsers
-
-
-class StreamParser(Protocol):
-    """Per-request state that turns a provider's wire events into our events.
-
-    ``ended`` becomes true at the stream's end marker (stop reading); ``complete`` is
-    true when ending here is legitimate. A stream that closes while ``complete`` is
-    false was dropped.
-    """
-
-    @property
-    def ended(self) -> bool: ...
-
-    @property
-    def complete(self) -> bool: ...
-
-    def feed(self, event: str, data: str) -> Iterable[Event]: ...
-
-    def feed_json(self, body: Any) -> Iterable[Event]: ...
-
-    def finish(self) -> Iterable[Event]: ...
-
-
-ParserFactory = Callable[[Endpoint], StreamParser]
-
-
-def parse_json(data: str | bytes, endpoint: Endpoint, what: str = "stream chunk") -> Any:
-    """``json.loads`` that raises :class:`ProtocolError` with a one-line excerpt.
-
-    Bytes are decoded as UTF-8 with invalid sequences replaced (U+FFFD), as a streamed
-    body is; nesting too deep for the parser is a protocol error too.
-    """
-    if isinstance(data, (bytes, bytearray)):
-        data = bytes(data).decode("utf-8", "replace")
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        text = data
-        excerpt = _one_line(redact(text, endpoint.secrets), 80)
-        raise ProtocolError(
-            f"{endpoint.provider} sent a {what} that is not JSON ({excerpt!r}); check that "
-            f"{endpoint.url} is the right kind of API",
-            provider=endpoint.provider,
-        ) from exc
-
-
-def _body_kind(response: httpx.Response, endpoint: Endpoint) -> str:
-    ctype = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if ctype == "text/event-stream":
-        return "sse"
-    if ctype.endswith("json"):
-        return "json"
-    raise ProtocolError(
-        f"{endpoint.provider} answered with {ctype or 'no content type'} instead of an event "
-        f"stream; check that {endpoint.url} is the right kind of API",
-        provider=endpoint.provider,
-        status_code=response.status_code,
-    )
-
-
-class _Attempt:
-    """One try of a call, sans-IO: the drivers hand it what they read, it hands back events.
-
-    ``started`` turns true once it has produced an event; from then on nothing is retried.
-    A parser that trips over a chunk of an unexpected shape (a ``TypeError`` on a number
-    where an object belongs...) is a :class:`ProtocolError` here, never a bare exception.
-    """
-
-    def __init__(self, endpoint: Endpoint, parser: StreamParser) -> None:
-        self.endpoint = endpoint
-        self.parser = parser
-        self.started = False
-        self.responded = False
-
-    def _mark(self, produce: Callable[[], Iterable[Event]]) -> list[Event]:
-        try:
-            out = list(produce())
-        except ProviderError:
-            raise
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
-            raise ProtocolError(
-                f"{self.endpoint.provider} sent a chunk we cannot read "
-                f"({_one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
-                f"{self.endpoint.url} is the right kind of API",
-                provider=self.endpoint.provider,
-            ) from exc
-        if out:
-            self.started = True
-        return out
-
-    def is_json(self, response: httpx.Response) -> bool:
-        return _body_kind(response, self.endpoint) == "json"
-
-    def on_json(self, raw: bytes) -> list[Event]:
-        body = parse_json(raw, self.endpoint, "response")
-        return self._mark(lambda: self.parser.feed_json(body))
-
-    def on_sse(self, event: str, data: str) -> list[Event]:
-        if self.parser.ended:
-            return []  # keep reading to the end, so the connection can be reused
-        return self._mark(lambda: self.parser.feed(event, data))
-
-    def on_read_error(self, exc: httpx.TransportError) -> None:
-        """A read failed: fine after the end marker (we have everything), else re-raise."""
-        if not self.parser.ended:
-            raise exc
-
-    def end(self) -> list[Event]:
-        if not self.parser.complete:
-            raise StreamEndedEarly(f"{self.endpoint.provider} closed the stream before its end")
-        return self._mark(self.parser.finish)
-
-
-def _bare_request(request: httpx.Request) -> httpx.Request:
-    """The request without its headers (httpx masks ``authorization`` but not ``x-api-key``)."""
-    return httpx.Request(request.method, request.url)
-
-
-def _error_status(state: RetryState, response: httpx.Response, body: bytes) -> float:
-    """Seconds to wait before retrying an error status, or raise the mapped error.
-
-    The raised error's ``__cause__`` is an ``httpx.HTTPStatusError`` carrying the status,
-    response headers and body, but a request without its (secret-bearing) headers.
-    """
-    try:
-        return state.after_status(response.status_code, response.headers, body)
-    except ProviderError as exc:
-        request = _bare_request(response.request)
-        bare = httpx.Response(
-            response.status_code, headers=response.headers, content=body, request=request
-        )
-        raise exc from httpx.HTTPStatusError(
-            f"HTTP {response.status_code}", request=request, response=bare
-        )
-
-
-def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
-    """A copy of a transport error whose ``request`` has no headers (for ``__cause__``)."""
-    try:
-        request = exc.request
-    except RuntimeError:  # raised without a request (ours, e.g. StreamEndedEarly)
-        return exc
-    try:
-        clean = type(exc)(str(exc), request=_bare_request(request))
-    except TypeError:
-        return exc
-    return clean.with_traceback(exc.__traceback__)
-
-
-# -------------------------------------------------------------------------- drivers
-
-
-def _request_body(payload: Mapping[str, Any]) -> bytes:
-    """The JSON body, with every known secret value removed and only valid UTF-8."""
-    text = _secrets.scrub_text(json.dumps(payload, ensure_ascii=False))
-    try:
-        return text.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate in an old history or a tool schema
-        return clean(text).encode("utf-8", "replace")
-
-
-def run_stream(
-    client: httpx.Client,
-    endpoint: Endpoint,
-    payload: Mapping[str, Any],
-    make_parser: ParserFactory,
-    policy: RetryPolicy,
-    timeout: Any = httpx.USE_CLIENT_DEFAULT,
-    sleep: Callable[[float], None] = time.sleep,
-    deadline: float | None = None,
-) -> Iterator[Event]:
-    """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says.
-
-    ``deadline`` (a ``time.monotonic()`` value) bounds the whole call: connecting,
-    retries and their sleeps, and reading (see :mod:`._deadline`).
-    """
-    from httpx_sse import EventSource
-
-    clock = Deadline(deadline, endpoint.provider)
-    state = RetryState(policy, endpoint, clock)
-    body = _request_body(payload)
-    headers = dict(endpoint.headers)
-    while True:
-        clock.check(started=False)
-        attempt = _Attempt(endpoint, make_parser(endpoint))
-        try:
-            with (
-                client.stream(
-                    "POST",
-                    endpoint.url,
-                    content=body,
-                    headers=headers,
-                    timeout=clock.clip(timeout, client),
-                ) as response,
-                Watchdog(response, deadline) as watchdog,
-            ):
-                attempt.responded = True
-                if response.status_code >= 400:
-                    wait = _error_status(state, response, response.read())
-                else:
-                    if attempt.is_json(response):
-                        yield from attempt.on_json(response.read())
-                    else:
-                        source = EventSource(_Watched.wrap(response, clock, attempt, watchdog))
-                        try:
-                            for sse in source.iter_sse():
-                                yield from attempt.on_sse(sse.event, sse.data)
-                        except httpx.TransportError as exc:
-                            attempt.on_read_error(exc)
-                    yield from attempt.end()
-                    return
-        except httpx.TransportError as exc:
-            wait = state.after_transport_error(
-                _without_secrets(exc), started=attempt.started, responded=attempt.responded
-            )
-        sleep(wait)
-
-
-async def arun_stream(
-    client: httpx.AsyncClient,
-    endpoint: Endpoint,
-    payload: Mapping[str, Any],
-    make_parser: ParserFactory,
-    policy: RetryPolicy,
-    timeout: Any = httpx.USE_CLIENT_DEFAULT,
-    sleep: Callable[[float], Any] | None = None,
-    deadline: float | None = None,
-) -> AsyncIterator[Event]:
-    """Async twin of :func:`run_stream`; every decision is shared with it."""
-    import asyncio
-
-    from httpx_sse import EventSource
-
-    asleep = sleep or asyncio.sleep
-    clock = Deadline(deadline, endpoint.provider)
-    state = RetryState(policy, endpoint, clock)
-    body = _request_body(payload)
-    headers = dict(endpoint.headers)
-    while True:
-        clock.check(started=False)
-        attempt = _Attempt(endpoint, make_parser(endpoint))
-        try:
-            async with client.stream(
-                "POST",
-                endpoint.url,
-                content=body,
-                headers=headers,
-                timeout=clock.clip(timeout, client),
-            ) as response:
-                attempt.responded = True
-                if response.status_code >= 400:
-                    wait = _error_status(state, response, await _aread(response, clock))
-                else:
-                    if attempt.is_json(response):
-                        for event in attempt.on_json(await _aread(response, clock)):
-                            yield event
-                    else:
-                        source = EventSource(_Watched.wrap(response, clock, attempt))
-                        sse_events = source.aiter_sse()
-                        try:
-                            async for sse in sse_events:
-                                for event in attempt.on_sse(sse.event, sse.data):
-                                    yield event
-                        except httpx.TransportError as exc:
-                            attempt.on_read_error(exc)
-                        finally:
-                            await sse_events.aclose()
-                    for event in attempt.end():
-                        yield event
-                    return
-        except httpx.TransportError as exc:
-            wait = state.after_transport_error(
-                _without_secrets(exc), started=attempt.started, responded=attempt.responded
-            )
-        await asleep(wait)
-
-
-async def _aread(response: httpx.Response, clock: Deadline) -> bytes:
-    """``await response.aread()`` bounded by the deadline."""
-    left = clock.remaining()
-    if left is None:
-        return await response.aread()
-    import asyncio
-
-    try:
-        return await asyncio.wait_for(response.aread(), max(left, 0.001))
-    except (TimeoutError, asyncio.TimeoutError):
-        raise clock.error(started=False) from None
-
-
-class _Watched:
-    """What ``httpx_sse.EventSource`` reads: the response's text, checked for the deadline.
-
-    Each piece of text read (a data line, a ``: ping`` comment...) is followed by a check,
-    so a stream that sends only keep-alives still ends at the deadline.
-    """
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        clock: Deadline,
-        attempt: _Attempt,
-        watchdog: Watchdog | None = None,
-    ) -> None:
-        self._response = response
-        self._clock = clock
-        self._attempt = attempt
-        self._watchdog = watchdog
-
-    @classmethod
-    def wrap(
-        cls,
-        response: httpx.Response,
-        clock: Deadline,
-        attempt: _Attempt,
-        watchdog: Watchdog | None = None,
-    ) -> httpx.Response:
-        """The wrapper, typed as what ``EventSource`` reads (it uses ``headers`` and text)."""
-        return cast(httpx.Response, cls(response, clock, attempt, watchdog))
-
-    @property
-    def headers(self) -> httpx.Headers:
-        return self._response.headers
-
-    def _started(self) -> bool:
-        return self._attempt.started
-
-    def _ended(self) -> bool:
-        return self._attempt.parser.ended
-
-    def iter_text(self) -> Iterator[str]:
-        return _deadline.iter_text(
-            self._response, self._clock, self._started, self._ended, self._watchdog
-        )
-
-    def aiter_text(self) -> AsyncIterator[str]:
-        return _deadline.aiter_text(self._response, self._clock, self._started, self._ended)
-
-
 # ------------------------------------------------------------------------ provider
 
 _shared: httpx.Client | None = None
@@ -1109,6 +765,8 @@ class HTTPProvider(Provider):
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the events of one model call (see :mod:`jupychat.events`)."""
+        from ._stream import run_stream
+
         endpoint = self.endpoint()
         payload = self.build_payload(request)
         yield from run_stream(
@@ -1127,6 +785,8 @@ class HTTPProvider(Provider):
         Uses the injected ``async_client`` or a client opened for this call only (so no
         connection outlives the event loop that made it).
         """
+        from ._stream import arun_stream
+
         endpoint = self.endpoint()
         payload = self.build_payload(request)
         policy = self.retry_policy()
@@ -1168,3 +828,15 @@ class HTTPProvider(Provider):
             self.close()
         except Exception:  # interpreter shutdown: nothing useful left to do
             pass
+
+
+_MOVED = frozenset({"ParserFactory", "StreamParser", "arun_stream", "parse_json", "run_stream"})
+
+
+def __getattr__(name: str) -> Any:
+    """The stream drivers and parser protocol moved to :mod:`._stream`; still found here."""
+    if name in _MOVED:
+        from . import _stream
+
+        return getattr(_stream, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,13 +36,12 @@ from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolRes
 from ._http import (
     Endpoint,
     HTTPProvider,
-    StreamParser,
     check_options,
     error_info,
     map_error,
     merge_headers,
-    parse_json,
 )
+from ._stream import StreamParser, parse_json
 from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
 
