@@ -241,3 +241,18 @@ def test_nothing_a_person_hands_the_session_brings_a_key_into_the_store(tmp_path
     assert [k for k in KEYS if k in blob] == []
     assert store.load(chat.id)["messages"] == [m.to_dict() for m in chat.history]
     assert "half an emoji \ufffd" in chat.history[2].text
+
+
+def test_word_like_values_and_file_paths_are_not_taken_for_keys(tmp_path, monkeypatch):
+    key_file = tmp_path / "service-account.json"
+    key_file.write_text("{}")
+    monkeypatch.setenv("POSTGRES_PASSWORD", "postgres")
+    monkeypatch.setenv("SERVICE_PIN_TOKEN", "12345678")
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(key_file))
+    monkeypatch.setenv("REAL_API_KEY", "Real-Key-9f8e7d6c5b4a")
+    text = f"SELECT * FROM postgres WHERE id = 12345678 -- {key_file} Real-Key-9f8e7d6c5b4a"
+    assert secrets.scrub_text(text, partial=True) == text.replace(
+        "Real-Key-9f8e7d6c5b4a", "[redacted]"
+    )
+    config.set_api_key("openai", "password")  # handed over as a key: always removed
+    assert secrets.scrub_text("my password") == "my [redacted]"

@@ -13,7 +13,10 @@ of the keys this process holds. They come from:
 * values handed to :func:`register` (an ``api_key=`` argument, a credential header).
 
 Values shorter than :data:`MIN_LENGTH` characters are ignored: they would redact ordinary
-words. The value set is cached; :func:`jupychat.config.set_api_key` calls
+words; so are values found by their name alone that look like a plain word, a number or
+the path of an existing file (:func:`plausible`).
+
+The value set is cached; :func:`jupychat.config.set_api_key` calls
 :func:`invalidate`, and a cheap fingerprint (the environment compared by equality, the
 config file's modification time, the in-process keys) rebuilds it when anything else
 changed, so a key exported after import is still caught.
@@ -40,6 +43,7 @@ __all__ = [
     "contains_secret",
     "invalidate",
     "known",
+    "plausible",
     "register",
     "scrub_data",
     "scrub_text",
@@ -119,17 +123,39 @@ def _walk_config(value: Any, found: set[str], secret: bool = False) -> None:
         for item in value:
             _walk_config(item, found, secret)
     elif secret and isinstance(value, str):
-        _add(found, value)
+        _add(found, value, guessed=True)
 
 
-def _add(found: set[str], value: str) -> None:
+def plausible(value: str) -> bool:
+    """Whether a value found by its *name* (an environment variable, a config entry) can be
+    a credential worth removing from text.
+
+    Short plain words and numbers (``POSTGRES_PASSWORD=postgres``, ``PIN=12345678``) and
+    paths to existing files (``GOOGLE_APPLICATION_CREDENTIALS=/home/me/key.json``) are
+    not: removing every ``postgres`` or ``/home/me`` from a notebook's context would hide
+    ordinary data. Keys handed over explicitly (``api_key=``, ``%chat key``) are always
+    kept.
+    """
+    if len(value) < MIN_LENGTH:
+        return False
+    if len(value) < 20 and (value.isalpha() or value.isdigit()):
+        return False
+    if value[:1] in "/~\\" or value[1:3] in (":\\", ":/"):
+        try:
+            return not os.path.exists(os.path.expanduser(value))
+        except (OSError, ValueError):
+            return True
+    return True
+
+
+def _add(found: set[str], value: str, guessed: bool = False) -> None:
     value = value.strip()
     if not value:
         return
-    found.add(value)
     bearer = _BEARER.match(value)
-    if bearer:
-        found.add(bearer.group(1))
+    for candidate in (value, bearer.group(1) if bearer else ""):
+        if candidate and (not guessed or plausible(candidate)):
+            found.add(candidate)
 
 
 def _collect() -> set[str]:
@@ -138,7 +164,7 @@ def _collect() -> set[str]:
     found: set[str] = set()
     for name, value in os.environ.items():
         if value and _ENV_NAME.search(name):
-            _add(found, value)
+            _add(found, value, guessed=True)
     for value in config._keys.values():
         _add(found, value)
     try:

@@ -122,7 +122,7 @@ class _Attempt:
             out = list(produce())
         except ProviderError:
             raise
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError) as exc:
+        except (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
             raise ProtocolError(
                 f"{self.endpoint.provider} sent a chunk we cannot read "
                 f"({_one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
