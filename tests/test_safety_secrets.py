@@ -256,3 +256,16 @@ def test_word_like_values_and_file_paths_are_not_taken_for_keys(tmp_path, monkey
     )
     config.set_api_key("openai", "password")  # handed over as a key: always removed
     assert secrets.scrub_text("my password") == "my [redacted]"
+
+
+def test_a_password_in_the_base_url_is_used_but_never_saved(fake_server, tmp_path):
+    password = "urlpass-5e6f7a8b9c0d"
+    base = fake_server.openai_base_url.replace("http://", f"http://me:{password}@")
+    store = SessionStore(tmp_path / "s.db")
+    chat = ChatSession(f"openai-compatible:m@{base}", store=store)
+    fake_server.enqueue("hi")
+    chat.send("hello")
+    assert fake_server.last.headers["authorization"].startswith("Basic ")  # it was used
+    assert password not in chat.model_id and chat.model_id.endswith(fake_server.openai_base_url)
+    blob = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*")).decode("latin-1")
+    assert password not in blob

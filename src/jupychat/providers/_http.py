@@ -76,6 +76,7 @@ __all__ = [
     "map_transport_error",
     "merge_headers",
     "parse_retry_after",
+    "public_url",
     "redact",
     "shared_client",
     "ssl_context",
@@ -587,6 +588,20 @@ def merge_headers(settings: Mapping[str, Any], options: dict[str, Any]) -> dict[
     return merged
 
 
+def public_url(url: str) -> str:
+    """``url`` without a user name, password or credential-named query parameter.
+
+    What may be shown or saved (a model id, a message); the full URL is used only to
+    send requests.
+    """
+    parsed = httpx.URL(url)
+    if not (parsed.userinfo or any(_secrets.secret_name(k) for k in parsed.params)):
+        return url
+    params = [(k, v) for k, v in parsed.params.multi_items() if not _secrets.secret_name(k)]
+    clean_url = parsed.copy_with(username=None, password=None, params=params or None)
+    return str(clean_url).rstrip("/")
+
+
 def _check_url(url: str, provider: str) -> str:
     url = str(url).strip()
     if not url.startswith(("http://", "https://")):
@@ -658,8 +673,12 @@ class HTTPProvider(Provider):
         self.base_url = _check_url(base_url, self.name)
         self._api_key = api_key or None
         # known from now on: removed by value from requests, errors and stored text
+        url = httpx.URL(self.base_url)
         _secrets.register(
-            api_key, *(str(v) for k, v in (headers or {}).items() if _secrets.secret_name(k))
+            api_key,
+            url.password or None,
+            *(v for k, v in url.params.multi_items() if _secrets.secret_name(k)),
+            *(str(v) for k, v in (headers or {}).items() if _secrets.secret_name(k)),
         )
         self._key_name = key_name or self.name
         self._key_env = key_env

@@ -40,6 +40,7 @@ from ._http import (
     error_info,
     map_error,
     merge_headers,
+    public_url,
 )
 from ._stream import StreamParser, parse_json
 from ._unicode import Joiner, clean, clean_data
@@ -430,8 +431,8 @@ class OpenAIProvider(HTTPProvider):
 
     @property
     def model_id(self) -> str:
-        if self._url_in_id:
-            return f"{self.name}:{self.model}@{self.base_url}"
+        if self._url_in_id:  # a password in the URL is used, never shown or saved
+            return f"{self.name}:{self.model}@{public_url(self.base_url)}"
         return f"{self.name}:{self.model}"
 
     def request_url(self) -> str:
