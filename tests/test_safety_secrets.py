@@ -23,6 +23,7 @@ from fixtures_server import fake_server
 from jupychat import ChatSession, config, secrets
 from jupychat.context import data_tools, describe, inventory, turn_context
 from jupychat.errors import ConfigError, ProviderError
+from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore
 from jupychat.store.scrub import scrub
 from jupychat.types import Message
@@ -205,8 +206,6 @@ def test_options_a_provider_does_not_know_are_refused_in_one_line(model, options
 
 
 def test_provider_options_on_a_ready_made_provider_and_unknown_turn_options_are_refused():
-    from jupychat.providers.fake import get_fake
-
     with pytest.raises(ConfigError, match="ready-made"):
         ChatSession(get_fake(), api_key="abcdefgh12345")
     chat = ChatSession("fake")
@@ -269,3 +268,14 @@ def test_a_password_in_the_base_url_is_used_but_never_saved(fake_server, tmp_pat
     assert password not in chat.model_id and chat.model_id.endswith(fake_server.openai_base_url)
     blob = b"".join(p.read_bytes() for p in tmp_path.glob("s.db*")).decode("latin-1")
     assert password not in blob
+
+
+def test_request_options_are_honoured_and_a_turn_may_use_another_model():
+    fake, other = get_fake("options-main"), get_fake("options-other")
+    chat = ChatSession(fake, top_p=0.5, temperature=0.2)
+    chat.send("hi")
+    assert fake.requests[-1].extra == {"top_p": 0.5}
+    assert fake.requests[-1].temperature == 0.2
+    response = chat.send("once elsewhere", model="fake:options-other")
+    assert response.model == "fake:options-other" and other.requests
+    assert chat.model_id == "fake:options-main"  # the session keeps its own model

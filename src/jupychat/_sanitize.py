@@ -43,11 +43,13 @@ __all__ = [
     "turn_timeout",
 ]
 
-REQUEST_OPTIONS = frozenset({"temperature", "max_tokens", "seed", "stop", "extra", "turn_timeout"})
+REQUEST_OPTIONS = frozenset(
+    {"temperature", "top_p", "max_tokens", "seed", "stop", "extra", "turn_timeout"}
+)
 """Options a session keeps (and saves) and sends with every request."""
 
-TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace"}
-"""Options one ``send``/``stream`` call accepts."""
+TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace", "model"}
+"""Options one ``send``/``stream`` call accepts (``model``: a model for this turn only)."""
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

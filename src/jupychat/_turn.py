@@ -95,6 +95,7 @@ class Turn:
         self.options = options
         self.model_id = model_id
         self.max_steps = max_steps
+        self.provider: Any = None  # the driver's provider for this turn (set by the session)
         self.new: list[Message] = [user]
         self.replaces = False  # True when committing drops earlier turns (a re-run cell)
         self.steps = 0
@@ -139,9 +140,15 @@ class Turn:
             max_tokens=self.options.get("max_tokens"),
             seed=self.options.get("seed"),
             stop=tuple(self.options.get("stop") or ()),
-            extra=dict(self.options.get("extra") or {}),
+            extra=self._extra(),
             deadline=self.deadline,
         )
+
+    def _extra(self) -> dict[str, Any]:
+        extra = dict(self.options.get("extra") or {})
+        if self.options.get("top_p") is not None:  # every wire format names it top_p
+            extra.setdefault("top_p", self.options["top_p"])
+        return extra
 
     # -- absorbing a step ---------------------------------------------------
     def feed(self, event: Event) -> None:

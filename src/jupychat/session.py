@@ -179,7 +179,7 @@ class ChatSession:
     store:
         A :class:`~jupychat.store.SessionStore` (or a path to one) to save every turn to.
     options:
-        Request options, kept with the session: ``temperature``, ``max_tokens``,
+        Request options, kept with the session: ``temperature``, ``top_p``, ``max_tokens``,
         ``seed``, ``stop``, ``extra``, and ``turn_timeout`` (seconds one turn may wait
         for the model; default: the ``turn_timeout`` setting, 600 s). Any other option
         is for the provider (``api_key``, ``base_url``, ``headers``, ``n_ctx``...): it is
@@ -399,8 +399,9 @@ class ChatSession:
     def send(self, prompt: str | Part | Iterable[Part], **options: Any) -> Response:
         """Send a message and return the complete response.
 
-        Options: ``context`` (extra context for this turn), ``temperature``,
-        ``max_tokens``, ``seed``, ``stop``, ``meta`` (stored on the user message), and
+        Options: ``context`` (extra context for this turn), ``model`` (a model for this
+        turn only; the session keeps its own), ``temperature``, ``top_p``, ``max_tokens``,
+        ``seed``, ``stop``, ``turn_timeout``, ``meta`` (stored on the user message), and
         ``replace`` (a predicate on user messages: the matching earlier turns are left out
         of this request and dropped from history when, and only when, this turn succeeds).
         """
@@ -454,6 +455,9 @@ class ChatSession:
             _sanitize.check_turn_options(options)
             opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
             timeout = _sanitize.turn_timeout(opts.pop("turn_timeout", None))
+            # a model for this turn only: the session's own model is untouched
+            model = opts.pop("model", None)
+            provider = self._provider if model is None else self._model_for(model, {})
             parts = clean_parts(_content(prompt))
             if not any(isinstance(p, Text) and p.text.strip() for p in parts) and not any(
                 not isinstance(p, Text) for p in parts
@@ -476,10 +480,11 @@ class ChatSession:
                 system=system or None,
                 tools=[t.spec for t in self._tools.values()],
                 options=opts,
-                model_id=self.model_id,
+                model_id=provider.model_id,
                 max_steps=self.max_steps,
                 timeout=timeout,
             )
+            turn.provider = provider
             turn.replaces = bool(replaced)
             return turn
         except BaseException:
@@ -520,7 +525,7 @@ class ChatSession:
             f"no answer from {turn.model_id} within {limit}; try again, or raise "
             "turn_timeout (ChatSession(turn_timeout=...), JUPYCHAT_TURN_TIMEOUT or "
             "%config ChatMagics.turn_timeout)",
-            provider=self._provider.name,
+            provider=turn.provider.name,
         )
         response = self._finish(turn, error, timed_out=True)
         if response is None:
@@ -539,7 +544,7 @@ class ChatSession:
         try:
             while True:
                 request = self.hooks.request(turn.request())
-                events = self._provider.stream(request)
+                events = turn.provider.stream(request)
                 try:
                     for event in events:
                         turn.feed(event)
@@ -592,7 +597,7 @@ class ChatSession:
         try:
             while True:
                 request = self.hooks.request(turn.request())
-                events = self._provider.astream(request)
+                events = turn.provider.astream(request)
                 try:
                     while True:
                         try:
