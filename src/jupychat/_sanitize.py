@@ -133,10 +133,11 @@ def clean_parts(parts: Iterable[Part]) -> tuple[Part, ...]:
             out.append(ToolCall(clean_text(part.id), clean_text(part.name), arguments))
         elif isinstance(part, ToolResult):
             content = clean_text(part.content)
+            call_id = clean_text(part.tool_call_id)  # cleaned as the call's own id is
             out.append(
                 part
-                if content == part.content
-                else ToolResult(part.tool_call_id, part.name, content, part.is_error)
+                if (content, call_id) == (part.content, part.tool_call_id)
+                else ToolResult(call_id, part.name, content, part.is_error)
             )
         else:
             out.append(part)
