@@ -314,3 +314,15 @@ def test_the_local_model_stops_at_the_deadline(mode):
     started = time.monotonic()
     assert turn(chat, "Say hi.", mode)[0].text
     assert time.monotonic() - started < 30
+
+
+def test_the_deadline_machinery_adds_no_import_to_load_ext():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jupychat, jupychat.session;"
+        "print(sorted(m for m in ('httpx', 'asyncio', 'httpx_sse') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

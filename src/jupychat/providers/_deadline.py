@@ -25,17 +25,17 @@ and the session (which knows whether text arrived) keeps or drops it.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from jupychat.errors import ProviderUnavailable
+
+if TYPE_CHECKING:  # the session imports this module: httpx and asyncio load only when used
+    import httpx
 
 __all__ = ["GRACE", "Deadline", "Watchdog", "aiter_text", "iter_text", "wait_until"]
 
@@ -96,6 +96,8 @@ class Deadline:
         left = self.remaining()
         if left is None:
             return timeout
+        import httpx
+
         base = client.timeout if timeout is httpx.USE_CLIENT_DEFAULT else timeout
         if not isinstance(base, httpx.Timeout):
             base = httpx.Timeout(base)
@@ -207,6 +209,8 @@ async def aiter_text(
     ended: Callable[[], bool],
 ) -> AsyncIterator[str]:
     """Async twin of :func:`iter_text`: each read is also bounded by the time left."""
+    import asyncio
+
     pieces = response.aiter_text()
     grace: float | None = None
     try:
@@ -239,6 +243,8 @@ async def wait_until(awaitable: Any, at: float | None) -> Any:
     """
     if at is None:
         return await awaitable
+    import asyncio  # already loaded: this runs inside an event loop
+
     left = at - time.monotonic()
     if left <= 0:
         close = getattr(awaitable, "close", None)
