@@ -455,14 +455,14 @@ class ChatSession:
             _sanitize.check_turn_options(options)
             opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
             timeout = _sanitize.turn_timeout(opts.pop("turn_timeout", None))
-            # a model for this turn only: the session's own model is untouched
-            model = opts.pop("model", None)
-            provider = self._provider if model is None else self._model_for(model, {})
             parts = clean_parts(_content(prompt))
             if not any(isinstance(p, Text) and p.text.strip() for p in parts) and not any(
                 not isinstance(p, Text) for p in parts
             ):
                 raise ChatError("the prompt is empty; write a question or instruction")
+            # a model for this turn only: the session's own model is untouched
+            model = opts.pop("model", None)
+            provider = self._provider if model is None else self._model_for(model, {})
             replace = opts.pop("replace", None)
             base, replaced = (
                 self._without_turns(replace) if replace is not None else (list(self._history), 0)
