@@ -19,7 +19,9 @@ Faults a script can ask for: ``status`` (401/403/404/429/500/503/529… with
 ``retry_after``), ``hangup`` (close the connection without answering),
 ``drop_after=N`` (close the connection after N stream events),
 ``malformed=True`` (one event that is not JSON), ``stream_error`` (an in-stream error
-event), ``chunk_delay`` (seconds before each event) and ``chunk_size``.
+event), ``chunk_delay`` (seconds before each event) and ``chunk_size``, ``stall``
+(seconds of silence before the headers), ``keepalive`` (``: ping`` comments every N
+seconds, forever), and ``raw`` (exact stream pieces, or the exact JSON body, as given).
 
 Run it on its own for notebooks and kernel tests::
 
@@ -144,6 +146,17 @@ class Script:
     hangup:
         Read the request, then close the connection without answering (what a client
         sees when a kept-alive connection was closed by the server under its feet).
+    raw:
+        Pieces written exactly as given (``str`` is sent as UTF-8, ``bytes`` as they are),
+        each as its own HTTP chunk after ``chunk_delay``, instead of the generated events;
+        for a request without ``stream``, their concatenation is the JSON body.
+    content_type:
+        The content type of a ``raw`` answer (default: the event stream, or JSON).
+    stall:
+        Seconds to stay silent after reading the request, before sending anything.
+    keepalive:
+        After the events (or ``raw`` pieces), send a ``: ping`` comment every this many
+        seconds instead of ending the stream, until the client hangs up (at most 60 s).
     """
 
     text: str | None = None
@@ -163,6 +176,10 @@ class Script:
     chunk_delay: float = 0.0
     chunk_size: int = 8
     hangup: bool = False
+    raw: list[str | bytes] | None = None
+    content_type: str | None = None
+    stall: float = 0.0
+    keepalive: float | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Script:
@@ -664,8 +681,66 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             record.handling_time = time.perf_counter() - started
 
+    def _client_gone(self, seconds: float) -> bool:
+        """Wait up to ``seconds``; True as soon as the client closes its end."""
+        end = time.monotonic() + seconds
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if readable:
+                try:
+                    if not self.connection.recv(1, socket.MSG_PEEK):
+                        return True
+                except OSError:
+                    return True
+                time.sleep(min(left, 0.05))
+
+    def _raw(self, script: Script, body: dict[str, Any]) -> None:
+        pieces = [
+            p if isinstance(p, bytes) else p.encode("utf-8", "surrogatepass")
+            for p in script.raw or []
+        ]
+        if not body.get("stream"):
+            payload = b"".join(pieces)
+            self.send_response(200)
+            self.send_header("content-type", script.content_type or "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        self.send_response(200)
+        self.send_header("content-type", script.content_type or "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for piece in pieces:
+            if script.chunk_delay and self._client_gone(script.chunk_delay):
+                return
+            if piece:
+                self._write_chunk(piece)
+        self._finish_stream(script)
+
+    def _finish_stream(self, script: Script) -> None:
+        if script.keepalive is None:
+            self._end_stream()
+            return
+        self.close_connection = True
+        end = time.monotonic() + 60.0
+        while time.monotonic() < end:
+            self.wfile.flush()
+            if self._client_gone(script.keepalive):
+                return
+            self._write_chunk(b": ping\n\n")
+
     def _answer(self, api: str, script: Script, body: dict[str, Any], raw: str) -> None:
         model = str(body.get("model", ""))
+        if script.stall and self._client_gone(script.stall):
+            self.close_connection = True
+            return
+        if script.raw is not None:
+            self._raw(script, body)
+            return
         if script.hangup:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -713,7 +788,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
             if script.chunk_delay:
-                time.sleep(script.chunk_delay)
+                if script.keepalive is not None or script.chunk_delay >= 0.05:
+                    if self._client_gone(script.chunk_delay):
+                        self.close_connection = True
+                        return
+                else:
+                    time.sleep(script.chunk_delay)
             self._write_chunk(frame)
             if n == 0 and script.malformed:
                 self._write_chunk(b"data: {this is not json\n\n")
@@ -721,7 +801,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._write_chunk(self._stream_error(api, script.stream_error))
                 self._end_stream()
                 return
-        self._end_stream()
+        self._finish_stream(script)
 
     @staticmethod
     def _stream_error(api: str, kind: str) -> bytes:

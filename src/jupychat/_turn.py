@@ -40,7 +40,8 @@ class Response:
         Tokens summed over every model call of the turn.
     finish_reason:
         Why the last model call stopped; ``"max_steps"`` when the tool loop hit its limit;
-        ``"interrupted"`` when the stream was stopped.
+        ``"interrupted"`` when the stream was stopped; ``"timeout"`` when the turn ran out
+        of ``turn_timeout`` after part of the answer had arrived.
     model:
         ``"provider:model"`` that answered.
     latency:
@@ -86,6 +87,7 @@ class Turn:
         options: dict[str, Any],
         model_id: str,
         max_steps: int,
+        timeout: float | None = None,
     ) -> None:
         self.history = history
         self.system = system
@@ -101,6 +103,8 @@ class Turn:
         self.started = time.monotonic()
         self.ttft: float | None = None
         self.finish_reason: str | None = None
+        self.timeout = timeout
+        self.deadline = None if timeout is None else self.started + timeout
         self._reset_step()
 
     def _reset_step(self) -> None:
@@ -110,6 +114,17 @@ class Turn:
         self._done: Done | None = None
         self._step_started = time.monotonic()
         self._step_ttft: float | None = None
+
+    # -- the deadline --------------------------------------------------------
+    @property
+    def expired(self) -> bool:
+        """True once the turn has used up its ``turn_timeout``."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def pause(self, seconds: float) -> None:
+        """Time spent outside the model (running tools) does not count against the deadline."""
+        if self.deadline is not None:
+            self.deadline += max(0.0, seconds)
 
     # -- building requests -------------------------------------------------
     def request(self) -> ChatRequest:
@@ -125,8 +140,15 @@ class Turn:
             max_tokens=self.options.get("max_tokens"),
             seed=self.options.get("seed"),
             stop=tuple(self.options.get("stop") or ()),
-            extra=dict(self.options.get("extra") or {}),
+            extra=self._extra(),
+            deadline=self.deadline,
         )
+
+    def _extra(self) -> dict[str, Any]:
+        extra = dict(self.options.get("extra") or {})
+        if self.options.get("top_p") is not None:  # every wire format names it top_p
+            extra.setdefault("top_p", self.options["top_p"])
+        return extra
 
     # -- absorbing a step ---------------------------------------------------
     def feed(self, event: Event) -> None:
@@ -144,7 +166,7 @@ class Turn:
         elif isinstance(event, Done):
             self._done = event
 
-    def _assistant(self, *, interrupted: bool = False) -> Message:
+    def _assistant(self, *, interrupted: bool = False, reason: str = "interrupted") -> Message:
         parts: list[Part] = []
         text = "".join(self._text)
         if text:
@@ -162,7 +184,7 @@ class Turn:
             content=tuple(parts),
             model=(done.model if done and done.model else None) or self.model_id,
             usage=usage,
-            finish_reason="interrupted" if interrupted else (done.finish_reason if done else None),
+            finish_reason=reason if interrupted else (done.finish_reason if done else None),
             reasoning="".join(self._reasoning) or None,
             interrupted=interrupted,
             meta=meta,
@@ -207,12 +229,15 @@ class Turn:
     def partial_text(self) -> str:
         return "".join(self._text)
 
-    def interrupt(self) -> bool:
-        """Keep the partial answer, marked interrupted; False when there is nothing to keep."""
+    def interrupt(self, reason: str = "interrupted") -> bool:
+        """Keep the partial answer, marked interrupted; False when there is nothing to keep.
+
+        ``reason`` is its ``finish_reason``: ``"interrupted"`` (stopped) or ``"timeout"``.
+        """
         if not self._text:
             return False
-        self.new.append(self._assistant(interrupted=True))
-        self.finish_reason = "interrupted"
+        self.new.append(self._assistant(interrupted=True, reason=reason))
+        self.finish_reason = reason
         return True
 
     def response(self) -> Response:

@@ -12,11 +12,17 @@ at ``openai-compatible``, ``headers``, ``api_version``).
 
 API keys: read from the provider's environment variable, from keys set in this process
 with :func:`set_api_key` (``%chat key``), or from the config file. They are held in memory
-only and never written anywhere by jupychat.
+only and never written anywhere by jupychat; :mod:`jupychat.secrets` knows every one of
+them and removes their values from requests, results, errors and stored text.
+
+``turn_timeout`` (default 600 s) is the most time one turn may spend waiting for the model:
+connecting, retrying (backoff sleeps included) and streaming, summed over the turn's model
+calls (time spent running tools does not count).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Mapping
@@ -44,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 3,
     "backoff": 0.5,
     "max_backoff": 20.0,
+    "turn_timeout": 600.0,
     "temperature": None,
     "max_tokens": None,
     "resume": "resume",
@@ -59,6 +66,12 @@ def config_path() -> Path:
     explicit = os.environ.get("JUPYCHAT_CONFIG")
     if explicit:
         return Path(explicit).expanduser()
+    return _platform_config(os.environ.get("XDG_CONFIG_HOME"), os.environ.get("APPDATA"))
+
+
+@functools.lru_cache(maxsize=8)
+def _platform_config(xdg: str | None, appdata: str | None) -> Path:
+    """The platform's config file path (cached: platformdirs costs ~25 µs a call)."""
     import platformdirs
 
     return Path(platformdirs.user_config_dir("jupychat", appauthor=False)) / "config.toml"
@@ -138,6 +151,9 @@ def set_api_key(provider: str, key: str | None) -> None:
         _keys[provider] = key
     else:
         _keys.pop(provider, None)
+    from . import secrets
+
+    secrets.invalidate()
 
 
 def api_key(provider: str, env_var: str | None) -> str | None:

@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import (
     AsyncIterator,
@@ -34,10 +35,21 @@ from collections.abc import (
 from pathlib import Path
 from typing import Any
 
+from . import _sanitize
+from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
 from ._turn import Response, Turn
-from .errors import ChatError, StoreError, ToolError, TurnInterrupted
+from .errors import (
+    ChatError,
+    ConfigError,
+    ProviderError,
+    ProviderUnavailable,
+    StoreError,
+    ToolError,
+    TurnInterrupted,
+)
 from .events import Event, TextDelta, ToolResultEvent
 from .hooks import Hooks
+from .providers._deadline import wait_until
 from .providers.base import Provider
 from .providers.registry import resolve_model
 from .tools import Tool
@@ -48,6 +60,12 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "ChatSession", "ChatStream", "Response"]
 SCHEMA = "jupychat.session"
 SCHEMA_VERSION = 1
 TOOL_OUTPUT_LIMIT = 16_000
+
+
+class _Expired(Exception):
+    """The turn used up its ``turn_timeout`` between two events (raised by the drivers)."""
+
+
 def _is_interrupt(exc: BaseException) -> bool:
     """Ctrl-C, a closed stream, or a cancelled task (asyncio is only imported if in use)."""
     if isinstance(exc, (KeyboardInterrupt, GeneratorExit)):
@@ -75,9 +93,8 @@ def render_context(context: ContextLike, key: str = "context") -> dict[str, str]
         if callable(method):
             text = method()
             if isinstance(text, str):
-                text = valid_text(text)
                 return {key: text} if text.strip() else {}
-    text = valid_text(context if isinstance(context, str) else str(context))
+    text = context if isinstance(context, str) else str(context)
     return {key: text} if text.strip() else {}
 
 
@@ -90,36 +107,8 @@ def _content(content: str | Part | Iterable[Part]) -> tuple[Part, ...]:
         parts = (content,)  # type: ignore[assignment]
     else:
         parts = tuple(content)
-    for part in parts:
-        if isinstance(part, Text) and not _encodable(part.text):
-            raise ChatError(
-                "the prompt holds an invalid character (a lone UTF-16 surrogate such as "
-                f"U+{ord(_first_surrogate(part.text)):04X}); remove it and send again"
-            )
     return parts
 
-
-def _encodable(text: str) -> bool:
-    """False when ``text`` holds a lone surrogate, which no UTF-8 file or request can carry."""
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _first_surrogate(text: str) -> str:
-    return next((c for c in text if "\ud800" <= c <= "\udfff"), "?")
-
-
-def valid_text(text: str) -> str:
-    """``text`` with any lone surrogate replaced by U+FFFD (for data we cannot refuse)."""
-    if _encodable(text):
-        return text
-    # through UTF-16: a split pair joins into its character, a lone half becomes U+FFFD
-    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 class ChatStream:
@@ -193,7 +182,12 @@ class ChatSession:
     store:
         A :class:`~jupychat.store.SessionStore` (or a path to one) to save every turn to.
     options:
-        Default request options: ``temperature``, ``max_tokens``, ``seed``, ``stop``.
+        Request options, kept with the session: ``temperature``, ``top_p``, ``max_tokens``,
+        ``seed``, ``stop``, ``extra``, and ``turn_timeout`` (seconds one turn may wait
+        for the model; default: the ``turn_timeout`` setting, 600 s). Any other option
+        is for the provider (``api_key``, ``base_url``, ``headers``, ``n_ctx``...): it is
+        passed to the provider factory, which uses it or refuses it, and it is never
+        saved or exported.
     """
 
     def __init__(
@@ -218,21 +212,24 @@ class ChatSession:
     ) -> None:
         if max_steps < 1:
             raise ValueError("max_steps must be at least 1")
-        self._provider = resolve_model(model)
+        request_options, provider_options = _sanitize.split_options(options)
+        self._provider_options = provider_options  # api_key & co: in memory only
+        self._provider = _resolve(model, provider_options)
         self.system_prompt = system_prompt
         self._tools: dict[str, Tool] = {}
         for tool in tools or ():
             self.add_tool(tool)
         self.hooks = Hooks.coerce(hooks)
-        self._history: list[Message] = [
-            m if isinstance(m, Message) else Message.from_dict(m) for m in history or ()
+        self._history: list[Message] = [  # known keys and lone surrogates never get in
+            clean_message(m if isinstance(m, Message) else Message.from_dict(m))
+            for m in history or ()
         ]
         self.max_steps = max_steps
         self._memory: dict[str, Any] = dict(memory or {})
         self._metadata: dict[str, Any] = dict(metadata or {})
         self.context = context
         self.approve = approve
-        self.options: dict[str, Any] = {k: v for k, v in options.items() if v is not None}
+        self.options: dict[str, Any] = request_options
         self.id = id or _new_id()
         self.title = title
         self.name = name
@@ -257,11 +254,22 @@ class ChatSession:
         """``"provider:model"`` of the current model."""
         return self._provider.model_id
 
-    def switch_model(self, model: str | Provider) -> ChatSession:
-        """Use another model from the next turn on; history is kept."""
-        self._provider = resolve_model(model)
+    def switch_model(self, model: str | Provider, **options: Any) -> ChatSession:
+        """Use another model from the next turn on; history is kept.
+
+        ``options`` are provider options (``api_key``, ``base_url``...); without them, the
+        ones this session was built with are reused for a model of the same provider.
+        """
+        self._provider = self._model_for(model, options)
         self._touch()
         return self
+
+    def _model_for(self, model: str | Provider, options: Mapping[str, Any]) -> Provider:
+        if options:
+            self._provider_options = {k: v for k, v in options.items() if v is not None}
+            return _resolve(model, self._provider_options)
+        same = isinstance(model, str) and model.partition(":")[0] == self._provider.name
+        return _resolve(model, self._provider_options if same else {})
 
     # -- tools ---------------------------------------------------------------
     @property
@@ -306,7 +314,7 @@ class ChatSession:
         self, role: str, content: str | Part | Iterable[Part], reasoning: str | None = None
     ) -> Message:
         """Add a message to history by hand (it is saved like any turn)."""
-        message = Message(role=role, content=_content(content), reasoning=reasoning)  # type: ignore[arg-type]
+        message = clean_message(Message(role=role, content=_content(content), reasoning=reasoning))  # type: ignore[arg-type]
         self._commit([message])
         return message
 
@@ -395,8 +403,8 @@ class ChatSession:
         """Send a message and return the complete response.
 
         Options: ``context`` (extra context for this turn), ``model`` (a model for this
-        turn only; the session keeps its own), ``temperature``, ``max_tokens``, ``seed``,
-        ``stop``, ``meta`` (stored on the user message), and
+        turn only; the session keeps its own), ``temperature``, ``top_p``, ``max_tokens``,
+        ``seed``, ``stop``, ``turn_timeout``, ``meta`` (stored on the user message), and
         ``replace`` (a predicate on user messages: the matching earlier turns are left out
         of this request and dropped from history when, and only when, this turn succeeds).
         """
@@ -447,15 +455,17 @@ class ChatSession:
             )
         try:
             self._stop.clear()
+            _sanitize.check_turn_options(options)
             opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
-            parts = _content(prompt)
+            timeout = _sanitize.turn_timeout(opts.pop("turn_timeout", None))
+            parts = clean_parts(_content(prompt))
             if not any(isinstance(p, Text) and p.text.strip() for p in parts) and not any(
                 not isinstance(p, Text) for p in parts
             ):
                 raise ChatError("the prompt is empty; write a question or instruction")
             # a model for this turn only: the session's own model is untouched
             model = opts.pop("model", None)
-            provider = self._provider if model is None else resolve_model(model)
+            provider = self._provider if model is None else self._model_for(model, {})
             replace = opts.pop("replace", None)
             base, replaced = (
                 self._without_turns(replace) if replace is not None else (list(self._history), 0)
@@ -475,6 +485,7 @@ class ChatSession:
                 options=opts,
                 model_id=provider.model_id,
                 max_steps=self.max_steps,
+                timeout=timeout,
             )
             turn.provider = provider
             turn.replaces = bool(replaced)
@@ -483,24 +494,51 @@ class ChatSession:
             self._busy.release()
             raise
 
-    def _finish(self, turn: Turn, exc: BaseException | None) -> Response | None:
-        """Commit or roll back; always releases the session."""
+    def _finish(
+        self, turn: Turn, exc: BaseException | None, *, timed_out: bool = False
+    ) -> Response | None:
+        """Commit or roll back; always releases the session.
+
+        A stopped turn (``exc`` an interrupt) or one that ran out of time (``timed_out``)
+        keeps its partial answer, marked interrupted, when any text had arrived.
+        """
         try:
             base = turn.history if turn.replaces else None
-            if exc is None:
+            kept = exc is None or (
+                (timed_out or _is_interrupt(exc))
+                and turn.interrupt("timeout" if timed_out else "interrupted")
+            )
+            if kept:
+                turn.new = [clean_message(m) for m in turn.new]
                 response = turn.response()
                 self._commit(turn.new, response, base)
-                self.hooks.response(response)
+                if exc is None:
+                    self.hooks.response(response)
                 return response
-            if _is_interrupt(exc) and turn.interrupt():
-                response = turn.response()
-                self._commit(turn.new, response, base)
-                return response
-            if not _is_interrupt(exc):
+            if exc is not None and not _is_interrupt(exc):
                 self.hooks.error(exc)
             return None
         finally:
             self._busy.release()
+
+    def _timed_out(self, turn: Turn, cause: BaseException) -> Response:
+        """End a turn that used up ``turn_timeout``: keep the partial answer, or fail."""
+        limit = f"turn_timeout={turn.timeout:g} s"
+        error = ProviderUnavailable(
+            f"no answer from {turn.model_id} within {limit}; try again, or raise "
+            "turn_timeout (ChatSession(turn_timeout=...), JUPYCHAT_TURN_TIMEOUT or "
+            "%config ChatMagics.turn_timeout)",
+            provider=turn.provider.name,
+        )
+        response = self._finish(turn, error, timed_out=True)
+        if response is None:
+            raise error from cause
+        warnings.warn(
+            f"the answer from {turn.model_id} was cut off at {limit}; the part that arrived "
+            "is kept, marked interrupted (raise turn_timeout to wait longer)",
+            stacklevel=3,
+        )
+        return response
 
     def _drive(
         self, prompt: str | Part | Iterable[Part], options: dict[str, Any]
@@ -516,6 +554,8 @@ class ChatSession:
                         yield event
                         if self._stop.is_set():
                             raise KeyboardInterrupt
+                        if turn.expired:
+                            raise _Expired
                 finally:
                     close = getattr(events, "close", None)
                     if close is not None:
@@ -526,7 +566,9 @@ class ChatSession:
                 if not turn.steps_left:
                     turn.stop_at_max_steps(calls)
                     break
+                began = time.monotonic()
                 results = [self._run_tool(call) for call in calls]
+                turn.pause(time.monotonic() - began)
                 turn.add_results(results)
                 for result in results:
                     yield ToolResultEvent(result)
@@ -540,6 +582,9 @@ class ChatSession:
                 ) from None
             return response
         except BaseException as exc:
+            scrub_exception(exc)
+            if turn.expired and isinstance(exc, (_Expired, ProviderError)):
+                return self._timed_out(turn, exc)
             self._finish(turn, exc)
             raise
         response = self._finish(turn, None)
@@ -557,11 +602,21 @@ class ChatSession:
                 request = self.hooks.request(turn.request())
                 events = turn.provider.astream(request)
                 try:
-                    async for event in events:
+                    while True:
+                        try:
+                            event = await wait_until(events.__anext__(), turn.deadline)
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            if not turn.expired:
+                                raise  # the provider's own timeout, not the turn's
+                            raise _Expired from None
                         turn.feed(event)
                         yield event
                         if self._stop.is_set():
                             raise asyncio.CancelledError
+                        if turn.expired:
+                            raise _Expired
                 finally:
                     aclose = getattr(events, "aclose", None)
                     if aclose is not None:
@@ -572,7 +627,9 @@ class ChatSession:
                 if not turn.steps_left:
                     turn.stop_at_max_steps(calls)
                     break
+                began = time.monotonic()
                 results = [await self._arun_tool(call) for call in calls]
+                turn.pause(time.monotonic() - began)
                 turn.add_results(results)
                 for result in results:
                     yield ToolResultEvent(result)
@@ -587,6 +644,10 @@ class ChatSession:
             yield response
             return
         except BaseException as exc:
+            scrub_exception(exc)
+            if turn.expired and isinstance(exc, (_Expired, ProviderError)):
+                yield self._timed_out(turn, exc)
+                return
             self._finish(turn, exc)
             raise
         yield self._finish(turn, None)
@@ -614,6 +675,7 @@ class ChatSession:
         return tool
 
     def _tool_done(self, call: ToolCall, content: str, is_error: bool) -> ToolResult:
+        content = clean_text(content)  # no known key, no lone surrogate reaches history
         if len(content) > TOOL_OUTPUT_LIMIT:
             cut = len(content) - TOOL_OUTPUT_LIMIT
             content = content[:TOOL_OUTPUT_LIMIT] + f"\n[… {cut:,} more characters cut]"
@@ -660,7 +722,7 @@ class ChatSession:
         if not rendered:
             return []
         sent = self.sent_context(history)
-        blocks = [ContextBlock(key, text) for key, text in rendered.items()]
+        blocks = [ContextBlock(clean_text(k), clean_text(t)) for k, t in rendered.items()]
         return [b for b in blocks if sent.get(b.key) != b.digest]
 
     # -- stats ---------------------------------------------------------------
@@ -752,6 +814,7 @@ class ChatSession:
         )
         for key, value in changes.items():
             setattr(new, key, value)
+        new._provider_options = dict(self._provider_options)
         if store is not None:
             new.attach_store(store)
         return new
@@ -763,19 +826,19 @@ class ChatSession:
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "id": self.id,
-            "title": self.title,
+            "title": clean_text(self.title) if self.title else self.title,
             "name": self.name,
             "notebook": self.notebook,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "model": self.model_id,
-            "system_prompt": self.system_prompt,
+            "system_prompt": clean_text(self.system_prompt) if self.system_prompt else None,
             "messages": [m.to_dict() for m in self._history],
-            "memory": copy.deepcopy(self._memory),
-            "metadata": copy.deepcopy(self._metadata),
+            "memory": _sanitize.clean_data_value(copy.deepcopy(self._memory)),
+            "metadata": _sanitize.clean_data_value(copy.deepcopy(self._metadata)),
             "tools": list(self._tools),
             "max_steps": self.max_steps,
-            "settings": dict(self.options),
+            "settings": _sanitize.stored_options(self.options),
         }
 
     @classmethod
@@ -803,7 +866,7 @@ class ChatSession:
             title=data.get("title"),
             name=data.get("name"),
             notebook=data.get("notebook"),
-            **{**stored_settings(data.get("settings"), data.get("id")), **kwargs},
+            **{**_sanitize.stored_options(data.get("settings"), data.get("id")), **kwargs},
         )
         session.created_at = data.get("created_at") or session.created_at
         session.updated_at = data.get("updated_at") or session.updated_at
@@ -879,10 +942,10 @@ class ChatSession:
             self._memory = copy.deepcopy(dict(data.get("memory") or {}))
             self._metadata = copy.deepcopy(dict(data.get("metadata") or {}))
             self.system_prompt = data.get("system_prompt")
-            self.options = dict(data.get("settings") or {})
+            self.options = _sanitize.stored_options(data.get("settings") or {})
             self.max_steps = int(data.get("max_steps") or self.max_steps)
             if data.get("model") and data["model"] != self.model_id:
-                self._provider = resolve_model(data["model"])
+                self._provider = self._model_for(data["model"], {})
             self._last_response = None
             self._touch()
         return self
@@ -1001,6 +1064,17 @@ class ChatSession:
         return len(self._history)
 
 
+def _resolve(model: str | Provider | None, options: Mapping[str, Any]) -> Provider:
+    """The provider for ``model`` built with the provider ``options`` (api_key...)."""
+    if options and isinstance(model, Provider):
+        raise ConfigError(
+            f"option(s) {', '.join(sorted(options))} cannot be applied to the ready-made "
+            f"provider {model.model_id}; pass them when building it, or name the model as "
+            "a 'provider:model' string"
+        )
+    return resolve_model(model, **options)
+
+
 def _new_id() -> str:
     import uuid
 
@@ -1018,56 +1092,6 @@ def _tool_error(exc: Exception) -> str:
 def _title_from(text: str, limit: int = 60) -> str:
     line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-def _number(value: Any) -> bool:
-    import math
-
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value >= 0
-    )
-
-
-# Settings a stored or imported session may carry back into ChatSession(...), each with its
-# check. Anything else in a record's "settings" (tools, store, approve, hooks, api keys,
-# raw request fields...) is dropped: a session file must not reconfigure the program.
-_SETTING_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "temperature": _number,
-    "top_p": _number,
-    "max_tokens": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-    "seed": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "stop": lambda v: isinstance(v, str)
-    or (isinstance(v, list) and len(v) <= 16 and all(isinstance(x, str) for x in v)),
-    "turn_timeout": lambda v: _number(v) and v > 0,
-}
-
-
-def stored_settings(settings: Any, session_id: Any = None) -> dict[str, Any]:
-    """The known, valid request settings of a stored session record (others dropped)."""
-    if settings is None:
-        return {}
-    if not isinstance(settings, Mapping):
-        raise StoreError("the session's 'settings' must be an object; fix or remove it")
-    kept: dict[str, Any] = {}
-    dropped = []
-    for key, value in settings.items():
-        check = _SETTING_CHECKS.get(key) if isinstance(key, str) else None
-        if value is None:
-            continue
-        if check is not None and check(value):
-            kept[key] = value
-        else:
-            dropped.append(str(key)[:40])
-    if dropped:
-        warnings.warn(
-            f"session {str(session_id)[:12]}: ignored unknown or invalid settings: "
-            f"{', '.join(sorted(dropped))}",
-            stacklevel=3,
-        )
-    return kept
 
 
 def check_record(data: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from ._fmt import fmt_int, short, type_name
 from .budget import cap_text, chars_for_tokens
-from .privacy import looks_secret, var_excluded, var_private
+from .privacy import looks_secret, redact_secrets, var_excluded, var_private
 from .settings import ContextSettings
 
 __all__ = ["IPYTHON_NAMES", "inventory", "inventory_lines", "user_variables"]
@@ -139,4 +139,4 @@ def inventory(namespace: Mapping[str, Any], settings: ContextSettings | None = N
         used += len(line) + 1
     if imports:
         out.append(imports)
-    return cap_text("\n".join(out), budget)
+    return cap_text(redact_secrets("\n".join(out)), budget)

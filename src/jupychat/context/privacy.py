@@ -12,7 +12,8 @@ for fewer false positives. Matching columns keep their statistics; their values 
 withheld everywhere: summaries, example rows and tool results.
 
 A last pass, :func:`redact_secrets`, replaces strings that look like credentials
-(``sk-…``, ``ghp_…``, ``AKIA…``, JWTs, PEM private keys) in any text we send.
+(``sk-…``, ``ghp_…``, ``AKIA…``, JWTs, PEM private keys) in any text we send, and the
+values of the keys this process holds (:mod:`jupychat.secrets`), whatever their shape.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import functools
 import re
 from collections.abc import Iterable
 
+from ..secrets import contains_secret, scrub_text
 from .settings import ContextSettings
 
 __all__ = [
@@ -190,10 +192,11 @@ _SECRET_RE = re.compile(
 
 
 def redact_secrets(text: str) -> str:
-    """``text`` with credential-looking substrings replaced by ``‹secret›``."""
-    return _SECRET_RE.sub("‹secret›", text)
+    """``text`` with credential-looking substrings replaced by ``‹secret›``, and every key
+    this process knows (:mod:`jupychat.secrets`) removed by value."""
+    return _SECRET_RE.sub("‹secret›", scrub_text(text, partial=True))
 
 
 def looks_secret(text: str) -> bool:
-    """Whether ``text`` contains something that looks like a credential."""
-    return _SECRET_RE.search(text) is not None
+    """Whether ``text`` contains something that looks like a credential, or a known key."""
+    return _SECRET_RE.search(text) is not None or contains_secret(text)

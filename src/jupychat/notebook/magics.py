@@ -99,6 +99,11 @@ class ChatMagics(Magics):
         config=True
     )
     max_tokens = Int(None, allow_none=True, help="Default answer length limit.").tag(config=True)
+    turn_timeout = Float(
+        None,
+        allow_none=True,
+        help="Most seconds one turn may wait for the model (default 600; see turn_timeout).",
+    ).tag(config=True)
     values = Enum(
         ["full", "aggregates", "schema"], "full", help="How much of your data the model may see."
     ).tag(config=True)
@@ -133,6 +138,7 @@ class ChatMagics(Magics):
         "store",
         "temperature",
         "max_tokens",
+        "turn_timeout",
         "values",
         "exclude_vars",
         "exclude_columns",

@@ -2,12 +2,10 @@
 
 Design note: everything that *decides* lives in plain functions and small objects that
 never touch the network (sans-IO): :class:`RetryPolicy` and :class:`RetryState` decide
-whether a failed attempt is retried and how long to wait, :func:`map_error` turns a
-status code or an error body into one of :mod:`jupychat.errors`, and a per-request
-:class:`StreamParser` (written by each provider) turns server-sent events into
-:mod:`jupychat.events`, fed by a per-try ``_Attempt`` that also tracks whether anything
-was handed out yet. Two thin drivers, :func:`run_stream` (sync) and :func:`arun_stream`
-(async), only move bytes and sleep; they share every decision.
+whether a failed attempt is retried and how long to wait (never past the turn's deadline,
+:mod:`._deadline`), and :func:`map_error` turns a status code or an error body into one
+of :mod:`jupychat.errors`. The drivers that move the bytes and the per-request stream
+parsers' protocol are in :mod:`._stream`; :class:`HTTPProvider` ties them together.
 
 Retries are bounded (``max_retries``) with exponential backoff and jitter, capped at
 ``max_backoff``. Retried: 429 (waiting ``Retry-After`` seconds or HTTP-date, capped),
@@ -21,8 +19,9 @@ connection pool, one TLS context, closed at exit); an async call opens its own c
 unless ``async_client=`` is given, so no connection outlives the event loop that made it.
 
 Secrets: API keys travel only in request headers. Every error message passes through
-:func:`redact`, which removes the key in use and anything shaped like a bearer token or
-an ``sk-`` key, so a provider echoing a key back cannot leak it.
+:func:`redact`, which removes the key in use, every key the process knows
+(:mod:`jupychat.secrets`) and anything shaped like a bearer token or an ``sk-`` key, so
+a provider echoing a key back cannot leak it.
 """
 
 from __future__ import annotations
@@ -38,24 +37,29 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from jupychat import config
+from jupychat import secrets as _secrets
 from jupychat.errors import (
     AuthenticationError,
     ConfigError,
     ContextWindowError,
     ModelNotFoundError,
-    ProtocolError,
     ProviderError,
     ProviderUnavailable,
     RateLimitError,
 )
 from jupychat.events import Event
 
+from ._deadline import Deadline
+from ._unicode import clean
 from .base import ChatRequest, Provider
+
+if TYPE_CHECKING:
+    from ._stream import StreamParser
 
 __all__ = [
     "FACTORY_OPTIONS",
@@ -66,17 +70,14 @@ __all__ = [
     "RetryPolicy",
     "RetryState",
     "StreamEndedEarly",
-    "StreamParser",
-    "arun_stream",
     "check_options",
     "error_info",
     "map_error",
     "map_transport_error",
     "merge_headers",
-    "parse_json",
     "parse_retry_after",
+    "public_url",
     "redact",
-    "run_stream",
     "shared_client",
     "ssl_context",
 ]
@@ -142,11 +143,15 @@ class Endpoint:
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """Remove ``secrets`` and anything that looks like a key or bearer token from ``text``."""
+    """Remove ``secrets``, every key this process knows, and key-shaped text from ``text``.
+
+    Known keys are those of :mod:`jupychat.secrets` (environment, config file,
+    ``%chat key``, ``api_key=`` arguments); ``secrets`` adds the key in use.
+    """
     for secret in secrets:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "[redacted]")
-    return _SECRET_PATTERNS.sub("[redacted]", text)
+    return clean(_SECRET_PATTERNS.sub("[redacted]", _secrets.scrub_text(text)))
 
 
 def _one_line(text: str, limit: int = _MAX_DETAIL) -> str:
@@ -403,11 +408,22 @@ _RETRYABLE_TRANSPORT = (
 class RetryState:
     """The sans-IO retry decision for one call: returns a delay or raises the final error."""
 
-    def __init__(self, policy: RetryPolicy, endpoint: Endpoint) -> None:
+    def __init__(
+        self, policy: RetryPolicy, endpoint: Endpoint, deadline: Deadline | None = None
+    ) -> None:
         self.policy = policy
         self.endpoint = endpoint
+        self.deadline = deadline or Deadline(None, endpoint.provider)
         self.retries = 0
         self._stale_retried = False
+
+    def _no_time(self, error: ProviderError, wait: float) -> ProviderError:
+        """``error`` noting that a retry after ``wait`` s would pass the turn's deadline."""
+        error.args = (
+            f"{error} (not retried: waiting {wait:.3g} s would pass the turn's time limit; "
+            "raise turn_timeout to wait longer)",
+        )
+        return error
 
     def after_status(self, status: int, headers: Mapping[str, str], body: bytes) -> float:
         """Decide after an HTTP error status: seconds to wait, or raise the mapped error."""
@@ -416,6 +432,13 @@ class RetryState:
         retryable = status in RETRY_STATUSES and info.code != "insufficient_quota"
         if retryable and self.retries < self.policy.max_retries:
             wait = self.policy.delay(self.retries, retry_after)
+            if not self.deadline.allows(wait):
+                raise self._no_time(
+                    map_error(
+                        status, info, self.endpoint, retry_after=retry_after, retries=self.retries
+                    ),
+                    wait,
+                )
             self.retries += 1
             log.info(
                 "%s answered HTTP %s; retry %d/%d in %.2f s",
@@ -444,16 +467,22 @@ class RetryState:
             and isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
         ):
             self._stale_retried = True
+            self.deadline.check(started)
             log.debug(
                 "%s: stale keep-alive connection (%s); retrying now", self.endpoint.provider, exc
             )
             return 0.0
+        if self.deadline.expired():
+            raise self.deadline.error(started, _one_line(f"{type(exc).__name__}", 60)) from exc
         if (
             not started
             and isinstance(exc, _RETRYABLE_TRANSPORT)
             and self.retries < self.policy.max_retries
         ):
             wait = self.policy.delay(self.retries)
+            if not self.deadline.allows(wait):
+                error = map_transport_error(exc, self.endpoint, started=False, retries=self.retries)
+                raise self._no_time(error, wait) from exc
             self.retries += 1
             log.info(
                 "%s: %s; retry %d/%d in %.2f s",
@@ -467,233 +496,6 @@ class RetryState:
         raise map_transport_error(
             exc, self.endpoint, started=started, retries=self.retries
         ) from exc
-
-
-# -------------------------------------------------------------------------- parsers
-
-
-class StreamParser(Protocol):
-    """Per-request state that turns a provider's wire events into our events.
-
-    ``ended`` becomes true at the stream's end marker (stop reading); ``complete`` is
-    true when ending here is legitimate. A stream that closes while ``complete`` is
-    false was dropped.
-    """
-
-    @property
-    def ended(self) -> bool: ...
-
-    @property
-    def complete(self) -> bool: ...
-
-    def feed(self, event: str, data: str) -> Iterable[Event]: ...
-
-    def feed_json(self, body: Any) -> Iterable[Event]: ...
-
-    def finish(self) -> Iterable[Event]: ...
-
-
-ParserFactory = Callable[[Endpoint], StreamParser]
-
-
-def parse_json(data: str | bytes, endpoint: Endpoint, what: str = "stream chunk") -> Any:
-    """``json.loads`` that raises :class:`ProtocolError` with a one-line excerpt."""
-    try:
-        return json.loads(data)
-    except ValueError as exc:
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
-        excerpt = _one_line(redact(text, endpoint.secrets), 80)
-        raise ProtocolError(
-            f"{endpoint.provider} sent a {what} that is not JSON ({excerpt!r}); check that "
-            f"{endpoint.url} is the right kind of API",
-            provider=endpoint.provider,
-        ) from exc
-
-
-def _body_kind(response: httpx.Response, endpoint: Endpoint) -> str:
-    ctype = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if ctype == "text/event-stream":
-        return "sse"
-    if ctype.endswith("json"):
-        return "json"
-    raise ProtocolError(
-        f"{endpoint.provider} answered with {ctype or 'no content type'} instead of an event "
-        f"stream; check that {endpoint.url} is the right kind of API",
-        provider=endpoint.provider,
-        status_code=response.status_code,
-    )
-
-
-class _Attempt:
-    """One try of a call, sans-IO: the drivers hand it what they read, it hands back events.
-
-    ``started`` turns true once it has produced an event; from then on nothing is retried.
-    """
-
-    def __init__(self, endpoint: Endpoint, parser: StreamParser) -> None:
-        self.endpoint = endpoint
-        self.parser = parser
-        self.started = False
-        self.responded = False
-
-    def _mark(self, events: Iterable[Event]) -> list[Event]:
-        out = list(events)
-        if out:
-            self.started = True
-        return out
-
-    def is_json(self, response: httpx.Response) -> bool:
-        return _body_kind(response, self.endpoint) == "json"
-
-    def on_json(self, raw: bytes) -> list[Event]:
-        return self._mark(self.parser.feed_json(parse_json(raw, self.endpoint, "response")))
-
-    def on_sse(self, event: str, data: str) -> list[Event]:
-        if self.parser.ended:
-            return []  # keep reading to the end, so the connection can be reused
-        return self._mark(self.parser.feed(event, data))
-
-    def on_read_error(self, exc: httpx.TransportError) -> None:
-        """A read failed: fine after the end marker (we have everything), else re-raise."""
-        if not self.parser.ended:
-            raise exc
-
-    def end(self) -> list[Event]:
-        if not self.parser.complete:
-            raise StreamEndedEarly(f"{self.endpoint.provider} closed the stream before its end")
-        return self._mark(self.parser.finish())
-
-
-def _bare_request(request: httpx.Request) -> httpx.Request:
-    """The request without its headers (httpx masks ``authorization`` but not ``x-api-key``)."""
-    return httpx.Request(request.method, request.url)
-
-
-def _error_status(state: RetryState, response: httpx.Response, body: bytes) -> float:
-    """Seconds to wait before retrying an error status, or raise the mapped error.
-
-    The raised error's ``__cause__`` is an ``httpx.HTTPStatusError`` carrying the status,
-    response headers and body, but a request without its (secret-bearing) headers.
-    """
-    try:
-        return state.after_status(response.status_code, response.headers, body)
-    except ProviderError as exc:
-        request = _bare_request(response.request)
-        bare = httpx.Response(
-            response.status_code, headers=response.headers, content=body, request=request
-        )
-        raise exc from httpx.HTTPStatusError(
-            f"HTTP {response.status_code}", request=request, response=bare
-        )
-
-
-def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
-    """A copy of a transport error whose ``request`` has no headers (for ``__cause__``)."""
-    try:
-        request = exc.request
-    except RuntimeError:  # raised without a request (ours, e.g. StreamEndedEarly)
-        return exc
-    try:
-        clean = type(exc)(str(exc), request=_bare_request(request))
-    except TypeError:
-        return exc
-    return clean.with_traceback(exc.__traceback__)
-
-
-# -------------------------------------------------------------------------- drivers
-
-
-def run_stream(
-    client: httpx.Client,
-    endpoint: Endpoint,
-    payload: Mapping[str, Any],
-    make_parser: ParserFactory,
-    policy: RetryPolicy,
-    timeout: Any = httpx.USE_CLIENT_DEFAULT,
-    sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[Event]:
-    """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says."""
-    from httpx_sse import EventSource
-
-    state = RetryState(policy, endpoint)
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    headers = dict(endpoint.headers)
-    while True:
-        attempt = _Attempt(endpoint, make_parser(endpoint))
-        try:
-            with client.stream(
-                "POST", endpoint.url, content=body, headers=headers, timeout=timeout
-            ) as response:
-                attempt.responded = True
-                if response.status_code >= 400:
-                    wait = _error_status(state, response, response.read())
-                else:
-                    if attempt.is_json(response):
-                        yield from attempt.on_json(response.read())
-                    else:
-                        try:
-                            for sse in EventSource(response).iter_sse():
-                                yield from attempt.on_sse(sse.event, sse.data)
-                        except httpx.TransportError as exc:
-                            attempt.on_read_error(exc)
-                    yield from attempt.end()
-                    return
-        except httpx.TransportError as exc:
-            wait = state.after_transport_error(
-                _without_secrets(exc), started=attempt.started, responded=attempt.responded
-            )
-        sleep(wait)
-
-
-async def arun_stream(
-    client: httpx.AsyncClient,
-    endpoint: Endpoint,
-    payload: Mapping[str, Any],
-    make_parser: ParserFactory,
-    policy: RetryPolicy,
-    timeout: Any = httpx.USE_CLIENT_DEFAULT,
-    sleep: Callable[[float], Any] | None = None,
-) -> AsyncIterator[Event]:
-    """Async twin of :func:`run_stream`; every decision is shared with it."""
-    import asyncio
-
-    from httpx_sse import EventSource
-
-    asleep = sleep or asyncio.sleep
-    state = RetryState(policy, endpoint)
-    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-    headers = dict(endpoint.headers)
-    while True:
-        attempt = _Attempt(endpoint, make_parser(endpoint))
-        try:
-            async with client.stream(
-                "POST", endpoint.url, content=body, headers=headers, timeout=timeout
-            ) as response:
-                attempt.responded = True
-                if response.status_code >= 400:
-                    wait = _error_status(state, response, await response.aread())
-                else:
-                    if attempt.is_json(response):
-                        for event in attempt.on_json(await response.aread()):
-                            yield event
-                    else:
-                        sse_events = EventSource(response).aiter_sse()
-                        try:
-                            async for sse in sse_events:
-                                for event in attempt.on_sse(sse.event, sse.data):
-                                    yield event
-                        except httpx.TransportError as exc:
-                            attempt.on_read_error(exc)
-                        finally:
-                            await sse_events.aclose()
-                    for event in attempt.end():
-                        yield event
-                    return
-        except httpx.TransportError as exc:
-            wait = state.after_transport_error(
-                _without_secrets(exc), started=attempt.started, responded=attempt.responded
-            )
-        await asleep(wait)
 
 
 # ------------------------------------------------------------------------ provider
@@ -747,14 +549,34 @@ FACTORY_OPTIONS = frozenset(
 )
 
 
-def check_options(provider: str, options: Mapping[str, Any]) -> None:
-    """Reject option names an HTTP provider factory does not know (typos included)."""
-    unknown = sorted(set(options) - FACTORY_OPTIONS)
-    if unknown:
-        raise ConfigError(
-            f"unknown option(s) {', '.join(unknown)} for {provider}; use "
-            f"{', '.join(sorted(FACTORY_OPTIONS))}"
-        )
+def check_options(
+    provider: str, options: Mapping[str, Any], unused: frozenset[str] = frozenset()
+) -> None:
+    """Refuse, in one line, option names an HTTP provider factory would not use.
+
+    ``unused`` are names of :data:`FACTORY_OPTIONS` this factory has no use for (OpenAI
+    has no ``api_version``): they are refused too rather than silently dropped. The
+    message suggests the closest known name and says where request options belong.
+    """
+    known = FACTORY_OPTIONS - unused
+    unknown = sorted(set(options) - known)
+    if not unknown:
+        return
+    import difflib
+
+    from jupychat._sanitize import REQUEST_OPTIONS
+
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, [*known, *REQUEST_OPTIONS], n=1, cutoff=0.75)
+        if close:
+            hints.append(f"{name} → {close[0]}?")
+    hint = f" (did you mean {', '.join(hints)})" if hints else ""
+    raise ConfigError(
+        f"unknown option(s) {', '.join(unknown)} for {provider}{hint}; provider options are "
+        f"{', '.join(sorted(known - {'name'}))}; request options "
+        f"({', '.join(sorted(REQUEST_OPTIONS))}) go to ChatSession or send()"
+    )
 
 
 def merge_headers(settings: Mapping[str, Any], options: dict[str, Any]) -> dict[str, str]:
@@ -764,6 +586,20 @@ def merge_headers(settings: Mapping[str, Any], options: dict[str, Any]) -> dict[
         if isinstance(source, Mapping):
             merged.update({str(k): str(v) for k, v in source.items()})
     return merged
+
+
+def public_url(url: str) -> str:
+    """``url`` without a user name, password or credential-named query parameter.
+
+    What may be shown or saved (a model id, a message); the full URL is used only to
+    send requests.
+    """
+    parsed = httpx.URL(url)
+    if not (parsed.userinfo or any(_secrets.secret_name(k) for k in parsed.params)):
+        return url
+    params = [(k, v) for k, v in parsed.params.multi_items() if not _secrets.secret_name(k)]
+    clean_url = parsed.copy_with(username=None, password=None, params=params or None)
+    return str(clean_url).rstrip("/")
 
 
 def _check_url(url: str, provider: str) -> str:
@@ -836,6 +672,14 @@ class HTTPProvider(Provider):
         super().__init__(str(model).strip())
         self.base_url = _check_url(base_url, self.name)
         self._api_key = api_key or None
+        # known from now on: removed by value from requests, errors and stored text
+        url = httpx.URL(self.base_url)
+        _secrets.register(
+            api_key,
+            url.password or None,
+            *(v for k, v in url.params.multi_items() if _secrets.secret_name(k)),
+            *(str(v) for k, v in (headers or {}).items() if _secrets.secret_name(k)),
+        )
         self._key_name = key_name or self.name
         self._key_env = key_env
         self._key_required = key_required
@@ -940,6 +784,8 @@ class HTTPProvider(Provider):
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         """Yield the events of one model call (see :mod:`jupychat.events`)."""
+        from ._stream import run_stream
+
         endpoint = self.endpoint()
         payload = self.build_payload(request)
         yield from run_stream(
@@ -949,6 +795,7 @@ class HTTPProvider(Provider):
             self.new_parser,
             self.retry_policy(),
             self.request_timeout(),
+            deadline=request.deadline,
         )
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -957,13 +804,21 @@ class HTTPProvider(Provider):
         Uses the injected ``async_client`` or a client opened for this call only (so no
         connection outlives the event loop that made it).
         """
+        from ._stream import arun_stream
+
         endpoint = self.endpoint()
         payload = self.build_payload(request)
         policy = self.retry_policy()
         timeout = self.request_timeout()
         if self._async_client is not None:
             async for event in arun_stream(
-                self._async_client, endpoint, payload, self.new_parser, policy, timeout
+                self._async_client,
+                endpoint,
+                payload,
+                self.new_parser,
+                policy,
+                timeout,
+                deadline=request.deadline,
             ):
                 yield event
             return
@@ -971,7 +826,13 @@ class HTTPProvider(Provider):
             transport=self._async_transport, timeout=None, verify=ssl_context()
         ) as client:
             async for event in arun_stream(
-                client, endpoint, payload, self.new_parser, policy, timeout
+                client,
+                endpoint,
+                payload,
+                self.new_parser,
+                policy,
+                timeout,
+                deadline=request.deadline,
             ):
                 yield event
 
@@ -986,3 +847,15 @@ class HTTPProvider(Provider):
             self.close()
         except Exception:  # interpreter shutdown: nothing useful left to do
             pass
+
+
+_MOVED = frozenset({"ParserFactory", "StreamParser", "arun_stream", "parse_json", "run_stream"})
+
+
+def __getattr__(name: str) -> Any:
+    """The stream drivers and parser protocol moved to :mod:`._stream`; still found here."""
+    if name in _MOVED:
+        from . import _stream
+
+        return getattr(_stream, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -37,13 +37,13 @@ from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 from ._http import (
     Endpoint,
     HTTPProvider,
-    StreamParser,
     check_options,
     error_info,
     map_error,
     merge_headers,
-    parse_json,
 )
+from ._stream import StreamParser, parse_json
+from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
 from .openai import context_text
 
@@ -185,6 +185,7 @@ class _PendingCall:
     name: str
     initial: Mapping[str, Any] = field(default_factory=dict)
     parts: list[str] = field(default_factory=list)
+    joiner: Joiner = field(default_factory=Joiner)
 
 
 def _int(value: Any) -> int:
@@ -204,6 +205,7 @@ class AnthropicStreamParser(StreamParser):
         self._usage: dict[str, int] = {}
         self._stop: str | None = None
         self._done = False
+        self._text: dict[int, tuple[str, Joiner]] = {}  # per block: its kind and decoder
 
     @property
     def ended(self) -> bool:
@@ -232,37 +234,61 @@ class AnthropicStreamParser(StreamParser):
             if usage.get(key) is not None:
                 self._usage[key] = _int(usage[key])
 
+    def _piece(self, index: int, kind: str, text: Any) -> list[Event]:
+        """Text or thinking for block ``index``, with split surrogate pairs made whole."""
+        if not text:
+            return []
+        entry = self._text.get(index)
+        if entry is None or entry[0] != kind:
+            out = self._end_block(index)
+            entry = self._text[index] = (kind, Joiner())
+        else:
+            out = []
+        piece = entry[1].push(text if isinstance(text, str) else str(text))
+        if piece:
+            out.append(TextDelta(piece) if kind == "text" else ReasoningDelta(piece))
+        return out
+
+    def _end_block(self, index: int) -> list[Event]:
+        entry = self._text.pop(index, None)
+        rest = entry[1].flush() if entry is not None else ""
+        if not rest or entry is None:
+            return []
+        return [TextDelta(rest) if entry[0] == "text" else ReasoningDelta(rest)]
+
     def _start_block(self, index: int, block: Mapping[str, Any]) -> list[Event]:
+        if not isinstance(block, Mapping):
+            raise self._protocol(f"content block {index} that is not an object")
         kind = block.get("type")
-        if kind == "text" and block.get("text"):
-            return [TextDelta(str(block["text"]))]
-        if kind == "thinking" and block.get("thinking"):
-            return [ReasoningDelta(str(block["thinking"]))]
+        if kind == "text":
+            return self._piece(index, "text", block.get("text"))
+        if kind == "thinking":
+            return self._piece(index, "thinking", block.get("thinking"))
         if kind == "tool_use":
             initial = block.get("input")
             call = _PendingCall(
                 ordinal=len(self._calls),
-                id=str(block.get("id") or f"toolu_{os.urandom(12).hex()}"),
-                name=str(block.get("name") or ""),
-                initial=initial if isinstance(initial, Mapping) else {},
+                id=clean(str(block.get("id") or f"toolu_{os.urandom(12).hex()}")),
+                name=clean(str(block.get("name") or "")),
+                initial=clean_data(initial) if isinstance(initial, Mapping) else {},
             )
             self._calls[index] = call
             return [ToolCallDelta(call.ordinal, call.id, call.name, "")]
         return []
 
     def _delta(self, index: int, delta: Mapping[str, Any]) -> list[Event]:
+        if not isinstance(delta, Mapping):
+            raise self._protocol(f"a delta for content block {index} that is not an object")
         kind = delta.get("type")
         if kind == "text_delta":
-            text = delta.get("text") or ""
-            return [TextDelta(str(text))] if text else []
+            return self._piece(index, "text", delta.get("text"))
         if kind == "thinking_delta":
-            text = delta.get("thinking") or ""
-            return [ReasoningDelta(str(text))] if text else []
+            return self._piece(index, "thinking", delta.get("thinking"))
         if kind == "input_json_delta":
             call = self._calls.get(index)
             if call is None:
                 raise self._protocol(f"tool input for content block {index} that never started")
-            fragment = str(delta.get("partial_json") or "")
+            fragment = call.joiner.push(str(delta.get("partial_json") or ""))
             if not fragment:
                 return []
             call.parts.append(fragment)
@@ -278,16 +304,19 @@ class AnthropicStreamParser(StreamParser):
         kind = payload.get("type") or event
         if kind == "message_start":
             message = payload.get("message") or {}
-            self._take_usage(message.get("usage"))
+            if isinstance(message, Mapping):
+                self._take_usage(message.get("usage"))
             return []
         if kind == "content_block_start":
             return self._start_block(_int(payload.get("index")), payload.get("content_block") or {})
         if kind == "content_block_delta":
             return self._delta(_int(payload.get("index")), payload.get("delta") or {})
+        if kind == "content_block_stop":
+            return self._end_block(_int(payload.get("index")))
         if kind == "message_delta":
             delta = payload.get("delta") or {}
-            if delta.get("stop_reason"):
-                self._stop = str(delta["stop_reason"])
+            if isinstance(delta, Mapping) and delta.get("stop_reason"):
+                self._stop = clean(str(delta["stop_reason"]))
             self._take_usage(payload.get("usage"))
             return []
         if kind == "message_stop":
@@ -295,15 +324,19 @@ class AnthropicStreamParser(StreamParser):
             return []
         if kind == "error":
             raise map_error(None, error_info(payload), self._endpoint)
-        return []  # ping, content_block_stop, and event types added later
+        return []  # ping and event types added later
 
     def feed_json(self, body: Any) -> list[Event]:
         if not isinstance(body, Mapping):
             raise self._protocol("a response that is not a JSON object")
         if body.get("type") == "error" or body.get("error"):
             raise map_error(None, error_info(body), self._endpoint)
+        body = clean_data(body)  # one whole document: any surrogate left is a lone half
+        content = body.get("content") or []
+        if not isinstance(content, list):
+            raise self._protocol("content that is not a list")
         out: list[Event] = []
-        for index, block in enumerate(body.get("content") or []):
+        for index, block in enumerate(content):
             if not isinstance(block, Mapping):
                 continue
             if block.get("type") == "tool_use":
@@ -312,7 +345,8 @@ class AnthropicStreamParser(StreamParser):
                 out.append(TextDelta(str(block["text"])))
             elif block.get("type") == "thinking" and block.get("thinking"):
                 out.append(ReasoningDelta(str(block["thinking"])))
-        self._stop = body.get("stop_reason") or None
+        stop = body.get("stop_reason")
+        self._stop = str(stop) if stop else None
         self._take_usage(body.get("usage"))
         self._done = True
         return out
@@ -331,9 +365,12 @@ class AnthropicStreamParser(StreamParser):
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
+        for index in sorted(self._text):  # blocks that never sent content_block_stop
+            out.extend(self._end_block(index))
         for call in sorted(self._calls.values(), key=lambda c: c.ordinal):
             if not call.name:
                 raise self._protocol(f"tool_use block {call.id!r} without a name")
+            call.parts.append(call.joiner.flush())
             raw = "".join(call.parts).strip()
             if raw:
                 try:
@@ -346,7 +383,7 @@ class AnthropicStreamParser(StreamParser):
                 arguments = dict(call.initial)
             if not isinstance(arguments, dict):
                 raise self._protocol(f"input for tool {call.name!r} that is not an object")
-            out.append(ToolCallComplete(ToolCall(call.id, call.name, arguments)))
+            out.append(ToolCallComplete(ToolCall(call.id, call.name, clean_data(arguments))))
         out.append(
             Done(
                 usage=self._reported_usage(),

@@ -6,7 +6,9 @@ boundary to :mod:`jupychat.errors` with a message that says what to do. Everythi
 conversation needs (history, tool loop, retries of whole turns) lives in the session.
 
 Sync and async: subclasses implement ``stream``; HTTP providers also implement
-``astream`` natively. The default ``astream`` runs the sync stream in a worker thread.
+``astream`` natively. The default ``astream`` runs the sync stream in a worker thread;
+cancelled while a step runs there (the turn's deadline, a stop), it closes the sync
+stream as soon as that step returns.
 """
 
 from __future__ import annotations
@@ -36,6 +38,11 @@ class ChatRequest:
 
     ``messages`` holds user/assistant/tool messages only; the system prompt travels in
     ``system`` so each provider can place it where its API wants it.
+
+    ``deadline`` is the ``time.monotonic()`` value by which the call must end (the
+    session sets it from the ``turn_timeout`` setting); a provider stops waiting then,
+    whether it is connecting, sleeping before a retry or reading, and raises a
+    :class:`~jupychat.errors.ProviderError`. ``None``: no deadline.
     """
 
     messages: Sequence[Message]
@@ -46,6 +53,7 @@ class ChatRequest:
     seed: int | None = None
     stop: Sequence[str] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    deadline: float | None = None
 
 
 class Provider:
@@ -76,12 +84,29 @@ class Provider:
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
         """Async twin of :meth:`stream` (default: the sync stream in a worker thread)."""
         import asyncio
+        import threading
 
         iterator = self.stream(request)
         sentinel = object()
+        lock = threading.Lock()
+        state = {"running": False, "closed": False}
+
+        def close() -> None:
+            closer = getattr(iterator, "close", None)
+            if closer is not None:
+                closer()
 
         def advance() -> Any:
-            return next(iterator, sentinel)
+            with lock:
+                state["running"] = True
+            try:
+                return next(iterator, sentinel)
+            finally:
+                with lock:
+                    state["running"] = False
+                    late = state["closed"]
+                if late:  # cancelled while this step ran: close it here, now it is idle
+                    close()
 
         try:
             while True:
@@ -90,8 +115,10 @@ class Provider:
                     return
                 yield event
         finally:
-            close = getattr(iterator, "close", None)
-            if close is not None:
+            with lock:
+                state["closed"] = True
+                idle = not state["running"]
+            if idle:
                 close()
 
     def close(self) -> None:

@@ -170,5 +170,13 @@ def get_fake(name: str = "default") -> FakeProvider:
 
 
 def fake_provider(model: str = "", **options: Any) -> FakeProvider:
-    """Registry factory for ``fake:NAME``."""
+    """Registry factory for ``fake:NAME`` (it takes no options but an alias ``name``)."""
+    options.pop("name", None)
+    if options:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"the fake provider takes no options (got {', '.join(sorted(options))}); "
+            "script it with get_fake().enqueue(...)"
+        )
     return get_fake(model or "default")

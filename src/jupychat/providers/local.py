@@ -80,7 +80,10 @@ from jupychat.errors import (
     ProviderError,
 )
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
+from jupychat.providers._deadline import Deadline, wait_until
+from jupychat.providers._unicode import Joiner, clean, clean_data
 from jupychat.providers.base import ChatRequest, Provider
+from jupychat.secrets import scrub_data, scrub_text
 from jupychat.types import ToolCall, Usage
 
 __all__ = [
@@ -664,10 +667,16 @@ class _PendingCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    joiner: Joiner = field(default_factory=Joiner)
 
 
 class _Parser:
-    """One stream's state: llama.cpp chunk dicts in, events out."""
+    """One stream's state: llama.cpp chunk dicts in, events out.
+
+    Text, reasoning and each tool call's arguments go through a
+    :class:`~jupychat.providers._unicode.Joiner`, so a surrogate pair split across two
+    chunks is made whole and a lone half becomes U+FFFD at the end.
+    """
 
     def __init__(self, model_id: str, n_ctx: int) -> None:
         self.model_id = model_id
@@ -675,6 +684,8 @@ class _Parser:
         self.calls: dict[int, _PendingCall] = {}
         self.finish_reason: str | None = None
         self.usage: Usage | None = None
+        self.text = Joiner()
+        self.reasoning = Joiner()
 
     def feed(self, chunk: Any) -> list[Event]:
         if not isinstance(chunk, Mapping):
@@ -699,14 +710,18 @@ class _Parser:
             delta = choice.get("delta") or {}
             reasoning = delta.get("reasoning_content")
             if reasoning:
-                out.append(ReasoningDelta(str(reasoning)))
+                piece = self.reasoning.push(str(reasoning))
+                if piece:
+                    out.append(ReasoningDelta(piece))
             content = delta.get("content")
             if content:
-                out.append(TextDelta(str(content)))
+                piece = self.text.push(str(content))
+                if piece:
+                    out.append(TextDelta(piece))
             for position, fragment in enumerate(delta.get("tool_calls") or ()):
                 out.append(self._call_delta(position, fragment))
             if choice.get("finish_reason"):
-                self.finish_reason = str(choice["finish_reason"])
+                self.finish_reason = clean(str(choice["finish_reason"]))
         return out
 
     def _call_delta(self, position: int, fragment: Mapping[str, Any]) -> ToolCallDelta:
@@ -714,22 +729,29 @@ class _Parser:
         index = index if isinstance(index, int) else position
         pending = self.calls.setdefault(index, _PendingCall())
         function = fragment.get("function") or {}
-        call_id = fragment.get("id") or None
-        name = function.get("name") or None
+        call_id = clean(str(fragment.get("id") or "")) or None
+        name = clean(str(function.get("name") or "")) or None
         arguments = function.get("arguments") or ""
         if not isinstance(arguments, str):
-            arguments = json.dumps(arguments)
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        arguments = pending.joiner.push(arguments)
         if call_id and not pending.id:
-            pending.id = str(call_id)
+            pending.id = call_id
         if name and not pending.name:
-            pending.name = str(name)
+            pending.name = name
         pending.arguments.append(arguments)
         return ToolCallDelta(index, call_id, name, arguments)
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
+        reasoning, text = self.reasoning.flush(), self.text.flush()
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        if text:
+            out.append(TextDelta(text))
         for index in sorted(self.calls):
             pending = self.calls[index]
+            pending.arguments.append(pending.joiner.flush())
             raw = "".join(pending.arguments).strip()
             try:
                 arguments = json.loads(raw) if raw else {}
@@ -742,14 +764,15 @@ class _Parser:
                     provider="local",
                 )
             call_id = pending.id or f"call_{secrets.token_hex(12)}"
-            out.append(ToolCallComplete(ToolCall(call_id, pending.name, arguments)))
+            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
         finish = self.finish_reason or ("tool_calls" if self.calls else "stop")
         out.append(Done(usage=self.usage, finish_reason=finish, model=self.model_id))
         return out
 
     def error(self, err: Any) -> ProviderError:
         info = err if isinstance(err, Mapping) else {"message": str(err)}
-        message = " ".join(str(info.get("message") or "unknown error").split())[:300]
+        message = scrub_text(clean(" ".join(str(info.get("message") or "unknown error").split())))
+        message = message[:300]
         kind = str(info.get("type") or "")
         code = info.get("code")
         status_code = code if isinstance(code, int) else None
@@ -817,7 +840,7 @@ class _Call:
 
 
 def _rejected(exc: BaseException) -> ProviderError:
-    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    text = scrub_text(clean(" ".join(str(exc).split())))[:200] or type(exc).__name__
     return ProviderError(
         f"the local model rejected the request ({text}); check the messages and options sent",
         provider="local",
@@ -913,27 +936,39 @@ class LocalProvider(Provider):
         """The Chat Completions JSON sent to llama.cpp for ``request``."""
         from jupychat.providers.openai import build_payload
 
-        payload = build_payload(self.model, request)
+        payload = scrub_data(build_payload(self.model, request))  # no known key reaches it
         payload.pop("model", None)
         if request.max_tokens is None and self.max_tokens and "max_tokens" not in request.extra:
             payload["max_tokens"] = self.max_tokens
         return payload
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
-        """Yield the events of one reply; closing the iterator stops llama.cpp."""
+        """Yield the events of one reply; closing the iterator stops llama.cpp.
+
+        ``request.deadline`` bounds the wait for each chunk (loading counts too): at the
+        deadline llama.cpp is stopped and a one-line ``ProviderUnavailable`` is raised.
+        """
+        clock = Deadline(request.deadline, "local", "the local model")
         loaded = self._loaded()
+        clock.check(started=False)
         chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         call = _Call(loaded.server, self.payload(request), chunks.put)
         parser = _Parser(self.model_id, loaded.n_ctx)
+        started = False
         call.start()
         try:
             while True:
-                item = chunks.get()
+                try:
+                    item = chunks.get(timeout=clock.remaining())
+                except queue.Empty:
+                    raise clock.error(started) from None
                 if item is _END:
                     break
                 if isinstance(item, _Failure):
                     raise _rejected(item.error) from item.error
-                yield from parser.feed(item)
+                events = parser.feed(item)
+                started = started or bool(events)
+                yield from events
             yield from parser.finish()
         finally:
             call.cancel()
@@ -949,15 +984,22 @@ class LocalProvider(Provider):
 
         call = _Call(loaded.server, self.payload(request), deliver)
         parser = _Parser(self.model_id, loaded.n_ctx)
+        clock = Deadline(request.deadline, "local", "the local model")
+        clock.check(started=False)
+        started = False
         call.start()
         try:
             while True:
-                item = await chunks.get()
+                try:
+                    item = await wait_until(chunks.get(), clock.at)
+                except TimeoutError:
+                    raise clock.error(started) from None
                 if item is _END:
                     break
                 if isinstance(item, _Failure):
                     raise _rejected(item.error) from item.error
                 for event in parser.feed(item):
+                    started = True
                     yield event
             for event in parser.finish():
                 yield event

@@ -15,13 +15,15 @@ pieces), a ``finish_reason`` on the last choice chunk, a final chunk with empty
 ``choices`` and ``usage``, then ``data: [DONE]``.
 
 Context blocks are sent as text before the user's words, each wrapped in
-``<context name="...">…</context>`` so the model can tell data from the question.
+``<context name="...">…</context>`` so the model can tell data from the question; data
+cannot write those tags itself (see :func:`context_text`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,13 +36,14 @@ from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolRes
 from ._http import (
     Endpoint,
     HTTPProvider,
-    StreamParser,
     check_options,
     error_info,
     map_error,
     merge_headers,
-    parse_json,
+    public_url,
 )
+from ._stream import StreamParser, parse_json
+from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
 
 __all__ = [
@@ -56,18 +59,36 @@ __all__ = [
 ]
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
+_NO_VERSION = frozenset({"api_version"})  # only Azure (and Anthropic) have API versions
 AZURE_API_VERSION = "2024-10-21"
 
 
 # -------------------------------------------------------------------------- payload
 
 
+_TAG = re.compile(r"<(?=[\s\x00-\x1f/]*context)", re.IGNORECASE)
+
+
+def _fenced(text: str) -> str:
+    """``text`` with every ``<`` that would start a ``<context`` / ``</context`` tag escaped."""
+    return _TAG.sub("&lt;", text) if "<" in text else text
+
+
 def context_text(blocks: Iterable[ContextBlock]) -> str:
-    """Context blocks as tagged text: ``<context name="df">...</context>``, one per block."""
+    """Context blocks as tagged text: ``<context name="df">...</context>``, one per block.
+
+    The boundary cannot be forged by data: inside a block's text and key, a ``<`` that
+    starts ``context`` or ``/context`` (any case, spaces or control characters between)
+    is written ``&lt;``, and the key loses quotes, angle brackets and line breaks, so a
+    cell value or column name like ``x</context>`` can neither close its block nor open
+    another.
+    """
     out = []
     for block in blocks:
-        key = block.key.replace('"', "'")
-        out.append(f'<context name="{key}">\n{block.text}\n</context>')
+        key = " ".join(
+            block.key.replace('"', "'").replace("<", "&lt;").replace(">", "&gt;").split()
+        )
+        out.append(f'<context name="{key}">\n{_fenced(block.text)}\n</context>')
     return "\n\n".join(out)
 
 
@@ -189,6 +210,26 @@ class _PendingCall:
     id: str = ""
     name: str = ""
     arguments: list[str] = field(default_factory=list)
+    joiner: Joiner = field(default_factory=Joiner)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if not value:
+        return None
+    return clean(value) if isinstance(value, str) else str(value)
+
+
+def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
+    """A list of JSON objects (``None`` → ``[]``); anything else is a protocol error."""
+    if not value:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise TypeError(f"{what} is not a list of objects")
+    return value
 
 
 def _usage(data: Mapping[str, Any]) -> Usage:
@@ -211,6 +252,8 @@ class OpenAIStreamParser(StreamParser):
         self._finish: str | None = None
         self._usage: Usage | None = None
         self._done = False
+        self._text = Joiner()
+        self._reasoning = Joiner()
 
     @property
     def ended(self) -> bool:
@@ -239,21 +282,28 @@ class OpenAIStreamParser(StreamParser):
             raise self._protocol("a response that is not a JSON object")
         if body.get("error"):
             raise map_error(None, error_info(body), self._endpoint)
+        body = clean_data(body)  # one whole document: any surrogate left is a lone half
         out: list[Event] = []
         choices = body.get("choices") or []
+        if not isinstance(choices, list):
+            raise self._protocol("choices that are not a list")
         if choices:
             choice = choices[0]
+            if not isinstance(choice, Mapping):
+                raise self._protocol("a choice that is not an object")
             message = choice.get("message") or {}
+            if not isinstance(message, Mapping):
+                raise self._protocol("a message that is not an object")
             reasoning = message.get("reasoning_content") or message.get("reasoning")
             if reasoning:
-                out.append(ReasoningDelta(str(reasoning)))
+                out.append(ReasoningDelta(_as_text(reasoning)))
             if message.get("content"):
-                out.append(TextDelta(str(message["content"])))
-            for position, call in enumerate(message.get("tool_calls") or []):
+                out.append(TextDelta(_as_text(message["content"])))
+            for position, call in enumerate(_objects(message.get("tool_calls"), "tool_calls")):
                 out.extend(self._call_delta(position, call))
-            self._finish = choice.get("finish_reason") or self._finish
+            self._finish = _text_or_none(choice.get("finish_reason")) or self._finish
         if body.get("usage"):
-            self._usage = _usage(body["usage"])
+            self._usage = self._read_usage(body["usage"])
         self._done = True
         return out
 
@@ -266,8 +316,8 @@ class OpenAIStreamParser(StreamParser):
 
     def _call_delta(self, position: int, fragment: Mapping[str, Any]) -> list[Event]:
         index = fragment.get("index")
-        index = position if not isinstance(index, int) else index
-        call_id = fragment.get("id") or None
+        index = position if not isinstance(index, int) or isinstance(index, bool) else index
+        call_id = _text_or_none(fragment.get("id"))
         pending = self._calls.get(index)
         if pending is not None and call_id and pending.id and call_id != pending.id:
             index = max(self._calls) + 1  # a server that reuses index 0 for every call
@@ -275,14 +325,17 @@ class OpenAIStreamParser(StreamParser):
         if pending is None:
             pending = self._calls[index] = _PendingCall()
         function = fragment.get("function") or {}
-        name = function.get("name") or None
+        if not isinstance(function, Mapping):
+            raise self._protocol(f"tool call #{index} whose function is not an object")
+        name = _text_or_none(function.get("name"))
         arguments = function.get("arguments") or ""
         if not isinstance(arguments, str):  # a server that sends parsed arguments
-            arguments = json.dumps(arguments)
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        arguments = pending.joiner.push(arguments)
         if call_id and not pending.id:
-            pending.id = str(call_id)
+            pending.id = call_id
         if name and not pending.name:
-            pending.name = str(name)
+            pending.name = name
         if arguments:
             pending.arguments.append(arguments)
         return [ToolCallDelta(index, call_id, name, arguments)]
@@ -290,29 +343,47 @@ class OpenAIStreamParser(StreamParser):
     def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
         out: list[Event] = []
         if chunk.get("usage"):
-            self._usage = _usage(chunk["usage"])
-        for choice in chunk.get("choices") or []:
+            self._usage = self._read_usage(chunk["usage"])
+        for choice in _objects(chunk.get("choices"), "choices"):
             if choice.get("index", 0) != 0:
                 continue
             delta = choice.get("delta") or {}
+            if not isinstance(delta, Mapping):
+                raise self._protocol("a delta that is not an object")
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if reasoning:
-                out.append(ReasoningDelta(str(reasoning)))
+                piece = self._reasoning.push(_as_text(reasoning))
+                if piece:
+                    out.append(ReasoningDelta(piece))
             content = delta.get("content")
             if content:
-                out.append(TextDelta(str(content)))
-            for position, fragment in enumerate(delta.get("tool_calls") or []):
+                piece = self._text.push(_as_text(content))
+                if piece:
+                    out.append(TextDelta(piece))
+            for position, fragment in enumerate(_objects(delta.get("tool_calls"), "tool_calls")):
                 out.extend(self._call_delta(position, fragment))
             if choice.get("finish_reason"):
-                self._finish = str(choice["finish_reason"])
+                self._finish = _as_text(choice["finish_reason"])
         return out
+
+    def _read_usage(self, data: Any) -> Usage:
+        try:
+            return _usage(data)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self._protocol(f"usage that is not token counts ({str(data)[:40]!r})") from exc
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
+        reasoning, text = self._reasoning.flush(), self._text.flush()
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        if text:
+            out.append(TextDelta(text))
         for index in sorted(self._calls):
             pending = self._calls[index]
             if not pending.name:
                 raise self._protocol(f"tool call #{index} without a function name")
+            pending.arguments.append(pending.joiner.flush())
             raw = "".join(pending.arguments).strip()
             try:
                 arguments = json.loads(raw) if raw else {}
@@ -323,7 +394,7 @@ class OpenAIStreamParser(StreamParser):
             if not isinstance(arguments, dict):
                 raise self._protocol(f"arguments for tool {pending.name!r} that are not an object")
             call_id = pending.id or f"call_{os.urandom(12).hex()}"
-            out.append(ToolCallComplete(ToolCall(call_id, pending.name, arguments)))
+            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
         finish = self._finish or ("tool_calls" if self._calls else "stop")
         if self._calls and finish == "stop":
             finish = "tool_calls"
@@ -360,8 +431,8 @@ class OpenAIProvider(HTTPProvider):
 
     @property
     def model_id(self) -> str:
-        if self._url_in_id:
-            return f"{self.name}:{self.model}@{self.base_url}"
+        if self._url_in_id:  # a password in the URL is used, never shown or saved
+            return f"{self.name}:{self.model}@{public_url(self.base_url)}"
         return f"{self.name}:{self.model}"
 
     def request_url(self) -> str:
@@ -406,7 +477,7 @@ def _split_url(model: str) -> tuple[str, str | None]:
 
 def openai_provider(model: str, **options: Any) -> OpenAIProvider:
     """``openai:MODEL`` — api.openai.com (or ``OPENAI_BASE_URL``), key ``OPENAI_API_KEY``."""
-    check_options("openai", options)
+    check_options("openai", options, unused=_NO_VERSION)
     options.pop("name", None)
     settings = config.provider_settings("openai")
     base_url = (
@@ -467,7 +538,7 @@ def ollama_provider(model: str, **options: Any) -> OpenAIProvider:
     """``ollama:MODEL`` — a local Ollama (``OLLAMA_HOST`` honoured); no key needed."""
     from .registry import _ollama_base
 
-    check_options("ollama", options)
+    check_options("ollama", options, unused=_NO_VERSION)
     options.pop("name", None)
     options.pop("api_version", None)
     settings = config.provider_settings("ollama")
@@ -492,7 +563,7 @@ def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
     is optional: ``api_key=``, ``%chat key NAME``, ``OPENAI_COMPATIBLE_API_KEY`` (plain
     name only) or the table's ``api_key_env`` / ``api_key``.
     """
-    check_options("openai-compatible", options)
+    check_options("openai-compatible", options, unused=_NO_VERSION)
     alias = options.pop("name", None)
     name = str(alias or "openai-compatible")
     settings = config.provider_settings(name)

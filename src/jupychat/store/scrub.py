@@ -6,9 +6,10 @@ goes through :func:`scrub`, which
 
 * replaces the value of any mapping key that names a credential (``api_key``,
   ``Authorization``, ``client_secret``, ``token``... but not ``max_tokens``);
-* replaces every occurrence of a key this process knows about: keys held by
-  :mod:`jupychat.config` for any provider, environment variables whose name says
-  key/token/secret/password, and secret-named values in the user config file;
+* replaces every occurrence of a key this process knows about (the registry in
+  :mod:`jupychat.secrets`: keys held by :mod:`jupychat.config`, environment variables
+  whose name says key/token/secret/password, secret-named values in the user config
+  file, ``api_key=`` arguments);
 * replaces strings shaped like well-known key formats (``sk-...``, ``sk-ant-...``,
   ``Bearer ...``, ``AIza...``, ``ghp_...``, ``hf_...``, ``AKIA...``).
 
@@ -17,23 +18,16 @@ The replacement is the literal text ``[redacted]``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jupychat import secrets as _secrets
+
 __all__ = ["REDACTED", "known_secrets", "scrub", "secret_key_name"]
 
-REDACTED = "[redacted]"
+REDACTED = _secrets.REDACTED
 
-_KEY_NAME = re.compile(
-    r"(?:^|[_\-. ])(?:api[_\-]?key|apikey|secret|secret[_\-]?key|password|passwd|"
-    r"token|access[_\-]?token|refresh[_\-]?token|auth[_\-]?token|session[_\-]?token|"
-    r"bearer|authorization|proxy[_\-]authorization|private[_\-]?key|credentials?|"
-    r"cookie|x[_\-]api[_\-]key)$",
-    re.IGNORECASE,
-)
-_ENV_NAME = re.compile(r"(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$", re.IGNORECASE)
 _PATTERNS = re.compile(
     r"sk-[A-Za-z0-9][A-Za-z0-9_\-]{15,}"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/\-]{12,}=*"
@@ -44,64 +38,25 @@ _PATTERNS = re.compile(
     r"|gsk_[A-Za-z0-9]{30,}"
     r"|AKIA[0-9A-Z]{16}"
 )
-_MIN_SECRET = 8
 
 
 def secret_key_name(name: str) -> bool:
     """True when a mapping key names a credential (``api_key``, ``Authorization``...)."""
-    return bool(_KEY_NAME.search(name.strip()))
-
-
-def _walk_config(value: Any, found: set[str], secret: bool = False) -> None:
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            _walk_config(item, found, secret or secret_key_name(str(key)))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _walk_config(item, found, secret)
-    elif secret and isinstance(value, str):
-        found.add(value)
-        bearer = re.match(r"(?i)bearer\s+(\S+)", value)
-        if bearer:
-            found.add(bearer.group(1))
+    return _secrets.secret_name(name)
 
 
 def known_secrets() -> set[str]:
-    """Every credential value this process can see (config keys, env vars, config file)."""
-    from jupychat import config
-
-    found: set[str] = set()
-    for name, value in os.environ.items():
-        if value and (_ENV_NAME.search(name) or "API_KEY" in name.upper()):
-            found.add(value)
-    try:
-        file_data: Mapping[str, Any] = config.load_file()
-    except Exception:  # a broken config file must not stop an export
-        file_data = {}
-    _walk_config(file_data, found)
-    providers = file_data.get("providers", {})
-    names: set[str] = set(providers) if isinstance(providers, Mapping) else set()
-    try:
-        from jupychat.providers.registry import BUILTIN, KEYED_DEFAULTS
-
-        names |= set(BUILTIN)
-        env_vars = {p: env for p, env, _ in KEYED_DEFAULTS}
-    except Exception:  # pragma: no cover - registry import problems are reported elsewhere
-        env_vars = {}
-    for name in names:
-        try:
-            key = config.api_key(name, env_vars.get(name))
-        except Exception:
-            key = None
-        if key:
-            found.add(key)
-    return {s.strip() for s in found if len(s.strip()) >= _MIN_SECRET}
+    """Every credential value this process can see (see :func:`jupychat.secrets.known`)."""
+    return set(_secrets.known())
 
 
-def _scrub_text(text: str, secrets: Iterable[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
+def _scrub_text(text: str, values: list[str] | None) -> str:
+    if values is None:
+        text = _secrets.scrub_text(text)
+    else:
+        for value in values:
+            if value in text:
+                text = text.replace(value, REDACTED)
     return _PATTERNS.sub(REDACTED, text)
 
 
@@ -115,11 +70,11 @@ def scrub(value: Any, secrets: Iterable[str] | None = None) -> Any:
     secrets:
         The exact strings to remove; by default :func:`known_secrets`.
     """
-    ordered = sorted(known_secrets() if secrets is None else set(secrets), key=len, reverse=True)
+    ordered = None if secrets is None else sorted(set(secrets), key=len, reverse=True)
     return _scrub(value, ordered)
 
 
-def _scrub(value: Any, secrets: list[str]) -> Any:
+def _scrub(value: Any, secrets: list[str] | None) -> Any:
     if isinstance(value, str):
         return _scrub_text(value, secrets)
     if isinstance(value, Mapping):

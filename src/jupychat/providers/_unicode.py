@@ -1,0 +1,82 @@
+"""Text that can always be encoded: surrogate pairs split across stream chunks, made whole.
+
+Design note: JSON writes a character outside the Basic Multilingual Plane (an emoji) as
+two ``\\u`` escapes, a surrogate pair. A server that streams such text may cut between
+the two halves, so one chunk decodes to a lone high surrogate (``"\\ud83d"``) and the
+next to a lone low one (``"\\ude00"``). Joined as Python strings they are two code points
+that cannot be encoded as UTF-8, and everything downstream (the store, the next request)
+fails. :class:`Joiner` is one stream channel's decoder: it holds back a trailing high
+surrogate until the next piece arrives, combines pairs, and at the end of the stream
+replaces a half that never got its partner with U+FFFD. :func:`clean` does the same for a
+complete string (a non-streamed body, a stored message) and :func:`clean_data` for
+parsed JSON. Text without surrogates (nearly all of it) passes through after one
+``re.search``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = ["REPLACEMENT", "Joiner", "clean", "clean_data", "has_surrogates"]
+
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds any surrogate code point (paired or not)."""
+    return _SURROGATE.search(text) is not None
+
+
+def clean(text: str) -> str:
+    """``text`` with surrogate pairs combined and lone surrogates replaced by U+FFFD."""
+    if not text or _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def clean_data(value: Any) -> Any:
+    """:func:`clean` applied to every string (and mapping key) of parsed JSON."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, Mapping):
+        return {(clean(k) if isinstance(k, str) else k): clean_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clean_data(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(clean_data(v) for v in value)
+    return value
+
+
+class Joiner:
+    """One channel of a stream (answer text, reasoning, one tool call's arguments).
+
+    ``push(piece)`` returns the text that is ready (possibly ``""``); ``flush()`` returns
+    what was held back at the end of the stream, with a lone half replaced by U+FFFD.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def push(self, piece: str) -> str:
+        if self._held:
+            piece = self._held + piece
+            self._held = ""
+        if not piece or _SURROGATE.search(piece) is None:
+            return piece
+        if "\ud800" <= piece[-1] <= "\udbff":  # a high half: its partner may come next
+            self._held = piece[-1]
+            piece = piece[:-1]
+        return clean(piece)
+
+    def flush(self) -> str:
+        held, self._held = self._held, ""
+        return REPLACEMENT if held else ""
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._held)
