@@ -1,0 +1,284 @@
+"""The store is the source of truth: no turn is lost when several processes share a
+session, when the store cannot be written for a while, or when its file is deleted.
+
+The multi-process tests run real IPython shells in child processes (``%%chat`` cells with
+cell ids, exactly as a notebook runs them) against one store file, driven line by line
+over stdin/stdout so the parent can interleave them, rename the session in between and
+read the store as the sessions page would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import threading
+import warnings
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from jupychat import ChatSession
+from jupychat.providers.fake import get_fake
+from jupychat.store import SessionStore
+
+NOTEBOOK = "/work/shared.ipynb"
+
+KERNEL = textwrap.dedent(
+    r"""
+    import json, random, sys, time, warnings
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.capture import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "jupychat")
+    from jupychat.notebook import get_chat
+    from jupychat.providers.fake import get_fake
+
+    pause = float(sys.argv[1])
+    rng = random.Random(sys.argv[2])
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = json.loads(line)
+        if cmd["op"] == "quit":
+            break
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with capture_output():
+                result = shell.run_cell("%%chat\n" + cmd["prompt"], cell_id=cmd["cell_id"])
+        session = get_chat(shell).session(switch=False)
+        sent = get_fake("echo").requests[-1].messages if get_fake("echo").requests else []
+        print(json.dumps({
+            "ok": bool(result.success),
+            "error": repr(result.error_in_exec or result.error_before_exec),
+            "id": session.id,
+            "title": session.title,
+            "history": [m.text for m in session.history if m.role == "user"],
+            "sent": [m.text for m in sent if m.role == "user"],
+            "warnings": [str(w.message) for w in caught],
+        }), flush=True)
+        if pause:
+            time.sleep(rng.uniform(0, pause))
+    """
+)
+
+
+class Kernel:
+    """A child process running a real IPython shell with jupychat loaded."""
+
+    def __init__(self, store: Path, tag: str, pause: float = 0.0) -> None:
+        env = {
+            **os.environ,
+            "JUPYCHAT_STORE": str(store),
+            "JUPYCHAT_MODEL": "fake:echo",
+            "JPY_SESSION_NAME": NOTEBOOK,
+            "PYTHONWARNINGS": "default",
+        }
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", KERNEL, str(pause), tag],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert json.loads(self.readline()) == {"ready": True}
+
+    def readline(self) -> str:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            err = self.proc.stderr.read() if self.proc.stderr else ""
+            raise AssertionError(f"kernel exited: {err[-3000:]}")
+        return line
+
+    def send(self, cell_id: str, prompt: str) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps({"op": "cell", "cell_id": cell_id, "prompt": prompt}))
+        self.proc.stdin.write("\n")
+        self.proc.stdin.flush()
+
+    def run(self, cell_id: str, prompt: str) -> dict:
+        self.send(cell_id, prompt)
+        reply = json.loads(self.readline())
+        assert reply["ok"], reply
+        return reply
+
+    def close(self) -> str:
+        assert self.proc.stdin is not None
+        try:
+            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.proc.wait(60)
+        return self.proc.stderr.read() if self.proc.stderr else ""
+
+
+def schedule(tag: str, turns: int, seed: int) -> list[tuple[str, str]]:
+    """``turns`` new cells, and after every third one a re-run of an earlier cell."""
+    rng = random.Random(seed)
+    versions: dict[int, int] = {}
+    cells = []
+    for n in range(turns):
+        versions[n] = 1
+        cells.append((f"{tag}-c{n}", f"{tag} c{n} v1"))
+        if n % 3 == 2:
+            k = rng.randrange(n + 1)
+            versions[k] += 1
+            cells.append((f"{tag}-c{k}", f"{tag} c{k} v{versions[k]}"))
+    return cells
+
+
+def newest(cells: list[tuple[str, str]]) -> dict[str, str]:
+    latest: dict[str, str] = {}
+    for cell_id, prompt in cells:
+        latest[cell_id] = prompt
+    return latest
+
+
+def active_turns(store: SessionStore, sid: str) -> list[tuple[str, str]]:
+    """(prompt, answer) pairs of the stored session, checking each prompt has its answer."""
+    messages = store.load(sid)["messages"]
+    pairs = []
+    for i in range(0, len(messages), 2):
+        user, answer = messages[i], messages[i + 1]
+        assert user["role"] == "user" and answer["role"] == "assistant", messages[i : i + 2]
+        prompt = user["content"][-1]["text"]
+        assert answer["content"][0]["text"] == f"(fake model) You said: {prompt}"
+        pairs.append((prompt, answer["content"][0]["text"]))
+    return pairs
+
+
+def audit(prompts: list[str], expected: dict[str, str], written: set[str]) -> dict[str, int]:
+    """How many expected turns are missing, duplicated, or stale (an older version)."""
+    counts = Counter(prompts)
+    wanted = set(expected.values())
+    return {
+        "turns": len(wanted),
+        "lost": sum(1 for p in wanted if counts[p] == 0),
+        "duplicated": sum(counts[p] - 1 for p in wanted if counts[p] > 1),
+        "stale": sum(counts[p] for p in written - wanted),
+    }
+
+
+def test_two_kernels_interleaved_lose_no_turn_and_keep_a_rename(tmp_path):
+    db = tmp_path / "sessions.db"
+    with SessionStore(db) as store:
+        sid = store.create(notebook=NOTEBOOK, model="fake:echo")
+    plans = {tag: schedule(tag, 25, seed) for tag, seed in (("p0", 1), ("p1", 2))}
+    kernels = {tag: Kernel(db, tag) for tag in plans}
+    store = SessionStore(db)
+    unseen: list[tuple[str, int]] = []
+    reverted: list[tuple[str, int]] = []
+    try:
+        steps = max(len(p) for p in plans.values())
+        renamed_at = steps // 2
+        for step in range(steps):
+            if step == renamed_at:
+                store.rename(sid, "Renamed in the sessions page")
+            for tag, plan in plans.items():
+                if step >= len(plan):
+                    continue
+                reply = kernels[tag].run(*plan[step])
+                assert reply["id"] == sid
+                assert reply["warnings"] == []
+                stored = [p for p, _ in active_turns(store, sid)]
+                # each kernel saw the other's turns before its own was built
+                if reply["sent"] != stored or reply["history"] != stored:
+                    unseen.append((tag, step))
+                if step >= renamed_at and "Renamed in the sessions page" not in (
+                    reply["title"],
+                    store.summary(sid)["title"],
+                ):
+                    reverted.append((tag, step))
+    finally:
+        errors = {tag: k.close() for tag, k in kernels.items()}
+    assert all("Traceback" not in e for e in errors.values()), errors
+    expected = {**newest(plans["p0"]), **newest(plans["p1"])}
+    written = {prompt for plan in plans.values() for _, prompt in plan}
+    prompts = [p for p, _ in active_turns(store, sid)]
+    figures = audit(prompts, expected, written)
+    print("two interleaved kernels:", figures, "unseen:", len(unseen), "reverted:", len(reverted))
+    assert figures == {"turns": 50, "lost": 0, "duplicated": 0, "stale": 0}
+    assert unseen == [] and reverted == []
+    assert len(prompts) == 50 == store.summary(sid)["message_count"] // 2
+    assert store.summary(sid)["title"] == "Renamed in the sessions page"
+    # every replaced version is still in the database, marked superseded
+    everything = store.load(sid, include_superseded=True)["messages"]
+    old = [m for m in everything if m.get("superseded")]
+    assert len(everything) == len(old) + 100
+    assert {m["content"][-1]["text"] for m in old if m["role"] == "user"} == written - set(
+        expected.values()
+    )
+    store.close()
+
+
+def test_two_kernels_running_at_once_lose_no_turn(tmp_path):
+    db = tmp_path / "sessions.db"
+    with SessionStore(db) as store:
+        sid = store.create(notebook=NOTEBOOK, model="fake:echo")
+    plans = {tag: schedule(tag, 25, seed) for tag, seed in (("q0", 3), ("q1", 4))}
+    kernels = {tag: Kernel(db, tag, pause=0.02) for tag in plans}
+    replies: dict[str, list[dict]] = {}
+
+    def drive(tag: str) -> None:
+        kernel = kernels[tag]
+        for cell in plans[tag]:
+            kernel.send(*cell)
+        replies[tag] = [json.loads(kernel.readline()) for _ in plans[tag]]
+
+    threads = [threading.Thread(target=drive, args=(tag,)) for tag in plans]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(240)
+    finally:
+        errors = {tag: k.close() for tag, k in kernels.items()}
+    assert all("Traceback" not in e for e in errors.values()), errors
+    for tag in plans:
+        assert all(r["ok"] and r["id"] == sid and not r["warnings"] for r in replies[tag]), tag
+    expected = {**newest(plans["q0"]), **newest(plans["q1"])}
+    written = {prompt for plan in plans.values() for _, prompt in plan}
+    with SessionStore(db) as store:
+        prompts = [p for p, _ in active_turns(store, sid)]
+        figures = audit(prompts, expected, written)
+        print("two concurrent kernels:", figures)
+        assert figures == {"turns": 50, "lost": 0, "duplicated": 0, "stale": 0}
+        assert store.summary(sid)["message_count"] == 100
+
+
+def test_a_rename_in_the_sessions_api_survives_the_kernels_next_turns(tmp_path):
+    pytest.importorskip("jupyter_server")
+    import httpx  # noqa: F401  (the helpers need it)
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from jupychat_server_helpers import run_jupyter
+
+    db = tmp_path / "store" / "sessions.db"
+    with run_jupyter(tmp_path / "jupyter", store_path=db) as server:
+        kernel = Kernel(db, "k")
+        try:
+            first = kernel.run("k-c0", "what is in the data?")
+            sid = first["id"]
+            with server.client() as http:
+                response = http.patch(
+                    server.api(f"sessions/{sid}"), json={"title": "Data questions"}
+                )
+                assert response.status_code == 200, response.text
+                kernel.run("k-c1", "and the nulls?")
+                kernel.run("k-c0", "what is in the data, again?")  # a re-run
+                after = http.get(server.api(f"sessions/{sid}")).json()
+        finally:
+            kernel.close()
+    assert after["title"] == "Data questions"
+    assert [m["content"][-1]["text"] for m in after["messages"] if m["role"] == "user"] == [
+        "and the nulls?",
+        "what is in the data, again?",
+    ]
