@@ -152,6 +152,31 @@ def m004_checkpoints(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_revisions(conn: sqlite3.Connection) -> None:
+    # Turns are appended and never rewritten in place. `sessions.revision` changes with
+    # every write to a session, so a process can tell cheaply whether the stored
+    # session changed since it last looked. A replaced or cleared message is
+    # kept, marked with the revision that superseded it (`messages.superseded`, NULL
+    # while active); load, counts, exports and search skip such rows. A checkpoint now
+    # records the revision and the end of the message numbering (`seq_end`) it saw: its
+    # messages are the rows below `seq_end` still active at that revision. Checkpoints
+    # written before this migration saw exactly the rows below their message count.
+    _run(
+        conn,
+        "ALTER TABLE sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN superseded INTEGER",
+        "ALTER TABLE checkpoints ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE checkpoints ADD COLUMN seq_end INTEGER",
+        "UPDATE checkpoints SET seq_end = message_count",
+        # Revisions come from one counter for the whole database, so a session that is
+        # deleted and created again never repeats a revision a process has seen.
+        "CREATE TABLE revision_counter (id INTEGER PRIMARY KEY CHECK (id = 1), "
+        "value INTEGER NOT NULL)",
+        "INSERT INTO revision_counter (id, value) VALUES (1, 0)",
+    )
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database (empty for a fresh one)."""
     has_table = conn.execute(
