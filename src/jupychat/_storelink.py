@@ -129,6 +129,7 @@ class StoreLink:
                     updates=updates,
                     merge=merge,
                     unset=unset,
+                    epoch=self.epoch,
                 )
             except StoreError as exc:
                 if self._lost(session) is not None:

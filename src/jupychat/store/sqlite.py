@@ -245,6 +245,7 @@ class SessionStore:
         updates: Mapping[str, Any] | None = None,
         merge: Mapping[str, Mapping[str, Any]] | None = None,
         unset: Mapping[str, Iterable[str]] | None = None,
+        epoch: int | None = None,
     ) -> Commit:
         """Apply one process's changes to a session as one transaction (one revision).
 
@@ -263,6 +264,10 @@ class SessionStore:
         merge, unset:
             ``{"memory": {...}, "metadata": {...}}``: keys to set, and key lists to
             remove, in the stored dicts; keys other processes set are left alone.
+        epoch:
+            The :attr:`epoch` the caller's view of the store comes from. When given and
+            the database file has been found deleted or replaced since, nothing is
+            written and a :class:`StoreError` says so (write the session again first).
 
         Returns
         -------
@@ -273,9 +278,16 @@ class SessionStore:
         drop = [tables.message_id(i) for i in supersede]
         fields = sync.check_updates(session_id, updates or {})
         merges = sync.check_merge(merge, unset)
-        return self._db.write(
-            lambda conn: sync.commit(conn, session_id, rows, drop, fields, merges)
-        )
+
+        def run(conn: sqlite3.Connection) -> Commit:
+            if epoch is not None and self._db.epoch != epoch:
+                raise StoreError(
+                    f"the session store {self.path} was deleted or replaced; nothing was "
+                    "written: save the session again"
+                )
+            return sync.commit(conn, session_id, rows, drop, fields, merges)
+
+        return self._db.write(run)
 
     def reconcile(self, record: Mapping[str, Any]) -> Commit:
         """Make sure every message of ``record`` is stored, dropping nothing stored.
