@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from jupychat import ChatSession
+from jupychat import ChatSession, StoreError
 from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore
 
@@ -447,3 +447,187 @@ def test_two_kernels_keep_every_turn_when_the_store_file_is_deleted(tmp_path):
         prompts = [p for p, _ in active_turns(store, sid)]
         assert prompts == ["one", "three", "four", "five", "two again"]
     integrity(db)
+
+
+# -- what one process does never removes what another wrote ------------------------------
+
+
+@pytest.fixture
+def two(tmp_path):
+    """One session open in two 'processes' (two store connections), and its id."""
+    db = tmp_path / "sessions.db"
+    first = ChatSession("fake:two", store=SessionStore(db), notebook="/nb/two.ipynb")
+    first.send("mine", meta={"cell_id": "c1"})
+    second = ChatSession.resume(first.id, store=SessionStore(db))
+    return first, second, db
+
+
+def prompts_of(session_or_store, sid=None) -> list[str]:
+    if sid is None:
+        return [m.text for m in session_or_store.history if m.role == "user"]
+    return [
+        m["content"][-1]["text"]
+        for m in session_or_store.load(sid)["messages"]
+        if m["role"] == "user"
+    ]
+
+
+def test_clear_and_remove_turns_keep_turns_written_elsewhere(two):
+    first, second, db = two
+    second.send("theirs, unseen by the first")
+    first.clear()  # first has not seen second's turn: only its own turns go
+    with SessionStore(db) as store:
+        assert prompts_of(store, first.id) == ["theirs, unseen by the first"]
+    first.send("after clear", meta={"cell_id": "c2"})
+    assert prompts_of(first) == ["theirs, unseen by the first", "after clear"]
+    second.send("theirs again")
+    assert first.remove_turns(lambda m: m.meta.get("cell_id") == "c2") == 1
+    with SessionStore(db) as store:
+        assert prompts_of(store, first.id) == ["theirs, unseen by the first", "theirs again"]
+        # cleared and removed turns are superseded, not deleted
+        every = store.load(first.id, include_superseded=True)["messages"]
+        gone = [m["content"][-1]["text"] for m in every if m.get("superseded")]
+        assert [t for t in gone if not t.startswith("(fake")] == ["mine", "after clear"]
+        assert store.summary(first.id)["message_count"] == 4
+        assert store.list(search="mine") == [] and store.list(search="again")
+        exported = store.export(first.id, db.parent / "out.json")
+        assert "after clear" not in exported.read_text()
+
+
+def test_memory_metadata_and_title_changed_elsewhere_survive(two):
+    first, second, db = two
+    with SessionStore(db) as store:  # the sessions page / another program
+        store.update_metadata(first.id, {"reviewed": True})
+        store.rename(first.id, "Kept title")
+    second.set_memory("from_second", 2)
+    first.set_metadata("owner", "ana")  # sends only this key
+    first.set_memory("from_first", 1)
+    first.send("next")
+    second.send("and next")
+    with SessionStore(db) as store:
+        record = store.load(first.id)
+    assert record["title"] == "Kept title"
+    assert record["metadata"] == {"reviewed": True, "owner": "ana"}
+    assert record["memory"] == {"from_second": 2, "from_first": 1}
+    assert second.title == "Kept title" and second.get_metadata("owner") == "ana"
+    assert second.get_memory("from_first") == 1
+    # a key removed here is removed there, and other keys stay
+    second.clear_memory(["from_first"])
+    first.send("third")
+    assert first.list_memory() == ["from_second"]
+
+
+def test_rerun_in_one_process_replaces_only_that_turn(two):
+    first, second, db = two
+    second.send("theirs")
+    first.send("mine v2", meta={"cell_id": "c1"}, replace=lambda m: m.meta.get("cell_id") == "c1")
+    second.send("theirs 2")
+    with SessionStore(db) as store:
+        assert prompts_of(store, first.id) == ["theirs", "mine v2", "theirs 2"]
+    assert prompts_of(first) == ["theirs", "mine v2"]
+    first.send("mine 3")
+    assert prompts_of(first) == ["theirs", "mine v2", "theirs 2", "mine 3"]
+
+
+def test_a_quiet_store_costs_one_lookup(two):
+    first, second, _db = two
+    store = first.store
+    assert store.changes(first.id, since=first._link.revision) is None
+    second.send("moved")
+    snap = store.changes(first.id, since=first._link.revision, known={1, 2})
+    assert snap is not None and snap.order[:2] == [1, 2] and set(snap.messages) == {3, 4}
+
+
+# -- checkpoints see exactly what they saw --------------------------------------------------
+
+
+def test_checkpoints_restore_exactly_what_they_saw_after_reruns_and_other_writers(two):
+    first, second, db = two
+    mark = first.checkpoint("one turn")
+    saw = [m.to_dict() for m in first.history]
+    second.send("theirs")
+    first.send("mine v2", meta={"cell_id": "c1"}, replace=lambda m: m.meta.get("cell_id") == "c1")
+    later = first.checkpoint("after the re-run")
+    later_saw = first.store.load(first.id)["messages"]
+    first.clear()
+    first.restore_checkpoint(mark)
+    assert [m.to_dict() for m in first.history] == saw
+    with SessionStore(db) as store:
+        assert store.load(first.id)["messages"] == saw
+        store.restore_checkpoint(first.id, later)
+        assert store.load(first.id)["messages"] == later_saw
+        store.restore_checkpoint(first.id, mark)
+        assert store.load(first.id)["messages"] == saw
+
+
+def test_save_never_drops_turns_it_did_not_see(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    sid = store.create(messages=[{"role": "user", "content": "one"}])
+    snap = store.changes(sid)
+    record = {**snap.record, "messages": [snap.messages[i] for i in snap.order]}
+    store.append_messages(sid, [{"role": "user", "content": "written meanwhile"}])
+    with pytest.raises(StoreError, match="changed in the store since") as info:
+        store.save({**record, "messages": []}, expected_revision=snap.revision)
+    assert "\n" not in str(info.value)
+    assert prompts_of(store, sid) == ["one", "written meanwhile"]
+    store.save({**record, "messages": []})  # a deliberate rewrite: superseded, not deleted
+    assert prompts_of(store, sid) == []
+    kept = store.load(sid, include_superseded=True)["messages"]
+    assert [m["content"][0]["text"] for m in kept] == ["one", "written meanwhile"]
+    store.close()
+
+
+def test_a_store_from_before_revisions_is_migrated_and_its_checkpoints_still_restore(tmp_path):
+    from jupychat.store.migrations import MIGRATIONS, TABLE
+    from jupychat.store.records import message_row
+
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("BEGIN")
+    conn.execute(f"CREATE TABLE {TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, fn in MIGRATIONS[:4]:  # the schema as jupychat wrote it before m005
+        fn(conn)
+        conn.execute(f"INSERT INTO {TABLE} VALUES (?, 'then')", (name,))
+    conn.execute("PRAGMA user_version = 4")
+    conn.execute(
+        "INSERT INTO sessions (id, title, created_at, updated_at, message_count) "
+        "VALUES ('old', 'Old one', '2024-01-01T00:00:00+00:00', '2024-01-01T00:00:00+00:00', 4)"
+    )
+    words = ["q1", "a1", "q2", "a2"]
+    for seq, text in enumerate(words):
+        role = "user" if seq % 2 == 0 else "assistant"
+        row = message_row({"role": role, "content": text, "created_at": "2024-01-01T00:00:00Z"})
+        conn.execute(
+            f"INSERT INTO messages (session_pk, seq, {', '.join(row._fields)}) "
+            f"VALUES (1, ?, {', '.join('?' * len(row))})",
+            (seq, *row),
+        )
+    snapshot = json.dumps(
+        [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "rewritten"}],
+                "created_at": "2024-01-01T00:00:00.000000+00:00",
+            }
+        ]
+    )
+    conn.execute(
+        "INSERT INTO checkpoints (session_pk, label, created_at, message_count, state, messages) "
+        "VALUES (1, 'prefix', 'then', 2, '{}', NULL), (1, 'copied', 'then', 1, '{}', ?)",
+        (snapshot,),
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    with SessionStore(path) as store:
+        assert prompts_of(store, "old") == ["q1", "q2"]
+        store.append_messages("old", [{"role": "user", "content": "q3"}])
+        prefix, copied = (c["id"] for c in store.list_checkpoints("old"))
+        store.restore_checkpoint("old", prefix)
+        assert texts(store.load("old")["messages"]) == ["q1", "a1"]
+        store.restore_checkpoint("old", copied)
+        assert texts(store.load("old")["messages"]) == ["rewritten"]
+        store.restore_checkpoint("old", prefix)
+        assert texts(store.load("old")["messages"]) == ["q1", "a1"]
+        assert store.summary("old")["message_count"] == 2
+    integrity(path)
