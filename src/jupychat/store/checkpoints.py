@@ -85,15 +85,14 @@ def _seen_rows(
     ).fetchall()
 
 
-def restore(
-    conn: sqlite3.Connection, session_id: str, checkpoint_id: int | str, revision: int
-) -> None:
+def restore(conn: sqlite3.Connection, session_id: str, checkpoint_id: int | str) -> None:
     """Put the messages and state back as they were at the checkpoint (see the note)."""
     try:
         cp_id = int(checkpoint_id)
     except (TypeError, ValueError):
         raise StoreError(f"checkpoint id {checkpoint_id!r} is not a number") from None
     pk = tables.session_pk(conn, session_id)
+    revision = tables.next_revision(conn, pk)
     cp = conn.execute(
         "SELECT message_count, state, messages, revision, seq_end FROM checkpoints "
         "WHERE id = ? AND session_pk = ?",

@@ -11,7 +11,7 @@ the sessions page) write the same session, so no write rewrites what another pro
 wrote: turns are appended; a replaced or cleared turn is *superseded* (kept, marked,
 and skipped by ``load``, counts, exports and search); field updates name only the
 fields (and memory/metadata keys) that changed. Every write gives the session a new
-``revision`` (from one database-wide counter), and :meth:`changes` tells a process
+``revision``, and :meth:`changes` tells a process
 cheaply whether the session moved since the revision it saw, with only the messages it
 does not hold yet. ``save`` (a whole-record write) is for deliberate rewrites: see its
 docstring for exactly what it replaces.
@@ -512,8 +512,9 @@ class SessionStore:
             pk = tables.session_pk(conn, session_id)
             new = title if title is not None else tables.stored_title(conn, pk)
             conn.execute(
-                "UPDATE sessions SET title = ?, updated_at = ?, revision = ? WHERE pk = ?",
-                (new, stamp_now(), tables.next_revision(conn), pk),
+                "UPDATE sessions SET title = ?, updated_at = ?, revision = revision + 1 "
+                "WHERE pk = ?",
+                (new, stamp_now(), pk),
             )
             return new
 
@@ -541,8 +542,9 @@ class SessionStore:
                 else:
                     metadata[key] = value
             conn.execute(
-                "UPDATE sessions SET metadata = ?, updated_at = ?, revision = ? WHERE pk = ?",
-                (dumps(metadata, "metadata"), stamp_now(), tables.next_revision(conn), row[0]),
+                "UPDATE sessions SET metadata = ?, updated_at = ?, revision = revision + 1 "
+                "WHERE pk = ?",
+                (dumps(metadata, "metadata"), stamp_now(), row[0]),
             )
             return metadata
 
@@ -648,8 +650,4 @@ class SessionStore:
         superseded (kept, not deleted), and the checkpoint itself (and any later ones)
         stay available.
         """
-        self._db.write(
-            lambda conn: checkpoints.restore(
-                conn, session_id, checkpoint_id, tables.next_revision(conn)
-            )
-        )
+        self._db.write(lambda conn: checkpoints.restore(conn, session_id, checkpoint_id))

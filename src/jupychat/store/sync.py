@@ -3,9 +3,9 @@
 Design note: a process (a kernel, the sessions page) never writes back a session it
 read as a whole. It sends what *it* changed: messages to append, ids of messages its
 change supersedes (a re-run turn, a cleared conversation), the fields it set, and the
-memory/metadata keys it set or removed (:func:`commit`). Every write takes a new
-revision from the database-wide counter, and returns the revision just before it, so
-the writer learns whether anyone else wrote in between. :func:`changes` answers "has
+memory/metadata keys it set or removed (:func:`commit`). Every write adds one to
+the session's revision and returns the revision just before it, so the writer learns
+whether anyone else wrote in between. :func:`changes` answers "has
 the session moved since revision R?" with one indexed lookup and, when it has, the
 active message order plus only the messages the caller does not hold.
 :func:`reconcile` writes a session back from memory (after its store file was lost)
@@ -116,7 +116,8 @@ def check_merge(
         gone = (unset or {}).get(field) or ()
         if not isinstance(sets, Mapping) or isinstance(gone, (str, bytes)):
             raise StoreError(f"merge[{field!r}] must be a dict and unset[{field!r}] a list")
-        dumps(dict(sets), field)
+        if sets:
+            dumps(dict(sets), field)
         if sets or gone:
             out[field] = (dict(sets), [str(k) for k in gone])
     return out
@@ -133,27 +134,37 @@ def commit(
     """Supersede ``drop``, append ``rows`` and apply the field changes, as one revision."""
     columns, extra, updated_at = updates
     found = conn.execute(
-        "SELECT pk, title, extra, revision, memory, metadata FROM sessions WHERE id = ?",
-        (session_id,),
+        "SELECT pk, title, extra, revision, next_seq FROM sessions WHERE id = ?", (session_id,)
     ).fetchone()
     if found is None:
         raise tables.no_session(session_id)
-    pk, title, stored_extra, previous = found[:4]
-    stored = dict(zip(MERGEABLE, found[4:], strict=True))
-    revision = tables.next_revision(conn)
-    gone, gone_in, gone_out = tables.supersede(conn, pk, drop, revision)
-    ids = tables.insert_messages(conn, pk, tables.next_seq(conn, pk), rows)
+    pk, title, stored_extra, previous, seq = found
+    revision = int(previous) + 1
+    gone, gone_in, gone_out = tables.supersede(conn, pk, drop, revision) if drop else (0, 0, 0)
+    start = tables.next_seq(conn, pk, seq)
+    ids = tables.insert_messages(conn, pk, start, rows)
     if "title" in columns:
         title = columns["title"]
         if title is None:
             title = tables.stored_title(conn, pk) or first_user_title(rows)
     elif title is None:
         title = first_user_title(rows)
-    values = {**columns, "title": title, "updated_at": updated_at, "revision": revision}
+    values = {
+        **columns,
+        "title": title,
+        "updated_at": updated_at,
+        "revision": revision,
+        "next_seq": start + len(rows),
+    }
     if extra:
         values["extra"] = dumps({**json.loads(stored_extra), **extra}, "record")
     for field, (sets, removed) in merges.items():
-        current = json.loads(values.get(field, stored[field]))
+        if field in values:
+            current = json.loads(values[field])
+        else:
+            current = json.loads(
+                conn.execute(f"SELECT {field} FROM sessions WHERE pk = ?", (pk,)).fetchone()[0]
+            )
         current.update(sets)
         for key in removed:
             current.pop(key, None)
@@ -193,9 +204,8 @@ def reconcile(
             missing.append(i)
     if not missing:
         return Commit(ids, int(previous), int(previous))
-    revision = tables.next_revision(conn)
-    start = tables.next_seq(conn, pk)
-    added = tables.insert_messages(conn, pk, start, [rows[i] for i in missing])
+    revision = int(previous) + 1
+    added = tables.insert_messages(conn, pk, tables.next_seq(conn, pk), [rows[i] for i in missing])
     for i, new_id in zip(missing, added, strict=True):
         ids[i] = new_id
     tables.refresh_totals(conn, pk)
@@ -226,7 +236,7 @@ def save_record(
             f"session {session_id} changed in the store since revision {expected_revision} "
             f"(now {stored}); load it again before saving: nothing was saved"
         )
-    revision = tables.next_revision(conn)
+    revision = int(stored) + 1
     title = values.title if values.title is not None else first_user_title(rows)
     conn.execute(
         "UPDATE sessions SET title = ?, name = ?, notebook = ?, created_at = ?, "

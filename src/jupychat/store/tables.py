@@ -3,17 +3,19 @@
 Design note: every function here takes an open connection that is already inside a
 transaction (see :mod:`.connection`) and never commits. Message rows are only ever
 appended (``seq`` keeps growing) or marked superseded with the revision of the write
-that replaced them; nothing here deletes a message. Each write to a session takes the
-next value of the database-wide revision counter (:func:`next_revision`) as the
-session's new ``revision``, so a revision is never repeated, even for a session that
-is deleted and created again. The session row keeps running totals over the active
-messages (count and tokens), updated with each change.
+that replaced them; nothing here deletes a message. Each write to a session adds one
+to its ``revision``; a new session starts at the clock in microseconds
+(:func:`first_revision`), above any revision an earlier session with the same id can
+have reached, so a revision a process has seen is never repeated. The session row
+keeps running totals over the active messages (count and tokens), updated with each
+change.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -33,6 +35,7 @@ __all__ = [
     "MESSAGE_COLS",
     "SESSION_COLS",
     "active_rows",
+    "first_revision",
     "insert_messages",
     "insert_session",
     "load",
@@ -87,14 +90,27 @@ def message_id(value: Any) -> int:
     raise StoreError(f"{value!r} is not a message id; ids look like 'msg_12'")
 
 
-def next_revision(conn: sqlite3.Connection) -> int:
-    """Take the next value of the database-wide revision counter."""
-    conn.execute("UPDATE revision_counter SET value = value + 1 WHERE id = 1")
-    return int(conn.execute("SELECT value FROM revision_counter WHERE id = 1").fetchone()[0])
+def first_revision() -> int:
+    """A new session's revision: now, in microseconds (see the design note)."""
+    return time.time_ns() // 1000
 
 
-def next_seq(conn: sqlite3.Connection, pk: int) -> int:
-    """The ``seq`` the next appended message of this session gets (an index lookup)."""
+def next_revision(conn: sqlite3.Connection, pk: int) -> int:
+    """The revision the current write gives the session (its own is set by the caller)."""
+    return int(conn.execute("SELECT revision FROM sessions WHERE pk = ?", (pk,)).fetchone()[0]) + 1
+
+
+def next_seq(conn: sqlite3.Connection, pk: int, known: int | None = None) -> int:
+    """The ``seq`` the next appended message of this session gets.
+
+    ``known`` is the session's ``next_seq`` column when the caller read it; NULL (rows
+    written by hand) is worked out from the messages (an index lookup).
+    """
+    if known is None:
+        row = conn.execute("SELECT next_seq FROM sessions WHERE pk = ?", (pk,)).fetchone()
+        known = None if row is None else row[0]
+    if known is not None:
+        return int(known)
     top = conn.execute("SELECT max(seq) FROM messages WHERE session_pk = ?", (pk,)).fetchone()[0]
     return 0 if top is None else int(top) + 1
 
@@ -102,7 +118,10 @@ def next_seq(conn: sqlite3.Connection, pk: int) -> int:
 def insert_messages(
     conn: sqlite3.Connection, pk: int, start: int, rows: Sequence[Sequence[Any]]
 ) -> list[int]:
-    """Append ``rows`` (message columns) from ``seq == start``; returns their ids."""
+    """Insert ``rows`` (message columns) from ``seq == start``; returns their ids.
+
+    The caller sets ``sessions.next_seq`` (:func:`refresh_totals` does).
+    """
     ids = []
     for offset, row in enumerate(rows):
         cur = conn.execute(INSERT_MESSAGE, (pk, start + offset, *row[:N_MESSAGE_COLS]))
@@ -157,12 +176,13 @@ def active_rows(
 
 
 def refresh_totals(conn: sqlite3.Connection, pk: int) -> None:
-    """Recount the session's active messages and tokens."""
+    """Recount the session's active messages and tokens, and its ``next_seq``."""
     conn.execute(
         "UPDATE sessions SET (message_count, input_tokens, output_tokens) = "
         "(SELECT count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) "
-        "FROM messages WHERE session_pk = ? AND superseded IS NULL) WHERE pk = ?",
-        (pk, pk),
+        "FROM messages WHERE session_pk = ? AND superseded IS NULL), next_seq = "
+        "(SELECT coalesce(max(seq), -1) + 1 FROM messages WHERE session_pk = ?) WHERE pk = ?",
+        (pk, pk, pk),
     )
 
 
@@ -204,7 +224,7 @@ def insert_session(
     """Insert a session with its messages: (pk, message ids, revision)."""
     now = stamp_now()
     title = fields.title if fields.title is not None else first_user_title(rows)
-    revision = next_revision(conn)
+    revision = first_revision()
     cur = conn.execute(
         "INSERT INTO sessions (id, title, name, notebook, created_at, updated_at, model, "
         "system_prompt, memory, metadata, tools, max_steps, settings, extra, revision) "
