@@ -1,4 +1,4 @@
-"""Sessions made from other sessions: copy, fork and merge.
+"""Sessions made from other sessions or files: copy, fork, merge and import.
 
 Design note: each derived session is a new, independent session (its own id and
 history) created from records read through the store, with its origin recorded in its
@@ -8,6 +8,9 @@ carried over: a replaced turn does not come back in a copy.
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
@@ -16,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 from jupychat.errors import StoreError
 
 from . import tables
-from .records import stamp_now, utc_timestamp
+from .records import dumps, message_rows, normalize_session, stamp_now, utc_timestamp
 
 if TYPE_CHECKING:
     from .sqlite import SessionStore
 
-__all__ = ["copy", "fork", "merge"]
+__all__ = ["copy", "fork", "import_file", "merge"]
 
 
 def _parse_time(value: str) -> datetime:
@@ -98,3 +101,31 @@ def merge(store: SessionStore, session_ids: Sequence[str], title: str | None = N
         "tools": sorted({t for rec in records for t in rec["tools"]}),
     }
     return derive(store, merged, {"merged_from": ids}, merged["title"])
+
+
+def import_file(store: SessionStore, path: str | os.PathLike[str], new_id: bool) -> str:
+    """Add the session of a JSON export (see ``SessionStore.import_``)."""
+    from . import export as _export
+
+    data = _export.read_import(path)
+    values = normalize_session(data, strict=True)
+    if values.id is None:
+        raise StoreError(f"{path} has no session id; it is not a complete export")
+    rows = message_rows(data.get("messages"))
+    session_id = values.id
+    if new_id:
+        metadata = json.loads(values.metadata)
+        metadata["imported_from"] = values.id
+        session_id = uuid.uuid4().hex
+        values = values._replace(metadata=dumps(metadata, "metadata"), updated_at=stamp_now())
+
+    def run(conn: sqlite3.Connection) -> str:
+        if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
+            raise StoreError(
+                f"session {session_id} is already in the store; import with "
+                "new_id=True to keep both"
+            )
+        tables.insert_session(conn, values, rows, session_id)
+        return session_id
+
+    return store._db.write(run)

@@ -33,11 +33,11 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from jupychat import config
 from jupychat.errors import StoreError
 
 from . import checkpoints, lineage, sync, tables
-from .connection import MEMORY, Database
+from .connection import Database
+from .paths import default_store_path, resolve_store_path
 from .records import (
     dumps,
     message_rows,
@@ -61,29 +61,6 @@ __all__ = [
 
 Summary = dict[str, Any]
 Record = dict[str, Any]
-
-
-def default_store_path() -> Path:
-    """``<user data dir>/jupychat/sessions.db`` (platformdirs)."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("jupychat", appauthor=False)) / "sessions.db"
-
-
-def resolve_store_path(path: str | os.PathLike[str] | None = None) -> str | Path:
-    """Argument > ``config.resolve("store")`` (``JUPYCHAT_STORE``, config file) > default.
-
-    A folder means ``<folder>/sessions.db``; ``":memory:"`` is an in-memory store.
-    """
-    chosen = config.resolve("store", path)
-    if chosen is None or str(chosen).strip() == "":
-        return default_store_path()
-    if str(chosen) == MEMORY:
-        return MEMORY
-    resolved = Path(str(chosen)).expanduser()
-    if resolved.is_dir():
-        resolved = resolved / "sessions.db"
-    return resolved.absolute()
 
 
 class SessionStore:
@@ -587,30 +564,7 @@ class SessionStore:
             file can be imported next to the original. Without it, an id that is
             already stored is an error.
         """
-        from . import export as _export
-
-        data = _export.read_import(path)
-        values = normalize_session(data, strict=True)
-        if values.id is None:
-            raise StoreError(f"{path} has no session id; it is not a complete export")
-        rows = message_rows(data.get("messages"))
-        session_id = values.id
-        if new_id:
-            metadata = json.loads(values.metadata)
-            metadata["imported_from"] = values.id
-            session_id = uuid.uuid4().hex
-            values = values._replace(metadata=dumps(metadata, "metadata"), updated_at=stamp_now())
-
-        def run(conn: sqlite3.Connection) -> str:
-            if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone():
-                raise StoreError(
-                    f"session {session_id} is already in the store; import with "
-                    "new_id=True to keep both"
-                )
-            tables.insert_session(conn, values, rows, session_id)
-            return session_id
-
-        return self._db.write(run)
+        return lineage.import_file(self, path, new_id)
 
     # -- copy / fork / merge (see lineage.py) -------------------------------------------
 
