@@ -631,3 +631,84 @@ def test_a_store_from_before_revisions_is_migrated_and_its_checkpoints_still_res
         assert texts(store.load("old")["messages"]) == ["q1", "a1"]
         assert store.summary("old")["message_count"] == 2
     integrity(path)
+
+
+# -- values JSON cannot hold never block later turns ---------------------------------------
+
+
+def test_a_value_json_cannot_hold_does_not_stop_later_turns_being_saved(tmp_path):
+    db = tmp_path / "sessions.db"
+    chat = ChatSession("fake:json", store=SessionStore(db))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chat.set_memory("frame", object())  # kept in memory only
+        chat.set_memory("ok", 1)
+        chat.send("odd meta", meta={"when": float("nan"), "obj": object()})
+        chat.send("plain")
+        chat.set_memory("frame", object())  # still not storable: not said again
+    said = [str(w.message) for w in caught]
+    assert len(said) == 2 and all("JSON cannot store" in s and "\n" not in s for s in said)
+    with SessionStore(db) as store:
+        record = store.load(chat.id)
+    assert [m["content"][-1]["text"] for m in record["messages"] if m["role"] == "user"] == [
+        "odd meta",
+        "plain",
+    ]
+    assert record["memory"] == {"ok": 1}
+    assert record["messages"][0]["meta"]["when"] == "nan"
+    assert isinstance(chat.get_memory("frame"), object) and chat.get_memory("ok") == 1
+    chat.set_memory("frame", [1, 2])  # storable now
+    with SessionStore(db) as store:
+        assert store.load(chat.id)["memory"] == {"ok": 1, "frame": [1, 2]}
+
+
+# -- attaching an older copy of a stored session ----------------------------------------------
+
+
+def test_attaching_an_older_copy_keeps_the_stored_turns(tmp_path):
+    db = tmp_path / "sessions.db"
+    store = SessionStore(db)
+    live = ChatSession("fake:copy", store=store)
+    live.send("a")
+    exported = live.save(tmp_path / "copy.json")  # a JSON copy, taken now
+    live.send("b")
+    live.set_metadata("from_live", True)
+    older = ChatSession.restore(exported)
+    older.send("c, only in the copy")
+    older.attach_store(SessionStore(db))
+    assert prompts_of(older) == ["a", "b", "c, only in the copy"]
+    with SessionStore(db) as other:
+        assert prompts_of(other, live.id) == ["a", "b", "c, only in the copy"]
+        assert other.load(live.id)["metadata"] == {"from_live": True}
+    live.send("d")
+    assert prompts_of(live) == ["a", "b", "c, only in the copy", "d"]
+
+
+# -- paging and search count active messages only -------------------------------------------
+
+
+def test_paging_and_search_positions_skip_superseded_messages(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    chat = ChatSession("fake:pages", store=store)
+    for n in range(4):
+        chat.send(f"question {n}", meta={"cell_id": f"c{n}"})
+    chat.send(
+        "question zero again",
+        meta={"cell_id": "c0"},
+        replace=lambda m: m.meta.get("cell_id") == "c0",
+    )
+    stored = store.load(chat.id)["messages"]
+    assert [m["content"][-1]["text"] for m in stored[::2]] == [
+        "question 1",
+        "question 2",
+        "question 3",
+        "question zero again",
+    ]
+    assert store.load(chat.id, messages_offset=-2)["messages"] == stored[-2:]
+    assert store.load(chat.id, messages_offset=2, messages_limit=2)["messages"] == stored[2:4]
+    (hit,) = store.list(search="again")
+    assert hit["match_index"] == 6 and stored[6]["content"][-1]["text"] == "question zero again"
+    (zero,) = store.list(search="zero")
+    assert (zero["id"], zero["match_index"]) == (chat.id, 6)
+    assert [h["id"] for h in store.list(search='"question 0"')] == []
+    store.close()

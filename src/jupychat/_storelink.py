@@ -27,6 +27,8 @@ memory (keyed by the message object, so history needs no database ids), the sess
 from __future__ import annotations
 
 import copy
+import json
+import math
 import threading
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,19 @@ def _fields(session: ChatSession) -> dict[str, Any]:
     }
 
 
+def _jsonable(value: Any) -> Any:
+    """``value`` with everything JSON cannot hold replaced by its ``repr``."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return repr(value)
+
+
 def _differs(a: Any, b: Any) -> bool:
     try:
         return bool(a != b)
@@ -78,6 +93,7 @@ class StoreLink:
         self._ids: set[int] = set()  # the store ids in _rows
         self._base: dict[str, Any] = {}
         self._failing = False
+        self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
 
     # -- binding -------------------------------------------------------------------
@@ -121,26 +137,36 @@ class StoreLink:
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
-            try:
-                done = self.store.commit(
-                    session.id,
-                    [m.to_dict() for m in new],
-                    supersede=[self._rows[key][1] for key in dropped],
-                    updates=updates,
-                    merge=merge,
-                    unset=unset,
-                    epoch=self.epoch,
-                )
-            except StoreError as exc:
-                if self._lost(session) is not None:
-                    self._rewrite(session)
-                else:
-                    self._fail(session, exc)
-                return
+            messages = [m.to_dict() for m in new]
+            for attempt in (1, 2):
+                try:
+                    done = self.store.commit(
+                        session.id,
+                        messages,
+                        supersede=[self._rows[key][1] for key in dropped],
+                        updates=updates,
+                        merge=merge,
+                        unset=unset,
+                        epoch=self.epoch,
+                    )
+                    break
+                except StoreError as exc:
+                    if attempt == 1 and self._make_storable(session, messages):
+                        continue  # a message held values JSON cannot store: now text
+                    if self._lost(session) is not None:
+                        self._rewrite(session)
+                    else:
+                        self._fail(session, exc)
+                    return
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
             self._base = self._snapshot(session)
+            for field, name in self._memory_only:  # still to send, should it become storable
+                if name is None:
+                    self._base.pop(field, None)
+                else:
+                    self._base.get(field, {}).pop(name, None)
             if done.previous == self.revision:
                 self.revision = done.revision  # nobody else wrote in between
             if self._failing:
@@ -160,15 +186,53 @@ class StoreLink:
         updates = {k: now[k] for k in SCALARS if k not in base or _differs(now[k], base[k])}
         merge: dict[str, dict[str, Any]] = {}
         unset: dict[str, list[str]] = {}
+        for field in [k for k in updates if not self._fits(session, k, None, updates[k])]:
+            del updates[field]
         for field in KEYED:
             old = base.get(field) or {}
-            sets = {k: v for k, v in now[field].items() if k not in old or _differs(old[k], v)}
+            sets = {
+                k: v
+                for k, v in now[field].items()
+                if (k not in old or _differs(old[k], v)) and self._fits(session, field, k, v)
+            }
             gone = [k for k in old if k not in now[field]]
             if sets:
                 merge[field] = sets
             if gone:
                 unset[field] = gone
         return updates, merge, unset
+
+    def _fits(self, session: ChatSession, field: str, key: str | None, value: Any) -> bool:
+        """True when JSON can hold ``value``; else it stays in memory only (said once)."""
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            if (field, key) not in self._memory_only:
+                self._memory_only.add((field, key))
+                name = field if key is None else f"{field} key {key!r}"
+                self._warn(
+                    f"session {session.id[:8]}: {name} holds a value JSON cannot store "
+                    f"({exc}); it is kept in memory only"
+                )
+            return False
+        self._memory_only.discard((field, key))
+        return True
+
+    def _make_storable(self, session: ChatSession, messages: list[dict[str, Any]]) -> bool:
+        """Turn values JSON cannot hold (in a message's ``meta``) into text; True if any."""
+        changed = False
+        for i, data in enumerate(messages):
+            try:
+                json.dumps(data, allow_nan=False)
+            except (TypeError, ValueError):
+                messages[i] = _jsonable(data)
+                changed = True
+        if changed:
+            self._warn(
+                f"session {session.id[:8]}: a message holds values JSON cannot store; "
+                "they were saved as text (memory keeps them as they are)"
+            )
+        return changed
 
     def _known(self, message: Message) -> bool:
         entry = self._rows.get(id(message))
