@@ -111,14 +111,14 @@ class StoreLink:
         with self._lock:
             try:
                 existed = self.store.exists(session.id)
-                done = self.store.reconcile(session.to_dict())
+                done = self.store.reconcile(self._record(session))
             except StoreError as exc:
                 self._fail(session, exc)
                 return
             self._remember(session, done.ids)
             if not existed:
                 self.revision = done.revision
-                self._base = self._snapshot(session)
+                self._saved(session)
                 return
         self.sync(session, pull_all=True)  # take in what the stored copy already had
         self.flush(session)  # and send this copy's fields where they differ
@@ -161,12 +161,7 @@ class StoreLink:
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
-            self._base = self._snapshot(session)
-            for field, name in self._memory_only:  # still to send, should it become storable
-                if name is None:
-                    self._base.pop(field, None)
-                else:
-                    self._base.get(field, {}).pop(name, None)
+            self._saved(session)
             if done.previous == self.revision:
                 self.revision = done.revision  # nobody else wrote in between
             if self._failing:
@@ -218,6 +213,18 @@ class StoreLink:
         self._memory_only.discard((field, key))
         return True
 
+    def _record(self, session: ChatSession) -> dict[str, Any]:
+        """The whole session as a record the store can hold (see :meth:`_fits`)."""
+        record = session.to_dict()
+        self._make_storable(session, record["messages"])
+        for field in KEYED:
+            record[field] = {
+                k: v for k, v in record[field].items() if self._fits(session, field, k, v)
+            }
+        if not self._fits(session, "settings", None, record["settings"]):
+            record["settings"] = {}
+        return record
+
     def _make_storable(self, session: ChatSession, messages: list[dict[str, Any]]) -> bool:
         """Turn values JSON cannot hold (in a message's ``meta``) into text; True if any."""
         changed = False
@@ -247,9 +254,14 @@ class StoreLink:
             self._rows[id(message)] = (message, rid)
             self._ids.add(rid)
 
-    @staticmethod
-    def _snapshot(session: ChatSession) -> dict[str, Any]:
-        return copy.deepcopy(_fields(session))
+    def _saved(self, session: ChatSession) -> None:
+        """The store now holds this session's fields: remember them as the base."""
+        self._base = copy.deepcopy(_fields(session))
+        for field, name in self._memory_only:  # still to send, should it become storable
+            if name is None:
+                self._base.pop(field, None)
+            else:
+                self._base.get(field, {}).pop(name, None)
 
     # -- reading -------------------------------------------------------------------
     def sync(self, session: ChatSession, pull_all: bool = False) -> None:
@@ -259,11 +271,10 @@ class StoreLink:
                 self._rewrite(session)
             try:
                 snap = self.store.changes(session.id, since=self.revision, known=self._ids)
-            except StoreError as exc:
+            except StoreError:
+                # nothing is lost by not reading: a turn still runs on what memory holds
                 if self._lost(session) is not None:
                     self._rewrite(session)
-                elif not self._failing:
-                    self._fail(session, exc)
                 return
             if snap is None:
                 return
@@ -336,7 +347,7 @@ class StoreLink:
         """Write the whole session again from memory after its stored copy was lost."""
         why = self._lost(session) or "session"
         try:
-            done = self.store.reconcile(session.to_dict())
+            done = self.store.reconcile(self._record(session))
         except StoreError as exc:
             self._fail(session, exc)
             return
@@ -345,7 +356,9 @@ class StoreLink:
         self.epoch = int(getattr(self.store, "epoch", 0))
         self.revision = None  # take in anything else the store holds on the next sync
         created = done.previous == 0
-        self._base = self._snapshot(session) if created else {}
+        self._base = {}
+        if created:
+            self._saved(session)
         self._failing = False
         where = self.store.path
         n = len(session._history)

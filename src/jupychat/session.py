@@ -289,7 +289,7 @@ class ChatSession:
             self._history = kept
             self._last_response = None
             self._touch()
-            self._save_all()
+            self._persist()
         return self
 
     def turns(self) -> list[list[Message]]:
@@ -320,7 +320,7 @@ class ChatSession:
                 self._history = kept
                 self._last_response = None
                 self._touch()
-                self._save_all()
+                self._persist()
             return removed
 
     # -- memory and metadata -------------------------------------------------
@@ -817,7 +817,7 @@ class ChatSession:
         is kept in memory.
         """
         if self._store is not None:
-            self._save_all()  # the stored checkpoint includes what is not saved yet
+            self._persist()  # the stored checkpoint includes what is not saved yet
             return int(self._store.checkpoint(self.id, label))
         self._checkpoints.append((label, self.to_dict()))
         return len(self._checkpoints)
@@ -922,7 +922,7 @@ class ChatSession:
         if response is not None:
             self._last_response = response
         self._touch()
-        self._save_all()  # appended turns are added, replaced ones superseded
+        self._persist()  # appended turns are added, replaced ones superseded
 
     def _sync(self) -> None:
         """Take in what other processes wrote to the stored session (cheap when nothing)."""
@@ -930,14 +930,11 @@ class ChatSession:
             self._link.sync(self)
 
     def _persist(self) -> None:
-        """Write what changed here to the store; a failure keeps it in memory, with a
-        one-line warning, and the next write saves it (see :mod:`jupychat._storelink`)."""
+        """Write every change made here and not saved yet (never what other processes
+        wrote); a failure keeps it in memory, with a one-line warning, and the next
+        write saves it (see :mod:`jupychat._storelink`)."""
         if self._link is not None:
             self._link.flush(self)
-
-    def _save_all(self) -> None:
-        """Save every change not saved yet (never rewrites what other processes wrote)."""
-        self._persist()
 
     def _touch(self, save: bool = False) -> None:
         self.updated_at = now_iso()
