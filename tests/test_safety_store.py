@@ -712,3 +712,22 @@ def test_paging_and_search_positions_skip_superseded_messages(tmp_path):
     assert (zero["id"], zero["match_index"]) == (chat.id, 6)
     assert [h["id"] for h in store.list(search='"question 0"')] == []
     store.close()
+
+
+def test_a_store_file_replaced_while_open_keeps_both_files_sessions(tmp_path):
+    db = tmp_path / "sessions.db"
+    chat = ChatSession("fake:moved", store=SessionStore(db))
+    chat.send("one")
+    with SessionStore(tmp_path / "other.db") as other:
+        theirs = other.create(
+            title="from the other file", messages=[{"role": "user", "content": "x"}]
+        )
+    os.replace(tmp_path / "other.db", db)  # e.g. a backup copied back over the live file
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        chat.send("two")
+    assert len(caught) == 1 and "replaced" in str(caught[0].message)
+    with SessionStore(db) as store:
+        assert prompts_of(store, theirs) == ["x"]  # the old -wal did not leak into it
+        assert prompts_of(store, chat.id) == ["one", "two"]
+    integrity(db)

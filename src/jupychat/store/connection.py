@@ -25,6 +25,9 @@ share them with connections still open on the old one), ``epoch`` is incremented
 the transaction runs on a freshly opened (for a write: newly created) file. Callers
 that keep state in memory compare ``epoch`` to learn that the file was lost and write
 what they hold again. A read never creates a missing file: it keeps reading the old one.
+A file *replaced* (renamed over) while open is handled as well as SQLite allows: the
+old ``-wal`` (shared by name) is emptied into the old file before the new one is
+opened, which is safe unless another program still has the old file open.
 """
 
 from __future__ import annotations
@@ -271,6 +274,15 @@ class Database:
         if now == self._file or (now is None and not writing):
             return
         conn, self._conn, self._file = self._conn, None, None
+        try:
+            if now is not None:
+                # Replaced: the -wal at the path is still the old file's, and the new
+                # one would read it. Empty it into the old file first (this fails,
+                # harmlessly, while another program still reads the old file).
+                conn.execute("PRAGMA busy_timeout = 100")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass
         try:
             # SQLite neither checkpoints nor deletes the WAL of a moved file on close.
             conn.close()
