@@ -1,125 +1,27 @@
-"""The store is the source of truth: no turn is lost when several processes share a
-session, when the store cannot be written for a while, or when its file is deleted.
+"""The store is the source of truth: several processes share one session and no turn
+is lost, no edit made elsewhere is reverted, and replaced turns are superseded, not
+deleted (checkpoints still see them).
 
-The multi-process tests run real IPython shells in child processes (``%%chat`` cells with
-cell ids, exactly as a notebook runs them) against one store file, driven line by line
-over stdin/stdout so the parent can interleave them, rename the session in between and
-read the store as the sessions page would.
+The multi-process tests run real IPython shells in child processes (``store_kernels``)
+against one store file, so the parent can interleave them, rename the session in
+between and read the store as the sessions page would.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import sqlite3
-import subprocess
 import sys
-import textwrap
 import threading
-import warnings
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from jupychat import ChatSession, StoreError
-from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore
-
-NOTEBOOK = "/work/shared.ipynb"
-
-KERNEL = textwrap.dedent(
-    r"""
-    import json, random, sys, time, warnings
-    from IPython.core.interactiveshell import InteractiveShell
-    from IPython.utils.capture import capture_output
-
-    shell = InteractiveShell.instance()
-    shell.run_line_magic("load_ext", "jupychat")
-    from jupychat.notebook import get_chat
-    from jupychat.providers.fake import get_fake
-
-    pause = float(sys.argv[1])
-    rng = random.Random(sys.argv[2])
-    print(json.dumps({"ready": True}), flush=True)
-    for line in sys.stdin:
-        cmd = json.loads(line)
-        if cmd["op"] == "quit":
-            break
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            with capture_output():
-                result = shell.run_cell("%%chat\n" + cmd["prompt"], cell_id=cmd["cell_id"])
-        session = get_chat(shell).session(switch=False)
-        sent = get_fake("echo").requests[-1].messages if get_fake("echo").requests else []
-        print(json.dumps({
-            "ok": bool(result.success),
-            "error": repr(result.error_in_exec or result.error_before_exec),
-            "id": session.id,
-            "title": session.title,
-            "history": [m.text for m in session.history if m.role == "user"],
-            "sent": [m.text for m in sent if m.role == "user"],
-            "warnings": [str(w.message) for w in caught],
-        }), flush=True)
-        if pause:
-            time.sleep(rng.uniform(0, pause))
-    """
-)
-
-
-class Kernel:
-    """A child process running a real IPython shell with jupychat loaded."""
-
-    def __init__(self, store: Path, tag: str, pause: float = 0.0) -> None:
-        env = {
-            **os.environ,
-            "JUPYCHAT_STORE": str(store),
-            "JUPYCHAT_MODEL": "fake:echo",
-            "JPY_SESSION_NAME": NOTEBOOK,
-            "PYTHONWARNINGS": "default",
-        }
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", KERNEL, str(pause), tag],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        assert json.loads(self.readline()) == {"ready": True}
-
-    def readline(self) -> str:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            err = self.proc.stderr.read() if self.proc.stderr else ""
-            raise AssertionError(f"kernel exited: {err[-3000:]}")
-        return line
-
-    def send(self, cell_id: str, prompt: str) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"op": "cell", "cell_id": cell_id, "prompt": prompt}))
-        self.proc.stdin.write("\n")
-        self.proc.stdin.flush()
-
-    def run(self, cell_id: str, prompt: str) -> dict:
-        self.send(cell_id, prompt)
-        reply = json.loads(self.readline())
-        assert reply["ok"], reply
-        return reply
-
-    def close(self) -> str:
-        assert self.proc.stdin is not None
-        try:
-            self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            pass
-        self.proc.wait(60)
-        return self.proc.stderr.read() if self.proc.stderr else ""
+from store_kernels import NOTEBOOK, Kernel, active_turns, integrity, prompts_of, texts
 
 
 def schedule(tag: str, turns: int, seed: int) -> list[tuple[str, str]]:
@@ -142,19 +44,6 @@ def newest(cells: list[tuple[str, str]]) -> dict[str, str]:
     for cell_id, prompt in cells:
         latest[cell_id] = prompt
     return latest
-
-
-def active_turns(store: SessionStore, sid: str) -> list[tuple[str, str]]:
-    """(prompt, answer) pairs of the stored session, checking each prompt has its answer."""
-    messages = store.load(sid)["messages"]
-    pairs = []
-    for i in range(0, len(messages), 2):
-        user, answer = messages[i], messages[i + 1]
-        assert user["role"] == "user" and answer["role"] == "assistant", messages[i : i + 2]
-        prompt = user["content"][-1]["text"]
-        assert answer["content"][0]["text"] == f"(fake model) You said: {prompt}"
-        pairs.append((prompt, answer["content"][0]["text"]))
-    return pairs
 
 
 def audit(prompts: list[str], expected: dict[str, str], written: set[str]) -> dict[str, int]:
@@ -286,169 +175,6 @@ def test_a_rename_in_the_sessions_api_survives_the_kernels_next_turns(tmp_path):
     ]
 
 
-# -- a store that cannot be written for a while -----------------------------------------
-
-
-BIG = "lorem ipsum dolor sit amet " * 4000  # more than the free space in any page
-
-
-@contextmanager
-def fault(kind: str, store: SessionStore, path: Path):
-    """Make ``store`` fail every write until the block ends."""
-    if kind == "full":  # SQLITE_FULL: cap this connection's database size
-        conn = store._db.connection()
-        pages = conn.execute("PRAGMA page_count").fetchone()[0]
-        conn.execute(f"PRAGMA max_page_count = {pages}")
-        try:
-            yield
-        finally:
-            conn.execute("PRAGMA max_page_count = 1073741823")
-    elif kind == "locked":  # another process holds the write lock
-        holder = sqlite3.connect(path, isolation_level=None)
-        holder.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            holder.execute("ROLLBACK")
-            holder.close()
-    else:  # read-only file and folder (chattr +i: root ignores file modes)
-        store.close()
-        files = [path.parent, *(p for p in path.parent.iterdir() if p.name.startswith(path.name))]
-        if os.geteuid() != 0:
-            modes = {p: p.stat().st_mode for p in files}
-            for p in files:
-                p.chmod(0o555 if p.is_dir() else 0o444)
-            try:
-                yield
-            finally:
-                for p, mode in modes.items():
-                    p.chmod(mode)
-            return
-        if not shutil.which("chattr"):
-            pytest.skip("running as root without chattr: cannot make a read-only store")
-        done = subprocess.run(["chattr", "+i", *map(str, files)], capture_output=True)
-        if done.returncode != 0:
-            pytest.skip(f"chattr +i not permitted here: {done.stderr.decode().strip()}")
-        try:
-            yield
-        finally:
-            subprocess.run(["chattr", "-i", *map(str, files)], check=True)
-
-
-def texts(messages) -> list[str]:
-    return [m["content"][-1]["text"] if isinstance(m, dict) else m.text for m in messages]
-
-
-@pytest.mark.parametrize("kind", ["full", "read-only", "locked"])
-def test_turns_not_saved_during_a_fault_are_saved_later_in_order_exactly_once(tmp_path, kind):
-    db = tmp_path / "sessions.db"
-    store = SessionStore(db, timeout=0.05)
-    fake = get_fake("faults")
-    chat = ChatSession("fake:faults", store=store, notebook="/nb/faults.ipynb")
-    chat.send("t0")
-    with fault(kind, store, db), warnings.catch_warnings(record=True) as during:
-        warnings.simplefilter("always")
-        for n in (1, 2):
-            fake.enqueue(f"a{n} {BIG}")
-            chat.send(f"t{n}")
-        chat.set_memory("seen", [1, 2])
-        chat.send("t3 v1", meta={"cell_id": "c3"})  # a cell run while the store fails...
-        chat.send("t3 v2", meta={"cell_id": "c3"}, replace=lambda m: m.meta.get("cell_id") == "c3")
-    said = [str(w.message) for w in during]
-    assert len(said) == 1 and "not saved" in said[0] and "\n" not in said[0], said
-    with SessionStore(db) as other:  # nothing reached the store meanwhile
-        assert texts(other.load(chat.id)["messages"]) == ["t0", "(fake model) You said: t0"]
-    with warnings.catch_warnings(record=True) as after:
-        warnings.simplefilter("always")
-        chat.send("t4")
-    assert [w for w in after if "not saved" in str(w.message)] == []
-    assert any("saved again" in str(w.message) for w in after)
-    expected = ["t0", "t1", "t2", "t3 v2", "t4"]
-    with SessionStore(db) as other:
-        stored = other.load(chat.id)
-        assert [m for m in texts(stored["messages"]) if not m.startswith(("(fake", "a"))] == (
-            expected
-        )
-        assert len(stored["messages"]) == 10 == other.summary(chat.id)["message_count"]
-        assert stored["memory"] == {"seen": [1, 2]}
-        # the first version of t3 was replaced before it could be saved: never written
-        every = texts(other.load(chat.id, include_superseded=True)["messages"])
-        assert "t3 v1" not in every and every.count("t1") == 1
-        resumed = ChatSession.resume(chat.id, store=other)  # a kernel restart
-        assert resumed.history == chat.history
-    store.close()
-
-
-# -- the store file deleted while sessions are open ---------------------------------------
-
-
-def integrity(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        conn.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
-    finally:
-        conn.close()
-
-
-@pytest.mark.parametrize("removed", [("",), ("", "-wal", "-shm")])
-def test_deleting_the_store_file_loses_no_turn(tmp_path, removed):
-    db = tmp_path / "sessions.db"
-    store = SessionStore(db)
-    chat = ChatSession("fake:gone", store=store, notebook="/nb/gone.ipynb")
-    side = ChatSession("fake:gone", store=store, notebook="/nb/gone.ipynb", name="side")
-    chat.send("a")
-    chat.set_metadata("project", "q3")
-    side.send("x")
-    chat.send("b")
-    for suffix in removed:  # `rm sessions.db` (or `rm sessions.db*`)
-        Path(f"{db}{suffix}").unlink(missing_ok=True)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        chat.send("c")
-        side.send("y")
-        chat.send("d")
-    said = [str(w.message) for w in caught]
-    assert len(said) == 2, said  # one line for each open session, once
-    assert all("deleted" in s and str(db) in s and "\n" not in s for s in said)
-    assert db.exists()
-    with SessionStore(db) as fresh:
-        record = fresh.load(chat.id)
-        assert [m for m in texts(record["messages"]) if not m.startswith("(fake")] == [
-            "a",
-            "b",
-            "c",
-            "d",
-        ]
-        assert record["metadata"] == {"project": "q3"} and record["title"] == "a"
-        assert [m for m in texts(fresh.load(side.id)["messages"]) if len(m) == 1] == ["x", "y"]
-        assert ChatSession.resume(chat.id, store=fresh).history == chat.history
-    store.close()
-    integrity(db)
-
-
-def test_two_kernels_keep_every_turn_when_the_store_file_is_deleted(tmp_path):
-    db = tmp_path / "sessions.db"
-    with SessionStore(db) as store:
-        sid = store.create(notebook=NOTEBOOK, model="fake:echo")
-    k0, k1 = Kernel(db, "k0"), Kernel(db, "k1")
-    try:
-        k0.run("k0-c0", "one")
-        k1.run("k1-c0", "two")
-        k0.run("k0-c1", "three")
-        db.unlink()  # both kernels still have the old file open
-        after = [k1.run("k1-c1", "four"), k0.run("k0-c2", "five"), k1.run("k1-c0", "two again")]
-    finally:
-        errors = [k.close() for k in (k0, k1)]
-    assert all("Traceback" not in e for e in errors), errors
-    said = [w for reply in after for w in reply["warnings"]]
-    assert len(said) == 2 and all("deleted" in w and "\n" not in w for w in said), said
-    with SessionStore(db) as store:
-        prompts = [p for p, _ in active_turns(store, sid)]
-        assert prompts == ["one", "three", "four", "five", "two again"]
-    integrity(db)
-
-
 # -- what one process does never removes what another wrote ------------------------------
 
 
@@ -460,16 +186,6 @@ def two(tmp_path):
     first.send("mine", meta={"cell_id": "c1"})
     second = ChatSession.resume(first.id, store=SessionStore(db))
     return first, second, db
-
-
-def prompts_of(session_or_store, sid=None) -> list[str]:
-    if sid is None:
-        return [m.text for m in session_or_store.history if m.role == "user"]
-    return [
-        m["content"][-1]["text"]
-        for m in session_or_store.load(sid)["messages"]
-        if m["role"] == "user"
-    ]
 
 
 def test_clear_and_remove_turns_keep_turns_written_elsewhere(two):
@@ -536,6 +252,58 @@ def test_a_quiet_store_costs_one_lookup(two):
     second.send("moved")
     snap = store.changes(first.id, since=first._link.revision, known={1, 2})
     assert snap is not None and snap.order[:2] == [1, 2] and set(snap.messages) == {3, 4}
+
+
+# -- attaching an older copy of a stored session ----------------------------------------------
+
+
+def test_attaching_an_older_copy_keeps_the_stored_turns(tmp_path):
+    db = tmp_path / "sessions.db"
+    store = SessionStore(db)
+    live = ChatSession("fake:copy", store=store)
+    live.send("a")
+    exported = live.save(tmp_path / "copy.json")  # a JSON copy, taken now
+    live.send("b")
+    live.set_metadata("from_live", True)
+    older = ChatSession.restore(exported)
+    older.send("c, only in the copy")
+    older.attach_store(SessionStore(db))
+    assert prompts_of(older) == ["a", "b", "c, only in the copy"]
+    with SessionStore(db) as other:
+        assert prompts_of(other, live.id) == ["a", "b", "c, only in the copy"]
+        assert other.load(live.id)["metadata"] == {"from_live": True}
+    live.send("d")
+    assert prompts_of(live) == ["a", "b", "c, only in the copy", "d"]
+
+
+# -- paging and search count active messages only -------------------------------------------
+
+
+def test_paging_and_search_positions_skip_superseded_messages(tmp_path):
+    store = SessionStore(tmp_path / "sessions.db")
+    chat = ChatSession("fake:pages", store=store)
+    for n in range(4):
+        chat.send(f"question {n}", meta={"cell_id": f"c{n}"})
+    chat.send(
+        "question zero again",
+        meta={"cell_id": "c0"},
+        replace=lambda m: m.meta.get("cell_id") == "c0",
+    )
+    stored = store.load(chat.id)["messages"]
+    assert [m["content"][-1]["text"] for m in stored[::2]] == [
+        "question 1",
+        "question 2",
+        "question 3",
+        "question zero again",
+    ]
+    assert store.load(chat.id, messages_offset=-2)["messages"] == stored[-2:]
+    assert store.load(chat.id, messages_offset=2, messages_limit=2)["messages"] == stored[2:4]
+    (hit,) = store.list(search="again")
+    assert hit["match_index"] == 6 and stored[6]["content"][-1]["text"] == "question zero again"
+    (zero,) = store.list(search="zero")
+    assert (zero["id"], zero["match_index"]) == (chat.id, 6)
+    assert [h["id"] for h in store.list(search='"question 0"')] == []
+    store.close()
 
 
 # -- checkpoints see exactly what they saw --------------------------------------------------
@@ -631,103 +399,3 @@ def test_a_store_from_before_revisions_is_migrated_and_its_checkpoints_still_res
         assert texts(store.load("old")["messages"]) == ["q1", "a1"]
         assert store.summary("old")["message_count"] == 2
     integrity(path)
-
-
-# -- values JSON cannot hold never block later turns ---------------------------------------
-
-
-def test_a_value_json_cannot_hold_does_not_stop_later_turns_being_saved(tmp_path):
-    db = tmp_path / "sessions.db"
-    chat = ChatSession("fake:json", store=SessionStore(db))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        chat.set_memory("frame", object())  # kept in memory only
-        chat.set_memory("ok", 1)
-        chat.send("odd meta", meta={"when": float("nan"), "obj": object()})
-        chat.send("plain")
-        chat.set_memory("frame", object())  # still not storable: not said again
-    said = [str(w.message) for w in caught]
-    assert len(said) == 2 and all("JSON cannot store" in s and "\n" not in s for s in said)
-    with SessionStore(db) as store:
-        record = store.load(chat.id)
-    assert [m["content"][-1]["text"] for m in record["messages"] if m["role"] == "user"] == [
-        "odd meta",
-        "plain",
-    ]
-    assert record["memory"] == {"ok": 1}
-    assert record["messages"][0]["meta"]["when"] == "nan"
-    assert isinstance(chat.get_memory("frame"), object) and chat.get_memory("ok") == 1
-    chat.set_memory("frame", [1, 2])  # storable now
-    with SessionStore(db) as store:
-        assert store.load(chat.id)["memory"] == {"ok": 1, "frame": [1, 2]}
-
-
-# -- attaching an older copy of a stored session ----------------------------------------------
-
-
-def test_attaching_an_older_copy_keeps_the_stored_turns(tmp_path):
-    db = tmp_path / "sessions.db"
-    store = SessionStore(db)
-    live = ChatSession("fake:copy", store=store)
-    live.send("a")
-    exported = live.save(tmp_path / "copy.json")  # a JSON copy, taken now
-    live.send("b")
-    live.set_metadata("from_live", True)
-    older = ChatSession.restore(exported)
-    older.send("c, only in the copy")
-    older.attach_store(SessionStore(db))
-    assert prompts_of(older) == ["a", "b", "c, only in the copy"]
-    with SessionStore(db) as other:
-        assert prompts_of(other, live.id) == ["a", "b", "c, only in the copy"]
-        assert other.load(live.id)["metadata"] == {"from_live": True}
-    live.send("d")
-    assert prompts_of(live) == ["a", "b", "c, only in the copy", "d"]
-
-
-# -- paging and search count active messages only -------------------------------------------
-
-
-def test_paging_and_search_positions_skip_superseded_messages(tmp_path):
-    store = SessionStore(tmp_path / "sessions.db")
-    chat = ChatSession("fake:pages", store=store)
-    for n in range(4):
-        chat.send(f"question {n}", meta={"cell_id": f"c{n}"})
-    chat.send(
-        "question zero again",
-        meta={"cell_id": "c0"},
-        replace=lambda m: m.meta.get("cell_id") == "c0",
-    )
-    stored = store.load(chat.id)["messages"]
-    assert [m["content"][-1]["text"] for m in stored[::2]] == [
-        "question 1",
-        "question 2",
-        "question 3",
-        "question zero again",
-    ]
-    assert store.load(chat.id, messages_offset=-2)["messages"] == stored[-2:]
-    assert store.load(chat.id, messages_offset=2, messages_limit=2)["messages"] == stored[2:4]
-    (hit,) = store.list(search="again")
-    assert hit["match_index"] == 6 and stored[6]["content"][-1]["text"] == "question zero again"
-    (zero,) = store.list(search="zero")
-    assert (zero["id"], zero["match_index"]) == (chat.id, 6)
-    assert [h["id"] for h in store.list(search='"question 0"')] == []
-    store.close()
-
-
-def test_a_store_file_replaced_while_open_keeps_both_files_sessions(tmp_path):
-    db = tmp_path / "sessions.db"
-    chat = ChatSession("fake:moved", store=SessionStore(db))
-    chat.send("one")
-    with SessionStore(tmp_path / "other.db") as other:
-        theirs = other.create(
-            title="from the other file", messages=[{"role": "user", "content": "x"}]
-        )
-    os.replace(tmp_path / "other.db", db)  # e.g. a backup copied back over the live file
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        chat.send("two")
-    assert len(caught) == 1 and "replaced" in str(caught[0].message)
-    with SessionStore(db) as store:
-        assert prompts_of(store, theirs) == ["x"]  # the old -wal did not leak into it
-        assert prompts_of(store, chat.id) == ["one", "two"]
-    integrity(db)
