@@ -135,6 +135,12 @@ def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict
         "coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) FROM messages "
         "WHERE session_pk = sessions.pk)"
     )
+    if any(r[1] == "next_seq" for r in conn.execute("PRAGMA table_info(sessions)")):
+        # as the store keeps it (schema m005+): the number the next message gets
+        conn.execute(
+            "UPDATE sessions SET next_seq = (SELECT coalesce(max(seq), -1) + 1 FROM messages "
+            "WHERE session_pk = sessions.pk)"
+        )
     conn.execute("COMMIT")
     conn.execute("INSERT INTO messages_fts(messages_fts) VALUES('optimize')")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -9,6 +9,7 @@ kernel would, while the server reads them.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import sys
@@ -480,7 +481,9 @@ def read_only_server(tmp_path_factory):
     with run_jupyter(
         base,
         extra_args=["--ServerApp.authorizer_class=jupychat_test_authz.ReadOnlyChats"],
-        env={"PYTHONPATH": str(base / "authz")},
+        # keep the caller's PYTHONPATH: the server must import the jupychat under test
+        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(base / "authz"),
+                                                         os.environ.get("PYTHONPATH")]))},
         store_path=base / "fresh" / "sessions.db",
         base_url="/user/alice/",
     ) as srv:

@@ -600,7 +600,7 @@ def test_save_meta_needs_a_stored_session(store):
 
 
 def test_search_walks_matches_in_windows(store, monkeypatch):
-    from jupychat.store import sqlite as store_sqlite
+    from jupychat.store import search as store_sqlite
 
     # Tiny windows, so a handful of sessions exercises the windowed walk.
     monkeypatch.setattr(store_sqlite, "SEARCH_WINDOW", 2)

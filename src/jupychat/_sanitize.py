@@ -117,7 +117,7 @@ _STORED_CHECKS: dict[str, Any] = {
     "max_tokens": lambda v: _int(v) and v > 0,
     "seed": _int,
     "stop": lambda v: isinstance(v, str)
-    or (isinstance(v, list) and len(v) <= 16 and all(isinstance(x, str) for x in v)),
+    or (isinstance(v, (list, tuple)) and len(v) <= 16 and all(isinstance(x, str) for x in v)),
     "extra": _extra,
     "turn_timeout": lambda v: _number(v) and v > 0,
 }

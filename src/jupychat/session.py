@@ -37,6 +37,7 @@ from typing import Any
 
 from . import _sanitize
 from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
+from ._storelink import StoreLink
 from ._turn import Response, Turn
 from .errors import (
     ChatError,
@@ -240,6 +241,7 @@ class ChatSession:
         self._busy = threading.Lock()
         self._stop = threading.Event()
         self._store = None
+        self._link: StoreLink | None = None
         self._checkpoints: list[tuple[str | None, dict[str, Any]]] = []
         if store is not None:
             self.attach_store(store)
@@ -327,7 +329,7 @@ class ChatSession:
             self._history = kept
             self._last_response = None
             self._touch()
-            self._save_all()
+            self._persist()
         return self
 
     def turns(self) -> list[list[Message]]:
@@ -358,7 +360,7 @@ class ChatSession:
                 self._history = kept
                 self._last_response = None
                 self._touch()
-                self._save_all()
+                self._persist()
             return removed
 
     # -- memory and metadata -------------------------------------------------
@@ -456,6 +458,7 @@ class ChatSession:
         try:
             self._stop.clear()
             _sanitize.check_turn_options(options)
+            self._sync()
             opts = {**self.options, **{k: v for k, v in options.items() if v is not None}}
             timeout = _sanitize.turn_timeout(opts.pop("turn_timeout", None))
             parts = clean_parts(_content(prompt))
@@ -826,14 +829,21 @@ class ChatSession:
             "schema": SCHEMA,
             "version": SCHEMA_VERSION,
             "id": self.id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            **self.record_fields(),
+            "messages": [m.to_dict() for m in self._history],
+        }
+
+    def record_fields(self) -> dict[str, Any]:
+        """The session's stored fields other than messages, as they may be stored: text
+        cleaned and known secret values removed (the store and exports see only these)."""
+        return {
             "title": clean_text(self.title) if self.title else self.title,
             "name": self.name,
             "notebook": self.notebook,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
             "model": self.model_id,
             "system_prompt": clean_text(self.system_prompt) if self.system_prompt else None,
-            "messages": [m.to_dict() for m in self._history],
             "memory": _sanitize.clean_data_value(copy.deepcopy(self._memory)),
             "metadata": _sanitize.clean_data_value(copy.deepcopy(self._metadata)),
             "tools": list(self._tools),
@@ -913,6 +923,7 @@ class ChatSession:
         is kept in memory.
         """
         if self._store is not None:
+            self._persist()  # the stored checkpoint includes what is not saved yet
             return int(self._store.checkpoint(self.id, label))
         self._checkpoints.append((label, self.to_dict()))
         return len(self._checkpoints)
@@ -929,9 +940,11 @@ class ChatSession:
     def restore_checkpoint(self, checkpoint_id: int) -> ChatSession:
         """Bring history, memory, metadata and settings back to a checkpoint."""
         with self._exclusive():
+            snap = None
             if self._store is not None:
                 self._store.restore_checkpoint(self.id, checkpoint_id)
-                data = self._store.load(self.id)
+                snap = self._store.changes(self.id)
+                data = {**snap.record, "messages": [snap.messages[i] for i in snap.order]}
             else:
                 if not 1 <= int(checkpoint_id) <= len(self._checkpoints):
                     raise ChatError(
@@ -947,6 +960,8 @@ class ChatSession:
             if data.get("model") and data["model"] != self.model_id:
                 self._provider = self._model_for(data["model"], {})
             self._last_response = None
+            if snap is not None and self._link is not None:
+                self._link.bind(self, snap.revision, snap.order, snap.record)
             self._touch()
         return self
 
@@ -958,7 +973,8 @@ class ChatSession:
 
             store = SessionStore(store)
         self._store = store
-        self._save_all()
+        self._link = StoreLink(store)
+        self._link.attach(self)
         return self
 
     @property
@@ -986,8 +1002,12 @@ class ChatSession:
                 where = f" for notebook {notebook}" if notebook else ""
                 raise StoreError(f"no stored session{where}; start one with ChatSession()")
             id = latest["id"] if isinstance(latest, Mapping) else latest
-        session = cls.from_dict(store.load(id), **kwargs)
+        snap = store.changes(id)
+        record = {**snap.record, "messages": [snap.messages[i] for i in snap.order]}
+        session = cls.from_dict(record, **kwargs)
         session._store = store
+        session._link = StoreLink(store)
+        session._link.bind(session, snap.revision, snap.order, snap.record)
         return session
 
     def _commit(
@@ -1008,38 +1028,24 @@ class ChatSession:
         if response is not None:
             self._last_response = response
         self._touch()
-        if base is not None:
-            self._save_all()  # turns were replaced: rewrite rather than append
-        elif self._store is not None:
-            self._persist(
-                "turn",
-                self._store.append_messages,
-                self.id,
-                [m.to_dict() for m in messages],
-                self._summary(),
-            )
+        self._persist()  # appended turns are added, replaced ones superseded
 
-    def _summary(self) -> dict[str, Any]:
-        data = self.to_dict()
-        data.pop("messages")
-        return data
+    def _sync(self) -> None:
+        """Take in what other processes wrote to the stored session (cheap when nothing)."""
+        if self._link is not None:
+            self._link.sync(self)
 
-    @staticmethod
-    def _persist(what: str, write: Callable[..., Any], *args: Any) -> None:
-        """Write to the store; a store failure keeps the change in memory, with a warning."""
-        try:
-            write(*args)
-        except StoreError as exc:
-            warnings.warn(f"{what} kept in memory but not saved: {exc}", stacklevel=4)
-
-    def _save_all(self) -> None:
-        if self._store is not None:
-            self._persist("session", self._store.save, self.to_dict())
+    def _persist(self) -> None:
+        """Write every change made here and not saved yet (never what other processes
+        wrote); a failure keeps it in memory, with a one-line warning, and the next
+        write saves it (see :mod:`jupychat._storelink`)."""
+        if self._link is not None:
+            self._link.flush(self)
 
     def _touch(self, save: bool = False) -> None:
         self.updated_at = now_iso()
-        if save and self._store is not None:
-            self._persist("change", self._store.save_meta, self._summary())
+        if save:
+            self._persist()
 
     def _exclusive(self) -> Any:
         session = self

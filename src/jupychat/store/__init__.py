@@ -6,17 +6,26 @@ modules inside are internal::
 
     records.py      record dict <-> table rows (validation, automatic titles)
     migrations.py   append-only schema migrations, recorded by name
-    connection.py   lazy connection, transactions, lock retries, error mapping
+    connection.py   lazy connection, transactions, lock retries, error mapping,
+                    a deleted or replaced database file detected and reopened
+    paths.py        where the store file is
     sqlite.py       SessionStore: the API
+    tables.py       row SQL: append, supersede, totals, records
+    sync.py         commit / changes / reconcile: several processes, no lost turn
+    search.py       listing and full-text search
+    checkpoints.py  checkpoints (revision + numbering, no copies)
+    lineage.py      copy, fork, merge, import
     export.py       JSON / Markdown / .ipynb export, JSON import
     scrub.py        credentials removed from every export
 
-Typical use (what ``ChatSession`` auto-save does)::
+Typical use (what ``ChatSession`` auto-save does, through ``jupychat._storelink``)::
 
-    store = SessionStore()                     # JUPYCHAT_STORE or the user data dir
-    sid = store.create(session.to_dict())      # once
-    store.append_messages(sid, turn_messages, {"memory": ..., "model": ...})  # per turn
-    record = store.load(sid)                   # resume: ChatSession.from_dict(record)
+    store = SessionStore()                         # JUPYCHAT_STORE or the user data dir
+    done = store.reconcile(session.to_dict())      # once: create (or complete) it
+    store.commit(sid, new_messages, supersede=replaced_ids,
+                 updates={"title": ...}, merge={"memory": {...}})   # per turn
+    store.changes(sid, since=done.revision)        # before a turn: None if unchanged
+    record = store.load(sid)                       # resume: ChatSession.from_dict(record)
 """
 
 from __future__ import annotations

@@ -15,6 +15,19 @@ its own. The schema check and migrations run once per process for each database 
 
 Durability: WAL with ``synchronous=NORMAL``. A committed turn survives the process
 being killed; a power cut can lose the last commits but never corrupts the file.
+
+A database file deleted (or replaced) while open: an open SQLite connection keeps
+working on the unlinked file, so every later write would vanish. Each transaction
+first compares the file at the path with the one opened (device and inode: one
+``stat``). When it is gone or another file, the old connection is dropped, stale
+``-wal``/``-shm`` files of a deleted database are removed (a new database must never
+share them with connections still open on the old one), ``epoch`` is incremented, and
+the transaction runs on a freshly opened (for a write: newly created) file. Callers
+that keep state in memory compare ``epoch`` to learn that the file was lost and write
+what they hold again. A read never creates a missing file: it keeps reading the old one.
+A file *replaced* (renamed over) while open is handled as well as SQLite allows: the
+old ``-wal`` (shared by name) is emptied into the old file before the new one is
+opened, which is safe unless another program still has the old file open.
 """
 
 from __future__ import annotations
@@ -142,6 +155,8 @@ class Database:
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
+        self._file: tuple[int, int] | None = None  # (device, inode) of the open file
+        self.epoch = 0  # how many times the file was found deleted or replaced
 
     @property
     def where(self) -> str:
@@ -162,6 +177,10 @@ class Database:
                 self._conn = None
             conn = self._with_retries(self._open)
             self._conn, self._pid = conn, os.getpid()
+            opened = self._identity()
+            if self._file is not None and opened != self._file:
+                self.epoch += 1  # closed, then the file was replaced before this reopen
+            self._file = opened
             # Closed when the Database is garbage-collected, in the process that opened it.
             weakref.finalize(self, _close_in, conn, self._pid)
             return conn
@@ -179,6 +198,8 @@ class Database:
                 raise StoreError(
                     f"the session store path {self.path} is a folder; give a file path"
                 )
+            if not self.path.exists():
+                self._remove_stale_wal()
         try:
             conn = sqlite3.connect(
                 str(self.path),
@@ -221,6 +242,53 @@ class Database:
             if key is not None:
                 with _checked_lock:
                     _checked.add(key)
+
+    def _identity(self) -> tuple[int, int] | None:
+        if not isinstance(self.path, Path):
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def _remove_stale_wal(self) -> None:
+        """Remove the ``-wal``/``-shm`` of a database file that no longer exists.
+
+        Connections still open on the deleted file keep theirs (open files); a new
+        database at the path must not share them, or both are corrupted.
+        """
+        for suffix in ("-wal", "-shm"):
+            try:
+                os.unlink(f"{self.path}{suffix}")
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise map_error(exc, self.where) from None
+
+    def _check_file(self, writing: bool) -> None:
+        """Reopen when the open file was deleted or replaced (see the design note)."""
+        if self._conn is None or self._pid != os.getpid():
+            return
+        now = self._identity()
+        if now == self._file or (now is None and not writing):
+            return
+        conn, self._conn, self._file = self._conn, None, None
+        try:
+            if now is not None:
+                # Replaced: the -wal at the path is still the old file's, and the new
+                # one would read it. Empty it into the old file first (this fails,
+                # harmlessly, while another program still reads the old file).
+                conn.execute("PRAGMA busy_timeout = 100")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error:
+            pass
+        try:
+            # SQLite neither checkpoints nor deletes the WAL of a moved file on close.
+            conn.close()
+        except sqlite3.Error:
+            pass
+        self.epoch += 1
 
     def _key(self) -> tuple[str, int, int] | None:
         if not isinstance(self.path, Path):
@@ -271,6 +339,7 @@ class Database:
 
     def _transaction(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
         with self._lock:
+            self._check_file(writing=begin != "BEGIN")
             conn = self.connection()
 
             def attempt() -> T:

@@ -152,6 +152,32 @@ def m004_checkpoints(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_revisions(conn: sqlite3.Connection) -> None:
+    # Turns are appended and never rewritten in place. `sessions.revision` grows with
+    # every write to a session (a new session starts at the clock in microseconds, so
+    # one deleted and created again never repeats a revision a process has seen), and
+    # a process can tell cheaply whether the stored session changed since it looked.
+    # A replaced or cleared message is kept, marked with the revision that superseded
+    # it (`messages.superseded`, NULL while active); load, counts, exports and search
+    # skip such rows. A checkpoint now records the revision and the end of the message
+    # numbering (`seq_end`) it saw: its messages are the rows below `seq_end` still
+    # active at that revision. Checkpoints written before this migration saw exactly
+    # the rows below their message count. `sessions.next_seq` is the `seq` the next
+    # message gets (NULL: work it out from the messages).
+    _run(
+        conn,
+        "ALTER TABLE sessions ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE messages ADD COLUMN superseded INTEGER",
+        "ALTER TABLE checkpoints ADD COLUMN revision INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE checkpoints ADD COLUMN seq_end INTEGER",
+        "UPDATE checkpoints SET seq_end = message_count",
+        "ALTER TABLE sessions ADD COLUMN next_seq INTEGER",
+        "UPDATE sessions SET next_seq = "
+        "(SELECT coalesce(max(seq), -1) + 1 FROM messages WHERE session_pk = sessions.pk)",
+    )
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database (empty for a fresh one)."""
     has_table = conn.execute(
