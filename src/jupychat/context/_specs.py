@@ -231,10 +231,8 @@ def describe_vegalite(spec: Any, *, max_chars: int = 2_000) -> str:
         return "Vega-Lite chart (the spec is not a JSON object)"
     try:
         schema = str(spec.get("$schema", ""))
-        version = re.search(r"vega-lite/(v[\d.]+)", schema)
-        head = "Vega-Lite chart" + (
-            f" ({version.group(1).removesuffix('.json')})" if version else ""
-        )
+        version = re.search(r"vega-lite/(v\d+(?:\.\d+)*)", schema)
+        head = "Vega-Lite chart" + (f" ({version.group(1)})" if version else "")
         title = _title(spec.get("title"))
         if title:
             head += f': "{title}"'

@@ -66,7 +66,7 @@ def downscale_png(data: bytes, max_side: int = 1_024, max_bytes: int = 1_000_000
     if kind not in ("image/png", "image/jpeg") or max_side < 1 or max_bytes < 1:
         return None
     dims = image_size(data)
-    if dims is not None and max(dims) <= max_side and len(data) <= max_bytes:
+    if dims is not None and min(dims) > 0 and max(dims) <= max_side and len(data) <= max_bytes:
         return bytes(data)
     try:
         from PIL import Image
