@@ -122,6 +122,11 @@ class _Policy:
         return cls(text=out and full, accounts=out and settings.values != "schema",
                    images=out and full and settings.cell_images)
 
+    def image_why_not(self, settings: ContextSettings) -> str:
+        if settings.cell_outputs and settings.values == "full" and not settings.cell_images:
+            return "images are turned off (cell_images)"
+        return self.why_not(settings)
+
     def why_not(self, settings: ContextSettings) -> str:
         if not settings.cell_outputs:
             return "not shared: cell_outputs is off"
@@ -252,7 +257,7 @@ def cell_text(cell: Cell, settings: ContextSettings | None = None, level: int = 
     for index, output in enumerate(cell.outputs):
         if output.is_figure:
             figures += 1
-            reason = image_reason if policy.images else policy.why_not(settings)
+            reason = image_reason if policy.images else policy.image_why_not(settings)
             if not policy.accounts:
                 lines.append(_figure_line(output, figures, None, "") +
                              f" account {policy.why_not(settings)}")
