@@ -189,9 +189,9 @@ def _output_block(output: Output, level: int, policy: _Policy, chars: int,
             name = short(output.summary.split(":")[0], 60)
             return [f"{kind}: {name} ({policy.why_not(settings)})"]
         return [f"{kind}:", _fence(head_tail(output.text, chars), "text")]
-    if not policy.text:
-        return [f"{kind}: {short(output.type_name or output.summary, 60)} "
-                f"({policy.why_not(settings)})"]
+    if not policy.text:  # a result's summary is its value: name the type only
+        what = output.type_name or ("a value" if output.kind == "result" else output.summary)
+        return [f"{kind}: {short(what, 60)} ({policy.why_not(settings)})"]
     head = f"{kind}: {short(output.summary, 80)}" if output.summary else f"{kind}:"
     text = output.text.strip()
     if not text or text == output.summary:
