@@ -214,3 +214,25 @@ def test_text_helpers():
     assert html_to_text("<p>a &amp; b</p><ul><li>one</li><li>two</li></ul>") == \
         "a & b\n\n- one\n\n- two"
     assert image_size(PNG_1PX) == (1, 1) and image_size(b"nope") is None
+
+
+def test_bundle_outputs():
+    from jupychat.context.bundles import bundle_output
+
+    html = bundle_output("display", {"text/plain": "<IPython.core.display.HTML object>",
+                                     "text/html": "<b>x</b><script>y()</script>"})
+    assert html.text == "x" and html.summary == "text/html"
+    frame = bundle_output("result", {"text/plain": "   a\n0  1", "text/html": "<table/>"},
+                          summary="<DataFrame 1×1>")
+    assert frame.text == "   a\n0  1"  # a real text/plain wins over the HTML
+    big = bundle_output("display", {"image/png": PNG_1PX + b"\0" * 500}, image_cap=100)
+    assert big.image is None and "not kept" in big.note
+    broken = bundle_output("display", {"image/png": "!!not base64!!", "text/plain": "img"})
+    assert broken.image is None and "could not be decoded" in broken.note
+    widget = bundle_output("display", {"application/vnd.jupyter.widget-view+json": {},
+                                       "text/plain": "HBox()"})
+    assert widget.summary == "widget" and widget.text == "HBox()"
+    latex = bundle_output("display", {"text/latex": "$x^2$"})
+    assert latex.text == "$x^2$"
+    long = bundle_output("display", {"text/plain": "\x1b[1m" + "z" * 50_000}, text_chars=1_000)
+    assert len(long.text) < 1_100 and "\x1b" not in long.text

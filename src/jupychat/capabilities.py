@@ -10,17 +10,21 @@ input, and everything unknown is text-only. The answer for one call is resolved 
 
 The setting is ``true``/``false`` (every model), ``"auto"`` (the table), or a table of
 glob patterns over model ids, ``{"ollama:my-vlm*" = true, "openai:gpt-4o-mini" = false}``
-(first match wins, else the built-in table). Model ids are ``provider:model`` strings as
-the registry writes them; an OpenRouter-style ``vendor/model`` name is matched by its
-last part, ``@url`` and Ollama ``:tag`` suffixes are ignored except where the tag names
-a text-only size (``gemma3:1b``). ``local`` (the embedded SmolLM2) is text-only; the fake
-provider is text-only unless its name contains ``vision`` (``fake:vision``) or the
-setting says otherwise, so tests can script either case.
+(first match wins, else the built-in table). The built-in table is the model catalog's
+``vision`` flag (``jupychat.catalog``) where it knows the model, after a short list of
+text-only members of image-capable families (``o1-mini``, ``o3-mini``, ``gemma3:1b``),
+and name patterns of vision families for models it does not know. Model ids are
+``provider:model`` strings as the registry writes them; an OpenRouter-style
+``vendor/model`` name is matched by its last part, and ``@url`` suffixes are ignored.
+``local`` (the embedded SmolLM2) is text-only; the fake provider is text-only unless its
+name contains ``vision`` (``fake:vision``) or the setting says otherwise, so tests can
+script either case.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -44,7 +48,6 @@ _OPEN_VISION = re.compile(
     r"|mistral-small-3\.[12]|pixtral|internvl|cogvlm|phi-?3\.5-vision|phi-?4-multimodal"
     r"|smolvlm|idefics|paligemma|-vision|vision-|-vl\b|-vl-)"
 )
-_GEMMA3_TEXT_ONLY = re.compile(r"gemma-?3[:\-_]?(1b|270m)")
 _GEMINI = re.compile(r"^gemini-")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -63,18 +66,34 @@ def _parse(model_id: str) -> tuple[str, str]:
     return provider, model
 
 
+_TEXT_ONLY = re.compile(r"^(o1-mini|o1-preview|o3-mini)|gemma-?3[:\-_]?(1b|270m)")
+
+
+def _catalog_says(model_id: str) -> bool | None:
+    """The model catalog's answer when there is one (``jupychat.catalog``, if installed)."""
+    try:
+        catalog = importlib.import_module("jupychat.catalog")
+        info = catalog.lookup(model_id)
+    except Exception:  # no catalog in this version, or an entry it cannot read
+        return None
+    return None if info is None else bool(getattr(info, "vision", False))
+
+
 def _table(model_id: str) -> bool:
     provider, model = _parse(model_id)
     if provider == "local":
         return False
     if provider == "fake":
         return "vision" in model
+    if _TEXT_ONLY.search(model):  # text-only members of image-capable families
+        return False
+    known = _catalog_says(model_id.strip())
+    if known is not None:
+        return known
     name = model.split(":", 1)[0] if provider == "ollama" else model
     if _OPENAI_YES.match(name) or _CLAUDE_YES.match(name) or _GEMINI.match(name):
         return True
-    if _OPEN_VISION.search(model):
-        return not _GEMMA3_TEXT_ONLY.search(model)
-    return False
+    return bool(_OPEN_VISION.search(model))
 
 
 def vision_setting(value: Any = None) -> bool | Mapping[str, Any] | None:

@@ -348,7 +348,7 @@ def _array_range(values: Any) -> str:
     import numpy as np
 
     try:
-        arr = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
+        arr: Any = np.ma.filled(np.ma.asarray(values, dtype=float), np.nan).ravel()
     except (TypeError, ValueError):
         return ""
     if arr.size > MAX_POINTS:
@@ -378,7 +378,7 @@ def describe_collections(ax: Any, view: View, total: Stats, out: list[str]) -> i
         if sizes is not None and len(sizes) and not any(sizes):
             notes.append("marker size 0: invisible")
         arr = coll.get_array() if hasattr(coll, "get_array") else None
-        if arr is not None and getattr(arr, "size", 0):
+        if arr is not None and int(getattr(arr, "size", 0) or 0):
             rng = _array_range(arr)
             if rng:
                 notes.append(rng)
@@ -499,7 +499,7 @@ def describe_images(ax: Any, view: View, total: Stats, out: list[str]) -> int:
         )
         has_values = True
         if np.ndim(arr) == 2:
-            flat = np.ma.filled(np.ma.asarray(arr, dtype=float), np.nan).ravel()
+            flat: Any = np.ma.filled(np.ma.asarray(arr, dtype=float), np.nan).ravel()
             if flat.size > MAX_POINTS:
                 flat = flat[:: -(-flat.size // MAX_POINTS)]
             ok = np.isfinite(flat)

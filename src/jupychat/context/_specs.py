@@ -309,9 +309,9 @@ def describe_plotly(fig_json: Any, *, max_chars: int = 2_000) -> str:
 
 
 def _plotly_lines(fig_json: Mapping[str, Any]) -> list[str]:
-    layout = fig_json.get("layout") if isinstance(fig_json.get("layout"), Mapping) else {}
-    traces = fig_json.get("data") if isinstance(fig_json.get("data"), list) else []
-    layout = layout or {}
+    raw_layout, raw_traces = fig_json.get("layout"), fig_json.get("data")
+    layout: Mapping[str, Any] = raw_layout if isinstance(raw_layout, Mapping) else {}
+    traces: list[Any] = raw_traces if isinstance(raw_traces, list) else []
     title = _title(layout.get("title"))
     out = [
         f"Plotly chart: {len(traces)} trace{'s' if len(traces) != 1 else ''}"

@@ -26,7 +26,6 @@ runs exactly once.
 
 from __future__ import annotations
 
-import binascii
 import logging
 import re
 import sys
@@ -39,22 +38,9 @@ from dataclasses import replace
 from typing import Any
 
 from ..context._fmt import short, type_name
-from ..context.celldata import (
-    Cell,
-    CellError,
-    HeadTail,
-    Output,
-    collapse_cr,
-    head_tail,
-    html_to_text,
-    strip_ansi,
-)
-from ..context.figures import (
-    describe_figure,
-    describe_plotly,
-    describe_vegalite,
-    is_matplotlib_figure,
-)
+from ..context.bundles import bundle_output
+from ..context.celldata import Cell, CellError, HeadTail, Output, collapse_cr, head_tail, strip_ansi
+from ..context.figures import describe_figure, is_matplotlib_figure
 from ..context.notebook_file import SavedNotebook, saved_notebook
 from ..context.saferepr import bounded_repr
 
@@ -62,9 +48,7 @@ __all__ = ["CellRecord", "get_record"]
 
 log = logging.getLogger(__name__)
 _records: dict[int, CellRecord] = {}
-_PLACEHOLDER = re.compile(r"^<[\w.]+(?: object| at 0x[0-9a-f]+)[^>]*>$", re.IGNORECASE)
 _GENERIC = re.compile(r"^<(?:[\w]+\.)+(\w+)>$")
-_SVG_TEXT = re.compile(r"<(?:text|title)\b[^>]*>(.*?)</(?:text|title)>", re.DOTALL | re.I)
 
 
 def get_record(shell: Any = None) -> CellRecord | None:
@@ -129,17 +113,6 @@ def _safe_str(obj: Any, limit: int = 2_000) -> str:
     except Exception:
         return f"<{type(obj).__name__}: str() failed>"
     return text[:limit]
-
-
-def _as_bytes(value: Any) -> bytes | None:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value)
-    if isinstance(value, str):
-        try:
-            return binascii.a2b_base64(value)
-        except (binascii.Error, ValueError):
-            return None
-    return None
 
 
 class CellRecord:
@@ -264,7 +237,7 @@ class CellRecord:
             try:
                 out = previous(data, *args, **kwargs)
             finally:
-                self._quiet -= 1
+                self._quiet = max(0, self._quiet - 1)
             pending = self._pending
             if pending is not None and self._active:
                 try:
@@ -321,7 +294,7 @@ class CellRecord:
             try:
                 return previous(etype, evalue, stb, *args, **kwargs)
             finally:
-                self._quiet -= 1
+                self._quiet = max(0, self._quiet - 1)
 
         return _showtraceback
 
@@ -427,59 +400,9 @@ class CellRecord:
         else:
             self._add(pending, output)
 
-    def _make_output(self, kind: Any, data: Mapping[str, Any], *, summary: str = "",
-                     type_name: str = "", figure: str | None = None,
-                     display_id: str | None = None) -> Output:
-        mime = tuple(str(k) for k in list(data)[:12])
-        plain = data.get("text/plain")
-        plain = plain if isinstance(plain, str) else None
-        text = ""
-        if isinstance(data.get("text/markdown"), str):
-            text = data["text/markdown"]
-        elif isinstance(data.get("text/html"), str) and (not plain or _PLACEHOLDER.match(
-                plain.strip())):
-            text = html_to_text(data["text/html"])
-        elif plain is not None:
-            text = plain
-        elif isinstance(data.get("text/latex"), str):
-            text = data["text/latex"]
-        note = ""
-        for key, value in data.items():
-            key = str(key)
-            if key.startswith("application/vnd.vegalite.") and key.endswith("+json"):
-                figure = figure or describe_vegalite(value)
-            elif key == "application/vnd.plotly.v1+json":
-                figure = figure or describe_plotly(value)
-        image = image_type = None
-        for key in ("image/png", "image/jpeg"):
-            if key in data:
-                image = _as_bytes(data[key])
-                image_type = key if image else None
-                if image is None:
-                    note = f"{key} data could not be decoded"
-                break
-        if image is None and isinstance(data.get("image/svg+xml"), str):
-            svg = data["image/svg+xml"]
-            labels = [html_to_text(t) for t in _SVG_TEXT.findall(svg[:500_000])]
-            labels = [t for t in labels if t][:40]
-            note = f"SVG image ({len(svg):,} characters; not kept)"
-            if labels:
-                text = (text + "\n" if text else "") + "SVG text: " + " | ".join(labels)
-        if image is not None and len(image) > self.cell_bytes // 2:
-            note = f"{image_type} of {len(image):,} bytes not kept (over the per-cell cap)"
-            image = image_type = None
-        if not summary:
-            summary = short(type_name, 60) if type_name else (
-                "widget" if "application/vnd.jupyter.widget-view+json" in data else
-                next((m for m in mime if m != "text/plain"), "text"))
-        visual = figure is not None or image is not None or any(m.startswith("image/")
-                                                                 for m in mime)
-        if visual and (text.lstrip().startswith("<Figure size") or _PLACEHOLDER.match(
-                text.strip())):
-            text = ""  # the text/plain of a figure says nothing the account does not
-        return Output(kind=kind, mime=mime, text=head_tail(strip_ansi(text), self.text_chars),
-                      summary=summary, type_name=type_name, figure=figure, image=image,
-                      image_type=image_type, note=note, display_id=display_id)
+    def _make_output(self, kind: Any, data: Mapping[str, Any], **fields: Any) -> Output:
+        return bundle_output(kind, data, text_chars=self.text_chars,
+                             image_cap=self.cell_bytes // 2, **fields)
 
     def _add(self, pending: _Pending, output: Output) -> None:
         size = output.nbytes
