@@ -79,8 +79,15 @@ def hook_time(shell, code: str, n: int) -> float:
 
         return wrapper
 
-    for name in ("_on_format", "_on_publish", "_on_result", "_finish", "_append",
-                 "_patch_streams", "_unpatch_streams"):
+    for name in (
+        "_on_format",
+        "_on_publish",
+        "_on_result",
+        "_finish",
+        "_append",
+        "_patch_streams",
+        "_unpatch_streams",
+    ):
         setattr(record, name, timed(getattr(record, name)))
     time_cells(shell, code, n)
     record.uninstall()
@@ -135,11 +142,13 @@ def main() -> None:
     with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
         shell = make_shell()
         plain = interleaved(shell, "x = 1", args.cells, args.blocks)
-        figure = interleaved(shell, "fig, ax = plt.subplots(); ax.plot([1, 2, 3]);",
-                             args.figures, args.blocks)
+        figure = interleaved(
+            shell, "fig, ax = plt.subplots(); ax.plot([1, 2, 3]);", args.figures, args.blocks
+        )
         direct_plain = hook_time(shell, "x = 1", args.cells)
-        direct_figure = hook_time(shell, "fig, ax = plt.subplots(); ax.plot([1, 2, 3]);",
-                                  args.figures)
+        direct_figure = hook_time(
+            shell, "fig, ax = plt.subplots(); ax.plot([1, 2, 3]);", args.figures
+        )
         import matplotlib.pyplot as plt
 
         from jupychat.context.figures import describe_figure
@@ -154,8 +163,11 @@ def main() -> None:
         mixed = memory_after(shell, 1_000, "pass", mixed_cell)
         # a figure PNG in every cell (rendered once: matplotlib under tracemalloc is slow)
         figures_only = memory_after(
-            shell, 1_000, FIGURE_PNG,
-            lambda i: f"display({{'image/png': PNG64, 'text/plain': 'fig {i}'}}, raw=True)")
+            shell,
+            1_000,
+            FIGURE_PNG,
+            lambda i: f"display({{'image/png': PNG64, 'text/plain': 'fig {i}'}}, raw=True)",
+        )
 
     print(f"{'measure':<52}{'without':>10}{'with':>10}{'added':>10}{'ratio':>8}")
     for label, (off, on), target in (
@@ -164,21 +176,31 @@ def main() -> None:
     ):
         a, b = statistics.median(off) * 1e3, statistics.median(on) * 1e3
         verdict = "ok" if b - a <= target else "OVER"
-        print(f"{label:<52}{a:>8.3f}ms{b:>8.3f}ms{b - a:>8.3f}ms{b / a:>8.2f}"
-              f"  (target ≤ {target:g} ms added: {verdict})")
-    print(f"{'time inside the record, cell with no output':<52}{'':>10}{'':>10}"
-          f"{direct_plain * 1e3:>8.3f}ms  (timed directly)")
-    print(f"{'time inside the record, cell with a figure':<52}{'':>10}{'':>10}"
-          f"{direct_figure * 1e3:>8.3f}ms  (timed directly)")
-    print(f"{'  of which describe_figure on a 1-line figure':<52}{'':>10}{'':>10}"
-          f"{describe_ms:>8.3f}ms")
+        print(
+            f"{label:<52}{a:>8.3f}ms{b:>8.3f}ms{b - a:>8.3f}ms{b / a:>8.2f}"
+            f"  (target ≤ {target:g} ms added: {verdict})"
+        )
+    print(
+        f"{'time inside the record, cell with no output':<52}{'':>10}{'':>10}"
+        f"{direct_plain * 1e3:>8.3f}ms  (timed directly)"
+    )
+    print(
+        f"{'time inside the record, cell with a figure':<52}{'':>10}{'':>10}"
+        f"{direct_figure * 1e3:>8.3f}ms  (timed directly)"
+    )
+    print(
+        f"{'  of which describe_figure on a 1-line figure':<52}{'':>10}{'':>10}"
+        f"{describe_ms:>8.3f}ms"
+    )
     for label, (freed, held, kept) in (
         ("memory after 1,000 mixed cells (1 in 20 a figure)", mixed),
         ("memory after 1,000 cells each showing a PNG", figures_only),
     ):
         verdict = "ok" if freed <= 20e6 else "OVER"
-        print(f"{label:<52}{freed / 1e6:>8.2f}MB  (record's count {held / 1e6:.2f} MB, "
-              f"{kept} cells kept; target ≤ 20 MB: {verdict})")
+        print(
+            f"{label:<52}{freed / 1e6:>8.2f}MB  (record's count {held / 1e6:.2f} MB, "
+            f"{kept} cells kept; target ≤ 20 MB: {verdict})"
+        )
 
 
 if __name__ == "__main__":

@@ -59,7 +59,8 @@ def run_cells() -> dict[str, str]:
     vision = figure_context(record.last_figure(), images=True)
     out["figure_vision_head"] = "\n".join(next(iter(vision.values())).splitlines()[:2])
     out["figure_vision_images"] = ", ".join(
-        f"{a.label} ({a.media_type}, {len(a.data):,} bytes)" for a in vision.images)
+        f"{a.label} ({a.media_type}, {len(a.data):,} bytes)" for a in vision.images
+    )
     out["inventory"] = cells_inventory(record)
     aggregates = cells_context(cells, ContextSettings(values="aggregates"))
     out["aggregates"] = aggregates[f"cell:{cells[0].execution_count}"]
@@ -88,10 +89,10 @@ from jupychat.context.cells import (cells_context, error_context, figure_context
 from jupychat.context.celltools import cell_tools
 from jupychat.capabilities import supports_images
 
-record = CellRecord.install(get_ipython())      # kept from %load_ext on; record.uninstall()
-record.cells(3)                                 # the last 3 cells, oldest first (%%chat cells left out)
+record = CellRecord.install(get_ipython())  # kept from %load_ext on; record.uninstall()
+record.cells(3)                       # the last 3 cells, oldest first (%%chat cells left out)
 record.by_count(7); record.last_error(); record.last_figure()
-settings = cell_settings()                      # ContextSettings + cell_outputs/cell_images/... from config
+settings = cell_settings()            # ContextSettings + cell_* settings from the config chain
 ctx = cells_context(record.cells(3), settings, images=supports_images("openai:gpt-4o"))
 #   → {"cell:5": "...", "cell:6": "...", "cell:7": "..."} with ctx.images (downscaled PNG/JPEG)
 error_context(record.last_error())              # {"error:8": code + traceback}

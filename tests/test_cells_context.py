@@ -33,33 +33,62 @@ PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
 )
-ACCOUNT = ("Summary: nothing is visible in this figure: axes 1 has no plotted data.\n"
-           "Figure 1: 6.4×4.8 in at 100 dpi (640×480 px), 1 axes\nAxes 1: no title\n"
-           "  → Axes 1 has no plotted data.")
+ACCOUNT = (
+    "Summary: nothing is visible in this figure: axes 1 has no plotted data.\n"
+    "Figure 1: 6.4×4.8 in at 100 dpi (640×480 px), 1 axes\nAxes 1: no title\n"
+    "  → Axes 1 has no plotted data."
+)
 
 
 def figure_output(**changes):
-    values = {"kind": "display", "mime": ("text/plain", "image/png"), "figure": ACCOUNT,
-                  "image": PNG_1PX, "image_type": "image/png", "type_name": "matplotlib.figure.Figure",
-                  "summary": "matplotlib.figure.Figure"}
+    values = {
+        "kind": "display",
+        "mime": ("text/plain", "image/png"),
+        "figure": ACCOUNT,
+        "image": PNG_1PX,
+        "image_type": "image/png",
+        "type_name": "matplotlib.figure.Figure",
+        "summary": "matplotlib.figure.Figure",
+    }
     values.update(changes)
     return Output(**values)
 
 
 def make_cell(n, *, stdout="", outputs=(), error=None, code=None):
-    return Cell(seq=n, execution_count=n, code=code or f"step_{n} = compute({n})\nstep_{n}",
-                outputs=tuple(outputs), stdout=stdout, stdout_chars=len(stdout), error=error)
+    return Cell(
+        seq=n,
+        execution_count=n,
+        code=code or f"step_{n} = compute({n})\nstep_{n}",
+        outputs=tuple(outputs),
+        stdout=stdout,
+        stdout_chars=len(stdout),
+        error=error,
+    )
 
 
 def notebook():
     return [
         make_cell(1, stdout="\n".join(f"row {i}" for i in range(400)) + "\n"),
-        make_cell(2, outputs=[Output(kind="result", mime=("text/plain",), summary="<DataFrame 50×3>",
-                                     text="\n".join(f"{i}  {i * 2}  {i * 3}" for i in range(50)))]),
+        make_cell(
+            2,
+            outputs=[
+                Output(
+                    kind="result",
+                    mime=("text/plain",),
+                    summary="<DataFrame 50×3>",
+                    text="\n".join(f"{i}  {i * 2}  {i * 3}" for i in range(50)),
+                )
+            ],
+        ),
         make_cell(3, outputs=[figure_output()]),
-        make_cell(4, error=CellError("ValueError", "bad value",
-                                     "Traceback (most recent call last)\n" + "  frame\n" * 200
-                                     + "ValueError: bad value")),
+        make_cell(
+            4,
+            error=CellError(
+                "ValueError",
+                "bad value",
+                "Traceback (most recent call last)\n" + "  frame\n" * 200 + "ValueError: bad value",
+            ),
+        ),
     ]
 
 
@@ -82,8 +111,9 @@ def level_of(ctx, key: str) -> int:
 
 def test_everything_fits_a_large_budget_with_images():
     cells = notebook()
-    ctx = cells_context(cells, ContextSettings(cell_stream_chars=100_000), budget=100_000,
-                        images=True)
+    ctx = cells_context(
+        cells, ContextSettings(cell_stream_chars=100_000), budget=100_000, images=True
+    )
     assert list(ctx) == ["cell:1", "cell:2", "cell:3", "cell:4"]
     assert len(ctx.images) == 1 and ctx.images[0].key == "cell:3"
     assert "attached as image 1" in ctx["cell:3"] and "row 399" in ctx["cell:1"]
@@ -114,19 +144,29 @@ def test_degradation_order_images_then_short_then_summary_then_code_then_left_ou
     firsts = {step: max(b for b, lv in seen.items() if step in lv) for step in range(6)}
     assert firsts[0] > firsts[1] > firsts[2] > firsts[3] > firsts[4] > firsts[5]
     last = cells_context(cells, settings, budget=60, images=True)
-    assert "3 more cells not included" in last["cells:more"] and "(ask with get_cell)" in \
-        last["cells:more"]
+    assert (
+        "3 more cells not included" in last["cells:more"]
+        and "(ask with get_cell)" in last["cells:more"]
+    )
 
 
 def test_texts_are_deterministic_and_fingerprints_track_content():
     a, b = notebook(), notebook()
     assert cells_context(a) == cells_context(b)
     assert [c.fingerprint for c in a] == [c.fingerprint for c in b]
-    changed = make_cell(2, outputs=[Output(kind="result", mime=("text/plain",), text="7",
-                                           summary="7")])
+    changed = make_cell(
+        2, outputs=[Output(kind="result", mime=("text/plain",), text="7", summary="7")]
+    )
     assert changed.fingerprint != a[1].fingerprint
-    slower = Cell(**{**{f: getattr(a[0], f) for f in ("seq", "execution_count", "code", "stdout",
-                                                      "stdout_chars")}, "duration": 99.0})
+    slower = Cell(
+        **{
+            **{
+                f: getattr(a[0], f)
+                for f in ("seq", "execution_count", "code", "stdout", "stdout_chars")
+            },
+            "duration": 99.0,
+        }
+    )
     assert slower.fingerprint == a[0].fingerprint  # timing is not content
 
 
@@ -148,7 +188,8 @@ def test_error_context_fits_its_budget_keeping_head_and_tail():
     text = ctx["error:4"]
     assert estimate_tokens(text) <= 300
     assert "Traceback (most recent call last)" in text and text.rstrip("`\n").endswith(
-        "ValueError: bad value")
+        "ValueError: bad value"
+    )
     assert "did not raise" in error_context(notebook()[0])["error:1"]
 
 
@@ -204,33 +245,43 @@ def test_head_tail_sink_keeps_exactly_the_head_and_the_tail(chunks, head, tail):
     else:
         omitted = len(full) - head - tail
         assert text == full[:head] + f"\n… ({omitted:,} characters omitted) …\n" + (
-            full[-tail:] if tail else "")
+            full[-tail:] if tail else ""
+        )
 
 
 def test_text_helpers():
     assert strip_ansi("\x1b[31mred\x1b[0m \x1b]8;;http://x\x07link\x1b]8;;\x07") == "red link"
     assert collapse_cr("10%\r50%\r100%\nnext\r\n") == "100%\nnext\n"
     assert head_tail("abcdefghij", 6) == "abcd\n… (4 characters omitted) …\nij"
-    assert html_to_text("<p>a &amp; b</p><ul><li>one</li><li>two</li></ul>") == \
-        "a & b\n\n- one\n\n- two"
+    assert (
+        html_to_text("<p>a &amp; b</p><ul><li>one</li><li>two</li></ul>")
+        == "a & b\n\n- one\n\n- two"
+    )
     assert image_size(PNG_1PX) == (1, 1) and image_size(b"nope") is None
 
 
 def test_bundle_outputs():
     from jupychat.context.bundles import bundle_output
 
-    html = bundle_output("display", {"text/plain": "<IPython.core.display.HTML object>",
-                                     "text/html": "<b>x</b><script>y()</script>"})
+    html = bundle_output(
+        "display",
+        {
+            "text/plain": "<IPython.core.display.HTML object>",
+            "text/html": "<b>x</b><script>y()</script>",
+        },
+    )
     assert html.text == "x" and html.summary == "text/html"
-    frame = bundle_output("result", {"text/plain": "   a\n0  1", "text/html": "<table/>"},
-                          summary="<DataFrame 1×1>")
+    frame = bundle_output(
+        "result", {"text/plain": "   a\n0  1", "text/html": "<table/>"}, summary="<DataFrame 1×1>"
+    )
     assert frame.text == "   a\n0  1"  # a real text/plain wins over the HTML
     big = bundle_output("display", {"image/png": PNG_1PX + b"\0" * 500}, image_cap=100)
     assert big.image is None and "not kept" in big.note
     broken = bundle_output("display", {"image/png": "!!not base64!!", "text/plain": "img"})
     assert broken.image is None and "could not be decoded" in broken.note
-    widget = bundle_output("display", {"application/vnd.jupyter.widget-view+json": {},
-                                       "text/plain": "HBox()"})
+    widget = bundle_output(
+        "display", {"application/vnd.jupyter.widget-view+json": {}, "text/plain": "HBox()"}
+    )
     assert widget.summary == "widget" and widget.text == "HBox()"
     latex = bundle_output("display", {"text/latex": "$x^2$"})
     assert latex.text == "$x^2$"

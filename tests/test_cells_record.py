@@ -85,8 +85,11 @@ def test_code_count_cell_id_stdout_and_result(shell, record):
 
 
 def test_stderr_ansi_and_carriage_returns(shell, record):
-    run(shell, "import sys\nfor i in range(5): print(f'\\r{i*20}%', end='', file=sys.stderr)\n"
-               "print('\\x1b[31mred\\x1b[0m done')")
+    run(
+        shell,
+        "import sys\nfor i in range(5): print(f'\\r{i*20}%', end='', file=sys.stderr)\n"
+        "print('\\x1b[31mred\\x1b[0m done')",
+    )
     cell = record.cells()[-1]
     assert cell.stderr == "80%"  # what the terminal finally showed
     assert cell.stdout == "red done\n"
@@ -107,7 +110,9 @@ def test_errors_keep_a_plain_text_traceback(shell, record):
 
 def test_displays_html_markdown_images_and_specs(shell, record):
     shell.user_ns["PNG"] = PNG_1PX
-    run(shell, """
+    run(
+        shell,
+        """
 from IPython.display import display, HTML, Markdown, Image, SVG
 display(HTML("<h1>Totals</h1><table><tr><td>a</td><td>1</td></tr></table>"
              "<script>alert('x')</script><style>h1{}</style>"))
@@ -119,20 +124,27 @@ display({"application/vnd.vegalite.v5+json": {"mark": "point", "data": {"values"
          "text/plain": "<VegaLite 5 object>"}, raw=True)
 display({"application/vnd.plotly.v1+json": {"data": [{"type": "bar", "x": [1, 2], "y": [3, 4]}],
          "layout": {}}, "text/plain": "Figure()"}, raw=True)
-""")
+""",
+    )
     html, md, image, svg, vega, plotly = record.cells()[-1].outputs
     assert html.text == "Totals\n\na | 1" and "alert" not in html.text
     assert html.type_name == "IPython.core.display.HTML"
     assert md.text == "**bold** text"
     assert image.image == PNG_1PX and image.image_type == "image/png" and image.is_figure
     assert "SVG text: Axis A" in svg.text and "SVG image" in svg.note
-    assert vega.figure.startswith("Vega-Lite chart") and "mark point; data: 1 inline rows" in vega.figure
+    assert (
+        vega.figure.startswith("Vega-Lite chart")
+        and "mark point; data: 1 inline rows" in vega.figure
+    )
     assert plotly.figure.startswith("Plotly chart: 1 trace") and "2 points" in plotly.figure
 
 
 def test_update_display_replaces_the_output_also_in_an_earlier_cell(shell, record):
-    run(shell, "from IPython.display import display\nh = display('step 1', display_id=True)\n"
-               "h.update('step 2')")
+    run(
+        shell,
+        "from IPython.display import display\nh = display('step 1', display_id=True)\n"
+        "h.update('step 2')",
+    )
     assert [o.text for o in record.cells()[-1].outputs] == ["'step 2'"]
     before = record.cells()[-1].fingerprint
     run(shell, "h.update('final')")
@@ -183,8 +195,11 @@ def test_ring_buffer_evicts_oldest_by_count_and_bytes(shell):
 def test_per_cell_cap_drops_images_with_a_note(shell):
     record = CellRecord.install(shell, cell_bytes=3_000)
     shell.user_ns["BIG"] = PNG_1PX + b"\0" * 2_000
-    run(shell, "from IPython.display import display, Image\n"
-               "for _ in range(3): display({'image/png': BIG, 'text/plain': 'img'}, raw=True)")
+    run(
+        shell,
+        "from IPython.display import display, Image\n"
+        "for _ in range(3): display({'image/png': BIG, 'text/plain': 'img'}, raw=True)",
+    )
     outputs = record.cells()[-1].outputs
     assert [o.image is not None for o in outputs] == [False, False, False]
     assert all("not kept" in o.note for o in outputs)
@@ -206,10 +221,15 @@ def test_no_object_kept_alive_after_the_cell(shell, record, inline):
     shell.displayhook.cache_size = 0  # IPython's own Out[] cache would hold results
     run(shell, "b = Big()\nfrom IPython.display import display\ndisplay(b)\nb")
     run(shell, "def f(x):\n    raise ValueError(x)\nf(b)")
-    run(shell, "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\n"
-               "display(fig)")
-    refs = {"value": weakref.ref(shell.user_ns["b"]), "figure": weakref.ref(shell.user_ns["fig"]),
-            "axes": weakref.ref(shell.user_ns["ax"])}
+    run(
+        shell,
+        "import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\nax.plot([1, 2])\ndisplay(fig)",
+    )
+    refs = {
+        "value": weakref.ref(shell.user_ns["b"]),
+        "figure": weakref.ref(shell.user_ns["fig"]),
+        "axes": weakref.ref(shell.user_ns["ax"]),
+    }
     run(shell, "plt.close('all'); del b, fig, ax")
     run(shell, "pass")
     # IPython itself keeps the last exception and its frames; drop those, then look
@@ -219,7 +239,10 @@ def test_no_object_kept_alive_after_the_cell(shell, record, inline):
             setattr(sys, name, None)
     gc.collect()
     assert {name: ref() is None for name, ref in refs.items()} == {
-        "value": True, "figure": True, "axes": True}
+        "value": True,
+        "figure": True,
+        "axes": True,
+    }
     assert record.last_error().error.ename == "ValueError"
     assert record.last_figure().figures[0].figure.startswith("Summary: the axes shows plotted")
 
@@ -231,8 +254,10 @@ def test_recording_failure_never_breaks_a_cell(shell, record, monkeypatch):
     monkeypatch.setattr(record, "_make_output", boom)
     monkeypatch.setattr(record_mod.HeadTail, "write", boom)
     monkeypatch.setattr(record_mod, "describe_figure", boom)
-    result = run(shell, "print('still printed')\nfrom IPython.display import display\n"
-                        "display('shown'); 6 * 7")
+    result = run(
+        shell,
+        "print('still printed')\nfrom IPython.display import display\ndisplay('shown'); 6 * 7",
+    )
     assert result.success and result.result == 42
     monkeypatch.setattr(record, "_finish", boom)
     result = run(shell, "y = 1")
@@ -244,7 +269,9 @@ def test_recording_failure_never_breaks_a_cell(shell, record, monkeypatch):
 
 def test_hostile_objects_do_not_break_the_cell(shell, record):
     shell.displayhook.cache_size = 0
-    run(shell, """
+    run(
+        shell,
+        """
 class Sly:
     def __repr__(self):
         return "Sly()"
@@ -254,7 +281,8 @@ class BadErr(Exception):
     def __str__(self):
         raise RuntimeError("no str either")
 Sly()
-""")
+""",
+    )
     result = run(shell, "raise BadErr()")
     first, second = record.cells()
     assert first.result.summary == "<Sly>"  # its repr is never called
@@ -273,8 +301,11 @@ def test_install_is_idempotent_and_uninstall_restores_everything(shell):
     assert shell.display_pub.publish == publish and "publish" not in vars(shell.display_pub)
     assert "format" not in vars(shell.display_formatter)
     assert "_showtraceback" not in vars(shell)
-    assert getattr(sys.stdout.write, "__name__", "") != "write" or not hasattr(
-        sys.stdout.write, "__closure__") or sys.stdout.write.__closure__ is None
+    assert (
+        getattr(sys.stdout.write, "__name__", "") != "write"
+        or not hasattr(sys.stdout.write, "__closure__")
+        or sys.stdout.write.__closure__ is None
+    )
     run(shell, "b = 2")
     assert [c.code for c in record.cells()] == ["a = 1"] and get_record(shell) is None
 
@@ -294,8 +325,11 @@ def test_empty_dataframe_plot_says_the_axes_hold_no_data(shell, record, inline):
 
 
 def test_inline_display_show_and_result_figures_are_all_described(shell, record, inline):
-    run(shell, "import matplotlib.pyplot as plt\nfrom IPython.display import display\n"
-               "fig, ax = plt.subplots()\nax.plot([1, 2, 3], label='a')\ndisplay(fig)")
+    run(
+        shell,
+        "import matplotlib.pyplot as plt\nfrom IPython.display import display\n"
+        "fig, ax = plt.subplots()\nax.plot([1, 2, 3], label='a')\ndisplay(fig)",
+    )
     run(shell, "plt.figure()\nplt.scatter([1], [2])\nplt.show()\nprint('after show')")
     run(shell, "fig")
     run(shell, "plt.figure(); plt.bar(['p', 'q'], [1, 2])")
@@ -359,8 +393,11 @@ def test_figure_context_attaches_the_image_for_vision_models_only(shell, record,
 
 
 def test_privacy_settings_remove_outputs_or_images(shell, record, inline):
-    run(shell, "secret = 'sk-proj-' + 'abcdefghijklmnop0123456789'\n"
-               "print('customer', 'ali' + 'ce@example.com')\nprint(secret)")
+    run(
+        shell,
+        "secret = 'sk-proj-' + 'abcdefghijklmnop0123456789'\n"
+        "print('customer', 'ali' + 'ce@example.com')\nprint(secret)",
+    )
     run(shell, "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3]);")
     cells = record.cells(2)
     one, two = (f"cell:{c.execution_count}" for c in cells)
@@ -418,10 +455,12 @@ def test_inventory_and_tools(shell, record):
 
 def test_saved_notebook_view_adds_markdown_and_order(tmp_path, monkeypatch, shell, record):
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Sales\nWhy is the plot empty?"),
-                nbformat.v4.new_code_cell("df = load()", execution_count=1),
-                nbformat.v4.new_markdown_cell("## Plot"),
-                nbformat.v4.new_code_cell("df.plot()", execution_count=2)]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Sales\nWhy is the plot empty?"),
+        nbformat.v4.new_code_cell("df = load()", execution_count=1),
+        nbformat.v4.new_markdown_cell("## Plot"),
+        nbformat.v4.new_code_cell("df.plot()", execution_count=2),
+    ]
     nb.cells[3].id = "plot-cell"
     path = tmp_path / "sales.ipynb"
     nbformat.write(nb, path)
@@ -451,28 +490,41 @@ def test_record_in_a_real_kernel(tmp_path):
 
     src = str(Path(__file__).resolve().parents[1] / "src")  # this checkout, whatever the cwd
     path = os.pathsep.join([src, *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = {**os.environ, "PYTHONPATH": path, "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-           "JUPYCHAT_STORE": str(tmp_path / "s.db"), "IPYTHONDIR": str(tmp_path / "ipython"),
-           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": path,
+        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
+        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+        "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    }
     manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
     try:
-        reply, _ = _run(client, "from jupychat.notebook.cells import CellRecord\n"
-                                "rec = CellRecord.install(get_ipython())")
+        reply, _ = _run(
+            client,
+            "from jupychat.notebook.cells import CellRecord\n"
+            "rec = CellRecord.install(get_ipython())",
+        )
         assert reply["status"] == "ok"
-        _run_cell_with_id(client, "import pandas as pd\nprint('loading')\n"
-                                  "df = pd.DataFrame({'x': []})\ndf.plot()", "cell-plot")
+        _run_cell_with_id(
+            client,
+            "import pandas as pd\nprint('loading')\ndf = pd.DataFrame({'x': []})\ndf.plot()",
+            "cell-plot",
+        )
         seen = _run_cell_with_id(client, "df['y']", "cell-error")
-        _, outputs = _run(client, "import json\nfrom jupychat.context.cells import "
-                                  "cells_context, error_context\n"
-                                  "c = rec.cells()\n"
-                                  "print(json.dumps({'ids': [x.cell_id for x in c], "
-                                  "'stdout': c[0].stdout, 'fig': c[0].figures[-1].figure, "
-                                  "'png': len(c[0].figures[-1].image or b''), "
-                                  "'error': c[1].error.line, "
-                                  "'ctx': cells_context(c), "
-                                  "'err': error_context(rec.last_error())}))")
-        text = "".join(m["content"].get("text", "") for m in outputs
-                       if m["msg_type"] == "stream")
+        _, outputs = _run(
+            client,
+            "import json\nfrom jupychat.context.cells import "
+            "cells_context, error_context\n"
+            "c = rec.cells()\n"
+            "print(json.dumps({'ids': [x.cell_id for x in c], "
+            "'stdout': c[0].stdout, 'fig': c[0].figures[-1].figure, "
+            "'png': len(c[0].figures[-1].image or b''), "
+            "'error': c[1].error.line, "
+            "'ctx': cells_context(c), "
+            "'err': error_context(rec.last_error())}))",
+        )
+        text = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
         data = json.loads(text.strip().splitlines()[-1])
         assert data["ids"] == ["cell-plot", "cell-error"]
         assert data["stdout"] == "loading\n"

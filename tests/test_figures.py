@@ -71,8 +71,9 @@ def test_lines_with_nan_labels_and_legend():
     assert 'title "Revenue"' in block and 'x: "week"' in block and 'y: "k€"' in block
     assert "2 lines:" in block
     assert f'"north": 50 points, x {span(0, 49)}, y {span(a.min(), a.max())}' in block
-    assert (f'"south": 50 points, 3 NaN/inf, x {span(0, 49)}, '
-            f"y {span(np.nanmin(b), np.nanmax(b))}") in block
+    assert (
+        f'"south": 50 points, 3 NaN/inf, x {span(0, 49)}, y {span(np.nanmin(b), np.nanmax(b))}'
+    ) in block
     assert "legend: north, south" in block
     lo, hi = ax.get_ylim()
     assert f"limits {span(lo, hi)}" in block
@@ -85,8 +86,9 @@ def test_scatter_points_ranges_and_colour_values():
     fig, ax = plt.subplots()
     ax.scatter(x, y, c=c, cmap="plasma", label="obs")
     block = axes_block(describe_figure(fig), 1)
-    assert (f'scatter "obs": 300 points, x {span(x.min(), x.max())}, '
-            f"y {span(y.min(), y.max())}") in block
+    assert (
+        f'scatter "obs": 300 points, x {span(x.min(), x.max())}, y {span(y.min(), y.max())}'
+    ) in block
     assert f"colour values {span(c.min(), c.max())}" in block and "cmap plasma" in block
 
 
@@ -129,7 +131,9 @@ def test_imshow_values_nans_cmap_and_colorbar():
     assert f"values {span(np.nanmin(grid), np.nanmax(grid))}" in block
     assert "3 NaN/masked" in block and "cmap magma" in block and "colour limits 0 – 60" in block
     assert "1 axes and 1 colorbar" in account
-    assert 'Axes 2 is a colorbar for axes 1, label "temperature", range 0 – 60, cmap magma.' in account
+    assert (
+        'Axes 2 is a colorbar for axes 1, label "temperature", range 0 – 60, cmap magma.' in account
+    )
 
 
 def test_twin_axes_each_with_their_own_range():
@@ -172,8 +176,9 @@ def test_empty_axes_say_they_hold_no_data(make):
         fig = plt.figure()
         fig.add_subplot()
     account = describe_figure(fig)
-    assert account.startswith("Summary: nothing is visible in this figure: axes 1 has no "
-                              "plotted data")
+    assert account.startswith(
+        "Summary: nothing is visible in this figure: axes 1 has no plotted data"
+    )
     assert "→ Axes 1 has no plotted data" in account
 
 
@@ -292,9 +297,14 @@ def test_large_data_is_sampled_and_marked():
 
 
 def test_vegalite_account_from_inline_data():
-    rows = [{"city": c, "sales": s, "day": d}
-            for c, s, d in [("Oslo", 12, "2024-01-01"), ("Rome", 40, "2024-01-02"),
-                            ("Lima", 7, "2024-01-03")]]
+    rows = [
+        {"city": c, "sales": s, "day": d}
+        for c, s, d in [
+            ("Oslo", 12, "2024-01-01"),
+            ("Rome", 40, "2024-01-02"),
+            ("Lima", 7, "2024-01-03"),
+        ]
+    ]
     spec = {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.17.0.json",
         "title": "Sales by city",
@@ -310,7 +320,9 @@ def test_vegalite_account_from_inline_data():
     assert account.startswith('Vega-Lite chart (v5.17.0): "Sales by city"')
     assert "mark bar; data: 3 inline rows" in account
     assert 'x: field "city", type nominal; values categories Oslo, Rome, Lima' in account
-    assert 'y: field "Sales", type quantitative, aggregate sum — not a column of the data' in account
+    assert (
+        'y: field "Sales", type quantitative, aggregate sum — not a column of the data' in account
+    )
     assert 'color: field "sales", type quantitative; values 7 – 40' in account
 
 
@@ -320,8 +332,11 @@ def test_vegalite_named_dataset_layers_and_url():
         "data": {"name": "d1"},
         "layer": [
             {"mark": "line", "encoding": {"x": {"field": "a"}, "y": {"field": "b"}}},
-            {"mark": "point", "data": {"url": "data/cars.json"},
-             "encoding": {"x": {"field": "hp"}}},
+            {
+                "mark": "point",
+                "data": {"url": "data/cars.json"},
+                "encoding": {"x": {"field": "hp"}},
+            },
         ],
     }
     account = describe_vegalite(spec)
@@ -336,19 +351,27 @@ def test_plotly_account_with_typed_arrays_and_empty_trace():
     ys = np.array([3.5, np.nan, 9.25, -1.0])
     fig_json = {
         "data": [
-            {"type": "scatter", "name": "temp", "mode": "lines",
-             "x": [1, 2, 3, 4],
-             "y": {"dtype": "f8", "bdata": base64.b64encode(ys.tobytes()).decode()}},
+            {
+                "type": "scatter",
+                "name": "temp",
+                "mode": "lines",
+                "x": [1, 2, 3, 4],
+                "y": {"dtype": "f8", "bdata": base64.b64encode(ys.tobytes()).decode()},
+            },
             {"type": "bar", "name": "none", "x": [], "y": []},
         ],
-        "layout": {"title": {"text": "Weather"},
-                   "xaxis": {"title": {"text": "day"}, "type": "linear", "range": [0, 5]}},
+        "layout": {
+            "title": {"text": "Weather"},
+            "xaxis": {"title": {"text": "day"}, "type": "linear", "range": [0, 5]},
+        },
     }
     account = describe_plotly(fig_json)
     assert account.startswith('Plotly chart: 2 traces, title "Weather"')
     assert 'xaxis: "day", linear, range 0 – 5' in account
-    assert 'trace 1: scatter "temp", mode lines, 4 points; x 1 – 4; y -1 – 9.25, 1 missing/NaN' \
+    assert (
+        'trace 1: scatter "temp", mode lines, 4 points; x 1 – 4; y -1 – 9.25, 1 missing/NaN'
         in account
+    )
     assert 'trace 2: bar "none", 0 points' in account
     assert "no trace has any data" not in account
     empty = describe_plotly({"data": [{"type": "scatter", "x": [], "y": []}], "layout": {}})

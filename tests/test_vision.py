@@ -31,17 +31,34 @@ PNG_1PX = bytes.fromhex(
 @pytest.mark.parametrize(
     "model",
     [
-        "openai:gpt-4o", "openai:gpt-4o-mini", "openai:gpt-4.1-nano", "openai:gpt-5",
-        "openai:gpt-5-mini", "openai:o1", "openai:o3", "openai:o4-mini", "openai:gpt-4-turbo",
-        "azure:gpt-4o", "openai-compatible:gpt-4o@http://127.0.0.1:9/v1",
+        "openai:gpt-4o",
+        "openai:gpt-4o-mini",
+        "openai:gpt-4.1-nano",
+        "openai:gpt-5",
+        "openai:gpt-5-mini",
+        "openai:o1",
+        "openai:o3",
+        "openai:o4-mini",
+        "openai:gpt-4-turbo",
+        "azure:gpt-4o",
+        "openai-compatible:gpt-4o@http://127.0.0.1:9/v1",
         "openai-compatible:openai/gpt-4o-mini@https://openrouter.ai/api/v1",
-        "anthropic:claude-3-haiku-20240307", "anthropic:claude-3-5-haiku-latest",
-        "anthropic:claude-3-7-sonnet-latest", "anthropic:claude-sonnet-4-0",
-        "anthropic:claude-opus-4-1", "ollama:llava", "ollama:llava:13b",
-        "ollama:llama3.2-vision:11b", "ollama:qwen2.5vl:7b", "ollama:gemma3:4b",
-        "ollama:minicpm-v", "ollama:moondream", "ollama:granite3.2-vision",
+        "anthropic:claude-3-haiku-20240307",
+        "anthropic:claude-3-5-haiku-latest",
+        "anthropic:claude-3-7-sonnet-latest",
+        "anthropic:claude-sonnet-4-0",
+        "anthropic:claude-opus-4-1",
+        "ollama:llava",
+        "ollama:llava:13b",
+        "ollama:llama3.2-vision:11b",
+        "ollama:qwen2.5vl:7b",
+        "ollama:gemma3:4b",
+        "ollama:minicpm-v",
+        "ollama:moondream",
+        "ollama:granite3.2-vision",
         "openai-compatible:Qwen/Qwen2.5-VL-7B-Instruct@http://127.0.0.1:8000/v1",
-        "fake:vision", "gpt-4o",
+        "fake:vision",
+        "gpt-4o",
     ],
 )
 def test_models_that_accept_images(model):
@@ -51,11 +68,25 @@ def test_models_that_accept_images(model):
 @pytest.mark.parametrize(
     "model",
     [
-        "local", "local:smollm2", "fake", "fake:default", "fake:magics", "openai:gpt-3.5-turbo",
-        "openai:gpt-4", "openai:o1-mini", "openai:o3-mini", "openai:gpt-oss-20b",
-        "anthropic:claude-2.1", "anthropic:claude-instant-1.2", "ollama:llama3.2",
-        "ollama:gemma3:1b", "ollama:qwen2.5:7b", "ollama:mistral", "azure:my-deployment",
-        "openai-compatible:fake@http://127.0.0.1:9/v1", "",
+        "local",
+        "local:smollm2",
+        "fake",
+        "fake:default",
+        "fake:magics",
+        "openai:gpt-3.5-turbo",
+        "openai:gpt-4",
+        "openai:o1-mini",
+        "openai:o3-mini",
+        "openai:gpt-oss-20b",
+        "anthropic:claude-2.1",
+        "anthropic:claude-instant-1.2",
+        "ollama:llama3.2",
+        "ollama:gemma3:1b",
+        "ollama:qwen2.5:7b",
+        "ollama:mistral",
+        "azure:my-deployment",
+        "openai-compatible:fake@http://127.0.0.1:9/v1",
+        "",
     ],
 )
 def test_models_that_do_not(model):
@@ -97,22 +128,32 @@ def test_openai_wire_shape_for_an_image_part(fake_server):
     collect(provider, ChatRequest([_image_message()]), "sync")
     (message,) = fake_server.last.body["messages"]
     data = base64.b64encode(PNG_1PX).decode("ascii")
-    assert message == {"role": "user", "content": [
-        {"type": "text", "text": "Why is this plot empty?"},
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
-    ]}
+    assert message == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Why is this plot empty?"},
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{data}"}},
+        ],
+    }
 
 
 def test_anthropic_wire_shape_for_an_image_part(fake_server):
-    provider = anthropic_provider("claude-fake", base_url=fake_server.anthropic_base_url,
-                                  api_key=KEY, **FAST)
+    provider = anthropic_provider(
+        "claude-fake", base_url=fake_server.anthropic_base_url, api_key=KEY, **FAST
+    )
     collect(provider, ChatRequest([_image_message()]), "sync")
     (message,) = fake_server.last.body["messages"]
     data = base64.b64encode(PNG_1PX).decode("ascii")
-    assert message == {"role": "user", "content": [
-        {"type": "text", "text": "Why is this plot empty?"},
-        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}},
-    ]}
+    assert message == {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "Why is this plot empty?"},
+            {
+                "type": "image",
+                "source": {"type": "base64", "media_type": "image/png", "data": data},
+            },
+        ],
+    }
 
 
 def test_a_recorded_figure_reaches_the_server_as_image_and_text(fake_server):
@@ -131,25 +172,38 @@ def test_a_recorded_figure_reaches_the_server_as_image_and_text(fake_server):
     ax = pd.DataFrame({"x": []}).plot()
     buf = io.BytesIO()
     ax.figure.savefig(buf, format="png")
-    output = Output(kind="display", mime=("text/plain", "image/png"),
-                    figure=describe_figure(ax.figure), image=buf.getvalue(),
-                    image_type="image/png", type_name="matplotlib.figure.Figure")
+    output = Output(
+        kind="display",
+        mime=("text/plain", "image/png"),
+        figure=describe_figure(ax.figure),
+        image=buf.getvalue(),
+        image_type="image/png",
+        type_name="matplotlib.figure.Figure",
+    )
     plt.close("all")
     for api, model in (("openai", "openai-compatible:gpt-4o"), ("anthropic", "claude-3-5-sonnet")):
         ctx = figure_context(output, images=supports_images(model))
-        parts = [Text(next(iter(ctx.values()))), *(a.part() for a in ctx.images),
-                 Text("why is this plot empty?")]
+        parts = [
+            Text(next(iter(ctx.values()))),
+            *(a.part() for a in ctx.images),
+            Text("why is this plot empty?"),
+        ]
         if api == "openai":
-            provider = compatible_provider(f"gpt-4o@{fake_server.openai_base_url}", api_key=KEY,
-                                           **FAST)
+            provider = compatible_provider(
+                f"gpt-4o@{fake_server.openai_base_url}", api_key=KEY, **FAST
+            )
         else:
-            provider = anthropic_provider(model, base_url=fake_server.anthropic_base_url,
-                                          api_key=KEY, **FAST)
+            provider = anthropic_provider(
+                model, base_url=fake_server.anthropic_base_url, api_key=KEY, **FAST
+            )
         collect(provider, ChatRequest([Message.of("user", parts)]), "sync")
         content = fake_server.last.body["messages"][0]["content"]
         kinds = [p["type"] for p in content]
         assert kinds == ["text", "image_url" if api == "openai" else "image", "text"]
         assert "axes 1 has no plotted data" in content[0]["text"]
-        sent = content[1]["image_url"]["url"].split(",", 1)[1] if api == "openai" else \
-            content[1]["source"]["data"]
+        sent = (
+            content[1]["image_url"]["url"].split(",", 1)[1]
+            if api == "openai"
+            else content[1]["source"]["data"]
+        )
         assert base64.b64decode(sent) == buf.getvalue()

@@ -51,9 +51,17 @@ def _text_of(data: Mapping[str, Any]) -> str:
     return ""
 
 
-def bundle_output(kind: Any, data: Mapping[str, Any], *, text_chars: int = 8_000,
-                  image_cap: int = 1_000_000, summary: str = "", type_name: str = "",
-                  figure: str | None = None, display_id: str | None = None) -> Output:
+def bundle_output(
+    kind: Any,
+    data: Mapping[str, Any],
+    *,
+    text_chars: int = 8_000,
+    image_cap: int = 1_000_000,
+    summary: str = "",
+    type_name: str = "",
+    figure: str | None = None,
+    display_id: str | None = None,
+) -> Output:
     """The :class:`Output` for one MIME bundle.
 
     Parameters
@@ -97,15 +105,30 @@ def bundle_output(kind: Any, data: Mapping[str, Any], *, text_chars: int = 8_000
         note = f"{image_type} of {len(image):,} bytes not kept (over the per-cell cap)"
         image = image_type = None
     if not summary:
-        summary = short(type_name, 60) if type_name else (
-            "widget" if "application/vnd.jupyter.widget-view+json" in data else
-            next((m for m in mime if m != "text/plain"), "text"))
+        summary = (
+            short(type_name, 60)
+            if type_name
+            else (
+                "widget"
+                if "application/vnd.jupyter.widget-view+json" in data
+                else next((m for m in mime if m != "text/plain"), "text")
+            )
+        )
     visual = figure is not None or image is not None or any(m.startswith("image/") for m in mime)
     if visual and (text.lstrip().startswith("<Figure size") or PLACEHOLDER.match(text.strip())):
         text = ""  # the text/plain of a figure says nothing the account does not
     if labels:
         svg_text = "SVG text: " + short(" | ".join(labels), text_chars)
         text = f"{text}\n{svg_text}" if text else svg_text
-    return Output(kind=kind, mime=mime, text=text, summary=summary, type_name=type_name,
-                  figure=figure, image=image, image_type=image_type, note=note,
-                  display_id=display_id)
+    return Output(
+        kind=kind,
+        mime=mime,
+        text=text,
+        summary=summary,
+        type_name=type_name,
+        figure=figure,
+        image=image,
+        image_type=image_type,
+        note=note,
+        display_id=display_id,
+    )

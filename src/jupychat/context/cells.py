@@ -19,16 +19,25 @@ from __future__ import annotations
 
 import base64
 import functools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._cell_text import (
+    CODE_CHARS,
+    SHORT_CODE_CHARS,
+    Policy,
+    cell_text,
+    error_lines,
+    fence,
+    figure_line,
+    key_of,
+)
 from ._fmt import fmt_int, short
 from .budget import cap_text, chars_for_tokens, estimate_tokens
 from .celldata import Cell, Output, head_tail
 from .images import downscale_png, image_tokens, media_type_of
-from .privacy import WITHHELD, redact_secrets
+from .privacy import redact_secrets
 from .settings import ContextSettings
 
 __all__ = [
@@ -43,8 +52,6 @@ __all__ = [
 ]
 
 MAX_IMAGES = 4
-CODE_CHARS = 6_000
-SHORT_CODE_CHARS = 1_500
 _STEPS = 5  # 0 full · 1 no images · 2 short outputs · 3 no outputs · 4 code only · 5 left out
 
 
@@ -79,8 +86,9 @@ class Attachment:
 class CellContext(dict[str, str]):
     """``{key: text}`` context blocks, with the images that go with them in ``images``."""
 
-    def __init__(self, blocks: Iterable[tuple[str, str]] = (),
-                 images: Iterable[Attachment] = ()) -> None:
+    def __init__(
+        self, blocks: Iterable[tuple[str, str]] = (), images: Iterable[Attachment] = ()
+    ) -> None:
         super().__init__(blocks)
         self.images: list[Attachment] = list(images)
 
@@ -106,208 +114,6 @@ def cell_settings(settings: ContextSettings | None = None, **explicit: Any) -> C
     return base.with_(**changes)
 
 
-# ----------------------------------------------------------------------------- policy
-
-
-@dataclass(frozen=True)
-class _Policy:
-    text: bool      # printed text, result text, error messages
-    accounts: bool  # figure and chart accounts
-    images: bool    # image parts
-
-    @classmethod
-    def of(cls, settings: ContextSettings) -> _Policy:
-        out = settings.cell_outputs
-        full = settings.values == "full"
-        return cls(text=out and full, accounts=out and settings.values != "schema",
-                   images=out and full and settings.cell_images)
-
-    def image_why_not(self, settings: ContextSettings) -> str:
-        if settings.cell_outputs and settings.values == "full" and not settings.cell_images:
-            return "images are turned off (cell_images)"
-        return self.why_not(settings)
-
-    def why_not(self, settings: ContextSettings) -> str:
-        if not settings.cell_outputs:
-            return "not shared: cell_outputs is off"
-        return f"withheld: the values setting is {settings.values!r}"
-
-
-def _fence(text: str, lang: str = "") -> str:
-    run, longest = 0, 0
-    for ch in text:
-        run = run + 1 if ch == "`" else 0
-        longest = max(longest, run)
-    ticks = "`" * max(3, longest + 1)
-    return f"{ticks}{lang}\n{text.rstrip()}\n{ticks}"
-
-
-def _key(cell: Cell, kind: str = "cell") -> str:
-    return f"{kind}:{cell.execution_count}" if cell.execution_count is not None else \
-        f"{kind}:#{cell.seq}"
-
-
-def _header(cell: Cell) -> str:
-    parts = [f"{fmt_int(cell.lines)} line{'s' if cell.lines != 1 else ''}"]
-    if cell.error is not None:
-        parts.append(f"raised {cell.error.ename}")
-    if cell.duration >= 1:
-        parts.append(f"ran {cell.duration:.1f} s")
-    return f"### {cell.label} ({', '.join(parts)})"
-
-
-def _account(output: Output, level: int) -> str:
-    text = output.figure or ""
-    if level >= 2:
-        lines = text.splitlines()
-        text = "\n".join(lines[:2]) + ("\n…" if len(lines) > 2 else "")
-    return text
-
-
-def _figure_line(output: Output, number: int, image_label: str | None, reason: str) -> str:
-    kind = "chart" if output.figure and not output.figure.startswith(("Summary", "Figure")) \
-        else "figure"
-    what = output.type_name or output.summary or kind
-    dims = output.image_dims
-    image = f"{output.image_type.split('/')[-1].upper()} {dims[0]}×{dims[1]}" if (
-        dims and output.image_type) else ""
-    line = f"{kind.capitalize()} {number} ({short(what, 40)}"
-    line += f", {image})" if image else ")"
-    if image_label:
-        line += f"; attached as {image_label}"
-    elif image and reason:
-        line += f"; image not attached: {reason}"
-    return line + ":"
-
-
-def _output_block(output: Output, level: int, policy: _Policy, chars: int,
-                  settings: ContextSettings) -> list[str]:
-    """Lines for one non-figure output at ``level`` (0-2)."""
-    kind = {"result": "Out", "display": "Displayed", "error": "Traceback shown"}[output.kind]
-    if output.kind == "error":
-        if not policy.text:
-            name = short(output.summary.split(":")[0], 60)
-            return [f"{kind}: {name} ({policy.why_not(settings)})"]
-        return [f"{kind}:", _fence(head_tail(output.text, chars), "text")]
-    if not policy.text:  # a result's summary is its value: name the type only
-        what = output.type_name or ("a value" if output.kind == "result" else output.summary)
-        return [f"{kind}: {short(what, 60)} ({policy.why_not(settings)})"]
-    head = f"{kind}: {short(output.summary, 80)}" if output.summary else f"{kind}:"
-    text = output.text.strip()
-    if not text or text == output.summary:
-        return [head]
-    if "\n" not in text and len(text) <= 100:
-        return [f"{kind}: {text}"]
-    return [head, _fence(head_tail(text, chars), "text")]
-
-
-def _outputs_summary(cell: Cell, policy: _Policy) -> str:
-    parts = []
-    for output in cell.outputs:
-        if output.is_figure:
-            parts.append("a figure")
-        elif output.kind == "result":
-            parts.append(f"Out {short(output.summary, 40) if policy.text else output.type_name}")
-        elif output.kind == "error":
-            parts.append("a traceback")
-        else:
-            parts.append(short(output.type_name or output.summary or "a display", 40))
-    if cell.stdout_chars:
-        parts.append(f"stdout {fmt_int(cell.stdout_chars)} chars")
-    if cell.stderr_chars:
-        parts.append(f"stderr {fmt_int(cell.stderr_chars)} chars")
-    return ", ".join(parts)
-
-
-def cell_text(cell: Cell, settings: ContextSettings | None = None, level: int = 0, *,
-              image_labels: dict[int, str] | None = None, image_reason: str = "") -> str:
-    """One cell as context text at a degradation ``level``.
-
-    Parameters
-    ----------
-    cell:
-        A recorded cell.
-    settings:
-        Privacy and size settings.
-    level:
-        0 full, 1 the same without images, 2 outputs shortened to head and tail,
-        3 outputs as one summary line, 4 code only (shortened).
-    image_labels:
-        ``{output index: "image 1"}`` for the figures whose image is attached.
-    image_reason:
-        Why images are not attached (shown next to figures that have one).
-    """
-    settings = settings or ContextSettings()
-    policy = _Policy.of(settings)
-    labels = image_labels or {}
-    chars = settings.cell_stream_chars if level < 2 else max(200, settings.cell_stream_chars // 4)
-    code = head_tail(cell.code, SHORT_CODE_CHARS if level >= 4 else CODE_CHARS)
-    lines = [_header(cell), _fence(code, "python")]
-    if level >= 3:
-        summary = _outputs_summary(cell, policy)
-        if cell.error is not None:
-            err = cell.error.line if policy.text else cell.error.ename
-            lines.append(f"Error: {short(err, 160)}")
-        if summary and level == 3:
-            lines.append(f"Outputs not included (ask with get_cell): {summary}")
-        elif summary or cell.error is not None:
-            lines.append("Outputs not included (ask with get_cell).")
-        return redact_secrets("\n".join(lines))
-    figures = 0
-    for index, output in enumerate(cell.outputs):
-        if output.is_figure:
-            figures += 1
-            reason = image_reason if policy.images else policy.image_why_not(settings)
-            if not policy.accounts:
-                lines.append(_figure_line(output, figures, None, "") +
-                             f" account {policy.why_not(settings)}")
-                continue
-            lines.append(_figure_line(output, figures, labels.get(index) if level == 0 else None,
-                                      reason if level == 0 else "context budget"))
-            account = _account(output, level)
-            lines.append(account if account else
-                         "(no text account: shown as an image only, with no live figure or spec)")
-            continue
-        lines.extend(_output_block(output, level, policy, chars, settings))
-    for name, text, total in (("stdout", cell.stdout, cell.stdout_chars),
-                              ("stderr", cell.stderr, cell.stderr_chars)):
-        if not total:
-            continue
-        if not policy.text:
-            lines.append(f"{name}: {fmt_int(total)} characters ({policy.why_not(settings)})")
-            continue
-        shown = head_tail(text, chars)
-        note = f" ({fmt_int(total)} characters; head and tail)" if len(shown) < total else ""
-        lines.append(f"{name}{note}:")
-        lines.append(_fence(shown, "text"))
-    if cell.error is not None:
-        lines.extend(_error_lines(cell, policy, chars, settings))
-    if cell.dropped:
-        lines.append(f"({cell.dropped} more outputs were not recorded: over the per-cell cap)")
-    return redact_secrets("\n".join(lines))
-
-
-_EXC_LINE = re.compile(r"^(?!File |Cell |Input |During |The above )([A-Za-z_][\w.]*): .*$",
-                       re.MULTILINE)
-
-
-def _without_messages(traceback_text: str) -> str:
-    """A traceback with the exception messages withheld (the code lines are kept)."""
-    return _EXC_LINE.sub(lambda m: f"{m.group(1)}: {WITHHELD}", traceback_text)
-
-
-def _error_lines(cell: Cell, policy: _Policy, chars: int, settings: ContextSettings) -> list[str]:
-    error = cell.error
-    assert error is not None
-    if not settings.cell_outputs:
-        return [f"Error: {error.ename} (message and traceback {policy.why_not(settings)})"]
-    if not policy.text:
-        return [f"Error: {error.ename} (message {policy.why_not(settings)})", "Traceback:",
-                _fence(head_tail(_without_messages(error.traceback), chars), "text")]
-    return [f"Error: {short(error.line, 300)}", "Traceback:",
-            _fence(head_tail(error.traceback, chars), "text")]
-
-
 # ------------------------------------------------------------------------------ images
 
 
@@ -316,8 +122,9 @@ def _downscaled(data: bytes, max_side: int, max_bytes: int) -> bytes | None:
     return downscale_png(data, max_side=max_side, max_bytes=max_bytes)
 
 
-def _attach(cell: Cell, index: int, output: Output, number: int, key: str,
-            settings: ContextSettings) -> Attachment | None:
+def _attach(
+    cell: Cell, index: int, output: Output, number: int, key: str, settings: ContextSettings
+) -> Attachment | None:
     if output.image is None:
         return None
     data = _downscaled(output.image, settings.image_max_side, settings.image_max_bytes)
@@ -331,8 +138,13 @@ def _attach(cell: Cell, index: int, output: Output, number: int, key: str,
 # ---------------------------------------------------------------------------- builders
 
 
-def cells_context(cells: Sequence[Cell], settings: ContextSettings | None = None, *,
-                  budget: int | None = None, images: bool = False) -> CellContext:
+def cells_context(
+    cells: Sequence[Cell],
+    settings: ContextSettings | None = None,
+    *,
+    budget: int | None = None,
+    images: bool = False,
+) -> CellContext:
     """Context blocks for ``--cells N``: each cell's code and outputs, within a budget.
 
     Parameters
@@ -354,7 +166,7 @@ def cells_context(cells: Sequence[Cell], settings: ContextSettings | None = None
     """
     settings = settings or ContextSettings()
     budget = budget or settings.cells_budget
-    policy = _Policy.of(settings)
+    policy = Policy.of(settings)
     cells = list(cells)
     reason = "" if images else "the model does not take images"
     if not settings.cell_images:
@@ -368,7 +180,7 @@ def cells_context(cells: Sequence[Cell], settings: ContextSettings | None = None
                 if number >= MAX_IMAGES or output.image is None:
                     continue
                 figure_no = sum(1 for o in cells[ci].outputs[: oi + 1] if o.is_figure)
-                att = _attach(cells[ci], figure_no, output, number + 1, _key(cells[ci]), settings)
+                att = _attach(cells[ci], figure_no, output, number + 1, key_of(cells[ci]), settings)
                 if att is not None:
                     number += 1
                     attach.setdefault(ci, []).append(att)
@@ -381,8 +193,9 @@ def cells_context(cells: Sequence[Cell], settings: ContextSettings | None = None
             if level >= _STEPS:
                 cache[(ci, level)] = ("", 0)
             else:
-                text = cell_text(cells[ci], settings, level, image_labels=labels.get(ci),
-                                 image_reason=reason)
+                text = cell_text(
+                    cells[ci], settings, level, image_labels=labels.get(ci), image_reason=reason
+                )
                 tokens = estimate_tokens(text)
                 if level == 0:
                     tokens += sum(image_tokens(a.data) for a in attach.get(ci, []))
@@ -411,20 +224,23 @@ def cells_context(cells: Sequence[Cell], settings: ContextSettings | None = None
         text = render(ci, levels[ci])[0]
         if ci == len(cells) - 1 and levels[ci] >= 4:
             text = cap_text(text, max(60, budget - 40))
-        out[_key(cell)] = text
+        out[key_of(cell)] = text
         if levels[ci] == 0:
             out.images.extend(attach.get(ci, []))
     if omitted:
         names = ", ".join(c.label for c in omitted[:12])
         more = f" … ({len(omitted)})" if len(omitted) > 12 else ""
-        out["cells:more"] = (f"{len(omitted)} more cell{'s' if len(omitted) != 1 else ''} "
-                             f"not included to fit the context budget: {names}{more} "
-                             "(ask with get_cell).")
+        out["cells:more"] = (
+            f"{len(omitted)} more cell{'s' if len(omitted) != 1 else ''} "
+            f"not included to fit the context budget: {names}{more} "
+            "(ask with get_cell)."
+        )
     return out
 
 
-def error_context(cell: Cell | None, settings: ContextSettings | None = None, *,
-                  budget: int | None = None) -> CellContext:
+def error_context(
+    cell: Cell | None, settings: ContextSettings | None = None, *, budget: int | None = None
+) -> CellContext:
     """``{"error:7": text}``: the last error with its cell's code and traceback.
 
     ``cell`` is e.g. ``record.last_error()``; None gives a block saying no cell failed.
@@ -434,25 +250,30 @@ def error_context(cell: Cell | None, settings: ContextSettings | None = None, *,
     if cell is None:
         return CellContext([("error", "No recorded cell has raised an error.")])
     if cell.error is None:
-        return CellContext([(_key(cell, "error"), f"{cell.label} did not raise an error.")])
-    policy = _Policy.of(settings)
+        return CellContext([(key_of(cell, "error"), f"{cell.label} did not raise an error.")])
+    policy = Policy.of(settings)
     chars = settings.cell_stream_chars
     head = f"The error raised by {cell.label}:"
     code = head_tail(cell.code, CODE_CHARS)
     text = ""
     while True:
-        lines = [head, _fence(code, "python"), *_error_lines(cell, policy, chars, settings)]
+        lines = [head, fence(code, "python"), *error_lines(cell, policy, chars, settings)]
         text = redact_secrets("\n".join(lines))
         if estimate_tokens(text) <= budget or chars <= 200:
             break
         chars = max(200, chars // 2)
         code = head_tail(cell.code, max(SHORT_CODE_CHARS, len(code) // 2))
-    return CellContext([(_key(cell, "error"), cap_text(text, budget))])
+    return CellContext([(key_of(cell, "error"), cap_text(text, budget))])
 
 
-def figure_context(cell_or_figure: Cell | Output | None, settings: ContextSettings | None = None,
-                   *, index: int = -1, images: bool = False,
-                   budget: int | None = None) -> CellContext:
+def figure_context(
+    cell_or_figure: Cell | Output | None,
+    settings: ContextSettings | None = None,
+    *,
+    index: int = -1,
+    images: bool = False,
+    budget: int | None = None,
+) -> CellContext:
     """``{"figure:7": text}``: a figure's text account, which image goes with it, its code.
 
     Parameters
@@ -471,21 +292,28 @@ def figure_context(cell_or_figure: Cell | Output | None, settings: ContextSettin
     """
     settings = settings or ContextSettings()
     budget = budget or settings.cells_budget
-    policy = _Policy.of(settings)
+    policy = Policy.of(settings)
     if cell_or_figure is None:
         return CellContext([("figure", "No recorded cell has shown a figure.")])
     cell = cell_or_figure if isinstance(cell_or_figure, Cell) else None
     if cell is not None:
         figures = cell.figures
         if not figures:
-            return CellContext([(_key(cell, "figure"), f"{cell.label} showed no figure.")])
+            return CellContext([(key_of(cell, "figure"), f"{cell.label} showed no figure.")])
         try:
             output = figures[index]
         except IndexError:
-            return CellContext([(_key(cell, "figure"), f"{cell.label} showed "
-                                 f"{len(figures)} figure(s); there is no figure {index}.")])
+            return CellContext(
+                [
+                    (
+                        key_of(cell, "figure"),
+                        f"{cell.label} showed "
+                        f"{len(figures)} figure(s); there is no figure {index}.",
+                    )
+                ]
+            )
         number = (index % len(figures)) + 1
-        key = _key(cell, "figure") + (f".{number}" if len(figures) > 1 else "")
+        key = key_of(cell, "figure") + (f".{number}" if len(figures) > 1 else "")
         where = f"{cell.label}, figure {number} of {len(figures)}"
     else:
         assert isinstance(cell_or_figure, Output)
@@ -496,18 +324,28 @@ def figure_context(cell_or_figure: Cell | Output | None, settings: ContextSettin
         kind = media_type_of(data) if data else None
         if data is not None and kind is not None:
             attachment = Attachment(key, f"image 1: {where}", kind, data)
-    reason = ("" if attachment else "the model does not take images" if not images else
-              "the image could not be downscaled to the size cap" if policy.images else
-              policy.why_not(settings) if settings.cell_images else "images are turned off")
+    reason = (
+        ""
+        if attachment
+        else "the model does not take images"
+        if not images
+        else "the image could not be downscaled to the size cap"
+        if policy.images
+        else policy.why_not(settings)
+        if settings.cell_images
+        else "images are turned off"
+    )
     lines = [f"The figure from {where}."]
-    lines.append(_figure_line(output, number, "image 1" if attachment else None, reason))
+    lines.append(figure_line(output, number, "image 1" if attachment else None, reason))
     if policy.accounts:
-        lines.append(output.figure or "(no text account: shown as an image only, with no live "
-                                      "figure or spec)")
+        lines.append(
+            output.figure
+            or "(no text account: shown as an image only, with no live figure or spec)"
+        )
     else:
         lines.append(f"(account {policy.why_not(settings)})")
     if cell is not None:
-        lines += [f"Code of {cell.label}:", _fence(head_tail(cell.code, CODE_CHARS), "python")]
+        lines += [f"Code of {cell.label}:", fence(head_tail(cell.code, CODE_CHARS), "python")]
     text = cap_text(redact_secrets("\n".join(lines)), budget)
     return CellContext([(key, text)], [attachment] if attachment else [])
 
@@ -525,13 +363,15 @@ def cells_inventory(record: Any, k: int = 10, settings: ContextSettings | None =
         Privacy settings; the text is capped at ``settings.inventory_budget``.
     """
     settings = settings or ContextSettings()
-    policy = _Policy.of(settings)
+    policy = Policy.of(settings)
     cells = list(record.cells() if hasattr(record, "cells") else record)
     recent = cells[-k:] if k > 0 else []
     if not recent:
         return ""
-    lines = [f"Recent cells (oldest first; {len(cells)} recorded; get_cell(n) returns one "
-             "with its outputs):"]
+    lines = [
+        f"Recent cells (oldest first; {len(cells)} recorded; get_cell(n) returns one "
+        "with its outputs):"
+    ]
     for cell in recent:
         first = next((ln.strip() for ln in cell.code.splitlines() if ln.strip()), "")
         line = f"{cell.label} `{short(first, 60).replace('`', chr(39))}`"
@@ -543,12 +383,15 @@ def cells_inventory(record: Any, k: int = 10, settings: ContextSettings | None =
                 account = output.figure or ""
                 first_line = account.splitlines()[0] if account else ""
                 if policy.accounts and first_line.startswith("Summary: "):
-                    results.append("figure: " + short(first_line[len("Summary: "):], 90))
+                    results.append("figure: " + short(first_line[len("Summary: ") :], 90))
                 else:
                     results.append("figure")
             elif output.kind == "result":
-                results.append(short(output.summary, 60) if policy.text else
-                               short(output.type_name or "a value", 40))
+                results.append(
+                    short(output.summary, 60)
+                    if policy.text
+                    else short(output.type_name or "a value", 40)
+                )
         if cell.error is not None:
             results.append(short(cell.error.line, 100) if policy.text else cell.error.ename)
         elif cell.stdout_chars and not results:
@@ -557,5 +400,9 @@ def cells_inventory(record: Any, k: int = 10, settings: ContextSettings | None =
             line += " → " + "; ".join(results[:3])
         lines.append(line)
     text = redact_secrets("\n".join(lines))
-    return cap_text(text, settings.inventory_budget) if len(text) > chars_for_tokens(
-        settings.inventory_budget) or estimate_tokens(text) > settings.inventory_budget else text
+    return (
+        cap_text(text, settings.inventory_budget)
+        if len(text) > chars_for_tokens(settings.inventory_budget)
+        or estimate_tokens(text) > settings.inventory_budget
+        else text
+    )

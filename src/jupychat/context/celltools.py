@@ -55,30 +55,40 @@ class CellTools:
         Privacy and budget settings.
     """
 
-    def __init__(self, record_getter: RecordGetter,
-                 settings: ContextSettings | None = None) -> None:
+    def __init__(
+        self, record_getter: RecordGetter, settings: ContextSettings | None = None
+    ) -> None:
         self.record_getter = record_getter
         self.settings = settings or ContextSettings()
 
     def _record(self) -> Any:
         record = self.record_getter()
         if record is None:
-            raise _Refusal("Executed cells are not being recorded in this kernel; ask the "
-                           "user to paste the code and output instead.")
+            raise _Refusal(
+                "Executed cells are not being recorded in this kernel; ask the "
+                "user to paste the code and output instead."
+            )
         return record
 
     def _cell(self, execution_count: Any) -> Any:
         try:
             count = int(execution_count)
         except (TypeError, ValueError):
-            raise _Refusal("error: give the cell's execution count as an integer, e.g. "
-                           "execution_count=7 for In [7]") from None
+            raise _Refusal(
+                "error: give the cell's execution count as an integer, e.g. "
+                "execution_count=7 for In [7]"
+            ) from None
         cell = self._record().by_count(count)
         if cell is None:
-            known = [c.execution_count for c in self._record().cells(include_chat=True)
-                     if c.execution_count is not None][-10:]
-            raise _Refusal(f"error: no recorded cell In [{count}]; call list_cells to see "
-                           f"what ran (recent: {', '.join(map(str, known)) or 'none'}).")
+            known = [
+                c.execution_count
+                for c in self._record().cells(include_chat=True)
+                if c.execution_count is not None
+            ][-10:]
+            raise _Refusal(
+                f"error: no recorded cell In [{count}]; call list_cells to see "
+                f"what ran (recent: {', '.join(map(str, known)) or 'none'})."
+            )
         return cell
 
     @_tool
@@ -91,8 +101,9 @@ class CellTools:
             How many recent cells to list (1-100).
         """
         limit = max(1, min(int(limit), 100))
-        text = cells_inventory(self._record(), limit,
-                               self.settings.with_(inventory_budget=self.settings.tool_budget))
+        text = cells_inventory(
+            self._record(), limit, self.settings.with_(inventory_budget=self.settings.tool_budget)
+        )
         return text or "No cells have been executed since jupychat was loaded."
 
     @_tool
@@ -107,8 +118,12 @@ class CellTools:
             Include its outputs (false: code and a one-line summary of the outputs).
         """
         cell = self._cell(execution_count)
-        return cell_text(cell, self.settings, 1 if include_outputs else 3,
-                         image_reason="tool results carry text only")
+        return cell_text(
+            cell,
+            self.settings,
+            1 if include_outputs else 3,
+            image_reason="tool results carry text only",
+        )
 
     @_tool
     def get_figure(self, execution_count: int, index: int = -1) -> str:
@@ -122,8 +137,9 @@ class CellTools:
             Which figure of the cell (0 the first, -1 the last).
         """
         cell = self._cell(execution_count)
-        block = figure_context(cell, self.settings, index=int(index),
-                               budget=self.settings.tool_budget)
+        block = figure_context(
+            cell, self.settings, index=int(index), budget=self.settings.tool_budget
+        )
         return next(iter(block.values()))
 
     def tools(self) -> list[Any]:

@@ -89,8 +89,9 @@ class _Patch:
 class _Pending:
     """The cell being run: what it has shown so far."""
 
-    def __init__(self, record: CellRecord, code: str, cell_id: str | None,
-                 count: int | None, store: bool) -> None:
+    def __init__(
+        self, record: CellRecord, code: str, cell_id: str | None, count: int | None, store: bool
+    ) -> None:
         self.code = code
         self.cell_id = cell_id
         self.count = count
@@ -135,12 +136,24 @@ class CellRecord:
         Outputs kept per cell.
     """
 
-    def __init__(self, *, max_cells: int = 1_000, max_bytes: int = 12_000_000,
-                 cell_bytes: int = 2_000_000, stream_chars: int = 20_000,
-                 text_chars: int = 8_000, max_outputs: int = 40) -> None:
-        for name, value in (("max_cells", max_cells), ("max_bytes", max_bytes),
-                            ("cell_bytes", cell_bytes), ("stream_chars", stream_chars),
-                            ("text_chars", text_chars), ("max_outputs", max_outputs)):
+    def __init__(
+        self,
+        *,
+        max_cells: int = 1_000,
+        max_bytes: int = 12_000_000,
+        cell_bytes: int = 2_000_000,
+        stream_chars: int = 20_000,
+        text_chars: int = 8_000,
+        max_outputs: int = 40,
+    ) -> None:
+        for name, value in (
+            ("max_cells", max_cells),
+            ("max_bytes", max_bytes),
+            ("cell_bytes", cell_bytes),
+            ("stream_chars", stream_chars),
+            ("text_chars", text_chars),
+            ("max_outputs", max_outputs),
+        ):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer; got {value!r}")
         self.max_cells = max_cells
@@ -206,8 +219,10 @@ class CellRecord:
         self._patches.clear()
         shell = self._shell
         if shell is not None:
-            for event, callback in (("pre_run_cell", self._pre_run_cell),
-                                    ("post_run_cell", self._post_run_cell)):
+            for event, callback in (
+                ("pre_run_cell", self._pre_run_cell),
+                ("post_run_cell", self._post_run_cell),
+            ):
                 try:
                     shell.events.unregister(event, callback)
                 except ValueError:
@@ -285,8 +300,9 @@ class CellRecord:
                     lines = stb if isinstance(stb, (list, tuple)) else [str(stb)]
                     text = strip_ansi("\n".join(str(line) for line in lines))
                     name = getattr(etype, "__name__", str(etype))
-                    pending.tracebacks.append((name, _safe_str(evalue),
-                                              head_tail(text, self.stream_chars)))
+                    pending.tracebacks.append(
+                        (name, _safe_str(evalue), head_tail(text, self.stream_chars))
+                    )
                     del pending.tracebacks[:-5]
                 except Exception as exc:
                     log.debug("cell record: traceback hook failed: %s", exc)
@@ -318,7 +334,8 @@ class CellRecord:
                 continue
             try:
                 self._stream_patches.append(
-                    _Patch(stream, "write", lambda prev, w=which: self._wrap_write(prev, w)))
+                    _Patch(stream, "write", lambda prev, w=which: self._wrap_write(prev, w))
+                )
             except Exception as exc:  # a stream that refuses attributes: no capture
                 log.debug("cell record: cannot wrap sys.%s.write: %s", which, exc)
 
@@ -340,8 +357,13 @@ class CellRecord:
             count = getattr(self._shell, "execution_count", None)
             count = count - 1 if store and isinstance(count, int) else None
             cell_id = getattr(info, "cell_id", None)
-            self._pending = _Pending(self, head_tail(str(code), self.text_chars * 4),
-                                     str(cell_id) if cell_id else None, count, store)
+            self._pending = _Pending(
+                self,
+                head_tail(str(code), self.text_chars * 4),
+                str(cell_id) if cell_id else None,
+                count,
+                store,
+            )
             self._quiet = 0
             self._patch_streams()
         except Exception as exc:
@@ -382,8 +404,9 @@ class CellRecord:
         generic = _GENERIC.match(summary)
         if generic:  # <matplotlib.axes._axes.Axes> → <Axes>
             summary = f"<{generic.group(1)}>"
-        output = self._make_output("result", data, summary=summary,
-                                   type_name=name or type_name(obj), figure=account)
+        output = self._make_output(
+            "result", data, summary=summary, type_name=name or type_name(obj), figure=account
+        )
         self._add(pending, output)
 
     def _on_publish(self, pending: _Pending, data: Any, kwargs: Mapping[str, Any]) -> None:
@@ -393,16 +416,18 @@ class CellRecord:
         display_id = transient.get("display_id") if isinstance(transient, Mapping) else None
         display_id = str(display_id) if display_id else None
         name, account = self._formatted(pending, data)
-        output = self._make_output("display", data, type_name=name, figure=account,
-                                   display_id=display_id)
+        output = self._make_output(
+            "display", data, type_name=name, figure=account, display_id=display_id
+        )
         if kwargs.get("update") and display_id:
             self._update(pending, output)
         else:
             self._add(pending, output)
 
     def _make_output(self, kind: Any, data: Mapping[str, Any], **fields: Any) -> Output:
-        return bundle_output(kind, data, text_chars=self.text_chars,
-                             image_cap=self.cell_bytes // 2, **fields)
+        return bundle_output(
+            kind, data, text_chars=self.text_chars, image_cap=self.cell_bytes // 2, **fields
+        )
 
     def _add(self, pending: _Pending, output: Output) -> None:
         size = output.nbytes
@@ -411,8 +436,12 @@ class CellRecord:
             return
         if pending.bytes + size > self.cell_bytes:
             if output.image is not None:
-                output = replace(output, image=None, image_type=None,
-                                 note="image not kept (over the per-cell cap)")
+                output = replace(
+                    output,
+                    image=None,
+                    image_type=None,
+                    note="image not kept (over the per-cell cap)",
+                )
                 size = output.nbytes
             if pending.bytes + size > self.cell_bytes:
                 pending.dropped += 1
@@ -434,8 +463,7 @@ class CellRecord:
             for i, cell in enumerate(self._cells):
                 if cell.seq != seq:
                     continue
-                outputs = [output if o.display_id == output.display_id else o
-                           for o in cell.outputs]
+                outputs = [output if o.display_id == output.display_id else o for o in cell.outputs]
                 new = replace(cell, outputs=tuple(outputs))
                 self._bytes += new.nbytes - cell.nbytes
                 self._cells[i] = new
@@ -449,7 +477,8 @@ class CellRecord:
             if pending.store and isinstance(rc, int):
                 count = rc
             exc = getattr(result, "error_in_exec", None) or getattr(
-                result, "error_before_exec", None)
+                result, "error_before_exec", None
+            )
         error = None
         shown = list(pending.tracebacks)
         if exc is not None:
@@ -460,13 +489,17 @@ class CellRecord:
                 tb = shown.pop(match)[2]
             else:
                 tb = "".join(traceback.format_exception_only(type(exc), exc))
-            error = CellError(ename, head_tail(evalue, 2_000),
-                              head_tail(strip_ansi(tb), self.stream_chars))
+            error = CellError(
+                ename, head_tail(evalue, 2_000), head_tail(strip_ansi(tb), self.stream_chars)
+            )
             del exc
         outputs = list(pending.outputs)
         for ename, evalue, tb in shown:  # tracebacks shown without ending the cell
-            outputs.append(Output(kind="error", mime=("error",), text=tb,
-                                  summary=short(f"{ename}: {evalue}", 120)))
+            outputs.append(
+                Output(
+                    kind="error", mime=("error",), text=tb, summary=short(f"{ename}: {evalue}", 120)
+                )
+            )
         with self._lock:
             self._seq += 1
             seq = self._seq
@@ -493,8 +526,9 @@ class CellRecord:
             for output in cell.outputs:
                 if output.display_id:
                     self._display_ids[output.display_id] = cell.seq
-            while len(self._cells) > 1 and (len(self._cells) > self.max_cells
-                                            or self._bytes > self.max_bytes):
+            while len(self._cells) > 1 and (
+                len(self._cells) > self.max_cells or self._bytes > self.max_bytes
+            ):
                 old = self._cells.popleft()
                 self._bytes -= old.nbytes
                 self.evicted += 1
@@ -560,5 +594,10 @@ class CellRecord:
 
     def stats(self) -> dict[str, int]:
         """Counts for diagnostics: cells, bytes, evicted, and the caps."""
-        return {"cells": len(self._cells), "bytes": self._bytes, "evicted": self.evicted,
-                "max_cells": self.max_cells, "max_bytes": self.max_bytes}
+        return {
+            "cells": len(self._cells),
+            "bytes": self._bytes,
+            "evicted": self.evicted,
+            "max_cells": self.max_cells,
+            "max_bytes": self.max_bytes,
+        }
