@@ -87,6 +87,18 @@ class ContextSettings:
         Frames with more columns than this start at the compact level.
     inline_rows, inline_columns:
         Frames at most this small are shown whole (with ``values="full"``).
+    cell_outputs:
+        Executed cells' outputs (printed text, results, tracebacks, figures) may be sent;
+        when False only their code is (``values`` other than ``"full"`` also withholds
+        printed text and images, and ``"schema"`` withholds figure accounts too).
+    cell_images:
+        Figures may be sent as images to models that accept them.
+    cell_stream_chars:
+        Characters of a cell's stdout, stderr, text output or traceback sent (head and tail).
+    cells_budget:
+        Tokens for the executed-cells context of one turn (``--cells N``).
+    image_max_side, image_max_bytes:
+        Images are downscaled to at most this many pixels on the long side and bytes.
     """
 
     values: Values = "full"
@@ -107,6 +119,12 @@ class ContextSettings:
     wide_columns: int = 60
     inline_rows: int = 30
     inline_columns: int = 10
+    cell_outputs: bool = True
+    cell_images: bool = True
+    cell_stream_chars: int = 2_000
+    cells_budget: int = 3_000
+    image_max_side: int = 1_024
+    image_max_bytes: int = 1_000_000
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -118,14 +136,18 @@ class ContextSettings:
                      "public_columns"):
             object.__setattr__(self, name, _tuple(getattr(self, name), name))
         for name in ("sample_size", "var_budget", "other_budget", "turn_budget",
-                     "inventory_budget", "tool_budget", "wide_columns"):
+                     "inventory_budget", "tool_budget", "wide_columns", "cells_budget",
+                     "image_max_side", "image_max_bytes"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer; got {value!r}")
-        for name in ("sample_rows", "seed", "inline_rows", "inline_columns"):
+        for name in ("sample_rows", "seed", "inline_rows", "inline_columns", "cell_stream_chars"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0; got {value!r}")
+        for name in ("cell_outputs", "cell_images"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}")
         if self.sample_rows > 50:
             raise ConfigError(f"sample_rows must be at most 50; got {self.sample_rows}")
 
