@@ -26,6 +26,7 @@ runs exactly once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -334,7 +335,7 @@ class CellRecord:
                 continue
             try:
                 self._stream_patches.append(
-                    _Patch(stream, "write", lambda prev, w=which: self._wrap_write(prev, w))
+                    _Patch(stream, "write", functools.partial(self._wrap_write, which=which))
                 )
             except Exception as exc:  # a stream that refuses attributes: no capture
                 log.debug("cell record: cannot wrap sys.%s.write: %s", which, exc)
