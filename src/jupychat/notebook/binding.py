@@ -25,17 +25,17 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import ChatError, StoreError, TurnInterrupted
-from .engine import Ask, Prepared, TurnRun, View, native_async, prepare
-from .events import NotebookEvent, SessionChanged
 
-if TYPE_CHECKING:  # the session module loads on first use, keeping %load_ext light
+if TYPE_CHECKING:  # these load on first use, keeping %load_ext light
     from .._turn import Response
     from ..session import ChatSession
+    from .engine import Ask, Prepared, TurnRun, View
+    from .events import NotebookEvent
 
 __all__ = ["NotebookChat"]
 
 log = logging.getLogger("jupychat")
-Listener = Callable[[NotebookEvent], None]
+Listener = Callable[["NotebookEvent"], None]
 
 
 class NotebookChat:
@@ -82,7 +82,7 @@ class NotebookChat:
                 self._sessions[key] = self._resume_or_create(key)
             if switch and key != self._current:
                 self._current = key
-                self.emit(SessionChanged(self._sessions[key]))
+                self._changed(self._sessions[key])
             return self._sessions[key]
 
     def _resume_or_create(self, name: str | None) -> ChatSession:
@@ -130,7 +130,7 @@ class NotebookChat:
             self._sessions[name] = session
             if switch:
                 self._current = name
-                self.emit(SessionChanged(session))
+                self._changed(session)
             return session
 
     def use(self, session_id: str) -> ChatSession:
@@ -149,7 +149,7 @@ class NotebookChat:
             self._configure(session)
             self._sessions[session.name] = session
             self._current = session.name
-            self.emit(SessionChanged(session))
+            self._changed(session)
             return session
 
     def expand_id(self, prefix: str) -> str:
@@ -173,6 +173,8 @@ class NotebookChat:
     # -- turns ---------------------------------------------------------------------
     def prepare(self, ask: Ask) -> Prepared:
         """Everything a turn needs before a request is made; ChatError (one line) if not."""
+        from .engine import prepare
+
         return prepare(self, ask)
 
     def ask(self, ask: Ask | Prepared, view: View | None = None) -> Response | None:
@@ -182,6 +184,8 @@ class NotebookChat:
         interrupted, and returned; ``None`` when nothing had arrived. A failed turn raises
         its one-line :class:`~jupychat.errors.ChatError` after telling the view.
         """
+        from .engine import Prepared
+
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         run = self._begin(prepared, view)
         try:
@@ -205,6 +209,7 @@ class NotebookChat:
         import asyncio
 
         from .._turn import Response
+        from .engine import Prepared, native_async
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         cancel = None
@@ -234,6 +239,8 @@ class NotebookChat:
     def _begin(
         self, prepared: Prepared, view: View | None, cancel: Callable[[], Any] | None = None
     ) -> TurnRun:
+        from .engine import TurnRun
+
         run = TurnRun(self, prepared, view)
         run.cancel = cancel
         self._runs.add(run)
@@ -255,6 +262,11 @@ class NotebookChat:
         """Call ``listener(event)`` on every notebook event; returns an unsubscribe."""
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _changed(self, session: ChatSession) -> None:
+        from .events import SessionChanged
+
+        self.emit(SessionChanged(session))
 
     def emit(self, event: NotebookEvent) -> None:
         for listener in list(self._listeners):

@@ -17,7 +17,7 @@ import shlex
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
@@ -28,9 +28,11 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
 from .. import config
 from ..errors import ChatError
 from .binding import NotebookChat
-from .engine import Ask
-from .events import Delta, Failed, Finished, NotebookEvent, SessionChanged, Status
 from .render import StreamRenderer, code_blocks
+
+if TYPE_CHECKING:  # loaded with the first turn, keeping %load_ext light
+    from .engine import Ask
+    from .events import NotebookEvent
 
 __all__ = ["ChatMagics"]
 
@@ -226,6 +228,8 @@ class ChatMagics(Magics):
                 check_assignable(self.shell, args.out, "--out")
             except ChatError as exc:
                 raise UsageError(str(exc)) from None
+        from .engine import Ask
+
         ask = Ask(
             text=cell,
             source="cell",
@@ -294,7 +298,7 @@ class ChatMagics(Magics):
         if rest:
             session.switch_model(rest[0])
             self.nbchat.model_override = rest[0]
-            self.nbchat.emit(SessionChanged(session))
+            self.nbchat._changed(session)
         print(f"model: {session.model_id}")
 
     def _cmd_models(self, rest: list[str]) -> None:
@@ -340,7 +344,7 @@ class ChatMagics(Magics):
     def _cmd_clear(self, rest: list[str]) -> None:
         session = self.nbchat.session()
         session.clear()
-        self.nbchat.emit(SessionChanged(session))
+        self.nbchat._changed(session)
         print("conversation cleared (system prompt kept)")
 
     def _cmd_new(self, rest: list[str]) -> None:
@@ -525,6 +529,8 @@ class ChatMagics(Magics):
             "This cell raised an exception. Explain the cause briefly and show the fix.\n\n"
             f"```python\n{source}\n```\n\n```\n" + "\n".join(lines) + "\n```"
         )
+        from .engine import Ask
+
         self._ask(Ask(prompt, source="error", expand=False, meta={"kind": "error"}))
 
     def _cmd_panel(self, rest: list[str]) -> Any:
@@ -541,6 +547,8 @@ class CellView:
         self.stream = stream
 
     def __call__(self, event: NotebookEvent) -> None:
+        from .events import Delta, Failed, Finished, Status
+
         if isinstance(event, Status):
             self.renderer.status(event.text)
         elif isinstance(event, Delta):

@@ -15,13 +15,10 @@ first (:func:`jupychat.markdown.terminal_text`), so an answer cannot drive the t
 
 from __future__ import annotations
 
-import html
 import re
 import sys
 import time
 from typing import Any
-
-from ..markdown import render, terminal_text
 
 __all__ = [
     "StreamRenderer",
@@ -50,9 +47,11 @@ def answer_bundle(text: str, foot: str = "") -> dict[str, str]:
     The whole HTML sits in a ``mathjax_ignore`` element: JupyterLab's MathJax typesets only
     the math elements the renderer marked, never a ``$`` in prose or in the footer.
     """
+    from ..markdown import render
+
     body = render(text).html if text.strip() else "<p>…</p>"
     if foot:
-        body += f'<div class="jc-footer"><sub>{html.escape(foot)}</sub></div>'
+        body += f'<div class="jc-footer"><sub>{html_escape(foot)}</sub></div>'
     return {"text/html": f'<div class="jc-answer mathjax_ignore">{body}</div>', "text/plain": text}
 
 
@@ -62,10 +61,12 @@ def history_bundle(messages: Any) -> dict[str, str]:
     ``messages`` are :class:`jupychat.types.Message` values (user and assistant turns).
     The plain text has its control characters made visible (a terminal prints it).
     """
+    from ..markdown import render, terminal_text
+
     html_parts, text_parts = [], []
     for m in messages:
         who = "You" if m.role == "user" else "Assistant"
-        model = f" <sub>{html.escape(m.model)}</sub>" if m.role != "user" and m.model else ""
+        model = f" <sub>{html_escape(m.model)}</sub>" if m.role != "user" and m.model else ""
         mark = " <em>(interrupted)</em>" if m.interrupted else ""
         html_parts.append(
             f'<p class="jc-who"><strong>{who}</strong>{model}{mark}</p>' + render(m.text).html
@@ -76,6 +77,20 @@ def history_bundle(messages: Any) -> dict[str, str]:
         "text/html": '<div class="jc-history mathjax_ignore">' + "<hr>".join(html_parts) + "</div>",
         "text/plain": terminal_text("\n\n---\n\n".join(text_parts)),
     }
+
+
+def html_escape(text: str) -> str:
+    """``text`` as HTML text (``html.escape``, imported on first use)."""
+    import html
+
+    return html.escape(text)
+
+
+def terminal_text(text: str) -> str:
+    """``text`` with control characters made visible (:func:`jupychat.markdown.terminal_text`)."""
+    from ..markdown import terminal_text as visible
+
+    return visible(text)
 
 
 def is_terminal(shell: Any) -> bool:
@@ -123,7 +138,7 @@ class StreamRenderer:
         from IPython.display import display
 
         bundle = {
-            "text/html": f'<p class="jc-status mathjax_ignore"><em>{html.escape(message)}</em></p>',
+            "text/html": f'<p class="jc-status mathjax_ignore"><em>{html_escape(message)}</em></p>',
             "text/plain": message,
         }
         if self._status is None:
