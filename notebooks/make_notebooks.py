@@ -135,14 +135,51 @@ SESSIONS = [
     new_code_cell("%chat stats"),
 ]
 
+ERROR_TAGS = {"tags": ["raises-exception"]}  # nbclient runs on past this cell's error
+
+NOTEBOOK = [
+    new_markdown_cell(
+        "# The assistant sees the notebook\n\n"
+        "From `%load_ext jupychat` on, the kernel keeps a bounded record of what each cell ran\n"
+        "and showed: code, printed output, results, errors, figures. A question can attach it:\n"
+        "`@fig` (the latest figure), `@error` (the last error with its cell), `@In[7]` (one\n"
+        "cell), `--cells N` (the last N cells). `%chat context` prints exactly what is sent."
+    ),
+    new_code_cell("%load_ext jupychat"),
+    new_code_cell(
+        "import pandas as pd\n\n"
+        'sales = pd.DataFrame({"month": [], "revenue": []})\n'
+        'ax = sales.plot(x="month", y="revenue", title="Revenue by month")'
+    ),
+    new_markdown_cell(
+        "The plot is empty. A model that takes images gets the picture; every model gets a\n"
+        "text account of the figure built from the live matplotlib object:"
+    ),
+    new_code_cell("%chat context @fig"),
+    new_code_cell("%%chat --max-tokens 120\nWhy is this plot empty? @fig"),
+    new_markdown_cell("An error, and a question about it:"),
+    new_code_cell(
+        'total = sales["Revenue"].sum()', metadata=ERROR_TAGS
+    ),
+    new_code_cell("%%chat --max-tokens 120\nFix this error. @error"),
+    new_markdown_cell(
+        "The last few cells with their outputs (`%chat cells` lists what is recorded):"
+    ),
+    new_code_cell("%chat cells"),
+    new_code_cell("%%chat --cells 3 --max-tokens 120\nExplain what the last three cells do."),
+]
+
 
 def main() -> None:
     for name, cells in (
         ("quickstart", QUICKSTART),
         ("dataframes", DATAFRAMES),
         ("sessions", SESSIONS),
+        ("notebook_context", NOTEBOOK),
     ):
         nb = new_notebook(cells=cells)
+        for index, cell in enumerate(nb.cells):
+            cell.id = f"{name.replace('_', '-')}-{index:02d}"  # stable ids: regenerating is a no-op
         nb.metadata["kernelspec"] = KERNEL
         nbformat.validate(nb)
         nbformat.write(nb, HERE / f"{name}.ipynb")

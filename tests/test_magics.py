@@ -238,8 +238,10 @@ def test_chat_error_explains_last_exception(shell, fake):
     fake.enqueue("Division by zero: check y.")
     result, out = run(shell, "%chat error")
     assert result.success, result.error_in_exec
-    prompt = fake.requests[-1].messages[-1].text
-    assert "ZeroDivisionError" in prompt and "y = x / 0" in prompt
+    sent = fake.requests[-1].messages[-1]
+    error = next(b.text for b in sent.context_blocks if b.key.startswith("error"))
+    assert "ZeroDivisionError" in error and "y = x / 0" in error  # the cell and its traceback
+    assert "@error" in sent.text
     assert "Division by zero" in rendered(out)
 
 
@@ -299,7 +301,7 @@ def test_load_ext_is_cheap_and_lazy():
         "import sys, time; from IPython.core.interactiveshell import InteractiveShell; "
         "sh = InteractiveShell.instance(); before = set(sys.modules); "
         "sh.run_line_magic('load_ext', 'jupychat'); "
-        "heavy = ('pandas', 'numpy', 'ipywidgets', 'httpx', 'sqlite3', 'xllamacpp', 'asyncio', 'jupychat.session', 'jupychat.store', 'jupychat.context'); "
+        "heavy = ('pandas', 'numpy', 'ipywidgets', 'httpx', 'sqlite3', 'xllamacpp', 'asyncio', 'jupychat.session', 'jupychat.store', 'jupychat.context', 'jupychat.markdown', 'jupychat.notebook.engine', 'jupychat.notebook.events', 'jupychat.notebook.cells', 'markdown_it', 'html.parser'); "
         "print(json.dumps(sorted(m for m in heavy if m in sys.modules and m not in before)))"
     )
     out = subprocess.run(

@@ -36,8 +36,9 @@ def execute(path: Path, workdir: Path, env: dict[str, str], monkeypatch) -> nbfo
 def outputs_text(nb) -> str:
     chunks = []
     for cell in nb.cells:
+        expected_error = "raises-exception" in cell.get("metadata", {}).get("tags", [])
         for output in cell.get("outputs", []):
-            assert output.get("output_type") != "error", output
+            assert output.get("output_type") != "error" or expected_error, output
             chunks.append(output.get("text", ""))
             for value in output.get("data", {}).values():
                 chunks.append(value if isinstance(value, str) else str(value))
@@ -63,6 +64,41 @@ def test_notebook_runs_against_fake_server(path, tmp_path, fake_server, monkeypa
     if path.stem == "sessions":
         assert (tmp_path / "chat-export.md").exists()
         assert nbformat.read(tmp_path / "chat-export.ipynb", as_version=4).cells
+
+
+def _user_message(body: dict) -> tuple[str, list[dict]]:
+    """The last user message of a Chat Completions request: its text and its parts."""
+    content = body["messages"][-1]["content"]
+    parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+    return "\n".join(p.get("text", "") for p in parts), parts
+
+
+def test_the_model_sees_the_notebook(tmp_path, fake_server, monkeypatch):  # noqa: F811
+    """A real kernel: an empty plot, @fig for a model that takes images, @error, --cells."""
+    path = next(p for p in NOTEBOOKS if p.stem == "notebook_context")
+    env = {
+        "JUPYCHAT_MODEL": f"openai-compatible:fake@{fake_server.openai_base_url}",
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+        "JUPYCHAT_VISION": "true",  # this endpoint's model takes images
+    }
+    nb = execute(path, tmp_path, env, monkeypatch)
+    preview = next(c for c in nb.cells if c.source == "%chat context @fig")
+    assert "no plotted data" in outputs_text(nbformat.v4.new_notebook(cells=[preview]))
+    asked = {}
+    for request in fake_server.requests:
+        text, parts = _user_message(request.body)
+        for marker in ("@fig", "@error", "--cells"):
+            if marker in text or (marker == "--cells" and "last three cells" in text):
+                asked[marker] = (text, parts)
+    text, parts = asked["@fig"]
+    assert "no plotted data" in text and "Revenue by month" in text
+    images = [p for p in parts if p.get("type") == "image_url"]
+    assert len(images) == 1 and images[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    text, _ = asked["@error"]
+    assert "KeyError" in text and 'sales["Revenue"].sum()' in text
+    text, _ = asked["--cells"]  # the recorded cells that ran code (chat cells are not repeated)
+    assert 'sales.plot(x="month"' in text and "KeyError" in text
 
 
 @pytest.mark.llama

@@ -17,22 +17,63 @@ Main entry points::
 
 from __future__ import annotations
 
-from .budget import estimate_tokens, set_token_counter
-from .cache import cache_info, clear_cache
-from .datatools import DataTools, data_tools
-from .describe import describe, is_tabular
+from typing import TYPE_CHECKING, Any
+
+# ``describe`` and ``inventory`` are also the names of submodules: bound here eagerly, the
+# functions win over the modules (an import of the submodule would otherwise rebind them).
+from .describe import describe
 from .inventory import inventory
-from .privacy import is_pii_name, redact_secrets
-from .project import project_context
-from .request import Request
-from .settings import ContextSettings
-from .turn import (
-    inventory_context,
-    mentioned_columns,
-    mentioned_names,
-    turn_context,
-    variables_context,
-)
+
+# The other names are imported from their modules on first use (PEP 562), so importing one
+# submodule (the cell record needs a few) does not load every describer and tool.
+_EXPORTS = {
+    "estimate_tokens": "budget",
+    "set_token_counter": "budget",
+    "cache_info": "cache",
+    "clear_cache": "cache",
+    "DataTools": "datatools",
+    "data_tools": "datatools",
+    "is_tabular": "describe",
+    "is_pii_name": "privacy",
+    "redact_secrets": "privacy",
+    "project_context": "project",
+    "Request": "request",
+    "ContextSettings": "settings",
+    "inventory_context": "turn",
+    "mentioned_columns": "turn",
+    "mentioned_names": "turn",
+    "turn_context": "turn",
+    "variables_context": "turn",
+}
+
+if TYPE_CHECKING:
+    from .budget import estimate_tokens, set_token_counter
+    from .cache import cache_info, clear_cache
+    from .datatools import DataTools, data_tools
+    from .describe import is_tabular
+    from .privacy import is_pii_name, redact_secrets
+    from .project import project_context
+    from .request import Request
+    from .settings import ContextSettings
+    from .turn import (
+        inventory_context,
+        mentioned_columns,
+        mentioned_names,
+        turn_context,
+        variables_context,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ContextSettings",

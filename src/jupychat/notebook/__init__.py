@@ -27,6 +27,29 @@ def load_ipython_extension(ipython: Any) -> None:
     ipython.events.register("pre_run_cell", magics.pre_run_cell)
     ipython.set_hook("complete_command", magics.complete, str_key="%chat")
     _magics[id(ipython)] = magics
+    _record_from_next_cell(ipython)
+
+
+def _record_from_next_cell(ipython: Any) -> None:
+    """Start the cell record (:mod:`.cells`) when the next cell starts.
+
+    Installing it costs ~20 ms of imports, so ``%load_ext`` stays light and the first cell
+    after it pays once; every cell from then on is recorded, that first one included.
+    """
+
+    def start(info: Any = None) -> None:
+        try:
+            ipython.events.unregister("pre_run_cell", start)
+        except ValueError:
+            pass
+        if id(ipython) not in _magics:  # unloaded in the meantime
+            return
+        from .cells import CellRecord, get_record
+
+        if get_record(ipython) is None:
+            CellRecord.install(ipython).start_cell(info)
+
+    ipython.events.register("pre_run_cell", start)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -37,6 +60,12 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.events.unregister("pre_run_cell", magics.pre_run_cell)
     except ValueError:
         pass
+    import sys
+
+    cells = sys.modules.get(f"{__name__}.cells")
+    record = cells.get_record(ipython) if cells is not None else None
+    if record is not None:
+        record.uninstall()
     if magics in ipython.configurables:
         ipython.configurables.remove(magics)
 

@@ -189,7 +189,7 @@ class NotebookChat:
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         run = self._begin(prepared, view)
         try:
-            stream = run.session.stream(prepared.prompt, events=True, **prepared.options)
+            stream = run.session.stream(prepared.content, events=True, **prepared.options)
             for item in stream:
                 run.item(item)
         except (KeyboardInterrupt, TurnInterrupted):
@@ -221,7 +221,7 @@ class NotebookChat:
         run = self._begin(prepared, view, cancel)
         response = None
         try:
-            async for item in run.session.astream(prepared.prompt, events=True,
+            async for item in run.session.astream(prepared.content, events=True,
                                                   **prepared.options):
                 if isinstance(item, Response):
                     response = item

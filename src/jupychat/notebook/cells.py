@@ -174,6 +174,7 @@ class CellRecord:
         self._active = False
         self._shell: Any = None
         self._patches: list[_Patch] = []
+        self._targets: list[tuple[Callable[[], Any], str, Callable[[Any], Any]]] = []
         self._stream_patches: list[_Patch] = []
         self._display_ids: dict[str, int] = {}
 
@@ -192,12 +193,17 @@ class CellRecord:
         _records[id(shell)] = record
         return record
 
+    def start_cell(self, info: Any = None) -> None:
+        """Begin recording the cell now starting (for an install made from inside its
+        ``pre_run_cell`` event, which no longer reaches a newly registered callback)."""
+        self._pre_run_cell(info)
+
     def _attach(self, shell: Any) -> None:
         self._shell = shell
         self._active = True
         shell.events.register("pre_run_cell", self._pre_run_cell)
         shell.events.register("post_run_cell", self._post_run_cell)
-        targets = [
+        self._targets = [
             (lambda: shell.display_formatter, "format", self._wrap_format),
             (lambda: shell.display_pub, "publish", self._wrap_publish),
             (lambda: shell.displayhook, "compute_format_data", self._wrap_result),
@@ -205,9 +211,24 @@ class CellRecord:
             (lambda: shell.displayhook, "finish_displayhook", self._wrap_quiet_off),
             (lambda: shell, "_showtraceback", self._wrap_traceback),
         ]
-        for get_target, name, make in targets:
+        self._ensure_patched()
+
+    def _ensure_patched(self) -> None:
+        """Wrap the shell's current display objects. They can be swapped while a cell runs
+        (``capture_output``/``%%capture`` put their own publisher in place, then restore
+        the shell's): checked before every cell, so a record installed during such a
+        capture still wraps the real publisher afterwards."""
+        patched = {(id(p.target), p.name) for p in self._patches}
+        for get_target, name, make in self._targets:
             try:
-                self._patches.append(_Patch(get_target(), name, make))
+                target = get_target()
+                if (id(target), name) in patched:
+                    continue
+                stale = [p for p in self._patches if p.name == name and p.target is not target]
+                for patch in stale:
+                    patch.undo()
+                    self._patches.remove(patch)
+                self._patches.append(_Patch(target, name, make))
             except Exception as exc:  # an unusual shell: record what we can
                 log.debug("cell record: cannot wrap %s: %s", name, exc)
 
@@ -353,6 +374,7 @@ class CellRecord:
             if self._pending is not None:
                 self._depth += 1  # a run_cell inside a cell: its output belongs to the outer
                 return
+            self._ensure_patched()
             code = getattr(info, "raw_cell", "") or ""
             store = bool(getattr(info, "store_history", False))
             count = getattr(self._shell, "execution_count", None)

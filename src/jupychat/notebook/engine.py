@@ -66,6 +66,8 @@ class Ask:
         Per-turn request options (default: the resolved settings).
     cell_id, execution_count:
         The cell asking: a re-run cell (same ``cell_id``) replaces its earlier turn.
+    cells:
+        Attach the last N executed cells with their outputs (``--cells N``).
     meta:
         More fields stored on the user message.
     expand:
@@ -86,21 +88,39 @@ class Ask:
     execution_count: int | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     expand: bool = True
+    cells: int | None = None
 
 
 @dataclass
 class Prepared:
-    """An :class:`Ask` made ready to run: the session, the final prompt and options."""
+    """An :class:`Ask` made ready to run: the session, the final prompt and options.
+
+    ``images`` are image parts sent with the prompt (figures, for a model that takes
+    images); ``cell`` is the recorded cell the question is about (``@error``, ``@In[7]``,
+    ``@fig``), for views that offer to replace it.
+    """
 
     ask: Ask
     session: ChatSession
     prompt: str
     options: dict[str, Any]
+    images: list[Any] = field(default_factory=list)
+    cell: Any = None
+
+    @property
+    def content(self) -> Any:
+        """What the session is asked: the prompt, with any images after it."""
+        if not self.images:
+            return self.prompt
+        from ..types import Text
+
+        return [Text(self.prompt), *self.images]
 
 
 def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
     """Resolve everything a turn needs before any request is made (one-line errors)."""
     from ..context import project_context
+    from .attach import attach
     from .namespace import describe_named, expand_prompt
 
     session = chat.new_session(ask.session) if ask.new else chat.session(ask.session)
@@ -113,7 +133,12 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
         prompt, mentioned = ask.text.strip(), list(ask.context)
     if not prompt.strip():
         raise ChatError(EMPTY_PROMPT)
+    model_id = ask.model or session.model_id
+    notebook = attach(chat.shell, prompt, cells=ask.cells, model_id=model_id, user_ns=user_ns)
+    # @error, @fig, @In[7] name the notebook, not variables of those names
+    mentioned = [n for n in mentioned if n not in notebook.names or n in ask.context]
     context: dict[str, Any] = describe_named(user_ns, mentioned, prompt) if mentioned else {}
+    context.update(notebook.context)
     if ask.project:
         context["project"] = project_context()
     meta: dict[str, Any] = {"source": ask.source, **ask.meta}
@@ -133,7 +158,7 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
         "context": context or None,
         "meta": meta,
     }
-    return Prepared(ask, session, prompt, options)
+    return Prepared(ask, session, prompt, options, notebook.images, notebook.cell)
 
 
 # -- footers ----------------------------------------------------------------------------

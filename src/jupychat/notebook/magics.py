@@ -44,12 +44,15 @@ HELP = """\
     --system TEXT         set the session's system prompt
     --context a,b         describe these variables to the model (also: @var in the prompt)
     --project             also describe the project: folder, README head, git branch/status
+    --cells N             attach the last N executed cells with their outputs
     --no-stream           show the answer when it is complete
     --format F            markdown (default) | code (put the code in a new cell below) | text
     --out NAME            store the answer text in variable NAME
     --temperature T, --max-tokens N
   In the prompt, {var} inserts a variable's value (a DataFrame is described instead);
-  write {{ and }} for literal braces.
+  write {{ and }} for literal braces. @var attaches a variable; @error the last error with
+  its cell; @fig the latest figure (as an image for models that take images, and always as a
+  text account); @In[7] cell 7 with its outputs.
 
 %chat model [NAME]    show or switch the model
 %chat models          providers and known models
@@ -63,7 +66,9 @@ HELP = """\
 %chat rename TITLE    retitle the current session
 %chat import PATH     load a session exported as .json (as a new session) and switch to it
 %chat export PATH     save as .json, .md or .ipynb
-%chat context [vars]  print exactly what would be sent about your variables
+%chat context [vars] [@error @fig @In[N]] [--cells N]
+                      print exactly what would be sent (variables, cells, figures)
+%chat cells [N]       the recently executed cells the assistant can be shown
 %chat stats           tokens, cost, latency
 %chat memory          the session's shared memory (memory set KEY VALUE, memory clear)
 %chat config          resolved settings
@@ -120,6 +125,18 @@ class ChatMagics(Magics):
     approve_code = Bool(True, help="Ask before the model runs any code in the kernel.").tag(
         config=True
     )
+    cell_outputs = Bool(
+        None, allow_none=True, help="Send executed cells' outputs, not only their code."
+    ).tag(config=True)
+    cell_images = Bool(
+        None, allow_none=True, help="Send figures as images to models that take images."
+    ).tag(config=True)
+    cell_stream_chars = Int(
+        None, allow_none=True, help="Characters of a cell's printed output sent (head and tail)."
+    ).tag(config=True)
+    vision = Unicode(
+        None, allow_none=True, help="Whether the model takes images: auto (the table), true, false."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -145,6 +162,10 @@ class ChatMagics(Magics):
         "exclude_vars",
         "exclude_columns",
         "sample_rows",
+        "cell_outputs",
+        "cell_images",
+        "cell_stream_chars",
+        "vision",
     )
 
     def _sync_all(self) -> None:
@@ -197,6 +218,7 @@ class ChatMagics(Magics):
     @argument("--system", help="set the system prompt")
     @argument("--context", action="append", default=[], help="variables to describe")
     @argument("--project", action="store_true", help="attach the project's context")
+    @argument("--cells", type=_positive_int, help="attach the last N executed cells")
     @argument("--no-stream", action="store_true", help="show the answer when complete")
     @argument("--format", choices=["markdown", "code", "text"], default="markdown")
     @argument("--out", help="store the answer text in this variable")
@@ -243,6 +265,7 @@ class ChatMagics(Magics):
             max_tokens=args.max_tokens,
             cell_id=self._cell_id,
             execution_count=self.ipython.execution_count,
+            cells=args.cells,
         )
         response = self._ask(ask, args.format, not args.no_stream)
         if response is None:
@@ -447,10 +470,42 @@ class ChatMagics(Magics):
         print(f"exported to {path}")
 
     def _cmd_context(self, rest: list[str]) -> None:
-        from .namespace import preview_context
+        """Exactly what the next turn would send: ``%chat context df @error --cells 2``."""
+        from .engine import Ask
+        from .namespace import preview_prepared
 
-        names = [n for spec in rest for n in spec.replace(",", " ").split()]
-        print(preview_context(self.nbchat.session(), self.ipython.user_ns, names))
+        names: list[str] = []
+        mentions: list[str] = []
+        cells: int | None = None
+        words = list(rest)
+        while words:
+            word = words.pop(0)
+            if word == "--cells":
+                if not words or not (words[0].isascii() and words[0].isdigit()):
+                    raise UsageError("--cells needs a number, e.g. %chat context --cells 3")
+                cells = int(words.pop(0))
+            elif word.startswith("@"):
+                mentions.append(word)
+            else:
+                names.extend(n for n in word.replace(",", " ").split())
+        text = " ".join(mentions) or "(what would be sent)"
+        prepared = self.nbchat.prepare(Ask(text, source="preview", context=names, cells=cells))
+        print(preview_prepared(prepared))
+
+    def _cmd_cells(self, rest: list[str]) -> None:
+        """The executed cells the assistant can be shown (``@In[N]``, ``--cells N``)."""
+        from ..context.cells import cell_settings, cells_inventory
+        from .cells import get_record
+        from .namespace import context_settings
+
+        record = get_record(self.ipython)
+        count = 20
+        if rest:
+            if not (rest[0].isascii() and rest[0].isdigit()):
+                raise UsageError("%chat cells takes a number of cells, e.g. %chat cells 10")
+            count = int(rest[0])
+        text = cells_inventory(record, count, cell_settings(context_settings())) if record else ""
+        print(text or "(no cells recorded yet: run a cell after %load_ext jupychat)")
 
     def _cmd_stats(self, rest: list[str]) -> None:
         stats = self.nbchat.session().stats()
@@ -513,6 +568,12 @@ class ChatMagics(Magics):
         print(f"{provider} key {'set' if key.strip() else 'cleared'} for this kernel")
 
     def _cmd_error(self, rest: list[str]) -> None:
+        from .engine import Ask
+
+        if self._recorded_error() is not None:
+            prompt = "Explain briefly why the cell in @error failed, and show the fix."
+            self._ask(Ask(prompt, source="error", meta={"kind": "error"}))
+            return
         etype, value, tb = (
             getattr(sys, "last_type", None),
             getattr(sys, "last_value", None),
@@ -524,14 +585,18 @@ class ChatMagics(Magics):
         lines = text.splitlines()
         if len(lines) > 60:
             lines = [*lines[:10], "…", *lines[-50:]]
-        source = _failing_cell(self.shell)
+        source = _failing_cell(self.ipython)
         prompt = (
             "This cell raised an exception. Explain the cause briefly and show the fix.\n\n"
             f"```python\n{source}\n```\n\n```\n" + "\n".join(lines) + "\n```"
         )
-        from .engine import Ask
-
         self._ask(Ask(prompt, source="error", expand=False, meta={"kind": "error"}))
+
+    def _recorded_error(self) -> Any:
+        from .cells import get_record
+
+        record = get_record(self.ipython)
+        return record.last_error() if record is not None else None
 
     def _cmd_panel(self, rest: list[str]) -> Any:
         from .panel import open_panel

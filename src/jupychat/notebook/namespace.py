@@ -22,11 +22,12 @@ from ..errors import ChatError
 
 __all__ = [
     "attach_notebook_context",
+    "context_settings",
     "describe_named",
     "expand_prompt",
     "export_session",
     "notebook_tools",
-    "preview_context",
+    "preview_prepared",
     "variable_lines",
     "visible_namespace",
 ]
@@ -139,7 +140,8 @@ def export_session(session: Any, path: str, store: Any = None) -> Path:
 # --- variable context (backed by jupychat.context) -------------------------------------
 
 
-def _settings() -> Any:
+def context_settings() -> Any:
+    """The context settings as resolved now (``%config ChatMagics.*``, env, config file)."""
     from .. import config
     from ..context import ContextSettings
 
@@ -169,7 +171,7 @@ def describe_named(
     from ..context import variables_context
 
     try:
-        return variables_context(user_ns, names, _settings(), prompt=prompt)
+        return variables_context(user_ns, names, context_settings(), prompt=prompt)
     except ChatError:
         raise
     except Exception as exc:  # a describer must never break the user's turn
@@ -189,7 +191,7 @@ def variable_lines(shell: Any, limit: int | None = None) -> dict[str, str]:
     same variables, filtered by the same privacy settings, as the model's inventory."""
     from ..context.inventory import inventory_lines
 
-    lines, _modules = inventory_lines(visible_namespace(shell), _settings())
+    lines, _modules = inventory_lines(visible_namespace(shell), context_settings())
     out: dict[str, str] = {}
     for line in lines[:limit]:
         name, _, rest = line[2:].partition(":")
@@ -197,22 +199,45 @@ def variable_lines(shell: Any, limit: int | None = None) -> dict[str, str]:
     return out
 
 
+RECENT_CELLS = 8  # cells listed in the standing inventory, one line each
+
+
 def _inventory(shell: Any) -> dict[str, str]:
+    """The standing context: the variables, and the recent cells, one line each."""
     from ..context import inventory_context
 
-    return inventory_context(visible_namespace(shell), _settings())
+    settings = context_settings()
+    blocks = inventory_context(visible_namespace(shell), settings)
+    from .cells import get_record
+
+    record = get_record(shell)
+    if record is not None:
+        from ..context.cells import cell_settings, cells_inventory
+
+        lines = cells_inventory(record, RECENT_CELLS, cell_settings(settings))
+        if lines:
+            blocks["cells"] = lines
+    return blocks
 
 
 def notebook_tools(shell: Any) -> list[Any]:
-    """The read-only data tools over ``shell``'s namespace, and ``run_python`` (asks first)."""
+    """The read-only data tools over ``shell``'s namespace and its recorded cells, and
+    ``run_python`` (asks first)."""
     from ..context import data_tools
+    from ..context.cells import cell_settings
+    from ..context.celltools import cell_tools
+    from .cells import get_record
 
+    settings = context_settings()
     # the live namespace: run_python (after the user's yes) must change the user's variables
-    return list(data_tools(lambda: shell.user_ns, _settings(), approve=_ask_user))
+    tools = list(data_tools(lambda: shell.user_ns, settings, approve=_ask_user))
+    tools += cell_tools(lambda: get_record(shell), cell_settings(settings))
+    return tools
 
 
 def attach_notebook_context(session: Any, shell: Any) -> None:
-    """Give ``session`` the notebook's variable inventory, data tools and code approval."""
+    """Give ``session`` the notebook's inventory (variables and recent cells), the
+    read-only data and cell tools, and code approval."""
     session.context = lambda: _inventory(shell)
     present = {t.name for t in session.tools}
     for tool in notebook_tools(shell):
@@ -240,18 +265,19 @@ def _ask_user(code: str) -> bool:
     return answer.strip().lower() in {"y", "yes"}
 
 
-def preview_context(session: Any, user_ns: dict[str, Any], names: list[str]) -> str:
-    """Exactly what the next turn would send about the variables (``%chat context``)."""
-    for name in names:
-        if name not in user_ns:
-            raise ChatError(f"unknown variable {name!r}; define it first")
-    extra = describe_named(user_ns, names) if names else {}
-    blocks = session.pending_context(extra)
-    if not blocks:
-        return "(nothing new to send: the model already has the current context)"
+def preview_prepared(prepared: Any) -> str:
+    """Exactly what a prepared turn would send besides its question (``%chat context``):
+    every context block not already sent, and any image attached."""
     from ..context import estimate_tokens
 
-    out = []
-    for block in blocks:
-        out.append(f"--- {block.key} (~{estimate_tokens(block.text):,} tokens) ---\n{block.text}")
+    blocks = prepared.session.pending_context(prepared.options.get("context"))
+    out = [
+        f"--- {block.key} (~{estimate_tokens(block.text):,} tokens) ---\n{block.text}"
+        for block in blocks
+    ]
+    for number, image in enumerate(prepared.images, 1):
+        size = len(image.data) * 3 // 4
+        out.append(f"--- image {number}: {image.media_type}, ~{size / 1024:,.0f} KiB ---")
+    if not out:
+        return "(nothing new to send: the model already has the current context)"
     return "\n\n".join(out)
