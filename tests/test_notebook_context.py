@@ -173,3 +173,21 @@ def test_a_changed_cell_is_sent_again_an_unchanged_one_is_not(shell):
     assert first
     run(shell, "%%chat\nsecond, no new cells")
     assert not [b for b in sent().context_blocks if b.key.startswith("cell:")]
+
+
+def test_fix_in_a_terminal_like_shell_puts_the_code_in_a_new_cell(shell):
+    """No page to edit (a plain shell): the fixed code becomes the next input."""
+    run(shell, "values = [1, 2, 3]\nprint(values[3])")
+    get_fake("nb").enqueue("```python\nvalues = [1, 2, 3]\nprint(values[2])\n```\nIndex 3 is past the end.")
+    nexts = []
+    shell.set_next_input = lambda text, replace=False: nexts.append((text, replace))
+    result, _ = run(shell, "%chat fix")
+    assert result.success, result.error_in_exec
+    assert nexts == [("values = [1, 2, 3]\nprint(values[2])", False)]
+    message = sent()
+    assert "IndexError" in block(message, "error") and "print(values[3])" in block(message, "error")
+
+
+def test_fix_with_nothing_to_fix_is_one_line(shell):
+    result, _ = run(shell, "%chat fix")
+    assert not result.success and "no recorded error" in str(result.error_in_exec)

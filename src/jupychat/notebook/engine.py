@@ -297,7 +297,8 @@ class TurnRun:
             self.emit(Failed(self.session, self.id, self.source, "no answer came back"))
             return None
         footer = Footer.of_response(response, note="stopped" if stopped else "")
-        self.emit(Finished(self.session, self.id, self.source, response, footer, stopped))
+        self.emit(Finished(self.session, self.id, self.source, response, footer, stopped,
+                           self.prepared.cell))
         return response
 
     def stopped(self) -> Response | None:

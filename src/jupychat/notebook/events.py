@@ -69,6 +69,7 @@ class Finished(NotebookEvent):
     response: Response
     footer: Footer
     stopped: bool = False
+    about: Any = None  # the recorded cell the question was about (@error, @In[7]...)
 
 
 @dataclass(frozen=True)

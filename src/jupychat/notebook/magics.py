@@ -31,7 +31,7 @@ from .binding import NotebookChat
 from .render import StreamRenderer, code_blocks
 
 if TYPE_CHECKING:  # loaded with the first turn, keeping %load_ext light
-    from .engine import Ask
+    from .engine import Ask, Prepared
     from .events import NotebookEvent
 
 __all__ = ["ChatMagics"]
@@ -74,6 +74,7 @@ HELP = """\
 %chat config          resolved settings
 %chat key PROVIDER    enter an API key (kept in this kernel's memory only)
 %chat error           explain the last exception
+%chat fix             ask for the fixed cell; offer it as that cell's new code (JupyterLab)
 %chat ask TEXT        a one-line question
 %chat panel           open the chat panel
 %chat help            this text
@@ -277,10 +278,12 @@ class ChatMagics(Magics):
         if args.out:
             self.ipython.user_ns[args.out] = response.text
 
-    def _ask(self, ask: Ask, fmt: str = "markdown", stream: bool = True) -> Any:
+    def _ask(self, ask: Ask | Prepared, fmt: str = "markdown", stream: bool = True) -> Any:
         """Run one turn through the notebook's engine, rendered into this cell's output."""
+        from .engine import Prepared
+
         try:
-            prepared = self.nbchat.prepare(ask)
+            prepared = ask if isinstance(ask, Prepared) else self.nbchat.prepare(ask)
         except ChatError as exc:
             raise UsageError(str(exc)) from None
         view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream)
@@ -591,6 +594,29 @@ class ChatMagics(Magics):
             f"```python\n{source}\n```\n\n```\n" + "\n".join(lines) + "\n```"
         )
         self._ask(Ask(prompt, source="error", expand=False, meta={"kind": "error"}))
+
+    def _cmd_fix(self, rest: list[str]) -> None:
+        """Ask for the fix of the last error; offer it back as that cell's new code."""
+        from .engine import Ask
+        from .fix import FIX_PROMPT, offer_fix
+
+        if self._recorded_error() is None:
+            raise UsageError(
+                "no recorded error to fix yet: run the failing cell (after %load_ext jupychat)"
+            )
+        try:
+            prepared = self.nbchat.prepare(Ask(FIX_PROMPT, source="fix", meta={"kind": "fix"}))
+        except ChatError as exc:
+            raise UsageError(str(exc)) from None
+        response = self._ask(prepared)
+        if response is None:
+            return
+        blocks = code_blocks(response.text, "python")
+        if not blocks:
+            print("(the answer holds no code to put back into the notebook)")
+            return
+        if offer_fix(self.ipython, prepared.cell, max(blocks, key=len)) == "below":
+            print("the fixed code is in a new cell below")
 
     def _recorded_error(self) -> Any:
         from .cells import get_record

@@ -171,6 +171,13 @@ class ChatPanel:
         self.export_button.on_click(lambda _b: self.export(self.export_path.value))
         self.view.on("insert", self._on_insert)
         self.view.on("copy_failed", self._on_insert)
+        self.view.on("replaced", lambda _m: self._set_status("cell replaced (Ctrl+Z undoes it)"))
+        self.view.on(
+            "replace_failed",
+            lambda _m: self._set_status(
+                "that cell is not open in this window: use Insert below", error=True
+            ),
+        )
         self.view.on("editor_ready", lambda msg: self._fill_cell(msg.get("token")))
         self._unsubscribe: Callable[[], None] = chat.subscribe(self._on_event)
         events = getattr(self.shell, "events", None)

@@ -27,8 +27,16 @@ __all__ = ["PANEL_CSS", "Rendered", "highlight", "render_markdown"]
 _BLOCK_RE = re.compile(r'<div class="jc-codeblock" data-index="([0-9]+)">')
 
 
-def _code_bar(language: str) -> str:
+def _code_bar(language: str, replace: str | None = None) -> str:
     label = html.escape(language or "code")
+    swap = ""
+    if replace:
+        cell = html.escape(replace)
+        swap = (
+            '<button type="button" class="jc-action jc-insert" data-jc-action="replace" '
+            f'title="Replace the code of {cell} with this (Ctrl+Z in the cell undoes it)">'
+            f"Replace {cell}</button>"
+        )
     return (
         '<div class="jc-codebar">'
         f'<span class="jc-lang">{label}</span>'
@@ -36,11 +44,11 @@ def _code_bar(language: str) -> str:
         'title="Copy this code to the clipboard">Copy</button>'
         '<button type="button" class="jc-action jc-insert" data-jc-action="insert" '
         'title="Put this code in a new cell below the active cell">Insert below</button>'
-        "</div>"
+        f"{swap}</div>"
     )
 
 
-def render_markdown(text: str, *, actions: bool = False) -> Rendered:
+def render_markdown(text: str, *, actions: bool = False, replace: str | None = None) -> Rendered:
     """Convert ``text`` (Markdown) to safe HTML for the panel.
 
     Parameters
@@ -49,6 +57,9 @@ def render_markdown(text: str, *, actions: bool = False) -> Rendered:
         The message text.
     actions:
         Give each code block a Copy / Insert below bar (for finished answers).
+    replace:
+        The label of the cell the question was about (``In [7]``): the bar also offers to
+        replace that cell's code with the block.
 
     Returns
     -------
@@ -62,7 +73,7 @@ def render_markdown(text: str, *, actions: bool = False) -> Rendered:
         def bar(match: re.Match[str]) -> str:
             index = int(match.group(1))
             lang = languages[index] if index < len(languages) else ""
-            return match.group(0) + _code_bar(lang)
+            return match.group(0) + _code_bar(lang, replace)
 
         out.html = _BLOCK_RE.sub(bar, out.html)
     return out
@@ -130,10 +141,14 @@ PANEL_CSS = """
   padding: 0 2px; border-radius: 3px; }
 .jc-root .jc-codeblock { margin: 0.4em 0; border: 1px solid var(--jp-border-color2, #ddd);
   border-radius: 4px; overflow: hidden; }
-.jc-root .jc-codebar { display: flex; align-items: center; gap: 6px; padding: 2px 6px;
-  background: var(--jp-layout-color2, #f0f0f0); font-size: 0.8em; }
-.jc-root .jc-codebar .jc-lang { flex: 1; color: var(--jp-ui-font-color2, #777); }
-.jc-root .jc-action { font-size: 0.95em; cursor: pointer; border: 1px solid
+.jc-root .jc-codebar { display: flex; flex-wrap: wrap; align-items: center; gap: 4px 6px;
+  padding: 2px 6px; background: var(--jp-layout-color2, #f0f0f0); font-size: 0.8em; }
+.jc-root .jc-codebar .jc-lang { flex: 1; color: var(--jp-ui-font-color2, #777);
+  white-space: nowrap; }
+.jc-root.jc-fixbar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px;
+  padding: 4px 0; font-size: 0.9em; }
+.jc-root.jc-fixbar .jc-fixnote { color: var(--jp-ui-font-color2, #777); }
+.jc-root .jc-action { font-size: 0.95em; cursor: pointer; white-space: nowrap; border: 1px solid
   var(--jp-border-color1, #bbb); background: var(--jp-layout-color1, #fff);
   color: var(--jp-ui-font-color1, #222); border-radius: 3px; padding: 0 6px; }
 .jc-root .jc-action:hover { background: var(--jp-layout-color3, #ddd); }

@@ -104,7 +104,9 @@ class Transcript:
                 self._end_live(event.turn)
                 response = event.response
                 entries = [self._note(f"called {c.name}") for c in response.tool_calls]
-                entries.append(self._answer_entry(response.text, event.footer.text()))
+                entries.append(
+                    self._answer_entry(response.text, event.footer.text(), about=event.about)
+                )
                 self._append(*entries)
                 self.view.live = {}
             elif isinstance(event, Failed):
@@ -146,17 +148,23 @@ class Transcript:
             "html": render_markdown(text).html,
         }
 
-    def _answer_entry(self, text: str, foot: str, label: str = "") -> dict[str, Any]:
+    def _answer_entry(
+        self, text: str, foot: str, label: str = "", about: Any = None
+    ) -> dict[str, Any]:
         entry_id = self._new_id()
-        rendered = render_markdown(text, actions=True)
+        target = getattr(about, "label", None) if getattr(about, "code", None) else None
+        rendered = render_markdown(text, actions=True, replace=target)
         self._codes[entry_id] = rendered.codes
-        return {
+        entry: dict[str, Any] = {
             "id": entry_id,
             "role": "assistant",
             "label": label,
             "html": rendered.html,
             "footer": foot,
         }
+        if target:  # the front end finds that cell by its code to replace it
+            entry["target"] = {"label": target, "code": about.code}
+        return entry
 
     def _note(self, text: str) -> dict[str, Any]:
         return {"id": self._new_id(), "role": "note", "text": text}

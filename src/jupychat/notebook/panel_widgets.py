@@ -81,7 +81,8 @@ class ChatView(_Messages):
     is ``user``, ``assistant``, ``error`` or ``note``; ``html`` must already be safe.
     """
 
-    _esm = STATIC / "chat_view.js"
+    # the cell-editing helpers first: the transcript's "Replace cell" uses them
+    _esm = (STATIC / "cell_edit.js").read_text() + (STATIC / "chat_view.js").read_text()
     _css = PANEL_CSS
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
     live = traitlets.Dict().tag(sync=True)

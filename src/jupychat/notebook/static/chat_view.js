@@ -105,6 +105,13 @@ function render({ model, el }) {
     }
     const code = block.querySelector("pre code");
     const text = code ? code.innerText.replace(/\n$/, "") : "";
+    if (button.dataset.jcAction === "replace") {
+      const entry = (model.get("messages") || []).find((m) => m.id === id) || {};
+      const done = entry.target && replaceCellCode(entry.target.code, text);
+      model.send({ event: done ? "replaced" : "replace_failed", id: id, index: index });
+      flash(button, done ? "Replaced" : "Not found");
+      return;
+    }
     let ok = false;
     try {
       if (navigator.clipboard && window.isSecureContext) {

@@ -1,0 +1,90 @@
+"""Shared parts of the browser tests: Debian Chromium's flags, JupyterLab's test settings,
+a JupyterLab server for one notebook, and the page snippets that drive it.
+
+Not a test module. The tests that use it still need the ``browser`` marker and the
+``browser_type_launch_args`` fixture (:func:`launch_args`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+
+from jupychat_server_helpers import JupyterServer, run_jupyter
+
+CHROMIUM = "/usr/bin/chromium"
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
+    "@jupyterlab/notebook-extension:tracker": {
+        "windowingMode": "none",
+        "autoStartDefaultKernel": True,
+        "maxNumberOutputs": 10000,
+    },
+    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
+}
+KERNEL_READY_JS = """async () => { const app = window.jupyterapp; await app.restored; let p;
+  while (!(p = app.shell.currentWidget) || !p.sessionContext)
+    await new Promise(r => setTimeout(r, 100));
+  await p.context.ready; await p.sessionContext.ready;
+  const k = p.sessionContext.session.kernel; await k.info; return k.name; }"""
+RUN_INDEX_JS = """(index) => { const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  nb.activeCellIndex = index;
+  app.commands.execute('notebook:run-cell');
+  return true; }"""
+SOURCES_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
+  .map(c => c.model.sharedModel.getSource())"""
+KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def launch_args(base: dict) -> dict:
+    """``browser_type_launch_args`` for Debian's Chromium with the flags above."""
+    return {**base, "executable_path": CHROMIUM, "args": ARGS}
+
+
+@contextmanager
+def lab_server(
+    base: Path, notebooks: dict[str, Sequence[str]], env: dict[str, str] | None = None
+) -> Iterator[JupyterServer]:
+    """JupyterLab serving ``notebooks`` (``{"name.ipynb": [cell sources]}``), this
+    checkout's jupychat, the app exposed to the page, autosave and news off."""
+    settings = base / "app-settings"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
+    with run_jupyter(
+        base,
+        app="jupyterlab",
+        env={"PYTHONPATH": str(REPO / "src"), **(env or {})},
+        extra_args=[f"--LabApp.app_settings_dir={settings}", "--LabApp.expose_app_in_browser=True"],
+    ) as server:
+        for name, cells in notebooks.items():
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+            nb.metadata["kernelspec"] = KERNEL
+            nbformat.write(nb, server.root / name)
+        yield server
+
+
+def shot(page, name: str) -> None:
+    """A screenshot in ``test-artifacts/`` (look at them: a test can pass on a broken page)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
