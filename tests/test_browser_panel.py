@@ -30,10 +30,10 @@ pytest.importorskip("playwright")  # the [browser] extra; sidecar, ipylab, anywi
 
 from playwright.sync_api import Page, expect
 
+from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, SOURCES_JS, launch_args
 from fakeserver import spawn
 from llama_fixtures import needs_llama
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
@@ -41,20 +41,6 @@ pytestmark = [
 ]
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-OVERRIDES = {
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
-    "@jupyterlab/notebook-extension:tracker": {
-        "windowingMode": "none", "autoStartDefaultKernel": True},
-    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-}
-KERNEL_READY_JS = """async () => { const app = window.jupyterapp; await app.restored; let p;
-  while (!(p = app.shell.currentWidget) || !p.sessionContext)
-    await new Promise(r => setTimeout(r, 100));
-  await p.context.ready; await p.sessionContext.ready;
-  const k = p.sessionContext.session.kernel; await k.info; return k.name; }"""
 RUN_CELL_JS = """(prefix) => { const app = window.jupyterapp;
   const nb = app.shell.currentWidget.content;
   const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
@@ -69,8 +55,6 @@ ADD_CELL_JS = """(source) => { const app = window.jupyterapp;
   nb.activeCell.model.sharedModel.setSource(source);
   app.commands.execute('notebook:run-cell');
   return nb.widgets.length; }"""
-SOURCES_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
-  .map(c => c.model.sharedModel.getSource())"""
 
 CELLS = ["%load_ext jupychat\n%chat panel", "%%chat\nHello from a notebook cell"]
 CODE = "total = sum(range(10))\nprint(total)"
@@ -78,7 +62,7 @@ CODE = "total = sum(range(10))\nprint(total)"
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ARGS}
+    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,10 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
+from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, launch_args  # noqa: E402
 from jupychat_server_helpers import run_jupyter  # noqa: E402
 from safety_payloads import PAYLOADS  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
@@ -40,34 +40,6 @@ pytestmark = [
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OVERRIDES = {
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-        "doNotDisturbMode": True,
-    },
-    "@jupyterlab/notebook-extension:tracker": {
-        "windowingMode": "none",
-        "autoStartDefaultKernel": True,
-        "maxNumberOutputs": 10000,
-    },
-    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-}
-KERNEL_READY_JS = """async () => { const app = window.jupyterapp; await app.restored; let p;
-  while (!(p = app.shell.currentWidget) || !p.sessionContext)
-    await new Promise(r => setTimeout(r, 100));
-  await p.context.ready; await p.sessionContext.ready;
-  const k = p.sessionContext.session.kernel; await k.info; return k.name; }"""
 RUN_CELL_JS = """(index) => { const app = window.jupyterapp;
   const nb = app.shell.currentWidget.content;
   nb.activeCellIndex = index;
@@ -129,7 +101,7 @@ DOM_CHECK_JS = """(roots, ours) => {
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ARGS}
+    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
