@@ -29,7 +29,7 @@ from .engine import Ask, Prepared, TurnRun, View, native_async, prepare
 from .events import NotebookEvent, SessionChanged
 
 if TYPE_CHECKING:  # the session module loads on first use, keeping %load_ext light
-    from .._turn import Response
+    from .._turnstate import Response
     from ..session import ChatSession
 
 __all__ = ["NotebookChat"]
@@ -204,7 +204,7 @@ class NotebookChat:
         """
         import asyncio
 
-        from .._turn import Response
+        from .._turnstate import Response
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         cancel = None
