@@ -230,6 +230,13 @@ def test_save_meta_updates_fields_only(store):
     assert len(loaded["messages"]) == 1
 
 
+def test_list_is_the_old_name_of_sessions(store):
+    """``sessions`` was ``list`` (which hid the builtin); old callers keep working."""
+    sid = store.create(title="kept")
+    assert [s["id"] for s in store.sessions()] == [sid]
+    assert store.list(limit=5) == store.sessions(limit=5)
+
+
 def test_automatic_title_from_first_prompt(store):
     long = (
         "  \n   Please   explain the difference between a list and a tuple in Python "

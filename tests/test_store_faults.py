@@ -188,7 +188,9 @@ def test_full_disk_loses_only_the_failed_call(filled):
     path, records = filled
     sid = records[0]["id"]
     store = SessionStore(path)
-    conn = store._db.connection()  # cap this connection's database size: SQLITE_FULL
+    # fault injection: cap the store's own connection's database size (SQLITE_FULL); the
+    # cap is per connection and the store deliberately does not hand its connection out
+    conn = store._db.connection()
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
     big = "lorem ipsum " * 20_000

@@ -605,7 +605,6 @@ class SessionStore:
         """
         self._db.write(lambda conn: checkpoints.restore(conn, session_id, checkpoint_id))
 
-    # Deprecated name of :meth:`sessions`, kept for old callers. It must stay the last
-    # name in the class body: placed earlier, it would hide the builtin ``list`` from the
-    # annotations below it.
+    # ``list``: the old name of :meth:`sessions` (deprecated). Keep it last in the class:
+    # any earlier, it would hide the builtin ``list`` from the annotations after it.
     list = sessions
