@@ -6,13 +6,12 @@ never saved never loads it. A stored session is found by id, or as the latest on
 notebook or a name (:func:`find_stored`), and read back as one snapshot: the record and
 the store revision it was read at, from which :mod:`jupychat._storelink` carries on.
 
-A checkpoint is the session record as it was at one moment. A session with
-a store saves what it has not saved yet and asks the store for one
-(:mod:`jupychat.store.checkpoints`): it survives restarts, and going back supersedes
-the messages written since instead of deleting them. A session without a store keeps
-copies of its record in memory, numbered from 1. Either way :meth:`Checkpoints.load`
-answers the record to go back to; the session puts its state back from it, so both
-kinds restore exactly the same fields.
+A checkpoint is the session record as it was at one moment. A session with a store
+saves what it has not saved yet and asks the store for one (:mod:`jupychat.store.checkpoints`):
+it survives restarts, and going back supersedes the messages written since instead of
+deleting them. A session without a store keeps copies of its record in memory, numbered
+from 1. Either way :meth:`Checkpoints.load` answers the record to go back to and the
+session puts its state back from it, so both kinds restore exactly the same fields.
 """
 
 from __future__ import annotations
