@@ -11,7 +11,7 @@ never shown before and for a page seen before (the Markdown cache), and a Markdo
 of the whole big session. Jupyter's own ``GET /api/status`` is printed as the floor.
 
 Each figure is printed next to a baseline measured in the same run: the same store call
-made directly in this process (``SessionStore.list`` / ``load`` / ``export``), so the
+made directly in this process (``SessionStore.sessions`` / ``load`` / ``export``), so the
 ratio is what HTTP, auth, scrubbing, JSON and HTML rendering add on top of the store.
 """
 
@@ -130,9 +130,9 @@ def main() -> None:
                     return response
 
                 rows = [
-                    ("list 50 latest", get(api), lambda: store.list(limit=51)),
+                    ("list 50 latest", get(api), lambda: store.sessions(limit=51)),
                     ("search 'sales'", get(api, q="sales"),
-                     lambda: store.list(limit=51, search="sales")),
+                     lambda: store.sessions(limit=51, search="sales")),
                     ("200 messages (JSON)", get(f"{api}/{big}"),
                      lambda: store.load(big, messages_limit=200)),
                     ("200 messages (HTML, first view)", uncached,

@@ -54,7 +54,7 @@ def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict
     """Fill a fresh store; returns facts the measurements need."""
     rng = random.Random(seed)
     with SessionStore(path) as store:
-        store.list()  # create the schema through our migrations
+        store.sessions()  # create the schema through our migrations
     words = vocabulary(rng)
     cum, total = [], 0.0
     for rank in range(len(words)):  # Zipf-like word frequencies
@@ -226,7 +226,7 @@ def measure(path: Path, facts: dict[str, object], args: argparse.Namespace) -> N
     rows.append(("open + first query", open_ms, open_base, ""))
 
     store = SessionStore(path)
-    store.list(limit=1)
+    store.sessions(limit=1)
     turn = [
         Message.of("user", "How do I merge two data frames on a key column?").to_dict(),
         Message.of(
@@ -285,7 +285,7 @@ def measure(path: Path, facts: dict[str, object], args: argparse.Namespace) -> N
         )
     )
 
-    listing = timed(lambda: store.list(limit=50), 30)
+    listing = timed(lambda: store.sessions(limit=50), 30)
     list_base = timed(
         lambda: raw.execute(
             "SELECT id, title, name, notebook, model, created_at, updated_at, message_count, "
@@ -297,7 +297,7 @@ def measure(path: Path, facts: dict[str, object], args: argparse.Namespace) -> N
     rows.append(
         ("list 50 latest", statistics.median(listing), statistics.median(list_base), "< 20 ms")
     )
-    nb = timed(lambda: store.list(limit=50, notebook="/work/nb7.ipynb"), 30)
+    nb = timed(lambda: store.sessions(limit=50, notebook="/work/nb7.ipynb"), 30)
     rows.append(
         (
             "list 50 latest of a notebook",
@@ -318,7 +318,7 @@ def measure(path: Path, facts: dict[str, object], args: argparse.Namespace) -> N
         (f"search common word ({hits:,} messages)", common),
         (f"search rare word '{RARE}'", RARE),
     ):
-        found = timed(lambda w=word: store.list(search=w), 5)
+        found = timed(lambda w=word: store.sessions(search=w), 5)
         found_base = timed(
             lambda w=word: raw.execute(
                 "SELECT f.rowid, f.rank, m.session_pk FROM messages_fts f JOIN messages m "
@@ -336,7 +336,7 @@ def measure(path: Path, facts: dict[str, object], args: argparse.Namespace) -> N
         3,
     )
     rows.append(("(raw bm25 over all matches, common word)", statistics.median(naive), 0.0, ""))
-    assert store.list(search=RARE), "the rare word was not found"
+    assert store.sessions(search=RARE), "the rare word was not found"
     store.close()
     raw.close()
 

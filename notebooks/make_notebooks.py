@@ -128,7 +128,7 @@ SESSIONS = [
     new_code_cell(
         "from jupychat.store import SessionStore\n\n"
         "store = SessionStore()\n"
-        "[(s['title'], s['message_count']) for s in store.list(limit=5)]"
+        "[(s['title'], s['message_count']) for s in store.sessions(limit=5)]"
     ),
     new_markdown_cell("Named sessions keep separate threads in one notebook:"),
     new_code_cell("%%chat --session scratch --max-tokens 40\nName a colour."),

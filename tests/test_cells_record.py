@@ -251,6 +251,7 @@ def test_recording_failure_never_breaks_a_cell(shell, record, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("recording bug")
 
+    # fault injection: make the record's own (private) steps fail, one after another
     monkeypatch.setattr(record, "_make_output", boom)
     monkeypatch.setattr(record_mod.HeadTail, "write", boom)
     monkeypatch.setattr(record_mod, "describe_figure", boom)
@@ -288,6 +289,8 @@ Sly()
     assert first.result.summary == "<Sly>"  # its repr is never called
     # IPython reports the error raised while printing the exception; so does the record
     assert second.error.ename == type(result.error_in_exec).__name__ == "RuntimeError"
+    # IPython never hands the record an exception whose str() fails (it reports the
+    # RuntimeError instead, as above), so the record's fallback is checked directly
     assert record_mod._safe_str(BadErrLike()) == "<BadErrLike: str() failed>"
 
 

@@ -19,6 +19,8 @@ mpl = pytest.importorskip("matplotlib")
 mpl.use("Agg", force=True)
 import matplotlib.pyplot as plt  # noqa: E402
 
+# the expected ranges are written with the number formatter every context block shares,
+# so these tests pin the account's layout, not its rounding rules
 from jupychat.context._fmt import fmt_num  # noqa: E402
 from jupychat.context.celldata import image_size  # noqa: E402
 from jupychat.context.figures import (  # noqa: E402

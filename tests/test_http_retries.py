@@ -26,7 +26,7 @@ from jupychat.errors import (
     RateLimitError,
 )
 from jupychat.events import Done, TextDelta
-from jupychat.providers._http import (
+from jupychat.providers._http import (  # sans-IO internals: the unit tier (see above)
     Endpoint,
     ErrorInfo,
     RetryPolicy,

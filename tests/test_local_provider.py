@@ -278,7 +278,8 @@ def test_a_history_with_tool_calls_and_results_continues(provider):
 
 def test_tool_call_chunks_become_tool_call_events():
     # llama.cpp streams tool calls in the Chat Completions shape; SmolLM2 never writes
-    # one, so this is checked on chunks of that documented shape
+    # one, so this is checked on chunks of that documented shape, with the provider's
+    # (private, sans-IO) chunk parser
     parser = local._Parser("local:x", 4096)
     chunks = [
         {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
@@ -340,6 +341,7 @@ def test_tool_call_chunks_become_tool_call_events():
 
 
 def test_error_chunks_become_our_errors():
+    # the server's error chunks cannot be provoked on demand: fed to the parser directly
     parser = local._Parser("local:x", 2048)
     too_long = {
         "error": {

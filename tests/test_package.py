@@ -72,11 +72,12 @@ def test_plugin_provider_via_register():
     try:
         assert registry.resolve_model("mine:x").model == "x"
         assert "mine" in registry.available()
-    finally:
+    finally:  # the registry has no public unregister (yet): undo the registration by hand
         registry._registered.pop("mine")
 
 
 def test_default_model_resolution_order(monkeypatch, tmp_path):
+    # whether the optional embedded-model packages are installed, decided for the test
     monkeypatch.setattr(registry, "_local_installed", lambda: False)
     with pytest.raises(ConfigError) as info:
         registry.default_model()
@@ -114,6 +115,17 @@ def test_broken_config_file_is_one_line_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file") as info:
         config.resolve("model")
     assert "\n" not in str(info.value)
+
+
+def test_reset_for_tests_forgets_overrides_and_typed_keys(monkeypatch):
+    """The isolation hook tests/conftest.py uses between tests."""
+    config.set_override("max_retries", 9)
+    config.set_api_key("anthropic", "sk-ant-typed")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    config.reset_for_tests()
+    assert config.resolve("max_retries") == config.DEFAULTS["max_retries"]
+    assert config.api_key("anthropic", "ANTHROPIC_API_KEY") is None
+    assert config.api_key("openai", "OPENAI_API_KEY") == "sk-env"  # the environment stays
 
 
 def test_api_keys_live_in_memory_only(monkeypatch, tmp_path):

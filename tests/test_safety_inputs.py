@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import string
 import unicodedata
+from types import SimpleNamespace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -96,13 +97,18 @@ def test_approval_shows_every_character_and_decodes_to_exactly_the_code(code):
     ],
 )
 def test_the_review_spoofs_show_the_hidden_code(code, monkeypatch):
-    from jupychat.notebook import namespace
+    from jupychat.notebook.namespace import notebook_tools
 
+    user_ns: dict[str, object] = {}
+    (run_python,) = [
+        t for t in notebook_tools(SimpleNamespace(user_ns=user_ns)) if t.name == "run_python"
+    ]
     asked: list[str] = []
     monkeypatch.setattr("builtins.input", lambda prompt="": asked.append(prompt) or "n")
     with capture_output() as out:
-        assert namespace._ask_user(code) is False
+        assert run_python.fn(code=code) == "refused: the user declined to run this code."
     assert asked, "the user was asked"
+    assert user_ns == {}  # and nothing ran
     body = _shown_body(out.stdout.rstrip("\n"))
     assert decode_visible(body) == code
     assert "\r" not in out.stdout and "\x1b" not in out.stdout and "\u202e" not in out.stdout
@@ -114,6 +120,8 @@ def test_long_code_is_refused_without_asking(monkeypatch):
 
     monkeypatch.setattr("builtins.input", lambda *_: pytest.fail("asked about unreviewable code"))
     code = "x = 1\n" * (MAX_APPROVAL_LINES + 5)
+    # The notebook's approval prompt itself, called directly: run_python (below) refuses
+    # such code before asking, so no public path reaches the prompt's own refusal.
     with capture_output() as out:
         assert namespace._ask_user(code) is False
     assert "too long to review" in out.stdout

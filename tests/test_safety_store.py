@@ -205,7 +205,7 @@ def test_clear_and_remove_turns_keep_turns_written_elsewhere(two):
         gone = [m["content"][-1]["text"] for m in every if m.get("superseded")]
         assert [t for t in gone if not t.startswith("(fake")] == ["mine", "after clear"]
         assert store.summary(first.id)["message_count"] == 4
-        assert store.list(search="mine") == [] and store.list(search="again")
+        assert store.sessions(search="mine") == [] and store.sessions(search="again")
         exported = store.export(first.id, db.parent / "out.json")
         assert "after clear" not in exported.read_text()
 
@@ -248,9 +248,10 @@ def test_rerun_in_one_process_replaces_only_that_turn(two):
 def test_a_quiet_store_costs_one_lookup(two):
     first, second, _db = two
     store = first.store
-    assert store.changes(first.id, since=first._link.revision) is None
+    seen = store.changes(first.id).revision  # the revision the first one wrote last
+    assert store.changes(first.id, since=seen) is None
     second.send("moved")
-    snap = store.changes(first.id, since=first._link.revision, known={1, 2})
+    snap = store.changes(first.id, since=seen, known={1, 2})
     assert snap is not None and snap.order[:2] == [1, 2] and set(snap.messages) == {3, 4}
 
 
@@ -298,11 +299,11 @@ def test_paging_and_search_positions_skip_superseded_messages(tmp_path):
     ]
     assert store.load(chat.id, messages_offset=-2)["messages"] == stored[-2:]
     assert store.load(chat.id, messages_offset=2, messages_limit=2)["messages"] == stored[2:4]
-    (hit,) = store.list(search="again")
+    (hit,) = store.sessions(search="again")
     assert hit["match_index"] == 6 and stored[6]["content"][-1]["text"] == "question zero again"
-    (zero,) = store.list(search="zero")
+    (zero,) = store.sessions(search="zero")
     assert (zero["id"], zero["match_index"]) == (chat.id, 6)
-    assert [h["id"] for h in store.list(search='"question 0"')] == []
+    assert [h["id"] for h in store.sessions(search='"question 0"')] == []
     store.close()
 
 

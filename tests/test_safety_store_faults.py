@@ -30,6 +30,8 @@ BIG = "lorem ipsum dolor sit amet " * 4000  # more than the free space in any pa
 def fault(kind: str, store: SessionStore, path: Path):
     """Make ``store`` fail every write until the block ends."""
     if kind == "full":  # SQLITE_FULL: cap this connection's database size
+        # fault injection: the cap is per connection, so it must be the store's own one,
+        # which the store deliberately does not hand out
         conn = store._db.connection()
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         conn.execute(f"PRAGMA max_page_count = {pages}")

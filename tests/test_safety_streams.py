@@ -34,10 +34,10 @@ from fixtures_server import fake_server
 from jupychat import ChatSession
 from jupychat.errors import ProviderError
 from jupychat.events import Done, ReasoningDelta, TextDelta, ToolCallComplete
-from jupychat.providers._unicode import Joiner, clean
+from jupychat.providers._unicode import Joiner, clean  # sans-IO, under every provider
 from jupychat.providers.anthropic import anthropic_provider
 from jupychat.providers.base import ChatRequest
-from jupychat.providers.local import _Parser
+from jupychat.providers.local import _Parser  # the embedded model's chunk parser, sans-IO
 from jupychat.providers.openai import compatible_provider
 from jupychat.store import SessionStore
 from jupychat.types import Message

@@ -472,7 +472,7 @@ def test_closing_stream_early_keeps_partial(chat, fake):
     stream = chat.stream("q")
     iterator = iter(stream)
     assert next(iterator) == "one "
-    stream._gen.close()
+    stream.close()
     assert chat.history[-1].interrupted and chat.history[-1].text == "one "
 
 

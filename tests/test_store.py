@@ -110,13 +110,13 @@ def test_open_is_lazy_and_creates_missing_folders(tmp_path):
     path = tmp_path / "deep" / "er" / "sessions.db"
     store = SessionStore(path)
     assert not path.parent.exists()
-    assert store.list() == []
+    assert store.sessions() == []
     assert path.exists()
     store.close()
 
 
 def test_schema_is_migrated_once_and_recorded(store):
-    store.list()
+    store.sessions()
     conn = sqlite3.connect(store.path)
     names = [r[0] for r in conn.execute("SELECT name FROM _jupychat_migrations ORDER BY rowid")]
     assert names == [name for name, _ in MIGRATIONS]
@@ -125,7 +125,7 @@ def test_schema_is_migrated_once_and_recorded(store):
     conn.close()
     # A second store on the same file finds everything applied and adds nothing.
     with SessionStore(store.path) as again:
-        again.list()
+        again.sessions()
     conn = sqlite3.connect(store.path)
     assert conn.execute("SELECT count(*) FROM _jupychat_migrations").fetchone()[0] == len(
         MIGRATIONS
@@ -259,8 +259,8 @@ def test_save_rewrites_history_and_keeps_the_common_prefix(store):
     after = store.load(sid, with_ids=True)["messages"]
     assert [m["id"] for m in after[:2]] == [m["id"] for m in before[:2]]
     assert [m["content"][0]["text"] for m in after] == ["one", "uno", "three", "tres"]
-    assert {r["id"] for r in store.list(search="dos")} == set()
-    assert [r["id"] for r in store.list(search="tres")] == [sid]
+    assert {r["id"] for r in store.sessions(search="dos")} == set()
+    assert [r["id"] for r in store.sessions(search="tres")] == [sid]
     store.save({**rec, "messages": []})  # clear
     assert store.load(sid)["messages"] == [] and store.summary(sid)["message_count"] == 0
     # save() of an unknown id inserts it
@@ -296,14 +296,14 @@ def test_invalid_input_is_a_one_line_error_and_changes_nothing(store):
         lambda: store.fork(sid, at=5),
         lambda: store.fork(sid, at=-1),
         lambda: store.merge([sid, sid]),
-        lambda: store.list(filter_metadata={'we"ird': 1}),
+        lambda: store.sessions(filter_metadata={'we"ird': 1}),
     ]
     for call in bad_calls:
         with pytest.raises(StoreError) as info:
             call()
         assert "\n" not in str(info.value)
     assert store.load(sid) == before
-    assert len(store.list()) == 1
+    assert len(store.sessions()) == 1
 
 
 @pytest.mark.parametrize(
@@ -357,21 +357,22 @@ def test_list_orders_by_updated_and_filters(store):
             updated_at="2024-01-03T00:00:00Z",
         )
     )
-    assert [s["id"] for s in store.list()] == [c, b, a]
-    assert [s["id"] for s in store.list(limit=1, offset=1)] == [b]
-    assert [s["id"] for s in store.list(filter_metadata={"cat": "support"})] == [b, a]
-    assert [s["id"] for s in store.list(filter_metadata={"cat": "support", "pri": 2})] == [b]
-    assert [s["id"] for s in store.list(filter_metadata={"pri": "2"})] == []
-    assert [s["id"] for s in store.list(filter_metadata={"ok": True})] == [a]
-    assert [s["id"] for s in store.list(filter_metadata={"tags": ["x"]})] == [c]
-    assert [s["id"] for s in store.list(notebook="/nb/a.ipynb")] == [c, a]
-    assert [s["id"] for s in store.list(name="alpha", filter_metadata={"cat": "support"})] == [a]
+    assert [s["id"] for s in store.sessions()] == [c, b, a]
+    assert [s["id"] for s in store.sessions(limit=1, offset=1)] == [b]
+    assert [s["id"] for s in store.sessions(filter_metadata={"cat": "support"})] == [b, a]
+    assert [s["id"] for s in store.sessions(filter_metadata={"cat": "support", "pri": 2})] == [b]
+    assert [s["id"] for s in store.sessions(filter_metadata={"pri": "2"})] == []
+    assert [s["id"] for s in store.sessions(filter_metadata={"ok": True})] == [a]
+    assert [s["id"] for s in store.sessions(filter_metadata={"tags": ["x"]})] == [c]
+    assert [s["id"] for s in store.sessions(notebook="/nb/a.ipynb")] == [c, a]
+    by_name = store.sessions(name="alpha", filter_metadata={"cat": "support"})
+    assert [s["id"] for s in by_name] == [a]
     assert store.latest(notebook="/nb/a.ipynb")["id"] == c
     assert store.latest(name="alpha")["id"] == c
     assert store.latest(notebook="/nb/none.ipynb") is None
     store.append_messages(a, [user("bump")])
     assert store.latest()["id"] == a
-    summary = store.list()[0]
+    summary = store.sessions()[0]
     assert set(summary) == {
         "id",
         "title",
@@ -398,23 +399,23 @@ def test_full_text_search_ranks_and_snippets(store):
     store.create(
         messages=[Message.of("user", [ContextBlock("df", "histogram in context only")]).to_dict()]
     )
-    hits = store.list(search="histogram")
+    hits = store.sessions(search="histogram")
     assert [h["id"] for h in hits] == [
         two,
         one,
     ]  # more matches rank higher; context blocks are not indexed
     assert "**histogram**" in hits[1]["snippet"] and hits[1]["match_index"] == 0
-    assert [h["id"] for h in store.list(search="plt")] == [one]
-    assert [h["id"] for h in store.list(search="histogram matplotlib")] == [one]
-    assert [h["id"] for h in store.list(search='"sql joins"')] == [three]
-    assert [h["id"] for h in store.list(search="hist*", limit=5)] == [two, one]
-    assert [h["id"] for h in store.list(search="HISTOGRAM", notebook="/x")] == []
+    assert [h["id"] for h in store.sessions(search="plt")] == [one]
+    assert [h["id"] for h in store.sessions(search="histogram matplotlib")] == [one]
+    assert [h["id"] for h in store.sessions(search='"sql joins"')] == [three]
+    assert [h["id"] for h in store.sessions(search="hist*", limit=5)] == [two, one]
+    assert [h["id"] for h in store.sessions(search="HISTOGRAM", notebook="/x")] == []
     # FTS syntax in user text is treated as words, never an error
     for weird in ['"unbalanced', "AND OR NOT", "col:val", "(x", "*", "-", "NEAR(a b)"]:
-        assert isinstance(store.list(search=weird), list)
-    assert len(store.list(search="   ")) == 4  # blank: no search, the plain listing
+        assert isinstance(store.sessions(search=weird), list)
+    assert len(store.sessions(search="   ")) == 4  # blank: no search, the plain listing
     store.delete(two)
-    assert [h["id"] for h in store.list(search="histogram")] == [one]
+    assert [h["id"] for h in store.sessions(search="histogram")] == [one]
     conn = sqlite3.connect(store.path)
     conn.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
     conn.close()
@@ -442,7 +443,7 @@ def test_delete_removes_everything(store):
     assert conn.execute("SELECT count(*) FROM messages").fetchone()[0] == 1
     assert conn.execute("SELECT count(*) FROM checkpoints").fetchone()[0] == 0
     conn.close()
-    assert store.list(search="gone") == []
+    assert store.sessions(search="gone") == []
 
 
 # -- copy / fork / merge -------------------------------------------------------------------
@@ -558,7 +559,7 @@ def test_threads_share_one_store(store):
         try:
             for i in range(40):
                 store.append_messages(sid, [user(f"t{n} q{i}"), reply(f"t{n} a{i}", (1, 1))])
-                store.list(limit=5)
+                store.sessions(limit=5)
                 store.load(sid, messages_offset=-2)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
@@ -611,13 +612,14 @@ def test_search_walks_matches_in_windows(store, monkeypatch):
         for i in range(4)
     ]
     # the filter only matches the oldest sessions: the walk must go past the newest windows
-    found = [h["id"] for h in store.list(search="alpha", notebook="/old.ipynb")]
+    found = [h["id"] for h in store.sessions(search="alpha", notebook="/old.ipynb")]
     assert sorted(found) == sorted(old)
-    page = [h["id"] for h in store.list(search="alpha", notebook="/old.ipynb", limit=1, offset=2)]
+    hits = store.sessions(search="alpha", notebook="/old.ipynb", limit=1, offset=2)
+    page = [h["id"] for h in hits]
     assert len(page) == 1 and page[0] in old and page[0] not in found[:2]
-    everything = [h["id"] for h in store.list(search="alpha", limit=100)]
+    everything = [h["id"] for h in store.sessions(search="alpha", limit=100)]
     assert sorted(everything) == sorted(old + new)
-    assert all(h["snippet"].count("**alpha**") >= 1 for h in store.list(search="alpha"))
+    assert all(h["snippet"].count("**alpha**") >= 1 for h in store.sessions(search="alpha"))
 
 
 def test_match_ids_by_prefix(store):

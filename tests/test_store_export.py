@@ -241,13 +241,13 @@ def test_exports_never_contain_keys(store, tmp_path, monkeypatch):
 def test_bad_imports_are_one_line_errors_and_change_nothing(
     store, session, tmp_path, content, message
 ):
-    before = [store.load(s["id"]) for s in store.list()]
+    before = [store.load(s["id"]) for s in store.sessions()]
     path = tmp_path / "bad.json"
     path.write_bytes(content)
     with pytest.raises(StoreError, match=message) as info:
         store.import_(path)
     assert "\n" not in str(info.value)
-    assert [store.load(s["id"]) for s in store.list()] == before
+    assert [store.load(s["id"]) for s in store.sessions()] == before
 
 
 def test_import_missing_file(store, tmp_path):

@@ -32,7 +32,7 @@ def digest(path: Path) -> str:
 
 
 def snapshot(store: SessionStore) -> list[dict]:
-    return [store.load(s["id"], with_ids=True) for s in store.list(limit=1000)]
+    return [store.load(s["id"], with_ids=True) for s in store.sessions(limit=1000)]
 
 
 def integrity(path: Path) -> None:
@@ -80,7 +80,7 @@ def test_newer_schema_is_refused_and_left_alone(filled, tmp_path):
     conn.close()
     before = digest(path)
     store = SessionStore(path)
-    for call in (store.list, lambda: store.create(title="x")):
+    for call in (store.sessions, lambda: store.create(title="x")):
         with pytest.raises(StoreError, match=r"newer jupychat.*upgrade jupychat") as info:
             call()
         assert "\n" not in str(info.value)
@@ -100,7 +100,7 @@ def test_unknown_migration_name_is_refused(filled, tmp_path):
     conn.close()
     before = digest(copy)
     with SessionStore(copy) as store, pytest.raises(StoreError, match="newer jupychat"):
-        store.list()
+        store.sessions()
     assert digest(copy) == before
 
 
@@ -113,17 +113,17 @@ def test_foreign_sqlite_and_non_sqlite_files(tmp_path):
     conn.close()
     before = digest(foreign)
     with SessionStore(foreign) as store, pytest.raises(StoreError, match="another program"):
-        store.list()
+        store.sessions()
     assert digest(foreign) == before
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"this is not a database at all" * 100)
     with SessionStore(junk) as store, pytest.raises(StoreError, match="not a SQLite database"):
-        store.list()
+        store.sessions()
     assert junk.read_bytes() == b"this is not a database at all" * 100
     folder = tmp_path / "folder.db"
     folder.mkdir()
     with SessionStore(folder / "x" / "..") as store, pytest.raises(StoreError, match="folder"):
-        store.list()
+        store.sessions()
 
 
 # -- read-only places --------------------------------------------------------------------
@@ -188,7 +188,9 @@ def test_full_disk_loses_only_the_failed_call(filled):
     path, records = filled
     sid = records[0]["id"]
     store = SessionStore(path)
-    conn = store._db.connection()  # cap this connection's database size: SQLITE_FULL
+    # fault injection: cap the store's own connection's database size (SQLITE_FULL); the
+    # cap is per connection and the store deliberately does not hand its connection out
+    conn = store._db.connection()
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages}")
     big = "lorem ipsum " * 20_000
@@ -273,7 +275,7 @@ def test_eight_processes_append_to_one_store(tmp_path):
             own = store.load(sid)
             assert len(own["messages"]) == turns * 2
             assert own["metadata"] == {"last": f"w{w} t{turns - 1}"}
-        assert len(store.list(limit=100)) == workers + 1
+        assert len(store.sessions(limit=100)) == workers + 1
     conn = sqlite3.connect(path)
     names = [r[0] for r in conn.execute("SELECT name FROM _jupychat_migrations")]
     conn.close()

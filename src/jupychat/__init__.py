@@ -52,7 +52,7 @@ __all__ = [
 _LAZY = {
     "ChatSession": "jupychat.session",
     "ChatStream": "jupychat.session",
-    "Response": "jupychat._turn",
+    "Response": "jupychat._turnstate",
     "Hooks": "jupychat.hooks",
     "Tool": "jupychat.tools",
     "resolve_model": "jupychat.providers.registry",
@@ -83,7 +83,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
-    from ._turn import Response
+    from ._turnstate import Response
     from .errors import (
         AuthenticationError,
         ChatError,

@@ -37,6 +37,7 @@ __all__ = [
     "config_path",
     "load_file",
     "provider_settings",
+    "reset_for_tests",
     "resolve",
     "set_api_key",
     "set_override",
@@ -105,6 +106,20 @@ def set_override(name: str, value: Any) -> None:
         _overrides.pop(name, None)
     else:
         _overrides[name] = value
+
+
+def reset_for_tests() -> None:
+    """Forget every override and every key set in this process, as at import.
+
+    A test hook (``tests/conftest.py`` calls it around each test, so no test sees what
+    another set with :func:`set_override` or :func:`set_api_key`); a notebook has no use
+    for it. Environment variables and the config file are not touched.
+    """
+    _overrides.clear()
+    _keys.clear()
+    from . import secrets
+
+    secrets.invalidate()
 
 
 def _coerce(raw: str, like: Any, name: str) -> Any:

@@ -27,7 +27,7 @@ from .. import config
 from ..errors import ChatError, StoreError, TurnInterrupted
 
 if TYPE_CHECKING:  # these load on first use, keeping %load_ext light
-    from .._turn import Response
+    from .._turnstate import Response
     from ..session import ChatSession
     from .engine import Ask, Prepared, TurnRun, View
     from .events import NotebookEvent
@@ -90,7 +90,7 @@ class NotebookChat:
         policy = str(config.resolve("resume"))
         if store is not None and self.notebook and policy != "new":
             # the latest session of this notebook with exactly this name (None: the unnamed one)
-            candidates = store.list(limit=50, notebook=self.notebook, name=name)
+            candidates = store.sessions(limit=50, notebook=self.notebook, name=name)
             latest = next((c for c in candidates if c.get("name") == name), None)
             if latest is not None:
                 try:
@@ -208,7 +208,7 @@ class NotebookChat:
         """
         import asyncio
 
-        from .._turn import Response
+        from .._turnstate import Response
         from .engine import Prepared, native_async
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)

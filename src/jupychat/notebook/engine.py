@@ -29,7 +29,7 @@ from .. import config
 from ..errors import ChatError
 
 if TYPE_CHECKING:
-    from .._turn import Response
+    from .._turnstate import Response
     from ..session import ChatSession
     from ..types import Message
     from .binding import NotebookChat

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .._turn import Response
+    from .._turnstate import Response
     from ..session import ChatSession
     from .engine import Footer
 

@@ -204,7 +204,9 @@ class ChatMagics(Magics):
             return list(dict.fromkeys([*suggested(), *known]))
         if command in ("use", "merge"):
             store = self.nbchat.store
-            return [item["id"][:8] for item in store.list(limit=20)] if store is not None else []
+            if store is None:
+                return []
+            return [item["id"][:8] for item in store.sessions(limit=20)]
         return []
 
     def pre_run_cell(self, info: Any) -> None:
@@ -388,11 +390,11 @@ class ChatMagics(Magics):
         current = self.nbchat.session(switch=False).id
         if rest:
             text = " ".join(rest)
-            groups = [("match", store.list(limit=20, search=text))]
+            groups = [("match", store.sessions(limit=20, search=text))]
         else:
             notebook = self.nbchat.notebook
-            mine = store.list(limit=20, notebook=notebook) if notebook else []
-            groups = [("this notebook", mine), ("recent", store.list(limit=10))]
+            mine = store.sessions(limit=20, notebook=notebook) if notebook else []
+            groups = [("this notebook", mine), ("recent", store.sessions(limit=10))]
         seen: set[str] = set()
         rows = []
         for label, items in groups:

@@ -469,7 +469,7 @@ class ChatPanel:
         items: list[dict[str, Any]] = []
         if store is not None:
             try:
-                items = store.list(limit=25, notebook=self.chat.notebook)
+                items = store.sessions(limit=25, notebook=self.chat.notebook)
             except ChatError as exc:
                 self._set_status(one_line(exc), error=True)
         seen = set()

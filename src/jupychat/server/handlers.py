@@ -307,7 +307,7 @@ class SessionsAPI(_APIBase):
         items: list[dict[str, Any]] = []
         if self.store_exists():
             items = await self.call(
-                self.access.store.list, limit=limit + 1, offset=offset, **kwargs
+                self.access.store.sessions, limit=limit + 1, offset=offset, **kwargs
             )
         more = len(items) > limit
         self.finish(json.dumps({
@@ -474,7 +474,7 @@ class ListPage(_PageBase):
         items: list[dict[str, Any]] = []
         if self.store_exists():
             items = await self.call(
-                self.access.store.list, limit=limit + 1, offset=offset,
+                self.access.store.sessions, limit=limit + 1, offset=offset,
                 search=query, notebook=notebook,
             )
         self.render_page(

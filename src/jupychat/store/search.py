@@ -1,4 +1,4 @@
-"""Listing and full-text search of stored sessions (the SQL behind ``SessionStore.list``).
+"""Listing and full-text search of stored sessions (the SQL behind ``SessionStore.sessions``).
 
 Design note: a listing is one indexed query over ``sessions``. A search walks the FTS5
 matches newest first (FTS5 serves ``rowid DESC`` without sorting) in windows, keeping

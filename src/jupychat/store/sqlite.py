@@ -24,7 +24,6 @@ here. Modules: :mod:`.tables` (row SQL), :mod:`.search` (listing and full-text s
 
 from __future__ import annotations
 
-import builtins
 import json
 import os
 import sqlite3
@@ -188,7 +187,7 @@ class SessionStore:
         session_id: str,
         messages: Iterable[Any],
         updates: Mapping[str, Any] | None = None,
-    ) -> builtins.list[str]:
+    ) -> list[str]:
         """Append one completed turn (its messages) in a single transaction.
 
         Parameters
@@ -251,7 +250,7 @@ class SessionStore:
         Commit
             The new message ids and the revisions before and after this write.
         """
-        rows = message_rows(builtins.list(messages))
+        rows = message_rows(list(messages))
         drop = [tables.message_id(i) for i in supersede]
         fields = sync.check_updates(session_id, updates or {})
         merges = sync.check_merge(merge, unset)
@@ -366,7 +365,7 @@ class SessionStore:
             )
         )
 
-    def match_ids(self, prefix: str, limit: int = 10) -> builtins.list[str]:
+    def match_ids(self, prefix: str, limit: int = 10) -> list[str]:
         """Ids that start with ``prefix`` (an index range scan), for short-id lookups.
 
         Returns at most ``limit`` ids, sorted; an exact id is returned alone.
@@ -374,7 +373,7 @@ class SessionStore:
         if not isinstance(prefix, str) or not prefix:
             return []
 
-        def run(conn: sqlite3.Connection) -> builtins.list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
             if conn.execute("SELECT 1 FROM sessions WHERE id = ?", (prefix,)).fetchone():
                 return [prefix]
             # ids are ASCII: every id with this prefix sorts in [prefix, prefix + U+FFFF)
@@ -401,7 +400,7 @@ class SessionStore:
 
         return self._db.read(run)
 
-    def list(
+    def sessions(
         self,
         limit: int = 50,
         offset: int = 0,
@@ -409,7 +408,7 @@ class SessionStore:
         notebook: str | None = None,
         search: str | None = None,
         name: str | None = None,
-    ) -> builtins.list[Summary]:
+    ) -> list[Summary]:
         """Session summaries, most recently updated first.
 
         Parameters
@@ -448,7 +447,7 @@ class SessionStore:
 
     def latest(self, notebook: str | None = None, name: str | None = None) -> Summary | None:
         """The most recently updated session (for this notebook / name), or ``None``."""
-        found = self.list(limit=1, notebook=notebook, name=name)
+        found = self.sessions(limit=1, notebook=notebook, name=name)
         return found[0] if found else None
 
     def get_metadata(self, session_id: str) -> dict[str, Any]:
@@ -593,7 +592,7 @@ class SessionStore:
             raise StoreError("a checkpoint label must be a string")
         return self._db.write(lambda conn: checkpoints.create(conn, session_id, label))
 
-    def list_checkpoints(self, session_id: str) -> builtins.list[dict[str, Any]]:
+    def list_checkpoints(self, session_id: str) -> list[dict[str, Any]]:
         """The session's checkpoints, oldest first: ``id, label, created_at, message_count``."""
         return self._db.read(lambda conn: checkpoints.listing(conn, session_id))
 

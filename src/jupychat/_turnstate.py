@@ -3,8 +3,8 @@
 A turn is: the user message, then one or more model calls ("steps"); between steps the
 session runs the tools the model asked for. ``Turn`` only records: it builds each step's
 request, absorbs the step's events, and says which tool calls to run next. The sync and
-async drivers in :mod:`jupychat.session` do the I/O around it, so both share every rule
-about history, usage, limits and interruption.
+async drivers in :mod:`jupychat._turnrunner` do the I/O around it, so both share every
+rule about history, usage, limits and interruption.
 
 Nothing touches the session's history until :meth:`Turn.messages_to_commit` is taken by
 the driver at the very end: a failed turn leaves history exactly as it was.
@@ -13,15 +13,26 @@ the driver at the very end: a failed turn leaves history exactly as it was.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete
 from .providers.base import ChatRequest, ToolSpec
-from .types import Message, Part, Text, ToolCall, ToolResult, Usage
+from .types import ContextBlock, Message, Part, Text, ToolCall, ToolResult, Usage
 
-__all__ = ["Response", "Turn"]
+__all__ = ["Response", "Turn", "as_parts"]
+
+
+def as_parts(content: str | Part | Iterable[Part]) -> tuple[Part, ...]:
+    """A message's content as a tuple of parts (a string becomes one :class:`Text`)."""
+    if isinstance(content, str):
+        return (Text(content),)
+    if isinstance(content, (Text, ContextBlock, ToolCall, ToolResult)) or hasattr(
+        content, "to_dict"
+    ):
+        return (content,)  # type: ignore[return-value]
+    return tuple(content)
 
 
 @dataclass(frozen=True)
@@ -66,6 +77,22 @@ class Response:
     @property
     def tool_calls(self) -> list[ToolCall]:
         return [c for m in self.messages for c in m.tool_calls]
+
+    @classmethod
+    def from_message(cls, message: Message) -> Response:
+        """The response that ``message`` (an assistant message) was the answer of.
+
+        Rebuilt from history (after a restore): the turn's other messages and its timing
+        are not known, so ``messages`` holds only ``message`` and its own usage counts.
+        """
+        return cls(
+            text=message.text,
+            message=message,
+            messages=(message,),
+            usage=message.usage or Usage(),
+            finish_reason=message.finish_reason,
+            model=message.model,
+        )
 
     def __str__(self) -> str:
         return self.text

@@ -1,0 +1,79 @@
+"""What context a session's turn sends, and when it sends it again.
+
+Design note: context is any object with a text rendering, a mapping of them, or a
+callable returning them. :func:`render_context` turns it into ``{key: text}``, and a turn
+sends a key as a :class:`~jupychat.types.ContextBlock` only when that text's digest
+differs from the one last sent under the key. "Last sent" is read from history itself
+(:func:`sent_digests`), so clearing, forking or a failed turn need no bookkeeping: the
+next turn simply sends again what history no longer holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ._sanitize import clean_text
+from .types import ContextBlock, Message
+
+__all__ = ["ContextLike", "blocks_to_send", "render_context", "sent_digests"]
+
+ContextLike = Any  # str | object with a text rendering | Mapping[str, ...] | Callable[[], ...]
+
+
+def render_context(context: ContextLike, key: str = "context") -> dict[str, str]:
+    """Normalise a context value to ``{key: text}`` (empty texts dropped).
+
+    Parameters
+    ----------
+    context:
+        ``None``; a string; an object with ``to_context``, ``_repr_markdown_``, ``render``
+        or ``to_text`` returning text; a mapping of such values (its keys name the
+        blocks); or a callable returning any of these.
+    key:
+        The key for a value that is not a mapping.
+    """
+    if context is None:
+        return {}
+    if callable(context) and not isinstance(context, type):
+        return render_context(context(), key)
+    if isinstance(context, Mapping):
+        out: dict[str, str] = {}
+        for k, v in context.items():
+            out.update(render_context(v, str(k)))
+        return out
+    for attr in ("to_context", "_repr_markdown_", "render", "to_text"):
+        method = getattr(context, attr, None)
+        if callable(method):
+            text = method()
+            if isinstance(text, str):
+                return {key: text} if text.strip() else {}
+    text = context if isinstance(context, str) else str(context)
+    return {key: text} if text.strip() else {}
+
+
+def sent_digests(history: Iterable[Message]) -> dict[str, str]:
+    """The digest of each context key as last sent in ``history``."""
+    digests: dict[str, str] = {}
+    for message in history:
+        for block in message.context_blocks:
+            digests[block.key] = block.digest
+    return digests
+
+
+def blocks_to_send(
+    contexts: Iterable[ContextLike], history: Iterable[Message]
+) -> list[ContextBlock]:
+    """The blocks of ``contexts`` (later ones win per key) that ``history`` lacks.
+
+    Keys and texts are cleaned (no known secret value, no lone surrogate) before their
+    digest is compared, so what is compared is exactly what would be sent.
+    """
+    rendered: dict[str, str] = {}
+    for context in contexts:
+        rendered.update(render_context(context))
+    if not rendered:
+        return []
+    sent = sent_digests(history)
+    blocks = [ContextBlock(clean_text(k), clean_text(t)) for k, t in rendered.items()]
+    return [b for b in blocks if sent.get(b.key) != b.digest]
