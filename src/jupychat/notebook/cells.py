@@ -44,6 +44,7 @@ from ..context.celldata import Cell, CellError, HeadTail, Output, collapse_cr, h
 from ..context.figures import describe_figure, is_matplotlib_figure
 from ..context.notebook_file import SavedNotebook, saved_notebook
 from ..context.saferepr import bounded_repr
+from .patching import Patch
 
 __all__ = ["CellRecord", "get_record"]
 
@@ -59,32 +60,6 @@ def get_record(shell: Any = None) -> CellRecord | None:
 
         shell = get_ipython()
     return _records.get(id(shell)) if shell is not None else None
-
-
-class _Patch:
-    """One attribute of one object replaced by a wrapper, undone only if still ours."""
-
-    def __init__(self, target: Any, name: str, make: Callable[[Any], Any]) -> None:
-        self.target = target
-        self.name = name
-        self.previous = getattr(target, name)
-        try:
-            self.had_own = name in vars(target)
-        except TypeError:
-            self.had_own = False
-        self.wrapper = make(self.previous)
-        setattr(target, name, self.wrapper)
-
-    def undo(self) -> None:
-        try:
-            if getattr(self.target, self.name, None) is not self.wrapper:
-                return  # wrapped again on top of us: leave the chain alone (ours passes through)
-            if self.had_own:
-                setattr(self.target, self.name, self.previous)
-            else:
-                delattr(self.target, self.name)
-        except Exception as exc:
-            log.debug("cannot undo patch of %s: %s", self.name, exc)
 
 
 class _Pending:
@@ -173,9 +148,9 @@ class CellRecord:
         self._quiet = 0
         self._active = False
         self._shell: Any = None
-        self._patches: list[_Patch] = []
+        self._patches: list[Patch] = []
         self._targets: list[tuple[Callable[[], Any], str, Callable[[Any], Any]]] = []
-        self._stream_patches: list[_Patch] = []
+        self._stream_patches: list[Patch] = []
         self._display_ids: dict[str, int] = {}
 
     # -- installing -------------------------------------------------------------------
@@ -228,7 +203,7 @@ class CellRecord:
                 for patch in stale:
                     patch.undo()
                     self._patches.remove(patch)
-                self._patches.append(_Patch(target, name, make))
+                self._patches.append(Patch(target, name, make))
             except Exception as exc:  # an unusual shell: record what we can
                 log.debug("cell record: cannot wrap %s: %s", name, exc)
 
@@ -356,7 +331,7 @@ class CellRecord:
                 continue
             try:
                 self._stream_patches.append(
-                    _Patch(stream, "write", functools.partial(self._wrap_write, which=which))
+                    Patch(stream, "write", functools.partial(self._wrap_write, which=which))
                 )
             except Exception as exc:  # a stream that refuses attributes: no capture
                 log.debug("cell record: cannot wrap sys.%s.write: %s", which, exc)
