@@ -82,6 +82,31 @@ with the same budgets, degradation order and privacy rules as variables
 ([context.md](context.md)). Every example below was produced by running the code
 (`docs/make_notebook_context.py`), not written by hand.
 
+## In a notebook
+
+| you write | the model gets |
+|---|---|
+| `%%chat --cells 3` | the last three executed cells: code, printed output, results, figures' accounts |
+| `@error` in the prompt | the last error: the cell's code and its traceback as the user saw it |
+| `@fig` | the latest figure: a text account from the live matplotlib `Figure` (axes, titles, labels, scales, artists, data ranges, legend, "axes 1 has no plotted data"), plus the PNG for models that take images; a variable named `fig` holding a figure wins |
+| `@In[7]` | cell 7 with its outputs |
+| `%chat fix` | asks for the fixed cell; in JupyterLab and Notebook 7 a bar under the answer replaces the failing cell's code (an ordinary edit: Ctrl+Z in that cell brings the old code back); elsewhere the fix goes into a new cell below |
+| `%chat context @fig --cells 2` | prints exactly what the next turn would send (blocks and images) |
+| `%chat cells` | the recorded cells, one line each |
+
+The standing inventory (sent once, re-sent only when it changes) lists the recent cells in
+one line each, and the model can ask for more with the read-only tools `list_cells`,
+`get_cell(n)` and `get_figure(n)`. In the chat panel, a code block in an answer about a
+cell (`@error`, `@In[7]`, `@fig`) gets "Replace In [7]" next to "Insert below".
+
+Settings (`%config ChatMagics.<name>`, `JUPYCHAT_<NAME>` or the config file):
+`cell_outputs = False` sends code only; `cell_images = False` never sends images;
+`cell_stream_chars` caps printed output per cell (head and tail kept, default 2,000);
+`vision = "true" | "false" | "auto"` says whether the model takes images (the built-in
+table knows OpenAI, Anthropic and common Ollama vision models).
+
+## From Python
+
 ```python
 from jupychat.notebook.cells import CellRecord, get_record
 from jupychat.context.cells import (cells_context, error_context, figure_context,
