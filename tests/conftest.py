@@ -31,3 +31,28 @@ def _isolated_env(tmp_path, monkeypatch):
         provider.reset()
     yield
     config.reset_for_tests()
+
+
+@pytest.fixture
+def notebook_shell(monkeypatch):
+    """``notebook_shell(model, notebook)``: a fresh IPython shell with ``%load_ext jupychat``,
+    its session bound to ``notebook`` and using ``model``; unloaded afterwards."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupychat.notebook import unload_ipython_extension
+
+    shells = []
+
+    def make(model: str, notebook: str = "/work/analysis.ipynb"):
+        monkeypatch.setenv("JUPYCHAT_MODEL", model)
+        monkeypatch.setenv("JPY_SESSION_NAME", notebook)
+        InteractiveShell.clear_instance()
+        sh = InteractiveShell.instance()
+        sh.run_line_magic("load_ext", "jupychat")
+        shells.append(sh)
+        return sh
+
+    yield make
+    for sh in shells:
+        unload_ipython_extension(sh)
+    InteractiveShell.clear_instance()

@@ -8,11 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from jupychat import ChatSession
-from jupychat.notebook import get_chat, unload_ipython_extension
+from jupychat.notebook import get_chat
 from jupychat.notebook.engine import Footer
 from jupychat.notebook.panel import get_panel
 from jupychat.providers.fake import get_fake
@@ -21,15 +20,8 @@ NOTEBOOK_LAYER = Path(__file__).resolve().parents[1] / "src" / "jupychat" / "not
 
 
 @pytest.fixture
-def shell(monkeypatch):
-    monkeypatch.setenv("JUPYCHAT_MODEL", "fake:a")
-    monkeypatch.setenv("JPY_SESSION_NAME", "/work/engine.ipynb")
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "jupychat")
-    yield sh
-    unload_ipython_extension(sh)
-    InteractiveShell.clear_instance()
+def shell(notebook_shell):
+    return notebook_shell("fake:a", "/work/engine.ipynb")
 
 
 def run(shell, cell):

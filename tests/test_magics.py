@@ -17,15 +17,8 @@ from jupychat.providers.fake import get_fake
 
 
 @pytest.fixture
-def shell(monkeypatch):
-    monkeypatch.setenv("JUPYCHAT_MODEL", "fake:magics")
-    monkeypatch.setenv("JPY_SESSION_NAME", "/work/analysis.ipynb")
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "jupychat")
-    yield sh
-    unload_ipython_extension(sh)
-    InteractiveShell.clear_instance()
+def shell(notebook_shell):
+    return notebook_shell("fake:magics", "/work/analysis.ipynb")
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from types import SimpleNamespace
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from jupychat import ChatSession
@@ -23,7 +22,7 @@ from jupychat.approval import (
     visible_code,
 )
 from jupychat.context import data_tools, describe
-from jupychat.notebook import get_chat, unload_ipython_extension
+from jupychat.notebook import get_chat
 from jupychat.providers.fake import get_fake
 
 # -- approval: what is shown is exactly what runs ---------------------------------------
@@ -177,15 +176,8 @@ def test_describing_a_function_never_evaluates_its_string_annotations():
 
 
 @pytest.fixture
-def shell(monkeypatch):
-    monkeypatch.setenv("JUPYCHAT_MODEL", "fake:safety")
-    monkeypatch.setenv("JPY_SESSION_NAME", "/work/safety.ipynb")
-    InteractiveShell.clear_instance()
-    sh = InteractiveShell.instance()
-    sh.run_line_magic("load_ext", "jupychat")
-    yield sh
-    unload_ipython_extension(sh)
-    InteractiveShell.clear_instance()
+def shell(notebook_shell):
+    return notebook_shell("fake:safety", "/work/safety.ipynb")
 
 
 def _run(shell, cell):

@@ -10,37 +10,16 @@ returns the text account; attaching the image itself is the caller's business.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._fmt import short
-from .budget import cap_text
 from .cells import cell_text, cells_inventory, figure_context
-from .privacy import redact_secrets
+from .datatools import Refusal, read_only_tool
 from .settings import ContextSettings
 
 __all__ = ["CellTools", "cell_tools"]
 
 RecordGetter = Callable[[], Any]
-
-
-class _Refusal(Exception):
-    """The tool cannot answer; the message goes back to the model as is."""
-
-
-def _tool(method: Callable[..., str]) -> Callable[..., str]:
-    @functools.wraps(method)
-    def wrapper(self: CellTools, *args: Any, **kwargs: Any) -> str:
-        try:
-            text = method(self, *args, **kwargs)
-        except _Refusal as exc:
-            text = str(exc)
-        except Exception as exc:
-            text = f"error: {type(exc).__name__}: {short(str(exc), 200)}"
-        return cap_text(redact_secrets(text), self.settings.tool_budget)
-
-    return wrapper
 
 
 class CellTools:
@@ -64,7 +43,7 @@ class CellTools:
     def _record(self) -> Any:
         record = self.record_getter()
         if record is None:
-            raise _Refusal(
+            raise Refusal(
                 "Executed cells are not being recorded in this kernel; ask the "
                 "user to paste the code and output instead."
             )
@@ -74,7 +53,7 @@ class CellTools:
         try:
             count = int(execution_count)
         except (TypeError, ValueError):
-            raise _Refusal(
+            raise Refusal(
                 "error: give the cell's execution count as an integer, e.g. "
                 "execution_count=7 for In [7]"
             ) from None
@@ -85,13 +64,13 @@ class CellTools:
                 for c in self._record().cells(include_chat=True)
                 if c.execution_count is not None
             ][-10:]
-            raise _Refusal(
+            raise Refusal(
                 f"error: no recorded cell In [{count}]; call list_cells to see "
                 f"what ran (recent: {', '.join(map(str, known)) or 'none'})."
             )
         return cell
 
-    @_tool
+    @read_only_tool
     def list_cells(self, limit: int = 20) -> str:
         """List the recently executed notebook cells, one line each (oldest first).
 
@@ -106,7 +85,7 @@ class CellTools:
         )
         return text or "No cells have been executed since jupychat was loaded."
 
-    @_tool
+    @read_only_tool
     def get_cell(self, execution_count: int, include_outputs: bool = True) -> str:
         """Return the code of one executed cell and what it showed (outputs, prints, errors).
 
@@ -125,7 +104,7 @@ class CellTools:
             image_reason="tool results carry text only",
         )
 
-    @_tool
+    @read_only_tool
     def get_figure(self, execution_count: int, index: int = -1) -> str:
         """Describe a figure an executed cell showed: axes, labels, scales, data ranges.
 

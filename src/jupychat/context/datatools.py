@@ -40,20 +40,21 @@ NamespaceGetter = Callable[[], Mapping[str, Any]]
 MAX_ROWS = 50
 
 
-class _Refusal(Exception):
+class Refusal(Exception):
     """A tool cannot answer; the message goes back to the model as is."""
 
 
-def _tool(method: Callable[..., str]) -> Callable[..., str]:
-    """Never raise, redact, cap."""
+def read_only_tool(method: Callable[..., str]) -> Callable[..., str]:
+    """A tool method that never raises: a :class:`Refusal` or any error becomes its
+    answer; the text is scrubbed of secrets and capped at ``self.settings.tool_budget``."""
 
     @functools.wraps(method)
-    def wrapper(self: DataTools, *args: Any, **kwargs: Any) -> str:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> str:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 text = method(self, *args, **kwargs)
-        except _Refusal as exc:
+        except Refusal as exc:
             text = str(exc)
         except Exception as exc:
             text = f"error: {type(exc).__name__}: {short(str(exc), 300)}"
@@ -89,20 +90,20 @@ class DataTools:
     # -- helpers -------------------------------------------------------------------------
     def _get(self, name: str) -> Any:
         if not isinstance(name, str) or not name:
-            raise _Refusal("error: give the variable name as a string, e.g. name='df'")
+            raise Refusal("error: give the variable name as a string, e.g. name='df'")
         if var_excluded(name, self.settings):
-            raise _Refusal(f"`{name}` is not available (excluded by the user's settings).")
+            raise Refusal(f"`{name}` is not available (excluded by the user's settings).")
         namespace = self.namespace_getter()
         if name not in namespace or name.startswith("_"):
             known = [k for k in namespace if isinstance(k, str) and not k.startswith("_")
                      and not var_excluded(k, self.settings)][:30]
-            raise _Refusal(f"error: no variable named {name!r}; call list_variables to see "
+            raise Refusal(f"error: no variable named {name!r}; call list_variables to see "
                            f"what exists (e.g. {', '.join(known[:10]) or 'none'}).")
         return namespace[name]
 
     def _need_values(self, what: str) -> None:
         if self.settings.values != "full":
-            raise _Refusal(f"{what} is not available: the user's values setting is "
+            raise Refusal(f"{what} is not available: the user's values setting is "
                            f"{self.settings.values!r} (no cell values are shared).")
 
     def _frame_columns(self, var: str, obj: Any) -> list[str]:
@@ -127,7 +128,7 @@ class DataTools:
             if not matches or column_excluded(var, labels[matches[0]], self.settings):
                 near = [lab for lab in labels if str(col).lower() in lab.lower()][:8]
                 hint = f" Similar: {', '.join(near)}." if near else ""
-                raise _Refusal(f"error: `{var}` has no column {col!r}.{hint}")
+                raise Refusal(f"error: `{var}` has no column {col!r}.{hint}")
             positions.append(matches[0])
         return positions
 
@@ -135,14 +136,14 @@ class DataTools:
         return column_private(var, label, self.settings)
 
     # -- tools ---------------------------------------------------------------------------
-    @_tool
+    @read_only_tool
     def list_variables(self) -> str:
         """List the notebook's variables with their type and shape or length."""
         text = inventory(self.namespace_getter(), self.settings,
                          budget=self.settings.tool_budget)
         return text or "The notebook defines no variables yet."
 
-    @_tool
+    @read_only_tool
     def describe_variable(self, name: str, detail: Literal["auto", "full", "compact"] = "auto",
                           columns: list[str] | None = None) -> str:
         """Describe one notebook variable: type, shape, per-column statistics.
@@ -160,12 +161,12 @@ class DataTools:
         budget = {"auto": self.settings.var_budget, "full": self.settings.tool_budget,
                   "compact": max(200, self.settings.var_budget // 3)}.get(detail)
         if budget is None:
-            raise _Refusal("error: detail must be 'auto', 'full' or 'compact'")
+            raise Refusal("error: detail must be 'auto', 'full' or 'compact'")
         if not is_tabular(obj):
             budget = min(budget, max(self.settings.other_budget, budget // 2))
         return describe(obj, name, budget=budget, settings=self.settings, columns=columns)
 
-    @_tool
+    @read_only_tool
     def describe_column(self, var: str, column: str, top_k: int = 10, bins: int = 10) -> str:
         """Exact statistics of one DataFrame column (reads the whole column).
 
@@ -182,7 +183,7 @@ class DataTools:
         """
         obj = self._get(var)
         if not is_tabular(obj) or type(obj).__name__ == "LazyFrame":
-            raise _Refusal(f"error: `{var}` is a {type_name(obj)}, not a DataFrame or Series; "
+            raise Refusal(f"error: `{var}` is a {type_name(obj)}, not a DataFrame or Series; "
                            "use describe_variable.")
         top_k = max(0, min(int(top_k), 50))
         bins = max(1, min(int(bins), 50))
@@ -192,7 +193,7 @@ class DataTools:
         private = self._private(var, label)
         return _exact_column(var, label, series, private, self.settings.values, top_k, bins)
 
-    @_tool
+    @read_only_tool
     def value_counts(self, var: str, columns: list[str], top_k: int = 20) -> str:
         """Exact counts of the most frequent values (or value combinations) of columns.
 
@@ -207,18 +208,18 @@ class DataTools:
         """
         obj = self._get(var)
         if not is_tabular(obj) or type(obj).__name__ == "LazyFrame":
-            raise _Refusal(f"error: `{var}` is not a DataFrame or Series.")
+            raise Refusal(f"error: `{var}` is not a DataFrame or Series.")
         self._need_values("value_counts")
         top_k = max(1, min(int(top_k), 100))
         positions = self._resolve_columns(var, obj, columns)
         labels = self._frame_columns(var, obj)
         private = [labels[p] for p in positions if self._private(var, labels[p])]
         if private:
-            raise _Refusal(f"values of {', '.join(private)} are withheld (privacy); "
+            raise Refusal(f"values of {', '.join(private)} are withheld (privacy); "
                            "describe_column gives their statistics.")
         return _value_counts(obj, positions, [labels[p] for p in positions], top_k)
 
-    @_tool
+    @read_only_tool
     def get_rows(self, var: str, n: int = 10, columns: list[str] | None = None,
                  order: Literal["head", "tail", "random"] = "random") -> str:
         """Return up to 50 rows of a DataFrame, Series, array or list.
@@ -238,7 +239,7 @@ class DataTools:
         self._need_values("get_rows")
         n = max(1, min(int(n), MAX_ROWS))
         if order not in ("head", "tail", "random"):
-            raise _Refusal("error: order must be 'head', 'tail' or 'random'")
+            raise Refusal("error: order must be 'head', 'tail' or 'random'")
         if is_tabular(obj) and type(obj).__name__ != "LazyFrame":
             positions = self._resolve_columns(var, obj, columns)
             labels = self._frame_columns(var, obj)
@@ -255,10 +256,10 @@ class DataTools:
             for p in picks:
                 lines.append(f"[{p}] {guarded_repr(obj[p], maxchars=300)}")
             return "\n".join(lines)
-        raise _Refusal(f"error: get_rows works on DataFrames, Series, arrays and lists; "
+        raise Refusal(f"error: get_rows works on DataFrames, Series, arrays and lists; "
                        f"`{var}` is a {type_name(obj)} (use describe_variable).")
 
-    @_tool
+    @read_only_tool
     def run_python(self, code: str) -> str:
         """Run Python code in the notebook (the user approves each call first).
 
