@@ -1,7 +1,7 @@
 """Retries, backoff, timeouts and fault mapping of the HTTP providers.
 
-Unit tier: the sans-IO pieces of ``providers._http`` (Retry-After parsing, backoff,
-the retry decision, redaction, error-body shapes). Loopback tier: every fault the fake
+Unit tier: the sans-IO pieces of ``providers._retry`` and ``providers._errors``
+(Retry-After parsing, backoff, the retry decision, redaction, error-body shapes). Loopback tier: every fault the fake
 server can script, for both wire formats, through both the sync and the async driver.
 """
 
@@ -26,16 +26,8 @@ from jupychat.errors import (
     RateLimitError,
 )
 from jupychat.events import Done, TextDelta
-from jupychat.providers._http import (
-    Endpoint,
-    ErrorInfo,
-    RetryPolicy,
-    RetryState,
-    error_info,
-    map_error,
-    parse_retry_after,
-    redact,
-)
+from jupychat.providers._errors import Endpoint, ErrorInfo, error_info, map_error, redact
+from jupychat.providers._retry import RetryPolicy, RetryState, parse_retry_after
 from jupychat.providers.anthropic import anthropic_provider
 from jupychat.providers.base import ChatRequest
 from jupychat.providers.openai import compatible_provider

@@ -1,11 +1,14 @@
-"""OpenAI Chat Completions and the many servers that speak it.
+"""OpenAI Chat Completions: the wire format, and the provider for every server that speaks it.
 
 Design note: one provider class talks to OpenAI, Azure OpenAI, Ollama, vLLM, the
-llama.cpp server, LM Studio, OpenRouter, Groq... through ``base_url``; the factories at
-the bottom (named in :data:`jupychat.providers.registry.BUILTIN`) only decide the URL,
-the key and the provider name. Mapping a :class:`ChatRequest` to the JSON payload is a
-pure function (:func:`build_payload`), and reading the stream is a per-request parser
-object (:class:`OpenAIStreamParser`), so nothing about one stream is kept on the provider.
+llama.cpp server, LM Studio, OpenRouter, Groq... What differs between them (URL, key
+header, API version, environment variables) is data in :data:`jupychat.providers.specs.SPECS`,
+resolved by :func:`~jupychat.providers.specs.http_provider`; this module holds only the
+wire format. Mapping a :class:`ChatRequest` to the JSON payload is a pure function
+(:func:`build_payload`), and reading the stream is a per-request parser object
+(:class:`OpenAIStreamParser`), so nothing about one stream is kept on the provider. The
+embedded llama.cpp model (:mod:`.local`) produces the same chunks in-process and reads
+them with the same parser (:meth:`OpenAIStreamParser.feed_chunk`).
 
 Wire format (``POST {base_url}/chat/completions`` with ``stream: true`` and
 ``stream_options: {"include_usage": true}``): ``data: {chunk}`` lines whose
@@ -26,28 +29,20 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from jupychat import config
-from jupychat.errors import ConfigError, ProtocolError
+from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
 
-from ._http import (
-    Endpoint,
-    HTTPProvider,
-    check_options,
-    error_info,
-    map_error,
-    merge_headers,
-    public_url,
-)
-from ._stream import StreamParser, parse_json
+from ._errors import Endpoint, error_info, map_error, parse_json
+from ._http import HTTPProvider
+from ._stream import StreamParser
 from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
+from .specs import http_provider
 
 __all__ = [
-    "AzureOpenAIProvider",
     "OpenAIProvider",
     "OpenAIStreamParser",
     "azure_provider",
@@ -57,10 +52,6 @@ __all__ = [
     "ollama_provider",
     "openai_provider",
 ]
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-_NO_VERSION = frozenset({"api_version"})  # only Azure (and Anthropic) have API versions
-AZURE_API_VERSION = "2024-10-21"
 
 
 # -------------------------------------------------------------------------- payload
@@ -243,11 +234,25 @@ def _usage(data: Mapping[str, Any]) -> Usage:
 
 
 class OpenAIStreamParser(StreamParser):
-    """Turns Chat Completions chunks (streamed or one JSON body) into events."""
+    """Turns Chat Completions chunks (streamed, one JSON body, or parsed dicts) into events.
 
-    def __init__(self, endpoint: Endpoint, model_id: str) -> None:
+    Parameters
+    ----------
+    endpoint:
+        Where the chunks come from (named in errors).
+    model_id:
+        The model id put on :class:`~jupychat.events.Done`.
+    advice:
+        What a protocol error tells the user to check (default: that the endpoint's URL
+        is an OpenAI-compatible Chat Completions API).
+    """
+
+    def __init__(self, endpoint: Endpoint, model_id: str, advice: str | None = None) -> None:
         self._endpoint = endpoint
         self._model_id = model_id
+        self._advice = advice or (
+            f"check that {endpoint.url} is an OpenAI-compatible Chat Completions API"
+        )
         self._calls: dict[int, _PendingCall] = {}
         self._finish: str | None = None
         self._usage: Usage | None = None
@@ -270,9 +275,12 @@ class OpenAIStreamParser(StreamParser):
             return []
         if not text:
             return []
-        chunk = parse_json(text, self._endpoint)
+        return self.feed_chunk(parse_json(text, self._endpoint))
+
+    def feed_chunk(self, chunk: Any) -> list[Event]:
+        """One chunk already parsed from JSON (what llama.cpp hands its callbacks)."""
         if not isinstance(chunk, Mapping):
-            raise self._protocol(f"a stream chunk that is not an object ({text[:40]!r})")
+            raise self._protocol(f"a stream chunk that is not an object ({str(chunk)[:40]!r})")
         if chunk.get("error"):
             raise map_error(None, error_info(chunk), self._endpoint)
         return self._chunk(chunk)
@@ -309,8 +317,7 @@ class OpenAIStreamParser(StreamParser):
 
     def _protocol(self, what: str) -> ProtocolError:
         return ProtocolError(
-            f"{self._endpoint.provider} sent {what}; check that {self._endpoint.url} is an "
-            "OpenAI-compatible Chat Completions API",
+            f"{self._endpoint.provider} sent {what}; {self._advice}",
             provider=self._endpoint.provider,
         )
 
@@ -402,44 +409,17 @@ class OpenAIStreamParser(StreamParser):
         return out
 
 
-# ------------------------------------------------------------------------ providers
+# ------------------------------------------------------------------------- provider
 
 
 class OpenAIProvider(HTTPProvider):
-    """Chat Completions over ``base_url`` with a bearer key.
+    """Chat Completions over HTTP: any spec whose wire is ``"openai"``.
 
-    Parameters
-    ----------
-    model:
-        The model name the server expects.
-    name:
-        Registry name (``"openai"``, ``"ollama"``, ``"openai-compatible"`` or an alias).
-    url_in_id:
-        Put ``@base_url`` in :attr:`model_id` so a saved session finds the same server.
-    **options:
-        See :class:`~jupychat.providers._http.HTTPProvider`.
+    Built by :func:`jupychat.providers.specs.http_provider` (see
+    :class:`~jupychat.providers._http.HTTPProvider` for the parameters).
     """
 
     name = "openai"
-
-    def __init__(
-        self, model: str, *, name: str = "openai", url_in_id: bool = False, **options: Any
-    ) -> None:
-        self.name = name
-        self._url_in_id = url_in_id
-        super().__init__(model, **options)
-
-    @property
-    def model_id(self) -> str:
-        if self._url_in_id:  # a password in the URL is used, never shown or saved
-            return f"{self.name}:{self.model}@{public_url(self.base_url)}"
-        return f"{self.name}:{self.model}"
-
-    def request_url(self) -> str:
-        return f"{self.base_url}/chat/completions"
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        return {"authorization": f"Bearer {key}"} if key else {}
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
         return build_payload(self.model, request)
@@ -448,111 +428,26 @@ class OpenAIProvider(HTTPProvider):
         return OpenAIStreamParser(endpoint, self.model_id)
 
 
-class AzureOpenAIProvider(OpenAIProvider):
-    """Azure OpenAI: a deployment URL, an ``api-version`` query and an ``api-key`` header."""
-
-    def __init__(self, model: str, *, api_version: str, **options: Any) -> None:
-        self.api_version = api_version
-        super().__init__(model, name="azure", **options)
-
-    def request_url(self) -> str:
-        return (
-            f"{self.base_url}/openai/deployments/{self.model}/chat/completions"
-            f"?api-version={self.api_version}"
-        )
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        return {"api-key": key} if key else {}
-
-
-# ------------------------------------------------------------------------ factories
-
-
-def _split_url(model: str) -> tuple[str, str | None]:
-    at = model.find("@http")
-    if at < 0:
-        return model, None
-    return model[:at], model[at + 1 :]
+# ------------------------------------------------- registry names (see specs.SPECS)
 
 
 def openai_provider(model: str, **options: Any) -> OpenAIProvider:
     """``openai:MODEL`` — api.openai.com (or ``OPENAI_BASE_URL``), key ``OPENAI_API_KEY``."""
-    check_options("openai", options, unused=_NO_VERSION)
-    options.pop("name", None)
-    settings = config.provider_settings("openai")
-    base_url = (
-        options.pop("base_url", None)
-        or os.environ.get("OPENAI_BASE_URL")
-        or settings.get("base_url")
-        or OPENAI_BASE_URL
-    )
-    options.pop("api_version", None)
-    return OpenAIProvider(
-        model,
-        name="openai",
-        base_url=str(base_url),
-        key_name="openai",
-        key_env="OPENAI_API_KEY",
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("openai", model, **options))
 
 
-def azure_provider(model: str, **options: Any) -> AzureOpenAIProvider:
+def azure_provider(model: str, **options: Any) -> OpenAIProvider:
     """``azure:DEPLOYMENT`` — ``AZURE_OPENAI_ENDPOINT``, key ``AZURE_OPENAI_API_KEY``.
 
     The API version comes from ``api_version=``, ``OPENAI_API_VERSION``, the
     ``[providers.azure]`` table, or defaults to a GA version.
     """
-    check_options("azure", options)
-    options.pop("name", None)
-    settings = config.provider_settings("azure")
-    endpoint = (
-        options.pop("base_url", None)
-        or os.environ.get("AZURE_OPENAI_ENDPOINT")
-        or settings.get("base_url")
-    )
-    if not endpoint:
-        raise ConfigError(
-            "azure needs an endpoint: set AZURE_OPENAI_ENDPOINT "
-            "(https://NAME.openai.azure.com) or pass base_url="
-        )
-    api_version = (
-        options.pop("api_version", None)
-        or os.environ.get("OPENAI_API_VERSION")
-        or settings.get("api_version")
-        or AZURE_API_VERSION
-    )
-    return AzureOpenAIProvider(
-        model,
-        api_version=str(api_version),
-        base_url=str(endpoint),
-        key_name="azure",
-        key_env="AZURE_OPENAI_API_KEY",
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("azure", model, **options))
 
 
 def ollama_provider(model: str, **options: Any) -> OpenAIProvider:
     """``ollama:MODEL`` — a local Ollama (``OLLAMA_HOST`` honoured); no key needed."""
-    from .registry import _ollama_base
-
-    check_options("ollama", options, unused=_NO_VERSION)
-    options.pop("name", None)
-    options.pop("api_version", None)
-    settings = config.provider_settings("ollama")
-    base_url = options.pop("base_url", None) or settings.get("base_url") or _ollama_base()
-    return OpenAIProvider(
-        model,
-        name="ollama",
-        base_url=str(base_url),
-        key_name="ollama",
-        key_env="OLLAMA_API_KEY",
-        key_required=False,
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("ollama", model, **options))
 
 
 def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
@@ -563,28 +458,8 @@ def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
     is optional: ``api_key=``, ``%chat key NAME``, ``OPENAI_COMPATIBLE_API_KEY`` (plain
     name only) or the table's ``api_key_env`` / ``api_key``.
     """
-    check_options("openai-compatible", options, unused=_NO_VERSION)
-    alias = options.pop("name", None)
-    name = str(alias or "openai-compatible")
-    settings = config.provider_settings(name)
-    options.pop("api_version", None)
-    model_name, url = _split_url(str(model or ""))
-    explicit = url or options.pop("base_url", None)
-    base_url = explicit or settings.get("base_url")
-    if not base_url:
-        raise ConfigError(
-            f"{name} needs a base URL: use '{name}:MODEL@http://HOST:PORT/v1', pass "
-            f"base_url=, or set base_url in [providers.{name}] of the config file"
-        )
-    key_env = settings.get("api_key_env") if alias else "OPENAI_COMPATIBLE_API_KEY"
-    return OpenAIProvider(
-        model_name,
-        name=name,
-        url_in_id=(alias is None) or bool(explicit),
-        base_url=str(base_url),
-        key_name=name,
-        key_env=str(key_env) if key_env else None,
-        key_required=False,
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("openai-compatible", model, **options))
+
+
+def _built(provider: HTTPProvider) -> OpenAIProvider:
+    return cast(OpenAIProvider, provider)  # the spec's wire is "openai"
