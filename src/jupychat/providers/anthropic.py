@@ -36,11 +36,11 @@ from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComp
 from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 
 from ._errors import Endpoint, error_info, map_error, parse_json
+from ._fence import context_text
 from ._http import HTTPProvider
 from ._stream import StreamParser
 from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
-from .openai import context_text
 from .specs import SPECS, http_provider
 
 __all__ = [
