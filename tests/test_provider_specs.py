@@ -153,6 +153,12 @@ def test_a_plugin_can_register_a_spec_instead_of_a_factory(monkeypatch):
         registry._registered.pop("labgw")
 
 
+def test_a_url_in_the_model_string_wins_over_the_base_url_option():
+    provider = http_provider("openai-compatible", "m@http://a.example/v1", base_url="http://b/v1")
+    assert provider.base_url == "http://a.example/v1"
+    assert provider.model_id == "openai-compatible:m@http://a.example/v1"
+
+
 def test_a_spec_with_an_unknown_wire_is_refused():
     with pytest.raises(ConfigError, match="unknown wire format 'grpc'"):
         ProviderSpec("x", "grpc")

@@ -346,7 +346,8 @@ def http_provider(spec: ProviderSpec | str, model: str = "", **options: Any) -> 
     model_name, url = (
         _split_url(str(model or "")) if spec.url_in_model else (str(model or ""), None)
     )
-    explicit = url or options.pop("base_url", None)
+    given = options.pop("base_url", None)
+    explicit = url or given  # the model string's URL wins: it is what a saved id names
     base_url = _base_url(spec, name, own, explicit, settings)
     api_version = _api_version(spec, own, options.pop("api_version", None), settings)
     key_env = spec.key_env if own else settings.get("api_key_env")
