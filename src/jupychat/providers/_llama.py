@@ -54,6 +54,7 @@ from .gguf import GGUFInfo, read_gguf
 __all__ = [
     "DEFAULT_N_CTX",
     "END",
+    "STOP_WAIT",
     "Call",
     "Failure",
     "Loaded",
