@@ -25,7 +25,7 @@ from jupychat.providers.base import ChatRequest
 from jupychat.types import Message
 
 SERVER_N_CTX = 2048
-SERVER_THREADS = 1  # robust on a busy 2-core machine (see local._default_threads)
+SERVER_THREADS = 1  # robust on a busy 2-core machine (see providers._llama.default_threads)
 
 needs_llama = pytest.mark.skipif(
     importlib.util.find_spec("xllamacpp") is None

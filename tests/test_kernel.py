@@ -5,6 +5,7 @@
   interrupted, and the next `%%chat` works.
 - Re-running a cell: execute requests carry the cell id in their metadata (``cellId``), and
   a re-run replaces that cell's turn instead of adding another.
+- The embedded model's first cell: "loading the local model…" shows before the answer.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 
 from fixtures_server import fake_server  # noqa: F401  (fixture)
+from llama_fixtures import needs_llama
 
 pytestmark = pytest.mark.kernel
 
@@ -97,8 +99,14 @@ def test_stop_button_interrupts_stream_and_keeps_partial(tmp_path, fake_server, 
 
 def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
     """Send an execute_request carrying the cell id, as JupyterLab does (metadata.cellId)."""
-    content = {"code": code, "silent": False, "store_history": True,
-               "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+    content = {
+        "code": code,
+        "silent": False,
+        "store_history": True,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }
     msg = client.session.msg("execute_request", content, metadata={"cellId": cell_id})
     client.shell_channel.send(msg)
     outputs = []
@@ -134,6 +142,47 @@ def test_rerunning_a_cell_in_a_real_kernel_replaces_its_turn(tmp_path, fake_serv
             "print([m.text for m in get_chat().session().history if m.role == 'user'])",
         )
         assert "['another cell', 'second wording']" in _texts(outputs)
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+@needs_llama
+@pytest.mark.llama
+def test_a_local_cell_shows_the_loading_status_before_the_answer(tmp_path):
+    """A fresh kernel: the embedded model loads on the first ``%%chat -m local`` cell, and
+    the cell shows that it is loading before the answer streams in (the status line is
+    cleared when the answer starts)."""
+    env = {
+        **os.environ,
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+        "JPY_SESSION_NAME": str(tmp_path / "local.ipynb"),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        reply, _ = _run(client, "%load_ext jupychat")
+        assert reply["status"] == "ok"
+        reply, outputs = _run(
+            client, "%%chat -m local --max-tokens 8 --temperature 0\nSay hi.", timeout=180
+        )
+        assert reply["status"] == "ok", _texts(outputs)
+        seen = []
+        for msg in outputs:
+            data = msg["content"].get("data", {})
+            plain, markup = data.get("text/plain", ""), data.get("text/html", "")
+            if "jc-status" in markup and plain.startswith("loading the local model"):
+                seen.append("loading")
+            elif "jc-status" in markup and " loaded in " in plain:
+                seen.append("loaded")
+            elif "jc-answer" in markup and plain.strip():
+                seen.append("answer")
+        assert seen[:2] == ["loading", "loaded"] and "answer" in seen, seen
+        assert seen.index("answer") > seen.index("loaded")
+        # the model stays loaded in the kernel: the next local cell shows no loading line
+        reply, outputs = _run(client, "%%chat -m local --max-tokens 4\nAgain.", timeout=120)
+        assert reply["status"] == "ok" and "loading the local model" not in _texts(outputs)
     finally:
         client.stop_channels()
         manager.shutdown_kernel(now=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from jupychat.errors import ConfigError, ContextWindowError, ModelNotFoundError, ProviderError
-from jupychat.events import Done, TextDelta
+from jupychat.events import Done, StatusEvent, TextDelta
 from jupychat.providers import local
 from jupychat.providers.base import ToolSpec
 from jupychat.providers.registry import resolve_model
@@ -120,7 +120,7 @@ def test_a_folder_is_not_a_model(tmp_path):
         ({"n_threads": 0}, "n_threads must be a whole number"),
         ({"max_tokens": 2.5}, "max_tokens must be a whole number"),
         ({"context": 4096}, "unknown option"),
-        ({"on_status": "print"}, "on_status must be a callable"),
+        ({"on_status": print}, "unknown option"),  # loading is reported in the stream
     ],
 )
 def test_bad_options_are_config_errors(options, match):
@@ -185,7 +185,9 @@ def test_old_gguf_versions_are_refused(tmp_path):
 
 @pytest.fixture(scope="module")
 def provider():
-    return resolve_model("local")
+    loaded = resolve_model("local")
+    loaded.load()  # these tests look at answers: the loading status lines are tested apart
+    return loaded
 
 
 @pytest.mark.llama
@@ -279,8 +281,8 @@ def test_a_history_with_tool_calls_and_results_continues(provider):
 def test_tool_call_chunks_become_tool_call_events():
     # llama.cpp streams tool calls in the Chat Completions shape; SmolLM2 never writes
     # one, so this is checked on chunks of that documented shape, with the provider's
-    # (private, sans-IO) chunk parser
-    parser = local._Parser("local:x", 4096)
+    # (private, sans-IO) chunk reader
+    parser = local._ChunkReader("local:x", 4096)
     chunks = [
         {"choices": [{"index": 0, "delta": {"role": "assistant", "content": None}}]},
         {
@@ -341,8 +343,8 @@ def test_tool_call_chunks_become_tool_call_events():
 
 
 def test_error_chunks_become_our_errors():
-    # the server's error chunks cannot be provoked on demand: fed to the parser directly
-    parser = local._Parser("local:x", 2048)
+    # the server's error chunks cannot be provoked on demand: fed to the reader directly
+    parser = local._ChunkReader("local:x", 2048)
     too_long = {
         "error": {
             "code": 400,
@@ -495,47 +497,79 @@ def test_chat_session_with_the_local_model():
 
 @pytest.mark.llama
 def test_the_model_loads_lazily_once_and_says_so(caplog):
-    lines: list[str] = []
     before = local.cache_info()["loads"]
-    first = resolve_model("local", n_ctx=640, on_status=lines.append)
-    second = resolve_model("local", n_ctx=640, on_status=lines.append)
+    first = resolve_model("local", n_ctx=640)
+    second = resolve_model("local", n_ctx=640)
     assert local.cache_info()["loads"] == before and not first.loaded  # nothing loaded yet
 
     caplog.set_level(logging.INFO, logger="jupychat")
-    results: list[str] = []
-    threads = [
-        threading.Thread(
-            target=lambda p=p: results.append(collect(p.stream(ask("Hi", max_tokens=3))).text)
-        )
-        for p in (first, second, first)
-    ]
+    outcomes: list[list] = []
+
+    def answer(p) -> None:
+        outcomes.append(list(p.stream(ask("Hi", max_tokens=3))))
+
+    threads = [threading.Thread(target=answer, args=(p,)) for p in (first, second, first)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
-    assert len(results) == 3
+    assert len(outcomes) == 3
     assert local.cache_info()["loads"] == before + 1
     assert first.loaded and second.loaded
-    assert len(lines) == 2
-    assert (
-        lines[0].startswith("loading local model SmolLM2-135M-Instruct.Q4_1")
-        and "n_ctx=640" in lines[0]
-    )
-    assert lines[1].startswith("local model SmolLM2-135M-Instruct.Q4_1 loaded in")
-    assert local.status == lines[1]
-    assert [r.getMessage() for r in caplog.records if r.name == "jupychat"][-2:] == lines
-    collect(resolve_model("local", n_ctx=640).stream(ask("Hi", max_tokens=3)))
+    # every stream that had to wait for the model said so first, then answered
+    waited = [events for events in outcomes if isinstance(events[0], StatusEvent)]
+    assert waited
+    for events in outcomes:
+        statuses = [e.text for e in events if isinstance(e, StatusEvent)]
+        assert len(statuses) in (0, 2)
+        assert all(isinstance(e, StatusEvent) for e in events[: len(statuses)])  # first
+        assert collect(iter(events[len(statuses) :])).text
+        if statuses:
+            assert statuses[0].startswith("loading the local model SmolLM2-135M-Instruct.Q4_1")
+            assert "MB" in statuses[0]
+            assert statuses[1].startswith("local model SmolLM2-135M-Instruct.Q4_1 loaded in")
+            assert "n_ctx=640" in statuses[1]
+    logged = [r.getMessage() for r in caplog.records if r.name == "jupychat"]
+    assert [line.split(" ")[0] for line in logged[-2:]] == ["loading", "local"]
+    assert "n_ctx=640" in logged[-2] and sum(line.startswith("loading") for line in logged) == 1
+    again = list(resolve_model("local", n_ctx=640).stream(ask("Hi", max_tokens=3)))
+    assert not any(isinstance(e, StatusEvent) for e in again)  # loaded: no status lines
     assert local.cache_info()["loads"] == before + 1
 
 
 @pytest.mark.llama
-def test_the_module_status_hook_is_called(monkeypatch):
-    lines: list[str] = []
-    monkeypatch.setattr(local, "on_status", lines.append)
-    provider = resolve_model("local", n_ctx=704)
-    provider.load()
-    assert [line.split(" ")[0] for line in lines] == ["loading", "local"]
-    assert provider.loaded
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_stream_that_loads_the_model_says_so_before_anything_else(mode):
+    provider = resolve_model("local", n_ctx=704 if mode == "sync" else 736)
+    assert not provider.loaded
+    request = ask("Say hi.", max_tokens=4)
+    if mode == "sync":
+        events = list(provider.stream(request))
+    else:
+
+        async def run() -> list:
+            return [e async for e in provider.astream(request)]
+
+        events = asyncio.run(run())
+    assert isinstance(events[0], StatusEvent) and events[0].text.startswith("loading the local")
+    assert isinstance(events[1], StatusEvent) and " loaded in " in events[1].text
+    assert not any(isinstance(e, StatusEvent) for e in events[2:])
+    assert collect(iter(events[2:])).text and provider.loaded
+    assert not hasattr(local, "on_status")  # no module-level hook to set
+
+
+@pytest.mark.llama
+def test_the_session_passes_the_status_on_and_keeps_it_out_of_the_answer():
+    from jupychat import ChatSession
+
+    chat = ChatSession(resolve_model("local", n_ctx=768), max_tokens=4, temperature=0)
+    items = list(chat.stream("Say hi.", events=True))
+    assert [type(i).__name__ for i in items[:2]] == ["StatusEvent", "StatusEvent"]
+    response = items[-1]
+    assert response.text and "loading" not in response.text
+    assert "loading" not in json.dumps(chat.to_dict())
+    again = list(chat.stream("Again.", events=True))
+    assert not any(isinstance(i, StatusEvent) for i in again) and again[-1].text
 
 
 # ------------------------------------------------------------------------------ errors

@@ -37,7 +37,7 @@ from jupychat.events import Done, ReasoningDelta, TextDelta, ToolCallComplete
 from jupychat.providers._unicode import Joiner, clean  # sans-IO, under every provider
 from jupychat.providers.anthropic import anthropic_provider
 from jupychat.providers.base import ChatRequest
-from jupychat.providers.local import _Parser  # the embedded model's chunk parser, sans-IO
+from jupychat.providers.local import _ChunkReader  # the embedded model's chunk reader, sans-IO
 from jupychat.providers.openai import compatible_provider
 from jupychat.store import SessionStore
 from jupychat.types import Message
@@ -248,7 +248,7 @@ def test_joiner_joins_pairs_across_pieces_and_replaces_lone_halves():
 
 
 def test_local_parser_joins_split_pairs_in_text_reasoning_and_arguments():
-    parser = _Parser("local:m", 4096)
+    parser = _ChunkReader("local:m", 4096)
 
     def chunk(**delta: Any) -> dict[str, Any]:
         return {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]}

@@ -176,10 +176,11 @@ def _collect() -> set[str]:
     names: set[str] = set(providers) if isinstance(providers, Mapping) else set()
     env_vars: dict[str, str] = {}
     try:
-        from jupychat.providers.registry import BUILTIN, KEYED_DEFAULTS
+        from jupychat.providers.registry import BUILTIN
+        from jupychat.providers.specs import key_env_vars
 
         names |= set(BUILTIN)
-        env_vars = {p: env for p, env, _ in KEYED_DEFAULTS}
+        env_vars = key_env_vars()
     except Exception:  # pragma: no cover - registry import problems are reported elsewhere
         pass
     for name in names:

@@ -1,12 +1,13 @@
 """Reading one HTTP call: the request body, the retry loop, and the stream of events.
 
-Design note: the sans-IO decisions live in :mod:`._http` (:class:`~._http.RetryState`,
-error mapping) and :mod:`._deadline`; here a per-request :class:`StreamParser` (written
-by each provider) turns server-sent events or a JSON body into :mod:`jupychat.events`,
-fed by a per-try ``_Attempt`` that also tracks whether anything was handed out yet (from
-then on nothing is retried) and turns a chunk of an unexpected shape into a one-line
-:class:`~jupychat.errors.ProtocolError`. Two thin drivers, :func:`run_stream` (sync) and
-:func:`arun_stream` (async), only move bytes and sleep; they share every decision.
+Design note: the sans-IO decisions live in :mod:`._retry` (:class:`~._retry.RetryState`),
+:mod:`._errors` (error mapping) and :mod:`._deadline`; here a per-request
+:class:`StreamParser` (one per wire format) turns server-sent events or a JSON body into
+:mod:`jupychat.events`, fed by a per-try ``_Attempt`` that also tracks whether anything
+was handed out yet (from then on nothing is retried) and turns a chunk of an unexpected
+shape into a one-line :class:`~jupychat.errors.ProtocolError`. Two thin drivers,
+:func:`run_stream` (sync) and :func:`arun_stream` (async), only move bytes and sleep; they
+share every decision.
 
 The body sent is the payload as JSON with every known secret value removed
 (:mod:`jupychat.secrets`) and only valid UTF-8. Server-sent events are parsed by
@@ -29,14 +30,8 @@ from jupychat.events import Event
 
 from . import _deadline
 from ._deadline import Deadline, Watchdog
-from ._http import (
-    Endpoint,
-    RetryPolicy,
-    RetryState,
-    StreamEndedEarly,
-    _one_line,
-    redact,
-)
+from ._errors import Endpoint, one_line, parse_json, redact
+from ._retry import RetryPolicy, RetryState, StreamEndedEarly
 from ._unicode import clean
 
 __all__ = ["ParserFactory", "StreamParser", "arun_stream", "parse_json", "run_stream"]
@@ -67,26 +62,6 @@ class StreamParser(Protocol):
 
 
 ParserFactory = Callable[[Endpoint], StreamParser]
-
-
-def parse_json(data: str | bytes, endpoint: Endpoint, what: str = "stream chunk") -> Any:
-    """``json.loads`` that raises :class:`ProtocolError` with a one-line excerpt.
-
-    Bytes are decoded as UTF-8 with invalid sequences replaced (U+FFFD), as a streamed
-    body is; nesting too deep for the parser is a protocol error too.
-    """
-    if isinstance(data, (bytes, bytearray)):
-        data = bytes(data).decode("utf-8", "replace")
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError) as exc:
-        text = data
-        excerpt = _one_line(redact(text, endpoint.secrets), 80)
-        raise ProtocolError(
-            f"{endpoint.provider} sent a {what} that is not JSON ({excerpt!r}); check that "
-            f"{endpoint.url} is the right kind of API",
-            provider=endpoint.provider,
-        ) from exc
 
 
 def _body_kind(response: httpx.Response, endpoint: Endpoint) -> str:
@@ -125,7 +100,7 @@ class _Attempt:
         except (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
             raise ProtocolError(
                 f"{self.endpoint.provider} sent a chunk we cannot read "
-                f"({_one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
+                f"({one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
                 f"{self.endpoint.url} is the right kind of API",
                 provider=self.endpoint.provider,
             ) from exc

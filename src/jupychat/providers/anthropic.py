@@ -2,8 +2,9 @@
 
 Design note: like :mod:`jupychat.providers.openai`, the payload is built by a pure
 function (:func:`build_payload`) and each response is read by its own parser object
-(:class:`AnthropicStreamParser`); retries, timeouts and error mapping come from
-:mod:`jupychat.providers._http`.
+(:class:`AnthropicStreamParser`); the URL, key header, ``anthropic-version`` and
+environment variables are data in :data:`jupychat.providers.specs.SPECS`, and retries,
+timeouts and error mapping come from :mod:`jupychat.providers._http`.
 
 Wire format (``POST {base}/v1/messages``, headers ``x-api-key`` and
 ``anthropic-version: 2023-06-01``): the system prompt goes in the top-level ``system``
@@ -27,25 +28,20 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from jupychat import config
 from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 
-from ._http import (
-    Endpoint,
-    HTTPProvider,
-    check_options,
-    error_info,
-    map_error,
-    merge_headers,
-)
-from ._stream import StreamParser, parse_json
+from ._errors import Endpoint, error_info, map_error, parse_json
+from ._fence import context_text
+from ._http import HTTPProvider
+from ._stream import StreamParser
 from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
-from .openai import context_text
+from .specs import SPECS, http_provider
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -56,8 +52,8 @@ __all__ = [
     "stop_reason",
 ]
 
-ANTHROPIC_BASE_URL = "https://api.anthropic.com"
-ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_VERSION = str(SPECS["anthropic"].api_version)
+"""The default ``anthropic-version`` header."""
 DEFAULT_MAX_TOKENS = 4096
 _STOP_REASONS = {
     "end_turn": "stop",
@@ -398,34 +394,13 @@ class AnthropicStreamParser(StreamParser):
 
 
 class AnthropicProvider(HTTPProvider):
-    """The Anthropic Messages API.
+    """The Anthropic Messages API: any spec whose wire is ``"anthropic"``.
 
-    Parameters
-    ----------
-    model:
-        e.g. ``"claude-3-5-haiku-latest"``.
-    api_version:
-        The ``anthropic-version`` header (default ``2023-06-01``).
-    **options:
-        See :class:`~jupychat.providers._http.HTTPProvider`.
+    Built by :func:`jupychat.providers.specs.http_provider` (see
+    :class:`~jupychat.providers._http.HTTPProvider` for the parameters).
     """
 
     name = "anthropic"
-
-    def __init__(self, model: str, *, api_version: str = ANTHROPIC_VERSION, **options: Any) -> None:
-        self.api_version = api_version
-        super().__init__(model, **options)
-
-    def request_url(self) -> str:
-        if self.base_url.endswith("/v1"):
-            return f"{self.base_url}/messages"
-        return f"{self.base_url}/v1/messages"
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        headers = {"anthropic-version": self.api_version}
-        if key:
-            headers["x-api-key"] = key
-        return headers
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
         return build_payload(self.model, request)
@@ -436,23 +411,4 @@ class AnthropicProvider(HTTPProvider):
 
 def anthropic_provider(model: str, **options: Any) -> AnthropicProvider:
     """``anthropic:MODEL`` — key ``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL`` honoured."""
-    check_options("anthropic", options)
-    options.pop("name", None)
-    settings = config.provider_settings("anthropic")
-    base_url = (
-        options.pop("base_url", None)
-        or os.environ.get("ANTHROPIC_BASE_URL")
-        or settings.get("base_url")
-        or ANTHROPIC_BASE_URL
-    )
-    headers = merge_headers(settings, options)
-    api_version = options.pop("api_version", None) or settings.get("api_version")
-    return AnthropicProvider(
-        model,
-        api_version=str(api_version or ANTHROPIC_VERSION),
-        base_url=str(base_url),
-        key_name="anthropic",
-        key_env="ANTHROPIC_API_KEY",
-        headers=headers,
-        **options,
-    )
+    return cast(AnthropicProvider, http_provider("anthropic", model, **options))

@@ -1,445 +1,50 @@
-"""OpenAI Chat Completions and the many servers that speak it.
+"""OpenAI Chat Completions over HTTP: OpenAI, Azure, Ollama, vLLM, llama.cpp, LM Studio...
 
-Design note: one provider class talks to OpenAI, Azure OpenAI, Ollama, vLLM, the
-llama.cpp server, LM Studio, OpenRouter, Groq... through ``base_url``; the factories at
-the bottom (named in :data:`jupychat.providers.registry.BUILTIN`) only decide the URL,
-the key and the provider name. Mapping a :class:`ChatRequest` to the JSON payload is a
-pure function (:func:`build_payload`), and reading the stream is a per-request parser
-object (:class:`OpenAIStreamParser`), so nothing about one stream is kept on the provider.
-
-Wire format (``POST {base_url}/chat/completions`` with ``stream: true`` and
-``stream_options: {"include_usage": true}``): ``data: {chunk}`` lines whose
-``choices[0].delta`` carries ``content``, ``reasoning_content`` and ``tool_calls``
-fragments (``index``, then ``id`` / ``function.name`` once, ``function.arguments`` in
-pieces), a ``finish_reason`` on the last choice chunk, a final chunk with empty
-``choices`` and ``usage``, then ``data: [DONE]``.
-
-Context blocks are sent as text before the user's words, each wrapped in
-``<context name="...">…</context>`` so the model can tell data from the question; data
-cannot write those tags itself (see :func:`context_text`).
+Design note: one provider class talks to every server that speaks Chat Completions.
+What differs between them (URL, key header, API version, environment variables) is data
+in :data:`jupychat.providers.specs.SPECS`, resolved by
+:func:`~jupychat.providers.specs.http_provider`; the wire format (request body, response
+parser) is :mod:`.chat_completions`, shared with the embedded model. This module only
+ties the two to the HTTP machinery of :class:`~jupychat.providers._http.HTTPProvider`,
+and names the registry's factories (``openai:``, ``azure:``, ``ollama:``,
+``openai-compatible:``).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from jupychat import config
-from jupychat.errors import ConfigError, ProtocolError
-from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
-from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
-
-from ._http import (
-    Endpoint,
-    HTTPProvider,
-    check_options,
-    error_info,
-    map_error,
-    merge_headers,
-    public_url,
-)
-from ._stream import StreamParser, parse_json
-from ._unicode import Joiner, clean, clean_data
+from ._errors import Endpoint
+from ._http import HTTPProvider
+from ._stream import StreamParser
 from .base import ChatRequest
+from .chat_completions import OpenAIStreamParser, build_payload, context_text, messages_payload
+from .specs import http_provider
 
 __all__ = [
-    "AzureOpenAIProvider",
     "OpenAIProvider",
     "OpenAIStreamParser",
     "azure_provider",
     "build_payload",
     "compatible_provider",
     "context_text",
+    "messages_payload",
     "ollama_provider",
     "openai_provider",
 ]
 
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-_NO_VERSION = frozenset({"api_version"})  # only Azure (and Anthropic) have API versions
-AZURE_API_VERSION = "2024-10-21"
 
-
-# -------------------------------------------------------------------------- payload
-
-
-_TAG = re.compile(r"<(?=[\s\x00-\x1f/]*context)", re.IGNORECASE)
-
-
-def _fenced(text: str) -> str:
-    """``text`` with every ``<`` that would start a ``<context`` / ``</context`` tag escaped."""
-    return _TAG.sub("&lt;", text) if "<" in text else text
-
-
-def context_text(blocks: Iterable[ContextBlock]) -> str:
-    """Context blocks as tagged text: ``<context name="df">...</context>``, one per block.
-
-    The boundary cannot be forged by data: inside a block's text and key, a ``<`` that
-    starts ``context`` or ``/context`` (any case, spaces or control characters between)
-    is written ``&lt;``, and the key loses quotes, angle brackets and line breaks, so a
-    cell value or column name like ``x</context>`` can neither close its block nor open
-    another.
-    """
-    out = []
-    for block in blocks:
-        key = " ".join(
-            block.key.replace('"', "'").replace("<", "&lt;").replace(">", "&gt;").split()
-        )
-        out.append(f'<context name="{key}">\n{_fenced(block.text)}\n</context>')
-    return "\n\n".join(out)
-
-
-def _user_content(message: Message) -> str | list[dict[str, Any]]:
-    # one pass over the parts: this runs for every message of the history on every call
-    texts: list[str] = []
-    blocks: list[ContextBlock] = []
-    has_image = False
-    for part in message.content:
-        if isinstance(part, Text):
-            texts.append(part.text)
-        elif isinstance(part, ContextBlock):
-            blocks.append(part)
-        elif isinstance(part, Image):
-            has_image = True
-    context = context_text(blocks) if blocks else ""
-    if not has_image:
-        text = "".join(texts)
-        return f"{context}\n\n{text}" if context and text else (context or text)
-    parts: list[dict[str, Any]] = []
-    if context:
-        parts.append({"type": "text", "text": context})
-    for part in message.content:
-        if isinstance(part, Text) and part.text:
-            parts.append({"type": "text", "text": part.text})
-        elif isinstance(part, Image):
-            url = f"data:{part.media_type};base64,{part.data}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-    return parts
-
-
-def _tool_result_message(result: ToolResult) -> dict[str, Any]:
-    content = result.content
-    if result.is_error and not content.lower().startswith("error"):
-        content = f"Error: {content}"
-    return {"role": "tool", "tool_call_id": result.tool_call_id, "content": content}
-
-
-def _assistant_message(message: Message) -> dict[str, Any]:
-    calls = message.tool_calls
-    out: dict[str, Any] = {"role": "assistant", "content": message.text or (None if calls else "")}
-    if calls:
-        out["tool_calls"] = [
-            {
-                "id": call.id,
-                "type": "function",
-                "function": {
-                    "name": call.name,
-                    "arguments": json.dumps(dict(call.arguments), ensure_ascii=False),
-                },
-            }
-            for call in calls
-        ]
-    return out
-
-
-def messages_payload(request: ChatRequest) -> list[dict[str, Any]]:
-    """The ``messages`` array: system prompt first, then the history in order."""
-    out: list[dict[str, Any]] = []
-    if request.system:
-        out.append({"role": "system", "content": request.system})
-    for message in request.messages:
-        if message.role == "assistant":
-            out.append(_assistant_message(message))
-            continue
-        results = message.tool_results
-        out.extend(_tool_result_message(r) for r in results)
-        if message.role == "tool":
-            continue
-        if message.role == "system":
-            if message.text:
-                out.append({"role": "system", "content": message.text})
-            continue
-        content = _user_content(message)
-        if content or not results:
-            out.append({"role": "user", "content": content})
-    return out
-
-
-def build_payload(model: str, request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
-    """Map a :class:`ChatRequest` to a Chat Completions JSON body.
-
-    ``request.extra`` is merged last, so it can set anything the API accepts
-    (``response_format``, ``top_p``, ``max_completion_tokens``...).
-    """
-    payload: dict[str, Any] = {"model": model, "messages": messages_payload(request)}
-    if stream:
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    if request.tools:
-        payload["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": dict(tool.parameters),
-                },
-            }
-            for tool in request.tools
-        ]
-    if request.temperature is not None:
-        payload["temperature"] = request.temperature
-    if request.max_tokens is not None:
-        payload["max_tokens"] = request.max_tokens
-    if request.seed is not None:
-        payload["seed"] = request.seed
-    if request.stop:
-        payload["stop"] = list(request.stop)
-    payload.update(request.extra)
-    return payload
-
-
-# --------------------------------------------------------------------------- stream
-
-
-@dataclass
-class _PendingCall:
-    id: str = ""
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
-    joiner: Joiner = field(default_factory=Joiner)
-
-
-def _as_text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _text_or_none(value: Any) -> str | None:
-    if not value:
-        return None
-    return clean(value) if isinstance(value, str) else str(value)
-
-
-def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
-    """A list of JSON objects (``None`` → ``[]``); anything else is a protocol error."""
-    if not value:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
-        raise TypeError(f"{what} is not a list of objects")
-    return value
-
-
-def _usage(data: Mapping[str, Any]) -> Usage:
-    details = data.get("prompt_tokens_details") or {}
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else 0
-    return Usage(
-        input_tokens=int(data.get("prompt_tokens") or 0),
-        output_tokens=int(data.get("completion_tokens") or 0),
-        cached_tokens=int(cached or 0),
-    )
-
-
-class OpenAIStreamParser(StreamParser):
-    """Turns Chat Completions chunks (streamed or one JSON body) into events."""
-
-    def __init__(self, endpoint: Endpoint, model_id: str) -> None:
-        self._endpoint = endpoint
-        self._model_id = model_id
-        self._calls: dict[int, _PendingCall] = {}
-        self._finish: str | None = None
-        self._usage: Usage | None = None
-        self._done = False
-        self._text = Joiner()
-        self._reasoning = Joiner()
-
-    @property
-    def ended(self) -> bool:
-        return self._done
-
-    @property
-    def complete(self) -> bool:
-        return self._done or self._finish is not None
-
-    def feed(self, event: str, data: str) -> list[Event]:
-        text = data.strip()
-        if text == "[DONE]":
-            self._done = True
-            return []
-        if not text:
-            return []
-        chunk = parse_json(text, self._endpoint)
-        if not isinstance(chunk, Mapping):
-            raise self._protocol(f"a stream chunk that is not an object ({text[:40]!r})")
-        if chunk.get("error"):
-            raise map_error(None, error_info(chunk), self._endpoint)
-        return self._chunk(chunk)
-
-    def feed_json(self, body: Any) -> list[Event]:
-        if not isinstance(body, Mapping):
-            raise self._protocol("a response that is not a JSON object")
-        if body.get("error"):
-            raise map_error(None, error_info(body), self._endpoint)
-        body = clean_data(body)  # one whole document: any surrogate left is a lone half
-        out: list[Event] = []
-        choices = body.get("choices") or []
-        if not isinstance(choices, list):
-            raise self._protocol("choices that are not a list")
-        if choices:
-            choice = choices[0]
-            if not isinstance(choice, Mapping):
-                raise self._protocol("a choice that is not an object")
-            message = choice.get("message") or {}
-            if not isinstance(message, Mapping):
-                raise self._protocol("a message that is not an object")
-            reasoning = message.get("reasoning_content") or message.get("reasoning")
-            if reasoning:
-                out.append(ReasoningDelta(_as_text(reasoning)))
-            if message.get("content"):
-                out.append(TextDelta(_as_text(message["content"])))
-            for position, call in enumerate(_objects(message.get("tool_calls"), "tool_calls")):
-                out.extend(self._call_delta(position, call))
-            self._finish = _text_or_none(choice.get("finish_reason")) or self._finish
-        if body.get("usage"):
-            self._usage = self._read_usage(body["usage"])
-        self._done = True
-        return out
-
-    def _protocol(self, what: str) -> ProtocolError:
-        return ProtocolError(
-            f"{self._endpoint.provider} sent {what}; check that {self._endpoint.url} is an "
-            "OpenAI-compatible Chat Completions API",
-            provider=self._endpoint.provider,
-        )
-
-    def _call_delta(self, position: int, fragment: Mapping[str, Any]) -> list[Event]:
-        index = fragment.get("index")
-        index = position if not isinstance(index, int) or isinstance(index, bool) else index
-        call_id = _text_or_none(fragment.get("id"))
-        pending = self._calls.get(index)
-        if pending is not None and call_id and pending.id and call_id != pending.id:
-            index = max(self._calls) + 1  # a server that reuses index 0 for every call
-            pending = None
-        if pending is None:
-            pending = self._calls[index] = _PendingCall()
-        function = fragment.get("function") or {}
-        if not isinstance(function, Mapping):
-            raise self._protocol(f"tool call #{index} whose function is not an object")
-        name = _text_or_none(function.get("name"))
-        arguments = function.get("arguments") or ""
-        if not isinstance(arguments, str):  # a server that sends parsed arguments
-            arguments = json.dumps(arguments, ensure_ascii=False)
-        arguments = pending.joiner.push(arguments)
-        if call_id and not pending.id:
-            pending.id = call_id
-        if name and not pending.name:
-            pending.name = name
-        if arguments:
-            pending.arguments.append(arguments)
-        return [ToolCallDelta(index, call_id, name, arguments)]
-
-    def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
-        out: list[Event] = []
-        if chunk.get("usage"):
-            self._usage = self._read_usage(chunk["usage"])
-        for choice in _objects(chunk.get("choices"), "choices"):
-            if choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta") or {}
-            if not isinstance(delta, Mapping):
-                raise self._protocol("a delta that is not an object")
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                piece = self._reasoning.push(_as_text(reasoning))
-                if piece:
-                    out.append(ReasoningDelta(piece))
-            content = delta.get("content")
-            if content:
-                piece = self._text.push(_as_text(content))
-                if piece:
-                    out.append(TextDelta(piece))
-            for position, fragment in enumerate(_objects(delta.get("tool_calls"), "tool_calls")):
-                out.extend(self._call_delta(position, fragment))
-            if choice.get("finish_reason"):
-                self._finish = _as_text(choice["finish_reason"])
-        return out
-
-    def _read_usage(self, data: Any) -> Usage:
-        try:
-            return _usage(data)
-        except (AttributeError, TypeError, ValueError) as exc:
-            raise self._protocol(f"usage that is not token counts ({str(data)[:40]!r})") from exc
-
-    def finish(self) -> list[Event]:
-        out: list[Event] = []
-        reasoning, text = self._reasoning.flush(), self._text.flush()
-        if reasoning:
-            out.append(ReasoningDelta(reasoning))
-        if text:
-            out.append(TextDelta(text))
-        for index in sorted(self._calls):
-            pending = self._calls[index]
-            if not pending.name:
-                raise self._protocol(f"tool call #{index} without a function name")
-            pending.arguments.append(pending.joiner.flush())
-            raw = "".join(pending.arguments).strip()
-            try:
-                arguments = json.loads(raw) if raw else {}
-            except ValueError as exc:
-                raise self._protocol(
-                    f"arguments for tool {pending.name!r} that are not valid JSON ({raw[:60]!r})"
-                ) from exc
-            if not isinstance(arguments, dict):
-                raise self._protocol(f"arguments for tool {pending.name!r} that are not an object")
-            call_id = pending.id or f"call_{os.urandom(12).hex()}"
-            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
-        finish = self._finish or ("tool_calls" if self._calls else "stop")
-        if self._calls and finish == "stop":
-            finish = "tool_calls"
-        out.append(Done(usage=self._usage, finish_reason=finish, model=self._model_id))
-        return out
-
-
-# ------------------------------------------------------------------------ providers
+# ------------------------------------------------------------------------- provider
 
 
 class OpenAIProvider(HTTPProvider):
-    """Chat Completions over ``base_url`` with a bearer key.
+    """Chat Completions over HTTP: any spec whose wire is ``"openai"``.
 
-    Parameters
-    ----------
-    model:
-        The model name the server expects.
-    name:
-        Registry name (``"openai"``, ``"ollama"``, ``"openai-compatible"`` or an alias).
-    url_in_id:
-        Put ``@base_url`` in :attr:`model_id` so a saved session finds the same server.
-    **options:
-        See :class:`~jupychat.providers._http.HTTPProvider`.
+    Built by :func:`jupychat.providers.specs.http_provider` (see
+    :class:`~jupychat.providers._http.HTTPProvider` for the parameters).
     """
 
     name = "openai"
-
-    def __init__(
-        self, model: str, *, name: str = "openai", url_in_id: bool = False, **options: Any
-    ) -> None:
-        self.name = name
-        self._url_in_id = url_in_id
-        super().__init__(model, **options)
-
-    @property
-    def model_id(self) -> str:
-        if self._url_in_id:  # a password in the URL is used, never shown or saved
-            return f"{self.name}:{self.model}@{public_url(self.base_url)}"
-        return f"{self.name}:{self.model}"
-
-    def request_url(self) -> str:
-        return f"{self.base_url}/chat/completions"
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        return {"authorization": f"Bearer {key}"} if key else {}
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
         return build_payload(self.model, request)
@@ -448,111 +53,26 @@ class OpenAIProvider(HTTPProvider):
         return OpenAIStreamParser(endpoint, self.model_id)
 
 
-class AzureOpenAIProvider(OpenAIProvider):
-    """Azure OpenAI: a deployment URL, an ``api-version`` query and an ``api-key`` header."""
-
-    def __init__(self, model: str, *, api_version: str, **options: Any) -> None:
-        self.api_version = api_version
-        super().__init__(model, name="azure", **options)
-
-    def request_url(self) -> str:
-        return (
-            f"{self.base_url}/openai/deployments/{self.model}/chat/completions"
-            f"?api-version={self.api_version}"
-        )
-
-    def auth_headers(self, key: str | None) -> dict[str, str]:
-        return {"api-key": key} if key else {}
-
-
-# ------------------------------------------------------------------------ factories
-
-
-def _split_url(model: str) -> tuple[str, str | None]:
-    at = model.find("@http")
-    if at < 0:
-        return model, None
-    return model[:at], model[at + 1 :]
+# ------------------------------------------------- registry names (see specs.SPECS)
 
 
 def openai_provider(model: str, **options: Any) -> OpenAIProvider:
     """``openai:MODEL`` — api.openai.com (or ``OPENAI_BASE_URL``), key ``OPENAI_API_KEY``."""
-    check_options("openai", options, unused=_NO_VERSION)
-    options.pop("name", None)
-    settings = config.provider_settings("openai")
-    base_url = (
-        options.pop("base_url", None)
-        or os.environ.get("OPENAI_BASE_URL")
-        or settings.get("base_url")
-        or OPENAI_BASE_URL
-    )
-    options.pop("api_version", None)
-    return OpenAIProvider(
-        model,
-        name="openai",
-        base_url=str(base_url),
-        key_name="openai",
-        key_env="OPENAI_API_KEY",
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("openai", model, **options))
 
 
-def azure_provider(model: str, **options: Any) -> AzureOpenAIProvider:
+def azure_provider(model: str, **options: Any) -> OpenAIProvider:
     """``azure:DEPLOYMENT`` — ``AZURE_OPENAI_ENDPOINT``, key ``AZURE_OPENAI_API_KEY``.
 
     The API version comes from ``api_version=``, ``OPENAI_API_VERSION``, the
     ``[providers.azure]`` table, or defaults to a GA version.
     """
-    check_options("azure", options)
-    options.pop("name", None)
-    settings = config.provider_settings("azure")
-    endpoint = (
-        options.pop("base_url", None)
-        or os.environ.get("AZURE_OPENAI_ENDPOINT")
-        or settings.get("base_url")
-    )
-    if not endpoint:
-        raise ConfigError(
-            "azure needs an endpoint: set AZURE_OPENAI_ENDPOINT "
-            "(https://NAME.openai.azure.com) or pass base_url="
-        )
-    api_version = (
-        options.pop("api_version", None)
-        or os.environ.get("OPENAI_API_VERSION")
-        or settings.get("api_version")
-        or AZURE_API_VERSION
-    )
-    return AzureOpenAIProvider(
-        model,
-        api_version=str(api_version),
-        base_url=str(endpoint),
-        key_name="azure",
-        key_env="AZURE_OPENAI_API_KEY",
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("azure", model, **options))
 
 
 def ollama_provider(model: str, **options: Any) -> OpenAIProvider:
     """``ollama:MODEL`` — a local Ollama (``OLLAMA_HOST`` honoured); no key needed."""
-    from .registry import _ollama_base
-
-    check_options("ollama", options, unused=_NO_VERSION)
-    options.pop("name", None)
-    options.pop("api_version", None)
-    settings = config.provider_settings("ollama")
-    base_url = options.pop("base_url", None) or settings.get("base_url") or _ollama_base()
-    return OpenAIProvider(
-        model,
-        name="ollama",
-        base_url=str(base_url),
-        key_name="ollama",
-        key_env="OLLAMA_API_KEY",
-        key_required=False,
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("ollama", model, **options))
 
 
 def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
@@ -563,28 +83,8 @@ def compatible_provider(model: str, **options: Any) -> OpenAIProvider:
     is optional: ``api_key=``, ``%chat key NAME``, ``OPENAI_COMPATIBLE_API_KEY`` (plain
     name only) or the table's ``api_key_env`` / ``api_key``.
     """
-    check_options("openai-compatible", options, unused=_NO_VERSION)
-    alias = options.pop("name", None)
-    name = str(alias or "openai-compatible")
-    settings = config.provider_settings(name)
-    options.pop("api_version", None)
-    model_name, url = _split_url(str(model or ""))
-    explicit = url or options.pop("base_url", None)
-    base_url = explicit or settings.get("base_url")
-    if not base_url:
-        raise ConfigError(
-            f"{name} needs a base URL: use '{name}:MODEL@http://HOST:PORT/v1', pass "
-            f"base_url=, or set base_url in [providers.{name}] of the config file"
-        )
-    key_env = settings.get("api_key_env") if alias else "OPENAI_COMPATIBLE_API_KEY"
-    return OpenAIProvider(
-        model_name,
-        name=name,
-        url_in_id=(alias is None) or bool(explicit),
-        base_url=str(base_url),
-        key_name=name,
-        key_env=str(key_env) if key_env else None,
-        key_required=False,
-        headers=merge_headers(settings, options),
-        **options,
-    )
+    return _built(http_provider("openai-compatible", model, **options))
+
+
+def _built(provider: HTTPProvider) -> OpenAIProvider:
+    return cast(OpenAIProvider, provider)  # the spec's wire is "openai"

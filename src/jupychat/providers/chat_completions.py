@@ -1,0 +1,375 @@
+"""The OpenAI Chat Completions wire format: request bodies and response chunks.
+
+Design note: one format, two transports. Every OpenAI-compatible HTTP server
+(:mod:`.openai`) and the embedded llama.cpp model (:mod:`.local`, which hands over
+already-parsed chunk dicts) speak it, and both use what is here: :func:`build_payload`
+maps a :class:`ChatRequest` to the JSON body (a pure function), and a per-request
+:class:`OpenAIStreamParser` turns chunks into :mod:`jupychat.events`, so nothing about
+one stream is kept on a provider. No network code here (and no httpx import).
+
+Wire format (``POST {base_url}/chat/completions`` with ``stream: true`` and
+``stream_options: {"include_usage": true}``): ``data: {chunk}`` lines whose
+``choices[0].delta`` carries ``content``, ``reasoning_content`` and ``tool_calls``
+fragments (``index``, then ``id`` / ``function.name`` once, ``function.arguments`` in
+pieces), a ``finish_reason`` on the last choice chunk, a final chunk with empty
+``choices`` and ``usage``, then ``data: [DONE]``. A non-streamed answer is one JSON body
+with ``choices[0].message``.
+
+Context blocks are sent as text before the user's words, fenced by
+:func:`~jupychat.providers._fence.context_text`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jupychat.errors import ProtocolError
+from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
+from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
+
+from ._errors import Endpoint, error_info, map_error, parse_json
+from ._fence import context_text
+from ._unicode import Joiner, clean, clean_data
+from .base import ChatRequest
+
+__all__ = ["OpenAIStreamParser", "build_payload", "context_text", "messages_payload"]
+
+
+# -------------------------------------------------------------------------- payload
+
+
+def _user_content(message: Message) -> str | list[dict[str, Any]]:
+    # one pass over the parts: this runs for every message of the history on every call
+    texts: list[str] = []
+    blocks: list[ContextBlock] = []
+    has_image = False
+    for part in message.content:
+        if isinstance(part, Text):
+            texts.append(part.text)
+        elif isinstance(part, ContextBlock):
+            blocks.append(part)
+        elif isinstance(part, Image):
+            has_image = True
+    context = context_text(blocks) if blocks else ""
+    if not has_image:
+        text = "".join(texts)
+        return f"{context}\n\n{text}" if context and text else (context or text)
+    parts: list[dict[str, Any]] = []
+    if context:
+        parts.append({"type": "text", "text": context})
+    for part in message.content:
+        if isinstance(part, Text) and part.text:
+            parts.append({"type": "text", "text": part.text})
+        elif isinstance(part, Image):
+            url = f"data:{part.media_type};base64,{part.data}"
+            parts.append({"type": "image_url", "image_url": {"url": url}})
+    return parts
+
+
+def _tool_result_message(result: ToolResult) -> dict[str, Any]:
+    content = result.content
+    if result.is_error and not content.lower().startswith("error"):
+        content = f"Error: {content}"
+    return {"role": "tool", "tool_call_id": result.tool_call_id, "content": content}
+
+
+def _assistant_message(message: Message) -> dict[str, Any]:
+    calls = message.tool_calls
+    out: dict[str, Any] = {"role": "assistant", "content": message.text or (None if calls else "")}
+    if calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {
+                    "name": call.name,
+                    "arguments": json.dumps(dict(call.arguments), ensure_ascii=False),
+                },
+            }
+            for call in calls
+        ]
+    return out
+
+
+def messages_payload(request: ChatRequest) -> list[dict[str, Any]]:
+    """The ``messages`` array: system prompt first, then the history in order."""
+    out: list[dict[str, Any]] = []
+    if request.system:
+        out.append({"role": "system", "content": request.system})
+    for message in request.messages:
+        if message.role == "assistant":
+            out.append(_assistant_message(message))
+            continue
+        results = message.tool_results
+        out.extend(_tool_result_message(r) for r in results)
+        if message.role == "tool":
+            continue
+        if message.role == "system":
+            if message.text:
+                out.append({"role": "system", "content": message.text})
+            continue
+        content = _user_content(message)
+        if content or not results:
+            out.append({"role": "user", "content": content})
+    return out
+
+
+def build_payload(model: str, request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+    """Map a :class:`ChatRequest` to a Chat Completions JSON body.
+
+    ``request.extra`` is merged last, so it can set anything the API accepts
+    (``response_format``, ``top_p``, ``max_completion_tokens``...).
+    """
+    payload: dict[str, Any] = {"model": model, "messages": messages_payload(request)}
+    if stream:
+        payload["stream"] = True
+        payload["stream_options"] = {"include_usage": True}
+    if request.tools:
+        payload["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": dict(tool.parameters),
+                },
+            }
+            for tool in request.tools
+        ]
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        payload["max_tokens"] = request.max_tokens
+    if request.seed is not None:
+        payload["seed"] = request.seed
+    if request.stop:
+        payload["stop"] = list(request.stop)
+    payload.update(request.extra)
+    return payload
+
+
+# --------------------------------------------------------------------------- stream
+
+
+@dataclass
+class _PendingCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+    joiner: Joiner = field(default_factory=Joiner)
+
+
+def _as_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if not value:
+        return None
+    return clean(value) if isinstance(value, str) else str(value)
+
+
+def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
+    """A list of JSON objects (``None`` → ``[]``); anything else is a protocol error."""
+    if not value:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise TypeError(f"{what} is not a list of objects")
+    return value
+
+
+def _usage(data: Mapping[str, Any]) -> Usage:
+    details = data.get("prompt_tokens_details") or {}
+    cached = details.get("cached_tokens") if isinstance(details, Mapping) else 0
+    return Usage(
+        input_tokens=int(data.get("prompt_tokens") or 0),
+        output_tokens=int(data.get("completion_tokens") or 0),
+        cached_tokens=int(cached or 0),
+    )
+
+
+class OpenAIStreamParser:
+    """Turns Chat Completions chunks (streamed, one JSON body, or parsed dicts) into events.
+
+    Parameters
+    ----------
+    endpoint:
+        Where the chunks come from (named in errors).
+    model_id:
+        The model id put on :class:`~jupychat.events.Done`.
+    advice:
+        What a protocol error tells the user to check (default: that the endpoint's URL
+        is an OpenAI-compatible Chat Completions API).
+    """
+
+    def __init__(self, endpoint: Endpoint, model_id: str, advice: str | None = None) -> None:
+        self._endpoint = endpoint
+        self._model_id = model_id
+        self._advice = advice or (
+            f"check that {endpoint.url} is an OpenAI-compatible Chat Completions API"
+        )
+        self._calls: dict[int, _PendingCall] = {}
+        self._finish: str | None = None
+        self._usage: Usage | None = None
+        self._done = False
+        self._text = Joiner()
+        self._reasoning = Joiner()
+
+    @property
+    def ended(self) -> bool:
+        return self._done
+
+    @property
+    def complete(self) -> bool:
+        return self._done or self._finish is not None
+
+    def feed(self, event: str, data: str) -> list[Event]:
+        text = data.strip()
+        if text == "[DONE]":
+            self._done = True
+            return []
+        if not text:
+            return []
+        return self.feed_chunk(parse_json(text, self._endpoint))
+
+    def feed_chunk(self, chunk: Any) -> list[Event]:
+        """One chunk already parsed from JSON (what llama.cpp hands its callbacks)."""
+        if not isinstance(chunk, Mapping):
+            raise self._protocol(f"a stream chunk that is not an object ({str(chunk)[:40]!r})")
+        if chunk.get("error"):
+            raise map_error(None, error_info(chunk), self._endpoint)
+        return self._chunk(chunk)
+
+    def feed_json(self, body: Any) -> list[Event]:
+        if not isinstance(body, Mapping):
+            raise self._protocol("a response that is not a JSON object")
+        if body.get("error"):
+            raise map_error(None, error_info(body), self._endpoint)
+        body = clean_data(body)  # one whole document: any surrogate left is a lone half
+        out: list[Event] = []
+        choices = body.get("choices") or []
+        if not isinstance(choices, list):
+            raise self._protocol("choices that are not a list")
+        if choices:
+            choice = choices[0]
+            if not isinstance(choice, Mapping):
+                raise self._protocol("a choice that is not an object")
+            message = choice.get("message") or {}
+            if not isinstance(message, Mapping):
+                raise self._protocol("a message that is not an object")
+            reasoning = message.get("reasoning_content") or message.get("reasoning")
+            if reasoning:
+                out.append(ReasoningDelta(_as_text(reasoning)))
+            if message.get("content"):
+                out.append(TextDelta(_as_text(message["content"])))
+            for position, call in enumerate(_objects(message.get("tool_calls"), "tool_calls")):
+                out.extend(self._call_delta(position, call))
+            self._finish = _text_or_none(choice.get("finish_reason")) or self._finish
+        if body.get("usage"):
+            self._usage = self._read_usage(body["usage"])
+        self._done = True
+        return out
+
+    def _protocol(self, what: str) -> ProtocolError:
+        return ProtocolError(
+            f"{self._endpoint.provider} sent {what}; {self._advice}",
+            provider=self._endpoint.provider,
+        )
+
+    def _malformed(self, tool: str, what: str, raw: str) -> ProtocolError:
+        """Tool-call arguments the model wrote badly (small models do): ask again."""
+        return ProtocolError(
+            f"{self._endpoint.provider} sent arguments for tool {tool!r} that are {what} "
+            f"({raw[:60]!r}): the model wrote a malformed tool call; ask again, or use a "
+            "model that is better at tools",
+            provider=self._endpoint.provider,
+        )
+
+    def _call_delta(self, position: int, fragment: Mapping[str, Any]) -> list[Event]:
+        index = fragment.get("index")
+        index = position if not isinstance(index, int) or isinstance(index, bool) else index
+        call_id = _text_or_none(fragment.get("id"))
+        pending = self._calls.get(index)
+        if pending is not None and call_id and pending.id and call_id != pending.id:
+            index = max(self._calls) + 1  # a server that reuses index 0 for every call
+            pending = None
+        if pending is None:
+            pending = self._calls[index] = _PendingCall()
+        function = fragment.get("function") or {}
+        if not isinstance(function, Mapping):
+            raise self._protocol(f"tool call #{index} whose function is not an object")
+        name = _text_or_none(function.get("name"))
+        arguments = function.get("arguments") or ""
+        if not isinstance(arguments, str):  # a server that sends parsed arguments
+            arguments = json.dumps(arguments, ensure_ascii=False)
+        arguments = pending.joiner.push(arguments)
+        if call_id and not pending.id:
+            pending.id = call_id
+        if name and not pending.name:
+            pending.name = name
+        if arguments:
+            pending.arguments.append(arguments)
+        return [ToolCallDelta(index, call_id, name, arguments)]
+
+    def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
+        out: list[Event] = []
+        if chunk.get("usage"):
+            self._usage = self._read_usage(chunk["usage"])
+        for choice in _objects(chunk.get("choices"), "choices"):
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            if not isinstance(delta, Mapping):
+                raise self._protocol("a delta that is not an object")
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            if reasoning:
+                piece = self._reasoning.push(_as_text(reasoning))
+                if piece:
+                    out.append(ReasoningDelta(piece))
+            content = delta.get("content")
+            if content:
+                piece = self._text.push(_as_text(content))
+                if piece:
+                    out.append(TextDelta(piece))
+            for position, fragment in enumerate(_objects(delta.get("tool_calls"), "tool_calls")):
+                out.extend(self._call_delta(position, fragment))
+            if choice.get("finish_reason"):
+                self._finish = _as_text(choice["finish_reason"])
+        return out
+
+    def _read_usage(self, data: Any) -> Usage:
+        try:
+            return _usage(data)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise self._protocol(f"usage that is not token counts ({str(data)[:40]!r})") from exc
+
+    def finish(self) -> list[Event]:
+        out: list[Event] = []
+        reasoning, text = self._reasoning.flush(), self._text.flush()
+        if reasoning:
+            out.append(ReasoningDelta(reasoning))
+        if text:
+            out.append(TextDelta(text))
+        for index in sorted(self._calls):
+            pending = self._calls[index]
+            if not pending.name:
+                raise self._protocol(f"tool call #{index} without a function name")
+            pending.arguments.append(pending.joiner.flush())
+            raw = "".join(pending.arguments).strip()
+            try:
+                arguments = json.loads(raw) if raw else {}
+            except ValueError as exc:
+                raise self._malformed(pending.name, "not valid JSON", raw) from exc
+            if not isinstance(arguments, dict):
+                raise self._malformed(pending.name, "not an object", raw)
+            call_id = pending.id or f"call_{os.urandom(12).hex()}"
+            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
+        finish = self._finish or ("tool_calls" if self._calls else "stop")
+        if self._calls and finish == "stop":
+            finish = "tool_calls"
+        out.append(Done(usage=self._usage, finish_reason=finish, model=self._model_id))
+        return out
