@@ -29,7 +29,8 @@ system-deps:
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks notebooks docs
+	$(VENV)/bin/ruff format --check src tests benchmarks notebooks docs
 	$(VENV)/bin/mypy
 	@# the panel's front-end modules (anywidget ES modules), when Node.js is there to parse them
 	@if command -v node >/dev/null 2>&1; then for f in src/jupychat/notebook/static/*.js; do \

@@ -36,40 +36,52 @@ def mixed_frame(n: int, seed: int = 1) -> pd.DataFrame:
     price = rng.lognormal(3, 1, n)
     price[rng.random(n) < 0.05] = np.nan
     status = np.array(["shipped", "pending", "returned", "cancelled", "lost"], dtype=object)[
-        rng.choice(5, n, p=[0.6, 0.2, 0.1, 0.08, 0.02])]
+        rng.choice(5, n, p=[0.6, 0.2, 0.1, 0.08, 0.02])
+    ]
     status[rng.random(n) < 0.01] = None
     emails = np.array([f"user{u}@example.com" for u in rng.integers(0, 10**7, n)], dtype=object)
-    shipped = pd.Series(pd.Timestamp("2023-01-01", tz="UTC")
-                        + pd.to_timedelta(rng.integers(0, 700 * 86400, n), unit="s"))
+    shipped = pd.Series(
+        pd.Timestamp("2023-01-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 700 * 86400, n), unit="s")
+    )
     shipped[rng.random(n) < 0.1] = pd.NaT
     comments = np.array(["ok", "late", "damaged box", "great"], dtype=object)[rng.integers(0, 4, n)]
     comments[rng.random(n) < 0.7] = None
-    return pd.DataFrame({
-        "order_id": np.arange(1, n + 1),
-        "customer_id": rng.integers(1, 50_000, n),
-        "price": price,
-        "quantity": rng.integers(1, 10, n),
-        "discount": rng.choice([0.0, 0.05, 0.1, 0.2], n),
-        "region": pd.Categorical(rng.choice(["north", "south", "east", "west", "central"], n,
-                                            p=[0.3, 0.25, 0.2, 0.15, 0.1])),
-        "status": pd.array(status, dtype="str"),
-        "email": pd.array(emails, dtype="str"),
-        "is_gift": rng.random(n) < 0.1,
-        "shipped_at": shipped,
-        "weight_kg": rng.gamma(2, 2, n),
-        "rating": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(1, 6, n)),
-                           dtype="Int64"),
-        "channel": pd.Categorical(rng.choice(["web", "app", "store"], n)),
-        "score": rng.normal(0, 1, n).astype("float32"),
-        "sku": pd.array(np.array([f"SKU-{i:05d}" for i in rng.integers(0, 5000, n)],
-                                 dtype=object), dtype="str"),
-        "created": pd.date_range("2022-01-01", periods=n, freq="min"),
-        "returned": pd.array(np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.05),
-                             dtype="boolean"),
-        "tax": rng.uniform(0, 5, n).round(2),
-        "warehouse": rng.integers(1, 20, n).astype("int16"),
-        "comment": pd.array(comments, dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(1, n + 1),
+            "customer_id": rng.integers(1, 50_000, n),
+            "price": price,
+            "quantity": rng.integers(1, 10, n),
+            "discount": rng.choice([0.0, 0.05, 0.1, 0.2], n),
+            "region": pd.Categorical(
+                rng.choice(
+                    ["north", "south", "east", "west", "central"], n, p=[0.3, 0.25, 0.2, 0.15, 0.1]
+                )
+            ),
+            "status": pd.array(status, dtype="str"),
+            "email": pd.array(emails, dtype="str"),
+            "is_gift": rng.random(n) < 0.1,
+            "shipped_at": shipped,
+            "weight_kg": rng.gamma(2, 2, n),
+            "rating": pd.array(
+                np.where(rng.random(n) < 0.3, None, rng.integers(1, 6, n)), dtype="Int64"
+            ),
+            "channel": pd.Categorical(rng.choice(["web", "app", "store"], n)),
+            "score": rng.normal(0, 1, n).astype("float32"),
+            "sku": pd.array(
+                np.array([f"SKU-{i:05d}" for i in rng.integers(0, 5000, n)], dtype=object),
+                dtype="str",
+            ),
+            "created": pd.date_range("2022-01-01", periods=n, freq="min"),
+            "returned": pd.array(
+                np.where(rng.random(n) < 0.2, None, rng.random(n) < 0.05), dtype="boolean"
+            ),
+            "tax": rng.uniform(0, 5, n).round(2),
+            "warehouse": rng.integers(1, 20, n).astype("int16"),
+            "comment": pd.array(comments, dtype="str"),
+        }
+    )
 
 
 def wide_frame(n: int, seed: int = 2) -> pd.DataFrame:
@@ -93,27 +105,51 @@ def wide_frame(n: int, seed: int = 2) -> pd.DataFrame:
 def timeseries_frame(n: int, seed: int = 3) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     idx = pd.date_range("2015-01-01", periods=n, freq="s", tz="America/New_York", name="ts")
-    return pd.DataFrame({"temp": rng.normal(20, 5, n).cumsum() / 100,
-                         "pressure": rng.normal(1013, 3, n),
-                         "station": pd.Categorical(rng.choice(["A", "B", "C"], n)),
-                         "alarm": rng.random(n) < 0.001}, index=idx)
+    return pd.DataFrame(
+        {
+            "temp": rng.normal(20, 5, n).cumsum() / 100,
+            "pressure": rng.normal(1013, 3, n),
+            "station": pd.Categorical(rng.choice(["A", "B", "C"], n)),
+            "alarm": rng.random(n) < 0.001,
+        },
+        index=idx,
+    )
 
 
 def text_frame(n: int, seed: int = 4) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    vocab = np.array(["the", "a", "data", "model", "frame", "value", "quick", "brown", "fox", "jumps", "over", "lazy", "dog"],
-                     dtype=object)
+    vocab = np.array(
+        [
+            "the",
+            "a",
+            "data",
+            "model",
+            "frame",
+            "value",
+            "quick",
+            "brown",
+            "fox",
+            "jumps",
+            "over",
+            "lazy",
+            "dog",
+        ],
+        dtype=object,
+    )
     reviews = [" ".join(vocab[rng.integers(0, len(vocab), k)]) for k in rng.integers(3, 30, n)]
-    return pd.DataFrame({
-        "review": pd.array(reviews, dtype="str"),
-        "user_name": pd.array([f"name{i}" for i in rng.integers(0, n, n)], dtype="str"),
-        "mixed": pd.Series([1, "two", 3.0, None] * (n // 4), dtype=object),
-        "stars": rng.integers(1, 6, n),
-    })
+    return pd.DataFrame(
+        {
+            "review": pd.array(reviews, dtype="str"),
+            "user_name": pd.array([f"name{i}" for i in rng.integers(0, n, n)], dtype="str"),
+            "mixed": pd.Series([1, "two", 3.0, None] * (n // 4), dtype=object),
+            "stars": rng.integers(1, 6, n),
+        }
+    )
 
 
-def median_time(fn: Callable[[], object], runs: int, before: Callable[[], None] | None = None
-                ) -> tuple[float, float]:
+def median_time(
+    fn: Callable[[], object], runs: int, before: Callable[[], None] | None = None
+) -> tuple[float, float]:
     """Median wall time and median CPU time (this process) of ``runs`` calls."""
     wall, cpu = [], []
     for _ in range(runs):
@@ -143,34 +179,61 @@ def docs_examples() -> None:
 
     orders = mixed_frame(1_000_000)
     show("1,000,000 × 20 mixed frame, default budget (1,500 tokens)", describe(orders, "orders"))
-    show("The same frame at 400 tokens (examples and top values dropped first)",
-         describe(orders, "orders", budget=400))
-    show("values=\"aggregates\" (no cell values at all)",
-         describe(orders.iloc[:, :8], "orders", values="aggregates"))
+    show(
+        "The same frame at 400 tokens (examples and top values dropped first)",
+        describe(orders, "orders", budget=400),
+    )
+    show(
+        'values="aggregates" (no cell values at all)',
+        describe(orders.iloc[:, :8], "orders", values="aggregates"),
+    )
     wide = wide_frame(50_000)
-    show("A 200-column frame: compact, with the column the prompt names in full",
-         turn_context({"wide": wide}, ["wide"], prompt="why is sensor_042 noisy?",
-                      include_inventory=False)["var:wide"])
+    show(
+        "A 200-column frame: compact, with the column the prompt names in full",
+        turn_context(
+            {"wide": wide}, ["wide"], prompt="why is sensor_042 noisy?", include_inventory=False
+        )["var:wide"],
+    )
     show("Time series with a tz-aware DatetimeIndex", describe(timeseries_frame(500_000), "ts"))
-    show("Text, personal names and a mixed-type object column", describe(text_frame(40_000),
-                                                                          "reviews"))
-    small = pd.DataFrame({"city": ["Oslo", "Lima", "Rome", None],
-                          "pop_m": [0.7, 10.9, 2.8, None],
-                          "capital": [True, True, True, False]})
+    show(
+        "Text, personal names and a mixed-type object column",
+        describe(text_frame(40_000), "reviews"),
+    )
+    small = pd.DataFrame(
+        {
+            "city": ["Oslo", "Lima", "Rome", None],
+            "pop_m": [0.7, 10.9, 2.8, None],
+            "capital": [True, True, True, False],
+        }
+    )
     show("A small frame is shown whole", describe(small, "cities"))
     rng = np.random.default_rng(0)
-    pdf = pl.DataFrame({"sensor": rng.choice(["a", "b", "c"], 100_000).tolist(),
-                        "reading": rng.normal(0, 1, 100_000),
-                        "ok": rng.random(100_000) < 0.9})
+    pdf = pl.DataFrame(
+        {
+            "sensor": rng.choice(["a", "b", "c"], 100_000).tolist(),
+            "reading": rng.normal(0, 1, 100_000),
+            "ok": rng.random(100_000) < 0.9,
+        }
+    )
     show("polars DataFrame (native path)", describe(pdf, "readings"))
-    show("polars LazyFrame (schema only, never collected)",
-         describe(pdf.lazy().with_columns(pl.col("reading") * 2), "lazy"))
-    ns = {"orders": orders, "cities": small, "threshold": 0.25, "np": np, "pd": pd,
-          "api_key": "sk-not-shown-anywhere-0000000000"}
+    show(
+        "polars LazyFrame (schema only, never collected)",
+        describe(pdf.lazy().with_columns(pl.col("reading") * 2), "lazy"),
+    )
+    ns = {
+        "orders": orders,
+        "cities": small,
+        "threshold": 0.25,
+        "np": np,
+        "pd": pd,
+        "api_key": "sk-not-shown-anywhere-0000000000",
+    }
     show("Inventory of the other variables", turn_context(ns, ["orders"])["inventory"])
     tools = DataTools(lambda: ns, ContextSettings())
-    show("Tool: describe_column (exact, whole column)",
-         tools.describe_column("orders", "status", top_k=5))
+    show(
+        "Tool: describe_column (exact, whole column)",
+        tools.describe_column("orders", "status", top_k=5),
+    )
     show("Tool: value_counts", tools.value_counts("orders", ["region", "channel"], top_k=5))
 
 
@@ -192,27 +255,36 @@ def main() -> int:
     ]
     describe(frames[0][1].head(100), "warmup")  # imports and registration
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at start "
-          "(wall times grow with other load; CPU times much less)")
-    print(f"{'frame':<17}{'summary ms':>11}{'(cpu)':>7}{'baseline ms':>12}{'(cpu)':>7}"
-          f"{'ratio':>7}{'(cpu)':>7}{'tokens':>7}{'cached ms':>10}")
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load:.1f} at start "
+        "(wall times grow with other load; CPU times much less)"
+    )
+    print(
+        f"{'frame':<17}{'summary ms':>11}{'(cpu)':>7}{'baseline ms':>12}{'(cpu)':>7}"
+        f"{'ratio':>7}{'(cpu)':>7}{'tokens':>7}{'cached ms':>10}"
+    )
     results = {}
     for label, df, runs, base_runs in frames:
-        summary, summary_cpu = median_time(lambda df=df: describe(df, "df"), runs,
-                                           before=clear_cache)
+        summary, summary_cpu = median_time(
+            lambda df=df: describe(df, "df"), runs, before=clear_cache
+        )
         text = describe(df, "df")
         cached, _ = median_time(lambda df=df: describe(df, "df"), 5)
         base, base_cpu = median_time(lambda df=df: baseline(df), base_runs)
         tokens = estimate_tokens(text)
         results[label] = (summary, base, tokens, text)
-        print(f"{label:<17}{summary * 1e3:>11.1f}{summary_cpu * 1e3:>7.0f}{base * 1e3:>12.0f}"
-              f"{base_cpu * 1e3:>7.0f}{base / summary:>6.1f}x{base_cpu / summary_cpu:>6.1f}x"
-              f"{tokens:>7}{cached * 1e3:>10.2f}")
+        print(
+            f"{label:<17}{summary * 1e3:>11.1f}{summary_cpu * 1e3:>7.0f}{base * 1e3:>12.0f}"
+            f"{base_cpu * 1e3:>7.0f}{base / summary:>6.1f}x{base_cpu / summary_cpu:>6.1f}x"
+            f"{tokens:>7}{cached * 1e3:>10.2f}"
+        )
     summary, base, tokens, text = results["mixed 1M×20"]
     print()
-    print(f"targets (mixed 1M×20, wall): ratio >= 10x: {'yes' if base / summary >= 10 else 'NO'}"
-          f"; median < 150 ms: {'yes' if summary < 0.150 else 'NO'}; "
-          f"tokens <= 1,500: {'yes' if tokens <= 1500 else 'NO'}")
+    print(
+        f"targets (mixed 1M×20, wall): ratio >= 10x: {'yes' if base / summary >= 10 else 'NO'}"
+        f"; median < 150 ms: {'yes' if summary < 0.150 else 'NO'}; "
+        f"tokens <= 1,500: {'yes' if tokens <= 1500 else 'NO'}"
+    )
     if args.show:
         print()
         print(text)

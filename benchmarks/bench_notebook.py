@@ -20,9 +20,13 @@ import sys
 import tempfile
 import time
 
-BASE = "from IPython.core.interactiveshell import InteractiveShell; sh = InteractiveShell.instance()"
-LOAD = (BASE + "; import time; t = time.perf_counter(); sh.run_line_magic('load_ext', 'jupychat'); "
-        "print(time.perf_counter() - t)")
+BASE = (
+    "from IPython.core.interactiveshell import InteractiveShell; sh = InteractiveShell.instance()"
+)
+LOAD = (
+    BASE + "; import time; t = time.perf_counter(); sh.run_line_magic('load_ext', 'jupychat'); "
+    "print(time.perf_counter() - t)"
+)
 
 
 def process_time(code: str, runs: int, env: dict[str, str]) -> tuple[float, float | None]:
@@ -30,8 +34,9 @@ def process_time(code: str, runs: int, env: dict[str, str]) -> tuple[float, floa
     times, printed = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], check=True, env=env,
-                             capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(
+            [sys.executable, "-c", code], check=True, env=env, capture_output=True, text=True
+        ).stdout.strip()
         times.append(time.perf_counter() - start)
         if out:
             printed.append(float(out.splitlines()[-1]))
@@ -77,9 +82,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
     tmp = tempfile.mkdtemp()
-    env = {**os.environ, "JUPYCHAT_STORE": f"{tmp}/s.db", "JUPYCHAT_CONFIG": f"{tmp}/c.toml",
-           "JUPYCHAT_MODEL": "fake", "IPYTHONDIR": f"{tmp}/ipython"}
-    os.environ.update({k: env[k] for k in ("JUPYCHAT_STORE", "JUPYCHAT_CONFIG", "JUPYCHAT_MODEL", "IPYTHONDIR")})
+    env = {
+        **os.environ,
+        "JUPYCHAT_STORE": f"{tmp}/s.db",
+        "JUPYCHAT_CONFIG": f"{tmp}/c.toml",
+        "JUPYCHAT_MODEL": "fake",
+        "IPYTHONDIR": f"{tmp}/ipython",
+    }
+    os.environ.update(
+        {k: env[k] for k in ("JUPYCHAT_STORE", "JUPYCHAT_CONFIG", "JUPYCHAT_MODEL", "IPYTHONDIR")}
+    )
     # As installed: bytecode cached (PYTHONDONTWRITEBYTECODE would make every run compile).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     process_time(BASE, 2, env)  # warm the file cache and write .pyc files
@@ -90,13 +102,17 @@ def main() -> None:
     print(f"{'measure':<52}{'value':>12}{'baseline':>12}{'ratio':>8}")
     label = f"IPython start (median of {args.runs} processes)"
     print(f"{label:<52}{bare * 1e3:>10.1f}ms")
-    print(f"{'IPython start + %load_ext jupychat':<52}{loaded * 1e3:>10.1f}ms{bare * 1e3:>10.1f}ms{loaded / bare:>8.2f}")
+    print(
+        f"{'IPython start + %load_ext jupychat':<52}{loaded * 1e3:>10.1f}ms{bare * 1e3:>10.1f}ms{loaded / bare:>8.2f}"
+    )
     added = (loaded - bare) * 1e3
     print(f"{'added by %load_ext jupychat (target < 50 ms)':<52}{added:>10.1f}ms")
     print(f"{'  the load_ext call itself, timed in-process':<52}{(inside or 0) * 1e3:>10.1f}ms")
     print(f"{'%%chat start→request, turn 1 (describe 3×1M rows)':<52}{turns[0] * 1e3:>10.1f}ms")
     cached = statistics.median(turns[1:])
-    print(f"{'%%chat start→request, later turns (cached, < 10 ms)':<52}{cached * 1e3:>10.1f}ms{turns[0] * 1e3:>10.1f}ms{cached / turns[0]:>8.3f}")
+    print(
+        f"{'%%chat start→request, later turns (cached, < 10 ms)':<52}{cached * 1e3:>10.1f}ms{turns[0] * 1e3:>10.1f}ms{cached / turns[0]:>8.3f}"
+    )
 
 
 if __name__ == "__main__":

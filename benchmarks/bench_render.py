@@ -113,21 +113,27 @@ def main() -> None:
         )
         for i in range(args.runs):
             enqueue(3)
-            cell.append(kernel.number(
-                "_t0 = time.process_time()\n"
-                f"get_ipython().run_cell_magic('chat', '', 'question {i}')\n"
-                "print(time.process_time() - _t0)"
-            ))
-            bare.append(kernel.number(
-                "_t0 = time.process_time()\n"
-                f"for _ in _s.stream('question b{i}'): pass\n"
-                "print(time.process_time() - _t0)"
-            ))
-            panel.append(kernel.number(
-                "_t0 = time.process_time()\n"
-                f"_panel.send('question p{i}'); _panel.wait(60)\n"
-                "print(time.process_time() - _t0)"
-            ))
+            cell.append(
+                kernel.number(
+                    "_t0 = time.process_time()\n"
+                    f"get_ipython().run_cell_magic('chat', '', 'question {i}')\n"
+                    "print(time.process_time() - _t0)"
+                )
+            )
+            bare.append(
+                kernel.number(
+                    "_t0 = time.process_time()\n"
+                    f"for _ in _s.stream('question b{i}'): pass\n"
+                    "print(time.process_time() - _t0)"
+                )
+            )
+            panel.append(
+                kernel.number(
+                    "_t0 = time.process_time()\n"
+                    f"_panel.send('question p{i}'); _panel.wait(60)\n"
+                    "print(time.process_time() - _t0)"
+                )
+            )
     finally:
         kernel.close()
         control.close()
@@ -146,8 +152,10 @@ def main() -> None:
     print(f"{'kernel RSS before %load_ext':<54}{base * mb:>8.1f}MB")
     print(f"{'added by %load_ext jupychat':<54}{(loaded - base) * mb:>8.1f}MB")
     print(f"{'added by the first %%chat turn (HTTP provider)':<54}{(first - loaded) * mb:>8.1f}MB")
-    print(f"{'  both (target ≤ 30 MB)':<54}{(first - base) * mb:>8.1f}MB{base * mb:>8.1f}MB"
-          f"{first / base:>8.2f}")
+    print(
+        f"{'  both (target ≤ 30 MB)':<54}{(first - base) * mb:>8.1f}MB{base * mb:>8.1f}MB"
+        f"{first / base:>8.2f}"
+    )
 
 
 if __name__ == "__main__":

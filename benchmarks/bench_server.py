@@ -55,13 +55,18 @@ def fill(store: SessionStore, sessions: int, big: int) -> str:
     def turn(i: int) -> list[dict[str, object]]:
         return [
             {"role": "user", "content": [{"type": "text", "text": f"question {i} about sales"}]},
-            {"role": "assistant", "content": [{"type": "text", "text": REPLY.format(i=i)}],
-             "usage": {"input_tokens": 100, "output_tokens": 50}, "model": "fake:echo"},
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": REPLY.format(i=i)}],
+                "usage": {"input_tokens": 100, "output_tokens": 50},
+                "model": "fake:echo",
+            },
         ]
 
     for s in range(sessions - 1):
-        store.create(messages=turn(s) + turn(s + 1), notebook=f"nb{s % 20}.ipynb",
-                     model="fake:echo")
+        store.create(
+            messages=turn(s) + turn(s + 1), notebook=f"nb{s % 20}.ipynb", model="fake:echo"
+        )
     messages = [m for i in range(big // 2) for m in turn(i)]
     return store.create(messages=messages, title="The big one", model="fake:echo")
 
@@ -71,22 +76,41 @@ def start_server(base: Path, store: Path) -> tuple[subprocess.Popen[bytes], str,
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     token = secrets.token_hex(16)
-    env = {**os.environ, "JUPYCHAT_STORE": str(store),
-           "JUPYTER_CONFIG_DIR": str(base / "cfg"), "JUPYTER_RUNTIME_DIR": str(base / "rt"),
-           "JUPYTER_DATA_DIR": str(base / "data")}
+    env = {
+        **os.environ,
+        "JUPYCHAT_STORE": str(store),
+        "JUPYTER_CONFIG_DIR": str(base / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(base / "rt"),
+        "JUPYTER_DATA_DIR": str(base / "data"),
+    }
     (base / "root").mkdir()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={base / 'root'}"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_server",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={base / 'root'}",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{url}/jupychat/api/sessions",
-                         headers={"Authorization": f"token {token}"}).status_code == 200:
+            if (
+                httpx.get(
+                    f"{url}/jupychat/api/sessions", headers={"Authorization": f"token {token}"}
+                ).status_code
+                == 200
+            ):
                 return proc, url, token
         except httpx.TransportError:
             pass
@@ -124,35 +148,52 @@ def main() -> None:
 
                 def uncached() -> object:  # a new window of unseen messages each time
                     offset = (next(window) * 211) % max(1, args.big - 200)
-                    response = http.get(f"{url}/jupychat/sessions/{big}",
-                                        params={"offset": offset})
+                    response = http.get(f"{url}/jupychat/sessions/{big}", params={"offset": offset})
                     response.raise_for_status()
                     return response
 
                 rows = [
                     ("list 50 latest", get(api), lambda: store.sessions(limit=51)),
-                    ("search 'sales'", get(api, q="sales"),
-                     lambda: store.sessions(limit=51, search="sales")),
-                    ("200 messages (JSON)", get(f"{api}/{big}"),
-                     lambda: store.load(big, messages_limit=200)),
-                    ("200 messages (HTML, first view)", uncached,
-                     lambda: store.load(big, messages_limit=200)),
-                    ("200 messages (HTML, seen before)", get(f"{url}/jupychat/sessions/{big}"),
-                     lambda: store.load(big, messages_limit=200)),
-                    (f"export {args.big} messages (md)", get(f"{api}/{big}/export",
-                                                              format="markdown"),
-                     lambda: store.export(big, export_path, format="markdown")),
+                    (
+                        "search 'sales'",
+                        get(api, q="sales"),
+                        lambda: store.sessions(limit=51, search="sales"),
+                    ),
+                    (
+                        "200 messages (JSON)",
+                        get(f"{api}/{big}"),
+                        lambda: store.load(big, messages_limit=200),
+                    ),
+                    (
+                        "200 messages (HTML, first view)",
+                        uncached,
+                        lambda: store.load(big, messages_limit=200),
+                    ),
+                    (
+                        "200 messages (HTML, seen before)",
+                        get(f"{url}/jupychat/sessions/{big}"),
+                        lambda: store.load(big, messages_limit=200),
+                    ),
+                    (
+                        f"export {args.big} messages (md)",
+                        get(f"{api}/{big}/export", format="markdown"),
+                        lambda: store.export(big, export_path, format="markdown"),
+                    ),
                 ]
-                print(f"{args.sessions} sessions; big session {args.big} messages; "
-                      f"median of {args.runs} runs")
+                print(
+                    f"{args.sessions} sessions; big session {args.big} messages; "
+                    f"median of {args.runs} runs"
+                )
                 floor = median_ms(get(f"{url}/api/status"), args.runs)
                 print(f"floor: Jupyter's own GET /api/status takes {floor:.2f} ms\n")
                 print(f"{'request':<34} {'HTTP ms':>9} {'store ms':>9} {'ratio':>7}")
                 for name, http_call, direct in rows:
                     over_http = median_ms(http_call, args.runs)
                     baseline = median_ms(direct, args.runs)
-                    print(f"{name:<34} {over_http:>9.2f} {baseline:>9.2f} "
-                          f"{over_http / baseline:>6.1f}x")
+                    print(
+                        f"{name:<34} {over_http:>9.2f} {baseline:>9.2f} "
+                        f"{over_http / baseline:>6.1f}x"
+                    )
         finally:
             proc.terminate()
             proc.wait(15)

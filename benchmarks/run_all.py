@@ -24,7 +24,10 @@ def main(names: list[str]) -> int:
         start = time.perf_counter()
         result = subprocess.run([sys.executable, str(script)])
         failed += result.returncode != 0
-        print(f"({script.stem}: {time.perf_counter() - start:.0f}s, exit {result.returncode})", flush=True)
+        print(
+            f"({script.stem}: {time.perf_counter() - start:.0f}s, exit {result.returncode})",
+            flush=True,
+        )
     return 1 if failed else 0
 
 

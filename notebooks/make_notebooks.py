@@ -158,9 +158,7 @@ NOTEBOOK = [
     new_code_cell("%chat context @fig"),
     new_code_cell("%%chat --max-tokens 120\nWhy is this plot empty? @fig"),
     new_markdown_cell("An error, and a question about it:"),
-    new_code_cell(
-        'total = sales["Revenue"].sum()', metadata=ERROR_TAGS
-    ),
+    new_code_cell('total = sales["Revenue"].sum()', metadata=ERROR_TAGS),
     new_code_cell("%%chat --max-tokens 120\nFix this error. @error"),
     new_markdown_cell(
         "The last few cells with their outputs (`%chat cells` lists what is recorded):"

@@ -77,10 +77,18 @@ def run_jupyter(
     port, token = free_port(), secrets.token_hex(16)
     url = f"http://127.0.0.1:{port}" + base_url.rstrip("/")
     argv = [
-        sys.executable, "-m", app, "--no-browser", "--allow-root",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        f"--ServerApp.base_url={base_url}", *extra_args,
+        sys.executable,
+        "-m",
+        app,
+        "--no-browser",
+        "--allow-root",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        f"--ServerApp.base_url={base_url}",
+        *extra_args,
     ]
     full_env = {
         **os.environ,
@@ -150,9 +158,13 @@ def make_session(
     messages = []
     for prompt, reply in turns:
         messages.append(text_message("user", prompt))
-        messages.append(text_message(
-            "assistant", reply, model=fields.get("model", "fake:echo"),
-            usage={"input_tokens": usage[0], "output_tokens": usage[1]},
-        ))
+        messages.append(
+            text_message(
+                "assistant",
+                reply,
+                model=fields.get("model", "fake:echo"),
+                usage={"input_tokens": usage[0], "output_tokens": usage[1]},
+            )
+        )
     fields.setdefault("model", "fake:echo")
     return store.create(messages=messages, **fields)

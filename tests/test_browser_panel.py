@@ -76,8 +76,11 @@ def model_server():
 def script(url: str, **fields) -> None:
     """Queue the fake server's next reply."""
     request = urllib.request.Request(
-        f"{url}/_script", data=json.dumps(fields).encode(),
-        headers={"content-type": "application/json"}, method="POST")
+        f"{url}/_script",
+        data=json.dumps(fields).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
     urllib.request.urlopen(request, timeout=5).close()
 
 
@@ -94,27 +97,45 @@ def jlab(tmp_path_factory, model_server):
     token, url = secrets.token_hex(16), f"http://127.0.0.1:{port}"
     env = {
         **os.environ,
-        "JUPYTER_CONFIG_DIR": str(base / "cfg"), "JUPYTER_RUNTIME_DIR": str(base / "rt"),
+        "JUPYTER_CONFIG_DIR": str(base / "cfg"),
+        "JUPYTER_RUNTIME_DIR": str(base / "rt"),
         "JUPYTERLAB_SETTINGS_DIR": str(base / "user"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"), "IPYTHONDIR": str(base / "ipython"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"),
+        "IPYTHONDIR": str(base / "ipython"),
         "JUPYCHAT_MODEL": f"openai-compatible:fake@{model_server}/v1",
         "JUPYCHAT_STORE": str(base / "sessions.db"),
         "JUPYCHAT_CONFIG": str(base / "config.toml"),
     }
     log = open(base / "server.log", "w")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-         "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-         f"--LabApp.app_settings_dir={cfg}", "--LabApp.expose_app_in_browser=True"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={root}",
+            f"--LabApp.app_settings_dir={cfg}",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.time() + 60
     while True:
         assert proc.poll() is None and time.time() < deadline, (base / "server.log").read_text()
         try:
-            urllib.request.urlopen(urllib.request.Request(
-                f"{url}/api/status", headers={"Authorization": f"token {token}"}),
-                timeout=1).close()
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"{url}/api/status", headers={"Authorization": f"token {token}"}
+                ),
+                timeout=1,
+            ).close()
             break
         except OSError:
             time.sleep(0.1)
@@ -129,8 +150,11 @@ def lab(browser, jlab, model_server):
     """One notebook page, its kernel started and ``%chat panel`` run."""
     ARTIFACTS.mkdir(exist_ok=True)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, jlab["root"] / "chat.ipynb")
     context = browser.new_context(viewport={"width": 1500, "height": 950})
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=jlab["url"])
@@ -174,11 +198,16 @@ def conversation(page: Page, url: str) -> None:
     expect(panel(page)).to_be_visible(timeout=30_000)
     if panel(page).locator(".jc-list .jc-user", has_text=FIRST_QUESTION).count():
         return
-    script(url, text="Streaming works: **bold** and a list:\n\n- one\n- two\n- three",
-           chunk_size=4, chunk_delay=0.01)
+    script(
+        url,
+        text="Streaming works: **bold** and a list:\n\n- one\n- two\n- three",
+        chunk_size=4,
+        chunk_delay=0.01,
+    )
     ask(page, FIRST_QUESTION)
     expect(panel(page).locator(".jc-list .jc-assistant").last).to_contain_text(
-        "three", timeout=15_000)
+        "three", timeout=15_000
+    )
 
 
 def code_cell(page: Page) -> None:
@@ -242,8 +271,12 @@ def test_stop_mid_stream_keeps_the_partial_answer(lab: Page, model_server):
 
 
 def test_code_blocks_copy_and_insert_below(lab: Page, model_server):
-    script(model_server, text=f"Here you go:\n\n```python\n{CODE}\n```\n", chunk_size=8,
-           chunk_delay=0.01)
+    script(
+        model_server,
+        text=f"Here you go:\n\n```python\n{CODE}\n```\n",
+        chunk_size=8,
+        chunk_delay=0.01,
+    )
     ask(lab, "Give me code")
     block = panel(lab).locator(".jc-list .jc-assistant").last.locator(".jc-codeblock")
     expect(block).to_contain_text("print(total)", timeout=10_000)
@@ -260,21 +293,29 @@ def test_code_blocks_copy_and_insert_below(lab: Page, model_server):
     lab.wait_for_function(
         "([code, n]) => { const s = (" + SOURCES_JS + ")(); "
         "return s.length === n && s.includes(code); }",
-        arg=[CODE, len(before) + 1], timeout=3_000)
+        arg=[CODE, len(before) + 1],
+        timeout=3_000,
+    )
     shot(lab, "panel-inserted")
 
 
 def test_a_chat_cell_turn_appears_in_the_panel(lab: Page, model_server):
-    script(model_server, text="Answer to the cell, streamed to both places.", chunk_size=5,
-           chunk_delay=0.03)
+    script(
+        model_server,
+        text="Answer to the cell, streamed to both places.",
+        chunk_size=5,
+        chunk_delay=0.03,
+    )
     assert lab.evaluate(RUN_CELL_JS, "%%chat")
     user = panel(lab).locator(".jc-list .jc-user").last
     expect(user).to_contain_text("Hello from a notebook cell", timeout=10_000)
     expect(user.locator(".jc-label")).to_have_text("You · cell")
     expect(panel(lab).locator(".jc-list .jc-assistant").last).to_contain_text(
-        "streamed to both places", timeout=10_000)
+        "streamed to both places", timeout=10_000
+    )
     expect(lab.locator(".jp-Notebook .jp-OutputArea").last).to_contain_text(
-        "streamed to both places")
+        "streamed to both places"
+    )
     shot(lab, "panel-cell-turn")
 
 
@@ -287,7 +328,8 @@ def test_new_session_and_switch_back(lab: Page, model_server):
     assert picker.input_value() != old
     picker.select_option(old)
     expect(panel(lab).locator(".jc-list .jc-user").first).to_contain_text(
-        "Does streaming work?", timeout=10_000)
+        "Does streaming work?", timeout=10_000
+    )
     shot(lab, "panel-switched")
 
 
@@ -311,7 +353,8 @@ def test_context_variables_and_export(lab: Page, jlab, model_server):
     panel(lab).get_by_text("Context variables").click()
     picker = panel(lab).locator(".widget-select-multiple select")
     expect(picker.locator("option", has_text="total")).to_have_text(
-        "total — int = 45", timeout=10_000)
+        "total — int = 45", timeout=10_000
+    )
     picker.select_option(label="total — int = 45")
     expect(panel(lab).get_by_text("Context variables (1 attached)")).to_be_visible()
     shot(lab, "panel-context")
@@ -325,8 +368,9 @@ def test_context_variables_and_export(lab: Page, jlab, model_server):
 
 def test_inline_placement_moves_the_panel_into_the_cell(lab: Page, model_server):
     conversation(lab, model_server)
-    lab.evaluate(ADD_CELL_JS, "from jupychat.notebook.panel import open_panel\n"
-                              "open_panel(where='inline')")
+    lab.evaluate(
+        ADD_CELL_JS, "from jupychat.notebook.panel import open_panel\nopen_panel(where='inline')"
+    )
     inline = lab.locator(".jp-Notebook .jp-OutputArea .jc-panel")
     expect(inline).to_be_visible(timeout=15_000)
     expect(lab.locator("#jp-right-stack .jc-panel")).to_have_count(0)

@@ -37,11 +37,22 @@ pytestmark = [
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 HELP_OVERRIDE = REPO / "jupyter-config" / "lab-settings" / "overrides.d" / "jupychat.json"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OVERRIDES = {
     "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
     "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
 }
 REPLY = """Here is a histogram of the prices:
@@ -71,7 +82,8 @@ def lab(tmp_path_factory):
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
     shutil.copy(HELP_OVERRIDE, settings / "overrides.d" / "jupychat.json")
     with run_jupyter(
-        base, app="jupyterlab",
+        base,
+        app="jupyterlab",
         extra_args=[f"--LabApp.app_settings_dir={settings}"],
     ) as server:
         yield server
@@ -112,15 +124,28 @@ def test_search_open_export_rename_and_delete(page: Page, lab, store, dialogs, t
     seen, answers = dialogs
     target = make_session(
         store,
-        [("Plot a histogram of the prices column", REPLY),
-         ("And the median?", "The median is `df.price.median()`, **42.5** here.")],
-        notebook="analysis/prices.ipynb", model="openai:gpt-4o-mini", usage=(812, 190),
+        [
+            ("Plot a histogram of the prices column", REPLY),
+            ("And the median?", "The median is `df.price.median()`, **42.5** here."),
+        ],
+        notebook="analysis/prices.ipynb",
+        model="openai:gpt-4o-mini",
+        usage=(812, 190),
         metadata={"project": "pricing"},
     )
-    make_session(store, [("Explain regression to the mean", "It is a statistical effect.")],
-                 notebook="stats.ipynb", model="anthropic:claude-3-5-haiku", usage=(300, 80))
-    make_session(store, [("Clean the CSV headers", "Use `df.columns.str.strip()`.")],
-                 notebook="etl.ipynb", usage=(120, 45))
+    make_session(
+        store,
+        [("Explain regression to the mean", "It is a statistical effect.")],
+        notebook="stats.ipynb",
+        model="anthropic:claude-3-5-haiku",
+        usage=(300, 80),
+    )
+    make_session(
+        store,
+        [("Clean the CSV headers", "Use `df.columns.str.strip()`.")],
+        notebook="etl.ipynb",
+        usage=(120, 45),
+    )
     page.set_viewport_size({"width": 1280, "height": 800})
 
     page.goto(f"{lab.url}/jupychat/?token={lab.token}")
@@ -142,7 +167,7 @@ def test_search_open_export_rename_and_delete(page: Page, lab, store, dialogs, t
     messages = page.locator("section.jc-msg")
     expect(messages).to_have_count(4)
     reply = messages.nth(1)
-    expect(reply.locator("pre code.language-python")).to_contain_text('plot.hist(bins=20)')
+    expect(reply.locator("pre code.language-python")).to_contain_text("plot.hist(bins=20)")
     expect(reply.locator("table td").first).to_have_text("price")
     expect(reply).to_contain_text('<script>window.__pwned = true; alert("xss")</script>')
     expect(messages.nth(3).locator("strong")).to_have_text("42.5")
@@ -163,7 +188,7 @@ def test_search_open_export_rename_and_delete(page: Page, lab, store, dialogs, t
         exported[fmt] = path.read_text(encoding="utf-8")
     assert exported["markdown"].startswith("# Plot a histogram of the prices column")
     nb = nbformat.reads(exported["ipynb"], as_version=4)
-    assert any('plot.hist(bins=20)' in c.source for c in nb.cells if c.cell_type == "code")
+    assert any("plot.hist(bins=20)" in c.source for c in nb.cells if c.cell_type == "code")
     assert json.loads(exported["json"])["id"] == target
 
     answers.append("Prices — histogram & median")
@@ -185,9 +210,13 @@ def test_search_open_export_rename_and_delete(page: Page, lab, store, dialogs, t
 
 def test_cancelled_delete_keeps_the_session(page: Page, lab, store, dialogs):
     seen, answers = dialogs
-    sid = make_session(store, [("Keep this one", "Sure:\n\n```python\nkeep = True\n```")],
-                       title="Keep me", system_prompt="Be *brief*.",
-                       metadata={"project": "dark"})
+    sid = make_session(
+        store,
+        [("Keep this one", "Sure:\n\n```python\nkeep = True\n```")],
+        title="Keep me",
+        system_prompt="Be *brief*.",
+        metadata={"project": "dark"},
+    )
     page.emulate_media(color_scheme="dark")  # the page follows the system theme
     page.goto(f"{lab.url}/jupychat/sessions/{sid}?token={lab.token}")
     page.locator("details.jc-extra summary").first.click()

@@ -22,8 +22,9 @@ print(json.dumps({"modules": names, "heavy": heavy}))
 
 
 def _run(script: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -32,9 +33,13 @@ def test_importing_every_core_module_imports_no_heavy_package():
     result = _run(SCRIPT)
     context_modules = [m for m in result["modules"] if m.startswith("jupychat.context")]
     # the walk really covered the context package, backends included
-    assert {"jupychat.context.describe", "jupychat.context.frames", "jupychat.context.arrays",
-            "jupychat.context.polars_frames", "jupychat.context.datatools"} <= set(
-        context_modules)
+    assert {
+        "jupychat.context.describe",
+        "jupychat.context.frames",
+        "jupychat.context.arrays",
+        "jupychat.context.polars_frames",
+        "jupychat.context.datatools",
+    } <= set(context_modules)
     assert not {"pandas", "IPython", "ipywidgets"} & set(result["heavy"]), result["heavy"]
 
 

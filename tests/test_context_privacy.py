@@ -10,22 +10,73 @@ from jupychat.context import ContextSettings, DataTools, describe, is_pii_name, 
 from jupychat.context.privacy import redact_secrets
 
 
-@pytest.mark.parametrize("name", [
-    "email", "user_email", "EMAIL_ADDRESS", "e-mail", "emails", "firstName", "first_name",
-    "LastName", "username", "phone", "phone_number", "mobile", "ssn", "password", "passwd",
-    "api_key", "apiKey", "secret", "client_secret", "access_token", "token", "address",
-    "street_address", "ip_address", "name", "full name", "key", ("contact", "email"),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "email",
+        "user_email",
+        "EMAIL_ADDRESS",
+        "e-mail",
+        "emails",
+        "firstName",
+        "first_name",
+        "LastName",
+        "username",
+        "phone",
+        "phone_number",
+        "mobile",
+        "ssn",
+        "password",
+        "passwd",
+        "api_key",
+        "apiKey",
+        "secret",
+        "client_secret",
+        "access_token",
+        "token",
+        "address",
+        "street_address",
+        "ip_address",
+        "name",
+        "full name",
+        "key",
+        ("contact", "email"),
+    ],
+)
 def test_personal_names_are_detected(name):
     assert is_pii_name(name)
 
 
-@pytest.mark.parametrize("name", [
-    "keyboard", "monkey", "hockey_score", "tokenizer", "primary_key", "sort_key",
-    "product_name", "file_name", "column_name", "token_count", "n_tokens", "num_tokens",
-    "has_email", "name_length", "email_verified", "price", "region", "id", "addressable",
-    "rename", "nickel", "phonetic", "secretary_general_count", "sin", "cos",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "keyboard",
+        "monkey",
+        "hockey_score",
+        "tokenizer",
+        "primary_key",
+        "sort_key",
+        "product_name",
+        "file_name",
+        "column_name",
+        "token_count",
+        "n_tokens",
+        "num_tokens",
+        "has_email",
+        "name_length",
+        "email_verified",
+        "price",
+        "region",
+        "id",
+        "addressable",
+        "rename",
+        "nickel",
+        "phonetic",
+        "secretary_general_count",
+        "sin",
+        "cos",
+    ],
+)
 def test_ordinary_names_are_not(name):
     assert not is_pii_name(name)
 
@@ -33,13 +84,15 @@ def test_ordinary_names_are_not(name):
 def frame() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     n = 200
-    return pd.DataFrame({
-        "user_email": [f"p{i}@corp.com" for i in range(n)],
-        "phone": rng.integers(5550000, 5559999, n),
-        "salary": rng.normal(50_000, 5_000, n).round(),
-        "note": ["call me"] * (n - 1) + ["key sk-abcdefghijklmnopqrstuvwx1234"],
-        "region": rng.choice(["n", "s"], n),
-    })
+    return pd.DataFrame(
+        {
+            "user_email": [f"p{i}@corp.com" for i in range(n)],
+            "phone": rng.integers(5550000, 5559999, n),
+            "salary": rng.normal(50_000, 5_000, n).round(),
+            "note": ["call me"] * (n - 1) + ["key sk-abcdefghijklmnopqrstuvwx1234"],
+            "region": rng.choice(["n", "s"], n),
+        }
+    )
 
 
 def test_private_columns_keep_statistics_but_never_show_values():
@@ -55,19 +108,22 @@ def test_private_columns_keep_statistics_but_never_show_values():
 
 def test_settings_override_the_default_detector():
     df = frame()
-    text = describe(df, "people", settings=ContextSettings(public_columns=("phone",),
-                                                            private_columns=("salary",)))
+    text = describe(
+        df,
+        "people",
+        settings=ContextSettings(public_columns=("phone",), private_columns=("salary",)),
+    )
     assert next(ln for ln in text.splitlines() if ln.startswith("| phone |")).count("min") == 1
-    assert "values withheld" in next(ln for ln in text.splitlines()
-                                     if ln.startswith("| salary |"))
+    assert "values withheld" in next(ln for ln in text.splitlines() if ln.startswith("| salary |"))
     off = describe(df, "people", settings=ContextSettings(pii=False))
     assert "@corp.com" in off or "values withheld" not in off
 
 
 def test_excluded_columns_and_variables_disappear_everywhere():
     df = frame()
-    settings = ContextSettings(exclude_columns=("people.salary", "reg*"),
-                               exclude_vars=("secret_*",))
+    settings = ContextSettings(
+        exclude_columns=("people.salary", "reg*"), exclude_vars=("secret_*",)
+    )
     text = describe(df, "people", settings=settings)
     assert "salary" not in text and "region" not in text
     assert "2 column(s) left out by the exclude_columns setting" in text
@@ -97,8 +153,12 @@ def test_values_levels():
 
 
 def test_variables_with_personal_names_are_withheld():
-    ns = {"api_key": "abc123notlookingsecret", "password": "hunter2", "passwords": ["a", "b"],
-          "cfg": {"token": "t0k3n", "retries": 3}}
+    ns = {
+        "api_key": "abc123notlookingsecret",
+        "password": "hunter2",
+        "passwords": ["a", "b"],
+        "cfg": {"token": "t0k3n", "retries": 3},
+    }
     for name in ("api_key", "password", "passwords"):
         text = describe(ns[name], name)
         assert "withheld" in text and str(ns[name])[:5] not in text.split(":", 1)[1]

@@ -13,16 +13,28 @@ git = shutil.which("git")
 
 
 def _git(path, *args):
-    subprocess.run(["git", *args], cwd=path, check=True, capture_output=True,
-                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-                        "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com",
-                        "HOME": str(path), "PATH": "/usr/bin:/bin"})
+    subprocess.run(
+        ["git", *args],
+        cwd=path,
+        check=True,
+        capture_output=True,
+        env={
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+            "HOME": str(path),
+            "PATH": "/usr/bin:/bin",
+        },
+    )
 
 
 @pytest.mark.skipif(git is None, reason="git is not installed")
 def test_git_project(tmp_path):
-    (tmp_path / "README.md").write_text("# Sales analysis\n\nKey: sk-abcdefghijklmnopqrstuvwx\n"
-                                        + "".join(f"line {i}\n" for i in range(100)))
+    (tmp_path / "README.md").write_text(
+        "# Sales analysis\n\nKey: sk-abcdefghijklmnopqrstuvwx\n"
+        + "".join(f"line {i}\n" for i in range(100))
+    )
     (tmp_path / "data").mkdir()
     _git(tmp_path, "init", "-q", "-b", "main")
     _git(tmp_path, "add", "README.md")

@@ -16,12 +16,14 @@ def ns() -> dict:
     rng = np.random.default_rng(5)
     n = 50_000
     return {
-        "orders": pd.DataFrame({
-            "price": np.round(rng.lognormal(3, 1, n), 2),
-            "region": rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
-            "channel": rng.choice(["web", "app"], n),
-            "email": [f"u{i}@shop.com" for i in range(n)],
-        }),
+        "orders": pd.DataFrame(
+            {
+                "price": np.round(rng.lognormal(3, 1, n), 2),
+                "region": rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2]),
+                "channel": rng.choice(["web", "app"], n),
+                "email": [f"u{i}@shop.com" for i in range(n)],
+            }
+        ),
         "xs": list(range(100)),
         "note": "hello",
     }
@@ -29,12 +31,21 @@ def ns() -> dict:
 
 def test_tools_are_tool_objects_with_schemas(ns):
     tools = data_tools(lambda: ns)
-    assert [t.name for t in tools] == ["list_variables", "describe_variable", "describe_column",
-                                       "value_counts", "get_rows", "run_python"]
+    assert [t.name for t in tools] == [
+        "list_variables",
+        "describe_variable",
+        "describe_column",
+        "value_counts",
+        "get_rows",
+        "run_python",
+    ]
     assert all(isinstance(t, Tool) for t in tools)
     by_name = {t.name: t for t in tools}
-    assert by_name["get_rows"].parameters["properties"]["order"]["enum"] == ["head", "tail",
-                                                                              "random"]
+    assert by_name["get_rows"].parameters["properties"]["order"]["enum"] == [
+        "head",
+        "tail",
+        "random",
+    ]
     assert by_name["describe_column"].parameters["required"] == ["var", "column"]
     assert "orders" in by_name["list_variables"].run({})
     assert len(data_tools(lambda: ns, include_run_python=False)) == 5
@@ -77,7 +88,7 @@ def test_errors_come_back_as_text(ns):
     assert "has no column 'pricey'" in tools.describe_column("orders", "pricey")
     assert "not a DataFrame" in tools.describe_column("xs", "a")
     assert "order must be" in tools.get_rows("orders", order="sideways")  # type: ignore[arg-type]
-    assert tools.describe_variable("") .startswith("error")
+    assert tools.describe_variable("").startswith("error")
     broken = DataTools(lambda: 1 / 0)  # type: ignore[arg-type,return-value]
     assert broken.list_variables().startswith("error: ZeroDivisionError")
 
@@ -86,8 +97,12 @@ def test_results_are_capped(ns):
     ns["wide"] = pd.DataFrame(np.zeros((60, 3_000)), columns=[f"c{i}" for i in range(3_000)])
     settings = ContextSettings(tool_budget=500)
     tools = DataTools(lambda: ns, settings)
-    for text in (tools.describe_variable("wide", detail="full"), tools.get_rows("wide", 50),
-                 tools.list_variables(), tools.value_counts("orders", ["price"], top_k=100)):
+    for text in (
+        tools.describe_variable("wide", detail="full"),
+        tools.get_rows("wide", 50),
+        tools.list_variables(),
+        tools.value_counts("orders", ["price"], top_k=100),
+    ):
         assert estimate_tokens(text) <= 500
 
 
@@ -113,8 +128,13 @@ def test_a_session_calls_the_data_tools(ns):
 
     fake = FakeProvider("tools")
     chat = ChatSession(fake, tools=data_tools(lambda: ns))
-    fake.enqueue("", tool_calls=[("describe_column", {"var": "orders", "column": "region"}),
-                                 ("get_rows", {"var": "orders", "n": 2, "columns": ["email"]})])
+    fake.enqueue(
+        "",
+        tool_calls=[
+            ("describe_column", {"var": "orders", "column": "region"}),
+            ("get_rows", {"var": "orders", "n": 2, "columns": ["email"]}),
+        ],
+    )
     fake.enqueue("North is the largest region.")
     reply = chat.send("Which region sells most?")
     assert reply.text == "North is the largest region."

@@ -24,14 +24,30 @@ def notebook() -> dict:
     rng = np.random.default_rng(0)
     n = 300_000
     return {
-        "__name__": "__main__", "_": 1, "_i3": "x = 1", "In": [""], "Out": {},
-        "get_ipython": lambda: None, "exit": object(), "quit": object(),
-        "np": np, "pd": pd, "json": json,
-        "sales": pd.DataFrame({"amount": rng.normal(100, 10, n), "store": rng.integers(0, 50, n),
-                               "day": pd.date_range("2020-01-01", periods=n, freq="min")}),
-        "wide": pd.DataFrame(rng.normal(size=(100, 300)),
-                             columns=[f"sensor_{i}" for i in range(300)]),
-        "threshold": 0.5, "label": "Q3 report", "items": [1, 2, 3],
+        "__name__": "__main__",
+        "_": 1,
+        "_i3": "x = 1",
+        "In": [""],
+        "Out": {},
+        "get_ipython": lambda: None,
+        "exit": object(),
+        "quit": object(),
+        "np": np,
+        "pd": pd,
+        "json": json,
+        "sales": pd.DataFrame(
+            {
+                "amount": rng.normal(100, 10, n),
+                "store": rng.integers(0, 50, n),
+                "day": pd.date_range("2020-01-01", periods=n, freq="min"),
+            }
+        ),
+        "wide": pd.DataFrame(
+            rng.normal(size=(100, 300)), columns=[f"sensor_{i}" for i in range(300)]
+        ),
+        "threshold": 0.5,
+        "label": "Q3 report",
+        "items": [1, 2, 3],
         "_hidden": 42,
     }
 
@@ -91,8 +107,10 @@ def test_turn_context_keys_budget_and_determinism():
 
 def test_turn_budget_is_shared_between_many_variables():
     rng = np.random.default_rng(1)
-    ns = {f"df{i}": pd.DataFrame(rng.normal(size=(50, 20)), columns=[f"c{j}" for j in range(20)])
-          for i in range(8)}
+    ns = {
+        f"df{i}": pd.DataFrame(rng.normal(size=(50, 20)), columns=[f"c{j}" for j in range(20)])
+        for i in range(8)
+    }
     settings = ContextSettings(turn_budget=3_000)
     blocks = turn_context(ns, list(ns), settings)
     assert sum(estimate_tokens(t) for t in blocks.values()) <= 3_000

@@ -32,7 +32,8 @@ def test_scalars_and_strings():
     assert len(text) < 200
     assert describe(b"\x00\x01" * 100, "b").startswith("### `b`: bytes, 200 bytes")
     assert "value" not in describe(dt.date(2024, 1, 2), "day") or "2024" in describe(
-        dt.date(2024, 1, 2), "day")
+        dt.date(2024, 1, 2), "day"
+    )
 
 
 def test_containers_show_length_types_and_a_bounded_preview():
@@ -178,7 +179,8 @@ def test_numpy_arrays():
     assert "NaN 8.3%" in text and "min 1, max 11" in text and "preview:" in text
     assert "true 50%" in describe(np.array([True, False]), "b")
     assert "range: 2020-01-01 … 2020-01-03" in describe(
-        np.array(["2020-01-01", "NaT", "2020-01-03"], dtype="datetime64[D]"), "d")
+        np.array(["2020-01-01", "NaT", "2020-01-03"], dtype="datetime64[D]"), "d"
+    )
     assert "first items" in describe(np.array([{"a": 1}, None], dtype=object), "o")
     assert "dtype [('x', '<i4')" in describe(np.zeros(3, dtype=[("x", "i4")]), "s")
     assert "0 elements" in describe(np.zeros((0, 3)), "z")
@@ -202,8 +204,15 @@ def test_large_array_is_sampled_and_never_copied():
 
 
 def test_every_description_respects_its_budget():
-    objs = [list(range(100_000)), {str(i): list(range(50)) for i in range(1000)}, "z" * 10**6,
-            np.arange(10**6), RaisingRepr(), Widget, _documented]
+    objs = [
+        list(range(100_000)),
+        {str(i): list(range(50)) for i in range(1000)},
+        "z" * 10**6,
+        np.arange(10**6),
+        RaisingRepr(),
+        Widget,
+        _documented,
+    ]
     for budget in (30, 100, 500):
         for obj in objs:
             text = describe(obj, "v", budget=budget)
@@ -232,8 +241,10 @@ def test_register_a_describer_for_a_new_type():
 
 def test_describe_is_thread_safe_enough_for_a_panel_worker():
     results: list[str] = []
-    threads = [threading.Thread(target=lambda: results.append(describe(list(range(50)), "x")))
-               for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: results.append(describe(list(range(50)), "x")))
+        for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:

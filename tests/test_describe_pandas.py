@@ -21,22 +21,30 @@ def make_orders(n: int, seed: int = 7) -> pd.DataFrame:
     price = rng.lognormal(3, 1, n)
     price[rng.random(n) < 0.05] = np.nan
     status = np.array(["shipped", "pending", "returned"], dtype=object)[
-        rng.choice(3, n, p=[0.7, 0.2, 0.1])]
+        rng.choice(3, n, p=[0.7, 0.2, 0.1])
+    ]
     status[rng.random(n) < 0.02] = None
-    shipped = pd.Series(pd.Timestamp("2023-01-01", tz="UTC")
-                        + pd.to_timedelta(rng.integers(0, 400 * 86400, n), unit="s"))
+    shipped = pd.Series(
+        pd.Timestamp("2023-01-01", tz="UTC")
+        + pd.to_timedelta(rng.integers(0, 400 * 86400, n), unit="s")
+    )
     shipped[rng.random(n) < 0.1] = pd.NaT
-    return pd.DataFrame({
-        "order_id": np.arange(1, n + 1),
-        "price": price,
-        "region": pd.Categorical(rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2])),
-        "status": pd.array(status, dtype="str"),
-        "email": pd.array([f"u{i}@example.com" for i in rng.integers(0, 10**6, n)], dtype="str"),
-        "is_gift": rng.random(n) < 0.25,
-        "shipped_at": shipped,
-        "rating": pd.array(np.where(rng.random(n) < 0.3, None, rng.integers(1, 6, n)),
-                           dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "order_id": np.arange(1, n + 1),
+            "price": price,
+            "region": pd.Categorical(rng.choice(["north", "south", "east"], n, p=[0.5, 0.3, 0.2])),
+            "status": pd.array(status, dtype="str"),
+            "email": pd.array(
+                [f"u{i}@example.com" for i in rng.integers(0, 10**6, n)], dtype="str"
+            ),
+            "is_gift": rng.random(n) < 0.25,
+            "shipped_at": shipped,
+            "rating": pd.array(
+                np.where(rng.random(n) < 0.3, None, rng.integers(1, 6, n)), dtype="Int64"
+            ),
+        }
+    )
 
 
 def row(text: str, column: str) -> tuple[str, str, str]:
@@ -191,39 +199,46 @@ def odd_frames() -> dict[str, object]:
     rng = np.random.default_rng(3)
     n = 300
     frames: dict[str, object] = {
-        "empty_rows": pd.DataFrame({"a": pd.Series([], dtype="int64"),
-                                    "b": pd.Series([], dtype="str")}),
+        "empty_rows": pd.DataFrame(
+            {"a": pd.Series([], dtype="int64"), "b": pd.Series([], dtype="str")}
+        ),
         "no_columns": pd.DataFrame(index=range(5)),
         "zero_by_zero": pd.DataFrame(),
         "all_nan": pd.DataFrame({"x": [np.nan] * n, "y": [None] * n, "z": range(n)}),
-        "mixed_objects": pd.DataFrame({"m": pd.Series(
-            [1, "a", 2.5, None, [1, 2], {"k": 1}, b"raw", (1,)] * 40, dtype=object)}),
+        "mixed_objects": pd.DataFrame(
+            {"m": pd.Series([1, "a", 2.5, None, [1, 2], {"k": 1}, b"raw", (1,)] * 40, dtype=object)}
+        ),
         "duplicates": pd.DataFrame(rng.normal(size=(n, 3)), columns=["a", "a", "b"]),
         "multiindex": pd.DataFrame(
             rng.normal(size=(n, 4)),
-            index=pd.MultiIndex.from_product([range(n // 3), ["x", "y", "z"]],
-                                             names=["id", "k"]),
-            columns=pd.MultiIndex.from_product([["sales", "cost"], ["q1", "q2"]])),
-        "extension": pd.DataFrame({
-            "int": pd.array([1, None, 3] * 100, dtype="Int64"),
-            "flt": pd.array([1.5, None, 3.0] * 100, dtype="Float64"),
-            "string": pd.array(["a", None, "c"] * 100, dtype="string"),
-            "boolean": pd.array([True, None, False] * 100, dtype="boolean"),
-            "category": pd.Categorical(["lo", "hi", None] * 100, categories=["lo", "hi", "mid"],
-                                       ordered=True),
-            "tz": pd.date_range("2024-01-01", periods=300, freq="h", tz="Europe/Paris"),
-            "period": pd.period_range("2020-01", periods=300, freq="M"),
-            "interval": pd.IntervalIndex.from_breaks(range(301)),
-            "delta": pd.to_timedelta(range(300), unit="min"),
-            "sparse": pd.arrays.SparseArray([0, 0, 1.5] * 100),
-            "complex": np.arange(300) * (1 + 1j),
-            "dates": pd.date_range("2020-01-01", periods=300, freq="D"),
-        }),
-        "unhashable": pd.DataFrame({"lists": [[i, i + 1] for i in range(n)],
-                                    "dicts": [{"k": i} for i in range(n)]}),
+            index=pd.MultiIndex.from_product([range(n // 3), ["x", "y", "z"]], names=["id", "k"]),
+            columns=pd.MultiIndex.from_product([["sales", "cost"], ["q1", "q2"]]),
+        ),
+        "extension": pd.DataFrame(
+            {
+                "int": pd.array([1, None, 3] * 100, dtype="Int64"),
+                "flt": pd.array([1.5, None, 3.0] * 100, dtype="Float64"),
+                "string": pd.array(["a", None, "c"] * 100, dtype="string"),
+                "boolean": pd.array([True, None, False] * 100, dtype="boolean"),
+                "category": pd.Categorical(
+                    ["lo", "hi", None] * 100, categories=["lo", "hi", "mid"], ordered=True
+                ),
+                "tz": pd.date_range("2024-01-01", periods=300, freq="h", tz="Europe/Paris"),
+                "period": pd.period_range("2020-01", periods=300, freq="M"),
+                "interval": pd.IntervalIndex.from_breaks(range(301)),
+                "delta": pd.to_timedelta(range(300), unit="min"),
+                "sparse": pd.arrays.SparseArray([0, 0, 1.5] * 100),
+                "complex": np.arange(300) * (1 + 1j),
+                "dates": pd.date_range("2020-01-01", periods=300, freq="D"),
+            }
+        ),
+        "unhashable": pd.DataFrame(
+            {"lists": [[i, i + 1] for i in range(n)], "dicts": [{"k": i} for i in range(n)]}
+        ),
         "int_labels": pd.DataFrame({0: range(n), 1.5: range(n), ("t", 1): range(n)}),
-        "datetime_index": pd.DataFrame({"v": range(n)},
-                                       index=pd.date_range("2021-01-01", periods=n)),
+        "datetime_index": pd.DataFrame(
+            {"v": range(n)}, index=pd.date_range("2021-01-01", periods=n)
+        ),
         "pipes_and_newlines": pd.DataFrame({"a|b\nc": ["x|y", "line1\nline2", "`tick`"] * 100}),
         "huge_cells": pd.DataFrame({"text": ["x" * 100_000, "y" * 50_000] * 10}),
         "inf": pd.DataFrame({"v": [np.inf, -np.inf, 1.0, np.nan] * 50}),
@@ -281,13 +296,16 @@ def test_odd_frame_details():
 
 def test_arrow_dtypes_when_pyarrow_is_installed():
     pa = pytest.importorskip("pyarrow")
-    df = pd.DataFrame({
-        "i": pd.array([1, None, 3] * 100, dtype=pd.ArrowDtype(pa.int64())),
-        "s": pd.array(["a", None, "c"] * 100, dtype=pd.ArrowDtype(pa.string())),
-        "t": pd.array(pd.date_range("2024-01-01", periods=300),
-                      dtype=pd.ArrowDtype(pa.timestamp("us"))),
-        "b": pd.array([True, False, None] * 100, dtype=pd.ArrowDtype(pa.bool_())),
-    })
+    df = pd.DataFrame(
+        {
+            "i": pd.array([1, None, 3] * 100, dtype=pd.ArrowDtype(pa.int64())),
+            "s": pd.array(["a", None, "c"] * 100, dtype=pd.ArrowDtype(pa.string())),
+            "t": pd.array(
+                pd.date_range("2024-01-01", periods=300), dtype=pd.ArrowDtype(pa.timestamp("us"))
+            ),
+            "b": pd.array([True, False, None] * 100, dtype=pd.ArrowDtype(pa.bool_())),
+        }
+    )
     text = describe(df, "arrow")
     assert row(text, "i")[1] == "100 (33%)" and "max 3" in row(text, "i")[2]
     assert "describer failed" not in text

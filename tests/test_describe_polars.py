@@ -16,19 +16,28 @@ def make_frame(n: int) -> pl.DataFrame:
     rng = np.random.default_rng(1)
     price = rng.lognormal(3, 1, n)
     price[:10] = np.nan
-    return pl.DataFrame({
-        "id": np.arange(n),
-        "price": price,
-        "qty": pl.Series(np.where(rng.random(n) < 0.1, None, rng.integers(1, 5, n)).tolist(),
-                         dtype=pl.Int64),
-        "city": pl.Series(rng.choice(["Oslo", "Rome", "Lima"], n).tolist(), dtype=pl.Categorical),
-        "user_email": [f"u{i}@x.org" for i in rng.integers(0, 10**6, n)],
-        "when": pl.datetime_range(dt.datetime(2024, 1, 1), dt.datetime(2024, 1, 1)
-                                  + dt.timedelta(minutes=n - 1), "1m", eager=True,
-                                  time_zone="UTC"),
-        "ok": rng.random(n) < 0.5,
-        "tags": [[int(i), int(i) + 1] for i in rng.integers(0, 3, n)],
-    })
+    return pl.DataFrame(
+        {
+            "id": np.arange(n),
+            "price": price,
+            "qty": pl.Series(
+                np.where(rng.random(n) < 0.1, None, rng.integers(1, 5, n)).tolist(), dtype=pl.Int64
+            ),
+            "city": pl.Series(
+                rng.choice(["Oslo", "Rome", "Lima"], n).tolist(), dtype=pl.Categorical
+            ),
+            "user_email": [f"u{i}@x.org" for i in rng.integers(0, 10**6, n)],
+            "when": pl.datetime_range(
+                dt.datetime(2024, 1, 1),
+                dt.datetime(2024, 1, 1) + dt.timedelta(minutes=n - 1),
+                "1m",
+                eager=True,
+                time_zone="UTC",
+            ),
+            "ok": rng.random(n) < 0.5,
+            "tags": [[int(i), int(i) + 1] for i in rng.integers(0, 3, n)],
+        }
+    )
 
 
 def row(text: str, column: str) -> list[str]:
@@ -44,8 +53,9 @@ def test_polars_frame_summary_is_exact_where_it_says_so():
     text = describe(df, "pdf", settings=ContextSettings(sample_size=5_000))
     assert "polars.DataFrame, 30,000 rows × 8 columns" in text
     assert "5,000-row random sample" in text
-    assert row(text, "qty")[2] == f"{df['qty'].null_count():,} (10%)" or \
-        row(text, "qty")[2].startswith(f"{df['qty'].null_count():,} (")
+    assert row(text, "qty")[2] == f"{df['qty'].null_count():,} (10%)" or row(text, "qty")[
+        2
+    ].startswith(f"{df['qty'].null_count():,} (")
     price = row(text, "price")[3]
     assert "NaN 10 (<0.1%)" in price and "mean≈" in price
     assert f"min {df['price'].min():.4g}"[:8] in price
@@ -78,7 +88,8 @@ def test_lazyframe_is_described_by_schema_and_never_collected():
         return s * 2
 
     lf = pl.LazyFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}).with_columns(
-        pl.col("a").map_batches(spy, return_dtype=pl.Int64).alias("c"))
+        pl.col("a").map_batches(spy, return_dtype=pl.Int64).alias("c")
+    )
     text = describe(lf, "lazy")
     assert "polars.LazyFrame (not collected" in text
     assert "| c | Int64 |" in text

@@ -261,14 +261,30 @@ def test_session_resumes_after_restart(shell, fake):
 
 
 def _terminal_ipython(tmp_path, prelude: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "JUPYCHAT_MODEL": "fake", "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-           "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"), "IPYTHONDIR": str(tmp_path / "ipy")}
+    env = {
+        **os.environ,
+        "JUPYCHAT_MODEL": "fake",
+        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
+        "IPYTHONDIR": str(tmp_path / "ipy"),
+    }
     env.pop("JPY_SESSION_NAME", None)
     return subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--quick", "-c",
-         prelude + "get_ipython().run_line_magic('load_ext', 'jupychat'); "
-         "get_ipython().run_cell_magic('chat', '', 'hello **terminal**')"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "IPython",
+            "--no-banner",
+            "--colors=NoColor",
+            "--quick",
+            "-c",
+            prelude + "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+            "get_ipython().run_cell_magic('chat', '', 'hello **terminal**')",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 
@@ -306,7 +322,10 @@ def test_load_ext_is_cheap_and_lazy():
 def test_footer_shortens_endpoint_urls():
     from jupychat.notebook.engine import short_model
 
-    assert short_model("openai-compatible:m@http://127.0.0.1:8000/v1") == "openai-compatible:m@127.0.0.1:8000"
+    assert (
+        short_model("openai-compatible:m@http://127.0.0.1:8000/v1")
+        == "openai-compatible:m@127.0.0.1:8000"
+    )
     assert short_model("openai:gpt-4o-mini") == "openai:gpt-4o-mini"
     assert short_model(None) == "?"
 
@@ -343,12 +362,17 @@ def test_session_management_commands(shell, fake, tmp_path):
     assert result.success, result.error_in_exec
     assert session(shell).id != merged.id and session(shell).history == merged.history
     # bad input stays one line
-    for cell, message in (("%chat fork many", "number of messages"),
-                          ("%chat merge", "needs the ids"),
-                          ("%chat merge zzzzzzzz", "no session zzzzzzzz"),
-                          (f"%chat import {tmp_path / 'missing.json'}", "missing.json")):
+    for cell, message in (
+        ("%chat fork many", "number of messages"),
+        ("%chat merge", "needs the ids"),
+        ("%chat merge zzzzzzzz", "no session zzzzzzzz"),
+        (f"%chat import {tmp_path / 'missing.json'}", "missing.json"),
+    ):
         result, _ = run(shell, cell)
-        assert not result.success and message in str(result.error_in_exec), (cell, result.error_in_exec)
+        assert not result.success and message in str(result.error_in_exec), (
+            cell,
+            result.error_in_exec,
+        )
 
 
 def test_project_context_is_opt_in(shell, fake, tmp_path, monkeypatch):
@@ -375,7 +399,9 @@ def test_failed_rerun_keeps_the_earlier_turn(shell, fake):
 
 def test_privacy_settings_through_config(shell, fake, monkeypatch):
     pd = pytest.importorskip("pandas")
-    shell.user_ns["df"] = pd.DataFrame({"revenue": [1.5, 2.5, 3.5] * 20, "internal_code": list("xyz") * 20})
+    shell.user_ns["df"] = pd.DataFrame(
+        {"revenue": [1.5, 2.5, 3.5] * 20, "internal_code": list("xyz") * 20}
+    )
     _, out = run(shell, "%chat context df")
     assert "internal_code" in out.stdout and "Random example rows" in out.stdout
     run(shell, "%config ChatMagics.exclude_columns = ['internal_*']")

@@ -159,9 +159,13 @@ def test_the_inventory_lists_recent_cells_and_the_model_can_ask_for_one(shell):
     session = get_chat(shell).session()
     tools = {t.name for t in session.tools}
     assert {"list_cells", "get_cell", "get_figure"} <= tools
-    number = next(c.execution_count for c in __import__(
-        "jupychat.notebook.cells", fromlist=["get_record"]).get_record(shell).cells()
-        if "total" in c.code)
+    number = next(
+        c.execution_count
+        for c in __import__("jupychat.notebook.cells", fromlist=["get_record"])
+        .get_record(shell)
+        .cells()
+        if "total" in c.code
+    )
     get_cell = next(t for t in session.tools if t.name == "get_cell")
     assert "45" in get_cell.fn(execution_count=number)
 
@@ -178,7 +182,9 @@ def test_a_changed_cell_is_sent_again_an_unchanged_one_is_not(shell):
 def test_fix_in_a_terminal_like_shell_puts_the_code_in_a_new_cell(shell):
     """No page to edit (a plain shell): the fixed code becomes the next input."""
     run(shell, "values = [1, 2, 3]\nprint(values[3])")
-    get_fake("nb").enqueue("```python\nvalues = [1, 2, 3]\nprint(values[2])\n```\nIndex 3 is past the end.")
+    get_fake("nb").enqueue(
+        "```python\nvalues = [1, 2, 3]\nprint(values[2])\n```\nIndex 3 is past the end."
+    )
     nexts = []
     shell.set_next_input = lambda text, replace=False: nexts.append((text, replace))
     result, _ = run(shell, "%chat fix")

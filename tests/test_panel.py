@@ -211,7 +211,9 @@ def test_panel_and_cells_share_one_conversation(shell, chat, panel):
     shell.run_cell("%%chat\nfrom a cell")
     request = fake.requests[-1]
     assert [m.text.strip() for m in request.messages if m.role == "user"] == [
-        "from the panel", "from a cell"]
+        "from the panel",
+        "from a cell",
+    ]
     assert roles(panel) == ["user", "assistant", "user", "assistant"]
 
 
@@ -257,8 +259,12 @@ def test_export_to_markdown_json_and_a_bad_suffix(panel, tmp_path):
 
 def test_a_provider_error_is_one_line_and_the_panel_stays_usable(panel):
     fake = get_fake()
-    fake.enqueue("partial text", error=ProviderUnavailable("the model server went away"),
-                 error_after=1, chunk_size=4)
+    fake.enqueue(
+        "partial text",
+        error=ProviderUnavailable("the model server went away"),
+        error_after=1,
+        chunk_size=4,
+    )
     panel.send("fail please")
     assert panel.wait(5)
     assert roles(panel)[-1] == "error"
@@ -393,13 +399,29 @@ def test_the_panel_in_a_terminal_is_a_one_line_error(tmp_path):
     import subprocess
     import sys
 
-    env = {**os.environ, "JUPYCHAT_MODEL": "fake", "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-           "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"), "IPYTHONDIR": str(tmp_path / "ipy")}
+    env = {
+        **os.environ,
+        "JUPYCHAT_MODEL": "fake",
+        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
+        "IPYTHONDIR": str(tmp_path / "ipy"),
+    }
     out = subprocess.run(
-        [sys.executable, "-m", "IPython", "--no-banner", "--colors=NoColor", "--quick", "-c",
-         "get_ipython().run_line_magic('load_ext', 'jupychat'); "
-         "get_ipython().run_line_magic('chat', 'panel')"],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "IPython",
+            "--no-banner",
+            "--colors=NoColor",
+            "--quick",
+            "-c",
+            "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+            "get_ipython().run_line_magic('chat', 'panel')",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     text = out.stdout + out.stderr
     assert "UsageError: the chat panel needs a notebook front end" in text

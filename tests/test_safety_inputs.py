@@ -244,8 +244,12 @@ def test_a_prompt_or_data_with_a_lone_surrogate_is_repaired_not_fatal(shell):
     result, _ = _run(shell, "%%chat\nwhat is in @bad?")
     assert result.success, result.error_in_exec
     session = ChatSession.resume(get_chat(shell).session().id, store=get_chat(shell).store)
-    assert [m.text for m in session.history] == ["hi \ufffd there", "first",
-                                                 "what is in @bad?", "second"]
+    assert [m.text for m in session.history] == [
+        "hi \ufffd there",
+        "first",
+        "what is in @bad?",
+        "second",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -21,11 +21,19 @@ FILE_KEY = "sk-ant-filesecret-0123456789abcdef"
 
 @pytest.mark.parametrize(
     ("model", "env_var", "section"),
-    [("openai-compatible:m@{openai}", "OPENAI_COMPATIBLE_API_KEY", "openai-compatible"),
-     ("anthropic:claude-test", "ANTHROPIC_API_KEY", "anthropic")],
+    [
+        ("openai-compatible:m@{openai}", "OPENAI_COMPATIBLE_API_KEY", "openai-compatible"),
+        ("anthropic:claude-test", "ANTHROPIC_API_KEY", "anthropic"),
+    ],
 )
 def test_keys_stay_out_of_logs_errors_store_and_exports(
-    model, env_var, section, tmp_path, monkeypatch, caplog, fake_server  # noqa: F811
+    model,
+    env_var,
+    section,
+    tmp_path,
+    monkeypatch,
+    caplog,
+    fake_server,  # noqa: F811
 ):
     monkeypatch.setenv(env_var, ENV_KEY)
     monkeypatch.setenv("ANTHROPIC_BASE_URL", fake_server.anthropic_base_url)

@@ -96,10 +96,12 @@ def test_help_menu_link_ships_and_is_installed():
     (menu,) = data["@jupyterlab/mainmenu-extension:plugin"]["menus"]
     assert menu["id"] == "jp-mainmenu-help"
     links = [item["args"] for item in menu["items"] if item.get("command") == "help:open"]
-    assert links == [{"url": "/jupychat/", "text": "Chat Sessions (jupychat)",
-                      "newBrowserTab": True}]
-    installed = Path(sys.prefix, "share", "jupyter", "lab", "settings", "overrides.d",
-                     "jupychat.json")
+    assert links == [
+        {"url": "/jupychat/", "text": "Chat Sessions (jupychat)", "newBrowserTab": True}
+    ]
+    installed = Path(
+        sys.prefix, "share", "jupyter", "lab", "settings", "overrides.d", "jupychat.json"
+    )
     assert installed.exists(), (
         f"{installed} is missing: pyproject.toml [tool.hatch.build.targets.wheel.shared-data] "
         'needs "jupyter-config/lab-settings/overrides.d" = '
@@ -127,14 +129,19 @@ def test_requests_without_a_valid_token_get_403_and_change_nothing(server, store
                 assert response.status_code == 403, (response.request.url, response.text)
                 assert "Protected" not in response.text and "keep me" not in response.text
             assert "forbidden" in _message(calls[0])
-            for page_url in ("/jupychat/", f"/jupychat/sessions/{sid}",
-                             "/jupychat/static/jupychat.js"):
+            for page_url in (
+                "/jupychat/",
+                f"/jupychat/sessions/{sid}",
+                "/jupychat/static/jupychat.js",
+            ):
                 page = anon.get(server.url + page_url)
                 assert page.status_code == 302, page_url  # pages send people to log in
                 assert "/login?next=" in page.headers["location"]
     assert store.summary(sid)["title"] == "Protected"
-    assert http.get(server.api(f"sessions/{sid}")).json()["messages"][0]["content"][0][
-        "text"] == "keep me"
+    assert (
+        http.get(server.api(f"sessions/{sid}")).json()["messages"][0]["content"][0]["text"]
+        == "keep me"
+    )
 
 
 def test_cookie_session_needs_the_xsrf_token_to_change_anything(server, store, notebook):
@@ -148,13 +155,15 @@ def test_cookie_session_needs_the_xsrf_token_to_change_anything(server, store, n
         assert store.exists(sid)
         xsrf = re.search(r'name="jupychat-xsrf" content="([^"]+)"', page.text).group(1)
         renamed = browser.patch(
-            server.api(f"sessions/{sid}"), json={"title": "Via cookie"},
+            server.api(f"sessions/{sid}"),
+            json={"title": "Via cookie"},
             headers={"X-XSRFToken": xsrf},
         )
         assert renamed.status_code == 200, renamed.text
-        assert browser.delete(
-            server.api(f"sessions/{sid}"), headers={"X-XSRFToken": xsrf}
-        ).status_code == 204
+        assert (
+            browser.delete(server.api(f"sessions/{sid}"), headers={"X-XSRFToken": xsrf}).status_code
+            == 204
+        )
     assert not store.exists(sid)
 
 
@@ -163,8 +172,7 @@ def test_cookie_session_needs_the_xsrf_token_to_change_anything(server, store, n
 
 def test_list_pages_through_sessions_newest_first(server, store, http, notebook):
     ids = [
-        make_session(store, [(f"question {i}", f"answer {i}")], notebook=notebook,
-                     usage=(i, 2 * i))
+        make_session(store, [(f"question {i}", f"answer {i}")], notebook=notebook, usage=(i, 2 * i))
         for i in range(5)
     ]
     first = http.get(server.api("sessions"), params={"notebook": notebook, "limit": 2}).json()
@@ -183,17 +191,27 @@ def test_list_pages_through_sessions_newest_first(server, store, http, notebook)
 
 def test_full_text_search_and_metadata_filters(server, store, http, notebook):
     hist = make_session(
-        store, [("How do I draw a histogram of prices?", "Use df.prices.plot.hist().")],
-        notebook=notebook, metadata={"project": "alpha", "n": 3},
+        store,
+        [("How do I draw a histogram of prices?", "Use df.prices.plot.hist().")],
+        notebook=notebook,
+        metadata={"project": "alpha", "n": 3},
     )
-    make_session(store, [("Fit a regression", "Use statsmodels OLS.")], notebook=notebook,
-                 metadata={"project": "beta", "n": "3"})
+    make_session(
+        store,
+        [("Fit a regression", "Use statsmodels OLS.")],
+        notebook=notebook,
+        metadata={"project": "beta", "n": "3"},
+    )
     found = http.get(server.api("sessions"), params={"q": "histogram", "notebook": notebook})
     sessions = found.json()["sessions"]
     assert [s["id"] for s in sessions] == [hist]
     assert "**histogram**" in sessions[0]["snippet"]
-    assert http.get(server.api("sessions"), params={"q": "zebra-unicorn", "notebook": notebook}
-                    ).json()["sessions"] == []
+    assert (
+        http.get(
+            server.api("sessions"), params={"q": "zebra-unicorn", "notebook": notebook}
+        ).json()["sessions"]
+        == []
+    )
 
     def by_meta(**params):
         response = http.get(server.api("sessions"), params={"notebook": notebook, **params})
@@ -201,8 +219,8 @@ def test_full_text_search_and_metadata_filters(server, store, http, notebook):
         return [s["metadata"]["project"] for s in response.json()["sessions"]]
 
     assert by_meta(**{"meta.project": "alpha"}) == ["alpha"]
-    assert by_meta(**{"meta.n": "3"}) == ["alpha"]           # JSON number 3
-    assert by_meta(**{"meta.n": '"3"'}) == ["beta"]          # the string "3"
+    assert by_meta(**{"meta.n": "3"}) == ["alpha"]  # JSON number 3
+    assert by_meta(**{"meta.n": '"3"'}) == ["beta"]  # the string "3"
     assert by_meta(**{"meta.project": "gamma"}) == []
     assert by_meta(q="statsmodels", **{"meta.project": "beta"}) == ["beta"]
     bad = http.get(server.api("sessions"), params={"meta.": "x"})
@@ -211,8 +229,21 @@ def test_full_text_search_and_metadata_filters(server, store, http, notebook):
 
 def test_odd_search_text_is_never_a_server_error(server, store, http):
     make_session(store, [("odd search target", "fine")])
-    for query in ['"', '""', "*", "NEAR(a b)", "a:b", "-x", "^start", "AND OR NOT",
-                  "(", "📈", "x" * 1000, "col:*", "'; DROP TABLE sessions; --"]:
+    for query in [
+        '"',
+        '""',
+        "*",
+        "NEAR(a b)",
+        "a:b",
+        "-x",
+        "^start",
+        "AND OR NOT",
+        "(",
+        "📈",
+        "x" * 1000,
+        "col:*",
+        "'; DROP TABLE sessions; --",
+    ]:
         for url in (server.api("sessions"), f"{server.url}/jupychat/"):
             response = http.get(url, params={"q": query})
             assert response.status_code == 200, (query, response.text[:300])
@@ -255,8 +286,11 @@ def test_get_session_pages_the_messages_of_a_huge_session(server, store, http, n
 )
 def test_malformed_paging_values_are_a_400(server, store, http, params, name):
     sid = make_session(store, [("p", "r")])
-    for url in (server.api("sessions"), server.api(f"sessions/{sid}"),
-                f"{server.url}/jupychat/sessions/{sid}"):
+    for url in (
+        server.api("sessions"),
+        server.api(f"sessions/{sid}"),
+        f"{server.url}/jupychat/sessions/{sid}",
+    ):
         response = http.get(url, params=params)
         assert response.status_code == 400, (url, response.text)
         if "/api/" in url:
@@ -291,8 +325,15 @@ def test_rename_and_bad_rename_bodies(server, store, http, notebook):
     renamed = http.patch(url, json={"title": "  Quarterly   numbers "})
     assert renamed.status_code == 200
     assert renamed.json()["title"] == "Quarterly numbers" == store.summary(sid)["title"]
-    for body in ('{"title": 5}', "[1]", "not json", '{"name": "x"}',
-                 '{"title": "ok", "extra": 1}', json.dumps({"title": "x" * 301}), ""):
+    for body in (
+        '{"title": 5}',
+        "[1]",
+        "not json",
+        '{"name": "x"}',
+        '{"title": "ok", "extra": 1}',
+        json.dumps({"title": "x" * 301}),
+        "",
+    ):
         response = http.patch(url, content=body)
         assert response.status_code == 400, (body, response.text)
         assert _message(response)
@@ -326,8 +367,10 @@ def _download_names(response) -> tuple[str, str]:
 
 def test_export_each_format_as_a_download(server, store, http, notebook):
     sid = make_session(
-        store, [("Plot the data", "Here:\n\n```python\nimport math\nprint(math.pi)\n```")],
-        notebook=notebook, title="Plotting help",
+        store,
+        [("Plot the data", "Here:\n\n```python\nimport math\nprint(math.pi)\n```")],
+        notebook=notebook,
+        title="Plotting help",
     )
     url = server.api(f"sessions/{sid}/export")
     as_json = http.get(url, params={"format": "json"})
@@ -381,7 +424,8 @@ def test_export_filename_function_bounds_length_and_charset():
     assert plain == uni == "x" * 80 + ".json"
     assert export_filename(None, "../../id", "md") == ("jupychat-id.md", "jupychat-id.md")
     assert export_filename("日本語のタイトル", "s1", "ipynb") == (
-        "jupychat-s1.ipynb", "日本語のタイトル.ipynb"
+        "jupychat-s1.ipynb",
+        "日本語のタイトル.ipynb",
     )
 
 
@@ -390,8 +434,11 @@ def test_export_filename_function_bounds_length_and_charset():
 
 def test_api_and_page_output_are_scrubbed_of_keys(server, store, http):
     leaked = "sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2"
-    sid = make_session(store, [(f"my key is {leaked}", "please do not share keys")],
-                       metadata={"api_key": "hunter2-secret"})
+    sid = make_session(
+        store,
+        [(f"my key is {leaked}", "please do not share keys")],
+        metadata={"api_key": "hunter2-secret"},
+    )
     body = http.get(server.api(f"sessions/{sid}")).text
     page = http.get(f"{server.url}/jupychat/sessions/{sid}").text
     listing = http.get(server.api("sessions"), params={"q": "share"}).text
@@ -415,8 +462,10 @@ def test_transcript_page_escapes_model_output(server, store, http):
     assert "javascript:" not in html
     assert 'src="http://evil.example' not in html  # images become links, never fetched
     assert "<strong>bold</strong>" in html and '<code class="language-python">' in html
-    assert "print(&#x27;&lt;b&gt;hi&lt;/b&gt;&#x27;)" in html or \
-        "print('&lt;b&gt;hi&lt;/b&gt;')" in html
+    assert (
+        "print(&#x27;&lt;b&gt;hi&lt;/b&gt;&#x27;)" in html
+        or "print('&lt;b&gt;hi&lt;/b&gt;')" in html
+    )
     assert "<i>XSS</i>" not in html and "&lt;i&gt;XSS&lt;/i&gt; test" in html
     assert "Show &lt;b&gt;markup&lt;/b&gt;" in html
     csp = response.headers["content-security-policy"]
@@ -424,8 +473,13 @@ def test_transcript_page_escapes_model_output(server, store, http):
 
 
 def test_list_page_and_assets(server, store, http, notebook):
-    sid = make_session(store, [("page listing check", "ok")], notebook=notebook,
-                       title="Listed <b>session</b>", usage=(1000, 234))
+    sid = make_session(
+        store,
+        [("page listing check", "ok")],
+        notebook=notebook,
+        title="Listed <b>session</b>",
+        usage=(1000, 234),
+    )
     page = http.get(f"{server.url}/jupychat/", params={"notebook": notebook})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert f"/jupychat/sessions/{sid}" in page.text
@@ -482,8 +536,11 @@ def read_only_server(tmp_path_factory):
         base,
         extra_args=["--ServerApp.authorizer_class=jupychat_test_authz.ReadOnlyChats"],
         # keep the caller's PYTHONPATH: the server must import the jupychat under test
-        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(base / "authz"),
-                                                         os.environ.get("PYTHONPATH")]))},
+        env={
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(base / "authz"), os.environ.get("PYTHONPATH")])
+            )
+        },
         store_path=base / "fresh" / "sessions.db",
         base_url="/user/alice/",
     ) as srv:

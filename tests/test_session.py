@@ -582,7 +582,12 @@ def test_replace_drops_earlier_turn_only_when_new_turn_succeeds(fake):
     assert [b.text for b in request.messages[-1].context_blocks] == ["df: 3 rows"]
     fake.enqueue("new answer")
     chat.send("new wording", meta={"cell": "A"}, replace=same_cell)
-    assert [m.text for m in chat.history] == ["other cell", "other answer", "new wording", "new answer"]
+    assert [m.text for m in chat.history] == [
+        "other cell",
+        "other answer",
+        "new wording",
+        "new answer",
+    ]
 
 
 def test_failing_approval_callback_refuses_instead_of_failing_the_turn(fake):
@@ -593,7 +598,9 @@ def test_failing_approval_callback_refuses_instead_of_failing_the_turn(fake):
     def approve(tool, call):
         raise RuntimeError("no stdin on this thread")
 
-    chat = ChatSession(fake, tools=[Tool.from_function(run_python, requires_approval=True)], approve=approve)
+    chat = ChatSession(
+        fake, tools=[Tool.from_function(run_python, requires_approval=True)], approve=approve
+    )
     fake.enqueue("", tool_calls=[("run_python", {"code": "1"})]).enqueue("ok")
     assert chat.send("x").text == "ok"
     result = chat.history[2].tool_results[0]

@@ -90,8 +90,23 @@ def _int(value: Any) -> bool:
 # Request fields an ``extra`` from a session file may never set: they change what is asked,
 # of which model, how many times, or with which tools.
 _EXTRA_DENIED = frozenset(
-    {"model", "messages", "system", "tools", "tool_choice", "functions", "function_call", "n",
-     "stream", "stream_options", "prompt", "input", "best_of", "user", "metadata"}
+    {
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "functions",
+        "function_call",
+        "n",
+        "stream",
+        "stream_options",
+        "prompt",
+        "input",
+        "best_of",
+        "user",
+        "metadata",
+    }
 )
 
 
@@ -116,8 +131,10 @@ _STORED_CHECKS: dict[str, Any] = {
     "top_p": _number,
     "max_tokens": lambda v: _int(v) and v > 0,
     "seed": _int,
-    "stop": lambda v: isinstance(v, str)
-    or (isinstance(v, (list, tuple)) and len(v) <= 16 and all(isinstance(x, str) for x in v)),
+    "stop": lambda v: (
+        isinstance(v, str)
+        or (isinstance(v, (list, tuple)) and len(v) <= 16 and all(isinstance(x, str) for x in v))
+    ),
     "extra": _extra,
     "turn_timeout": lambda v: _number(v) and v > 0,
 }

@@ -37,8 +37,14 @@ class ModelInfo(NamedTuple):
 
 
 MODELS: tuple[ModelInfo, ...] = (
-    ModelInfo("openai", "gpt-4o-mini", Price(0.15, 0.60, 0.075), vision=True, suggest=True,
-              default="gpt-4o-mini"),
+    ModelInfo(
+        "openai",
+        "gpt-4o-mini",
+        Price(0.15, 0.60, 0.075),
+        vision=True,
+        suggest=True,
+        default="gpt-4o-mini",
+    ),
     ModelInfo("openai", "gpt-4o", Price(2.50, 10.00, 1.25), vision=True, suggest=True),
     ModelInfo("openai", "gpt-4.1-nano", Price(0.10, 0.40, 0.025), vision=True),
     ModelInfo("openai", "gpt-4.1-mini", Price(0.40, 1.60, 0.10), vision=True, suggest=True),
@@ -49,15 +55,22 @@ MODELS: tuple[ModelInfo, ...] = (
     ModelInfo("openai", "o3", Price(2.00, 8.00, 0.50), vision=True),
     ModelInfo("openai", "o1", vision=True),
     ModelInfo("openai", "gpt-3.5-turbo", Price(0.50, 1.50)),
-    ModelInfo("anthropic", "claude-3-5-haiku", Price(0.80, 4.00, 0.08, 1.00), vision=True,
-              default="claude-3-5-haiku-latest"),
-    ModelInfo("anthropic", "claude-haiku-4-5", Price(1.00, 5.00, 0.10, 1.25), vision=True,
-              suggest=True),
+    ModelInfo(
+        "anthropic",
+        "claude-3-5-haiku",
+        Price(0.80, 4.00, 0.08, 1.00),
+        vision=True,
+        default="claude-3-5-haiku-latest",
+    ),
+    ModelInfo(
+        "anthropic", "claude-haiku-4-5", Price(1.00, 5.00, 0.10, 1.25), vision=True, suggest=True
+    ),
     ModelInfo("anthropic", "claude-3-haiku", Price(0.25, 1.25, 0.03, 0.30), vision=True),
     ModelInfo("anthropic", "claude-3-5-sonnet", Price(3.00, 15.00, 0.30, 3.75), vision=True),
     ModelInfo("anthropic", "claude-3-7-sonnet", Price(3.00, 15.00, 0.30, 3.75), vision=True),
-    ModelInfo("anthropic", "claude-sonnet-4", Price(3.00, 15.00, 0.30, 3.75), vision=True,
-              suggest=True),
+    ModelInfo(
+        "anthropic", "claude-sonnet-4", Price(3.00, 15.00, 0.30, 3.75), vision=True, suggest=True
+    ),
     ModelInfo("anthropic", "claude-opus-4", Price(15.00, 75.00, 1.50, 18.75), vision=True),
     ModelInfo("anthropic", "claude-3", vision=True),
     ModelInfo("ollama", "llama3.2", suggest=True),
@@ -103,5 +116,6 @@ def suggested() -> list[str]:
 
 def default_for(provider: str) -> str | None:
     """The model to use for ``provider`` when only its API key is set."""
-    return next((f"{m.provider}:{m.default}" for m in MODELS if m.provider == provider
-                 and m.default), None)
+    return next(
+        (f"{m.provider}:{m.default}" for m in MODELS if m.provider == provider and m.default), None
+    )

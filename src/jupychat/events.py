@@ -84,6 +84,11 @@ class Done:
 
 
 Event = (
-    TextDelta | ReasoningDelta | ToolCallDelta | ToolCallComplete | ToolResultEvent | StatusEvent
+    TextDelta
+    | ReasoningDelta
+    | ToolCallDelta
+    | ToolCallComplete
+    | ToolResultEvent
+    | StatusEvent
     | Done
 )

@@ -17,8 +17,18 @@ from typing import Any
 
 __all__ = ["cell", "fmt_bytes", "fmt_int", "fmt_num", "fmt_pct", "md_escape", "short", "type_name"]
 
-_SAFE_SCALARS = (str, bytes, bool, int, float, complex, decimal.Decimal, _dt.date, _dt.time,
-                 _dt.timedelta)
+_SAFE_SCALARS = (
+    str,
+    bytes,
+    bool,
+    int,
+    float,
+    complex,
+    decimal.Decimal,
+    _dt.date,
+    _dt.time,
+    _dt.timedelta,
+)
 
 
 def type_name(obj: Any) -> str:

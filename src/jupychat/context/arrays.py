@@ -32,15 +32,18 @@ def describe_ndarray(arr: np.ndarray, req: Request) -> str:
     who = f"`{req.name}`: " if req.name else ""
     shape = "×".join(fmt_int(d) for d in arr.shape) or "scalar"
     kind = type(arr).__module__.split(".")[0] + "." + type(arr).__qualname__
-    lines = [f"### {who}{kind}, shape {shape} ({arr.ndim}-d), dtype {arr.dtype}, "
-             f"{fmt_int(arr.size)} elements, ~{fmt_bytes(arr.nbytes)}"]
+    lines = [
+        f"### {who}{kind}, shape {shape} ({arr.ndim}-d), dtype {arr.dtype}, "
+        f"{fmt_int(arr.size)} elements, ~{fmt_bytes(arr.nbytes)}"
+    ]
     if req.settings.values == "schema" or arr.size == 0:
         return "\n".join(lines)
     contiguous = bool(arr.flags.c_contiguous)
     sampled = arr.size > (EXACT_LIMIT if contiguous else 1_000_000)
     if sampled:  # never copy a large array: pick elements by flat position
-        picks = sample_positions(arr.size, min(arr.size, req.settings.sample_size * 10),
-                                 req.settings.seed)
+        picks = sample_positions(
+            arr.size, min(arr.size, req.settings.sample_size * 10), req.settings.seed
+        )
         flat = arr.reshape(-1)[picks] if contiguous else arr[np.unravel_index(picks, arr.shape)]
     else:
         flat = arr.reshape(-1)
@@ -58,12 +61,18 @@ def describe_ndarray(arr: np.ndarray, req: Request) -> str:
             else:
                 valid = flat
             if valid.size:
-                stats += [f"min{mark} {fmt_num(valid.min())}", f"max{mark} {fmt_num(valid.max())}",
-                          f"mean{mark} {fmt_num(valid.mean(dtype=np.float64))}",
-                          f"std{mark} {fmt_num(valid.std(dtype=np.float64))}"]
+                stats += [
+                    f"min{mark} {fmt_num(valid.min())}",
+                    f"max{mark} {fmt_num(valid.max())}",
+                    f"mean{mark} {fmt_num(valid.mean(dtype=np.float64))}",
+                    f"std{mark} {fmt_num(valid.std(dtype=np.float64))}",
+                ]
             if stats:
-                lines.append("stats: " + ", ".join(stats)
-                             + (" (≈ from a random sample of elements)" if sampled else ""))
+                lines.append(
+                    "stats: "
+                    + ", ".join(stats)
+                    + (" (≈ from a random sample of elements)" if sampled else "")
+                )
         elif kind_char == "b":
             lines.append(f"true{mark} {fmt_pct(int(flat.sum()), flat.size)}")
         elif kind_char in "mM":
@@ -72,8 +81,9 @@ def describe_ndarray(arr: np.ndarray, req: Request) -> str:
                 lines.append(f"range{mark}: {valid.min()} … {valid.max()}")
     if req.settings.values == "full" and not req.private:
         try:
-            preview = np.array2string(arr, threshold=20, edgeitems=3, max_line_width=100,
-                                      precision=4)
+            preview = np.array2string(
+                arr, threshold=20, edgeitems=3, max_line_width=100, precision=4
+            )
         except Exception:
             preview = "(preview failed)"
         if len(preview) > 600:
@@ -89,8 +99,10 @@ def describe_ndarray_safe(arr: Any, req: Request) -> str:
     if arr.dtype.kind in "OVSU" or arr.dtype.names:
         who = f"`{req.name}`: " if req.name else ""
         shape = "×".join(fmt_int(d) for d in arr.shape) or "scalar"
-        lines = [f"### {who}numpy.ndarray, shape {shape}, dtype {short(str(arr.dtype), 80)}, "
-                 f"{fmt_int(arr.size)} elements"]
+        lines = [
+            f"### {who}numpy.ndarray, shape {shape}, dtype {short(str(arr.dtype), 80)}, "
+            f"{fmt_int(arr.size)} elements"
+        ]
         if req.settings.values == "full" and not req.private and arr.size:
             from .saferepr import bounded_repr
 

@@ -80,9 +80,12 @@ class DataTools:
         ``approve(code) -> bool`` asked before every ``run_python`` call.
     """
 
-    def __init__(self, namespace_getter: NamespaceGetter,
-                 settings: ContextSettings | None = None,
-                 approve: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        namespace_getter: NamespaceGetter,
+        settings: ContextSettings | None = None,
+        approve: Callable[[str], bool] | None = None,
+    ) -> None:
         self.namespace_getter = namespace_getter
         self.settings = settings or ContextSettings()
         self.approve = approve
@@ -95,16 +98,25 @@ class DataTools:
             raise Refusal(f"`{name}` is not available (excluded by the user's settings).")
         namespace = self.namespace_getter()
         if name not in namespace or name.startswith("_"):
-            known = [k for k in namespace if isinstance(k, str) and not k.startswith("_")
-                     and not var_excluded(k, self.settings)][:30]
-            raise Refusal(f"error: no variable named {name!r}; call list_variables to see "
-                           f"what exists (e.g. {', '.join(known[:10]) or 'none'}).")
+            known = [
+                k
+                for k in namespace
+                if isinstance(k, str)
+                and not k.startswith("_")
+                and not var_excluded(k, self.settings)
+            ][:30]
+            raise Refusal(
+                f"error: no variable named {name!r}; call list_variables to see "
+                f"what exists (e.g. {', '.join(known[:10]) or 'none'})."
+            )
         return namespace[name]
 
     def _need_values(self, what: str) -> None:
         if self.settings.values != "full":
-            raise Refusal(f"{what} is not available: the user's values setting is "
-                           f"{self.settings.values!r} (no cell values are shared).")
+            raise Refusal(
+                f"{what} is not available: the user's values setting is "
+                f"{self.settings.values!r} (no cell values are shared)."
+            )
 
     def _frame_columns(self, var: str, obj: Any) -> list[str]:
         if _is_polars(obj):
@@ -116,8 +128,9 @@ class DataTools:
     def _resolve_columns(self, var: str, obj: Any, columns: Sequence[str] | None) -> list[int]:
         labels = self._frame_columns(var, obj)
         if columns is None:
-            return [i for i, lab in enumerate(labels)
-                    if not column_excluded(var, lab, self.settings)]
+            return [
+                i for i, lab in enumerate(labels) if not column_excluded(var, lab, self.settings)
+            ]
         if isinstance(columns, str):
             columns = [columns]
         positions = []
@@ -139,13 +152,16 @@ class DataTools:
     @read_only_tool
     def list_variables(self) -> str:
         """List the notebook's variables with their type and shape or length."""
-        text = inventory(self.namespace_getter(), self.settings,
-                         budget=self.settings.tool_budget)
+        text = inventory(self.namespace_getter(), self.settings, budget=self.settings.tool_budget)
         return text or "The notebook defines no variables yet."
 
     @read_only_tool
-    def describe_variable(self, name: str, detail: Literal["auto", "full", "compact"] = "auto",
-                          columns: list[str] | None = None) -> str:
+    def describe_variable(
+        self,
+        name: str,
+        detail: Literal["auto", "full", "compact"] = "auto",
+        columns: list[str] | None = None,
+    ) -> str:
         """Describe one notebook variable: type, shape, per-column statistics.
 
         Parameters
@@ -158,8 +174,11 @@ class DataTools:
             Columns of a DataFrame to describe in full even when it is wide.
         """
         obj = self._get(name)
-        budget = {"auto": self.settings.var_budget, "full": self.settings.tool_budget,
-                  "compact": max(200, self.settings.var_budget // 3)}.get(detail)
+        budget = {
+            "auto": self.settings.var_budget,
+            "full": self.settings.tool_budget,
+            "compact": max(200, self.settings.var_budget // 3),
+        }.get(detail)
         if budget is None:
             raise Refusal("error: detail must be 'auto', 'full' or 'compact'")
         if not is_tabular(obj):
@@ -183,8 +202,10 @@ class DataTools:
         """
         obj = self._get(var)
         if not is_tabular(obj) or type(obj).__name__ == "LazyFrame":
-            raise Refusal(f"error: `{var}` is a {type_name(obj)}, not a DataFrame or Series; "
-                           "use describe_variable.")
+            raise Refusal(
+                f"error: `{var}` is a {type_name(obj)}, not a DataFrame or Series; "
+                "use describe_variable."
+            )
         top_k = max(0, min(int(top_k), 50))
         bins = max(1, min(int(bins), 50))
         pos = self._resolve_columns(var, obj, [column])[0]
@@ -215,13 +236,20 @@ class DataTools:
         labels = self._frame_columns(var, obj)
         private = [labels[p] for p in positions if self._private(var, labels[p])]
         if private:
-            raise Refusal(f"values of {', '.join(private)} are withheld (privacy); "
-                           "describe_column gives their statistics.")
+            raise Refusal(
+                f"values of {', '.join(private)} are withheld (privacy); "
+                "describe_column gives their statistics."
+            )
         return _value_counts(obj, positions, [labels[p] for p in positions], top_k)
 
     @read_only_tool
-    def get_rows(self, var: str, n: int = 10, columns: list[str] | None = None,
-                 order: Literal["head", "tail", "random"] = "random") -> str:
+    def get_rows(
+        self,
+        var: str,
+        n: int = 10,
+        columns: list[str] | None = None,
+        order: Literal["head", "tail", "random"] = "random",
+    ) -> str:
         """Return up to 50 rows of a DataFrame, Series, array or list.
 
         Parameters
@@ -243,8 +271,16 @@ class DataTools:
         if is_tabular(obj) and type(obj).__name__ != "LazyFrame":
             positions = self._resolve_columns(var, obj, columns)
             labels = self._frame_columns(var, obj)
-            return _rows_table(var, obj, positions, labels, n, order, self.settings.seed,
-                               lambda lab: self._private(var, lab))
+            return _rows_table(
+                var,
+                obj,
+                positions,
+                labels,
+                n,
+                order,
+                self.settings.seed,
+                lambda lab: self._private(var, lab),
+            )
         if isinstance(obj, (list, tuple)) or type(obj).__name__ == "ndarray":
             from .privacy import var_private
 
@@ -256,8 +292,10 @@ class DataTools:
             for p in picks:
                 lines.append(f"[{p}] {guarded_repr(obj[p], maxchars=300)}")
             return "\n".join(lines)
-        raise Refusal(f"error: get_rows works on DataFrames, Series, arrays and lists; "
-                       f"`{var}` is a {type_name(obj)} (use describe_variable).")
+        raise Refusal(
+            f"error: get_rows works on DataFrames, Series, arrays and lists; "
+            f"`{var}` is a {type_name(obj)} (use describe_variable)."
+        )
 
     @read_only_tool
     def run_python(self, code: str) -> str:
@@ -269,8 +307,10 @@ class DataTools:
             Python source; the value of a final expression is returned with the output.
         """
         if self.approve is None:
-            return ("refused: run_python needs the user's approval and no approval "
-                    "callback is set; ask the user to run the code instead.")
+            return (
+                "refused: run_python needs the user's approval and no approval "
+                "callback is set; ask the user to run the code instead."
+            )
         from jupychat.approval import approval_prompt
 
         refusal, askable = approval_prompt(code)
@@ -289,16 +329,25 @@ class DataTools:
         """The tools as :class:`jupychat.tools.Tool` objects."""
         from jupychat.tools import Tool
 
-        methods = [self.list_variables, self.describe_variable, self.describe_column,
-                   self.value_counts, self.get_rows]
+        methods = [
+            self.list_variables,
+            self.describe_variable,
+            self.describe_column,
+            self.value_counts,
+            self.get_rows,
+        ]
         if include_run_python:
             methods.append(self.run_python)
         return [Tool.from_function(m) for m in methods]
 
 
-def data_tools(namespace_getter: NamespaceGetter, settings: ContextSettings | None = None, *,
-               approve: Callable[[str], bool] | None = None,
-               include_run_python: bool = True) -> list[Any]:
+def data_tools(
+    namespace_getter: NamespaceGetter,
+    settings: ContextSettings | None = None,
+    *,
+    approve: Callable[[str], bool] | None = None,
+    include_run_python: bool = True,
+) -> list[Any]:
     """The data tools for a session, as :class:`jupychat.tools.Tool` objects.
 
     Parameters
@@ -347,16 +396,19 @@ def _column_as_pandas_like(obj: Any, pos: int) -> Any:
     return obj.iloc[:, pos]
 
 
-def _exact_column(var: str, label: str, s: Any, private: bool, values: str, top_k: int,
-                  bins: int) -> str:
+def _exact_column(
+    var: str, label: str, s: Any, private: bool, values: str, top_k: int, bins: int
+) -> str:
     import numpy as np
 
     polars = _is_polars(s)
     n = len(s)
     nulls = int(s.null_count()) if polars else int(s.isna().sum())
     dtype = str(s.dtype)
-    lines = [f"### `{var}`[{label!r}]: {dtype}, {fmt_int(n)} rows (exact, whole column)",
-             f"nulls: {fmt_int(nulls)} ({fmt_pct(nulls, n)})"]
+    lines = [
+        f"### `{var}`[{label!r}]: {dtype}, {fmt_int(n)} rows (exact, whole column)",
+        f"nulls: {fmt_int(nulls)} ({fmt_pct(nulls, n)})",
+    ]
     if values == "schema" or n == nulls:
         return "\n".join(lines)
     try:
@@ -392,8 +444,9 @@ def _exact_column(var: str, label: str, s: Any, private: bool, values: str, top_
             lines.append(f"histogram ({bins} bins, finite values):")
             for i, c in enumerate(counts):
                 close = "]" if i == bins - 1 else ")"
-                lines.append(f"  [{fmt_num(edges[i])}, {fmt_num(edges[i + 1])}{close}: "
-                             f"{fmt_int(c)}")
+                lines.append(
+                    f"  [{fmt_num(edges[i])}, {fmt_num(edges[i + 1])}{close}: {fmt_int(c)}"
+                )
     else:
         try:
             mn, mx = s.min(), s.max()
@@ -433,8 +486,13 @@ def _lengths(s: Any, polars: bool) -> str:
 def _top_counts(s: Any, polars: bool, k: int) -> list[tuple[Any, int]]:
     if polars:
         vc = s.drop_nulls().value_counts(sort=True).head(k)
-        return list(zip(vc.get_column(vc.columns[0]).to_list(),
-                        vc.get_column(vc.columns[-1]).to_list(), strict=False))
+        return list(
+            zip(
+                vc.get_column(vc.columns[0]).to_list(),
+                vc.get_column(vc.columns[-1]).to_list(),
+                strict=False,
+            )
+        )
     vc = s.value_counts(dropna=True).head(k)
     return list(zip(vc.index.tolist(), vc.to_numpy().tolist(), strict=False))
 
@@ -445,8 +503,12 @@ def _value_counts(obj: Any, positions: list[int], labels: list[str], top_k: int)
 
         frame = obj.to_frame() if type(obj).__name__ == "Series" else obj
         names = [frame.columns[p] for p in positions]
-        counted = (frame.select(names).group_by(names).agg(pl.len().alias("__n"))
-                   .sort("__n", descending=True))
+        counted = (
+            frame.select(names)
+            .group_by(names)
+            .agg(pl.len().alias("__n"))
+            .sort("__n", descending=True)
+        )
         total = frame.height
         rows = [(r[:-1], r[-1]) for r in counted.head(top_k).rows()]
         groups = counted.height
@@ -456,12 +518,17 @@ def _value_counts(obj: Any, positions: list[int], labels: list[str], top_k: int)
         vc = sub.value_counts(dropna=False, sort=True)
         total = len(frame)
         groups = len(vc)
-        rows = [(k if isinstance(k, tuple) else (k,), int(c))
-                for k, c in zip(vc.index[:top_k], vc.to_numpy()[:top_k], strict=False)]
+        rows = [
+            (k if isinstance(k, tuple) else (k,), int(c))
+            for k, c in zip(vc.index[:top_k], vc.to_numpy()[:top_k], strict=False)
+        ]
     header = "| " + " | ".join(md_escape(short(lab, 40)) for lab in labels) + " | count | share |"
-    lines = [f"Exact counts over {fmt_int(total)} rows ({fmt_int(groups)} distinct "
-             f"{'combinations' if len(labels) > 1 else 'values'}; nulls included):",
-             header, "|" + "---|" * (len(labels) + 2)]
+    lines = [
+        f"Exact counts over {fmt_int(total)} rows ({fmt_int(groups)} distinct "
+        f"{'combinations' if len(labels) > 1 else 'values'}; nulls included):",
+        header,
+        "|" + "---|" * (len(labels) + 2),
+    ]
     for key, count in rows:
         cells = " | ".join(cell(v, 40) for v in key)
         lines.append(f"| {cells} | {fmt_int(count)} | {fmt_pct(count, total)} |")
@@ -470,15 +537,26 @@ def _value_counts(obj: Any, positions: list[int], labels: list[str], top_k: int)
     return "\n".join(lines)
 
 
-def _rows_table(var: str, obj: Any, positions: list[int], labels: list[str], n: int,
-                order: str, seed: int, private: Callable[[str], bool]) -> str:
+def _rows_table(
+    var: str,
+    obj: Any,
+    positions: list[int],
+    labels: list[str],
+    n: int,
+    order: str,
+    seed: int,
+    private: Callable[[str], bool],
+) -> str:
     length = obj.height if _is_polars(obj) and hasattr(obj, "height") else len(obj)
     picks = _positions(length, n, order, seed)
     cols = positions[:40]
     header = ["(row)", *[md_escape(short(labels[p], 40)) for p in cols]]
-    lines = [f"`{var}`: {len(picks)} of {fmt_int(length)} rows ({order})"
-             + (f"; first 40 of {len(positions)} columns" if len(positions) > 40 else ""),
-             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines = [
+        f"`{var}`: {len(picks)} of {fmt_int(length)} rows ({order})"
+        + (f"; first 40 of {len(positions)} columns" if len(positions) > 40 else ""),
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
     columns = []
     for p in cols:
         if private(labels[p]):
@@ -511,8 +589,9 @@ def _run(code: str, namespace: Mapping[str, Any]) -> str:
             if isinstance(last, ast.Expr):
                 tree.body = tree.body[:-1]
                 exec(compile(tree, "<run_python>", "exec"), namespace)  # approved by the user
-                result = eval(compile(ast.Expression(last.value), "<run_python>", "eval"),
-                              namespace)
+                result = eval(
+                    compile(ast.Expression(last.value), "<run_python>", "eval"), namespace
+                )
                 has_result = True
             else:
                 exec(compile(tree, "<run_python>", "exec"), namespace)  # approved by the user

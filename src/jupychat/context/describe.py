@@ -135,9 +135,13 @@ def describe(
     budget = max(20, int(budget))
     if name and var_excluded(name, settings):
         return f"`{name}` is excluded from context by the exclude_vars setting."
-    req = Request(name=name, settings=settings, budget=budget,
-                  focus=tuple(str(c) for c in (columns or ())),
-                  private=var_private(name, settings))
+    req = Request(
+        name=name,
+        settings=settings,
+        budget=budget,
+        focus=tuple(str(c) for c in (columns or ())),
+        private=var_private(name, settings),
+    )
     try:
         with _gc_paused():
             text = _dispatch(obj, req)
@@ -225,9 +229,17 @@ for _scalar_cls in (numbers.Number, datetime.date, datetime.time, datetime.timed
 @_dispatch.register(str)
 def _(obj: str, req: Request) -> str:
     n_lines = obj.count("\n", 0, 1_000_000) + 1
-    lines = [_title(req, f"{type_name(obj)}, {fmt_int(len(obj))} chars"
-                    + (f", {fmt_int(n_lines)}{'+' if len(obj) > 1_000_000 else ''} lines"
-                       if n_lines > 1 else ""))]
+    lines = [
+        _title(
+            req,
+            f"{type_name(obj)}, {fmt_int(len(obj))} chars"
+            + (
+                f", {fmt_int(n_lines)}{'+' if len(obj) > 1_000_000 else ''} lines"
+                if n_lines > 1
+                else ""
+            ),
+        )
+    ]
     if req.settings.values != "full":
         return lines[0]
     if req.private or looks_secret(obj[:100_000]):
@@ -250,8 +262,9 @@ def _(obj: bytes, req: Request) -> str:
 def _type_shares(items: Iterable[Any], total: int) -> tuple[str, Counter[str]]:
     counts: Counter[str] = Counter(type_name(x) for x in items)
     scanned = sum(counts.values())
-    parts = [f"{t} {fmt_pct(c, scanned)}" if len(counts) > 1 else t
-             for t, c in counts.most_common(5)]
+    parts = [
+        f"{t} {fmt_pct(c, scanned)}" if len(counts) > 1 else t for t, c in counts.most_common(5)
+    ]
     text = ", ".join(parts) + (", …" if len(counts) > 5 else "")
     if scanned < total:
         text += f" (first {fmt_int(scanned)})"
@@ -290,8 +303,9 @@ def _(obj: dict[Any, Any], req: Request) -> str:
         return "\n".join(lines)
     parts = []
     for k, v in head[:8]:
-        secret = req.private or (isinstance(k, str) and req.settings.pii
-                                 and is_pii_name(k, req.settings.pii_words))
+        secret = req.private or (
+            isinstance(k, str) and req.settings.pii and is_pii_name(k, req.settings.pii_words)
+        )
         value = WITHHELD if secret else bounded_repr(v, 80)
         parts.append(f"{bounded_repr(k, 40)}: {value}")
     lines.append("preview: {" + ", ".join(parts) + (", …" if n > 8 else "") + "}")
@@ -387,8 +401,13 @@ def _describe_function(obj: Any, req: Request) -> str:
     return "\n".join(lines)
 
 
-for _fn_cls in (types.FunctionType, types.BuiltinFunctionType, types.MethodType,
-                types.BuiltinMethodType, functools.partial):
+for _fn_cls in (
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.BuiltinMethodType,
+    functools.partial,
+):
     _dispatch.register(_fn_cls, _describe_function)
 
 
@@ -427,16 +446,19 @@ def _describe_other(obj: Any, req: Request) -> str:
     try:
         namespace = object.__getattribute__(obj, "__dict__")
         if isinstance(namespace, dict):
-            attrs = [k for k in islice(namespace, 200) if isinstance(k, str)
-                     and not k.startswith("_")]
+            attrs = [
+                k for k in islice(namespace, 200) if isinstance(k, str) and not k.startswith("_")
+            ]
     except Exception:
         attrs = []
     if attrs:
-        lines.append("attributes: " + ", ".join(short(a, 30) for a in attrs[:20])
-                     + (", …" if len(attrs) > 20 else ""))
+        lines.append(
+            "attributes: "
+            + ", ".join(short(a, 30) for a in attrs[:20])
+            + (", …" if len(attrs) > 20 else "")
+        )
     if callable(obj):
         lines.append(f"callable{_signature(obj)}")
     if req.settings.values == "full" and not req.private:
         lines.append("repr: " + guarded_repr(obj, maxchars=min(600, req.budget * 2)))
     return "\n".join(lines)
-

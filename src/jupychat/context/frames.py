@@ -107,8 +107,9 @@ class PandasAdapter(FrameAdapter):
         if self.series:
             self.labels = [_label(obj.name) if obj.name is not None else "(values)"]
             self.dtypes = [dtype_label(obj.dtype)]
-            self.kind = "pandas.Series" + (f" {short(repr(obj.name), 40)}"
-                                           if obj.name is not None else "")
+            self.kind = "pandas.Series" + (
+                f" {short(repr(obj.name), 40)}" if obj.name is not None else ""
+            )
         else:
             if "labels" not in memo:
                 memo["labels"] = [_label(c) for c in obj.columns]
@@ -148,10 +149,16 @@ class PandasAdapter(FrameAdapter):
         bits: list[str] = []
         try:
             obj = self.obj
-            shallow = float(obj.memory_usage(index=True, deep=False)
-                            if self.series else obj.memory_usage(index=True, deep=False).sum())
-            obj_cols = ([0] if _is_obj_like(obj.dtype) else []) if self.series else [
-                i for i, t in enumerate(obj.dtypes) if _is_obj_like(t)]
+            shallow = float(
+                obj.memory_usage(index=True, deep=False)
+                if self.series
+                else obj.memory_usage(index=True, deep=False).sum()
+            )
+            obj_cols = (
+                ([0] if _is_obj_like(obj.dtype) else [])
+                if self.series
+                else [i for i, t in enumerate(obj.dtypes) if _is_obj_like(t)]
+            )
             extra = 0.0
             step = 1
             if obj_cols and self.n_rows and len(obj_cols) <= 200:
@@ -163,8 +170,10 @@ class PandasAdapter(FrameAdapter):
                     extra += (deep - flat) * self.n_rows / max(1, len(s))
             if extra > 0.01 * shallow:
                 mark = "~" if step == 1 else "≈"
-                bits.append(f"~{fmt_bytes(shallow)} shallow, {mark}{fmt_bytes(shallow + extra)} "
-                            "with string contents")
+                bits.append(
+                    f"~{fmt_bytes(shallow)} shallow, {mark}{fmt_bytes(shallow + extra)} "
+                    "with string contents"
+                )
             else:
                 bits.append(f"~{fmt_bytes(shallow)}")
         except Exception:
@@ -182,13 +191,18 @@ class PandasAdapter(FrameAdapter):
                 cols = self.obj.columns
                 if isinstance(cols, pd.MultiIndex):
                     names = ", ".join(str(n) for n in cols.names)
-                    lines.append(f"columns: MultiIndex with {cols.nlevels} levels ({names}); "
-                                 f"labels below join the levels with '{_LABEL_SEP}'.")
+                    lines.append(
+                        f"columns: MultiIndex with {cols.nlevels} levels ({names}); "
+                        f"labels below join the levels with '{_LABEL_SEP}'."
+                    )
                 if not cols.is_unique:
                     counts = Counter(self.labels)
                     dups = [f"{short(k, 30)} (×{v})" for k, v in counts.most_common(5) if v > 1]
-                    lines.append("duplicate column labels: " + ", ".join(dups)
-                                 + ("; address them by position" if dups else ""))
+                    lines.append(
+                        "duplicate column labels: "
+                        + ", ".join(dups)
+                        + ("; address them by position" if dups else "")
+                    )
         except Exception:
             pass
         self.memo["extra_lines"] = lines
@@ -225,8 +239,11 @@ class PandasAdapter(FrameAdapter):
                 self._datetime(s, info, nonnull)
             elif getattr(dtype, "kind", "") == "m":
                 self._timedelta(s, info)
-            elif (ptypes.is_numeric_dtype(dtype) and getattr(dtype, "kind", "") != "c"
-                  and not isinstance(dtype, pd.SparseDtype)):
+            elif (
+                ptypes.is_numeric_dtype(dtype)
+                and getattr(dtype, "kind", "") != "c"
+                and not isinstance(dtype, pd.SparseDtype)
+            ):
                 self._numeric(s, info, nonnull)
             elif _is_obj_like(dtype):
                 self._objects(s, info, nonnull)
@@ -234,9 +251,17 @@ class PandasAdapter(FrameAdapter):
                 self._generic(s, info, nonnull)
         return info
 
-    def _distinct(self, info: ColumnInfo, counted: tuple[list[tuple[Any, int]], np.ndarray] | None,
-                  n_sample: int, nonnull: int, id_hint: bool, *, upper: int | None = None,
-                  top: bool = True) -> bool:
+    def _distinct(
+        self,
+        info: ColumnInfo,
+        counted: tuple[list[tuple[Any, int]], np.ndarray] | None,
+        n_sample: int,
+        nonnull: int,
+        id_hint: bool,
+        *,
+        upper: int | None = None,
+        top: bool = True,
+    ) -> bool:
         """Add distinct-count text, flags and top values; True when high-cardinality."""
         if counted is None:
             return False
@@ -244,9 +269,17 @@ class PandasAdapter(FrameAdapter):
         d = len(counts)
         f1 = int((counts == 1).sum())
         f2 = int((counts == 2).sum())
-        stats, flags, id_like = distinct_info(d, f1, n_sample, nonnull, self.sampled,
-                                              label=info.label, id_hint=id_hint, f2=f2,
-                                              upper=upper)
+        stats, flags, id_like = distinct_info(
+            d,
+            f1,
+            n_sample,
+            nonnull,
+            self.sampled,
+            label=info.label,
+            id_hint=id_hint,
+            f2=f2,
+            upper=upper,
+        )
         info.shape_stats.extend(stats)
         info.flags.extend(flags)
         high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
@@ -290,8 +323,9 @@ class PandasAdapter(FrameAdapter):
                 upper = int(mx) - int(mn) + 1
             except (TypeError, ValueError, OverflowError):
                 upper = None
-            self._distinct(info, counted, len(vals), nonnull, id_hint=monotonic, upper=upper,
-                           top=d <= 10)
+            self._distinct(
+                info, counted, len(vals), nonnull, id_hint=monotonic, upper=upper, top=d <= 10
+            )
             if monotonic:
                 info.flags.append("sorted ascending")
         elif d <= 10 and (not self.sampled or int((counted[1] == 1).sum()) == 0):
@@ -311,13 +345,17 @@ class PandasAdapter(FrameAdapter):
         info.top = text.replace("top: ", "levels: ", 1)
         if s.cat.ordered and used:
             present = np.flatnonzero(counts)
-            info.value_stats = [f"min {short(str(categories[present[0]]), 24)}",
-                                f"max {short(str(categories[present[-1]]), 24)}"]
+            info.value_stats = [
+                f"min {short(str(categories[present[0]]), 24)}",
+                f"max {short(str(categories[present[-1]]), 24)}",
+            ]
 
     def _boolean(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         true = int(s.sum())
-        info.value_stats = [f"true {fmt_pct(true, nonnull)}",
-                            f"false {fmt_pct(nonnull - true, nonnull)}"]
+        info.value_stats = [
+            f"true {fmt_pct(true, nonnull)}",
+            f"false {fmt_pct(nonnull - true, nonnull)}",
+        ]
         if true in (0, nonnull):
             info.flags.append("constant")
 
@@ -342,10 +380,12 @@ class PandasAdapter(FrameAdapter):
             stats.append(f"p50{mark}{_ts_text(np.datetime64(int(med), 'ns'), date_only)}")
         info.value_stats = stats
         if len(ints):
-            self._distinct(info, _count_numeric(ints), len(ints), nonnull, id_hint=False,
-                           top=False)
-            info.flags = [f for f in info.flags
-                          if not f.startswith(("id-like", "high-cardinality", "all distinct"))]
+            self._distinct(info, _count_numeric(ints), len(ints), nonnull, id_hint=False, top=False)
+            info.flags = [
+                f
+                for f in info.flags
+                if not f.startswith(("id-like", "high-cardinality", "all distinct"))
+            ]
         if info.nulls == 0:
             try:
                 if s.is_monotonic_increasing:
@@ -355,8 +395,11 @@ class PandasAdapter(FrameAdapter):
 
     def _timedelta(self, s: pd.Series, info: ColumnInfo) -> None:
         mn, mx, mean = s.min(), s.max(), s.mean()
-        info.value_stats = [f"min {short(str(mn), 30)}", f"max {short(str(mx), 30)}",
-                            f"mean {short(str(mean), 30)}"]
+        info.value_stats = [
+            f"min {short(str(mn), 30)}",
+            f"max {short(str(mx), 30)}",
+            f"mean {short(str(mean), 30)}",
+        ]
 
     def _objects(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         sample = self.sample_of(s).dropna()
@@ -372,10 +415,12 @@ class PandasAdapter(FrameAdapter):
             types = Counter(type(v).__name__ for v in values)
             sized = set(types) <= {"str", "bytes"}
             if set(types) != {"str"}:
-                listed = ", ".join(f"{short(t, 20)} {fmt_pct(c, n)}"
-                                   for t, c in types.most_common(4))
-                info.shape_stats.append(f"types{mark.strip()}: {listed}"
-                                        + (", …" if len(types) > 4 else ""))
+                listed = ", ".join(
+                    f"{short(t, 20)} {fmt_pct(c, n)}" for t, c in types.most_common(4)
+                )
+                info.shape_stats.append(
+                    f"types{mark.strip()}: {listed}" + (", …" if len(types) > 4 else "")
+                )
                 if len(types) > 1:
                     info.flags.append("mixed types")
         if sized:
@@ -387,8 +432,13 @@ class PandasAdapter(FrameAdapter):
     def _generic(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         sample = self.sample_of(s).dropna()
         if len(sample):
-            self._distinct(info, _count_objects(sample.to_numpy(dtype=object)), len(sample),
-                           nonnull, id_hint=False)
+            self._distinct(
+                info,
+                _count_objects(sample.to_numpy(dtype=object)),
+                len(sample),
+                nonnull,
+                id_hint=False,
+            )
 
     # -- rows ----------------------------------------------------------------------------
     def _rows(self, k: int, cols: Sequence[int], all_rows: bool) -> list[list[Any]]:
@@ -450,8 +500,12 @@ def _min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:
         return arr.min(), arr.max(), float(arr.mean(dtype=np.float64))
     array = s.array
     data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
-    if (isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.shape == mask.shape
-            and data.dtype.kind in "iuf"):
+    if (
+        isinstance(data, np.ndarray)
+        and isinstance(mask, np.ndarray)
+        and data.shape == mask.shape
+        and data.dtype.kind in "iuf"
+    ):
         # one column's valid values: a transient, bounded copy
         values = data if not mask.any() else data[~mask]
         if not len(values):
@@ -487,6 +541,7 @@ def _count_objects(values: np.ndarray) -> tuple[list[tuple[Any, int]], np.ndarra
     top = top[np.lexsort((top, -counts[top]))]  # by count, ties in first-seen order
     keys = list(counter)
     return [(keys[j], int(counts[j])) for j in top], counts
+
 
 def _index_lines(index: Any, what: str) -> list[str]:
     if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
@@ -583,5 +638,12 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
             _hash_values(h, np.asarray(sub.index.to_numpy()))
         except Exception:
             h.update(b"?")
-    return (type(obj).__qualname__, id(obj), n, ncols, dtypes, type(obj.index).__name__,
-            h.hexdigest())
+    return (
+        type(obj).__qualname__,
+        id(obj),
+        n,
+        ncols,
+        dtypes,
+        type(obj.index).__name__,
+        h.hexdigest(),
+    )

@@ -66,7 +66,8 @@ def _line(name: str, value: Any, settings: ContextSettings) -> str:
     text = f"- {name}: {kind}" + (f" {shape}" if shape else "")
     show_value = settings.values != "schema" and not var_private(name, settings)
     builtin_number = isinstance(value, (bool, int, float, complex)) and (
-        type(value).__module__ == "builtins")
+        type(value).__module__ == "builtins"
+    )
     if show_value and builtin_number:
         text += f" = {short(repr(value), 40)}"
     elif show_value and settings.values == "full" and isinstance(value, str) and len(value) <= 60:
@@ -77,8 +78,11 @@ def _line(name: str, value: Any, settings: ContextSettings) -> str:
     return text
 
 
-def inventory_lines(namespace: Mapping[str, Any], settings: ContextSettings | None = None,
-                    skip: frozenset[str] = frozenset()) -> tuple[list[str], list[str]]:
+def inventory_lines(
+    namespace: Mapping[str, Any],
+    settings: ContextSettings | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> tuple[list[str], list[str]]:
     """(variable lines, import lines) of a namespace, uncapped."""
     settings = settings or ContextSettings()
     lines: list[str] = []
@@ -101,8 +105,13 @@ def inventory_lines(namespace: Mapping[str, Any], settings: ContextSettings | No
     return lines, modules
 
 
-def inventory(namespace: Mapping[str, Any], settings: ContextSettings | None = None, *,
-              budget: int | None = None, skip: frozenset[str] = frozenset()) -> str:
+def inventory(
+    namespace: Mapping[str, Any],
+    settings: ContextSettings | None = None,
+    *,
+    budget: int | None = None,
+    skip: frozenset[str] = frozenset(),
+) -> str:
     """The inventory text of a namespace (empty string when nothing is defined).
 
     Parameters
@@ -121,8 +130,11 @@ def inventory(namespace: Mapping[str, Any], settings: ContextSettings | None = N
     lines, modules = inventory_lines(namespace, settings, skip)
     if not lines and not modules:
         return ""
-    out = ["Other notebook variables (ask with describe_variable):" if skip else
-           "Notebook variables (ask with describe_variable):"]
+    out = [
+        "Other notebook variables (ask with describe_variable):"
+        if skip
+        else "Notebook variables (ask with describe_variable):"
+    ]
     limit = chars_for_tokens(budget) - 170  # room for the "… N more" line
     used = len(out[0])
     imports = ""

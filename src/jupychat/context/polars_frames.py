@@ -79,8 +79,9 @@ class PolarsAdapter(FrameAdapter):
         self.n_rows = self.frame.height
         self.labels = list(self.frame.columns)
         self.dtypes = [dtype_label(t) for t in self.frame.dtypes]
-        self.kind = ("polars.Series " + repr(short(obj.name, 40))) if self.series \
-            else "polars.DataFrame"
+        self.kind = (
+            ("polars.Series " + repr(short(obj.name, 40))) if self.series else "polars.DataFrame"
+        )
         self.seed = seed
         self.sample_size = sample_size
         self.sampled = self.n_rows > sample_size
@@ -123,8 +124,10 @@ class PolarsAdapter(FrameAdapter):
             warnings.simplefilter("ignore")
             if dtype == pl.Boolean:
                 true = int(s.sum())
-                info.value_stats = [f"true {fmt_pct(true, nonnull)}",
-                                    f"false {fmt_pct(nonnull - true, nonnull)}"]
+                info.value_stats = [
+                    f"true {fmt_pct(true, nonnull)}",
+                    f"false {fmt_pct(nonnull - true, nonnull)}",
+                ]
             elif isinstance(dtype, (pl.Categorical, pl.Enum)):
                 self._categorical(s, info, nonnull)
             elif dtype.is_numeric() and not isinstance(dtype, pl.Decimal):
@@ -137,8 +140,9 @@ class PolarsAdapter(FrameAdapter):
                 self._generic(s, info, nonnull)
         return info
 
-    def _distinct(self, info: ColumnInfo, sample: pl.Series, nonnull: int, id_hint: bool,
-                  top: bool = True) -> bool:
+    def _distinct(
+        self, info: ColumnInfo, sample: pl.Series, nonnull: int, id_hint: bool, top: bool = True
+    ) -> bool:
         try:
             vc = sample.value_counts(sort=True)
         except Exception:
@@ -147,8 +151,9 @@ class PolarsAdapter(FrameAdapter):
         values = vc.get_column(vc.columns[0]).to_list()
         d = len(counts)
         f1 = sum(1 for c in counts if c == 1)
-        stats, flags, id_like = distinct_info(d, f1, len(sample), nonnull, self.sampled,
-                                              label=info.label, id_hint=id_hint)
+        stats, flags, id_like = distinct_info(
+            d, f1, len(sample), nonnull, self.sampled, label=info.label, id_hint=id_hint
+        )
         info.shape_stats.extend(stats)
         info.flags.extend(flags)
         high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
@@ -193,8 +198,7 @@ class PolarsAdapter(FrameAdapter):
                 except Exception:
                     monotonic = False
             n_unique = sample.n_unique()
-            self._distinct(info, sample, nonnull, id_hint=monotonic,
-                           top=n_unique <= 10)
+            self._distinct(info, sample, nonnull, id_hint=monotonic, top=n_unique <= 10)
             if monotonic:
                 info.flags.append("sorted ascending")
         elif sample.n_unique() <= 10:
@@ -219,8 +223,11 @@ class PolarsAdapter(FrameAdapter):
         sample = self.sample_of(s).drop_nulls()
         if len(sample):
             self._distinct(info, sample, nonnull, id_hint=True, top=False)
-            info.flags = [f for f in info.flags
-                          if not f.startswith(("id-like", "high-cardinality", "all distinct"))]
+            info.flags = [
+                f
+                for f in info.flags
+                if not f.startswith(("id-like", "high-cardinality", "all distinct"))
+            ]
         if info.nulls == 0:
             try:
                 if s.is_sorted():
@@ -232,7 +239,7 @@ class PolarsAdapter(FrameAdapter):
         sample = self.sample_of(s).drop_nulls()
         if not len(sample):
             return
-        lengths = (sample.str.len_chars() if s.dtype == pl.String else sample.bin.size())
+        lengths = sample.str.len_chars() if s.dtype == pl.String else sample.bin.size()
         lo, hi = lengths.min(), lengths.max()
         mark = "≈" if self.sampled else " "
         info.shape_stats.append(f"len{mark}{lo!s}" if lo == hi else f"len{mark}{lo!s}–{hi!s}")
@@ -303,9 +310,12 @@ def describe_polars_lazy(obj: Any, req: Request) -> str:
         schema = obj.schema
     who = f"`{req.name}`: " if req.name else ""
     names = [c for c in schema if not column_excluded(req.name, c, req.settings)]
-    lines = [f"### {who}polars.LazyFrame (not collected: row count and values unknown), "
-             f"{fmt_int(len(names))} columns",
-             "| column | dtype |", "|---|---|"]
+    lines = [
+        f"### {who}polars.LazyFrame (not collected: row count and values unknown), "
+        f"{fmt_int(len(names))} columns",
+        "| column | dtype |",
+        "|---|---|",
+    ]
     limit = chars_for_tokens(req.budget) - 200
     used = sum(len(x) + 1 for x in lines)
     shown = 0
@@ -317,6 +327,6 @@ def describe_polars_lazy(obj: Any, req: Request) -> str:
         used += len(row) + 1
         shown += 1
     if shown < len(names):
-        rest = ", ".join(short(c, 40) for c in names[shown:shown + 20])
+        rest = ", ".join(short(c, 40) for c in names[shown : shown + 20])
         lines.append(f"… {fmt_int(len(names) - shown)} more columns: {rest}, …")
     return cap_text("\n".join(lines), req.budget)

@@ -21,24 +21,44 @@ from .privacy import redact_secrets
 
 __all__ = ["project_context"]
 
-KEY_PACKAGES = ("jupychat", "numpy", "pandas", "polars", "pyarrow", "scipy", "scikit-learn",
-                "matplotlib", "torch", "ipython", "jupyterlab")
+KEY_PACKAGES = (
+    "jupychat",
+    "numpy",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "scipy",
+    "scikit-learn",
+    "matplotlib",
+    "torch",
+    "ipython",
+    "jupyterlab",
+)
 README_NAMES = ("README.md", "README.rst", "README.txt", "README")
 
 
 def _git(args: list[str], cwd: Path, timeout: float) -> str | None:
     env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, env=env, check=False, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return done.stdout if done.returncode == 0 else None
 
 
 def _git_lines(cwd: Path, timeout: float) -> list[str]:
-    status = _git(["status", "--porcelain=v1", "--branch", "--untracked-files=normal"], cwd,
-                  timeout)
+    status = _git(
+        ["status", "--porcelain=v1", "--branch", "--untracked-files=normal"], cwd, timeout
+    )
     if status is None:
         return []
     rows = status.splitlines()
@@ -74,8 +94,13 @@ def _versions() -> str:
     return ", ".join(found)
 
 
-def project_context(path: str | os.PathLike[str] | None = None, *, budget: int = 800,
-                    readme_lines: int = 30, git_timeout: float = 2.0) -> str:
+def project_context(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    budget: int = 800,
+    readme_lines: int = 30,
+    git_timeout: float = 2.0,
+) -> str:
     """A short description of the project around ``path`` (default: the working directory).
 
     Parameters
@@ -92,11 +117,15 @@ def project_context(path: str | os.PathLike[str] | None = None, *, budget: int =
     root = Path(path) if path is not None else Path.cwd()
     lines = [f"### Project: {root.name or root}", f"directory: {root}"]
     try:
-        entries = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir()
-                         if not p.name.startswith("."))
+        entries = sorted(
+            p.name + ("/" if p.is_dir() else "")
+            for p in root.iterdir()
+            if not p.name.startswith(".")
+        )
         if entries:
-            shown = ", ".join(entries[:30]) + (f", … ({len(entries)} entries)"
-                                               if len(entries) > 30 else "")
+            shown = ", ".join(entries[:30]) + (
+                f", … ({len(entries)} entries)" if len(entries) > 30 else ""
+            )
             lines.append(f"contents: {shown}")
     except OSError as exc:
         lines.append(f"contents: unreadable ({type(exc).__name__})")

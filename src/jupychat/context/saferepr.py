@@ -34,9 +34,23 @@ from typing import Any
 
 __all__ = ["bounded_repr", "guarded_repr"]
 
-_KNOWN_VALUE_TYPES = (int, float, complex, bool, type(None), decimal.Decimal, fractions.Fraction,
-                      _dt.date, _dt.time, _dt.timedelta, uuid.UUID, pathlib.PurePath,
-                      enum.Enum, range, slice)
+_KNOWN_VALUE_TYPES = (
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    decimal.Decimal,
+    fractions.Fraction,
+    _dt.date,
+    _dt.time,
+    _dt.timedelta,
+    uuid.UUID,
+    pathlib.PurePath,
+    enum.Enum,
+    range,
+    slice,
+)
 _timed_out_types: set[type] = set()
 
 
@@ -117,8 +131,13 @@ class _SafeRepr(reprlib.Repr):
             parts = [f"{f}={self.repr1(v, level - 1)}" for f, v in pairs]
             return f"{type(x).__name__}({', '.join(parts)})"
         if isinstance(x, (list, tuple)):
-            return self._repr_iter(x, level, "[" if isinstance(x, list) else "(",
-                                   "]" if isinstance(x, list) else ")", self.maxlist)
+            return self._repr_iter(
+                x,
+                level,
+                "[" if isinstance(x, list) else "(",
+                "]" if isinstance(x, list) else ")",
+                self.maxlist,
+            )
         if isinstance(x, (set, frozenset)):
             return self._repr_iter(x, level, "{", "}", self.maxset)
         if isinstance(x, _KNOWN_VALUE_TYPES):
@@ -195,8 +214,10 @@ def guarded_repr(obj: Any, maxchars: int = 300, timeout: float = 1.0) -> str:
             text = repr(obj)
             result.append(text[: maxchars + 1] if isinstance(text, str) else "<non-str repr>")
         except BaseException as exc:
-            result.append(f"<{cls.__name__}: repr raised {type(exc).__name__}: "
-                          f"{_cut(str(_safe_str(exc)), 80)}>")
+            result.append(
+                f"<{cls.__name__}: repr raised {type(exc).__name__}: "
+                f"{_cut(str(_safe_str(exc)), 80)}>"
+            )
 
     worker = threading.Thread(target=run, name="jupychat-repr", daemon=True)
     worker.start()

@@ -132,12 +132,26 @@ class ContextSettings:
             raise ConfigError(
                 f"values must be one of {', '.join(VALUES_LEVELS)}; got {self.values!r}"
             )
-        for name in ("exclude_vars", "exclude_columns", "pii_words", "private_columns",
-                     "public_columns"):
+        for name in (
+            "exclude_vars",
+            "exclude_columns",
+            "pii_words",
+            "private_columns",
+            "public_columns",
+        ):
             object.__setattr__(self, name, _tuple(getattr(self, name), name))
-        for name in ("sample_size", "var_budget", "other_budget", "turn_budget",
-                     "inventory_budget", "tool_budget", "wide_columns", "cells_budget",
-                     "image_max_side", "image_max_bytes"):
+        for name in (
+            "sample_size",
+            "var_budget",
+            "other_budget",
+            "turn_budget",
+            "inventory_budget",
+            "tool_budget",
+            "wide_columns",
+            "cells_budget",
+            "image_max_side",
+            "image_max_bytes",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer; got {value!r}")
@@ -167,4 +181,3 @@ class ContextSettings:
     def key(self) -> tuple[Any, ...]:
         """A hashable key of every field that changes a description."""
         return tuple(getattr(self, f.name) for f in fields(self) if f.name != "extra")
-

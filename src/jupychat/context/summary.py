@@ -101,8 +101,9 @@ class FrameAdapter:
             try:
                 info = self._column(i)
             except Exception as exc:  # never let one odd column break the description
-                info = ColumnInfo(self.labels[i], self.dtypes[i],
-                                  error=f"summary failed ({type(exc).__name__})")
+                info = ColumnInfo(
+                    self.labels[i], self.dtypes[i], error=f"summary failed ({type(exc).__name__})"
+                )
             if info.nulls is None:
                 info.nulls = self.nulls(i)
             cache[i] = info
@@ -142,8 +143,16 @@ def quantile_stats(
 
 
 def distinct_info(
-    d: int, f1: int, n_sample: int, n_total: int, sampled: bool, *, label: str, id_hint: bool,
-    f2: int = 0, upper: int | None = None,
+    d: int,
+    f1: int,
+    n_sample: int,
+    n_total: int,
+    sampled: bool,
+    *,
+    label: str,
+    id_hint: bool,
+    f2: int = 0,
+    upper: int | None = None,
 ) -> tuple[list[str], list[str], bool]:
     """Distinct-count text, flags, and whether the column looks id-like.
 
@@ -189,8 +198,9 @@ def show_top(d: int, counts: Sequence[int], n_sample: int) -> bool:
     return d <= 50 or counts[0] / n_sample >= 0.02
 
 
-def top_text(pairs: Sequence[tuple[Any, int]], denom: int, sampled: bool, more: int,
-             k: int = 5) -> str:
+def top_text(
+    pairs: Sequence[tuple[Any, int]], denom: int, sampled: bool, more: int, k: int = 5
+) -> str:
     """``top≈ a 60%, b 20%, …`` from (value, count) pairs sorted by count."""
     if not pairs or denom <= 0:
         return ""
@@ -229,15 +239,22 @@ def _summary_text(info: ColumnInfo, level: int, private: bool, values: str) -> s
 
 
 class _Renderer:
-    def __init__(self, adapter: FrameAdapter, name: str | None, settings: ContextSettings,
-                 budget: int, focus: Sequence[str]) -> None:
+    def __init__(
+        self,
+        adapter: FrameAdapter,
+        name: str | None,
+        settings: ContextSettings,
+        budget: int,
+        focus: Sequence[str],
+    ) -> None:
         self.a = adapter
         self.name = name
         self.s = settings
         self.budget = budget
         self.limit = chars_for_tokens(budget)
-        self.visible = [i for i, lab in enumerate(adapter.labels)
-                        if not column_excluded(name, lab, settings)]
+        self.visible = [
+            i for i, lab in enumerate(adapter.labels) if not column_excluded(name, lab, settings)
+        ]
         self.n_excluded = adapter.n_cols - len(self.visible)
         self.private: dict[int, bool] = {}
         wanted = {f.lower() for f in focus}
@@ -261,8 +278,7 @@ class _Renderer:
         if a.is_series():
             title = f"### {who}{a.kind}, {fmt_int(a.n_rows)} values, {a.dtypes[0]}"
         else:
-            title = (f"### {who}{a.kind}, {fmt_int(a.n_rows)} rows × "
-                     f"{fmt_int(a.n_cols)} columns")
+            title = f"### {who}{a.kind}, {fmt_int(a.n_rows)} rows × {fmt_int(a.n_cols)} columns"
         bits = [] if brief else a.title_bits()
         if bits:
             title += ", " + ", ".join(bits)
@@ -270,8 +286,9 @@ class _Renderer:
         if not brief:
             lines.extend(a.extra_lines())
         if self.n_excluded:
-            lines.append(f"{fmt_int(self.n_excluded)} column(s) left out by the exclude_columns "
-                         "setting.")
+            lines.append(
+                f"{fmt_int(self.n_excluded)} column(s) left out by the exclude_columns setting."
+            )
         if self.values != "schema" and a.n_rows > 0:
             if brief:
                 lines.append("Null counts are exact.")
@@ -282,21 +299,27 @@ class _Renderer:
                     "(shares are of non-null values)."
                 )
             else:
-                lines.append(f"All figures are exact (all {fmt_int(a.n_rows)} rows read; "
-                             "shares are of non-null values).")
+                lines.append(
+                    f"All figures are exact (all {fmt_int(a.n_rows)} rows read; "
+                    "shares are of non-null values)."
+                )
         return lines
 
     def full_row(self, i: int, level: int) -> str:
         info = self.a.column(i)
         summary = _summary_text(info, level, self.is_private(i), self.values)
-        return (f"| {self.label(i)} | {md_escape(info.dtype)} | "
-                f"{_nulls_text(info.nulls, self.a.n_rows)} | {summary} |")
+        return (
+            f"| {self.label(i)} | {md_escape(info.dtype)} | "
+            f"{_nulls_text(info.nulls, self.a.n_rows)} | {summary} |"
+        )
 
     def compact_row(self, i: int) -> str:
         if self.values == "schema":
             return f"| {self.label(i)} | {md_escape(self.a.dtypes[i])} |"
-        return (f"| {self.label(i)} | {md_escape(self.a.dtypes[i])} | "
-                f"{_nulls_text(self.a.nulls(i), self.a.n_rows)} |")
+        return (
+            f"| {self.label(i)} | {md_escape(self.a.dtypes[i])} | "
+            f"{_nulls_text(self.a.nulls(i), self.a.n_rows)} |"
+        )
 
     def full_table(self, cols: Sequence[int], level: int | dict[int, int]) -> list[str]:
         lines = ["| column | dtype | nulls | summary |", "|---|---|---|---|"]
@@ -326,8 +349,11 @@ class _Renderer:
         a = self.a
         if self.values != "full" or a.n_rows == 0 or not self.visible:
             return []
-        inline = (a.n_rows <= self.s.inline_rows and len(self.visible) <= self.s.inline_columns
-                  and not a.is_series())
+        inline = (
+            a.n_rows <= self.s.inline_rows
+            and len(self.visible) <= self.s.inline_columns
+            and not a.is_series()
+        )
         k = a.n_rows if inline else min(self.s.sample_rows, a.n_rows)
         if k <= 0:
             return []
@@ -338,13 +364,21 @@ class _Renderer:
         if a.is_series():
             values = [WITHHELD if self.is_private(cols[0]) else cell(r[0], 40) for r in rows]
             return [f"Random example values ({len(values)}): " + ", ".join(values)]
-        title = (f"All {fmt_int(len(rows))} rows:" if inline else
-                 f"Random example rows ({len(rows)}, from the sample, not the head):")
-        lines = [title, "| " + " | ".join(self.label(i) for i in cols) + " |",
-                 "|" + "---|" * len(cols)]
+        title = (
+            f"All {fmt_int(len(rows))} rows:"
+            if inline
+            else f"Random example rows ({len(rows)}, from the sample, not the head):"
+        )
+        lines = [
+            title,
+            "| " + " | ".join(self.label(i) for i in cols) + " |",
+            "|" + "---|" * len(cols),
+        ]
         for r in rows:
-            cells = [WITHHELD if self.is_private(i) else cell(v, 24)
-                     for i, v in zip(cols, r, strict=False)]
+            cells = [
+                WITHHELD if self.is_private(i) else cell(v, 24)
+                for i, v in zip(cols, r, strict=False)
+            ]
             lines.append("| " + " | ".join(cells) + " |")
         if len(self.visible) > len(cols):
             lines.append(f"(first {len(cols)} of {len(self.visible)} columns shown)")
@@ -378,11 +412,15 @@ class _Renderer:
         if self.values != "schema":
             levels_focus_full = dict.fromkeys(self.focus, FULL)
             if not wide:
-                candidates.append(lambda: [*self.full_table(self.visible, FULL),
-                                           *self.example_lines()])
+                candidates.append(
+                    lambda: [*self.full_table(self.visible, FULL), *self.example_lines()]
+                )
                 candidates.append(lambda: self.full_table(self.visible, FULL))
-                candidates.append(lambda: self.full_table(
-                    self.visible, {**dict.fromkeys(self.others, NO_TOP), **levels_focus_full}))
+                candidates.append(
+                    lambda: self.full_table(
+                        self.visible, {**dict.fromkeys(self.others, NO_TOP), **levels_focus_full}
+                    )
+                )
             if self.focus:
                 candidates.append(lambda: self.split_tables(FULL))
                 candidates.append(lambda: self.split_tables(NO_TOP))
@@ -403,8 +441,7 @@ class _Renderer:
         more_room = max(0, min(300, room // 3))
         lines, shown = self.compact_lines(self.visible, room - more_room)
         rest = self.visible[shown:]
-        text = "\n".join([*head, *self.compact_header(), *lines,
-                          self.more_line(rest, more_room)])
+        text = "\n".join([*head, *self.compact_header(), *lines, self.more_line(rest, more_room)])
         return cap_text(text, self.budget)
 
     def split_tables(self, focus_level: int) -> list[str]:
@@ -420,7 +457,12 @@ class _Renderer:
         return lines
 
 
-def render_frame(adapter: FrameAdapter, name: str | None, settings: ContextSettings,
-                 budget: int, focus: Sequence[str] = ()) -> str:
+def render_frame(
+    adapter: FrameAdapter,
+    name: str | None,
+    settings: ContextSettings,
+    budget: int,
+    focus: Sequence[str] = (),
+) -> str:
     """Render a frame summary that fits ``budget`` tokens (see the module note)."""
     return _Renderer(adapter, name, settings, budget, focus).render()

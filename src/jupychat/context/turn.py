@@ -118,8 +118,11 @@ def turn_context(
             own = settings.var_budget if is_tabular(obj) else settings.other_budget
             share = max(60, (remaining - reserve) // (len(wanted) - position))
             budget = max(60, min(own, share))
-            focus = mentioned_columns(prompt or "", _columns_of(obj)) if prompt and \
-                is_tabular(obj) else []
+            focus = (
+                mentioned_columns(prompt or "", _columns_of(obj))
+                if prompt and is_tabular(obj)
+                else []
+            )
             out[key] = describe(obj, name, budget=budget, settings=settings, columns=focus)
         remaining -= estimate_tokens(out[key])
     if include_inventory:
@@ -145,8 +148,9 @@ def variables_context(
     """
     settings = settings or ContextSettings()
     room = max(60, settings.turn_budget - settings.inventory_budget)
-    return turn_context(namespace, names, settings.with_(turn_budget=room), prompt=prompt,
-                        include_inventory=False)
+    return turn_context(
+        namespace, names, settings.with_(turn_budget=room), prompt=prompt, include_inventory=False
+    )
 
 
 def inventory_context(

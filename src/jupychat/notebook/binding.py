@@ -221,8 +221,9 @@ class NotebookChat:
         run = self._begin(prepared, view, cancel)
         response = None
         try:
-            async for item in run.session.astream(prepared.content, events=True,
-                                                  **prepared.options):
+            async for item in run.session.astream(
+                prepared.content, events=True, **prepared.options
+            ):
                 if isinstance(item, Response):
                     response = item
                 else:

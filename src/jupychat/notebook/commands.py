@@ -63,9 +63,7 @@ class SessionCommands:
         limit = None
         if rest:
             if not (rest[0].isascii() and rest[0].isdigit()):
-                raise UsageError(
-                    "%chat history takes a number of messages, e.g. %chat history 10"
-                )
+                raise UsageError("%chat history takes a number of messages, e.g. %chat history 10")
             limit = int(rest[0])
         messages = [m for m in session.history if m.role in ("user", "assistant") and m.text]
         if limit:

@@ -189,8 +189,9 @@ class Footer:
     note: str = ""
 
     @classmethod
-    def of(cls, messages: Sequence[Message], latency: float | None = None,
-           note: str = "") -> Footer:
+    def of(
+        cls, messages: Sequence[Message], latency: float | None = None, note: str = ""
+    ) -> Footer:
         """The footer of the assistant messages among ``messages`` (one turn's, or one)."""
         from ..pricing import turn_cost
         from ..types import Usage
@@ -297,8 +298,11 @@ class TurnRun:
             self.emit(Failed(self.session, self.id, self.source, "no answer came back"))
             return None
         footer = Footer.of_response(response, note="stopped" if stopped else "")
-        self.emit(Finished(self.session, self.id, self.source, response, footer, stopped,
-                           self.prepared.cell))
+        self.emit(
+            Finished(
+                self.session, self.id, self.source, response, footer, stopped, self.prepared.cell
+            )
+        )
         return response
 
     def stopped(self) -> Response | None:
@@ -308,15 +312,24 @@ class TurnRun:
         response = self.session.last_response
         if response is not None and response is not self.before and response.interrupted:
             return self.finished(response, stopped=True)
-        self.emit(Failed(self.session, self.id, self.source, "stopped before any answer arrived",
-                         "".join(self.partial), stopped=True))
+        self.emit(
+            Failed(
+                self.session,
+                self.id,
+                self.source,
+                "stopped before any answer arrived",
+                "".join(self.partial),
+                stopped=True,
+            )
+        )
         return None
 
     def failed(self, error: BaseException | str) -> None:
         from .events import Failed
 
-        self.emit(Failed(self.session, self.id, self.source, _one_line(error),
-                         "".join(self.partial)))
+        self.emit(
+            Failed(self.session, self.id, self.source, _one_line(error), "".join(self.partial))
+        )
 
 
 def _one_line(error: BaseException | str, limit: int = 400) -> str:

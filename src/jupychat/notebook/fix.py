@@ -29,8 +29,11 @@ def offer_fix(shell: Any, cell: Any, code: str) -> str:
     from .panel_place import _has_kernel, _other_frontend
     from .render import is_terminal
 
-    if cell is not None and _has_kernel(shell) and not is_terminal(shell) and not (
-        _other_frontend(shell)
+    if (
+        cell is not None
+        and _has_kernel(shell)
+        and not is_terminal(shell)
+        and not (_other_frontend(shell))
     ):
         try:
             bar = fix_bar(cell.label, cell.code, code)

@@ -92,17 +92,23 @@ class ChatPanel:
 
         # -- widgets ---------------------------------------------------------------
         self.session_picker = widgets.Dropdown(
-            options=[], description="",
+            options=[],
+            description="",
             layout=widgets.Layout(flex="1 1 0%", width="auto", min_width="0"),
             tooltip="This notebook's sessions",
         )
         self.new_button = widgets.Button(
-            description="New", icon="plus", tooltip="Start a fresh session",
+            description="New",
+            icon="plus",
+            tooltip="Start a fresh session",
             layout=widgets.Layout(width="auto"),
         )
         self.model_picker = widgets.Combobox(
-            options=[], placeholder="provider:model", ensure_option=False,
-            continuous_update=False, description="Model",
+            options=[],
+            placeholder="provider:model",
+            ensure_option=False,
+            continuous_update=False,
+            description="Model",
             layout=widgets.Layout(width="auto", min_width="0"),
             style={"description_width": "initial"},
         )
@@ -114,18 +120,28 @@ class ChatPanel:
         self.input = ChatInput(placeholder=PLACEHOLDER, rows=3)
         self.input.layout = widgets.Layout(width="100%")
         self.send_button = widgets.Button(
-            description="Send", button_style="primary", icon="paper-plane",
-            tooltip="Send (Enter)", layout=widgets.Layout(width="auto"),
+            description="Send",
+            button_style="primary",
+            icon="paper-plane",
+            tooltip="Send (Enter)",
+            layout=widgets.Layout(width="auto"),
         )
         self.stop_button = widgets.Button(
-            description="Stop", icon="stop", disabled=True, tooltip="Stop the answer",
+            description="Stop",
+            icon="stop",
+            disabled=True,
+            tooltip="Stop the answer",
             layout=widgets.Layout(width="auto"),
         )
         self.vars_picker = widgets.SelectMultiple(
-            options=[], rows=6, layout=widgets.Layout(width="100%"),
+            options=[],
+            rows=6,
+            layout=widgets.Layout(width="100%"),
         )
         self.vars_refresh = widgets.Button(
-            description="Refresh", icon="refresh", tooltip="Re-read the notebook's variables",
+            description="Refresh",
+            icon="refresh",
+            tooltip="Re-read the notebook's variables",
             layout=widgets.Layout(width="auto"),
         )
         self.vars_label = widgets.HTML(
@@ -137,7 +153,9 @@ class ChatPanel:
             layout=widgets.Layout(flex="1 1 auto", width="auto"),
         )
         self.export_button = widgets.Button(
-            description="Export", icon="download", layout=widgets.Layout(width="auto"),
+            description="Export",
+            icon="download",
+            layout=widgets.Layout(width="auto"),
         )
         context_box = widgets.VBox([self.vars_label, self.vars_picker, self.vars_refresh])
         export_box = widgets.HBox([self.export_path, self.export_button])
@@ -146,8 +164,9 @@ class ChatPanel:
         self.extras.set_title(1, "Export")
         self.widget = widgets.VBox(
             [
-                widgets.HBox([self.session_picker, self.new_button],
-                             layout=widgets.Layout(width="100%")),
+                widgets.HBox(
+                    [self.session_picker, self.new_button], layout=widgets.Layout(width="100%")
+                ),
                 self.model_picker,
                 self.view,
                 self.status,
@@ -436,7 +455,9 @@ class ChatPanel:
         self.status.value = (
             f'<div class="jc-status" style="color:{colour};font-size:0.85em;'
             f'white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
-            f'title="{body}">{body}</div>' if body else ""
+            f'title="{body}">{body}</div>'
+            if body
+            else ""
         )
 
     def _refresh_model(self) -> None:
@@ -477,9 +498,19 @@ class ChatPanel:
             seen.add(item["id"])
             rows.append((_session_label(item), item["id"]))
         if session.id not in seen:
-            rows.insert(0, (_session_label({
-                "title": session.title, "message_count": len(session),
-                "updated_at": session.updated_at}), session.id))
+            rows.insert(
+                0,
+                (
+                    _session_label(
+                        {
+                            "title": session.title,
+                            "message_count": len(session),
+                            "updated_at": session.updated_at,
+                        }
+                    ),
+                    session.id,
+                ),
+            )
         self._quiet = True
         try:
             self.session_picker.options = rows
@@ -505,8 +536,9 @@ class ChatPanel:
 
     def _title_vars(self) -> None:
         count = len(self.vars_picker.value)
-        self.extras.set_title(0, f"Context variables ({count} attached)" if count
-                              else "Context variables")
+        self.extras.set_title(
+            0, f"Context variables ({count} attached)" if count else "Context variables"
+        )
 
     def _on_insert(self, message: dict[str, Any]) -> None:
         try:

@@ -90,6 +90,7 @@ def open_panel(chat: Any = None, where: str = "auto") -> None:
     panel.holder = holder
     display(holder)
     if placement == "probe":
+
         def placed(kind: str) -> None:
             if kind == "lab" and panel.holder is holder:
                 _to_sidecar(panel)

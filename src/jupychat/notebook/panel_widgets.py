@@ -36,7 +36,6 @@ __all__ = ["ChatInput", "ChatView"]
 STATIC = Path(__file__).parent / "static"
 
 
-
 class _Messages(anywidget.AnyWidget):
     """Shared plumbing: route ``{"event": ...}`` messages from the front end to handlers."""
 

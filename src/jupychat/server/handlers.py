@@ -145,8 +145,9 @@ class _StoreHandlerMixin:
         access: SessionAccess = self.settings["jupychat_access"]
         return access
 
-    async def call(self, fn: Callable[..., T], *args: Any, session_id: str | None = None,
-                   **kwargs: Any) -> T:
+    async def call(
+        self, fn: Callable[..., T], *args: Any, session_id: str | None = None, **kwargs: Any
+    ) -> T:
         """Run a store call on a worker thread; StoreError becomes 404 or 503."""
         loop = asyncio.get_running_loop()
         try:
@@ -191,8 +192,12 @@ class _StoreHandlerMixin:
         await self.check_session(session_id)
         store = self.access.store
         record = await self.call(
-            store.load, session_id, messages_offset=offset, messages_limit=limit,
-            with_ids=with_ids, session_id=session_id,
+            store.load,
+            session_id,
+            messages_offset=offset,
+            messages_limit=limit,
+            with_ids=with_ids,
+            session_id=session_id,
         )
         summary = await self.call(store.summary, session_id, session_id=session_id)
         return offset, limit, record, summary
@@ -205,8 +210,9 @@ class _StoreHandlerMixin:
         text = raw.strip()
         if not re.fullmatch(r"[+-]?\d{1,12}", text) or not minimum <= int(text) <= maximum:
             raise web.HTTPError(
-                400, "%s", f"{name} must be a whole number from {minimum} to {maximum}, "
-                f"not {raw[:40]!r}"
+                400,
+                "%s",
+                f"{name} must be a whole number from {minimum} to {maximum}, not {raw[:40]!r}",
             )
         return int(text)
 
@@ -261,7 +267,7 @@ def _metadata_filters(arguments: dict[str, list[bytes]]) -> dict[str, Any]:
     for name, values in arguments.items():
         if not name.startswith("meta."):
             continue
-        key = name[len("meta."):]
+        key = name[len("meta.") :]
         if not key or '"' in key or len(key) > 200:
             raise web.HTTPError(400, "%s", f"metadata filter {name!r} needs a key: meta.KEY=VALUE")
         try:
@@ -310,12 +316,16 @@ class SessionsAPI(_APIBase):
                 self.access.store.sessions, limit=limit + 1, offset=offset, **kwargs
             )
         more = len(items) > limit
-        self.finish(json.dumps({
-            "sessions": scrub(items[:limit]),
-            "limit": limit,
-            "offset": offset,
-            "next_offset": offset + limit if more else None,
-        }))
+        self.finish(
+            json.dumps(
+                {
+                    "sessions": scrub(items[:limit]),
+                    "limit": limit,
+                    "offset": offset,
+                    "next_offset": offset + limit if more else None,
+                }
+            )
+        )
 
 
 class SessionAPI(_APIBase):
@@ -344,8 +354,10 @@ class SessionAPI(_APIBase):
         unknown = sorted(set(body) - {"title"})
         if "title" not in body or unknown:
             raise web.HTTPError(
-                400, "%s", 'send {"title": "new title"} (null restores the automatic title)'
-                + (f"; unknown fields: {', '.join(unknown)}" if unknown else "")
+                400,
+                "%s",
+                'send {"title": "new title"} (null restores the automatic title)'
+                + (f"; unknown fields: {', '.join(unknown)}" if unknown else ""),
             )
         title = body["title"]
         if title is not None and not isinstance(title, str):
@@ -378,8 +390,9 @@ class SessionAPI(_APIBase):
             # RecursionError: a body nested thousands of levels deep
             raise web.HTTPError(400, "%s", "the request body is not valid JSON") from None
         if not isinstance(body, dict):
-            raise web.HTTPError(400, "%s", 'the request body must be a JSON object like '
-                                '{"title": "new title"}')
+            raise web.HTTPError(
+                400, "%s", 'the request body must be a JSON object like {"title": "new title"}'
+            )
         return body
 
 
@@ -431,8 +444,12 @@ class _PageBase(_StoreHandlerMixin, JupyterHandler):
         message = _error_message(status_code, kwargs.get("exc_info"))
         try:
             self.set_status(status_code)
-            self.render_page("error.html", status=status_code,
-                             reason=responses.get(status_code, "Error"), message=message)
+            self.render_page(
+                "error.html",
+                status=status_code,
+                reason=responses.get(status_code, "Error"),
+                message=message,
+            )
         except Exception:  # the error page itself failed: plain text, still no traceback
             self.set_header("Content-Type", "text/plain; charset=UTF-8")
             self.finish(f"{status_code}: {message}\n")
@@ -474,8 +491,11 @@ class ListPage(_PageBase):
         items: list[dict[str, Any]] = []
         if self.store_exists():
             items = await self.call(
-                self.access.store.sessions, limit=limit + 1, offset=offset,
-                search=query, notebook=notebook,
+                self.access.store.sessions,
+                limit=limit + 1,
+                offset=offset,
+                search=query,
+                notebook=notebook,
             )
         self.render_page(
             "list.html",
@@ -506,7 +526,8 @@ class SessionPage(_PageBase):
             summary=_summary_view(summary),
             messages=[message_view(m, offset + i) for i, m in enumerate(record["messages"])],
             system_prompt=markdown_html(record["system_prompt"])
-            if record.get("system_prompt") else None,
+            if record.get("system_prompt")
+            else None,
             metadata=json.dumps(record.get("metadata") or {}, indent=2, ensure_ascii=False),
             memory=json.dumps(record.get("memory") or {}, indent=2, ensure_ascii=False),
             created=format_time(record.get("created_at")),
@@ -519,8 +540,9 @@ class SessionPage(_PageBase):
             next_offset=offset + shown if offset + shown < total else None,
             last_offset=max(0, total - limit),
             exports=[("json", "JSON"), ("markdown", "Markdown"), ("ipynb", "Notebook")],
-            session_url=url_path_join(self.base_url, URL_PREFIX, "sessions",
-                                      urllib.parse.quote(session_id, safe="")),
+            session_url=url_path_join(
+                self.base_url, URL_PREFIX, "sessions", urllib.parse.quote(session_id, safe="")
+            ),
             quoted_id=urllib.parse.quote(session_id, safe=""),
         )
 
