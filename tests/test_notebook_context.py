@@ -11,6 +11,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
 from jupychat.notebook import get_chat, unload_ipython_extension
+from jupychat.notebook.cells import get_record
 from jupychat.providers.fake import get_fake
 from jupychat.types import Image
 
@@ -159,13 +160,7 @@ def test_the_inventory_lists_recent_cells_and_the_model_can_ask_for_one(shell):
     session = get_chat(shell).session()
     tools = {t.name for t in session.tools}
     assert {"list_cells", "get_cell", "get_figure"} <= tools
-    number = next(
-        c.execution_count
-        for c in __import__("jupychat.notebook.cells", fromlist=["get_record"])
-        .get_record(shell)
-        .cells()
-        if "total" in c.code
-    )
+    number = next(c.execution_count for c in get_record(shell).cells() if "total" in c.code)
     get_cell = next(t for t in session.tools if t.name == "get_cell")
     assert "45" in get_cell.fn(execution_count=number)
 

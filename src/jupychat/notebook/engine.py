@@ -21,6 +21,7 @@ so a cell and the panel say the same thing about the same answer.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -242,7 +243,7 @@ class Footer:
 # -- running a turn ----------------------------------------------------------------------
 
 View = Callable[["NotebookEvent"], None]
-_ids = __import__("itertools").count(1)
+_ids = itertools.count(1)
 
 
 class TurnRun:
