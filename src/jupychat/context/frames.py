@@ -16,7 +16,6 @@ datetimes from strings.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import sys
 import warnings
 from collections import Counter
@@ -25,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._lazy import LazyModule
 from ._sampling import sample_positions
+from .frame_fingerprint import LABEL_SEP as _LABEL_SEP
+from .frame_fingerprint import column_label as _label
+from .frame_fingerprint import fingerprint
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,7 +48,6 @@ from .summary import (
 
 __all__ = ["PandasAdapter", "fingerprint"]
 
-_LABEL_SEP = " / "
 _LEN: Any = None
 
 
@@ -55,12 +56,6 @@ def _lengths(values: np.ndarray) -> np.ndarray:
     if _LEN is None:
         _LEN = np.frompyfunc(len, 1, 1)
     return _LEN(values).astype(np.int64)
-
-
-def _label(col: Any) -> str:
-    if isinstance(col, tuple):
-        return _LABEL_SEP.join(str(c) for c in col)
-    return str(col)
 
 
 def dtype_label(dtype: Any) -> str:
@@ -575,75 +570,3 @@ def type_path(obj: Any) -> str:
     if cls is pd.Series:
         return "pandas.Series"
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-# ---------------------------------------------------------------------------------------
-# fingerprint
-
-
-def _hash_values(h: Any, values: np.ndarray) -> None:
-    if values.dtype.kind in "biufcmM":
-        h.update(str(values.dtype).encode())
-        h.update(np.ascontiguousarray(values).tobytes())
-        return
-    from .saferepr import bounded_repr
-
-    for v in values.ravel():
-        if v is None:
-            h.update(b"\x00N")
-            continue
-        try:
-            if v != v:  # NaN-likes: hash(nan) is identity-based
-                h.update(b"\x00nan")
-                continue
-        except Exception:
-            pass
-        try:
-            h.update(hash(v).to_bytes(8, "little", signed=True))
-        except TypeError:
-            h.update(bounded_repr(v, 200).encode("utf-8", "replace"))
-
-
-def fingerprint(obj: Any) -> tuple[Any, ...]:
-    """A cheap key that changes when the frame visibly changes.
-
-    id, shape, dtypes, labels, index type, and a hash of a fixed set of up to 64 rows
-    (positions spread evenly, first and last included). An in-place edit of a row not in
-    that set is not seen; ``clear_cache()`` forces a fresh description.
-    """
-    n = len(obj)
-    series = isinstance(obj, pd.Series)
-    h = hashlib.blake2b(digest_size=16)
-    if series:
-        dtypes: tuple[str, ...] = (str(obj.dtype),)
-        h.update(repr(obj.name).encode("utf-8", "replace")[:200])
-        ncols = 1
-    else:
-        dtypes = tuple(str(t) for t in obj.dtypes)
-        ncols = obj.shape[1]
-        for c in obj.columns:
-            h.update(_label(c).encode("utf-8", "replace")[:200])
-            h.update(b"\x1f")
-    rows = max(8, min(64, 8192 // max(1, ncols)))
-    if n:
-        positions = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
-        sub = obj.iloc[positions]
-        if not series and ncols > 512:
-            sub = sub.iloc[:, np.unique(np.linspace(0, ncols - 1, 512).astype(np.int64))]
-        try:
-            _hash_values(h, np.asarray(sub.to_numpy()))
-        except Exception:
-            h.update(b"?")
-        try:
-            _hash_values(h, np.asarray(sub.index.to_numpy()))
-        except Exception:
-            h.update(b"?")
-    return (
-        type(obj).__qualname__,
-        id(obj),
-        n,
-        ncols,
-        dtypes,
-        type(obj.index).__name__,
-        h.hexdigest(),
-    )

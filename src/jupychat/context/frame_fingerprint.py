@@ -1,0 +1,99 @@
+"""A cheap key for a pandas DataFrame or Series that changes when it visibly changes.
+
+Design note: descriptions are cached (:mod:`.cache`) by this key, so an unchanged 1M-row
+frame costs a fingerprint, not a description. The key is the object's id, shape, dtypes,
+labels, index type and a hash of a fixed set of up to 64 rows spread evenly (first and
+last included); an in-place edit of a row outside that set is not seen, and
+``clear_cache()`` forces a fresh description. pandas and numpy load on first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from ._lazy import LazyModule
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+else:  # imported on first use, i.e. when a pandas object is described
+    np = LazyModule("numpy")
+    pd = LazyModule("pandas")
+
+__all__ = ["LABEL_SEP", "column_label", "fingerprint"]
+
+LABEL_SEP = " / "
+
+
+def column_label(col: Any) -> str:
+    """A column label as text (MultiIndex tuples joined with ``LABEL_SEP``)."""
+    return LABEL_SEP.join(str(c) for c in col) if isinstance(col, tuple) else str(col)
+
+
+def _hash_values(h: Any, values: np.ndarray) -> None:
+    if values.dtype.kind in "biufcmM":
+        h.update(str(values.dtype).encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+        return
+    from .saferepr import bounded_repr
+
+    for v in values.ravel():
+        if v is None:
+            h.update(b"\x00N")
+            continue
+        try:
+            if v != v:  # NaN-likes: hash(nan) is identity-based
+                h.update(b"\x00nan")
+                continue
+        except Exception:
+            pass
+        try:
+            h.update(hash(v).to_bytes(8, "little", signed=True))
+        except TypeError:
+            h.update(bounded_repr(v, 200).encode("utf-8", "replace"))
+
+
+def fingerprint(obj: Any) -> tuple[Any, ...]:
+    """A cheap key that changes when the frame visibly changes.
+
+    id, shape, dtypes, labels, index type, and a hash of a fixed set of up to 64 rows
+    (positions spread evenly, first and last included). An in-place edit of a row not in
+    that set is not seen; ``clear_cache()`` forces a fresh description.
+    """
+    n = len(obj)
+    series = isinstance(obj, pd.Series)
+    h = hashlib.blake2b(digest_size=16)
+    if series:
+        dtypes: tuple[str, ...] = (str(obj.dtype),)
+        h.update(repr(obj.name).encode("utf-8", "replace")[:200])
+        ncols = 1
+    else:
+        dtypes = tuple(str(t) for t in obj.dtypes)
+        ncols = obj.shape[1]
+        for c in obj.columns:
+            h.update(column_label(c).encode("utf-8", "replace")[:200])
+            h.update(b"\x1f")
+    rows = max(8, min(64, 8192 // max(1, ncols)))
+    if n:
+        positions = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
+        sub = obj.iloc[positions]
+        if not series and ncols > 512:
+            sub = sub.iloc[:, np.unique(np.linspace(0, ncols - 1, 512).astype(np.int64))]
+        try:
+            _hash_values(h, np.asarray(sub.to_numpy()))
+        except Exception:
+            h.update(b"?")
+        try:
+            _hash_values(h, np.asarray(sub.index.to_numpy()))
+        except Exception:
+            h.update(b"?")
+    return (
+        type(obj).__qualname__,
+        id(obj),
+        n,
+        ncols,
+        dtypes,
+        type(obj.index).__name__,
+        h.hexdigest(),
+    )
