@@ -28,18 +28,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import itertools
 import json
 import re
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._jsonsubset import is_strict
 from .errors import ConfigError
 
-__all__ = ["CompiledSchema", "Mismatch", "compile_schema", "json_from_text"]
+__all__ = ["CompiledSchema", "Mismatch", "compile_schema", "json_from_text", "json_values"]
 
 Loader = Callable[[Any, str], Any]
 _MISSING = dataclasses.MISSING
@@ -98,8 +99,19 @@ class CompiledSchema:
         return self._load(data, "")
 
     def parse(self, text: str) -> Any:
-        """The value of an answer's text (its JSON, found and loaded)."""
-        return self.load(json_from_text(text))
+        """The value of an answer's text: the first JSON value in it that fits.
+
+        Raises :class:`Mismatch` (the first JSON value's problem) when none fits.
+        """
+        first: Mismatch | None = None
+        for value in json_values(text):
+            try:
+                return self.load(value)
+            except Mismatch as problem:
+                first = first or problem
+        if first is not None:
+            raise first
+        return self.load(json_from_text(text))  # raises: there is no JSON at all
 
 
 # ------------------------------------------------------------------------ answers
@@ -107,25 +119,28 @@ class CompiledSchema:
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)```", re.DOTALL)
 
 
-def json_from_text(text: str) -> Any:
-    """The JSON value in a model's answer: all of it, a fenced block, or the first one.
-
-    Raises :class:`Mismatch` when there is none.
-    """
+def json_values(text: str) -> Iterator[Any]:
+    """The JSON values in a model's answer, most likely first: all of it, each fenced
+    block, then each value that starts at a ``{`` or ``[`` of the text."""
     stripped = (text or "").strip()
-    candidates = [stripped, *(m.group(1).strip() for m in _FENCE.finditer(stripped))]
-    for candidate in candidates:
+    for candidate in (stripped, *(m.group(1).strip() for m in _FENCE.finditer(stripped))):
         try:
-            return json.loads(candidate)
+            yield json.loads(candidate)
         except ValueError:
             continue
     decoder = json.JSONDecoder()
-    for match in re.finditer(r"[\[{]", stripped):
+    for match in itertools.islice(re.finditer(r"[\[{]", stripped), 64):
         try:
-            return decoder.raw_decode(stripped, match.start())[0]
+            yield decoder.raw_decode(stripped, match.start())[0]
         except ValueError:
             continue
-    shown = " ".join(stripped.split())[:60]
+
+
+def json_from_text(text: str) -> Any:
+    """The most likely JSON value in a model's answer; :class:`Mismatch` when none."""
+    for value in json_values(text):
+        return value
+    shown = " ".join((text or "").split())[:60]
     raise Mismatch("", f"the answer holds no JSON (it reads {shown!r})" if shown else "empty")
 
 
@@ -312,6 +327,8 @@ def _codec(tp: Any, defs: dict[str, Any]) -> _Codec:
     if tp in _SCALARS:
         return _scalar(*_SCALARS[tp])
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if getattr(origin, "_name", None) in ("Required", "NotRequired", "ReadOnly"):
+        return _codec(args[0], defs)  # TypedDict key markers: the key's presence is known
     if origin is typing.Annotated:
         inner = _codec(args[0], defs)
         notes = [a for a in args[1:] if isinstance(a, str)]
@@ -475,9 +492,11 @@ def _fields(tp: type) -> list[tuple[str, Any, Any, str]]:
                 (f.name, hints.get(f.name, Any), default, str(f.metadata.get("description", "")))
             )
     elif typing.is_typeddict(tp):
-        required = getattr(tp, "__required_keys__", frozenset(hints))
+        declared = getattr(tp, "__required_keys__", frozenset(hints))
         for name, hint in hints.items():
-            out.append((name, hint, _MISSING if name in required else _OMIT, ""))
+            marker = getattr(typing.get_origin(hint), "_name", None)  # string annotations
+            required = marker == "Required" or (marker != "NotRequired" and name in declared)
+            out.append((name, hint, _MISSING if required else _OMIT, ""))
     else:  # NamedTuple
         defaults = getattr(tp, "_field_defaults", {})
         for name in tp._fields:  # type: ignore[attr-defined]

@@ -184,12 +184,12 @@ class NotebookChat:
         interrupted, and returned; ``None`` when nothing had arrived. A failed turn raises
         its one-line :class:`~jupychat.errors.ChatError` after telling the view.
         """
-        from .engine import Prepared
+        from .engine import Prepared, turn_stream
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         run = self._begin(prepared, view)
         try:
-            stream = run.session.stream(prepared.content, events=True, **prepared.options)
+            stream = turn_stream(prepared)
             for item in stream:
                 run.item(item)
         except (KeyboardInterrupt, TurnInterrupted):
@@ -209,7 +209,7 @@ class NotebookChat:
         import asyncio
 
         from .._turnstate import Response
-        from .engine import Prepared, native_async
+        from .engine import Prepared, aturn_stream, native_async
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         cancel = None
@@ -221,9 +221,7 @@ class NotebookChat:
         run = self._begin(prepared, view, cancel)
         response = None
         try:
-            async for item in run.session.astream(
-                prepared.content, events=True, **prepared.options
-            ):
+            async for item in aturn_stream(prepared):
                 if isinstance(item, Response):
                     response = item
                 else:

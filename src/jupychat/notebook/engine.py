@@ -35,7 +35,17 @@ if TYPE_CHECKING:
     from .binding import NotebookChat
     from .events import NotebookEvent
 
-__all__ = ["Ask", "Footer", "Prepared", "TurnRun", "native_async", "prepare", "short_model"]
+__all__ = [
+    "Ask",
+    "Footer",
+    "Prepared",
+    "TurnRun",
+    "aturn_stream",
+    "native_async",
+    "prepare",
+    "short_model",
+    "turn_stream",
+]
 
 EMPTY_PROMPT = "the cell is empty; write your question below %%chat"
 
@@ -72,6 +82,9 @@ class Ask:
         More fields stored on the user message.
     expand:
         Apply ``{var}``/``@var`` to ``text`` (off for prompts jupychat wrote itself).
+    schema, as_frame:
+        Ask for data of this shape (a structured turn, :mod:`jupychat.structured`); the
+        Response's ``data`` holds it (a DataFrame of records with ``as_frame``).
     """
 
     text: str
@@ -89,6 +102,8 @@ class Ask:
     meta: Mapping[str, Any] = field(default_factory=dict)
     expand: bool = True
     cells: int | None = None
+    schema: Any = None
+    as_frame: bool = False
 
 
 @dataclass
@@ -123,6 +138,10 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
     from .attach import attach
     from .namespace import describe_named, expand_prompt
 
+    if ask.schema is not None:  # an unusable schema fails here, before anything is sent
+        from ..structured import compile_schema
+
+        compile_schema(ask.schema, as_frame=ask.as_frame)
     session = chat.new_session(ask.session) if ask.new else chat.session(ask.session)
     if ask.system is not None:
         session.system_prompt = ask.system or None
@@ -330,6 +349,30 @@ class TurnRun:
         self.emit(
             Failed(self.session, self.id, self.source, _one_line(error), "".join(self.partial))
         )
+
+
+def turn_stream(prepared: Prepared) -> Any:
+    """The session's stream for a prepared turn: an ordinary one, or a structured one."""
+    ask, session = prepared.ask, prepared.session
+    if ask.schema is None:
+        return session.stream(prepared.content, events=True, **prepared.options)
+    from ..structured import stream_extract
+
+    return stream_extract(
+        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
+    )
+
+
+def aturn_stream(prepared: Prepared) -> Any:
+    """Async twin of :func:`turn_stream` (events, then the Response)."""
+    ask, session = prepared.ask, prepared.session
+    if ask.schema is None:
+        return session.astream(prepared.content, events=True, **prepared.options)
+    from ..structured import astream_extract
+
+    return astream_extract(
+        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
+    )
 
 
 def _one_line(error: BaseException | str, limit: int = 400) -> str:
