@@ -426,3 +426,30 @@ def test_the_json_that_fits_wins_over_json_quoted_before_it():
     assert spec.parse(text) == City("Oslo", "NO", 709000)
     with pytest.raises(Mismatch, match="name: missing"):
         spec.parse('Only {"type": "object"} here.')
+
+
+def test_the_docs_example_runs_as_printed(tmp_path):
+    import re
+    import subprocess
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "structured-output.md").read_text(
+        "utf-8"
+    )
+    code = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
+    expected = [m.group(1).strip() for m in re.finditer(r"#\s*->\s*(.*)$", code, re.MULTILINE)]
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={
+            "JUPYCHAT_STORE": str(tmp_path / "s.db"),
+            "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == expected and len(expected) == 6
