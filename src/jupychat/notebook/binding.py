@@ -184,12 +184,12 @@ class NotebookChat:
         interrupted, and returned; ``None`` when nothing had arrived. A failed turn raises
         its one-line :class:`~jupychat.errors.ChatError` after telling the view.
         """
-        from .engine import Prepared, turn_stream
+        from .engine import Prepared
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         run = self._begin(prepared, view)
         try:
-            stream = turn_stream(prepared)
+            stream = _turn_stream(prepared)
             for item in stream:
                 run.item(item)
         except (KeyboardInterrupt, TurnInterrupted):
@@ -209,7 +209,7 @@ class NotebookChat:
         import asyncio
 
         from .._turnstate import Response
-        from .engine import Prepared, aturn_stream, native_async
+        from .engine import Prepared, native_async
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         cancel = None
@@ -221,7 +221,7 @@ class NotebookChat:
         run = self._begin(prepared, view, cancel)
         response = None
         try:
-            async for item in aturn_stream(prepared):
+            async for item in _aturn_stream(prepared):
                 if isinstance(item, Response):
                     response = item
                 else:
@@ -273,3 +273,28 @@ class NotebookChat:
                 listener(event)
             except Exception:
                 log.exception("jupychat listener failed on %s", type(event).__name__)
+
+
+def _turn_stream(prepared: Prepared) -> Any:
+    """The session's stream for a prepared turn: an ordinary one, or a structured one
+    (``Ask.schema``: :mod:`jupychat.structured`); either ends with the Response."""
+    ask, session = prepared.ask, prepared.session
+    if ask.schema is None:
+        return session.stream(prepared.content, events=True, **prepared.options)
+    from ..structured import stream_extract
+
+    return stream_extract(
+        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
+    )
+
+
+def _aturn_stream(prepared: Prepared) -> Any:
+    """Async twin of :func:`_turn_stream` (events, then the Response)."""
+    ask, session = prepared.ask, prepared.session
+    if ask.schema is None:
+        return session.astream(prepared.content, events=True, **prepared.options)
+    from ..structured import astream_extract
+
+    return astream_extract(
+        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
+    )

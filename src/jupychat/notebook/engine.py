@@ -35,17 +35,7 @@ if TYPE_CHECKING:
     from .binding import NotebookChat
     from .events import NotebookEvent
 
-__all__ = [
-    "Ask",
-    "Footer",
-    "Prepared",
-    "TurnRun",
-    "aturn_stream",
-    "native_async",
-    "prepare",
-    "short_model",
-    "turn_stream",
-]
+__all__ = ["Ask", "Footer", "Prepared", "TurnRun", "native_async", "prepare", "short_model"]
 
 EMPTY_PROMPT = "the cell is empty; write your question below %%chat"
 
@@ -349,30 +339,6 @@ class TurnRun:
         self.emit(
             Failed(self.session, self.id, self.source, _one_line(error), "".join(self.partial))
         )
-
-
-def turn_stream(prepared: Prepared) -> Any:
-    """The session's stream for a prepared turn: an ordinary one, or a structured one."""
-    ask, session = prepared.ask, prepared.session
-    if ask.schema is None:
-        return session.stream(prepared.content, events=True, **prepared.options)
-    from ..structured import stream_extract
-
-    return stream_extract(
-        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
-    )
-
-
-def aturn_stream(prepared: Prepared) -> Any:
-    """Async twin of :func:`turn_stream` (events, then the Response)."""
-    ask, session = prepared.ask, prepared.session
-    if ask.schema is None:
-        return session.astream(prepared.content, events=True, **prepared.options)
-    from ..structured import astream_extract
-
-    return astream_extract(
-        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
-    )
 
 
 def _one_line(error: BaseException | str, limit: int = 400) -> str:
