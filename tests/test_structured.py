@@ -453,3 +453,26 @@ def test_the_docs_example_runs_as_printed(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == expected and len(expected) == 6
+
+
+def test_async_fallback_repairs_too_and_a_schema_never_shadows_a_tool(fake_server):
+    from jupychat import Tool
+
+    def lookup() -> str:
+        """A tool that happens to be named like the schema."""
+        return "tool"
+
+    tool = Tool.from_function(lookup, name="City")
+    fake = get_fake("async")
+    session = ChatSession("fake:async", tools=[tool])
+    fake.enqueue('{"name": "Nice", "country": "FR"}')
+    fake.enqueue('{"name": "Nice", "country": "FR", "population": 342000}')
+    assert asyncio.run(session.aextract("Nice?", City)) == City("Nice", "FR", 342000)
+    assert "population: missing" in fake.requests[-1].messages[-1].text
+    provider = anthropic_provider(
+        "claude-sonnet-4-0", base_url=fake_server.anthropic_base_url, api_key=KEY, **FAST
+    )
+    session = ChatSession(provider, tools=[tool])
+    fake_server.enqueue(None, tool_calls=[{"name": "City_output", "arguments": CITIES[0]}])
+    assert session.extract("Lyon?", City).name == "Lyon"
+    assert [t["name"] for t in fake_server.last.body["tools"]] == ["City", "City_output"]

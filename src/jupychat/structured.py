@@ -80,7 +80,10 @@ class _Extraction:
         as_frame: bool,
         options: dict[str, Any],
     ) -> None:
-        self.spec: CompiledSchema = compile_schema(schema, as_frame=as_frame)
+        spec = compile_schema(schema, as_frame=as_frame)
+        if spec.name in {tool.name for tool in session.tools}:  # one name, one tool
+            spec = replace(spec, name=f"{spec.name[:57]}_output")
+        self.spec: CompiledSchema = spec
         self.as_frame = as_frame
         self.options = dict(options)
         model = self.options.get("model")
