@@ -13,7 +13,9 @@ tested through the same sockets, framing and timeouts they meet in the field. It
 with error bodies in each API's own shape. Replies come from a FIFO queue shared by both
 endpoints (``enqueue``); with an empty queue the server echoes the last user message
 (``You said: …``) so notebooks and demos work with no script. Every request is recorded
-(headers, JSON body, handling time) for assertions.
+(headers, JSON body, handling time) for assertions. Unless a script gives ``usage``, the
+input figures come from a model of each API's prompt cache (``fakecache.py``): cached and
+cache-written tokens follow from the requests seen before, as on the real servers.
 
 Faults a script can ask for: ``status`` (401/403/404/429/500/503/529… with
 ``retry_after``), ``hangup`` (close the connection without answering),
@@ -49,6 +51,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from fakecache import CacheRequestError, PromptCache
 
 __all__ = ["FakeServer", "RecordedRequest", "Script", "collect", "spawn"]
 
@@ -255,18 +259,18 @@ def echo_text(api: str, body: Mapping[str, Any]) -> str:
     return "Hello!"
 
 
-def _estimate_usage(raw: str, text: str, script: Script) -> dict[str, int]:
+def _estimate_usage(
+    raw: str, text: str, script: Script, prompt: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """The script's usage, else ``prompt`` (the prompt cache's input figures) and an
+    output estimate; without ``prompt``, input is estimated from the request size."""
     if script.usage is not None:
         usage = {"input_tokens": 0, "output_tokens": 0, "cached_tokens": 0, "cache_write_tokens": 0}
         usage.update({k: int(v) for k, v in script.usage.items()})
         return usage
     out_chars = len(text) + sum(len(json.dumps(c.get("arguments"))) for c in script.tool_calls)
-    return {
-        "input_tokens": max(1, len(raw) // 4),
-        "output_tokens": max(1, out_chars // 4),
-        "cached_tokens": 0,
-        "cache_write_tokens": 0,
-    }
+    inputs = {"input_tokens": max(1, len(raw) // 4), "cached_tokens": 0, "cache_write_tokens": 0}
+    return {**inputs, **(prompt or {}), "output_tokens": max(1, out_chars // 4)}
 
 
 def _arguments_text(call: Mapping[str, Any]) -> str:
@@ -758,12 +762,19 @@ class _Handler(BaseHTTPRequestHandler):
                 headers["request-id"] = f"req_{uuid.uuid4().hex[:16]}"
                 self._send_json(status, _anthropic_error(script, model), headers)
             return
+        try:  # the prompt cache decides the input figures, as the real servers do
+            prompt = self.server.owner.prompt_cache.usage(api, body)
+        except CacheRequestError as exc:
+            self._send_json(
+                400, _anthropic_error(Script(status=400, error_message=str(exc)), model)
+            )
+            return
         text = (
             script.text
             if script.text is not None
             else ("" if script.tool_calls else echo_text(api, body))
         )
-        usage = _estimate_usage(raw, text, script)
+        usage = _estimate_usage(raw, text, script, prompt)
         if not body.get("stream"):
             maker = openai_body if api == "openai" else anthropic_body
             self._send_json(200, maker(script, body, text, usage))
@@ -846,6 +857,7 @@ class FakeServer:
         self._queue: deque[Script] = deque()
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
+        self.prompt_cache = PromptCache()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -914,10 +926,11 @@ class FakeServer:
         return len(self._queue)
 
     def reset(self) -> None:
-        """Forget queued replies and recorded requests."""
+        """Forget queued replies, recorded requests and the prompt cache."""
         with self._lock:
             self._queue.clear()
             self.requests.clear()
+        self.prompt_cache.reset()
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -125,6 +125,9 @@ def ask(provider, *messages: Message, **kw) -> list:
 
 
 def test_payload_system_tools_blocks_and_alternation():
+    from jupychat import config
+
+    config.set_override("prompt_cache", False)  # the marks have their own tests
     rec = Recorder(text_stream())
     tool = ToolSpec("head", "First rows.", {"type": "object", "properties": {}})
     history = [
@@ -437,7 +440,7 @@ def test_loopback_text_history_and_system(fake_server, mode):
     assert events[-1].finish_reason == "stop"
     sent = fake_server.last
     assert sent.path == "/v1/messages"
-    assert sent.body["system"] == "Translate."
+    assert [b["text"] for b in sent.body["system"]] == ["Translate."]
     assert [m["role"] for m in sent.body["messages"]] == ["user", "assistant", "user"]
     assert sent.headers["x-api-key"] == KEY and sent.headers["anthropic-version"]
     assert KEY not in sent.raw

@@ -143,6 +143,7 @@ def test_anthropic_wire_shape_for_an_image_part(fake_server):
     )
     collect(provider, ChatRequest([_image_message()]), "sync")
     (message,) = fake_server.last.body["messages"]
+    assert message["content"][-1].pop("cache_control") == {"type": "ephemeral"}  # prompt cache
     data = base64.b64encode(PNG_1PX).decode("ascii")
     assert message == {
         "role": "user",

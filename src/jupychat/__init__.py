@@ -35,6 +35,7 @@ __all__ = [
     "RateLimitError",
     "Response",
     "StoreError",
+    "StructuredOutputError",
     "Text",
     "Tool",
     "ToolCall",
@@ -73,6 +74,7 @@ _LAZY = {
             "ProviderUnavailable",
             "RateLimitError",
             "StoreError",
+            "StructuredOutputError",
             "ToolError",
             "TurnInterrupted",
         ),
@@ -94,6 +96,7 @@ if TYPE_CHECKING:  # pragma: no cover
         ProviderUnavailable,
         RateLimitError,
         StoreError,
+        StructuredOutputError,
         ToolError,
         TurnInterrupted,
     )

@@ -48,8 +48,9 @@ REQUEST_OPTIONS = frozenset(
 )
 """Options a session keeps (and saves) and sends with every request."""
 
-TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace", "model"}
-"""Options one ``send``/``stream`` call accepts (``model``: a model for this turn only)."""
+TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace", "model", "output"}
+"""Options one ``send``/``stream`` call accepts (``model``: a model for this turn only;
+``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`)."""
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -42,6 +42,7 @@ def _turn_stats(index: int, answers: Sequence[Message]) -> dict[str, Any]:
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cached_tokens": usage.cached_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
         "tool_calls": sum(len(m.tool_calls) for m in answers),
         "latency": sum(float(m.meta.get("latency", 0.0)) for m in answers),
         "ttft": ttfts[0] if ttfts else None,
@@ -67,7 +68,13 @@ def session_stats(history: Sequence[Message], model_id: str) -> dict[str, Any]:
             per_turn.append(_turn_stats(index, answers))
     totals = {
         key: sum(t[key] for t in per_turn)
-        for key in ("input_tokens", "output_tokens", "cached_tokens", "tool_calls")
+        for key in (
+            "input_tokens",
+            "output_tokens",
+            "cached_tokens",
+            "cache_write_tokens",
+            "tool_calls",
+        )
     }
     latencies = [t["latency"] for t in per_turn]
     ttfts = [t["ttft"] for t in per_turn if t["ttft"] is not None]

@@ -59,6 +59,9 @@ class Response:
         Seconds from sending to the end of the turn.
     ttft:
         Seconds to the first streamed token (``None`` if none came).
+    data:
+        The answer as data, for a structured turn (:meth:`ChatSession.extract`): an
+        instance of the schema's type, a list, a DataFrame... ``None`` otherwise.
     """
 
     text: str
@@ -69,6 +72,7 @@ class Response:
     model: str | None = None
     latency: float = 0.0
     ttft: float | None = None
+    data: Any = None
 
     @property
     def interrupted(self) -> bool:
@@ -169,6 +173,7 @@ class Turn:
             stop=tuple(self.options.get("stop") or ()),
             extra=self._extra(),
             deadline=self.deadline,
+            output=self.options.get("output"),
         )
 
     def _extra(self) -> dict[str, Any]:

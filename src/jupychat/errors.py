@@ -12,6 +12,7 @@
     │   ├── ProviderUnavailable    network down, timeouts, 5xx/529 after retries
     │   └── ProtocolError          the server answered something we could not parse
     ├── StoreError                 the session store cannot do what was asked
+    ├── StructuredOutputError      the model's answer did not fit the schema asked for
     ├── ToolError                  a tool is misdeclared or refused
     └── TurnInterrupted            a streamed turn was stopped (partial text is kept)
 
@@ -32,6 +33,7 @@ __all__ = [
     "ProviderUnavailable",
     "RateLimitError",
     "StoreError",
+    "StructuredOutputError",
     "ToolError",
     "TurnInterrupted",
 ]
@@ -103,6 +105,10 @@ class ProtocolError(ProviderError):
 
 class StoreError(ChatError):
     """The session store could not do what was asked."""
+
+
+class StructuredOutputError(ChatError):
+    """The model's answer did not fit the schema asked for, even after a repair turn."""
 
 
 class ToolError(ChatError):

@@ -354,6 +354,23 @@ class ChatSession:
             elif isinstance(item, TextDelta):
                 yield item.text
 
+    # -- structured output ---------------------------------------------------
+    def extract(self, prompt: str | Part | Iterable[Part], schema: Any, **options: Any) -> Any:
+        """Ask, and get the answer as data of the shape ``schema`` describes (a dataclass,
+        TypedDict, pydantic model, ``list[...]``, JSON Schema dict...; ``as_frame=True``
+        for a DataFrame of records). See :func:`jupychat.structured.extract`."""
+        from .structured import extract
+
+        return extract(self, prompt, schema, **options)
+
+    async def aextract(
+        self, prompt: str | Part | Iterable[Part], schema: Any, **options: Any
+    ) -> Any:
+        """Async twin of :meth:`extract`."""
+        from .structured import aextract
+
+        return await aextract(self, prompt, schema, **options)
+
     # -- context -------------------------------------------------------------
     def sent_context(self, history: Sequence[Message] | None = None) -> dict[str, str]:
         """The digest of each context key as last sent (derived from history)."""
@@ -375,10 +392,11 @@ class ChatSession:
         Returns
         -------
         dict
-            ``model``, ``turns``, ``messages``, ``input_tokens``, ``output_tokens``,
-            ``cached_tokens``, ``total_tokens``, ``tool_calls``, ``latency_total``,
-            ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known`` and ``per_turn``
-            (one dict per answered turn). All derived from history.
+            ``model``, ``turns``, ``messages``, ``input_tokens`` (cached and
+            cache-written ones included), ``output_tokens``, ``cached_tokens`` (read from
+            the prompt cache), ``cache_write_tokens``, ``total_tokens``, ``tool_calls``,
+            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``
+            and ``per_turn`` (one dict per answered turn). All derived from history.
         """
         return session_stats(self._history, self.model_id)
 

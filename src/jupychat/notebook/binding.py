@@ -189,7 +189,7 @@ class NotebookChat:
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         run = self._begin(prepared, view)
         try:
-            stream = run.session.stream(prepared.content, events=True, **prepared.options)
+            stream = _turn_stream(prepared)
             for item in stream:
                 run.item(item)
         except (KeyboardInterrupt, TurnInterrupted):
@@ -221,9 +221,7 @@ class NotebookChat:
         run = self._begin(prepared, view, cancel)
         response = None
         try:
-            async for item in run.session.astream(
-                prepared.content, events=True, **prepared.options
-            ):
+            async for item in _aturn_stream(prepared):
                 if isinstance(item, Response):
                     response = item
                 else:
@@ -275,3 +273,28 @@ class NotebookChat:
                 listener(event)
             except Exception:
                 log.exception("jupychat listener failed on %s", type(event).__name__)
+
+
+def _turn_stream(prepared: Prepared) -> Any:
+    """The session's stream for a prepared turn: an ordinary one, or a structured one
+    (``Ask.schema``: :mod:`jupychat.structured`); either ends with the Response."""
+    ask, session = prepared.ask, prepared.session
+    if ask.schema is None:
+        return session.stream(prepared.content, events=True, **prepared.options)
+    from ..structured import stream_extract
+
+    return stream_extract(
+        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
+    )
+
+
+def _aturn_stream(prepared: Prepared) -> Any:
+    """Async twin of :func:`_turn_stream` (events, then the Response)."""
+    ask, session = prepared.ask, prepared.session
+    if ask.schema is None:
+        return session.astream(prepared.content, events=True, **prepared.options)
+    from ..structured import astream_extract
+
+    return astream_extract(
+        session, prepared.content, ask.schema, as_frame=ask.as_frame, **prepared.options
+    )

@@ -186,12 +186,20 @@ class SessionCommands:
         stats = self.nbchat.session().stats()
         cost = stats["cost"]
         cost_text = "unknown (no price for this model)" if cost is None else f"${cost:.4f}"
+        if cost is not None and stats["turns"]:
+            last = stats["per_turn"][-1]["cost"]
+            cost_text += f" (${cost / stats['turns']:.4f} a turn; last turn ${last:.4f})"
         lines = [
             f"model: {stats['model']}",
             f"turns: {stats['turns']}  messages: {stats['messages']}  "
             f"tool calls: {stats['tool_calls']}",
-            f"tokens: {stats['input_tokens']:,} in ({stats['cached_tokens']:,} cached) / "
-            f"{stats['output_tokens']:,} out",
+            f"tokens: {stats['input_tokens']:,} in ({stats['cached_tokens']:,} cached"
+            + (
+                f", {stats['cache_write_tokens']:,} written to the cache"
+                if stats.get("cache_write_tokens")
+                else ""
+            )
+            + f") / {stats['output_tokens']:,} out",
             f"cost: {cost_text}",
         ]
         if stats["latency_mean"] is not None:

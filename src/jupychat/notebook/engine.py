@@ -73,6 +73,9 @@ class Ask:
         More fields stored on the user message.
     expand:
         Apply ``{var}``/``@var`` to ``text`` (off for prompts jupychat wrote itself).
+    schema, as_frame:
+        Ask for data of this shape (a structured turn, :mod:`jupychat.structured`); the
+        Response's ``data`` holds it (a DataFrame of records with ``as_frame``).
     """
 
     text: str
@@ -90,6 +93,8 @@ class Ask:
     meta: Mapping[str, Any] = field(default_factory=dict)
     expand: bool = True
     cells: int | None = None
+    schema: Any = None
+    as_frame: bool = False
 
 
 @dataclass
@@ -124,6 +129,10 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
     from .attach import attach
     from .namespace import describe_named, expand_prompt
 
+    if ask.schema is not None:  # an unusable schema fails here, before anything is sent
+        from ..structured import compile_schema
+
+        compile_schema(ask.schema, as_frame=ask.as_frame)
     session = chat.new_session(ask.session) if ask.new else chat.session(ask.session)
     if ask.system is not None:
         session.system_prompt = ask.system or None

@@ -49,6 +49,9 @@ HELP = """\
     --no-stream           show the answer when it is complete
     --format F            markdown (default) | code (put the code in a new cell below) | text
     --out NAME            store the answer text in variable NAME
+    --schema S            with --out: store the answer as data of the shape S describes
+                          (S: a variable holding a dataclass, TypedDict, pydantic model or
+                          JSON Schema dict); --frame: a DataFrame of such records
     --temperature T, --max-tokens N
   In the prompt, {var} inserts a variable's value (a DataFrame is described instead);
   write {{ and }} for literal braces. @var attaches a variable; @error the last error with
@@ -226,6 +229,8 @@ class ChatMagics(SessionCommands, Magics):
     @argument("--no-stream", action="store_true", help="show the answer when complete")
     @argument("--format", choices=["markdown", "code", "text"], default="markdown")
     @argument("--out", help="store the answer text in this variable")
+    @argument("--schema", help="variable holding the shape of the data to store in --out")
+    @argument("--frame", action="store_true", help="with --schema: a DataFrame of records")
     @argument("--temperature", type=float)
     @argument("--max-tokens", type=_positive_int)
     @line_cell_magic
@@ -254,6 +259,7 @@ class ChatMagics(SessionCommands, Magics):
                 check_assignable(self.shell, args.out, "--out")
             except ChatError as exc:
                 raise UsageError(str(exc)) from None
+        schema = self._schema(args)
         from .engine import Ask
 
         ask = Ask(
@@ -270,6 +276,8 @@ class ChatMagics(SessionCommands, Magics):
             cell_id=self._cell_id,
             execution_count=self.ipython.execution_count,
             cells=args.cells,
+            schema=schema,
+            as_frame=args.frame,
         )
         response = self._ask(ask, args.format, not args.no_stream)
         if response is None:
@@ -279,7 +287,22 @@ class ChatMagics(SessionCommands, Magics):
             if blocks:
                 self.ipython.set_next_input("\n\n".join(blocks), replace=False)
         if args.out:
-            self.ipython.user_ns[args.out] = response.text
+            self.ipython.user_ns[args.out] = response.text if schema is None else response.data
+
+    def _schema(self, args: Any) -> Any:
+        """The object ``--schema`` names (``None`` without it); one-line errors."""
+        if args.frame and not args.schema:
+            raise UsageError("--frame needs --schema S (the shape of one record)")
+        if not args.schema:
+            return None
+        if not args.out:
+            raise UsageError("--schema needs --out NAME to store the result in")
+        if args.schema not in self.ipython.user_ns:
+            raise UsageError(
+                f"no variable {args.schema!r} to take the schema from; define it first "
+                "(a dataclass, TypedDict, pydantic model or JSON Schema dict)"
+            )
+        return self.ipython.user_ns[args.schema]
 
     def _ask(self, ask: Ask | Prepared, fmt: str = "markdown", stream: bool = True) -> Any:
         """Run one turn through the notebook's engine, rendered into this cell's output."""

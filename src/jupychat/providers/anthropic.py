@@ -16,6 +16,14 @@ input usage), per content block ``content_block_start`` / ``content_block_delta`
 ``message_delta`` (``stop_reason``, output usage), ``message_stop``; ``ping`` may come any
 time and ``error`` carries ``{"type": "error", "error": {"type", "message"}}``.
 
+Prompt caching: the payload gets ``cache_control`` marks from
+:func:`jupychat.providers._anthropic_cache.cache_breakpoints` (where and why: there).
+
+Structured output: :attr:`ChatRequest.output` becomes a tool whose ``input_schema`` is
+the schema, forced with ``tool_choice`` (``auto`` when ``thinking`` is on, which forbids
+forcing), and the forced call's input is streamed back as the answer's text
+(:mod:`jupychat.providers._toolanswer`).
+
 Usage: the ``input_tokens`` we report is ``input_tokens + cache_read_input_tokens +
 cache_creation_input_tokens`` (Anthropic counts the three apart; every other provider
 counts cached tokens inside the input), ``cached_tokens`` is ``cache_read_input_tokens``
@@ -26,7 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -35,10 +43,12 @@ from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 
+from ._anthropic_cache import cache_breakpoints, caching
 from ._errors import Endpoint, error_info, map_error, parse_json
 from ._fence import context_text
 from ._http import HTTPProvider
 from ._stream import StreamParser
+from ._toolanswer import aanswer_from_tool, answer_from_tool
 from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest
 from .specs import SPECS, http_provider
@@ -163,11 +173,24 @@ def build_payload(model: str, request: ChatRequest, *, stream: bool = True) -> d
             {"name": t.name, "description": t.description, "input_schema": dict(t.parameters)}
             for t in request.tools
         ]
+    if request.output is not None:  # after the session's tools: their cached prefix stays
+        out = request.output
+        payload.setdefault("tools", []).append(
+            {
+                "name": out.name,
+                "description": out.description or "Record the answer as structured data.",
+                "input_schema": dict(out.schema),
+            }
+        )
+        forced = "thinking" not in request.extra  # thinking allows only tool_choice auto
+        payload["tool_choice"] = {"type": "tool", "name": out.name} if forced else {"type": "auto"}
     if request.temperature is not None:
         payload["temperature"] = request.temperature
     if request.stop:
         payload["stop_sequences"] = list(request.stop)
     payload.update(request.extra)
+    if caching():
+        cache_breakpoints(payload)
     return payload
 
 
@@ -401,9 +424,22 @@ class AnthropicProvider(HTTPProvider):
     """
 
     name = "anthropic"
+    structured_output = True
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
         return build_payload(self.model, request)
+
+    def stream(self, request: ChatRequest) -> Iterator[Event]:
+        events = super().stream(request)
+        if request.output is None:
+            return events
+        return answer_from_tool(events, request.output.name)
+
+    def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
+        events = super().astream(request)
+        if request.output is None:
+            return events
+        return aanswer_from_tool(events, request.output.name)
 
     def new_parser(self, endpoint: Endpoint) -> StreamParser:
         return AnthropicStreamParser(endpoint, self.model_id)

@@ -20,7 +20,7 @@ from typing import Any
 from ..events import Event
 from ..types import Message
 
-__all__ = ["ChatRequest", "Provider", "ToolSpec"]
+__all__ = ["ChatRequest", "OutputSchema", "Provider", "ToolSpec"]
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,33 @@ class ToolSpec:
     name: str
     description: str
     parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OutputSchema:
+    """Ask for an answer that is JSON matching a schema (structured output).
+
+    Each provider uses its own mechanism (Chat Completions ``response_format``, Anthropic
+    a forced tool call whose input is the answer); one that has none ignores it, and the
+    caller (:mod:`jupychat.structured`) asks in words instead.
+
+    Attributes
+    ----------
+    name:
+        ``[A-Za-z0-9_-]``, at most 64 characters: the schema's or the tool's name.
+    schema:
+        A JSON Schema whose root is an object (every API asks for one).
+    strict:
+        The schema meets OpenAI's strict rules (every property required, no extra ones),
+        so the answer may be constrained to it exactly.
+    description:
+        What the data is (shown to the model).
+    """
+
+    name: str
+    schema: Mapping[str, Any]
+    strict: bool = False
+    description: str = ""
 
 
 @dataclass(frozen=True)
@@ -43,6 +70,9 @@ class ChatRequest:
     session sets it from the ``turn_timeout`` setting); a provider stops waiting then,
     whether it is connecting, sleeping before a retry or reading, and raises a
     :class:`~jupychat.errors.ProviderError`. ``None``: no deadline.
+
+    ``output`` asks for structured output (see :class:`OutputSchema`); providers whose
+    ``structured_output`` is true honour it.
     """
 
     messages: Sequence[Message]
@@ -54,6 +84,7 @@ class ChatRequest:
     stop: Sequence[str] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
     deadline: float | None = None
+    output: OutputSchema | None = None
 
 
 class Provider:
@@ -68,6 +99,8 @@ class Provider:
     """
 
     name: str = "provider"
+    structured_output: bool = False
+    """True when :attr:`ChatRequest.output` is sent with the provider's own mechanism."""
 
     def __init__(self, model: str) -> None:
         self.model = model

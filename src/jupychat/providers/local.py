@@ -256,6 +256,7 @@ class LocalProvider(Provider):
     """
 
     name = "local"
+    structured_output = True  # llama.cpp turns response_format into a grammar
 
     def __init__(
         self,

@@ -45,6 +45,7 @@ class OpenAIProvider(HTTPProvider):
     """
 
     name = "openai"
+    structured_output = True
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
         return build_payload(self.model, request)
