@@ -266,7 +266,14 @@ def test_text_thinking_tool_use_and_usage():
     ]
     done = events[-1]
     # input = input + cache read + cache creation; cached = cache read
-    assert done == Done(Usage(280, 42, 200, 30), "tool_calls", "anthropic:claude-test")
+    assert (done.usage, done.finish_reason, done.model) == (
+        Usage(280, 42, 200, 30),
+        "tool_calls",
+        "anthropic:claude-test",
+    )
+    # the thinking block, signature included, is kept to be sent back before tool_use
+    kinds = [(b["type"], b.get("signature")) for b in done.provider_data["content"]]
+    assert kinds == [("thinking", "abc"), ("text", None), ("tool_use", None), ("tool_use", None)]
 
 
 @pytest.mark.parametrize(
@@ -276,7 +283,7 @@ def test_text_thinking_tool_use_and_usage():
         ("max_tokens", "length"),
         ("stop_sequence", "stop"),
         ("tool_use", "tool_calls"),
-        ("refusal", "content_filter"),
+        ("refusal", "refusal"),
     ],
 )
 def test_stop_reasons_are_mapped(reason, ours):
