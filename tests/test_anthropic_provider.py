@@ -149,14 +149,12 @@ def test_payload_system_tools_blocks_and_alternation():
         tools=[tool],
         temperature=0.3,
         stop=["END"],
-        seed=1,
         extra={"top_k": 5},
     )
     body = rec.json
     assert body["system"] == "Be brief."
     assert body["max_tokens"] == 4096
     assert body["stream"] is True
-    assert "seed" not in body
     assert body["stop_sequences"] == ["END"] and body["temperature"] == 0.3
     assert body["top_k"] == 5
     assert body["tools"] == [

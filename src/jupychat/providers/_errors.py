@@ -83,6 +83,9 @@ class Endpoint:
         The environment variable that holds the key, if there is one.
     secrets:
         Strings that must never appear in an error message (the key in use).
+    timeout_advice:
+        What a read timeout tells the user to raise (the ``timeout=`` option when one
+        was given, else the ``read_timeout`` setting).
     """
 
     provider: str
@@ -92,6 +95,7 @@ class Endpoint:
     key_name: str = ""
     key_env: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    timeout_advice: str = "raise read_timeout (JUPYCHAT_READ_TIMEOUT)"
 
     def key_hint(self) -> str:
         """``"check OPENAI_API_KEY or run %chat key openai"``-style advice."""

@@ -63,8 +63,8 @@ def map_transport_error(
         )
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return ProviderUnavailable(
-            f"{name} did not answer in time{tried} ({detail}); try again, or raise "
-            "read_timeout (JUPYCHAT_READ_TIMEOUT)",
+            f"{name} did not answer in time{tried} ({detail}); try again, or "
+            f"{endpoint.timeout_advice}",
             provider=name,
         )
     return ProviderUnavailable(

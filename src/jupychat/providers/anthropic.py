@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from jupychat import config
-from jupychat.errors import ProtocolError
+from jupychat.errors import ConfigError, ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 
@@ -157,10 +157,15 @@ def build_payload(
     """Map a :class:`ChatRequest` to a Messages API JSON body.
 
     ``max_tokens`` (required by the API) falls back to the ``max_tokens`` setting, then
-    to 4096. ``seed`` is not sent (the API has none). ``request.extra`` is merged last.
+    to 4096. A ``seed`` is refused (the API has none). ``request.extra`` is merged last.
     ``source`` (:func:`._replay.source_of` of the request URL) says which earlier answers
     are this provider's own, to be sent back as received.
     """
+    if request.seed is not None:
+        raise ConfigError(
+            "the Anthropic Messages API has no seed, so seed= cannot be honoured; remove it "
+            "(del session.options['seed']) or use a provider that takes one"
+        )
     system, messages = messages_payload(request, source)
     max_tokens = request.max_tokens or config.resolve("max_tokens") or DEFAULT_MAX_TOKENS
     payload: dict[str, Any] = {
