@@ -389,8 +389,8 @@ class OpenAIStreamParser:
         if details:
             merge_details(self._details, details)
         reasoning = part.get("reasoning_content") or part.get("reasoning")
-        if not reasoning and details:
-            reasoning = details_text(details)
+        if not reasoning and details and not self._fields:
+            reasoning = details_text(details)  # only details: their text is the reasoning
         if reasoning:
             out.extend(self._reasoning_piece(_as_text(reasoning)))
         thought, content = content_pieces(part.get("content"))
