@@ -13,8 +13,16 @@ here), tool calls are ``tool_use`` blocks and their results ``tool_result`` bloc
 start of the next user message. The stream is named SSE events: ``message_start`` (with
 input usage), per content block ``content_block_start`` / ``content_block_delta``
 (``text_delta``, ``input_json_delta``, ``thinking_delta``) / ``content_block_stop``,
-``message_delta`` (``stop_reason``, output usage), ``message_stop``; ``ping`` may come any
-time and ``error`` carries ``{"type": "error", "error": {"type", "message"}}``.
+``message_delta`` (``stop_reason``, ``stop_details``, output usage), ``message_stop``;
+``ping`` may come any time and ``error`` carries ``{"type": "error", "error": {"type",
+"message"}}``.
+
+Blocks: every content block is kept as received (see :class:`AnthropicStreamParser`) and,
+when the answer holds more than text and ``tool_use`` (thinking with its ``signature``,
+``redacted_thinking``, server tools and their results, block types added later), sent
+back as received to the same API origin: with extended thinking, a tool loop's next
+request must start the assistant turn with its signed thinking block (:mod:`._replay`).
+A ``refusal`` stop shows the API's explanation (``stop_details``) as the answer.
 
 Usage: the ``input_tokens`` we report is ``input_tokens + cache_read_input_tokens +
 cache_creation_input_tokens`` (Anthropic counts the three apart; every other provider
@@ -312,13 +320,12 @@ class AnthropicStreamParser(StreamParser):
     def _delta(self, index: int, delta: Mapping[str, Any]) -> list[Event]:
         if not isinstance(delta, Mapping):
             raise self._protocol(f"a delta for content block {index} that is not an object")
-        block = self._blocks.get(index)
-        if block is None:  # a delta before its block's start: a block of the delta's kind
-            kind = {"text_delta": "text", "thinking_delta": "thinking"}.get(
-                str(delta.get("type")), "unknown"
-            )
-            block = self._blocks[index] = _Block({"type": kind})
         kind = delta.get("type")
+        block = self._blocks.get(index)
+        if block is None:  # a delta before its block's start
+            if kind not in ("text_delta", "thinking_delta"):
+                raise self._protocol(f"a {kind} for content block {index} that never started")
+            block = self._blocks[index] = _Block({"type": str(kind)[: -len("_delta")]})
         if kind == "input_json_delta":
             fragment = block.json_joiner.push(str(delta.get("partial_json") or ""))
             if not fragment:

@@ -9,11 +9,17 @@ one stream is kept on a provider. No network code here (and no httpx import).
 
 Wire format (``POST {base_url}/chat/completions`` with ``stream: true`` and
 ``stream_options: {"include_usage": true}``): ``data: {chunk}`` lines whose
-``choices[0].delta`` carries ``content``, ``reasoning_content`` and ``tool_calls``
+``choices[0].delta`` carries ``content``, ``refusal``, reasoning and ``tool_calls``
 fragments (``index``, then ``id`` / ``function.name`` once, ``function.arguments`` in
 pieces), a ``finish_reason`` on the last choice chunk, a final chunk with empty
-``choices`` and ``usage``, then ``data: [DONE]``. A non-streamed answer is one JSON body
-with ``choices[0].message``.
+``choices`` and ``usage`` (``prompt_tokens_details.cached_tokens`` and
+``cache_write_tokens``), then ``data: [DONE]``. A non-streamed answer is one JSON body
+with ``choices[0].message``. Servers differ in where reasoning goes (a field, typed
+content parts, ``<think>`` tags: :mod:`._reasoning`); the fields they send are sent
+back to them, and only them, with the answer (:mod:`._replay`). An ``error`` chunk
+after part of the answer (OpenRouter sends one after ``finish_reason: "length"``) ends
+the answer there: :class:`~jupychat.events.Done` carries the error and the turn keeps
+the part that came, marked interrupted.
 
 Context blocks are sent as text before the user's words, fenced by
 :func:`~jupychat.providers._fence.context_text`.
