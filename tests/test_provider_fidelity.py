@@ -498,3 +498,33 @@ def test_done_carries_nothing_extra_for_a_plain_answer():
     assert events[-1] == Done(None, "stop", "d:m")
     assert [e for e in events if isinstance(e, TextDelta)] == [TextDelta("Hi")]
     assert Text("x")  # the public types are untouched
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_a_stream_of_keepalives_alone_ends_at_timeout(use_async: bool):
+    """``timeout=1`` means an answer within about a second, pings or not."""
+    import asyncio
+
+    with FakeServer() as server:
+        answer = {"choices": [{"index": 0, "delta": {"content": "late"}, "finish_reason": "stop"}]}
+        # what OpenRouter sends while a request waits upstream, then the answer (5 s on)
+        server.enqueue(
+            raw=[": OPENROUTER PROCESSING\n\n"] * 25
+            + [f"data: {json.dumps(answer)}\n\n", "data: [DONE]\n\n"],
+            chunk_delay=0.2,
+        )
+        session = ChatSession(
+            "openai:gpt-x",
+            base_url=server.openai_base_url,
+            api_key="k",
+            timeout=1,
+            max_retries=0,
+            turn_timeout=8,
+        )
+        began = time.monotonic()
+        send = (lambda: asyncio.run(session.asend("hi"))) if use_async else session.send
+        with pytest.raises(ProviderUnavailable, match="only keep-alive comments"):
+            send() if use_async else send("hi")
+        assert time.monotonic() - began < 3
+        assert len(server.requests) == 1
+    assert session.history == []

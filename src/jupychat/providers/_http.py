@@ -98,7 +98,9 @@ class HTTPProvider(Provider):
     timeout:
         Seconds (> 0) to wait for the connection and for each piece of the answer, or an
         ``httpx.Timeout``; default: the ``connect_timeout`` and ``read_timeout``
-        settings. The whole turn is bounded by ``turn_timeout`` (a session option).
+        settings. Keep-alive comments are not an answer: a stream of only those fails
+        after ``timeout`` too. The whole turn is bounded by ``turn_timeout`` (a session
+        option).
     max_retries, backoff, max_backoff:
         Override the retry settings (``max_retries=0``: one try only). Values of the
         wrong type or below zero are refused with a :class:`ConfigError`.
@@ -261,6 +263,13 @@ class HTTPProvider(Provider):
             ) from exc
         return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
 
+    def idle_limit(self) -> float | None:
+        """Seconds a stream may carry only keep-alives: the ``timeout=`` option's read part."""
+        value = self._timeout_opt
+        if isinstance(value, httpx.Timeout):
+            return value.read
+        return None if value is None else float(value)
+
     def _sync_client(self) -> httpx.Client:
         if self._client is not None:
             return self._client
@@ -286,6 +295,7 @@ class HTTPProvider(Provider):
             self.retry_policy(),
             self.request_timeout(),
             deadline=request.deadline,
+            idle=self.idle_limit(),
         )
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -309,6 +319,7 @@ class HTTPProvider(Provider):
                 policy,
                 timeout,
                 deadline=request.deadline,
+                idle=self.idle_limit(),
             ):
                 yield event
             return
@@ -323,6 +334,7 @@ class HTTPProvider(Provider):
                 policy,
                 timeout,
                 deadline=request.deadline,
+                idle=self.idle_limit(),
             ):
                 yield event
 
