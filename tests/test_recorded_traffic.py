@@ -257,6 +257,11 @@ CASES: dict[str, Case] = {
         reasoning="pydantic",
         check=_server_blocks_kept,
     ),
+    "anthropic/pause_turn_stream": Case(
+        text=("[web_search: ",),
+        reasoning="",
+        check=_both(_anthropic_blocks_replayed, _server_blocks_kept),
+    ),
     "anthropic/refusal_stop_details": Case(
         text=("[refused by anthropic (reasoning_extraction): This request was blocked",),
         finish="refusal",

@@ -242,6 +242,8 @@ def drive(
             calls = turn.finish_step()
             _warn_step_error(turn)
             if not calls:
+                if turn.paused and turn.steps_left:
+                    continue  # the provider paused its own tool loop: let it go on
                 break
             if not turn.steps_left:
                 turn.stop_at_max_steps(calls)
@@ -305,6 +307,8 @@ async def adrive(
             calls = turn.finish_step()
             _warn_step_error(turn)
             if not calls:
+                if turn.paused and turn.steps_left:
+                    continue  # the provider paused its own tool loop: let it go on
                 break
             if not turn.steps_left:
                 turn.stop_at_max_steps(calls)

@@ -251,6 +251,16 @@ class Turn:
         return list(self._calls)
 
     @property
+    def paused(self) -> bool:
+        """The provider paused a long turn of its own tools (Anthropic's ``pause_turn``).
+
+        The next call sends the conversation back as it is (the paused answer last,
+        replayed as received) and the model goes on where it stopped.
+        """
+        last = self.new[-1]
+        return last.role == "assistant" and last.finish_reason == "pause_turn"
+
+    @property
     def steps_left(self) -> bool:
         return self.steps < self.max_steps
 
