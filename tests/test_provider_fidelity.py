@@ -528,3 +528,43 @@ def test_a_stream_of_keepalives_alone_ends_at_timeout(use_async: bool):
         assert time.monotonic() - began < 3
         assert len(server.requests) == 1
     assert session.history == []
+
+
+def test_extra_fields_on_a_tool_call_go_back_with_it_to_the_same_server():
+    """Gemini (OpenAI-compatible) signs its tool calls and needs the signature back."""
+    gemini = "https://generativelanguage.googleapis.com/v1beta/openai/chat/completions"
+    signature = {"google": {"thought_signature": "c2lnbmF0dXJl"}}
+    events = openai_events(
+        delta(
+            tool_calls=[
+                {
+                    "index": 0,
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
+                    "extra_content": signature,
+                }
+            ]
+        ),
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        url=gemini,
+    )
+    done = events[-1]
+    answer = Message.of(
+        "assistant",
+        [ToolCall("call_1", "weather", {"city": "Oslo"})],
+        meta={META_KEY: done.provider_data},
+    )
+    history = [
+        Message.of("user", "q"),
+        answer,
+        Message.of("tool", ToolResult("call_1", "weather", "9")),
+    ]
+    same = chat_completions.build_payload(
+        "g", ChatRequest(history), source=source_of("openai", gemini)
+    )
+    assert same["messages"][1]["tool_calls"][0]["extra_content"] == signature
+    other = chat_completions.build_payload(
+        "g", ChatRequest(history), source=source_of("openai", D_URL)
+    )
+    assert "extra_content" not in other["messages"][1]["tool_calls"][0]

@@ -93,13 +93,21 @@ def _tool_result_message(result: ToolResult) -> dict[str, Any]:
 def _assistant_message(message: Message, source: str | None = None) -> dict[str, Any]:
     calls = message.tool_calls
     out: dict[str, Any] = {"role": "assistant", "content": message.text or (None if calls else "")}
-    replay = replay_data(message, source)
-    if replay is not None and isinstance(replay.get("fields"), Mapping):
+    replay = replay_data(message, source) or {}
+    fields = replay.get("fields")
+    if isinstance(fields, Mapping):
         # this server's own reasoning fields (DeepSeek's thinking mode requires them back)
-        out.update({k: v for k, v in replay["fields"].items() if k in _REPLAY_FIELDS})
+        out.update({k: v for k, v in fields.items() if k in _REPLAY_FIELDS})
+    found = replay.get("tool_calls")
+    extras: dict[str, Mapping[str, Any]] = {
+        str(k): v
+        for k, v in (found.items() if isinstance(found, Mapping) else ())
+        if isinstance(v, Mapping)
+    }
     if calls:
         out["tool_calls"] = [
             {
+                **extras.get(call.id, {}),  # what the server added (Gemini: a thought signature)
                 "id": call.id,
                 "type": "function",
                 "function": {
@@ -187,6 +195,10 @@ class _PendingCall:
     name: str = ""
     arguments: list[str] = field(default_factory=list)
     joiner: Joiner = field(default_factory=Joiner)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields beyond the standard ones
+
+
+_CALL_KEYS = frozenset({"index", "id", "type", "function"})
 
 
 def _as_text(value: Any) -> str:
@@ -368,6 +380,9 @@ class OpenAIStreamParser:
             pending.name = name
         if arguments:
             pending.arguments.append(arguments)
+        for key, value in fragment.items():  # e.g. Gemini's extra_content.thought_signature
+            if key not in _CALL_KEYS and value is not None:
+                pending.extra[key] = value
         self._started = True
         return [ToolCallDelta(index, call_id, name, arguments)]
 
@@ -439,13 +454,20 @@ class OpenAIStreamParser:
         except (AttributeError, TypeError, ValueError) as exc:
             raise self._protocol(f"usage that is not token counts ({str(data)[:40]!r})") from exc
 
-    def _replay(self) -> dict[str, Any] | None:
+    def _replay(self, calls: list[ToolCall]) -> dict[str, Any] | None:
         fields: dict[str, Any] = {k: "".join(v) for k, v in self._fields.items()}
         if self._details:
-            fields["reasoning_details"] = clean_data(self._details)
-        if not fields:
+            fields["reasoning_details"] = self._details
+        pending = [self._calls[i] for i in sorted(self._calls)]
+        extras = {c.id: p.extra for c, p in zip(calls, pending, strict=False) if p.extra}
+        if not fields and not extras:
             return None
-        return {"source": source_of("openai", self._endpoint.url), "fields": clean_data(fields)}
+        data: dict[str, Any] = {"source": source_of("openai", self._endpoint.url)}
+        if fields:
+            data["fields"] = fields
+        if extras:
+            data["tool_calls"] = extras
+        return clean_data(data)
 
     def finish(self) -> list[Event]:
         out: list[Event] = []
@@ -461,8 +483,8 @@ class OpenAIStreamParser:
             out.append(ReasoningDelta(reasoning))
         if text:
             out.append(TextDelta(text))
-        if self._error is None:
-            out.extend(self._complete_calls())
+        calls = self._complete_calls() if self._error is None else []
+        out.extend(ToolCallComplete(call) for call in calls)
         finish = self._finish or ("tool_calls" if self._calls else "stop")
         if self._calls and finish == "stop":
             finish = "tool_calls"
@@ -475,14 +497,14 @@ class OpenAIStreamParser:
                 usage=self._usage,
                 finish_reason=finish,
                 model=self._model_id,
-                provider_data=None if self._error else self._replay(),
+                provider_data=None if self._error else self._replay(calls),
                 error=self._error,
             )
         )
         return out
 
-    def _complete_calls(self) -> list[Event]:
-        out: list[Event] = []
+    def _complete_calls(self) -> list[ToolCall]:
+        out: list[ToolCall] = []
         for index in sorted(self._calls):
             pending = self._calls[index]
             if not pending.name:
@@ -496,5 +518,5 @@ class OpenAIStreamParser:
             if not isinstance(arguments, dict):
                 raise self._malformed(pending.name, "not an object", raw)
             call_id = pending.id or f"call_{os.urandom(12).hex()}"
-            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
+            out.append(ToolCall(call_id, pending.name, clean_data(arguments)))
         return out
