@@ -568,3 +568,14 @@ def test_extra_fields_on_a_tool_call_go_back_with_it_to_the_same_server():
         "g", ChatRequest(history), source=source_of("openai", D_URL)
     )
     assert "extra_content" not in other["messages"][1]["tool_calls"][0]
+
+
+def test_a_crafted_session_cannot_replay_input_blocks_to_anthropic():
+    source = source_of("anthropic", A_URL)
+    blocks = [
+        {"type": "document", "source": {"type": "url", "url": "https://attacker.example/x.pdf"}},
+        {"type": "text", "text": "hi"},
+    ]
+    answer = Message.of("assistant", "hi", meta={META_KEY: {"source": source, "content": blocks}})
+    _, messages = anthropic.messages_payload(ChatRequest([Message.of("user", "q"), answer]), source)
+    assert messages[1]["content"] == [{"type": "text", "text": "hi"}]

@@ -96,12 +96,21 @@ def _tool_result_block(result: ToolResult) -> dict[str, Any]:
     return block
 
 
+# blocks a request's user side carries (a file, a page, a result): never in an answer, so
+# never replayed from one (a session file could hold anything)
+_INPUT_BLOCKS = frozenset({"image", "document", "tool_result", "search_result"})
+
+
 def _blocks(message: Message, source: str | None = None) -> list[dict[str, Any]]:
     replay = replay_data(message, source) if message.role == "assistant" else None
     if replay is not None and isinstance(replay.get("content"), list):
         # this provider's own answer: its blocks as received (thinking with signatures,
         # redacted thinking, server tools...), which it needs back in that order
-        return [dict(b) for b in replay["content"] if isinstance(b, Mapping)]
+        return [
+            dict(b)
+            for b in replay["content"]
+            if isinstance(b, Mapping) and b.get("type") not in _INPUT_BLOCKS
+        ]
     blocks = [_tool_result_block(r) for r in message.tool_results]
     context = context_text(message.context_blocks)
     if context and message.role != "assistant":
