@@ -152,14 +152,12 @@ def test_payload_system_tools_blocks_and_alternation():
         tools=[tool],
         temperature=0.3,
         stop=["END"],
-        seed=1,
         extra={"top_k": 5},
     )
     body = rec.json
     assert body["system"] == "Be brief."
     assert body["max_tokens"] == 4096
     assert body["stream"] is True
-    assert "seed" not in body
     assert body["stop_sequences"] == ["END"] and body["temperature"] == 0.3
     assert body["top_k"] == 5
     assert body["tools"] == [
@@ -269,7 +267,14 @@ def test_text_thinking_tool_use_and_usage():
     ]
     done = events[-1]
     # input = input + cache read + cache creation; cached = cache read
-    assert done == Done(Usage(280, 42, 200, 30), "tool_calls", "anthropic:claude-test")
+    assert (done.usage, done.finish_reason, done.model) == (
+        Usage(280, 42, 200, 30),
+        "tool_calls",
+        "anthropic:claude-test",
+    )
+    # the thinking block, signature included, is kept to be sent back before tool_use
+    kinds = [(b["type"], b.get("signature")) for b in done.provider_data["content"]]
+    assert kinds == [("thinking", "abc"), ("text", None), ("tool_use", None), ("tool_use", None)]
 
 
 @pytest.mark.parametrize(
@@ -279,7 +284,7 @@ def test_text_thinking_tool_use_and_usage():
         ("max_tokens", "length"),
         ("stop_sequence", "stop"),
         ("tool_use", "tool_calls"),
-        ("refusal", "content_filter"),
+        ("refusal", "refusal"),
     ],
 )
 def test_stop_reasons_are_mapped(reason, ours):

@@ -291,7 +291,16 @@ def test_usage_reasoning_and_finish_reason():
     assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["think ", "more"]
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Answer"]
     done = events[-1]
-    assert done == Done(Usage(120, 9, 64), "length", "openai:gpt-test")
+    assert (done.usage, done.finish_reason, done.model) == (
+        Usage(120, 9, 64),
+        "length",
+        "openai:gpt-test",
+    )
+    # the reasoning field is kept under its own name, to go back to this server only
+    assert done.provider_data == {
+        "source": "openai https://api.openai.com",
+        "fields": {"reasoning_content": "think more"},
+    }
     assert sum(isinstance(e, Done) for e in events) == 1
 
 
@@ -354,12 +363,20 @@ def test_html_answer_is_a_protocol_error_naming_the_url():
 
 
 def test_in_stream_error_chunk_is_mapped():
+    body = sse({"error": {"message": "The server had an error", "type": "server_error"}})
+    with pytest.raises(ProviderUnavailable, match="server had an error"):
+        list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
+
+
+def test_in_stream_error_chunk_after_content_ends_the_answer_there():
     body = sse(
         chunk({"content": "a"}),
         {"error": {"message": "The server had an error", "type": "server_error"}},
     )
-    with pytest.raises(ProviderUnavailable, match="server had an error"):
-        list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
+    events = list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
+    assert [e.text for e in events if isinstance(e, TextDelta)] == ["a"]
+    assert events[-1].finish_reason == "error"
+    assert "server had an error" in events[-1].error
 
 
 # -------------------------------------------------------------------- error mapping

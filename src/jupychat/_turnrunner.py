@@ -206,6 +206,16 @@ def _timed_out(session: ChatSession, turn: Turn, cause: BaseException) -> Respon
     return response
 
 
+def _warn_step_error(turn: Turn) -> None:
+    """Say that the provider cut the answer off with an error (the part that came is kept)."""
+    if turn.step_error is not None:
+        warnings.warn(
+            f"{turn.model_id} stopped the answer with an error ({turn.step_error}); the part "
+            f"that arrived is kept, marked interrupted (finish reason: {turn.finish_reason})",
+            stacklevel=4,
+        )
+
+
 # -- the drivers ------------------------------------------------------------------------
 def drive(
     session: ChatSession, prompt: str | Part | Iterable[Part], options: dict[str, Any]
@@ -230,7 +240,10 @@ def drive(
                 if close is not None:
                     close()
             calls = turn.finish_step()
+            _warn_step_error(turn)
             if not calls:
+                if turn.paused and turn.steps_left:
+                    continue  # the provider paused its own tool loop: let it go on
                 break
             if not turn.steps_left:
                 turn.stop_at_max_steps(calls)
@@ -292,7 +305,10 @@ async def adrive(
                 if aclose is not None:
                     await aclose()
             calls = turn.finish_step()
+            _warn_step_error(turn)
             if not calls:
+                if turn.paused and turn.steps_left:
+                    continue  # the provider paused its own tool loop: let it go on
                 break
             if not turn.steps_left:
                 turn.stop_at_max_steps(calls)

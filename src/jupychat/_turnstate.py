@@ -17,7 +17,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._sanitize import clean_data_value
 from .events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete
+from .providers._replay import META_KEY as REPLAY_KEY
 from .providers.base import ChatRequest, ToolSpec
 from .types import ContextBlock, Message, Part, Text, ToolCall, ToolResult, Usage
 
@@ -211,6 +213,13 @@ class Turn:
         meta: dict[str, Any] = {"latency": round(time.monotonic() - self._step_started, 6)}
         if self._step_ttft is not None:
             meta["ttft"] = round(self._step_ttft, 6)
+        if done is not None and done.provider_data and not interrupted:
+            # what the provider needs back (signatures, opaque blocks): known keys removed
+            meta[REPLAY_KEY] = clean_data_value(dict(done.provider_data))
+        if done is not None and done.error:
+            meta["error"] = done.error
+        if (done.finish_reason if done else None) == "refusal":
+            meta["refusal"] = True
         return Message(
             role="assistant",
             content=tuple(parts),
@@ -222,12 +231,39 @@ class Turn:
             meta=meta,
         )
 
+    @property
+    def step_error(self) -> str | None:
+        """The error the provider reported mid-stream in this step (its partial is kept)."""
+        return self._done.error if self._done is not None else None
+
     def finish_step(self) -> list[ToolCall]:
-        """Record the step's assistant message; the tool calls to run next (may be empty)."""
+        """Record the step's assistant message; the tool calls to run next (may be empty).
+
+        A step the provider ended with an in-stream error (``Done.error``) is kept as an
+        interrupted message with the provider's finish reason, and runs no tools.
+        """
+        error = self.step_error
+        if error is not None:
+            done = self._done
+            reason = (done.finish_reason if done else None) or "error"
+            message = self._assistant(interrupted=True, reason=reason)
+            self.new.append(message)
+            self.finish_reason = reason
+            return []
         message = self._assistant()
         self.new.append(message)
         self.finish_reason = message.finish_reason
         return list(self._calls)
+
+    @property
+    def paused(self) -> bool:
+        """The provider paused a long turn of its own tools (Anthropic's ``pause_turn``).
+
+        The next call sends the conversation back as it is (the paused answer last,
+        replayed as received) and the model goes on where it stopped.
+        """
+        last = self.new[-1]
+        return last.role == "assistant" and last.finish_reason == "pause_turn"
 
     @property
     def steps_left(self) -> bool:

@@ -11,7 +11,9 @@ then exactly one ``Done``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .types import ToolCall, ToolResult, Usage
 
@@ -76,11 +78,21 @@ class StatusEvent:
 
 @dataclass(frozen=True)
 class Done:
-    """One model call finished."""
+    """One model call finished.
+
+    ``provider_data`` is what the provider needs back in later requests (thinking
+    signatures, opaque blocks, reasoning fields; see :mod:`jupychat.providers._replay`):
+    the turn keeps it in the message's ``meta``. ``error`` is set when the provider
+    reported an error in the stream after part of the answer had arrived: the turn keeps
+    that part, marked interrupted, with ``finish_reason`` (the provider's own reason when
+    it gave one) and the error in its ``meta``.
+    """
 
     usage: Usage | None = None
     finish_reason: str | None = None
     model: str | None = None
+    provider_data: Mapping[str, Any] | None = None
+    error: str | None = None
 
 
 Event = (

@@ -214,6 +214,15 @@ class Message:
         True when a streamed answer was stopped before it finished.
     meta:
         Small JSON-able extras: latency, time to first token, notebook cell id, ...
+        On assistant messages a provider may add ``"provider_data"``: what that
+        provider needs back in later requests and our parts cannot hold (Anthropic's
+        content blocks as received, with thinking signatures, redacted thinking and
+        server-tool blocks; a Chat Completions server's ``reasoning_content`` /
+        ``reasoning`` / ``reasoning_details``), tagged with the wire format and API
+        origin it came from and sent back only there (see
+        :mod:`jupychat.providers._replay`). ``"error"`` holds the provider's message
+        when it ended the answer with an error after part of it had arrived (the message
+        is then ``interrupted``); ``"refusal"`` is true when the model refused.
     """
 
     role: Role

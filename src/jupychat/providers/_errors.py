@@ -45,6 +45,16 @@ _CONTEXT_PATTERNS = re.compile(
     r"input is too long|exceed_context_size",
     re.IGNORECASE,
 )
+# a provider that wants its own reasoning back: DeepSeek's thinking mode ("The
+# reasoning_content in the thinking mode must be passed back to the API"), Anthropic's
+# extended thinking with tools ("Expected `thinking` or `redacted_thinking`, but found
+# `tool_use`"), and the like
+_REPLAY_PATTERNS = re.compile(
+    r"must be passed back|reasoning_content.*(?:missing|required)|"
+    r"expected .?thinking.? or .?redacted_thinking|"
+    r"(?:thinking|reasoning)[^.]{0,40}(?:block|signature)[^.]{0,40}(?:missing|required)",
+    re.IGNORECASE,
+)
 _SECRET_PATTERNS = re.compile(
     r"(?:sk-[A-Za-z0-9_\-*.]{3,})|(?:(?i:bearer)\s+\S+)|(?:(?i:x-api-key|api-key)\s*[:=]\s*\S+)"
 )
@@ -73,6 +83,9 @@ class Endpoint:
         The environment variable that holds the key, if there is one.
     secrets:
         Strings that must never appear in an error message (the key in use).
+    timeout_advice:
+        What a read timeout tells the user to raise (the ``timeout=`` option when one
+        was given, else the ``read_timeout`` setting).
     """
 
     provider: str
@@ -82,6 +95,7 @@ class Endpoint:
     key_name: str = ""
     key_env: str | None = None
     secrets: tuple[str, ...] = field(default=(), repr=False)
+    timeout_advice: str = "raise read_timeout (JUPYCHAT_READ_TIMEOUT)"
 
     def key_hint(self) -> str:
         """``"check OPENAI_API_KEY or run %chat key openai"``-style advice."""
@@ -145,7 +159,7 @@ def error_info(body: Any) -> ErrorInfo:
     err = body.get("error")
     if isinstance(err, Mapping):
         return ErrorInfo(
-            message=str(err.get("message") or err.get("detail") or ""),
+            message=_with_upstream(str(err.get("message") or err.get("detail") or ""), err),
             type=str(err.get("type") or ""),
             code=str(err.get("code") or ""),
         )
@@ -155,6 +169,29 @@ def error_info(body: Any) -> ErrorInfo:
     if not isinstance(detail, str):
         detail = json.dumps(detail)
     return ErrorInfo(message=detail, type=str(body.get("type") or ""))
+
+
+def _with_upstream(message: str, err: Mapping[str, Any]) -> str:
+    """``message`` plus what the upstream provider said, when a router passes it on.
+
+    OpenRouter answers ``{"error": {"message": "Provider returned error", "metadata":
+    {"provider_name": "Google", "raw": "<the upstream's own message>"}}}``: the raw
+    message is the one that says what went wrong.
+    """
+    metadata = err.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return message
+    raw = metadata.get("raw")
+    if raw is None or raw == "":
+        return message
+    if not isinstance(raw, str):
+        raw = json.dumps(raw, ensure_ascii=False)
+    else:  # often the upstream's JSON error body: its message, when there is one
+        inner = error_info(raw) if raw.lstrip().startswith("{") else None
+        raw = inner.message if inner is not None and inner.message else raw
+    who = metadata.get("provider_name")
+    upstream = f"{who}: {raw}" if isinstance(who, str) and who else raw
+    return f"{message} — {upstream}" if message else upstream
 
 
 def _status_text(status: int | None, info: ErrorInfo, secrets: Iterable[str]) -> str:
@@ -203,6 +240,15 @@ def map_error(
         return ContextWindowError(
             f"the conversation is too long for {name}:{endpoint.model} {why}; clear or trim "
             "the history (%chat clear) or use a model with a larger context window",
+            provider=name,
+            status_code=status,
+        )
+    if status in (None, 400, 422) and _REPLAY_PATTERNS.search(info.message):
+        return ProviderError(
+            f"{name} needs the model's earlier reasoning sent back with the conversation "
+            f"{why}, and this history lacks it (it came from another provider or model, an "
+            "older jupychat, or an interrupted answer): clear the history (%chat clear) or "
+            "start a new session, or turn the provider's thinking mode off",
             provider=name,
             status_code=status,
         )

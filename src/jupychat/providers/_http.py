@@ -35,6 +35,30 @@ if TYPE_CHECKING:
 __all__ = ["HTTPProvider"]
 
 
+def _checked_timeout(value: Any, provider: str) -> float | httpx.Timeout | None:
+    """``timeout=`` as seconds (> 0) or an ``httpx.Timeout``; anything else is refused."""
+    if value is None or isinstance(value, httpx.Timeout):
+        return value
+    number = _checked_number("timeout", value, provider)
+    if number == 0:
+        raise ConfigError(
+            f"{provider}: timeout must be more than 0 seconds (got {value!r}); pass e.g. "
+            "timeout=30, or leave it out for the connect_timeout/read_timeout settings"
+        )
+    return number
+
+
+def _checked_number(name: str, value: Any, provider: str, *, whole: bool = False) -> Any:
+    """A retry or timeout option: a finite number ≥ 0 (a whole one for ``whole``), or None."""
+    if value is None:
+        return None
+    kind = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not (0 <= value < float("inf")):
+        what = "a whole number ≥ 0" if whole else "a number of seconds ≥ 0"
+        raise ConfigError(f"{provider}: {name} must be {what} (got {value!r}); fix {name}=")
+    return value
+
+
 class HTTPProvider(Provider):
     """A provider that streams over HTTP, built from a :class:`~.specs.ProviderSpec`.
 
@@ -72,10 +96,14 @@ class HTTPProvider(Provider):
         httpx transports for the clients this provider creates (tests use
         ``httpx.MockTransport``).
     timeout:
-        Seconds (connect and read) or an ``httpx.Timeout``; default: the
-        ``connect_timeout`` and ``read_timeout`` settings.
+        Seconds (> 0) to wait for the connection and for each piece of the answer, or an
+        ``httpx.Timeout``; default: the ``connect_timeout`` and ``read_timeout``
+        settings. Keep-alive comments are not an answer: a stream of only those fails
+        after ``timeout`` too. The whole turn is bounded by ``turn_timeout`` (a session
+        option).
     max_retries, backoff, max_backoff:
-        Override the retry settings.
+        Override the retry settings (``max_retries=0``: one try only). Values of the
+        wrong type or below zero are refused with a :class:`ConfigError`.
     """
 
     name = "http"
@@ -127,8 +155,12 @@ class HTTPProvider(Provider):
         self._transport = transport
         self._async_transport = async_transport
         self._owned_client: httpx.Client | None = None
-        self._timeout_opt = timeout
-        self._retry_opts = (max_retries, backoff, max_backoff)
+        self._timeout_opt = _checked_timeout(timeout, self.name)
+        self._retry_opts = (
+            _checked_number("max_retries", max_retries, self.name, whole=True),
+            _checked_number("backoff", backoff, self.name),
+            _checked_number("max_backoff", max_backoff, self.name),
+        )
 
     @property
     def model_id(self) -> str:
@@ -202,6 +234,11 @@ class HTTPProvider(Provider):
             self.name,
             self._key_env,
             (key,) if key else (),
+            timeout_advice=(
+                f"raise timeout= (now {self._timeout_opt}) when building the model"
+                if self._timeout_opt is not None
+                else "raise read_timeout (JUPYCHAT_READ_TIMEOUT)"
+            ),
         )
 
     def retry_policy(self) -> RetryPolicy:
@@ -225,6 +262,13 @@ class HTTPProvider(Provider):
                 f"connect_timeout/read_timeout must be numbers of seconds ({exc})"
             ) from exc
         return httpx.Timeout(connect=connect, read=read, write=read, pool=connect)
+
+    def idle_limit(self) -> float | None:
+        """Seconds a stream may carry only keep-alives: the ``timeout=`` option's read part."""
+        value = self._timeout_opt
+        if isinstance(value, httpx.Timeout):
+            return value.read
+        return None if value is None else float(value)
 
     def _sync_client(self) -> httpx.Client:
         if self._client is not None:
@@ -251,6 +295,7 @@ class HTTPProvider(Provider):
             self.retry_policy(),
             self.request_timeout(),
             deadline=request.deadline,
+            idle=self.idle_limit(),
         )
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -274,6 +319,7 @@ class HTTPProvider(Provider):
                 policy,
                 timeout,
                 deadline=request.deadline,
+                idle=self.idle_limit(),
             ):
                 yield event
             return
@@ -288,6 +334,7 @@ class HTTPProvider(Provider):
                 policy,
                 timeout,
                 deadline=request.deadline,
+                idle=self.idle_limit(),
             ):
                 yield event
 

@@ -7,7 +7,8 @@ past the turn's deadline, :mod:`._deadline`). The drivers in :mod:`._stream` do 
 sleeping and the I/O.
 
 Retries are bounded (``max_retries``) with exponential backoff and jitter, capped at
-``max_backoff``. Retried: 429 (waiting ``Retry-After`` seconds or HTTP-date, capped),
+``max_backoff``. Retried: 429 (waiting ``Retry-After`` seconds or HTTP-date, or else
+until the rate-limit reset headers say the limit resets; capped),
 500/502/503/504/529, and connect errors, read timeouts or dropped connections that
 happen before the first event was handed to the caller. Once an event has been yielded,
 nothing is retried: a failure then is :class:`~jupychat.errors.ProviderUnavailable` and
@@ -18,9 +19,11 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -60,8 +63,8 @@ def map_transport_error(
         )
     if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
         return ProviderUnavailable(
-            f"{name} did not answer in time{tried} ({detail}); try again, or raise "
-            "read_timeout (JUPYCHAT_READ_TIMEOUT)",
+            f"{name} did not answer in time{tried} ({detail}); try again, or "
+            f"{endpoint.timeout_advice}",
             provider=name,
         )
     return ProviderUnavailable(
@@ -79,7 +82,12 @@ class StreamEndedEarly(httpx.RemoteProtocolError):
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP-date)."""
+    """Seconds to wait from ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP-date).
+
+    Without them, the rate-limit reset headers say it: Anthropic's
+    ``anthropic-ratelimit-*-reset`` (RFC 3339 times) and OpenAI's
+    ``x-ratelimit-reset-*`` (durations such as ``6m0s``); see :func:`_reset_wait`.
+    """
     raw_ms = headers.get("retry-after-ms")
     if raw_ms:
         try:
@@ -88,7 +96,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
             pass
     raw = headers.get("retry-after")
     if not raw:
-        return None
+        return _reset_wait(headers, now)
     raw = raw.strip()
     try:
         return max(0.0, float(raw))
@@ -102,6 +110,62 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         return None
     current = time.time() if now is None else now
     return max(0.0, when.timestamp() - current)
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+
+
+def _duration(text: str) -> float | None:
+    """``"6m0s"``, ``"1.5s"``, ``"20ms"`` (OpenAI's reset headers) → seconds."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    parts = _DURATION.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def _instant(text: str, now: float) -> float | None:
+    """An RFC 3339 time (Anthropic's reset headers) → seconds from ``now``."""
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp() - now
+
+
+def _reset_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds until the rate limit that was hit resets, from the reset headers.
+
+    A limit whose ``remaining`` is 0 is the one that was hit (the longest such wait is
+    taken); when none says so, the soonest reset. ``None`` without such headers.
+    """
+    current = time.time() if now is None else now
+    lower = {str(k).lower(): str(v) for k, v in headers.items()}
+    hit: list[float] = []
+    other: list[float] = []
+    for key, value in lower.items():
+        if key.startswith("anthropic-ratelimit-") and key.endswith("-reset"):
+            wait = _instant(value, current)
+            remaining = lower.get(key[: -len("reset")] + "remaining")
+        elif key.startswith("x-ratelimit-reset-"):
+            wait = _duration(value)
+            remaining = lower.get("x-ratelimit-remaining-" + key[len("x-ratelimit-reset-") :])
+        else:
+            continue
+        if wait is None:
+            continue
+        (hit if remaining is not None and remaining.strip() == "0" else other).append(wait)
+    if hit:
+        return max(0.0, max(hit))
+    future = [w for w in other if w > 0]
+    return min(future) if future else None
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from typing import Any, Protocol, cast
 import httpx
 
 from jupychat import secrets as _secrets
-from jupychat.errors import ProtocolError, ProviderError
+from jupychat.errors import ProtocolError, ProviderError, ProviderUnavailable
 from jupychat.events import Event
 
 from . import _deadline
@@ -86,11 +86,33 @@ class _Attempt:
     where an object belongs...) is a :class:`ProtocolError` here, never a bare exception.
     """
 
-    def __init__(self, endpoint: Endpoint, parser: StreamParser) -> None:
+    def __init__(self, endpoint: Endpoint, parser: StreamParser, idle: float | None = None) -> None:
         self.endpoint = endpoint
         self.parser = parser
         self.started = False
         self.responded = False
+        self.idle = idle
+        self._heard = time.monotonic()  # when the server last sent more than a keep-alive
+
+    def heard(self, text: str) -> None:
+        """Note a piece of the body: data resets the idle clock, keep-alives do not.
+
+        With ``idle`` (the ``timeout=`` option), a server that sends only ``: comment``
+        keep-alives for longer than that has not answered in time, although bytes flow
+        (OpenRouter keeps a queued request open that way).
+        """
+        if any(line.strip() and not line.startswith(":") for line in text.splitlines()):
+            self._heard = time.monotonic()
+            return
+        if self.idle is None or self.parser.ended:
+            return
+        waited = time.monotonic() - self._heard
+        if waited > self.idle:
+            raise ProviderUnavailable(
+                f"{self.endpoint.provider} sent only keep-alive comments for {waited:.3g} s, "
+                f"no answer; try again, or {self.endpoint.timeout_advice}",
+                provider=self.endpoint.provider,
+            )
 
     def _mark(self, produce: Callable[[], Iterable[Event]]) -> list[Event]:
         try:
@@ -188,11 +210,13 @@ def run_stream(
     timeout: Any = httpx.USE_CLIENT_DEFAULT,
     sleep: Callable[[float], None] = time.sleep,
     deadline: float | None = None,
+    idle: float | None = None,
 ) -> Iterator[Event]:
     """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says.
 
     ``deadline`` (a ``time.monotonic()`` value) bounds the whole call: connecting,
-    retries and their sleeps, and reading (see :mod:`._deadline`).
+    retries and their sleeps, and reading (see :mod:`._deadline`). ``idle`` bounds the
+    time the server may send only keep-alive comments (see :meth:`_Attempt.heard`).
     """
     from httpx_sse import EventSource
 
@@ -202,7 +226,7 @@ def run_stream(
     headers = dict(endpoint.headers)
     while True:
         clock.check(started=False)
-        attempt = _Attempt(endpoint, make_parser(endpoint))
+        attempt = _Attempt(endpoint, make_parser(endpoint), idle)
         try:
             with (
                 client.stream(
@@ -245,6 +269,7 @@ async def arun_stream(
     timeout: Any = httpx.USE_CLIENT_DEFAULT,
     sleep: Callable[[float], Any] | None = None,
     deadline: float | None = None,
+    idle: float | None = None,
 ) -> AsyncIterator[Event]:
     """Async twin of :func:`run_stream`; every decision is shared with it."""
     import asyncio
@@ -258,7 +283,7 @@ async def arun_stream(
     headers = dict(endpoint.headers)
     while True:
         clock.check(started=False)
-        attempt = _Attempt(endpoint, make_parser(endpoint))
+        attempt = _Attempt(endpoint, make_parser(endpoint), idle)
         try:
             async with client.stream(
                 "POST",
@@ -349,9 +374,17 @@ class _Watched:
         return self._attempt.parser.ended
 
     def iter_text(self) -> Iterator[str]:
-        return _deadline.iter_text(
+        for text in _deadline.iter_text(
             self._response, self._clock, self._started, self._ended, self._watchdog
-        )
+        ):
+            self._attempt.heard(text)
+            yield text
 
-    def aiter_text(self) -> AsyncIterator[str]:
-        return _deadline.aiter_text(self._response, self._clock, self._started, self._ended)
+    async def aiter_text(self) -> AsyncIterator[str]:
+        pieces = _deadline.aiter_text(self._response, self._clock, self._started, self._ended)
+        try:
+            async for text in pieces:
+                self._attempt.heard(text)
+                yield text
+        finally:
+            await pieces.aclose()  # type: ignore[attr-defined]

@@ -13,8 +13,16 @@ here), tool calls are ``tool_use`` blocks and their results ``tool_result`` bloc
 start of the next user message. The stream is named SSE events: ``message_start`` (with
 input usage), per content block ``content_block_start`` / ``content_block_delta``
 (``text_delta``, ``input_json_delta``, ``thinking_delta``) / ``content_block_stop``,
-``message_delta`` (``stop_reason``, output usage), ``message_stop``; ``ping`` may come any
-time and ``error`` carries ``{"type": "error", "error": {"type", "message"}}``.
+``message_delta`` (``stop_reason``, ``stop_details``, output usage), ``message_stop``;
+``ping`` may come any time and ``error`` carries ``{"type": "error", "error": {"type",
+"message"}}``.
+
+Blocks: every content block is kept as received (see :class:`AnthropicStreamParser`) and,
+when the answer holds more than text and ``tool_use`` (thinking with its ``signature``,
+``redacted_thinking``, server tools and their results, block types added later), sent
+back as received to the same API origin: with extended thinking, a tool loop's next
+request must start the assistant turn with its signed thinking block (:mod:`._replay`).
+A ``refusal`` stop shows the API's explanation (``stop_details``) as the answer.
 
 Prompt caching: the payload gets ``cache_control`` marks from
 :func:`jupychat.providers._anthropic_cache.cache_breakpoints` (where and why: there).
@@ -39,14 +47,16 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from jupychat import config
-from jupychat.errors import ProtocolError
+from jupychat.errors import ConfigError, ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import Image, Message, Text, ToolCall, ToolResult, Usage
 
 from ._anthropic_cache import cache_breakpoints, caching
+from ._blocks import block_note, merge_delta
 from ._errors import Endpoint, error_info, map_error, parse_json
 from ._fence import context_text
 from ._http import HTTPProvider
+from ._replay import replay_data, source_of
 from ._stream import StreamParser
 from ._toolanswer import aanswer_from_tool, answer_from_tool
 from ._unicode import Joiner, clean, clean_data
@@ -71,7 +81,7 @@ _STOP_REASONS = {
     "max_tokens": "length",
     "model_context_window_exceeded": "length",
     "tool_use": "tool_calls",
-    "refusal": "content_filter",
+    "refusal": "refusal",
 }
 
 
@@ -96,7 +106,21 @@ def _tool_result_block(result: ToolResult) -> dict[str, Any]:
     return block
 
 
-def _blocks(message: Message) -> list[dict[str, Any]]:
+# blocks a request's user side carries (a file, a page, a result): never in an answer, so
+# never replayed from one (a session file could hold anything)
+_INPUT_BLOCKS = frozenset({"image", "document", "tool_result", "search_result"})
+
+
+def _blocks(message: Message, source: str | None = None) -> list[dict[str, Any]]:
+    replay = replay_data(message, source) if message.role == "assistant" else None
+    if replay is not None and isinstance(replay.get("content"), list):
+        # this provider's own answer: its blocks as received (thinking with signatures,
+        # redacted thinking, server tools...), which it needs back in that order
+        return [
+            dict(b)
+            for b in replay["content"]
+            if isinstance(b, Mapping) and b.get("type") not in _INPUT_BLOCKS
+        ]
     blocks = [_tool_result_block(r) for r in message.tool_results]
     context = context_text(message.context_blocks)
     if context and message.role != "assistant":
@@ -123,12 +147,15 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
     return blocks
 
 
-def messages_payload(request: ChatRequest) -> tuple[str | None, list[dict[str, Any]]]:
+def messages_payload(
+    request: ChatRequest, source: str | None = None
+) -> tuple[str | None, list[dict[str, Any]]]:
     """``(system, messages)``: system text on top, alternating user/assistant messages.
 
     History messages with role ``system`` are appended to the system prompt; ``tool``
     messages become user messages of ``tool_result`` blocks; consecutive messages with
-    the same role are merged, keeping ``tool_result`` blocks first.
+    the same role are merged, keeping ``tool_result`` blocks first. An assistant message
+    that came from ``source`` (see :mod:`._replay`) is sent as the blocks received.
     """
     system_parts = [request.system] if request.system else []
     out: list[dict[str, Any]] = []
@@ -138,7 +165,7 @@ def messages_payload(request: ChatRequest) -> tuple[str | None, list[dict[str, A
                 system_parts.append(message.text)
             continue
         role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message)
+        blocks = _blocks(message, source)
         if not blocks:
             continue
         if out and out[-1]["role"] == role:
@@ -151,13 +178,22 @@ def messages_payload(request: ChatRequest) -> tuple[str | None, list[dict[str, A
     return system, out
 
 
-def build_payload(model: str, request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+def build_payload(
+    model: str, request: ChatRequest, *, stream: bool = True, source: str | None = None
+) -> dict[str, Any]:
     """Map a :class:`ChatRequest` to a Messages API JSON body.
 
     ``max_tokens`` (required by the API) falls back to the ``max_tokens`` setting, then
-    to 4096. ``seed`` is not sent (the API has none). ``request.extra`` is merged last.
+    to 4096. A ``seed`` is refused (the API has none). ``request.extra`` is merged last.
+    ``source`` (:func:`._replay.source_of` of the request URL) says which earlier answers
+    are this provider's own, to be sent back as received.
     """
-    system, messages = messages_payload(request)
+    if request.seed is not None:
+        raise ConfigError(
+            "the Anthropic Messages API has no seed, so seed= cannot be honoured; remove it "
+            "(del session.options['seed']) or use a provider that takes one"
+        )
+    system, messages = messages_payload(request, source)
     max_tokens = request.max_tokens or config.resolve("max_tokens") or DEFAULT_MAX_TOKENS
     payload: dict[str, Any] = {
         "model": model,
@@ -196,15 +232,25 @@ def build_payload(model: str, request: ChatRequest, *, stream: bool = True) -> d
 
 # --------------------------------------------------------------------------- stream
 
+# blocks we can rebuild from a message's parts; any other block makes the answer carry
+# its blocks as received (replayed to this provider only, see ._replay)
+_PLAIN_BLOCKS = frozenset({"text", "tool_use"})
+
 
 @dataclass
-class _PendingCall:
-    ordinal: int
-    id: str
-    name: str
-    initial: Mapping[str, Any] = field(default_factory=dict)
-    parts: list[str] = field(default_factory=list)
-    joiner: Joiner = field(default_factory=Joiner)
+class _Block:
+    """One content block being received: the block as sent, plus what is half-read."""
+
+    data: dict[str, Any]
+    ordinal: int = -1  # tool_use blocks: the tool call's index among the calls
+    json_parts: list[str] = field(default_factory=list)
+    json_joiner: Joiner = field(default_factory=Joiner)
+    text: Joiner = field(default_factory=Joiner)
+    closed: bool = False
+
+    @property
+    def kind(self) -> str:
+        return str(self.data.get("type") or "")
 
 
 def _int(value: Any) -> int:
@@ -215,16 +261,29 @@ def _int(value: Any) -> int:
 
 
 class AnthropicStreamParser(StreamParser):
-    """Turns Messages API stream events (or one JSON message) into our events."""
+    """Turns Messages API stream events (or one JSON message) into our events.
+
+    Every content block is kept as received (deltas folded in, ``signature`` included):
+    text is shown, thinking is reasoning, ``tool_use`` blocks are tool calls, and blocks
+    of any other type (``redacted_thinking``, server tools and their results, types added
+    later) are kept for replay, with a short note shown for server tools
+    (:func:`._blocks.block_note`). The blocks travel on :class:`Done` as
+    ``provider_data`` when the answer cannot be rebuilt from text and tool calls alone.
+    """
 
     def __init__(self, endpoint: Endpoint, model_id: str) -> None:
         self._endpoint = endpoint
         self._model_id = model_id
-        self._calls: dict[int, _PendingCall] = {}
+        self._source = source_of("anthropic", endpoint.url)
+        self._blocks: dict[int, _Block] = {}
+        self._calls = 0
         self._usage: dict[str, int] = {}
         self._stop: str | None = None
+        self._stop_details: Mapping[str, Any] | None = None
+        self._error: str | None = None
         self._done = False
-        self._text: dict[int, tuple[str, Joiner]] = {}  # per block: its kind and decoder
+        self._tail = ""  # the last characters of the answer text shown so far
+        self._after_note = False
 
     @property
     def ended(self) -> bool:
@@ -253,69 +312,98 @@ class AnthropicStreamParser(StreamParser):
             if usage.get(key) is not None:
                 self._usage[key] = _int(usage[key])
 
-    def _piece(self, index: int, kind: str, text: Any) -> list[Event]:
-        """Text or thinking for block ``index``, with split surrogate pairs made whole."""
+    # -- blocks --------------------------------------------------------------------
+    def _shown(self, block: _Block, kind: str, text: Any) -> list[Event]:
+        """Text or thinking of ``block``, with split surrogate pairs made whole."""
         if not text:
             return []
-        entry = self._text.get(index)
-        if entry is None or entry[0] != kind:
-            out = self._end_block(index)
-            entry = self._text[index] = (kind, Joiner())
-        else:
-            out = []
-        piece = entry[1].push(text if isinstance(text, str) else str(text))
-        if piece:
-            out.append(TextDelta(piece) if kind == "text" else ReasoningDelta(piece))
-        return out
-
-    def _end_block(self, index: int) -> list[Event]:
-        entry = self._text.pop(index, None)
-        rest = entry[1].flush() if entry is not None else ""
-        if not rest or entry is None:
+        piece = block.text.push(text if isinstance(text, str) else str(text))
+        if not piece:
             return []
-        return [TextDelta(rest) if entry[0] == "text" else ReasoningDelta(rest)]
+        return [self._text(piece) if kind == "text" else ReasoningDelta(piece)]
 
-    def _start_block(self, index: int, block: Mapping[str, Any]) -> list[Event]:
-        if not isinstance(block, Mapping):
+    def _text(self, piece: str, note: bool = False) -> TextDelta:
+        """A piece of answer text; a note goes on lines of its own, apart from the text."""
+        if note or self._after_note:
+            gap = "" if not self._tail or self._tail.endswith("\n\n") else "\n\n"
+            piece = gap + (piece.lstrip("\n") if not note else piece)
+        self._after_note = note
+        self._tail = (self._tail + piece)[-2:]
+        return TextDelta(piece)
+
+    def _start_block(self, index: int, raw: Mapping[str, Any]) -> list[Event]:
+        if not isinstance(raw, Mapping):
             raise self._protocol(f"content block {index} that is not an object")
-        kind = block.get("type")
+        out = self._stop_block(index) if index in self._blocks else []
+        block = self._blocks[index] = _Block(dict(clean_data(raw)))
+        kind = block.kind
         if kind == "text":
-            return self._piece(index, "text", block.get("text"))
+            return out + self._shown(block, "text", block.data.get("text"))
         if kind == "thinking":
-            return self._piece(index, "thinking", block.get("thinking"))
+            return out + self._shown(block, "thinking", block.data.get("thinking"))
         if kind == "tool_use":
-            initial = block.get("input")
-            call = _PendingCall(
-                ordinal=len(self._calls),
-                id=clean(str(block.get("id") or f"toolu_{os.urandom(12).hex()}")),
-                name=clean(str(block.get("name") or "")),
-                initial=clean_data(initial) if isinstance(initial, Mapping) else {},
-            )
-            self._calls[index] = call
-            return [ToolCallDelta(call.ordinal, call.id, call.name, "")]
-        return []
+            block.data["id"] = str(block.data.get("id") or f"toolu_{os.urandom(12).hex()}")
+            block.data["name"] = str(block.data.get("name") or "")
+            block.ordinal = self._calls
+            self._calls += 1
+            return [*out, ToolCallDelta(block.ordinal, block.data["id"], block.data["name"], "")]
+        return out
 
     def _delta(self, index: int, delta: Mapping[str, Any]) -> list[Event]:
         if not isinstance(delta, Mapping):
             raise self._protocol(f"a delta for content block {index} that is not an object")
         kind = delta.get("type")
-        if kind == "text_delta":
-            return self._piece(index, "text", delta.get("text"))
-        if kind == "thinking_delta":
-            return self._piece(index, "thinking", delta.get("thinking"))
+        block = self._blocks.get(index)
+        if block is None:  # a delta before its block's start
+            if kind not in ("text_delta", "thinking_delta"):
+                raise self._protocol(f"a {kind} for content block {index} that never started")
+            block = self._blocks[index] = _Block({"type": str(kind)[: -len("_delta")]})
         if kind == "input_json_delta":
-            call = self._calls.get(index)
-            if call is None:
-                raise self._protocol(f"tool input for content block {index} that never started")
-            fragment = call.joiner.push(str(delta.get("partial_json") or ""))
+            fragment = block.json_joiner.push(str(delta.get("partial_json") or ""))
             if not fragment:
                 return []
-            call.parts.append(fragment)
-            return [ToolCallDelta(call.ordinal, None, None, fragment)]
-        return []  # signature_delta, citations_delta and future kinds carry nothing we show
+            block.json_parts.append(fragment)
+            if block.kind == "tool_use":
+                return [ToolCallDelta(block.ordinal, None, None, fragment)]
+            return []
+        merge_delta(block.data, delta)  # cleaned once whole (a pair may span two deltas)
+        if kind == "text_delta":
+            return self._shown(block, "text", delta.get("text"))
+        if kind == "thinking_delta":
+            return self._shown(block, "thinking", delta.get("thinking"))
+        return []  # signature_delta, citations_delta and kinds added later: kept, not shown
 
+    def _stop_block(self, index: int) -> list[Event]:
+        block = self._blocks.get(index)
+        if block is None or block.closed:
+            return []
+        block.closed = True
+        block.data = clean_data(block.data)
+        out: list[Event] = []
+        rest = block.text.flush()
+        if rest:
+            out.append(self._text(rest) if block.kind == "text" else ReasoningDelta(rest))
+        if block.json_parts or block.json_joiner.pending:
+            block.json_parts.append(block.json_joiner.flush())
+            raw = "".join(block.json_parts).strip()
+            if raw:
+                try:
+                    block.data["input"] = clean_data(json.loads(raw))
+                except ValueError as exc:
+                    name = block.data.get("name") or block.kind
+                    raise self._protocol(
+                        f"input for tool {name!r} that is not valid JSON ({raw[:60]!r})"
+                    ) from exc
+        note = block_note(block.data)
+        if note:
+            out.append(self._text(note, note=True))
+        elif block.kind not in ("text", "thinking", "tool_use") and block.data.get("text"):
+            out.append(self._text(str(block.data["text"])))
+        return out
+
+    # -- events ----------------------------------------------------------------------
     def feed(self, event: str, data: str) -> list[Event]:
-        if not data.strip():
+        if self._error is not None or not data.strip():
             return []
         payload = parse_json(data, self._endpoint)
         if not isinstance(payload, Mapping):
@@ -331,18 +419,25 @@ class AnthropicStreamParser(StreamParser):
         if kind == "content_block_delta":
             return self._delta(_int(payload.get("index")), payload.get("delta") or {})
         if kind == "content_block_stop":
-            return self._end_block(_int(payload.get("index")))
+            return self._stop_block(_int(payload.get("index")))
         if kind == "message_delta":
             delta = payload.get("delta") or {}
             if isinstance(delta, Mapping) and delta.get("stop_reason"):
                 self._stop = clean(str(delta["stop_reason"]))
+            if isinstance(delta, Mapping) and isinstance(delta.get("stop_details"), Mapping):
+                self._stop_details = clean_data(delta["stop_details"])
             self._take_usage(payload.get("usage"))
             return []
         if kind == "message_stop":
             self._done = True
             return []
         if kind == "error":
-            raise map_error(None, error_info(payload), self._endpoint)
+            error = map_error(None, error_info(payload), self._endpoint)
+            if not self._blocks:
+                raise error
+            self._error = str(error)  # after part of the answer: keep it (see finish)
+            self._done = True
+            return []
         return []  # ping and event types added later
 
     def feed_json(self, body: Any) -> list[Event]:
@@ -355,21 +450,20 @@ class AnthropicStreamParser(StreamParser):
         if not isinstance(content, list):
             raise self._protocol("content that is not a list")
         out: list[Event] = []
-        for index, block in enumerate(content):
-            if not isinstance(block, Mapping):
+        for index, raw in enumerate(content):
+            if not isinstance(raw, Mapping):
                 continue
-            if block.get("type") == "tool_use":
-                out.extend(self._start_block(index, block))
-            elif block.get("type") == "text" and block.get("text"):
-                out.append(TextDelta(str(block["text"])))
-            elif block.get("type") == "thinking" and block.get("thinking"):
-                out.append(ReasoningDelta(str(block["thinking"])))
+            out.extend(self._start_block(index, raw))
+            out.extend(self._stop_block(index))
         stop = body.get("stop_reason")
         self._stop = str(stop) if stop else None
+        if isinstance(body.get("stop_details"), Mapping):
+            self._stop_details = body["stop_details"]
         self._take_usage(body.get("usage"))
         self._done = True
         return out
 
+    # -- the end ---------------------------------------------------------------------
     def _reported_usage(self) -> Usage | None:
         if not self._usage:
             return None
@@ -382,32 +476,53 @@ class AnthropicStreamParser(StreamParser):
             cache_write_tokens=written,
         )
 
+    def _refusal_note(self) -> str:
+        details = self._stop_details or {}
+        category = details.get("category")
+        explanation = details.get("explanation")
+        label = f"refused by {self._endpoint.provider}" + (f" ({category})" if category else "")
+        why = str(explanation) if explanation else "the model declined to answer this request"
+        return f"[{label}: {why}]"
+
+    def _tool_call(self, block: _Block) -> ToolCall:
+        name = str(block.data.get("name") or "")
+        if not name:
+            raise self._protocol(f"tool_use block {block.data.get('id')!r} without a name")
+        arguments = block.data.get("input")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise self._protocol(f"input for tool {name!r} that is not an object")
+        return ToolCall(str(block.data["id"]), name, clean_data(arguments))
+
+    def _replay(self) -> dict[str, Any] | None:
+        blocks = [self._blocks[i].data for i in sorted(self._blocks)]
+        if all(b.get("type") in _PLAIN_BLOCKS and not b.get("citations") for b in blocks):
+            return None  # text and tool calls: rebuilt from the message's parts
+        return {"source": self._source, "content": blocks}
+
     def finish(self) -> list[Event]:
         out: list[Event] = []
-        for index in sorted(self._text):  # blocks that never sent content_block_stop
-            out.extend(self._end_block(index))
-        for call in sorted(self._calls.values(), key=lambda c: c.ordinal):
-            if not call.name:
-                raise self._protocol(f"tool_use block {call.id!r} without a name")
-            call.parts.append(call.joiner.flush())
-            raw = "".join(call.parts).strip()
-            if raw:
-                try:
-                    arguments = json.loads(raw)
-                except ValueError as exc:
-                    raise self._protocol(
-                        f"input for tool {call.name!r} that is not valid JSON ({raw[:60]!r})"
-                    ) from exc
-            else:
-                arguments = dict(call.initial)
-            if not isinstance(arguments, dict):
-                raise self._protocol(f"input for tool {call.name!r} that is not an object")
-            out.append(ToolCallComplete(ToolCall(call.id, call.name, clean_data(arguments))))
+        for index in sorted(self._blocks):  # blocks that never sent content_block_stop
+            if self._error is None or self._blocks[index].kind != "tool_use":
+                out.extend(self._stop_block(index))
+        if self._stop == "refusal":
+            out.append(self._text(self._refusal_note(), note=True))
+        calls = [b for b in self._blocks.values() if b.kind == "tool_use"]
+        if self._error is None:
+            out.extend(
+                ToolCallComplete(self._tool_call(b)) for b in sorted(calls, key=lambda b: b.ordinal)
+            )
+        finish = stop_reason(self._stop, bool(calls))
+        if self._error is not None:
+            finish = stop_reason(self._stop) if self._stop else "error"
         out.append(
             Done(
                 usage=self._reported_usage(),
-                finish_reason=stop_reason(self._stop, bool(self._calls)),
+                finish_reason=finish,
                 model=self._model_id,
+                provider_data=self._replay() if self._error is None else None,
+                error=self._error,
             )
         )
         return out
@@ -427,7 +542,7 @@ class AnthropicProvider(HTTPProvider):
     structured_output = True
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
-        return build_payload(self.model, request)
+        return build_payload(self.model, request, source=source_of("anthropic", self.request_url()))
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:
         events = super().stream(request)

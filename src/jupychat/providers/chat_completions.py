@@ -9,11 +9,17 @@ one stream is kept on a provider. No network code here (and no httpx import).
 
 Wire format (``POST {base_url}/chat/completions`` with ``stream: true`` and
 ``stream_options: {"include_usage": true}``): ``data: {chunk}`` lines whose
-``choices[0].delta`` carries ``content``, ``reasoning_content`` and ``tool_calls``
+``choices[0].delta`` carries ``content``, ``refusal``, reasoning and ``tool_calls``
 fragments (``index``, then ``id`` / ``function.name`` once, ``function.arguments`` in
 pieces), a ``finish_reason`` on the last choice chunk, a final chunk with empty
-``choices`` and ``usage``, then ``data: [DONE]``. A non-streamed answer is one JSON body
-with ``choices[0].message``.
+``choices`` and ``usage`` (``prompt_tokens_details.cached_tokens`` and
+``cache_write_tokens``), then ``data: [DONE]``. A non-streamed answer is one JSON body
+with ``choices[0].message``. Servers differ in where reasoning goes (a field, typed
+content parts, ``<think>`` tags: :mod:`._reasoning`); the fields they send are sent
+back to them, and only them, with the answer (:mod:`._replay`). An ``error`` chunk
+after part of the answer (OpenRouter sends one after ``finish_reason: "length"``) ends
+the answer there: :class:`~jupychat.events.Done` carries the error and the turn keeps
+the part that came, marked interrupted.
 
 Context blocks are sent as text before the user's words, fenced by
 :func:`~jupychat.providers._fence.context_text`. A session's request is its previous
@@ -37,6 +43,8 @@ from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolRes
 
 from ._errors import Endpoint, error_info, map_error, parse_json
 from ._fence import context_text
+from ._reasoning import ThinkSplitter, content_pieces, details_text, merge_details
+from ._replay import replay_data, source_of
 from ._unicode import Joiner, clean, clean_data
 from .base import ChatRequest, OutputSchema
 
@@ -47,6 +55,11 @@ __all__ = [
     "messages_payload",
     "response_format",
 ]
+
+_REASONING_FIELDS = ("reasoning_content", "reasoning")
+"""Reasoning text fields a server may send beside ``content`` (kept under their names)."""
+_REPLAY_FIELDS = frozenset({*_REASONING_FIELDS, "reasoning_details"})
+"""Fields of an assistant message that go back to the server that sent them."""
 
 
 # -------------------------------------------------------------------------- payload
@@ -87,12 +100,24 @@ def _tool_result_message(result: ToolResult) -> dict[str, Any]:
     return {"role": "tool", "tool_call_id": result.tool_call_id, "content": content}
 
 
-def _assistant_message(message: Message) -> dict[str, Any]:
+def _assistant_message(message: Message, source: str | None = None) -> dict[str, Any]:
     calls = message.tool_calls
     out: dict[str, Any] = {"role": "assistant", "content": message.text or (None if calls else "")}
+    replay = replay_data(message, source) or {}
+    fields = replay.get("fields")
+    if isinstance(fields, Mapping):
+        # this server's own reasoning fields (DeepSeek's thinking mode requires them back)
+        out.update({k: v for k, v in fields.items() if k in _REPLAY_FIELDS})
+    found = replay.get("tool_calls")
+    extras: dict[str, Mapping[str, Any]] = {
+        str(k): v
+        for k, v in (found.items() if isinstance(found, Mapping) else ())
+        if isinstance(v, Mapping)
+    }
     if calls:
         out["tool_calls"] = [
             {
+                **extras.get(call.id, {}),  # what the server added (Gemini: a thought signature)
                 "id": call.id,
                 "type": "function",
                 "function": {
@@ -105,14 +130,19 @@ def _assistant_message(message: Message) -> dict[str, Any]:
     return out
 
 
-def messages_payload(request: ChatRequest) -> list[dict[str, Any]]:
-    """The ``messages`` array: system prompt first, then the history in order."""
+def messages_payload(request: ChatRequest, source: str | None = None) -> list[dict[str, Any]]:
+    """The ``messages`` array: system prompt first, then the history in order.
+
+    Assistant messages that came from ``source`` (see :mod:`._replay`) carry back the
+    reasoning fields that server sent (``reasoning_content``, ``reasoning``,
+    ``reasoning_details``); no other server gets them.
+    """
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": request.system})
     for message in request.messages:
         if message.role == "assistant":
-            out.append(_assistant_message(message))
+            out.append(_assistant_message(message, source))
             continue
         results = message.tool_results
         out.extend(_tool_result_message(r) for r in results)
@@ -128,13 +158,17 @@ def messages_payload(request: ChatRequest) -> list[dict[str, Any]]:
     return out
 
 
-def build_payload(model: str, request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+def build_payload(
+    model: str, request: ChatRequest, *, stream: bool = True, source: str | None = None
+) -> dict[str, Any]:
     """Map a :class:`ChatRequest` to a Chat Completions JSON body.
 
     ``request.extra`` is merged last, so it can set anything the API accepts
-    (``response_format``, ``top_p``, ``max_completion_tokens``...).
+    (``response_format``, ``top_p``, ``max_completion_tokens``...). ``source``
+    (:func:`._replay.source_of` of the request URL) names the server, whose own reasoning
+    fields are sent back with its earlier answers.
     """
-    payload: dict[str, Any] = {"model": model, "messages": messages_payload(request)}
+    payload: dict[str, Any] = {"model": model, "messages": messages_payload(request, source)}
     if stream:
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}
@@ -187,6 +221,10 @@ class _PendingCall:
     name: str = ""
     arguments: list[str] = field(default_factory=list)
     joiner: Joiner = field(default_factory=Joiner)
+    extra: dict[str, Any] = field(default_factory=dict)  # fields beyond the standard ones
+
+
+_CALL_KEYS = frozenset({"index", "id", "type", "function"})
 
 
 def _as_text(value: Any) -> str:
@@ -210,16 +248,34 @@ def _objects(value: Any, what: str) -> list[Mapping[str, Any]]:
 
 def _usage(data: Mapping[str, Any]) -> Usage:
     details = data.get("prompt_tokens_details") or {}
-    cached = details.get("cached_tokens") if isinstance(details, Mapping) else 0
+    if not isinstance(details, Mapping):
+        details = {}
+    # OpenAI/OpenRouter: prompt_tokens_details; DeepSeek: prompt_cache_hit_tokens; some
+    # routers (Together via Hugging Face): a top-level cached_tokens
+    cached = (
+        details.get("cached_tokens")
+        or data.get("prompt_cache_hit_tokens")
+        or data.get("cached_tokens")
+    )
+    written = details.get("cache_write_tokens") or details.get("cache_creation_tokens")
     return Usage(
         input_tokens=int(data.get("prompt_tokens") or 0),
         output_tokens=int(data.get("completion_tokens") or 0),
         cached_tokens=int(cached or 0),
+        cache_write_tokens=int(written or 0),
     )
 
 
 class OpenAIStreamParser:
     """Turns Chat Completions chunks (streamed, one JSON body, or parsed dicts) into events.
+
+    Reasoning is read from ``reasoning_content`` / ``reasoning`` / ``reasoning_details``,
+    from Mistral-style ``thinking`` content parts and from ``<think>`` tags inside the
+    content (:mod:`._reasoning`); a ``refusal`` is shown as the answer, marked, with
+    ``finish_reason="refusal"``. The reasoning fields the server sent travel on
+    :class:`Done` as ``provider_data``, to be sent back to the same server. An error
+    chunk after part of the answer ends the answer there (``Done.error``) instead of
+    discarding it.
 
     Parameters
     ----------
@@ -244,6 +300,13 @@ class OpenAIStreamParser:
         self._done = False
         self._text = Joiner()
         self._reasoning = Joiner()
+        self._think = ThinkSplitter()
+        self._refused = False
+        self._error: str | None = None
+        self._started = False
+        # the reasoning fields as the server named them, whole (for provider_data)
+        self._fields: dict[str, list[str]] = {}
+        self._details: list[dict[str, Any]] = []
 
     @property
     def ended(self) -> bool:
@@ -258,7 +321,7 @@ class OpenAIStreamParser:
         if text == "[DONE]":
             self._done = True
             return []
-        if not text:
+        if not text or self._error is not None:
             return []
         return self.feed_chunk(parse_json(text, self._endpoint))
 
@@ -267,7 +330,15 @@ class OpenAIStreamParser:
         if not isinstance(chunk, Mapping):
             raise self._protocol(f"a stream chunk that is not an object ({str(chunk)[:40]!r})")
         if chunk.get("error"):
-            raise map_error(None, error_info(chunk), self._endpoint)
+            error = map_error(None, error_info(chunk), self._endpoint)
+            if not (self._started or self._finish):
+                raise error
+            # after part of the answer (OpenRouter: after finish_reason "length"): keep it
+            if chunk.get("usage"):
+                self._usage = self._read_usage(chunk["usage"])
+            self._error = str(error)
+            self._done = True
+            return []
         return self._chunk(chunk)
 
     def feed_json(self, body: Any) -> list[Event]:
@@ -287,11 +358,7 @@ class OpenAIStreamParser:
             message = choice.get("message") or {}
             if not isinstance(message, Mapping):
                 raise self._protocol("a message that is not an object")
-            reasoning = message.get("reasoning_content") or message.get("reasoning")
-            if reasoning:
-                out.append(ReasoningDelta(_as_text(reasoning)))
-            if message.get("content"):
-                out.append(TextDelta(_as_text(message["content"])))
+            out.extend(self._message_part(message))
             for position, call in enumerate(_objects(message.get("tool_calls"), "tool_calls")):
                 out.extend(self._call_delta(position, call))
             self._finish = _text_or_none(choice.get("finish_reason")) or self._finish
@@ -339,7 +406,56 @@ class OpenAIStreamParser:
             pending.name = name
         if arguments:
             pending.arguments.append(arguments)
+        for key, value in fragment.items():  # e.g. Gemini's extra_content.thought_signature
+            if key not in _CALL_KEYS and value is not None:
+                pending.extra[key] = value
+        self._started = True
         return [ToolCallDelta(index, call_id, name, arguments)]
+
+    # -- text, reasoning, refusal ---------------------------------------------------
+    def _reasoning_piece(self, piece: str) -> list[Event]:
+        piece = self._reasoning.push(piece)
+        return [ReasoningDelta(piece)] if piece else []
+
+    def _text_piece(self, piece: str) -> list[Event]:
+        reasoning, text = self._think.push(piece)
+        out = self._reasoning_piece(reasoning) if reasoning else []
+        text = self._text.push(text) if text else ""
+        if text:
+            out.append(TextDelta(text))
+        return out
+
+    def _message_part(self, part: Mapping[str, Any]) -> list[Event]:
+        """A ``delta`` (or a whole ``message``): reasoning, content and refusal, in order."""
+        out: list[Event] = []
+        for name in _REASONING_FIELDS:
+            value = part.get(name)
+            if value and isinstance(value, str):
+                self._fields.setdefault(name, []).append(value)
+        details = part.get("reasoning_details")
+        if details:
+            merge_details(self._details, details)
+        reasoning = part.get("reasoning_content") or part.get("reasoning")
+        if not reasoning and details and not self._fields:
+            reasoning = details_text(details)  # only details: their text is the reasoning
+        if reasoning:
+            out.extend(self._reasoning_piece(_as_text(reasoning)))
+        thought, content = content_pieces(part.get("content"))
+        if thought:
+            out.extend(self._reasoning_piece(thought))
+        if content:
+            out.extend(self._text_piece(content))
+        refusal = part.get("refusal")
+        if refusal and isinstance(refusal, str):
+            if not self._refused:
+                self._refused = True
+                refusal = f"[refusal] {refusal}"
+            piece = self._text.push(refusal)
+            if piece:
+                out.append(TextDelta(piece))
+        if out:
+            self._started = True
+        return out
 
     def _chunk(self, chunk: Mapping[str, Any]) -> list[Event]:
         out: list[Event] = []
@@ -351,16 +467,7 @@ class OpenAIStreamParser:
             delta = choice.get("delta") or {}
             if not isinstance(delta, Mapping):
                 raise self._protocol("a delta that is not an object")
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if reasoning:
-                piece = self._reasoning.push(_as_text(reasoning))
-                if piece:
-                    out.append(ReasoningDelta(piece))
-            content = delta.get("content")
-            if content:
-                piece = self._text.push(_as_text(content))
-                if piece:
-                    out.append(TextDelta(piece))
+            out.extend(self._message_part(delta))
             for position, fragment in enumerate(_objects(delta.get("tool_calls"), "tool_calls")):
                 out.extend(self._call_delta(position, fragment))
             if choice.get("finish_reason"):
@@ -373,13 +480,57 @@ class OpenAIStreamParser:
         except (AttributeError, TypeError, ValueError) as exc:
             raise self._protocol(f"usage that is not token counts ({str(data)[:40]!r})") from exc
 
+    def _replay(self, calls: list[ToolCall]) -> dict[str, Any] | None:
+        fields: dict[str, Any] = {k: "".join(v) for k, v in self._fields.items()}
+        if self._details:
+            fields["reasoning_details"] = self._details
+        pending = [self._calls[i] for i in sorted(self._calls)]
+        extras = {c.id: p.extra for c, p in zip(calls, pending, strict=False) if p.extra}
+        if not fields and not extras:
+            return None
+        data: dict[str, Any] = {"source": source_of("openai", self._endpoint.url)}
+        if fields:
+            data["fields"] = fields
+        if extras:
+            data["tool_calls"] = extras
+        return clean_data(data)
+
     def finish(self) -> list[Event]:
         out: list[Event] = []
+        thought, text = self._think.flush()
+        if thought:
+            out.extend(self._reasoning_piece(thought))
+        if text:
+            piece = self._text.push(text)
+            if piece:
+                out.append(TextDelta(piece))
         reasoning, text = self._reasoning.flush(), self._text.flush()
         if reasoning:
             out.append(ReasoningDelta(reasoning))
         if text:
             out.append(TextDelta(text))
+        calls = self._complete_calls() if self._error is None else []
+        out.extend(ToolCallComplete(call) for call in calls)
+        finish = self._finish or ("tool_calls" if self._calls else "stop")
+        if self._calls and finish == "stop":
+            finish = "tool_calls"
+        if self._refused and finish in ("stop", "content_filter"):
+            finish = "refusal"
+        if self._error is not None:
+            finish = self._finish or "error"
+        out.append(
+            Done(
+                usage=self._usage,
+                finish_reason=finish,
+                model=self._model_id,
+                provider_data=None if self._error else self._replay(calls),
+                error=self._error,
+            )
+        )
+        return out
+
+    def _complete_calls(self) -> list[ToolCall]:
+        out: list[ToolCall] = []
         for index in sorted(self._calls):
             pending = self._calls[index]
             if not pending.name:
@@ -393,9 +544,5 @@ class OpenAIStreamParser:
             if not isinstance(arguments, dict):
                 raise self._malformed(pending.name, "not an object", raw)
             call_id = pending.id or f"call_{os.urandom(12).hex()}"
-            out.append(ToolCallComplete(ToolCall(call_id, pending.name, clean_data(arguments))))
-        finish = self._finish or ("tool_calls" if self._calls else "stop")
-        if self._calls and finish == "stop":
-            finish = "tool_calls"
-        out.append(Done(usage=self._usage, finish_reason=finish, model=self._model_id))
+            out.append(ToolCall(call_id, pending.name, clean_data(arguments)))
         return out

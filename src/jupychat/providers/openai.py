@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from ._errors import Endpoint
 from ._http import HTTPProvider
+from ._replay import source_of
 from ._stream import StreamParser
 from .base import ChatRequest
 from .chat_completions import OpenAIStreamParser, build_payload, context_text, messages_payload
@@ -48,7 +49,7 @@ class OpenAIProvider(HTTPProvider):
     structured_output = True
 
     def build_payload(self, request: ChatRequest) -> dict[str, Any]:
-        return build_payload(self.model, request)
+        return build_payload(self.model, request, source=source_of("openai", self.request_url()))
 
     def new_parser(self, endpoint: Endpoint) -> StreamParser:
         return OpenAIStreamParser(endpoint, self.model_id)
