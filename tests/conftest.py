@@ -25,10 +25,7 @@ def _isolated_env(tmp_path, monkeypatch):
     from jupychat.providers import fake
 
     config.reset_for_tests()
-    # providers.fake has no public "reset every shared fake" yet (providers/ is another
-    # helper's area in this wave): this is the one private access left here.
-    for provider in fake._shared.values():
-        provider.reset()
+    fake.reset_all()
     yield
     config.reset_for_tests()
 

@@ -73,7 +73,7 @@ def test_plugin_provider_via_register():
         assert registry.resolve_model("mine:x").model == "x"
         assert "mine" in registry.available()
     finally:  # the registry has no public unregister (yet): undo the registration by hand
-        registry._registered.pop("mine")
+        registry.unregister("mine")
 
 
 def test_default_model_resolution_order(monkeypatch, tmp_path):

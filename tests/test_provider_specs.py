@@ -150,7 +150,7 @@ def test_a_plugin_can_register_a_spec_instead_of_a_factory(monkeypatch):
         ask(provider)
         assert rec.requests[-1].headers["authorization"] == f"Bearer {KEY}"
     finally:
-        registry._registered.pop("labgw")
+        registry.unregister("labgw")
 
 
 def test_a_url_in_the_model_string_wins_over_the_base_url_option():

@@ -24,7 +24,7 @@ from ..events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, T
 from ..types import ToolCall, Usage
 from .base import ChatRequest, Provider
 
-__all__ = ["FakeProvider", "Reply", "fake_provider", "get_fake"]
+__all__ = ["FakeProvider", "Reply", "fake_provider", "get_fake", "reset_all"]
 
 _ids = itertools.count(1)
 
@@ -167,6 +167,14 @@ def get_fake(name: str = "default") -> FakeProvider:
         if name not in _shared:
             _shared[name] = FakeProvider(name)
         return _shared[name]
+
+
+def reset_all() -> None:
+    """Forget every shared fake's queued replies and recorded requests (test isolation)."""
+    with _shared_lock:
+        fakes = list(_shared.values())
+    for fake in fakes:
+        fake.reset()
 
 
 def fake_provider(model: str = "", **options: Any) -> FakeProvider:

@@ -37,6 +37,7 @@ __all__ = [
     "default_model",
     "register",
     "resolve_model",
+    "unregister",
 ]
 
 Factory = Callable[..., Provider]
@@ -70,6 +71,11 @@ def register(name: str, factory: Factory | ProviderSpec) -> None:
     It overrides built-ins and plugins.
     """
     _registered[name] = factory
+
+
+def unregister(name: str) -> None:
+    """Forget a provider registered with :func:`register` (built-ins and plugins stay)."""
+    _registered.pop(name, None)
 
 
 def _as_factory(name: str, target: Factory | ProviderSpec) -> Factory:
