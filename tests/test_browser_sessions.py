@@ -24,10 +24,10 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Dialog, Page, expect  # noqa: E402
 
+from browser_lab import CHROMIUM, OVERRIDES, launch_args  # noqa: E402
 from jupychat.store import SessionStore  # noqa: E402
 from jupychat_server_helpers import make_session, run_jupyter  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
@@ -37,24 +37,6 @@ pytestmark = [
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 HELP_OVERRIDE = REPO / "jupyter-config" / "lab-settings" / "overrides.d" / "jupychat.json"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-OVERRIDES = {
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-        "doNotDisturbMode": True,
-    },
-    "@jupyterlab/docmanager-extension:plugin": {"autosave": False},
-}
 REPLY = """Here is a histogram of the prices:
 
 ```python
@@ -71,7 +53,7 @@ df["price"].plot.hist(bins=20)
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ARGS}
+    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
