@@ -230,15 +230,20 @@ class CellRecord:
         self._depth = 0
 
     # -- wrappers (each calls the original exactly once) --------------------------------
+    def _notify(self, what: str, hook: Callable[..., None], *args: Any) -> None:
+        """Tell ``hook`` about an output of the running cell; a failure is only logged."""
+        pending = self._pending
+        if pending is None or not self._active:
+            return
+        try:
+            hook(pending, *args)
+        except Exception as exc:
+            log.debug("cell record: %s hook failed: %s", what, exc)
+
     def _wrap_format(self, previous: Any) -> Any:
         def format(obj: Any, *args: Any, **kwargs: Any) -> Any:
             result = previous(obj, *args, **kwargs)
-            pending = self._pending
-            if pending is not None and self._active:
-                try:
-                    self._on_format(pending, obj, result)
-                except Exception as exc:
-                    log.debug("cell record: format hook failed: %s", exc)
+            self._notify("format", self._on_format, obj, result)
             return result
 
         return format
@@ -250,12 +255,7 @@ class CellRecord:
                 out = previous(data, *args, **kwargs)
             finally:
                 self._quiet = max(0, self._quiet - 1)
-            pending = self._pending
-            if pending is not None and self._active:
-                try:
-                    self._on_publish(pending, data, kwargs)
-                except Exception as exc:
-                    log.debug("cell record: publish hook failed: %s", exc)
+            self._notify("publish", self._on_publish, data, kwargs)
             return out
 
         return publish
@@ -263,12 +263,7 @@ class CellRecord:
     def _wrap_result(self, previous: Any) -> Any:
         def compute_format_data(result: Any, *args: Any, **kwargs: Any) -> Any:
             out = previous(result, *args, **kwargs)
-            pending = self._pending
-            if pending is not None and self._active:
-                try:
-                    self._on_result(pending, result, out)
-                except Exception as exc:
-                    log.debug("cell record: result hook failed: %s", exc)
+            self._notify("result", self._on_result, result, out)
             return out
 
         return compute_format_data
@@ -291,18 +286,7 @@ class CellRecord:
 
     def _wrap_traceback(self, previous: Any) -> Any:
         def _showtraceback(etype: Any, evalue: Any, stb: Any, *args: Any, **kwargs: Any) -> Any:
-            pending = self._pending
-            if pending is not None and self._active:
-                try:
-                    lines = stb if isinstance(stb, (list, tuple)) else [str(stb)]
-                    text = strip_ansi("\n".join(str(line) for line in lines))
-                    name = getattr(etype, "__name__", str(etype))
-                    pending.tracebacks.append(
-                        (name, _safe_str(evalue), head_tail(text, self.stream_chars))
-                    )
-                    del pending.tracebacks[:-5]
-                except Exception as exc:
-                    log.debug("cell record: traceback hook failed: %s", exc)
+            self._notify("traceback", self._on_traceback, etype, evalue, stb)
             self._quiet += 1
             try:
                 return previous(etype, evalue, stb, *args, **kwargs)
@@ -382,6 +366,13 @@ class CellRecord:
             log.debug("cell record: post_run_cell failed: %s", exc)
 
     # -- building outputs -----------------------------------------------------------------
+    def _on_traceback(self, pending: _Pending, etype: Any, evalue: Any, stb: Any) -> None:
+        lines = stb if isinstance(stb, (list, tuple)) else [str(stb)]
+        text = strip_ansi("\n".join(str(line) for line in lines))
+        name = getattr(etype, "__name__", str(etype))
+        pending.tracebacks.append((name, _safe_str(evalue), head_tail(text, self.stream_chars)))
+        del pending.tracebacks[:-5]
+
     def _on_format(self, pending: _Pending, obj: Any, result: Any) -> None:
         data = result[0] if isinstance(result, tuple) else result
         account = describe_figure(obj) if is_matplotlib_figure(obj) else None
