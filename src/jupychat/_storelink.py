@@ -47,10 +47,6 @@ SCALARS = ("title", "name", "notebook", "model", "system_prompt", "tools", "max_
 KEYED = ("memory", "metadata")
 
 
-def _fields(session: ChatSession) -> dict[str, Any]:
-    return session.record_fields()
-
-
 def _jsonable(value: Any) -> Any:
     """``value`` with everything JSON cannot hold replaced by its ``repr``."""
     if isinstance(value, dict):
@@ -165,7 +161,7 @@ class StoreLink:
     def _changes(
         self, session: ChatSession
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, list[str]]]:
-        now = _fields(session)
+        now = session.record_fields()
         base = self._base
         updates = {k: now[k] for k in SCALARS if k not in base or _differs(now[k], base[k])}
         merge: dict[str, dict[str, Any]] = {}
@@ -245,7 +241,7 @@ class StoreLink:
 
     def _saved(self, session: ChatSession) -> None:
         """The store now holds this session's fields: remember them as the base."""
-        self._base = copy.deepcopy(_fields(session))
+        self._base = copy.deepcopy(session.record_fields())
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)
@@ -294,7 +290,7 @@ class StoreLink:
         self.revision = snap.revision
 
     def _merge_fields(self, session: ChatSession, theirs: dict[str, Any], pull_all: bool) -> None:
-        now = _fields(session)
+        now = session.record_fields()
         base = self._base
         if pull_all:
             base = self._base = {}
