@@ -30,7 +30,6 @@ __all__ = ["NOTEBOOK_MENTION", "Attached", "attach", "notebook_mentions"]
 
 # @error, @fig, @In[7] (outside code spans; not part of an e-mail address)
 NOTEBOOK_MENTION = re.compile(r"(?<![\w.@`])@(?:(error|fig)\b|In\[(\d+)\])")
-_CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
 
 
 @dataclass
@@ -46,7 +45,9 @@ class Attached:
 def notebook_mentions(prompt: str) -> list[tuple[str, int | None]]:
     """``[("error", None), ("fig", None), ("cell", 7)]`` for the mentions in ``prompt``."""
     found: list[tuple[str, int | None]] = []
-    for i, piece in enumerate(_CODE_RE.split(prompt or "")):
+    from .namespace import CODE_SPAN
+
+    for i, piece in enumerate(CODE_SPAN.split(prompt or "")):
         if i % 2:
             continue  # code is left alone
         for match in NOTEBOOK_MENTION.finditer(piece):

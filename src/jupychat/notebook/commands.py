@@ -22,7 +22,17 @@ if TYPE_CHECKING:
 
     from .binding import NotebookChat
 
-__all__ = ["SessionCommands"]
+__all__ = ["SessionCommands", "whole_number"]
+
+
+def whole_number(word: str | None, usage: str) -> int:
+    """``word`` as a plain (ASCII) whole number, else a one-line ``UsageError(usage)``.
+
+    ``"²".isdigit()`` is True but ``int("²")`` fails: digits are checked as ASCII.
+    """
+    if not word or not (word.isascii() and word.isdigit()):
+        raise UsageError(usage)
+    return int(word)
 
 
 class SessionCommands:
@@ -62,9 +72,8 @@ class SessionCommands:
         session = self.nbchat.session()
         limit = None
         if rest:
-            if not (rest[0].isascii() and rest[0].isdigit()):
-                raise UsageError("%chat history takes a number of messages, e.g. %chat history 10")
-            limit = int(rest[0])
+            usage = "%chat history takes a number of messages, e.g. %chat history 10"
+            limit = whole_number(rest[0], usage)
         messages = [m for m in session.history if m.role in ("user", "assistant") and m.text]
         if limit:
             messages = messages[-limit:]

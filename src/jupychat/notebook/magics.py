@@ -28,7 +28,7 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode, observe
 from .. import config
 from ..errors import ChatError
 from .binding import NotebookChat
-from .commands import SessionCommands
+from .commands import SessionCommands, whole_number
 from .render import StreamRenderer, code_blocks
 
 if TYPE_CHECKING:  # loaded with the first turn, keeping %load_ext light
@@ -357,9 +357,8 @@ class ChatMagics(SessionCommands, Magics):
         while words:
             word = words.pop(0)
             if word == "--cells":
-                if not words or not (words[0].isascii() and words[0].isdigit()):
-                    raise UsageError("--cells needs a number, e.g. %chat context --cells 3")
-                cells = int(words.pop(0))
+                usage = "--cells needs a number, e.g. %chat context --cells 3"
+                cells = whole_number(words.pop(0) if words else None, usage)
             elif word.startswith("@"):
                 mentions.append(word)
             else:
@@ -377,9 +376,8 @@ class ChatMagics(SessionCommands, Magics):
         record = get_record(self.ipython)
         count = 20
         if rest:
-            if not (rest[0].isascii() and rest[0].isdigit()):
-                raise UsageError("%chat cells takes a number of cells, e.g. %chat cells 10")
-            count = int(rest[0])
+            usage = "%chat cells takes a number of cells, e.g. %chat cells 10"
+            count = whole_number(rest[0], usage)
         text = cells_inventory(record, count, cell_settings(context_settings())) if record else ""
         print(text or "(no cells recorded yet: run a cell after %load_ext jupychat)")
 

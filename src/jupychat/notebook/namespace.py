@@ -32,7 +32,7 @@ __all__ = [
     "visible_namespace",
 ]
 
-_CODE_RE = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
+CODE_SPAN = re.compile(r"(```.*?(?:```|\Z)|`[^`\n]*`)", re.DOTALL)
 _BRACE_RE = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _SIMPLE = (str, int, float, bool, type(None))
 _INLINE_LIMIT = 400
@@ -80,7 +80,7 @@ def expand_prompt(
         return f"`{name}`"
 
     pieces = []
-    for i, piece in enumerate(_CODE_RE.split(text)):
+    for i, piece in enumerate(CODE_SPAN.split(text)):
         if i % 2:  # code: left exactly as written
             pieces.append(piece)
             continue
