@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 from .. import config
 from ..errors import ChatError
+from ..events import StatusEvent, TextDelta
+from .events import Delta, Failed, Finished, Started, Status
 
 if TYPE_CHECKING:
     from .._turnstate import Response
@@ -283,15 +285,10 @@ class TurnRun:
         self.chat.emit(event)
 
     def start(self) -> None:
-        from .events import Started
-
         self.emit(Started(self.session, self.id, self.source, self.prepared.prompt))
 
     def item(self, item: Any) -> None:
         """One item of the session's event stream."""
-        from ..events import StatusEvent, TextDelta
-        from .events import Delta, Status
-
         if self.stop_requested:  # a stop that came before the session's turn had started
             self.session.stop()
 
@@ -302,8 +299,6 @@ class TurnRun:
             self.emit(Status(self.session, self.id, self.source, item.text))
 
     def finished(self, response: Response | None, stopped: bool = False) -> Response | None:
-        from .events import Failed, Finished
-
         if response is None:
             self.emit(Failed(self.session, self.id, self.source, "no answer came back"))
             return None
@@ -317,8 +312,6 @@ class TurnRun:
 
     def stopped(self) -> Response | None:
         """The user stopped the turn: report the partial answer kept, if any."""
-        from .events import Failed
-
         response = self.session.last_response
         if response is not None and response is not self.before and response.interrupted:
             return self.finished(response, stopped=True)
@@ -335,8 +328,6 @@ class TurnRun:
         return None
 
     def failed(self, error: BaseException | str) -> None:
-        from .events import Failed
-
         self.emit(
             Failed(self.session, self.id, self.source, _one_line(error), "".join(self.partial))
         )
