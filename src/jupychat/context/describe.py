@@ -186,9 +186,21 @@ def _describe_pandas(obj: Any, req: Request) -> str:
 
     s = req.settings
     memo = memo_for(("pandas", frames.fingerprint(obj), s.sample_size, s.seed))
+    # an unchanged frame described the same way again (every later turn naming it) gets
+    # the text it got before, not a fresh rendering of the same cached statistics
+    try:
+        key: Any = ("text", req.name, s, req.budget, req.focus, req.private)
+        hash(key)
+    except TypeError:
+        key = None
+    if key is not None and key in memo:
+        return str(memo[key])
     adapter = frames.PandasAdapter(obj, memo, s.sample_size, s.seed)
     settings = s.with_(private_columns=(*s.private_columns, "*")) if req.private else s
-    return render_frame(adapter, req.name, settings, req.budget, req.focus)
+    text = render_frame(adapter, req.name, settings, req.budget, req.focus)
+    if key is not None:
+        memo[key] = text
+    return text
 
 
 def _describe_index(obj: Any, req: Request) -> str:

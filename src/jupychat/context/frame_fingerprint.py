@@ -54,6 +54,13 @@ def _hash_values(h: Any, values: np.ndarray) -> None:
             h.update(bounded_repr(v, 200).encode("utf-8", "replace"))
 
 
+def _spread(n: int, k: int) -> Any:
+    """Up to ``k`` distinct positions spread evenly over ``range(n)``, first and last included
+    (sorted already, so duplicates are dropped by comparing neighbours, not by a sort)."""
+    positions = np.linspace(0, n - 1, num=min(n, k)).astype(np.int64)
+    return positions[np.concatenate(([True], positions[1:] != positions[:-1]))]
+
+
 def fingerprint(obj: Any) -> tuple[Any, ...]:
     """A cheap key that changes when the frame visibly changes.
 
@@ -76,10 +83,9 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
             h.update(b"\x1f")
     rows = max(8, min(64, 8192 // max(1, ncols)))
     if n:
-        positions = np.unique(np.linspace(0, n - 1, num=min(n, rows)).astype(np.int64))
-        sub = obj.iloc[positions]
+        sub = obj.iloc[_spread(n, rows)]
         if not series and ncols > 512:
-            sub = sub.iloc[:, np.unique(np.linspace(0, ncols - 1, 512).astype(np.int64))]
+            sub = sub.iloc[:, _spread(ncols, 512)]
         try:
             _hash_values(h, np.asarray(sub.to_numpy()))
         except Exception:

@@ -445,20 +445,22 @@ class CellView:
     """Renders one turn's events into the cell that asked (``stream=False``: at the end)."""
 
     def __init__(self, renderer: StreamRenderer, stream: bool = True) -> None:
+        from .events import Delta, Failed, Finished, Status  # with the first turn, not at load
+
         self.renderer = renderer
         self.stream = stream
+        self._kinds = (Delta, Status, Finished, Failed)
 
     def __call__(self, event: NotebookEvent) -> None:
-        from .events import Delta, Failed, Finished, Status
-
-        if isinstance(event, Status):
-            self.renderer.status(event.text)
-        elif isinstance(event, Delta):
+        delta, status, finished, failed = self._kinds
+        if isinstance(event, delta):  # the common case first: one per streamed piece
             if self.stream:
                 self.renderer.add(event.text)
-        elif isinstance(event, Finished):
+        elif isinstance(event, status):
+            self.renderer.status(event.text)
+        elif isinstance(event, finished):
             self.renderer.finish(event.response.text, event.footer.text())
-        elif isinstance(event, Failed):
+        elif isinstance(event, failed):
             self.renderer.finish("", "stopped before any answer arrived" if event.stopped else "")
 
 

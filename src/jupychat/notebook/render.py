@@ -117,7 +117,8 @@ class StreamRenderer:
         self.fmt = fmt
         self.interval = interval
         self.text = ""
-        self._last = 0.0
+        # the first display waits one interval too: a fast answer is shown once, at the end
+        self._last = time.monotonic()
         self._gap = interval
         self._handle: Any = None
         self._status: Any = None
@@ -179,7 +180,11 @@ class StreamRenderer:
 
     def _update(self, text: str, foot: str = "") -> None:
         if self._handle is None:
-            self.start()
+            from IPython.display import display
+
+            # the first showing creates the output with its content: one message, not two
+            self._handle = display(self._bundle(text, foot), raw=True, display_id=True)
+            return
         self._handle.update(self._bundle(text, foot), raw=True)
 
     def finish(self, text: str | None = None, foot: str = "") -> None:

@@ -44,6 +44,8 @@ class ThinkSplitter:
         self._trim = False  # the line breaks after ``</think>`` are not part of the answer
 
     def push(self, piece: str) -> tuple[str, str]:
+        if not (self._held or self._inside or self._trim) and "<" not in piece:
+            return "", piece  # the common case: plain answer text, no tag can start here
         data = self._held + piece
         self._held = ""
         reasoning: list[str] = []

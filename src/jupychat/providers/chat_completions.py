@@ -59,6 +59,8 @@ __all__ = [
 _REASONING_FIELDS = ("reasoning_content", "reasoning")
 """Reasoning text fields a server may send beside ``content`` (kept under their names)."""
 _REPLAY_FIELDS = frozenset({*_REASONING_FIELDS, "reasoning_details"})
+_PLAIN_DELTA = frozenset({"content", "role"})
+"""Keys of a delta that carries answer text only (``role`` changes nothing here)."""
 """Fields of an assistant message that go back to the server that sent them."""
 
 
@@ -427,7 +429,14 @@ class OpenAIStreamParser:
 
     def _message_part(self, part: Mapping[str, Any]) -> list[Event]:
         """A ``delta`` (or a whole ``message``): reasoning, content and refusal, in order."""
-        out: list[Event] = []
+        content = part.get("content")
+        if type(content) is str and _PLAIN_DELTA.issuperset(part):
+            # the common chunk, a piece of answer text and nothing else: the short way
+            out = self._text_piece(content) if content else []
+            if out:
+                self._started = True
+            return out
+        out = []
         for name in _REASONING_FIELDS:
             value = part.get(name)
             if value and isinstance(value, str):

@@ -1,0 +1,203 @@
+"""A chat cell's own cost: ten ``%%chat`` cells through nbclient against a bare-httpx floor.
+
+Run: ``python benchmarks/bench_chat_cells.py [--cells 10] [--rounds 3] [--tokens 200]``
+
+What it measures
+----------------
+A real ipykernel runs a notebook through nbclient (``record_timing``: the kernel stamps
+``execute_input`` when it starts a cell and ``execute_reply`` when it is done, so the
+figure is the kernel's own time for the cell). The fake provider server runs in its own
+process, streams ``--tokens`` chunks with no delay and records how long it spent on each
+request; that time is subtracted, leaving what the client side costs.
+
+- **chat cell:** ``%%chat`` naming a 1,000,000 × 20 DataFrame with ``@df``: the prompt
+  is expanded, the frame's description is looked up (cached after the first cell), the
+  whole conversation is sent, the answer streams live into the cell and the turn is
+  stored (SQLite, durable before the cell returns).
+- **floor cell:** right after each chat cell, in the same kernel, the *same* request body
+  (read back from the server) sent with bare httpx on one client kept open, the SSE lines
+  read and parsed, and the text shown with one ``display(Markdown(...))``.
+
+Cells alternate chat, floor, chat, floor… so both see the same machine state. The table
+gives the median of cells 2..N (cell 1 describes the frame cold and opens the store) and
+the ratio chat/floor. Target: ≤ 1.25×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from fakeserver import spawn  # noqa: E402
+
+SETUP = """
+import json, os, httpx
+import numpy as np, pandas as pd
+from IPython.display import Markdown, display
+rng = np.random.default_rng(0)
+df = pd.DataFrame({f"c{i}": rng.normal(size=1_000_000) for i in range(20)})
+_url = os.environ["BENCH_URL"]
+_client = httpx.Client(timeout=30)
+import time as _time
+_cpu = []  # kernel CPU seconds (all threads) per cell, from pre_run_cell to post_run_cell
+_cpu0 = _time.process_time()
+def _pre(info):
+    global _cpu0
+    _cpu0 = _time.process_time()
+def _post(result):
+    _cpu.append(_time.process_time() - _cpu0)
+get_ipython().events.register("pre_run_cell", _pre)
+get_ipython().events.register("post_run_cell", _post)
+%load_ext jupychat
+"""
+
+FETCH = "_body = httpx.get(_url + '/_requests').json()[-1]['body']"
+
+FLOOR = """
+_parts = []
+with _client.stream("POST", _url + "/v1/chat/completions", json=_body,
+                    headers={"authorization": "Bearer none"}) as _r:
+    for _line in _r.iter_lines():
+        if _line.startswith("data: ") and _line != "data: [DONE]":
+            _choices = json.loads(_line[6:]).get("choices") or []
+            if _choices and _choices[0]["delta"].get("content"):
+                _parts.append(_choices[0]["delta"]["content"])
+display(Markdown("".join(_parts)))
+"""
+
+
+def _stamp(cell: Any, key: str) -> datetime:
+    return datetime.fromisoformat(cell.metadata["execution"][key].replace("Z", "+00:00"))
+
+
+def kernel_seconds(cell: Any) -> float:
+    """Kernel time for one cell: from its execute_input to its execute_reply."""
+    return (
+        _stamp(cell, "shell.execute_reply") - _stamp(cell, "iopub.execute_input")
+    ).total_seconds()
+
+
+CPU_REPORT = "print(json.dumps(_cpu))"
+
+
+def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[float]]:
+    import nbformat
+    from nbclient import NotebookClient
+
+    answer = " ".join(f"w{i}" for i in range(tokens))
+    script = {"text": answer, "chunk_size": max(1, len(answer) // tokens)}
+    httpx.post(f"{url}/_reset")
+    httpx.post(f"{url}/_script", json=[script] * (2 * cells))
+    nb = nbformat.v4.new_notebook()
+    nb.cells.append(nbformat.v4.new_code_cell(SETUP))
+    chat_idx, floor_idx = [], []
+    for i in range(cells):
+        chat_idx.append(len(nb.cells))
+        nb.cells.append(
+            nbformat.v4.new_code_cell(f"%%chat\nIn one line, what is in @df? (question {i})")
+        )
+        nb.cells.append(nbformat.v4.new_code_cell(FETCH))
+        floor_idx.append(len(nb.cells))
+        nb.cells.append(nbformat.v4.new_code_cell(FLOOR))
+    nb.cells.append(nbformat.v4.new_code_cell(CPU_REPORT))
+    env = {
+        **os.environ,
+        "BENCH_URL": url,
+        "JUPYCHAT_STORE": f"{tmp}/store.db",
+        "JUPYCHAT_CONFIG": f"{tmp}/config.toml",
+        "JUPYCHAT_MODEL": f"openai-compatible:bench@{url}/v1",
+        "PYTHONPATH": str(ROOT / "src"),
+    }
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=True)
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        client.execute()
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    server = httpx.get(f"{url}/_timings").json()
+    assert len(server) == 2 * cells, f"expected {2 * cells} requests, server saw {len(server)}"
+    chat = [kernel_seconds(nb.cells[c]) - server[2 * k] for k, c in enumerate(chat_idx)]
+    floor = [kernel_seconds(nb.cells[c]) - server[2 * k + 1] for k, c in enumerate(floor_idx)]
+    # _cpu[i] is the CPU of cell i (the setup cell's entry counts from the hooks' setup)
+    cpu = json.loads(nb.cells[-1].outputs[0]["text"])
+    return {
+        "chat": chat,
+        "floor": floor,
+        "chat_cpu": [cpu[c] for c in chat_idx],
+        "floor_cpu": [cpu[c] for c in floor_idx],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cells", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--tokens", type=int, default=200)
+    args = parser.parse_args()
+    proc, url = spawn()
+    runs: list[dict[str, list[float]]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in range(args.rounds):
+                run = one_round(url, args.cells, args.tokens, tmp)
+                os.remove(f"{tmp}/store.db")
+                runs.append(run)
+                print(
+                    f"round {r + 1}: chat cells 2..{args.cells} median "
+                    f"{statistics.median(run['chat'][1:]) * 1e3:.1f} ms, floor "
+                    f"{statistics.median(run['floor'][1:]) * 1e3:.1f} ms"
+                )
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    def later(key: str) -> float:
+        return statistics.median(v for run in runs for v in run[key][1:]) * 1e3
+
+    def first(key: str) -> float:
+        return statistics.median(run[key][0] for run in runs) * 1e3
+
+    figures = {
+        "first_chat_ms": first("chat"),
+        "chat_ms": later("chat"),
+        "floor_ms": later("floor"),
+        "chat_cpu_ms": later("chat_cpu"),
+        "floor_cpu_ms": later("floor_cpu"),
+    }
+    figures["ratio"] = figures["chat_ms"] / figures["floor_ms"]
+    figures["cpu_ratio"] = figures["chat_cpu_ms"] / figures["floor_cpu_ms"]
+    print()
+    print(f"median over {args.rounds} rounds; wall = kernel time - server time; cpu = kernel CPU")
+    print(f"{'cell':<44}{'wall ms':>9}{'cpu ms':>9}")
+    print(
+        f"{'first %%chat cell (describes df cold)':<44}{figures['first_chat_ms']:>9.1f}"
+        f"{first('chat_cpu'):>9.1f}"
+    )
+    print(f"{'%%chat cells 2..N':<44}{figures['chat_ms']:>9.1f}{figures['chat_cpu_ms']:>9.1f}")
+    print(
+        f"{'bare httpx + display, same body (floor)':<44}{figures['floor_ms']:>9.1f}"
+        f"{figures['floor_cpu_ms']:>9.1f}"
+    )
+    print(
+        f"ratio chat/floor: wall {figures['ratio']:.2f}x, cpu {figures['cpu_ratio']:.2f}x "
+        "(target <= 1.25x)"
+    )
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
