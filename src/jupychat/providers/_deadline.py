@@ -25,6 +25,8 @@ and the session (which knows whether text arrived) keeps or drops it.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import socket
 import sys
 import threading
@@ -119,14 +121,65 @@ class Deadline:
         return left is None or wait < left
 
 
+class _Alarms:
+    """One daemon thread that fires every :class:`Watchdog` when its time comes.
+
+    A timer thread per request cost a thread start and two GIL hand-overs on every turn;
+    one sleeping thread with a heap of times costs a heap push. Entries are dropped
+    lazily: a watchdog that moved or closed no longer matches its old entry, which is
+    skipped when it comes up (and the heap is compacted when stale entries pile up).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, Watchdog]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, at: float, dog: Watchdog) -> None:
+        with self._cond:
+            if len(self._heap) > 256:
+                self._heap = [e for e in self._heap if e[2].due(e[0])]
+                heapq.heapify(self._heap)
+            entry = (at, next(self._seq), dog)
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():  # first use, or a fork
+                self._thread = threading.Thread(
+                    target=self._run, name="jupychat-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0] is entry:
+                self._cond.notify()  # the thread sleeps until a later time: wake it
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and not self._heap[0][2].due(self._heap[0][0]):
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                at, _, dog = self._heap[0]
+                left = at - time.monotonic()
+                if left > 0:
+                    self._cond.wait(left)
+                    continue
+                heapq.heappop(self._heap)
+                dog.fire()
+
+
+_ALARMS = _Alarms()
+
+
 class Watchdog:
     """Cuts a blocked synchronous read at a time: shuts the response's socket down.
 
     A socket shut down from another thread makes a blocked ``recv`` return at once (the
     read then fails as a dropped connection, which the driver reports as the deadline).
-    The timer is disarmed before the response is closed, so a connection handed back to
-    the pool is never touched. Responses without a socket (``httpx.MockTransport``) are
-    left to the per-piece checks.
+    The watchdog is disarmed before the response is closed, so a connection handed back
+    to the pool is never touched. Responses without a socket (``httpx.MockTransport``)
+    are left to the per-piece checks. One shared thread (:class:`_Alarms`) does the
+    waiting for every watchdog.
     """
 
     def __init__(self, response: httpx.Response, at: float | None) -> None:
@@ -140,7 +193,6 @@ class Watchdog:
         self._sock = sock if isinstance(sock, socket.socket) else None
         self._lock = threading.Lock()
         self._armed = self._sock is not None
-        self._timer: threading.Timer | None = None
         self._at: float | None = None
         self.fired = False
         self.move(at)
@@ -149,15 +201,16 @@ class Watchdog:
         """Fire at ``at`` instead (only ever earlier; ``None`` keeps the current time)."""
         if at is None or not self._armed or (self._at is not None and at >= self._at):
             return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._at = at
         # a hair late rather than early: the driver then sees the deadline as passed
-        self._timer = threading.Timer(max(0.0, at - time.monotonic()) + 0.002, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        self._at = at + 0.002
+        _ALARMS.schedule(self._at, self)
 
-    def _fire(self) -> None:
+    def due(self, at: float) -> bool:
+        """Whether an alarm set for ``at`` is still this watchdog's current one."""
+        return self._armed and self._at == at
+
+    def fire(self) -> None:
+        """Shut the socket down now (the alarm thread calls this at the time)."""
         with self._lock:
             if not self._armed or self._sock is None:
                 return
@@ -170,8 +223,6 @@ class Watchdog:
     def close(self) -> None:
         with self._lock:
             self._armed = False
-        if self._timer is not None:
-            self._timer.cancel()
 
     def __enter__(self) -> Watchdog:
         return self
