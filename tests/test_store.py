@@ -396,7 +396,7 @@ def test_list_orders_by_updated_and_filters(store):
     store.append_messages(a, [user("bump")])
     assert store.latest()["id"] == a
     summary = store.sessions()[0]
-    assert set(summary) == {
+    assert set(summary) - {"owner"} == {  # PostgreSQL also names the owner
         "id",
         "title",
         "name",
