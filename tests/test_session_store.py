@@ -15,9 +15,12 @@ from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore
 
 
-@pytest.fixture
-def store(tmp_path):
-    return SessionStore(tmp_path / "sessions.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The same tests on both backends."""
+    if request.param == "sqlite":
+        return SessionStore(tmp_path / "sessions.db")
+    return SessionStore(request.getfixturevalue("pg_url"))
 
 
 @pytest.fixture
