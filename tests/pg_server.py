@@ -72,20 +72,41 @@ def postgres_server(extra: tuple[str, ...] = ()) -> Iterator[PgServer]:
     try:
         subprocess.run(
             _as_owner(
-                [initdb, "-D", str(data), "-U", "jupychat", "--auth=trust", "-E", "UTF8"]
-                + ["--locale=C.UTF-8", "-N"]
+                [
+                    initdb,
+                    "-D",
+                    str(data),
+                    "-U",
+                    "jupychat",
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "-N",
+                ]
             ),
             check=True,
             capture_output=True,
         )
         options = " ".join(
-            [f"-k {folder}", "-h 127.0.0.1", f"-p {port}", "-c fsync=off"]
-            + ["-c synchronous_commit=off", "-c full_page_writes=off", "-c max_connections=200"]
-            + list(extra)
+            [
+                f"-k {folder}",
+                "-h 127.0.0.1",
+                f"-p {port}",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=200",
+                *list(extra),
+            ]
         )
         subprocess.run(
-            _as_owner([pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options, "-w"])
-            + ["start"],
+            [
+                *_as_owner(
+                    [pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-o", options, "-w"]
+                ),
+                "start",
+            ],
             check=True,
             capture_output=True,
         )

@@ -72,7 +72,7 @@ def test_each_user_lists_and_searches_only_their_own(hub, sessions):
 
 
 @pytest.mark.parametrize(
-    "method, path",
+    ("method", "path"),
     [
         ("GET", "sessions/{}"),
         ("PATCH", "sessions/{}"),
@@ -118,7 +118,9 @@ def test_sharing_opens_the_transcript_read_only_and_revoking_closes_it(hub, sess
         assert record.json()["messages"][0]["content"][0]["text"].endswith("budget")
         page = bob.get(f"{hub[1]['bob'].url}/jupychat/sessions/{urllib.parse.quote(a)}")
         assert page.status_code == 200 and "narwhal budget" in page.text
-        assert "alice" in page.text and "jc-delete" not in page.text and "jc-rename" not in page.text
+        assert (
+            "alice" in page.text and "jc-delete" not in page.text and "jc-rename" not in page.text
+        )
         export = bob.get(_api(hub, "bob", f"sessions/{a}/export"), params={"format": "md"})
         assert export.status_code == 200 and "narwhal budget" in export.text
         # ... but cannot change it, or pass it on

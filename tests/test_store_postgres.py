@@ -16,9 +16,8 @@ import pytest
 from jupychat import ChatSession
 from jupychat.errors import StoreError
 from jupychat.providers.fake import get_fake
-from jupychat.store import SessionStore
+from jupychat.store import SessionStore, pg_migrations
 from jupychat.store import migrations as sqlite_migrations
-from jupychat.store import pg_migrations
 from jupychat.store.postgres import PostgresStore, current_user
 
 
@@ -152,7 +151,9 @@ def test_row_level_security_holds_for_an_ordinary_database_role(stores, pg_url):
     with psycopg.connect(pg_url, autocommit=True) as admin:
         admin.execute("DROP ROLE IF EXISTS jc_app")
         admin.execute("CREATE ROLE jc_app LOGIN")
-        admin.execute("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA jupychat TO jc_app")
+        admin.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA jupychat TO jc_app"
+        )
     app_url = pg_url.replace("jupychat@", "jc_app@")
     with psycopg.connect(app_url) as conn:  # straight at the tables, no views
         conn.execute("SELECT set_config('jupychat.user', 'bob', false)")

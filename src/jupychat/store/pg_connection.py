@@ -127,7 +127,7 @@ def map_error(exc: BaseException, where: str, timeout: float) -> StoreError:
     if isinstance(exc, (PoolTimeout, psycopg.OperationalError)) and not isinstance(
         exc, (pgerr.QueryCanceled, pgerr.SerializationFailure, pgerr.DeadlockDetected)
     ):
-        detail = "no connection within %gs" % timeout if isinstance(exc, PoolTimeout) else ""
+        detail = f"no connection within {timeout:g}s" if isinstance(exc, PoolTimeout) else ""
         detail = detail or _first_line(exc).replace(where, "")[:160]
         return StoreError(
             f"cannot reach the session store database {where} ({detail}); check that "

@@ -7,8 +7,9 @@ row SQL runs on either. To mirror a new SQLite migration, add a function with th
 match). The pending migrations run in one transaction under a transaction-level
 advisory lock, each in a savepoint together with the row recording its name in
 ``jupychat._jupychat_migrations``: a failure leaves the database as it was, and two
-servers opening a fresh database at once apply each migration exactly once. A database holding a migration this version does not know was written
-by a newer jupychat and is refused.
+servers opening a fresh database at once apply each migration exactly once. A
+database holding a migration this version does not know was written by a newer
+jupychat and is refused.
 
 Differences from SQLite, all in the base tables of schema ``jupychat``: integer keys are
 ``bigint`` identities; ids sort bytewise (``COLLATE "C"``, for ``match_ids``); sessions

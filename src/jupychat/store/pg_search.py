@@ -61,7 +61,7 @@ def tsquery(text: str) -> tuple[str, list[Any]]:
             continue
         if word.endswith("*"):
             parts.append("to_tsquery('simple', ?::text)")
-            params.append(" <-> ".join(pieces[:-1] + [pieces[-1].lower() + ":*"]))
+            params.append(" <-> ".join([*pieces[:-1], pieces[-1].lower() + ":*"]))
         else:
             parts.append(f"plainto_tsquery('simple', {NORMALIZE.format('?::text')})")
             params.append(word)

@@ -30,7 +30,7 @@ from . import pg_search
 from .pg_connection import PgDatabase, redact_url
 from .sqlite import SessionStore, Summary
 
-__all__ = ["EVERYONE", "PostgresStore", "current_user"]
+__all__ = ["EVERYONE", "PostgresStore", "current_user", "grantees"]
 
 EVERYONE = "*"
 _NAME = re.compile(r"^[^\s\x00-\x1f\x7f]{1,200}$")
@@ -47,7 +47,8 @@ def current_user() -> str:
         return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "user"
 
 
-def _grantees(users: str | Iterable[str]) -> list[str]:
+def grantees(users: str | Iterable[str]) -> list[str]:
+    """Validated, sorted, distinct user names (``"*"``: everyone); else a StoreError."""
     names = [users] if isinstance(users, str) else list(users)
     if not names:
         raise StoreError("name at least one user to share with (or '*' for everyone)")
@@ -91,17 +92,18 @@ class PostgresStore(SessionStore):
         url = config.resolve("store", path)
         if not isinstance(url, str):
             raise StoreError("PostgresStore needs a postgresql:// URL (set JUPYCHAT_STORE)")
-        self._db = PgDatabase(  # type: ignore[assignment]
+        self._pg = PgDatabase(
             url, user=user or current_user(), timeout=timeout, pool_size=pool_size
         )
+        self._db = self._pg  # type: ignore[assignment]  # the same read/write/close API
 
     @property
     def user(self) -> str:
         """The user this store acts for (the owner of the sessions it creates)."""
-        return str(self._db.user)
+        return str(self._pg.user)
 
     def __repr__(self) -> str:
-        return f"PostgresStore({redact_url(self._db.url)!r}, user={self.user!r})"
+        return f"PostgresStore({redact_url(self._pg.url)!r}, user={self.user!r})"
 
     # -- listing and search -----------------------------------------------------------
 
@@ -143,27 +145,23 @@ class PostgresStore(SessionStore):
             return None
 
         def run(conn: Any) -> str | None:
-            row = conn.execute(
-                "SELECT owner FROM sessions WHERE id = %s", (session_id,)
-            ).fetchone()
+            row = conn.execute("SELECT owner FROM sessions WHERE id = %s", (session_id,)).fetchone()
             if row is None:
                 return None
             return "owner" if row[0] == self.user else "reader"
 
-        return self._db.raw(run, writing=False)
+        return self._pg.raw(run, writing=False)
 
     def owner(self, session_id: str) -> str:
         """The user who owns a session this user may read."""
 
         def run(conn: Any) -> str:
-            row = conn.execute(
-                "SELECT owner FROM sessions WHERE id = %s", (session_id,)
-            ).fetchone()
+            row = conn.execute("SELECT owner FROM sessions WHERE id = %s", (session_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no session {session_id}; list them with %chat sessions")
             return str(row[0])
 
-        return self._db.raw(run, writing=False)
+        return self._pg.raw(run, writing=False)
 
     def _owned_pk(self, conn: Any, session_id: str) -> int:
         row = conn.execute("SELECT pk FROM sessions WHERE id = %s", (session_id,)).fetchone()
@@ -178,7 +176,7 @@ class PostgresStore(SessionStore):
 
         Returns everyone the session is shared with afterwards.
         """
-        names = _grantees(users)
+        names = grantees(users)
 
         def run(conn: Any) -> list[str]:
             pk = self._owned_pk(conn, session_id)
@@ -191,11 +189,11 @@ class PostgresStore(SessionStore):
                     )
             return self._grantee_list(conn, pk)
 
-        return self._db.raw(run)
+        return self._pg.raw(run)
 
     def unshare(self, session_id: str, users: str | Iterable[str] | None = None) -> list[str]:
         """Revoke read access (``None``: from everyone); returns who still has it."""
-        names = None if users is None else _grantees(users)
+        names = None if users is None else grantees(users)
 
         def run(conn: Any) -> list[str]:
             pk = self._owned_pk(conn, session_id)
@@ -208,11 +206,11 @@ class PostgresStore(SessionStore):
                 )
             return self._grantee_list(conn, pk)
 
-        return self._db.raw(run)
+        return self._pg.raw(run)
 
     def shared_with(self, session_id: str) -> list[str]:
         """Who may read a session you own (``"*"``: everyone)."""
-        return self._db.raw(
+        return self._pg.raw(
             lambda conn: self._grantee_list(conn, self._owned_pk(conn, session_id)),
             writing=True,
         )

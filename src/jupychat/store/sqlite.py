@@ -37,8 +37,8 @@ from jupychat.errors import StoreError
 
 from . import checkpoints, lineage, sync, tables
 from .connection import Database
-from .pg_connection import is_postgres_url
 from .paths import default_store_path, resolve_store_path
+from .pg_connection import is_postgres_url
 from .records import (
     dumps,
     message_rows,
