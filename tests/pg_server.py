@@ -10,6 +10,7 @@ so every store starts from nothing, exactly as a user's first ``JUPYCHAT_STORE``
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 import shutil
@@ -21,7 +22,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-BINDIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin")
+BINDIRS = (
+    *sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))[::-1],
+    "/usr/local/bin",
+    "/usr/bin",
+)
 _counter = itertools.count(1)
 
 
