@@ -623,11 +623,13 @@ def test_save_meta_needs_a_stored_session(store):
 
 
 def test_search_walks_matches_in_windows(store, monkeypatch):
+    from jupychat.store import pg_search
     from jupychat.store import search as store_sqlite
 
     # Tiny windows, so a handful of sessions exercises the windowed walk.
-    monkeypatch.setattr(store_sqlite, "SEARCH_WINDOW", 2)
-    monkeypatch.setattr(store_sqlite, "SEARCH_SCAN", 3)
+    for module in (store_sqlite, pg_search):
+        monkeypatch.setattr(module, "SEARCH_WINDOW", 2)
+        monkeypatch.setattr(module, "SEARCH_SCAN", 3)
     old = [store.create(notebook="/old.ipynb", messages=[user(f"alpha old {i}")]) for i in range(3)]
     new = [
         store.create(notebook="/new.ipynb", messages=[user(f"alpha new {i}"), reply("alpha")])

@@ -6,17 +6,21 @@ runs unchanged on it, through :class:`PgConn`, a thin adapter that gives a psyco
 connection the ``sqlite3`` calling convention those modules use (``?`` placeholders,
 ``cursor.lastrowid`` after an ``INSERT``, ``LIMIT -1`` for "no limit").
 
-Every call is one transaction at ``REPEATABLE READ`` (one consistent snapshot; reads are
-``READ ONLY``) that first sets two transaction-local settings: ``jupychat.user`` (the
-caller) and ``search_path``. The base tables live in the ``jupychat`` schema; the store
+Every call is one transaction that first sets two transaction-local settings:
+``jupychat.user`` (the caller) and ``search_path``. Reads run at ``REPEATABLE READ READ
+ONLY`` (one consistent snapshot). Writes run at ``READ COMMITTED``, and the first thing
+every write does, looking its session up by id, takes that row's lock (the adapter adds
+``FOR UPDATE`` to that lookup): two writers of one session queue on its row instead of
+failing, and the second then sees everything the first committed, as with SQLite's
+``BEGIN IMMEDIATE``, while writers of different sessions never wait for each other. The base tables live in the ``jupychat`` schema; the store
 SQL names them unqualified and so reaches them through views (see :mod:`.pg_migrations`):
 ``jupychat_read`` shows the caller's own sessions plus those shared with them,
 ``jupychat_write`` only the caller's own, with ``CHECK OPTION`` so nothing can be written
 into another user's session. The ownership rule is therefore part of every query, for
 any database role; row-level security on the base tables repeats it for roles that are
-not superusers. Two writers of the same session conflict on its row (every write bumps
-its ``revision``): the later one gets a serialization failure and is run again after a
-short jittered wait, exactly like a SQLite lock retry, so concurrent turns are never lost.
+not superusers. A deadlock or a race on a unique key (two kernels creating one session)
+rolls the transaction back and runs it again after a short jittered wait, like a SQLite
+lock retry, so concurrent turns are never lost.
 
 Connections come from a ``psycopg_pool`` pool, opened on first use (creating a store
 costs nothing) and per process (a forked child opens its own). Getting a connection
@@ -46,6 +50,8 @@ SCHEMES = ("postgresql://", "postgres://")
 READ_PATH, WRITE_PATH = "jupychat_read", "jupychat_write"
 RETRY_STATES = {"40001", "40P01", "23505"}  # serialization failure, deadlock, unique race
 _INSERT = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
+# A write's lookup of its session by id: it locks the row (see the design note).
+_LOOKUP = re.compile(r"^\s*SELECT [\w\s,]+ FROM sessions WHERE id = \?\s*$", re.IGNORECASE)
 _RETURNING = {"sessions": "pk", "messages": "id", "checkpoints": "id"}
 
 
@@ -69,8 +75,10 @@ def redact_url(url: str) -> str:
 
 
 @functools.lru_cache(maxsize=512)
-def translate(sql: str) -> tuple[str, str | None]:
+def translate(sql: str, writing: bool = False) -> tuple[str, str | None]:
     """SQLite-style SQL to psycopg's: (SQL, the column an INSERT must return or None)."""
+    if writing and _LOOKUP.match(sql):
+        sql += " FOR UPDATE"
     out = sql.replace("%", "%%").replace("LIMIT ?", "LIMIT nullif(?::bigint, -1)")
     out = out.replace("?", "%s")
     returning = None
@@ -102,11 +110,12 @@ class _Inserted:
 class PgConn:
     """A psycopg connection inside a transaction, called the way ``sqlite3`` is."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, writing: bool = False) -> None:
         self.raw = conn
+        self.writing = writing
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        text, returning = translate(sql)
+        text, returning = translate(sql, self.writing)
         cursor = self.raw.execute(text, tuple(params))
         return _Inserted(cursor) if returning else cursor
 
@@ -284,8 +293,8 @@ class PgDatabase:
             time.sleep(random.uniform(0.002, 0.01) * 2 ** min(attempt, 6))
 
     def _run(self, conn: Any, fn: Callable[[PgConn], T], writing: bool) -> T:
-        mode = "" if writing else " READ ONLY"
-        conn.execute(f"BEGIN ISOLATION LEVEL REPEATABLE READ{mode}")
+        mode = "READ COMMITTED" if writing else "REPEATABLE READ READ ONLY"
+        conn.execute(f"BEGIN ISOLATION LEVEL {mode}")
         try:
             conn.execute(
                 "SELECT set_config('jupychat.user', %s, true), "
@@ -297,7 +306,7 @@ class PgDatabase:
                     f"{int(self.timeout * 6000)}ms",
                 ),
             )
-            result = fn(PgConn(conn))
+            result = fn(PgConn(conn, writing))
             conn.execute("COMMIT")
             return result
         except BaseException:

@@ -13,8 +13,9 @@ jupychat and is refused.
 
 Differences from SQLite, all in the base tables of schema ``jupychat``: integer keys are
 ``bigint`` identities; ids sort bytewise (``COLLATE "C"``, for ``match_ids``); sessions
-carry an ``owner`` (default: the transaction's ``jupychat.user``); ``shares`` lists who
-may read a session (a user name, or ``*`` for everyone); full-text search is a stored
+carry an ``owner`` (default: the transaction's ``jupychat.user``) and ``readers``, the
+users it is shared with read-only (names, or ``*`` for everyone: an array on the row, so
+checking it costs nothing per row, unlike a join to a table of shares); full-text search is a stored
 ``tsvector`` column with a GIN index instead of an FTS5 table.
 
 The access layer is *derived*, not migrated: after the migrations, :func:`install_access`
@@ -78,20 +79,13 @@ def m001_sessions(conn: Any) -> None:
             message_count bigint NOT NULL DEFAULT 0,
             input_tokens bigint NOT NULL DEFAULT 0,
             output_tokens bigint NOT NULL DEFAULT 0,
-            owner text NOT NULL DEFAULT {CALLER}
+            owner text NOT NULL DEFAULT {CALLER},
+            readers text[] NOT NULL DEFAULT '{{}}'
         )""",
         f"CREATE INDEX sessions_by_updated ON {SCHEMA}.sessions (updated_at)",
         f"CREATE INDEX sessions_by_owner ON {SCHEMA}.sessions (owner, updated_at)",
         f"CREATE INDEX sessions_by_notebook ON {SCHEMA}.sessions (notebook, updated_at)",
         f"CREATE INDEX sessions_by_name ON {SCHEMA}.sessions (name, updated_at)",
-        f"""CREATE TABLE {SCHEMA}.shares (
-            session_pk bigint NOT NULL REFERENCES {SCHEMA}.sessions (pk) ON DELETE CASCADE,
-            grantee text NOT NULL,
-            owner text NOT NULL DEFAULT {CALLER},
-            created_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (session_pk, grantee)
-        )""",
-        f"CREATE INDEX shares_by_grantee ON {SCHEMA}.shares (grantee, session_pk)",
     )
 
 
@@ -171,23 +165,22 @@ def m005_revisions(conn: Any) -> None:
 
 # -- the access layer ------------------------------------------------------------------
 
-VISIBLE = (
-    f"(s.owner = {CALLER} OR EXISTS (SELECT 1 FROM {SCHEMA}.shares h "
-    f"WHERE h.session_pk = s.pk AND h.grantee IN ({CALLER}, '*')))"
-)
-OWNED = f"(s.owner = {CALLER})"
+# The caller is looked up once per query (a scalar subquery is an InitPlan), not per row.
+ME = f"(SELECT {CALLER})"
+VISIBLE = f"(s.owner = {ME} OR s.readers && (SELECT ARRAY[{CALLER}, '*']))"
+OWNED = f"(s.owner = {ME})"
 
 
 def _views(schema: str, rule: str, check: str) -> list[str]:
     return [
         f"DROP SCHEMA IF EXISTS {schema} CASCADE",
         f"CREATE SCHEMA {schema}",
-        f"CREATE VIEW {schema}.sessions WITH (security_barrier) AS "
+        f"CREATE VIEW {schema}.sessions AS "
         f"SELECT * FROM {SCHEMA}.sessions s WHERE {rule}{check}",
-        f"CREATE VIEW {schema}.messages WITH (security_barrier) AS "
+        f"CREATE VIEW {schema}.messages AS "
         f"SELECT * FROM {SCHEMA}.messages m WHERE m.session_pk IN "
         f"(SELECT s.pk FROM {SCHEMA}.sessions s WHERE {rule}){check}",
-        f"CREATE VIEW {schema}.checkpoints WITH (security_barrier) AS "
+        f"CREATE VIEW {schema}.checkpoints AS "
         f"SELECT * FROM {SCHEMA}.checkpoints c WHERE c.session_pk IN "
         f"(SELECT s.pk FROM {SCHEMA}.sessions s WHERE {rule}){check}",
     ]
@@ -198,14 +191,9 @@ def _policies() -> list[str]:
     seen_session = f"session_pk IN (SELECT s.pk FROM {SCHEMA}.sessions s)"  # RLS applies
     out: list[str] = []
     rules = {
-        "sessions": (
-            f"owner = {CALLER} OR EXISTS (SELECT 1 FROM {SCHEMA}.shares h WHERE "
-            f"h.session_pk = {SCHEMA}.sessions.pk AND h.grantee IN ({CALLER}, '*'))",
-            f"owner = {CALLER}",
-        ),
+        "sessions": (f"owner = {CALLER} OR readers && ARRAY[{CALLER}, '*']", f"owner = {CALLER}"),
         "messages": (seen_session, own_session),
         "checkpoints": (seen_session, own_session),
-        "shares": (f"grantee IN ({CALLER}, '*') OR owner = {CALLER}", f"owner = {CALLER}"),
     }
     for table, (read, write) in rules.items():
         name = f"{SCHEMA}.{table}"

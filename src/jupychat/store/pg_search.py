@@ -4,11 +4,20 @@ Design note: the queries name ``sessions`` and ``messages`` unqualified, so they
 the caller's read views (own and shared sessions only; see :mod:`.pg_migrations`).
 Messages carry a stored ``tsvector`` (configuration ``simple``, over the text with every
 run of non-alphanumerics made a space, which splits words the way SQLite's FTS5
-``unicode61`` tokenizer does) with a GIN index. A search takes the newest
-``SEARCH_SCAN`` active matches that pass the filters (the GIN index finds them; only
-their ids are sorted), ranks just those with ``ts_rank``, keeps each session's best
-message, and builds ``ts_headline`` snippets for the page it returns. So the cost is
-bounded for very common words, and the ranking is exact for the rest, as in SQLite.
+``unicode61`` tokenizer does) with a GIN index.
+
+A search works like SQLite's: it walks the matching active messages newest first in
+windows of ``SEARCH_WINDOW``, asks which of their sessions the caller may read and pass
+the filters (through the read view: the ownership rule applies; each session is asked
+about once), keeps each such session's best ``ts_rank``, and stops once it has seen
+``SEARCH_SCAN`` matches and enough sessions (one window here: a window of a very common
+word costs PostgreSQL more than FTS5); only the page it returns gets summaries and ``ts_headline``
+snippets (read through the views again). The walk reads only ids and ranks of the
+messages table itself, so the planner sees the words alone and picks the plan by how
+common they are: a rare word is looked up in the GIN index, a very common one is found
+by walking the newest messages backwards until a window has matched. Mixing in the
+readable-sessions test would hide that from it (it cannot know how many sessions the
+caller reads) and ruin the plan either way.
 ``rank`` is ``-ts_rank``: lower is better on both backends.
 
 The user's search text becomes ``tsquery`` values through PostgreSQL's own parsers
@@ -26,11 +35,20 @@ from typing import Any
 from jupychat.errors import StoreError
 
 from .records import dumps
-from .search import _position
 
-__all__ = ["SEARCH_SCAN", "SUMMARY_COLS", "listing", "metadata_filter", "search", "tsquery"]
+__all__ = [
+    "SEARCH_SCAN",
+    "SEARCH_WINDOW",
+    "SUMMARY_COLS",
+    "listing",
+    "metadata_filter",
+    "search",
+    "tsquery",
+]
 
-SEARCH_SCAN = 5000
+SEARCH_WINDOW = 2500  # matches fetched per step of a search
+SEARCH_SCAN = 2500  # matches ranked before a search may stop early (SQLite: 5000)
+SCHEMA = "jupychat"
 SUMMARY_COLS = (
     "s.id, s.title, s.name, s.notebook, s.model, s.created_at, s.updated_at, "
     "s.message_count, s.input_tokens, s.output_tokens, s.metadata, s.owner"
@@ -139,33 +157,69 @@ def search(
 ) -> list[Summary]:
     """Visible sessions whose active messages match ``query``, best first (see the note)."""
     expr, qparams = query
-    where = "".join(f" AND {c}" for c in clauses)
-    sql = (
-        f"WITH q AS MATERIALIZED (SELECT {expr} AS q), "
-        "hits AS MATERIALIZED (SELECT m.id, m.session_pk, m.tsv FROM messages m "
-        "JOIN sessions s ON s.pk = m.session_pk, q "
-        f"WHERE m.tsv @@ q.q AND m.superseded IS NULL{where} "
-        "ORDER BY m.id DESC LIMIT ?), "
-        "ranked AS (SELECT DISTINCT ON (h.session_pk) h.session_pk, h.id, "
-        "ts_rank(h.tsv, q.q) AS r FROM hits h, q "
-        "ORDER BY h.session_pk, ts_rank(h.tsv, q.q) DESC, h.id DESC) "
-        "SELECT session_pk, id, r FROM ranked ORDER BY r DESC, id DESC LIMIT ? OFFSET ?"
-    )
-    scan = max(SEARCH_SCAN, 4 * (offset + limit))
-    page = conn.execute(sql, (*qparams, *params, scan, limit, offset)).fetchall()
+    test = "".join(f" AND {c}" for c in clauses)
+    allowed: dict[int, bool] = {}
+    need = offset + limit
+    best: dict[int, tuple[float, int]] = {}
+    scanned, before = 0, None
+    while True:
+        sql = (
+            f"SELECT m.id, m.session_pk, ts_rank(m.tsv, ({expr})) FROM {SCHEMA}.messages m "
+            f"WHERE m.tsv @@ ({expr}) AND m.superseded IS NULL"
+        )
+        args: list[Any] = [*qparams, *qparams]
+        if before is not None:
+            sql += " AND m.id < ?"
+            args.append(before)
+        rows = conn.execute(sql + " ORDER BY m.id DESC LIMIT ?", (*args, SEARCH_WINDOW))
+        rows = rows.fetchall()
+        scanned += len(rows)
+        fresh = list({spk for _, spk, _ in rows if spk not in allowed})
+        if fresh:  # which of these sessions the caller may read (the view) and pass
+            ok = {
+                r[0]
+                for r in conn.execute(
+                    f"SELECT s.pk FROM sessions s WHERE s.pk = ANY(?){test}", (fresh, *params)
+                )
+            }
+            allowed.update((spk, spk in ok) for spk in fresh)
+        for mid, spk, rank in rows:
+            if allowed[spk] and (spk not in best or rank > best[spk][0]):
+                best[spk] = (rank, mid)
+        if len(rows) < SEARCH_WINDOW or (scanned >= SEARCH_SCAN and len(best) >= need):
+            break
+        before = rows[-1][0]
+    ordered = sorted(best.items(), key=lambda item: (-item[1][0], -item[1][1]))
+    page = [(spk, mid, rank) for spk, (rank, mid) in ordered[offset : offset + limit]]
+    if not page:
+        return []
+    ids = [mid for _, mid, _ in page]
+    rows = {
+        r[-1]: r
+        for r in conn.execute(
+            f"SELECT {SUMMARY_COLS}, s.pk FROM sessions s WHERE s.pk = ANY(?)",
+            ([spk for spk, _, _ in page],),
+        )
+    }
+    # the snippet, and the message's place among its session's active messages
+    # (its seq, unless something before it was superseded)
+    hits = {
+        r[0]: r[1:]
+        for r in conn.execute(
+            f"SELECT m.id, ts_headline('simple', m.text, ({expr}), ?), "
+            "CASE WHEN s.next_seq = s.message_count THEN m.seq ELSE "
+            "(SELECT count(*) FROM messages x WHERE x.session_pk = m.session_pk "
+            "AND x.seq < m.seq AND x.superseded IS NULL) END "
+            "FROM messages m JOIN sessions s ON s.pk = m.session_pk WHERE m.id = ANY(?)",
+            (*qparams, HEADLINE, ids),
+        )
+    }
     out = []
     for spk, mid, rank in page:
-        row = conn.execute(
-            f"SELECT {SUMMARY_COLS} FROM sessions s WHERE s.pk = ?", (spk,)
-        ).fetchone()
-        hit = conn.execute(
-            f"SELECT ts_headline('simple', m.text, {expr}, ?), m.seq FROM messages m "
-            "WHERE m.id = ?",
-            (*qparams, HEADLINE, mid),
-        ).fetchone()
-        item = summary(row)
-        item["snippet"] = hit[0] if hit else ""
-        item["match_index"] = _position(conn, spk, hit[1], item["message_count"]) if hit else None
+        item = summary(rows[spk])
+        snippet, index = hits.get(mid, ("", None))
+        item["snippet"] = snippet
+        item["match_index"] = None if index is None else int(index)
         item["rank"] = -float(rank)
         out.append(item)
     return out

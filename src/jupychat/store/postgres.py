@@ -163,64 +163,49 @@ class PostgresStore(SessionStore):
 
         return self._pg.raw(run, writing=False)
 
-    def _owned_pk(self, conn: Any, session_id: str) -> int:
-        row = conn.execute("SELECT pk FROM sessions WHERE id = %s", (session_id,)).fetchone()
-        if row is None:
-            raise StoreError(
-                f"no session {session_id} of yours; only its owner can share it or revoke it"
-            )
-        return int(row[0])
-
     def share(self, session_id: str, users: str | Iterable[str]) -> list[str]:
         """Let ``users`` (names, or ``"*"`` for everyone) read a session you own.
 
         Returns everyone the session is shared with afterwards.
         """
         names = grantees(users)
-
-        def run(conn: Any) -> list[str]:
-            pk = self._owned_pk(conn, session_id)
-            for name in names:
-                if name != self.user:
-                    conn.execute(
-                        "INSERT INTO jupychat.shares (session_pk, grantee, owner) "
-                        "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                        (pk, name, self.user),
-                    )
-            return self._grantee_list(conn, pk)
-
-        return self._pg.raw(run)
+        return self._set_readers(session_id, "readers || %s::text[]", names)
 
     def unshare(self, session_id: str, users: str | Iterable[str] | None = None) -> list[str]:
         """Revoke read access (``None``: from everyone); returns who still has it."""
-        names = None if users is None else grantees(users)
-
-        def run(conn: Any) -> list[str]:
-            pk = self._owned_pk(conn, session_id)
-            if names is None:
-                conn.execute("DELETE FROM jupychat.shares WHERE session_pk = %s", (pk,))
-            else:
-                conn.execute(
-                    "DELETE FROM jupychat.shares WHERE session_pk = %s AND grantee = ANY(%s)",
-                    (pk, names),
-                )
-            return self._grantee_list(conn, pk)
-
-        return self._pg.raw(run)
+        if users is None:
+            return self._set_readers(session_id, "%s::text[]", [])
+        names = grantees(users)
+        return self._set_readers(
+            session_id, "array(SELECT unnest(readers) EXCEPT SELECT unnest(%s::text[]))", names
+        )
 
     def shared_with(self, session_id: str) -> list[str]:
         """Who may read a session you own (``"*"``: everyone)."""
-        return self._pg.raw(
-            lambda conn: self._grantee_list(conn, self._owned_pk(conn, session_id)),
-            writing=True,
-        )
+
+        def run(conn: Any) -> list[str]:
+            row = conn.execute("SELECT readers FROM sessions WHERE id = %s", (session_id,))
+            return sorted(self._owned_row(row.fetchone(), session_id)[0])
+
+        return self._pg.raw(run)
+
+    def _set_readers(self, session_id: str, value: str, names: list[str]) -> list[str]:
+        names = [n for n in names if n != self.user]  # the owner reads it anyway
+
+        def run(conn: Any) -> list[str]:
+            row = conn.execute(
+                "UPDATE sessions SET readers = array(SELECT DISTINCT r FROM "
+                f"unnest({value}) r ORDER BY r) WHERE id = %s RETURNING readers",
+                (names, session_id),
+            ).fetchone()
+            return list(self._owned_row(row, session_id)[0])
+
+        return self._pg.raw(run)
 
     @staticmethod
-    def _grantee_list(conn: Any, pk: int) -> list[str]:
-        return [
-            r[0]
-            for r in conn.execute(
-                "SELECT grantee FROM jupychat.shares WHERE session_pk = %s ORDER BY grantee",
-                (pk,),
+    def _owned_row(row: Any, session_id: str) -> Any:
+        if row is None:
+            raise StoreError(
+                f"no session {session_id} of yours; only its owner can share it or revoke it"
             )
-        ]
+        return row
