@@ -174,7 +174,7 @@ def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> 
                         stamp + ".000000+00:00",
                         stamp + ".500000+00:00",
                         "fake:echo",
-                        '{"project": "p%d"}' % (n % 20),
+                        f'{{"project": "p{n % 20}"}}',
                         f"u{n % users}",
                         1,
                         0,
@@ -186,7 +186,9 @@ def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> 
                 "SELECT pk FROM jupychat.sessions WHERE title LIKE 'session %' ORDER BY pk"
             )
         ]
-        per = [messages // sessions + (1 if i < messages % sessions else 0) for i in range(sessions)]
+        per = [
+            messages // sessions + (1 if i < messages % sessions else 0) for i in range(sessions)
+        ]
         rare_at = set(rng.sample(range(messages), 5))
         usage = Usage(40, 60).to_dict()
         stamp = "2025-01-01T00:00:00.000000+00:00"
@@ -239,8 +241,12 @@ def reads(url: str, facts: dict[str, Any], label: str, rows: list[tuple[str, flo
         )
         seen = len(store.sessions(limit=500))
         rows.append(
-            (f"list latest 50 ({label})", statistics.median(listing), statistics.median(base),
-             "< 20 ms")
+            (
+                f"list latest 50 ({label})",
+                statistics.median(listing),
+                statistics.median(base),
+                "< 20 ms",
+            )
         )
         for what, word in (("common word", common), (f"rare word '{RARE}'", RARE)):
             found = timed(lambda w=word: store.sessions(search=w), 7)

@@ -6,21 +6,23 @@ runs unchanged on it, through :class:`PgConn`, a thin adapter that gives a psyco
 connection the ``sqlite3`` calling convention those modules use (``?`` placeholders,
 ``cursor.lastrowid`` after an ``INSERT``, ``LIMIT -1`` for "no limit").
 
-Every call is one transaction that first sets two transaction-local settings:
-``jupychat.user`` (the caller) and ``search_path``. Reads run at ``REPEATABLE READ READ
-ONLY`` (one consistent snapshot). Writes run at ``READ COMMITTED``, and the first thing
-every write does, looking its session up by id, takes that row's lock (the adapter adds
-``FOR UPDATE`` to that lookup): two writers of one session queue on its row instead of
-failing, and the second then sees everything the first committed, as with SQLite's
-``BEGIN IMMEDIATE``, while writers of different sessions never wait for each other. The base tables live in the ``jupychat`` schema; the store
-SQL names them unqualified and so reaches them through views (see :mod:`.pg_migrations`):
-``jupychat_read`` shows the caller's own sessions plus those shared with them,
-``jupychat_write`` only the caller's own, with ``CHECK OPTION`` so nothing can be written
-into another user's session. The ownership rule is therefore part of every query, for
-any database role; row-level security on the base tables repeats it for roles that are
-not superusers. A deadlock or a race on a unique key (two kernels creating one session)
-rolls the transaction back and runs it again after a short jittered wait, like a SQLite
-lock retry, so concurrent turns are never lost.
+The base tables live in the ``jupychat`` schema; the store SQL names them unqualified
+and so reaches them through views (see :mod:`.pg_migrations`): ``jupychat_read`` shows
+the caller's own sessions plus those shared with them, ``jupychat_write`` only the
+caller's own, with ``CHECK OPTION`` so nothing can be written into another user's
+session. Every call is one transaction that first sets, transaction-locally,
+``jupychat.user`` (the caller) and the ``search_path`` to one of those. The ownership
+rule is therefore part of every query, for any database role; row-level security on
+the base tables repeats it for roles that are not superusers.
+
+Reads run at ``REPEATABLE READ READ ONLY`` (one consistent snapshot). Writes run at
+``READ COMMITTED``, and the first thing every write does, looking its session up by id,
+takes that row's lock (the adapter adds ``FOR UPDATE`` to that lookup): two writers of
+one session queue on its row instead of failing, and the second then sees everything
+the first committed, as with SQLite's ``BEGIN IMMEDIATE``, while writers of different
+sessions never wait for each other. A deadlock or a race on a unique key (two kernels
+creating one session) rolls the transaction back and runs it again after a short
+jittered wait, like a SQLite lock retry, so concurrent turns are never lost.
 
 Connections come from a ``psycopg_pool`` pool, opened on first use (creating a store
 costs nothing) and per process (a forked child opens its own). Getting a connection

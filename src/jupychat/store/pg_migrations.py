@@ -175,8 +175,7 @@ def _views(schema: str, rule: str, check: str) -> list[str]:
     return [
         f"DROP SCHEMA IF EXISTS {schema} CASCADE",
         f"CREATE SCHEMA {schema}",
-        f"CREATE VIEW {schema}.sessions AS "
-        f"SELECT * FROM {SCHEMA}.sessions s WHERE {rule}{check}",
+        f"CREATE VIEW {schema}.sessions AS SELECT * FROM {SCHEMA}.sessions s WHERE {rule}{check}",
         f"CREATE VIEW {schema}.messages AS "
         f"SELECT * FROM {SCHEMA}.messages m WHERE m.session_pk IN "
         f"(SELECT s.pk FROM {SCHEMA}.sessions s WHERE {rule}){check}",
