@@ -26,7 +26,9 @@ jittered wait, like a SQLite lock retry, so concurrent turns are never lost.
 
 Connections come from a ``psycopg_pool`` pool, opened on first use (creating a store
 costs nothing) and per process (a forked child opens its own). Getting a connection
-waits at most ``timeout`` seconds; an unreachable server, a statement over
+waits at most ``timeout`` seconds (for ``DOWN_FOR`` seconds after that failed, only
+``DOWN_WAIT``: a notebook does not stall on every turn while the database is away, and
+finds it again as soon as it is back); an unreachable server, a statement over
 ``statement_timeout`` and every other database error become a one-line
 :class:`~jupychat.errors.StoreError` that never shows the password of the URL. The
 callers (``_storelink``) keep unsaved turns in memory and write them on a later call.
@@ -50,6 +52,8 @@ __all__ = ["PgConn", "PgDatabase", "is_postgres_url", "redact_url"]
 T = TypeVar("T")
 SCHEMES = ("postgresql://", "postgres://")
 READ_PATH, WRITE_PATH = "jupychat_read", "jupychat_write"
+DOWN_FOR = 30.0  # seconds after "unreachable" during which calls wait only DOWN_WAIT
+DOWN_WAIT = 0.5
 RETRY_STATES = {"40001", "40P01", "23505"}  # serialization failure, deadlock, unique race
 _INSERT = re.compile(r"^\s*INSERT INTO (\w+)", re.IGNORECASE)
 # A write's lookup of its session by id: it locks the row (see the design note).
@@ -211,6 +215,7 @@ class PgDatabase:
         self._pid = 0
         self._lock = threading.Lock()
         self._migrated = False
+        self._down_until = 0.0  # after "unreachable": fail at once until then
 
     @property
     def where(self) -> str:
@@ -223,8 +228,14 @@ class PgDatabase:
         with self._lock:
             if self._pool is not None and self._pid == os.getpid():
                 return self._pool
+            import logging
+
             from psycopg_pool import ConnectionPool
 
+            # The pool logs each failed reconnection; with no handler configured Python
+            # would print them into the notebook. Applications that configure logging
+            # still get them (a NullHandler only stops the last-resort printing).
+            logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
             self._pool = ConnectionPool(
                 self.url,
                 min_size=1,
@@ -277,11 +288,12 @@ class PgDatabase:
     def _transaction(self, fn: Callable[[PgConn], T], writing: bool) -> T:
         import psycopg
 
+        wait = DOWN_WAIT if time.monotonic() < self._down_until else self.timeout
         attempt = 0
         while True:
             try:
                 self._migrate()
-                with self.pool().connection() as conn:
+                with self.pool().connection(timeout=wait) as conn:
                     return self._run(conn, fn, writing)
             except StoreError:
                 raise
@@ -290,7 +302,12 @@ class PgDatabase:
                     raise
                 state = getattr(getattr(exc, "diag", None), "sqlstate", None)
                 if state not in RETRY_STATES or attempt >= self.retries:
-                    raise map_error(exc, self.where, self.timeout) from None
+                    error = map_error(exc, self.where, self.timeout)
+                    if str(error).startswith("cannot reach"):
+                        # for a while the next calls wait only briefly for a connection
+                        # instead of `timeout` each (the pool reconnects meanwhile)
+                        self._down_until = time.monotonic() + DOWN_FOR
+                    raise error from None
             attempt += 1
             time.sleep(random.uniform(0.002, 0.01) * 2 ** min(attempt, 6))
 

@@ -84,6 +84,7 @@ def m001_sessions(conn: Any) -> None:
         )""",
         f"CREATE INDEX sessions_by_updated ON {SCHEMA}.sessions (updated_at)",
         f"CREATE INDEX sessions_by_owner ON {SCHEMA}.sessions (owner, updated_at)",
+        f"CREATE INDEX sessions_by_reader ON {SCHEMA}.sessions USING gin (readers)",
         f"CREATE INDEX sessions_by_notebook ON {SCHEMA}.sessions (notebook, updated_at)",
         f"CREATE INDEX sessions_by_name ON {SCHEMA}.sessions (name, updated_at)",
     )
