@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 import warnings
 
 import psycopg
@@ -260,3 +261,33 @@ def test_concurrent_writers_on_one_session_lose_nothing(stores):
         mine = [t for t in texts if t.startswith(f"w{n} ")]
         assert mine == [f"w{n} t{i}" for i in range(15)]
     assert stores("alice").summary(sid)["message_count"] == 90
+
+
+def test_with_per_user_roles_the_database_role_is_the_caller(pg_url):
+    suffix = uuid.uuid4().hex[:6]
+    ann, ben = f"ann_{suffix}", f"ben_{suffix}"
+    with PostgresStore(pg_url, user="setup") as setup:
+        setup.sessions()  # the schema
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for role in (ann, ben):
+            admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute("UPDATE jupychat.config SET identity = 'role'")
+    as_ann, as_ben = (pg_url.replace("jupychat@", f"{r}@") for r in (ann, ben))
+    with PostgresStore(as_ann, user=ben) as store:  # says it is ben: the role decides
+        sid = store.create(messages=[user("ann's private notes")])
+        assert store.user == ann and store.summary(sid)["owner"] == ann
+        assert store.access(sid) == "owner"
+    with PostgresStore(as_ben, user=ann) as store:  # pretends to be ann
+        assert store.sessions() == [] and store.access(sid) is None
+        with pytest.raises(StoreError):
+            store.append_messages(sid, [user("forged")])
+    with psycopg.connect(as_ben) as conn:  # by hand, with the setting forged too
+        conn.execute(f"SELECT set_config('jupychat.user', '{ann}', false)")
+        assert conn.execute("SELECT count(*) FROM jupychat_read.sessions").fetchone()[0] == 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM jupychat.sessions")  # no grant on the tables
+    with PostgresStore(as_ann, user=ann) as store:
+        store.share(sid, [ben])
+    with PostgresStore(as_ben, user=ben) as store:
+        assert store.access(sid) == "reader"
+        assert store.load(sid)["messages"][0]["content"][0]["text"] == "ann's private notes"

@@ -154,6 +154,11 @@ def map_error(exc: BaseException, where: str, timeout: float) -> StoreError:
             f"the session store database {where} did not answer in time (statement "
             "timeout); try again, or ask the database admin whether it is overloaded"
         )
+    if isinstance(exc, pgerr.InsufficientPrivilege) and "row-level security" not in str(exc):
+        return StoreError(
+            f"the database role of {where} may not use the session store "
+            f"({_first_line(exc)[:120]}); ask the database admin to grant it"
+        )
     if isinstance(exc, (pgerr.WithCheckOptionViolation, pgerr.InsufficientPrivilege)):
         return StoreError(
             f"that change is not allowed on the session store {where}: the session "

@@ -13,6 +13,13 @@ with them (by name, or with everyone: ``"*"``), and writes only their own: the r
 the views every query goes through, and in row-level security on the tables. A session
 someone else owns is simply absent from writes ("no session …"), and :meth:`access`
 tells callers (the server's API: 403 or 404) which case they are in.
+
+Who the caller is: by default the name the store sends (``jupychat.user``), which suits
+one database role shared by the hub's servers and guards against mistakes, not against a
+user who connects with that role by hand. Against that, give each user their own
+database role (named as on the hub) and set ``UPDATE jupychat.config SET identity =
+'role'`` (as the schema's owner): then the database role *is* the caller, whatever a
+connection sets, and row-level security holds for each user.
 """
 
 from __future__ import annotations
@@ -96,14 +103,28 @@ class PostgresStore(SessionStore):
             url, user=user or current_user(), timeout=timeout, pool_size=pool_size
         )
         self._db = self._pg  # type: ignore[assignment]  # the same read/write/close API
+        self._effective: str | None = None
 
     @property
     def user(self) -> str:
-        """The user this store acts for (the owner of the sessions it creates)."""
-        return str(self._pg.user)
+        """Who this store acts for: the owner of the sessions it creates.
+
+        As the database sees it: the ``user`` given (or :func:`current_user`), unless the
+        database identifies users by their own database roles (see ``pg_migrations``).
+        """
+        if self._effective is None:
+            try:
+                found = self._pg.raw(
+                    lambda conn: conn.execute("SELECT jupychat.caller()").fetchone()[0],
+                    writing=False,
+                )
+            except StoreError:  # unreachable for now: the name this store was given
+                return str(self._pg.user)
+            self._effective = str(found or self._pg.user)
+        return self._effective
 
     def __repr__(self) -> str:
-        return f"PostgresStore({redact_url(self._pg.url)!r}, user={self.user!r})"
+        return f"PostgresStore({redact_url(self._pg.url)!r}, user={self._pg.user!r})"
 
     # -- listing and search -----------------------------------------------------------
 
@@ -137,6 +158,19 @@ class PostgresStore(SessionStore):
             lambda conn: pg_search.search(conn, query, clauses, params, limit, offset)
         )
 
+    def summary(self, session_id: str) -> Summary:
+        """The list entry for one session (see ``SessionStore.summary``), with its ``owner``."""
+
+        def run(conn: Any) -> Summary:
+            row = conn.execute(
+                f"SELECT {pg_search.SUMMARY_COLS} FROM sessions s WHERE s.id = ?", (session_id,)
+            ).fetchone()
+            if row is None:
+                raise StoreError(f"no session {session_id}; list them with %chat sessions")
+            return pg_search.summary(row)
+
+        return self._db.read(run)
+
     # -- ownership and sharing ---------------------------------------------------------
 
     def access(self, session_id: str) -> str | None:
@@ -145,10 +179,12 @@ class PostgresStore(SessionStore):
             return None
 
         def run(conn: Any) -> str | None:
-            row = conn.execute("SELECT owner FROM sessions WHERE id = %s", (session_id,)).fetchone()
+            row = conn.execute(
+                "SELECT owner = jupychat.caller() FROM sessions WHERE id = %s", (session_id,)
+            ).fetchone()
             if row is None:
                 return None
-            return "owner" if row[0] == self.user else "reader"
+            return "owner" if row[0] else "reader"
 
         return self._pg.raw(run, writing=False)
 
