@@ -18,9 +18,11 @@ from jupychat.store import SessionStore
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """The same tests on both backends."""
-    if request.param == "sqlite":
-        return SessionStore(tmp_path / "sessions.db")
-    return SessionStore(request.getfixturevalue("pg_url"))
+    where = tmp_path / "sessions.db"
+    if request.param == "postgresql":
+        where = request.getfixturevalue("pg_url")
+    with SessionStore(where) as store:
+        yield store
 
 
 @pytest.fixture
