@@ -630,6 +630,7 @@ def test_search_walks_matches_in_windows(store, monkeypatch):
     for module in (store_sqlite, pg_search):
         monkeypatch.setattr(module, "SEARCH_WINDOW", 2)
         monkeypatch.setattr(module, "SEARCH_SCAN", 3)
+    monkeypatch.setattr(pg_search, "FEW", 0)  # walk, as for a caller who reads many sessions
     old = [store.create(notebook="/old.ipynb", messages=[user(f"alpha old {i}")]) for i in range(3)]
     new = [
         store.create(notebook="/new.ipynb", messages=[user(f"alpha new {i}"), reply("alpha")])

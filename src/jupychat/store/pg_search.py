@@ -6,18 +6,20 @@ Messages carry a stored ``tsvector`` (configuration ``simple``, over the text wi
 run of non-alphanumerics made a space, which splits words the way SQLite's FTS5
 ``unicode61`` tokenizer does) with a GIN index.
 
-A search works like SQLite's: it walks the matching active messages newest first in
-windows of ``SEARCH_WINDOW``, asks which of their sessions the caller may read and pass
-the filters (through the read view: the ownership rule applies; each session is asked
-about once), keeps each such session's best ``ts_rank``, and stops once it has seen
-``SEARCH_SCAN`` matches and enough sessions (one window here: a window of a very common
-word costs PostgreSQL more than FTS5); only the page it returns gets summaries and ``ts_headline``
-snippets (read through the views again). The walk reads only ids and ranks of the
-messages table itself, so the planner sees the words alone and picks the plan by how
-common they are: a rare word is looked up in the GIN index, a very common one is found
-by walking the newest messages backwards until a window has matched. Mixing in the
-readable-sessions test would hide that from it (it cannot know how many sessions the
-caller reads) and ruin the plan either way.
+A caller who may read at most ``FEW`` sessions (their own and a few shared: the usual
+case on a hub) gets the search confined to those sessions' messages, so what others
+wrote costs nothing. Otherwise a search works like SQLite's: it walks the matching
+active messages newest first in windows of ``SEARCH_WINDOW``, asks which of their
+sessions the caller may read and pass the filters (through the read view: the ownership
+rule applies; each session is asked about once), keeps each such session's best
+``ts_rank``, and stops once it has seen ``SEARCH_SCAN`` matches and enough sessions (one
+window here: a window of a very common word costs PostgreSQL more than FTS5); only the
+page it returns gets summaries and ``ts_headline`` snippets (read through the views
+again). The walk reads only ids and ranks of the messages table itself, so the planner
+sees the words alone and picks the plan by how common they are: a rare word is looked up
+in the GIN index, a very common one is found by walking the newest messages backwards
+until a window has matched. Mixing in the readable-sessions test would hide that from it
+(it cannot know how many sessions the caller reads) and ruin the plan either way.
 ``rank`` is ``-ts_rank``: lower is better on both backends.
 
 The user's search text becomes ``tsquery`` values through PostgreSQL's own parsers
@@ -49,6 +51,7 @@ __all__ = [
 SEARCH_WINDOW = 2500  # matches fetched per step of a search
 SEARCH_SCAN = 2500  # matches ranked before a search may stop early (SQLite: 5000)
 SCHEMA = "jupychat"
+FEW = 2000  # a caller reading at most this many sessions has the search confined to them
 SUMMARY_COLS = (
     "s.id, s.title, s.name, s.notebook, s.model, s.created_at, s.updated_at, "
     "s.message_count, s.input_tokens, s.output_tokens, s.metadata, s.owner"
@@ -159,15 +162,27 @@ def search(
     expr, qparams = query
     test = "".join(f" AND {c}" for c in clauses)
     allowed: dict[int, bool] = {}
+    within = ""
+    few = [
+        r[0]
+        for r in conn.execute(
+            f"SELECT s.pk FROM sessions s WHERE true{test} LIMIT ?", (*params, FEW + 1)
+        )
+    ]
+    if len(few) <= FEW:  # the caller reads few sessions: search only those
+        if not few:
+            return []
+        within = " AND m.session_pk = ANY(?)"
+        allowed.update((spk, True) for spk in few)
     need = offset + limit
     best: dict[int, tuple[float, int]] = {}
     scanned, before = 0, None
     while True:
         sql = (
             f"SELECT m.id, m.session_pk, ts_rank(m.tsv, ({expr})) FROM {SCHEMA}.messages m "
-            f"WHERE m.tsv @@ ({expr}) AND m.superseded IS NULL"
+            f"WHERE m.tsv @@ ({expr}) AND m.superseded IS NULL{within}"
         )
-        args: list[Any] = [*qparams, *qparams]
+        args: list[Any] = [*qparams, *qparams, *([few] if within else [])]
         if before is not None:
             sql += " AND m.id < ?"
             args.append(before)
