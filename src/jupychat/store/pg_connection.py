@@ -302,9 +302,7 @@ class PgDatabase:
                     return self._run(conn, fn, writing)
             except StoreError:
                 raise
-            except (psycopg.Error, OSError, Exception) as exc:
-                if not isinstance(exc, (psycopg.Error, OSError)) and not _is_pool_error(exc):
-                    raise
+            except (psycopg.Error, OSError) as exc:  # psycopg_pool.PoolTimeout included
                 state = getattr(getattr(exc, "diag", None), "sqlstate", None)
                 if state not in RETRY_STATES or attempt >= self.retries:
                     error = map_error(exc, self.where, self.timeout)
@@ -340,9 +338,3 @@ class PgDatabase:
                 except Exception:
                     pass
             raise
-
-
-def _is_pool_error(exc: BaseException) -> bool:
-    from psycopg_pool import PoolTimeout
-
-    return isinstance(exc, PoolTimeout)
