@@ -53,3 +53,20 @@ def notebook_shell(monkeypatch):
     for sh in shells:
         unload_ipython_extension(sh)
     InteractiveShell.clear_instance()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A private PostgreSQL server for the whole test run (see tests/pg_server.py)."""
+    from pg_server import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a new, empty PostgreSQL database on the test server."""
+    from pg_server import fresh_database
+
+    return fresh_database(pg_server)

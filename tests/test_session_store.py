@@ -15,9 +15,14 @@ from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore
 
 
-@pytest.fixture
-def store(tmp_path):
-    return SessionStore(tmp_path / "sessions.db")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """The same tests on both backends."""
+    where = tmp_path / "sessions.db"
+    if request.param == "postgresql":
+        where = request.getfixturevalue("pg_url")
+    with SessionStore(where) as store:
+        yield store
 
 
 @pytest.fixture

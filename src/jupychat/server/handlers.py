@@ -6,12 +6,13 @@ and ``@jupyter_server.auth.authorized`` with the ``jupychat`` resource, so Jupyt
 identity provider and authorizer decide who may read (GET) and change (PATCH, DELETE)
 sessions; Jupyter's XSRF check guards cookie-authenticated changes from the browser.
 
-The store is one lazily opened :class:`~jupychat.store.SessionStore` per server. Each
-call is a short SQLite transaction (WAL: readers never block the kernels writing turns)
-run on a worker thread so the server's event loop never waits on the disk. Until a
-kernel has created the store file, the API answers with an empty list instead of
-creating it. Bad input is a 4xx with a one-line JSON ``{"message": ...}``; nothing here
-lets a traceback reach the client.
+The store is one lazily opened :class:`~jupychat.store.SessionStore` per server (SQLite,
+or PostgreSQL on a hub: then the caller sees only their own and shared sessions, see
+:mod:`.access` and :mod:`.sharing`). Each call is a short transaction (readers never
+block the kernels writing turns) run on a worker thread so the server's event loop
+never waits on the disk. Until a kernel has created the store file, the API answers
+with an empty list instead of creating it. Bad input is a 4xx with a one-line JSON
+``{"message": ...}``; nothing here lets a traceback reach the client.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from jupychat.store import SessionStore
 from jupychat.store.scrub import scrub
 
 from . import AUTH_RESOURCE, URL_PREFIX
+from .access import caller_access, read_only_error, sharing_view
 from .render import format_time, markdown_html, message_view, snippet_html
 
 __all__ = [
@@ -173,12 +175,15 @@ class _StoreHandlerMixin:
         except ChatError as exc:
             raise web.HTTPError(503, "%s", str(exc)) from None
 
-    async def check_session(self, session_id: str) -> None:
-        """404 unless the session exists (without creating the store file)."""
+    async def check_session(self, session_id: str, *, write: bool = False) -> None:
+        """404 unless the caller may see the session; with ``write``, 403 unless theirs."""
         if not _ID.match(session_id) or not self.store_exists():
             raise _not_found(session_id)
         if not await self._exists(session_id):
             raise _not_found(session_id)
+        store = self.access.store
+        if write and await self.call(caller_access, store, session_id) != "owner":
+            raise await self.call(read_only_error, store, session_id)
 
     async def load_page(
         self, session_id: str, *, with_ids: bool = False
@@ -366,7 +371,7 @@ class SessionAPI(_APIBase):
             raise web.HTTPError(400, "%s", "title is longer than 300 characters")
         if isinstance(title, str) and not _is_unicode_text(title):
             raise web.HTTPError(400, "%s", "title holds an invalid character (a lone surrogate)")
-        await self.check_session(session_id)
+        await self.check_session(session_id, write=True)
         store = self.access.store
         await self.call(store.rename, session_id, title, session_id=session_id)
         summary = await self.call(store.summary, session_id, session_id=session_id)
@@ -375,7 +380,7 @@ class SessionAPI(_APIBase):
     @web.authenticated
     @authorized
     async def delete(self, session_id: str) -> None:
-        await self.check_session(session_id)
+        await self.check_session(session_id, write=True)
         await self.call(self.access.store.delete, session_id, session_id=session_id)
         self.set_status(204)
         self.finish()
@@ -507,6 +512,7 @@ class ListPage(_PageBase):
             more=len(items) > limit,
             store_path=str(self.access.store.path),
             store_exists=self.store_exists(),
+            user=getattr(self.access.store, "user", None),
         )
 
 
@@ -517,6 +523,8 @@ class SessionPage(_PageBase):
     @authorized
     async def get(self, session_id: str) -> None:
         offset, limit, record, summary = await self.load_page(session_id)
+        access = self.access.store, session_id, self.base_url
+        sharing = await self.call(sharing_view, *access, session_id=session_id)
         record = scrub(record)
         total = int(summary["message_count"])
         shown = len(record["messages"])
@@ -544,6 +552,7 @@ class SessionPage(_PageBase):
                 self.base_url, URL_PREFIX, "sessions", urllib.parse.quote(session_id, safe="")
             ),
             quoted_id=urllib.parse.quote(session_id, safe=""),
+            **sharing,
         )
 
 
@@ -568,6 +577,8 @@ def setup_handlers(web_app: Any, store_path: str | Path | None = None) -> str:
     str
         The URL path of the sessions browser page.
     """
+    from .sharing import SharesAPI  # it builds on this module's handlers
+
     base = url_path_join(web_app.settings.get("base_url", "/"), URL_PREFIX)
     session = r"/sessions/(?P<session_id>[^/]+)"
     web_app.settings["jupychat_access"] = SessionAccess(store_path)
@@ -587,6 +598,7 @@ def setup_handlers(web_app: Any, store_path: str | Path | None = None) -> str:
             (base + "/api/sessions", SessionsAPI),
             (base + "/api" + session, SessionAPI),
             (base + "/api" + session + "/export", ExportAPI),
+            (base + "/api" + session + "/shares", SharesAPI),
         ],
     )
     return base + "/"

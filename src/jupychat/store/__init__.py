@@ -1,4 +1,4 @@
-"""Persistent chat sessions: a SQLite store with full-text search, export and import.
+"""Persistent chat sessions: a SQLite (or PostgreSQL) store with search, export and import.
 
 Design note: the store is part of the core layer (stdlib ``sqlite3``, no IPython). The
 public surface is :class:`SessionStore` plus the helpers that locate its file; the
@@ -17,6 +17,11 @@ modules inside are internal::
     lineage.py      copy, fork, merge, import
     export.py       JSON / Markdown / .ipynb export, JSON import
     scrub.py        credentials removed from every export
+    postgres.py     PostgresStore: the same API on PostgreSQL (JUPYCHAT_STORE=postgresql://…),
+                    with per-user ownership and read-only sharing
+    pg_connection.py  pool, per-user transactions, the sqlite3-style adapter, errors
+    pg_migrations.py  the PostgreSQL mirror of migrations.py, plus views and row security
+    pg_search.py    listing and tsvector search on PostgreSQL
 
 Typical use (what ``ChatSession`` auto-save does, through ``jupychat._storelink``)::
 

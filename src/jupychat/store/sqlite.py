@@ -32,11 +32,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jupychat import config
 from jupychat.errors import StoreError
 
 from . import checkpoints, lineage, sync, tables
 from .connection import Database
 from .paths import default_store_path, resolve_store_path
+from .pg_connection import is_postgres_url
 from .records import (
     dumps,
     message_rows,
@@ -91,6 +93,14 @@ class SessionStore:
     'hi'
     >>> store.close()
     """
+
+    def __new__(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> SessionStore:
+        # A postgresql:// URL (argument, JUPYCHAT_STORE or the config file) picks that backend.
+        if cls is SessionStore and is_postgres_url(config.resolve("store", path)):
+            from .postgres import PostgresStore
+
+            return super().__new__(PostgresStore)
+        return super().__new__(cls)
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 5.0) -> None:
         self._db = Database(resolve_store_path(path), timeout=timeout)

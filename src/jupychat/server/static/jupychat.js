@@ -1,4 +1,4 @@
-// jupychat sessions browser: local times, rename, delete. No framework, no innerHTML:
+// jupychat sessions browser: local times, rename, delete, share. No framework, no innerHTML:
 // everything shown from the server's JSON goes through textContent.
 (function () {
   "use strict";
@@ -40,11 +40,62 @@
     }
   }
 
+  function shareActions(article, path) {
+    const panel = article.querySelector(".jc-share");
+    if (!panel) return;
+    const list = panel.querySelector(".jc-share-list");
+    const link = panel.querySelector(".jc-share-link");
+    link.textContent = window.location.origin + link.dataset.path;
+    function show(names) {
+      list.replaceChildren();
+      for (const name of names) {
+        const item = document.createElement("li");
+        item.dataset.user = name;
+        const label = document.createElement("span");
+        label.textContent = name === "*" ? "everyone on the hub" : name;
+        const revoke = document.createElement("button");
+        revoke.type = "button";
+        revoke.className = "jc-unshare";
+        revoke.textContent = "Revoke";
+        item.append(label, " ", revoke);
+        list.append(item);
+      }
+    }
+    list.addEventListener("click", async (event) => {
+      const button = event.target.closest(".jc-unshare");
+      if (!button) return;
+      const name = button.closest("li").dataset.user;
+      try {
+        const answer = await call("DELETE", `${path}/shares?user=${encodeURIComponent(name)}`);
+        show(answer.shared_with);
+        flash(`Revoked ${name === "*" ? "everyone" : name}.`, false);
+      } catch (err) {
+        flash("Could not revoke: " + err.message, true);
+      }
+    });
+    panel.querySelector(".jc-share-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      const users = form.users.value.split(/[\s,]+/).filter(Boolean);
+      const body = { users, everyone: form.everyone.checked };
+      try {
+        const answer = await call("POST", `${path}/shares`, body);
+        show(answer.shared_with);
+        form.reset();
+        flash("Shared read-only. Send them the link above.", false);
+      } catch (err) {
+        flash("Could not share: " + err.message, true);
+      }
+    });
+  }
+
   function transcriptActions() {
     const article = document.querySelector(".jc-transcript");
     if (!article) return;
     const path = "sessions/" + article.dataset.quotedId;
+    shareActions(article, path);
     const del = article.querySelector(".jc-delete");
+    if (!del) return; // a session shared with you: read-only
     del.addEventListener("click", async () => {
       if (!window.confirm(`Delete the chat session “${del.dataset.title}”? This cannot be undone.`)) return;
       del.disabled = true;
