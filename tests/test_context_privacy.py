@@ -37,8 +37,12 @@ from jupychat.context.privacy import redact_secrets
         "address",
         "street_address",
         "ip_address",
-        "name",
         "full name",
+        "customer_name",
+        "date_of_birth",
+        "dob",
+        "zip",
+        "zip_code",
         "key",
         ("contact", "email"),
     ],
@@ -75,6 +79,9 @@ def test_personal_names_are_detected(name):
         "secretary_general_count",
         "sin",
         "cos",
+        "name",
+        "studyName",
+        "Name",
     ],
 )
 def test_ordinary_names_are_not(name):

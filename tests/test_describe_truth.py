@@ -13,7 +13,7 @@ import pandas as pd
 
 from jupychat.context import ContextSettings, describe
 
-SMALL_SAMPLE = ContextSettings(sample_size=2_000)
+SMALL_SAMPLE = ContextSettings(sample_size=2_000, exact_cells=10_000)  # forces sampling
 
 
 def row(text: str, column: str) -> str:
@@ -100,7 +100,7 @@ def test_a_dominant_value_is_kept_in_a_high_cardinality_column():
     df = pd.DataFrame({"status": values})
     settings = ContextSettings(sample_size=2_000, exact_cells=10_000)
     summary = row(describe(df, "s", settings=settings), "status")
-    assert re.search(r"ok (49|50|51)%", summary), summary
+    assert re.search(r"ok (4[6-9]|5[0-4])%", summary), summary
 
 
 def test_float_columns_state_distinct_counts_and_integer_values():
@@ -190,7 +190,9 @@ def test_duplicate_rows_are_counted_when_the_whole_frame_is_read():
 
 def luhn_ok(number: str) -> bool:
     digits = [int(c) for c in number][::-1]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
+    total = sum(
+        d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits)
+    )
     return total % 10 == 0
 
 
@@ -202,8 +204,16 @@ def test_personal_data_is_detected_by_values_and_ordinary_names_are_shown():
         {
             "contact": [f"person{i}@mail.org" for i in range(n)],
             "notes": [f"call +1 (555) 01{i % 100:02d}-{i:04d} after 5" for i in range(n)],
-            "pay": [cards[i % 3][:4] + " " + cards[i % 3][4:8] + " " + cards[i % 3][8:12]
-                    + " " + cards[i % 3][12:] for i in range(n)],
+            "pay": [
+                cards[i % 3][:4]
+                + " "
+                + cards[i % 3][4:8]
+                + " "
+                + cards[i % 3][8:12]
+                + " "
+                + cards[i % 3][12:]
+                for i in range(n)
+            ],
             "name": [f"Airport {i % 40}" for i in range(n)],
             "studyName": ["PAL0708", "PAL0809", "PAL0910"] * (n // 3),
             "date_of_birth": ["1980-01-02", "1975-12-31", "1990-06-15"] * (n // 3),

@@ -185,8 +185,8 @@ def _describe_pandas(obj: Any, req: Request) -> str:
     from .summary import render_frame
 
     s = req.settings
-    memo = memo_for(("pandas", frames.fingerprint(obj), s.sample_size, s.seed))
-    adapter = frames.PandasAdapter(obj, memo, s.sample_size, s.seed)
+    memo = memo_for(("pandas", frames.fingerprint(obj), s.sample_size, s.seed, s.exact_cells))
+    adapter = frames.PandasAdapter(obj, memo, s.sample_size, s.seed, s.exact_cells)
     settings = s.with_(private_columns=(*s.private_columns, "*")) if req.private else s
     return render_frame(adapter, req.name, settings, req.budget, req.focus)
 
