@@ -30,6 +30,7 @@ __all__ = [
     "exact_int_counts",
     "int_quantiles",
     "integer_valued",
+    "sorted_quantiles",
     "strictly_increasing",
 ]
 
@@ -75,8 +76,22 @@ def exact_int_counts(values: Any, mn: int, mx: int) -> Any | None:
         return None
     if values.dtype.kind == "u" and values.dtype.itemsize == 8 and int(mx) >= 2**63:
         return None
-    shifted = values.astype(np.int64, copy=False) - np.int64(mn)
+    if 0 <= int(mn) and int(mx) < MAX_BINS:  # no shifted copy needed
+        return np.bincount(values, minlength=int(mx) + 1)[int(mn) :]
+    shifted = np.subtract(values, np.int64(mn), dtype=np.int64)
     return np.bincount(shifted, minlength=width)
+
+
+def sorted_quantiles(arr: Any, qs: tuple[float, ...]) -> list[float]:
+    """Linear-interpolated quantiles (pandas' default) of an already sorted array."""
+    n = len(arr)
+    out = []
+    for q in qs:
+        h = (n - 1) * q
+        lo = int(np.floor(h))
+        hi = min(lo + 1, n - 1)
+        out.append(float(arr[lo]) + (h - lo) * (float(arr[hi]) - float(arr[lo])))
+    return out
 
 
 def int_quantiles(counts: Any, mn: int, qs: tuple[float, ...]) -> list[float]:

@@ -43,6 +43,7 @@ from ._frame_stats import (
     exact_int_counts,
     int_quantiles,
     integer_valued,
+    sorted_quantiles,
     strictly_increasing,
 )
 from .pii_values import personal_values
@@ -372,8 +373,18 @@ class PandasAdapter(FrameAdapter):
             return fmt_num(x, sig=6, sep=False) if is_int else fmt_num(x)
 
         full = _valid_values(s) if is_int else None
+        increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
+        if increasing and full is not None:  # a key: every value distinct, already sorted
+            q = sorted_quantiles(full, (0.25, 0.5, 0.75))
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            info.value_stats = [*stats, f"max {fmt(mx)}", f"mean {fmt(mean)}"]
+            info.flags += [
+                "id-like (all distinct)" if len(full) >= 20 else "all distinct",
+                "sorted ascending",
+            ]
+            return
         counts = exact_int_counts(full, mn, mx) if full is not None else None
-        if counts is not None:  # every value counted: exact whatever the frame's size
+        if counts is not None and full is not None:  # every value counted: exact at any size
             q = int_quantiles(counts, mn, (0.25, 0.5, 0.75))
             stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
             stats += [f"max {fmt(mx)}", f"mean {fmt(mean)}"]
@@ -381,18 +392,15 @@ class PandasAdapter(FrameAdapter):
             present = np.flatnonzero(counts)
             order = np.lexsort((present, -counts[present]))[:5]
             pairs = [(int(mn) + int(present[j]), int(counts[present[j]])) for j in order]
-            increasing = info.nulls == 0 and strictly_increasing(full)
             self._distinct(
                 info,
                 (pairs, counts[present]),
                 len(full),
                 nonnull,
-                id_hint=increasing,
+                id_hint=False,
                 top=len(present) <= 10,
                 exact=True,
             )
-            if increasing:
-                info.flags.append("sorted ascending")
             return
         sample = self.sample_of(s)
         vals = sample.to_numpy(dtype="float64", na_value=np.nan)
@@ -489,7 +497,9 @@ class PandasAdapter(FrameAdapter):
         if info.nulls == 0:
             try:
                 if s.is_monotonic_increasing:
-                    raw = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+                    raw = getattr(s.array, "asi8", None)  # int64 view, no copy
+                    if raw is None:
+                        raw = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
                     if strictly_increasing(raw):
                         info.flags.append("unique, sorted ascending (a key)")
                         info.shape_stats = [x for x in info.shape_stats if "distinct" not in x]
@@ -515,12 +525,15 @@ class PandasAdapter(FrameAdapter):
         n = len(sample)
         if n == 0:
             return
-        values = sample.to_numpy(dtype=object)
         mark = "≈" if self.sampled else " "
         typed = isinstance(s.dtype, pd.StringDtype) or getattr(s.dtype, "pyarrow_dtype", None)
+        spread = sample.iloc[:: max(1, n // 200)].iloc[:200].to_numpy(dtype=object)
+        lengths: np.ndarray | None = None
         if typed:
             sized = True
+            lengths = sample.str.len().to_numpy(dtype="int64", na_value=0)
         else:
+            values = sample.to_numpy(dtype=object)
             types = Counter(type(v).__name__ for v in values)
             sized = set(types) <= {"str", "bytes"}
             if set(types) != {"str"}:
@@ -532,25 +545,22 @@ class PandasAdapter(FrameAdapter):
                 )
                 if len(types) > 1:
                     info.flags.append("mixed types")
-        spread = values[:: max(1, n // 200)][:200]
+            if sized:
+                lengths = _lengths(values)
         info.personal = personal_values(spread)
-        if sized:
-            if n <= 50_000:
-                lengths, lmark = _lengths(values), mark
-            else:  # a range over 5,000 values: an estimate
-                lengths, lmark = _lengths(values[:: n // 5_000 + 1]), "≈"
+        if sized and lengths is not None and len(lengths):
             lo, hi = int(lengths.min()), int(lengths.max())
-            info.shape_stats.append(f"len{lmark}{lo}" if lo == hi else f"len{lmark}{lo}–{hi}")
-            self._date_strings(spread, values, info)
-        self._distinct(info, count_values(values), n, nonnull, id_hint=False)
+            info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
+            self._date_strings(spread, sample, info)
+        self._distinct(info, count_values(sample), n, nonnull, id_hint=False)
 
-    def _date_strings(self, spread: np.ndarray, values: np.ndarray, info: ColumnInfo) -> None:
+    def _date_strings(self, spread: np.ndarray, sample: pd.Series, info: ColumnInfo) -> None:
         """ISO-like date text sorts chronologically: its range is its min … max."""
         looked = [v for v in spread if isinstance(v, str)]
         if len(looked) < 2 or not all(ISO_LIKE.fullmatch(v) for v in looked):
             return
         try:
-            lo, hi = min(values), max(values)
+            lo, hi = sample.min(), sample.max()
         except TypeError:
             return
         if not (ISO_LIKE.fullmatch(str(lo)) and ISO_LIKE.fullmatch(str(hi))):
