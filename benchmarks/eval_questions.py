@@ -55,47 +55,67 @@ def _kind(s: pd.Series) -> str:
     return "cat"
 
 
-def _column_questions(s: pd.Series, col: Any) -> list[Question]:
-    kind = _kind(s)
+def _column_questions(s: pd.Series, col: Any, kind: str) -> list[Question]:
     nulls = int(s.isna().sum())
     nonnull = s.dropna()
-    out = [Question("nulls", col, nulls)]
     if not len(nonnull):
-        return out
+        return [Question("nulls", col, nulls)]
     if kind == "num":
-        out += [
+        return [
             Question("median", col, float(nonnull.median())),
             Question("distinct", col, int(nonnull.nunique())),
-            Question("mean", col, float(nonnull.mean())),
             Question("max", col, float(nonnull.max())),
+            Question("nulls", col, nulls),
+            Question("mean", col, float(nonnull.mean())),
             Question("min", col, float(nonnull.min())),
         ]
-    elif kind in ("datetime", "datestr"):
-        out = [Question("min", col, nonnull.min()), Question("max", col, nonnull.max()), *out]
-    elif kind == "bool":
-        out = [Question("share_true", col, float(nonnull.mean())), *out]
-    else:
-        vc = nonnull.value_counts()
-        tied = {str(v) for v, c in vc.items() if c == vc.iloc[0]}
-        out += [
-            Question("distinct", col, int(nonnull.nunique())),
-            Question("mode", col, tied),
-            Question("mode_share", col, float(vc.iloc[0] / len(nonnull))),
+    if kind in ("datetime", "datestr"):
+        return [
+            Question("min", col, nonnull.min()),
+            Question("max", col, nonnull.max()),
+            Question("nulls", col, nulls),
         ]
-    return out
+    if kind == "bool":
+        return [Question("share_true", col, float(nonnull.mean())), Question("nulls", col, nulls)]
+    vc = nonnull.value_counts()
+    tied = {str(v) for v, c in vc.items() if c == vc.iloc[0]}
+    mode = [Question("mode", col, tied)] if len(tied) <= 3 else []  # else ill-posed
+    return [
+        *mode,
+        Question("distinct", col, int(nonnull.nunique())),
+        Question("mode_share", col, float(vc.iloc[0] / len(nonnull))),
+        Question("nulls", col, nulls),
+    ]
 
 
-def questions(df: pd.DataFrame, k: int = 15) -> list[Question]:
-    """Up to ``k`` questions with answers computed from the full frame."""
+def questions(df: pd.DataFrame, k: int = 15, n_cols: int = 5) -> list[Question]:
+    """Up to ``k`` questions with answers computed from the full frame.
+
+    Two frame questions (duplicate rows; is the first column a key), then a round robin
+    over ``n_cols`` columns chosen across kinds (number, text/category, date, bool) and
+    across the frame's width, each asked its questions in a fixed order.
+    """
     first = df.columns[0]
     s0 = df[first]
     out = [
         Question("dup_rows", None, int(df.duplicated().sum())),
         Question("key", first, bool(s0.notna().all() and s0.nunique() == len(df))),
     ]
-    step = max(1, len(df.columns) // (k - len(out)))
-    cols = list(df.columns)[::step]
-    pools = [_column_questions(df[c], c) for c in cols]
+    by_kind: dict[str, list[Any]] = {}
+    step = max(1, len(df.columns) // 40)
+    for c in list(df.columns)[::step]:
+        kind = _kind(df[c])
+        kind = "date" if kind in ("datetime", "datestr") else kind
+        by_kind.setdefault(kind, []).append(c)
+    chosen: list[tuple[Any, str]] = []
+    while len(chosen) < n_cols and any(by_kind.values()):
+        for kind in ("num", "cat", "date", "bool"):
+            cols = by_kind.get(kind)
+            if cols and len(chosen) < n_cols:
+                # the column in the middle of what is left, so choices spread out
+                c = cols.pop(len(cols) // 2 if len(chosen) >= 4 else 0)
+                chosen.append((c, _kind(df[c])))
+    pools = [_column_questions(df[c], c, kind) for c, kind in chosen]
     r = 0
     while len(out) < k and any(r < len(p) for p in pools):
         for pool in pools:
@@ -158,15 +178,32 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip().strip("|").split(" | ")]
 
 
+def _joined(header: list[str], cells: list[str]) -> list[str]:
+    """A numeric-table row as (column, dtype, nulls, 'min 1, p25≈2, …; more')."""
+    stats = [
+        f"{h}{v}" if v.startswith("≈") else f"{h} {v}"
+        for h, v in zip(header[3:-1], cells[3:-1], strict=False)
+        if v
+    ]
+    rest = cells[-1] if len(cells) >= len(header) else ""
+    return [*cells[:3], ", ".join(stats) + (f"; {rest}" if rest else "")]
+
+
 def _row(text: str, df: pd.DataFrame, col: Any) -> tuple[list[str], bool] | None:
     """(cells of the column's row, whether it is a run row covering several columns)."""
     want = md_escape(short(str(col), 40))
     labels = [str(c) for c in df.columns]
+    header: list[str] = []
     for line in text.splitlines():
         if not line.startswith("| ") or line.startswith("|---"):
             continue
         cells = _cells(line)
+        if cells[0] == "column":
+            header = cells
+            continue
         if cells[0] == want:
+            if len(header) > 4 and header[3] == "min":
+                return _joined(header, cells), False
             return cells, False
         if "…" in cells[0] and "×" in (cells[1] if len(cells) > 1 else ""):
             a, _, b = cells[0].partition("…")
@@ -221,7 +258,9 @@ def jupychat_answer(text: str, df: pd.DataFrame, q: Question) -> tuple[str, Any]
         return "exact", int(m.group(1).replace(",", ""))
     if run:
         return "missing", None
-    n_nonnull = len(df) - (int(nulls_cell.split(" ")[0].replace(",", "")) if nulls_cell[:1].isdigit() else 0)
+    n_nonnull = len(df) - (
+        int(nulls_cell.split(" ")[0].replace(",", "")) if nulls_cell[:1].isdigit() else 0
+    )
     approx_sample = "in sample" in summary
     if q.kind == "key":
         if nulls_cell != "0":
@@ -262,6 +301,8 @@ def jupychat_answer(text: str, df: pd.DataFrame, q: Question) -> tuple[str, Any]
         return ("exact", m.group(1)) if m else ("missing", None)
     top = _top(summary)
     if top is None:
+        if q.kind == "mode_share" and re.search(r"all distinct|\(a key\)", summary):
+            return ("approx" if approx_sample else "exact"), f"{100 / max(1, n_nonnull)}%"
         return "missing", None
     value, share, approx = top
     return ("approx" if approx else "exact"), (value if q.kind == "mode" else share)
@@ -275,11 +316,17 @@ def baseline_text(df: pd.DataFrame) -> str:
     """What the baseline sends: the three results as printed, every column shown."""
     desc = df.describe(include="all")
     return "\n\n".join(
-        [desc.to_string(), "nulls:\n" + df.isna().sum().to_string(), "distinct:\n" + df.nunique().to_string()]
+        [
+            desc.to_string(),
+            "nulls:\n" + df.isna().sum().to_string(),
+            "distinct:\n" + df.nunique().to_string(),
+        ]
     )
 
 
-def baseline_answer(parts: tuple[pd.DataFrame, pd.Series, pd.Series], df: pd.DataFrame, q: Question) -> tuple[str, Any]:
+def baseline_answer(
+    parts: tuple[pd.DataFrame, pd.Series, pd.Series], df: pd.DataFrame, q: Question
+) -> tuple[str, Any]:
     desc, na, nu = parts
     if q.kind == "dup_rows":
         return "missing", None

@@ -75,6 +75,8 @@ def token_counter() -> tuple[str, Callable[[str], int], Callable[[], None]]:
         smol = None
     if smol is not None:
         return "SmolLM2 BPE (llama.cpp /tokenize)", smol[0], smol[1]
-    return "chars/3.5 (no BPE tokenizer available offline)", lambda t: round(len(t) / 3.5), (
-        lambda: None
+    return (
+        "chars/3.5 (no BPE tokenizer available offline)",
+        lambda t: round(len(t) / 3.5),
+        (lambda: None),
     )

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from describe_rows import row
 from jupychat.context import ContextSettings, clear_cache, describe, estimate_tokens
 from jupychat.context.budget import chars_for_tokens
 
@@ -47,13 +48,12 @@ def make_orders(n: int, seed: int = 7) -> pd.DataFrame:
     )
 
 
-def row(text: str, column: str) -> tuple[str, str, str]:
-    """(dtype, nulls, summary) of a column's table row."""
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if len(cells) >= 3 and cells[0] == column:
-            return cells[1], cells[2], (cells[3] if len(cells) > 3 else "")
-    raise AssertionError(f"no row for {column!r} in:\n{text}")
+def with_text(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a free-text column (example rows show text columns)."""
+    rng = np.random.default_rng(1)
+    out = df.copy()
+    out["sku"] = pd.array([f"SKU-{i:05d}" for i in rng.integers(0, 90_000, len(df))], dtype="str")
+    return out
 
 
 def nulls_value(text: str) -> int:
@@ -99,18 +99,19 @@ def test_frame_within_sample_size_is_exact_without_approx_marks():
     text = describe(df, "orders")
     assert "All figures are exact" in text
     table = [ln for ln in text.split("Random example rows")[0].splitlines() if ln.startswith("|")]
-    assert len(table) == 10 and not any("≈" in ln for ln in table)
+    # numeric table (order_id, price, rating) and the other columns' table
+    assert len(table) == 12 and not any("≈" in ln for ln in table)
     assert "≈" not in text.splitlines()[0]  # memory of 500 rows is measured, not estimated
 
 
 def test_example_rows_are_random_not_head():
-    df = make_orders(10_000)
+    df = with_text(make_orders(10_000))
     text = describe(df, "orders", settings=SMALL_SAMPLE)
     block = text.split("Random example rows")[1].splitlines()[3:6]
     ids = [int(line.strip("|").split("|")[0].strip().replace(",", "")) for line in block]
     assert len(ids) == 3 and ids != [1, 2, 3]
-    # email is a private column: its values never appear
-    assert "@example.com" not in text and "‹withheld›" in text
+    # email is a private column: its values never appear, it is left out of the examples
+    assert "@example.com" not in text and "values withheld (privacy)" in text
 
 
 def test_description_is_deterministic_and_cached():
@@ -142,7 +143,7 @@ def test_fingerprint_sees_a_change_in_shape_dtype_or_sampled_rows():
 
 
 def test_degradation_order_under_shrinking_budgets():
-    df = make_orders(10_000)
+    df = with_text(make_orders(10_000))
     stages = []
     for budget in (3000, 900, 500, 330, 150, 90):
         text = describe(df, "orders", budget=budget, settings=SMALL_SAMPLE)
@@ -165,7 +166,7 @@ def test_degradation_order_under_shrinking_budgets():
 
 
 def test_default_budget_holds_for_a_realistic_frame():
-    df = make_orders(30_000)
+    df = with_text(make_orders(30_000))
     text = describe(df, "orders")
     assert_bounded(text, 1500)
     assert "Random example rows" in text  # fits at full detail

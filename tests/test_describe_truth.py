@@ -11,18 +11,15 @@ import re
 import numpy as np
 import pandas as pd
 
+from describe_rows import row as row_cells
 from jupychat.context import ContextSettings, describe
 
 SMALL_SAMPLE = ContextSettings(sample_size=2_000, exact_cells=10_000)  # forces sampling
 
 
 def row(text: str, column: str) -> str:
-    """The summary cell of a column's table row."""
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if len(cells) >= 3 and cells[0] == column:
-            return cells[3] if len(cells) > 3 else ""
-    raise AssertionError(f"no row for {column!r} in:\n{text}")
+    """The summary of a column's row (numeric-table cells joined back in)."""
+    return row_cells(text, column)[2]
 
 
 def stat(summary: str, name: str) -> tuple[str, float]:

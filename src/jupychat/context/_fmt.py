@@ -145,7 +145,7 @@ def cell(value: Any, limit: int = 24) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, numbers.Number) and not isinstance(value, complex):
-        return fmt_num(value)
+        return fmt_num(value, sep=False)  # cells: years and ids read best without commas
     if isinstance(value, (_dt.date, _dt.time)):
         try:
             return md_escape(short(_datetime_text(value), limit))

@@ -76,7 +76,7 @@ def exact_int_counts(values: Any, mn: int, mx: int) -> Any | None:
         return None
     if values.dtype.kind == "u" and values.dtype.itemsize == 8 and int(mx) >= 2**63:
         return None
-    if 0 <= int(mn) and int(mx) < MAX_BINS:  # no shifted copy needed
+    if int(mn) >= 0 and int(mx) < MAX_BINS:  # no shifted copy needed
         return np.bincount(values, minlength=int(mx) + 1)[int(mn) :]
     shifted = np.subtract(values, np.int64(mn), dtype=np.int64)
     return np.bincount(shifted, minlength=width)

@@ -352,11 +352,13 @@ class PandasAdapter(FrameAdapter):
         high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
         if not top or not pairs:
             return high
+        k = d if d <= 8 else 3  # a short list in full, else the head of a long one
         if not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
-            info.top = top_text(pairs, n_sample, sampled, more=d - len(pairs))
-        elif pairs[0][1] >= max(2, 0.05 * n_sample):
-            big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3]
-            info.top = top_text(big, n_sample, sampled, more=d - len(big)) + " (rest rarer)"
+            info.top = top_text(pairs[:k], n_sample, sampled, more=d - k)
+        elif pairs[0][1] >= max(2, (0.05 if high else 0) * n_sample):
+            # a dominant value in a high-cardinality column, or the most common of many
+            big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3] or pairs[:1]
+            info.top = top_text(big, n_sample, sampled, more=d - len(big))
         return high
 
     def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
@@ -369,15 +371,20 @@ class PandasAdapter(FrameAdapter):
             info.value_stats = [f"constant {fmt_num(mn, sep=not is_int)}"]
             return
 
-        def fmt(x: Any) -> str:
-            return fmt_num(x, sig=6, sep=False) if is_int else fmt_num(x)
+        whole = is_int or _whole_floats(s, self.sample_of(s))
+
+        def fmt(x: Any) -> str:  # whole numbers (years, ids, counts): no separators
+            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x)
+
+        def fmt_mean(x: Any) -> str:
+            return fmt_num(x, sep=not whole)
 
         full = _valid_values(s) if is_int else None
         increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
         if increasing and full is not None:  # a key: every value distinct, already sorted
             q = sorted_quantiles(full, (0.25, 0.5, 0.75))
             stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
-            info.value_stats = [*stats, f"max {fmt(mx)}", f"mean {fmt(mean)}"]
+            info.value_stats = [*stats, f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.flags += [
                 "id-like (all distinct)" if len(full) >= 20 else "all distinct",
                 "sorted ascending",
@@ -387,7 +394,7 @@ class PandasAdapter(FrameAdapter):
         if counts is not None and full is not None:  # every value counted: exact at any size
             q = int_quantiles(counts, mn, (0.25, 0.5, 0.75))
             stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
-            stats += [f"max {fmt(mx)}", f"mean {fmt(mean)}"]
+            stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.value_stats = stats
             present = np.flatnonzero(counts)
             order = np.lexsort((present, -counts[present]))[:5]
@@ -398,9 +405,10 @@ class PandasAdapter(FrameAdapter):
                 len(full),
                 nonnull,
                 id_hint=False,
-                top=len(present) <= 10,
+                top=len(present) <= 8,
                 exact=True,
             )
+            _drop_listed(info)
             return
         sample = self.sample_of(s)
         vals = sample.to_numpy(dtype="float64", na_value=np.nan)
@@ -409,7 +417,7 @@ class PandasAdapter(FrameAdapter):
         if len(vals):
             q = np.quantile(vals, [0.25, 0.5, 0.75])
             stats += quantile_stats(list(q), self.sampled, fmt)
-        stats += [f"max {fmt(mx)}", f"mean {fmt(mean)}"]
+        stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
         if np.isinf(float(mn)) or np.isinf(float(mx)):
             info.flags.append("contains ±inf")
         info.value_stats = stats
@@ -430,14 +438,14 @@ class PandasAdapter(FrameAdapter):
                 except Exception:
                     monotonic = False
         self._distinct(
-            info, counted, len(vals), nonnull, id_hint=monotonic, upper=upper, top=d <= 10
+            info, counted, len(vals), nonnull, id_hint=monotonic, upper=upper, top=d <= 8
         )
         if monotonic:
             info.flags.append("sorted ascending")
-        if not is_int and _float_array(s) is not None:
-            arr = _float_array(s)
-            if integer_valued(vals) and integer_valued(arr):
-                info.flags.append("integer-valued")
+        if whole and not is_int:
+            info.flags.append("integer-valued")
+        if not self.sampled:
+            _drop_listed(info)
 
     def _categorical(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         categories = s.cat.categories
@@ -553,6 +561,9 @@ class PandasAdapter(FrameAdapter):
             info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
             self._date_strings(spread, sample, info)
         self._distinct(info, count_values(sample), n, nonnull, id_hint=False)
+        if info.top and "…" not in info.top and not self.sampled:
+            # every value is listed: its lengths and a "1 distinct" add nothing
+            info.shape_stats = [x for x in info.shape_stats if not x.startswith(("len", "1 "))]
 
     def _date_strings(self, spread: np.ndarray, sample: pd.Series, info: ColumnInfo) -> None:
         """ISO-like date text sorts chronologically: its range is its min … max."""
@@ -668,6 +679,22 @@ def _valid_values(s: pd.Series) -> np.ndarray | None:
         return s.dropna().to_numpy(dtype="int64")
     except Exception:
         return None
+
+
+def _drop_listed(info: ColumnInfo) -> None:
+    """Every value is listed with its share: quartiles and 'integer-valued' add nothing."""
+    if info.top and "…" not in info.top:
+        info.value_stats = [x for x in info.value_stats if not x.startswith(("p25", "p75"))]
+        info.flags = [f for f in info.flags if f != "integer-valued"]
+
+
+def _whole_floats(s: pd.Series, sample: pd.Series) -> bool:
+    """Whether every value of a float column is a whole number (sample first, then all)."""
+    arr = _float_array(s)
+    if arr is None:
+        return False
+    head = _float_array(sample)
+    return (head is None or integer_valued(head)) and integer_valued(arr)
 
 
 def _float_array(s: pd.Series) -> np.ndarray | None:

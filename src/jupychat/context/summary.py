@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short
@@ -291,6 +291,21 @@ def _nulls_text(nulls: int | None, n_rows: int) -> str:
     return text + " all null" if nulls == n_rows else text
 
 
+NUM_KEYS = ("min", "p25", "p50", "p75", "max", "mean")
+_NUM_STAT = re.compile(r"^(min|p25|p50|p75|max|mean)( |≈)(\S+)$")
+
+
+def _numeric_cells(info: ColumnInfo) -> dict[str, str] | None:
+    """``{"min": "1", "p25": "≈10.4", …}`` when the value statistics are the numeric kind."""
+    cells: dict[str, str] = {}
+    for stat in info.value_stats:
+        m = _NUM_STAT.match(stat)
+        if m is None:
+            return None
+        cells[m.group(1)] = (m.group(2).strip()) + md_escape(m.group(3))
+    return cells if {"min", "max", "mean"} <= set(cells) else None
+
+
 def _summary_text(info: ColumnInfo, level: int, private: bool, values: str) -> str:
     parts: list[str] = []
     if info.var_label:
@@ -402,8 +417,36 @@ class _Renderer:
         )
 
     def full_table(self, cols: Sequence[int], level: int | dict[int, int]) -> list[str]:
-        lines = ["| column | dtype | nulls | summary |", "|---|---|---|---|"]
+        """Numeric columns (three or more) in their own table with one cell per statistic
+        (the labels ``min``, ``p25`` … are written once), then the other columns."""
+        numeric: dict[int, dict[str, str]] = {}
         for i in cols:
+            cells = None if self.is_private(i) else _numeric_cells(self.a.column(i))
+            if cells is not None:
+                numeric[i] = cells
+        lines: list[str] = []
+        if len(numeric) >= 3:
+            lines += [
+                "| column | dtype | nulls | " + " | ".join(NUM_KEYS) + " | more |",
+                "|---|---|---|" + "---|" * (len(NUM_KEYS) + 1),
+            ]
+            for i, cells in numeric.items():
+                lv = level[i] if isinstance(level, dict) else level
+                info = self.a.column(i)
+                rest = _summary_text(replace(info, value_stats=[]), lv, False, self.values)
+                stats = " | ".join(cells.get(k, "") for k in NUM_KEYS)
+                lines.append(
+                    f"| {self.label(i)} | {md_escape(info.dtype)} | "
+                    f"{_nulls_text(info.nulls, self.a.n_rows)} | {stats} | {rest} |"
+                )
+            others = [i for i in cols if i not in numeric]
+            if not others:
+                return lines
+            lines.append("")
+        else:
+            others = list(cols)
+        lines += ["| column | dtype | nulls | summary |", "|---|---|---|---|"]
+        for i in others:
             lv = level[i] if isinstance(level, dict) else level
             lines.append(self.full_row(i, lv))
         return lines
@@ -437,7 +480,9 @@ class _Renderer:
         k = a.n_rows if inline else min(self.s.sample_rows, a.n_rows)
         if k <= 0:
             return []
-        cols = self.visible[:40]
+        cols = self.visible[:40] if inline or a.is_series() else self.example_columns()
+        if not cols:
+            return []
         rows = a.rows(k, cols, inline)
         if not rows:
             return []
@@ -447,7 +492,8 @@ class _Renderer:
         title = (
             f"All {fmt_int(len(rows))} rows:"
             if inline
-            else f"Random example rows ({len(rows)}, from the sample, not the head):"
+            else f"Random example rows ({len(rows)}, not the head; columns listed in full "
+            "above or withheld are left out):"
         )
         lines = [
             title,
@@ -460,9 +506,35 @@ class _Renderer:
                 for i, v in zip(cols, r, strict=False)
             ]
             lines.append("| " + " | ".join(cells) + " |")
-        if len(self.visible) > len(cols):
+        if inline and len(self.visible) > len(cols):
             lines.append(f"(first {len(cols)} of {len(self.visible)} columns shown)")
         return lines
+
+    def example_columns(self, limit: int = 8) -> list[int]:
+        """Columns worth example values: text that is not private nor listed in full,
+        after the first column when it is a key (so a row can be told apart)."""
+        cols: list[int] = []
+        for i in self.visible:
+            if self.is_private(i):
+                continue
+            info = self.a.column(i)
+            listed = (info.top and "…" not in info.top) or any(
+                f.startswith("constant") for f in info.flags
+            )
+            # numbers, dates and bools are summed up by their statistics; text shows its
+            # format only in examples (ids, names, codes, free text)
+            if listed or _numeric_cells(info) is not None or not info.shape_stats:
+                continue
+            if info.dtype.startswith(("bool", "boolean", "datetime", "category", "timedelta")):
+                continue
+            cols.append(i)
+            if len(cols) == limit:
+                break
+        first = self.visible[0]
+        if cols and first not in cols and not self.is_private(first):
+            if any(f.startswith(("id-like", "all distinct")) for f in self.a.column(first).flags):
+                cols = [first, *cols[: limit - 1]]
+        return cols
 
     def group_row(self, group: Sequence[int]) -> str:
         """One table row for a run of columns with the same name pattern and dtype."""
