@@ -531,9 +531,9 @@ class _Renderer:
             if len(cols) == limit:
                 break
         first = self.visible[0]
-        if cols and first not in cols and not self.is_private(first):
-            if any(f.startswith(("id-like", "all distinct")) for f in self.a.column(first).flags):
-                cols = [first, *cols[: limit - 1]]
+        key = any(f.startswith(("id-like", "all distinct")) for f in self.a.column(first).flags)
+        if cols and first not in cols and key and not self.is_private(first):
+            cols = [first, *cols[: limit - 1]]
         return cols
 
     def group_row(self, group: Sequence[int]) -> str:
