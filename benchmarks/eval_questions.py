@@ -231,8 +231,16 @@ def _stat(summary: str, name: str) -> tuple[str, bool] | None:
     return None
 
 
+def _listed(summary: str) -> int | None:
+    """How many values a complete ``values: a 60%, b 40%`` list names (None: no list)."""
+    m = re.search(r"(?:values|levels): (.*?)(?:;|$)", summary)
+    if not m or m.group(1).endswith("…"):
+        return None
+    return len(re.findall(r" " + PCT + r"(?:, |$)", m.group(1)))
+
+
 def _top(summary: str) -> tuple[str, str, bool] | None:
-    m = re.search(r"(top: |top≈ |levels: )(.*?) " + PCT + r"(?:, | \(|;|$)", summary)
+    m = re.search(r"(top: |top≈ |levels: |values: )(.*?) " + PCT + r"(?:, | \(|;|$)", summary)
     if not m:
         return None
     return m.group(2), m.group(3), m.group(1) == "top≈ "
@@ -272,6 +280,9 @@ def jupychat_answer(text: str, df: pd.DataFrame, q: Question) -> tuple[str, Any]
             return "exact", int(m.group(2).replace(",", "")) == len(df)
         if "constant" in summary and len(df) > 1:
             return "exact", False
+        listed = _listed(summary)
+        if listed:
+            return "exact", listed == len(df)
         return ("approx", False) if m or approx_sample else ("missing", None)
     if q.kind in ("min", "max") and _kind(df[q.column]) in ("datetime", "datestr"):
         r = _range(summary)
@@ -291,6 +302,9 @@ def jupychat_answer(text: str, df: pd.DataFrame, q: Question) -> tuple[str, Any]
             return ("approx" if approx_sample else "exact"), n_nonnull
         if "constant" in summary:
             return ("approx" if "in sample" in summary else "exact"), 1
+        listed = _listed(summary)
+        if listed:
+            return "exact", listed
         cat = re.match(r"category\[(\d+)", cells[1])
         if cat:
             unused = re.search(r"([\d,]+) unused levels", summary)

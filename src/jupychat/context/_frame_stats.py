@@ -43,7 +43,7 @@ MAX_BINS = 1 << 23
 CHUNK = 1 << 18
 
 
-def count_values(values: Any, k: int = 5) -> tuple[list[tuple[Any, int]], Any] | None:
+def count_values(values: Any, k: int = 8) -> tuple[list[tuple[Any, int]], Any] | None:
     """(top ``k`` (value, count) pairs by count, every count) or None if unhashable.
 
     Ties keep first-seen order, like ``collections.Counter.most_common``.

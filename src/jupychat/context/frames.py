@@ -353,9 +353,15 @@ class PandasAdapter(FrameAdapter):
         if not top or not pairs:
             return high
         k = d if d <= 8 else 3  # a short list in full, else the head of a long one
-        if not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
-            info.top = top_text(pairs[:k], n_sample, sampled, more=d - k)
-        elif pairs[0][1] >= max(2, (0.05 if high else 0) * n_sample):
+        if not high and not sampled and d <= k:  # every value with its share
+            listed = top_text(pairs, n_sample, False, more=0, k=len(pairs))
+            info.top = "values: " + listed[len("top: ") :]
+            info.shape_stats = [x for x in info.shape_stats if not x.endswith(" distinct")]
+        elif not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
+            info.top = top_text(pairs[:k], n_sample, sampled, more=d - k, k=k)
+        elif pairs[0][1] >= max(2, (0.05 if high else 0) * n_sample) and (
+            len(pairs) < 2 or pairs[0][1] > pairs[1][1]  # a tie names no mode
+        ):
             # a dominant value in a high-cardinality column, or the most common of many
             big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3] or pairs[:1]
             info.top = top_text(big, n_sample, sampled, more=d - len(big))
@@ -373,11 +379,11 @@ class PandasAdapter(FrameAdapter):
 
         whole = is_int or _whole_floats(s, self.sample_of(s))
 
-        def fmt(x: Any) -> str:  # whole numbers (years, ids, counts): no separators
-            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x)
+        def fmt(x: Any) -> str:  # no separators: "2,013" misleads and costs tokens
+            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
 
         def fmt_mean(x: Any) -> str:
-            return fmt_num(x, sep=not whole)
+            return fmt_num(x, sep=False)
 
         full = _valid_values(s) if is_int else None
         increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
@@ -397,7 +403,7 @@ class PandasAdapter(FrameAdapter):
             stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.value_stats = stats
             present = np.flatnonzero(counts)
-            order = np.lexsort((present, -counts[present]))[:5]
+            order = np.lexsort((present, -counts[present]))[:8]
             pairs = [(int(mn) + int(present[j]), int(counts[present[j]])) for j in order]
             self._distinct(
                 info,
@@ -561,8 +567,7 @@ class PandasAdapter(FrameAdapter):
             info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
             self._date_strings(spread, sample, info)
         self._distinct(info, count_values(sample), n, nonnull, id_hint=False)
-        if info.top and "…" not in info.top and not self.sampled:
-            # every value is listed: its lengths and a "1 distinct" add nothing
+        if info.top:  # values are shown: their lengths add little
             info.shape_stats = [x for x in info.shape_stats if not x.startswith(("len", "1 "))]
 
     def _date_strings(self, spread: np.ndarray, sample: pd.Series, info: ColumnInfo) -> None:

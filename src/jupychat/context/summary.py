@@ -287,6 +287,8 @@ def _nulls_text(nulls: int | None, n_rows: int) -> str:
         return "?"
     if nulls == 0:
         return "0"
+    if nulls * 100 < n_rows:  # under 1%: the count says enough
+        return fmt_int(nulls)
     text = f"{fmt_int(nulls)} ({fmt_pct(nulls, n_rows)})"
     return text + " all null" if nulls == n_rows else text
 
@@ -389,14 +391,13 @@ class _Renderer:
                 lines.append("Null counts are exact.")
             elif a.sampled:
                 lines.append(
-                    "Null counts, min/max/mean, ranges, category and bool shares are exact; "
+                    "Figures without ≈ are exact (every row read); "
                     f"≈ = estimated from a {fmt_int(a.sample_n)}-row random sample "
                     "(shares are of non-null values)."
                 )
             else:
                 lines.append(
-                    f"All figures are exact (all {fmt_int(a.n_rows)} rows read; "
-                    "shares are of non-null values)."
+                    "All figures are exact (every row read; shares are of non-null values)."
                 )
         return lines
 
@@ -428,7 +429,7 @@ class _Renderer:
         if len(numeric) >= 3:
             lines += [
                 "| column | dtype | nulls | " + " | ".join(NUM_KEYS) + " | more |",
-                "|---|---|---|" + "---|" * (len(NUM_KEYS) + 1),
+                "|-|-|-|" + "-|" * (len(NUM_KEYS) + 1),
             ]
             for i, cells in numeric.items():
                 lv = level[i] if isinstance(level, dict) else level
@@ -445,7 +446,7 @@ class _Renderer:
             lines.append("")
         else:
             others = list(cols)
-        lines += ["| column | dtype | nulls | summary |", "|---|---|---|---|"]
+        lines += ["| column | dtype | nulls | summary |", "|-|-|-|-|"]
         for i in others:
             lv = level[i] if isinstance(level, dict) else level
             lines.append(self.full_row(i, lv))
@@ -453,8 +454,8 @@ class _Renderer:
 
     def compact_header(self) -> list[str]:
         if self.values == "schema":
-            return ["| column | dtype |", "|---|---|"]
-        return ["| column | dtype | nulls |", "|---|---|---|"]
+            return ["| column | dtype |", "|-|-|"]
+        return ["| column | dtype | nulls |", "|-|-|-|"]
 
     def compact_lines(self, cols: Sequence[int], room: int) -> tuple[list[str], int]:
         """Compact rows until ``room`` characters are used; returns (lines, count)."""
@@ -492,13 +493,12 @@ class _Renderer:
         title = (
             f"All {fmt_int(len(rows))} rows:"
             if inline
-            else f"Random example rows ({len(rows)}, not the head; columns listed in full "
-            "above or withheld are left out):"
+            else f"Random example rows ({len(rows)}; text columns not listed above):"
         )
         lines = [
             title,
             "| " + " | ".join(self.label(i) for i in cols) + " |",
-            "|" + "---|" * len(cols),
+            "|" + "-|" * len(cols),
         ]
         for r in rows:
             cells = [
