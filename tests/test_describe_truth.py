@@ -243,3 +243,14 @@ def test_ids_have_no_thousands_separators():
     df = pd.DataFrame({"order_id": np.arange(1, 5001), "v": np.arange(5000) % 7})
     summary = row(describe(df, "o"), "order_id")
     assert "max 5000" in summary and "5,000" not in summary
+
+
+def test_data_tools_withhold_columns_whose_values_look_personal():
+    from jupychat.context import DataTools
+
+    df = pd.DataFrame({"contact": [f"p{i}@mail.org" for i in range(50)], "n": range(50)})
+    tools = DataTools(lambda: {"people": df}, ContextSettings())
+    rows = tools.get_rows("people", n=5)
+    assert "@mail.org" not in rows
+    assert "withheld" in tools.value_counts("people", ["contact"])
+    assert "@mail.org" not in tools.describe_column("people", "contact")

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
-__all__ = ["luhn_valid", "personal_values"]
+__all__ = ["luhn_valid", "personal_column", "personal_values"]
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}")
 _PHONE = re.compile(
@@ -97,3 +98,21 @@ def personal_values(values: Iterable[object], limit: int = 200, share: float = 0
     if phone >= need:
         return "phone numbers"
     return ""
+
+
+def personal_column(obj: Any, label: str) -> str:
+    """What personal data a pandas column's values look like (200 spread values)."""
+    root = (type(obj).__module__ or "").split(".")[0]
+    if root != "pandas":
+        return ""
+    if hasattr(obj, "columns"):
+        matches = [i for i, c in enumerate(obj.columns) if str(c) == label]
+        if not matches:
+            return ""
+        col = obj.iloc[:, matches[0]]
+    else:
+        col = obj
+    if col.dtype.kind not in "OSU" and "str" not in str(col.dtype):
+        return ""
+    step = max(1, len(col) // 200)
+    return personal_values(col.iloc[::step].iloc[:200].dropna().tolist())
