@@ -315,6 +315,9 @@ def jupychat_answer(text: str, df: pd.DataFrame, q: Question) -> tuple[str, Any]
         return ("exact", m.group(1)) if m else ("missing", None)
     top = _top(summary)
     if top is None:
+        tied = re.search(r"top share( |≈)" + PCT, summary)
+        if q.kind == "mode_share" and tied:
+            return ("approx" if tied.group(1) == "≈" else "exact"), tied.group(2)
         if q.kind == "mode_share" and re.search(r"all distinct|\(a key\)", summary):
             return ("approx" if approx_sample else "exact"), f"{100 / max(1, n_nonnull)}%"
         return "missing", None

@@ -365,6 +365,13 @@ class PandasAdapter(FrameAdapter):
             # a dominant value in a high-cardinality column, or the most common of many
             big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3] or pairs[:1]
             info.top = top_text(big, n_sample, sampled, more=d - len(big))
+        elif pairs[0][1] >= 2 and not high:  # the most common values are tied
+            tied = sum(1 for _, c in pairs if c == pairs[0][1])
+            mark = "≈" if sampled else " "
+            info.top = (
+                f"top share{mark}{fmt_pct(pairs[0][1], n_sample)} "
+                f"(tied: {tied}{'+' if tied == len(pairs) else ''} values)"
+            )
         return high
 
     def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
