@@ -518,7 +518,7 @@ class _Renderer:
             if self.is_private(i):
                 continue
             info = self.a.column(i)
-            listed = (info.top and "…" not in info.top) or any(
+            listed = (info.top.startswith(("values:", "levels:")) and "…" not in info.top) or any(
                 f.startswith("constant") for f in info.flags
             )
             # numbers, dates and bools are summed up by their statistics; text shows its
