@@ -10,10 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from describe_rows import row
 from jupychat.context import ContextSettings, clear_cache, describe, estimate_tokens
 from jupychat.context.budget import chars_for_tokens
 
-SMALL_SAMPLE = ContextSettings(sample_size=2_000)
+SMALL_SAMPLE = ContextSettings(sample_size=2_000, exact_cells=10_000)  # forces sampling
 
 
 def make_orders(n: int, seed: int = 7) -> pd.DataFrame:
@@ -47,13 +48,12 @@ def make_orders(n: int, seed: int = 7) -> pd.DataFrame:
     )
 
 
-def row(text: str, column: str) -> tuple[str, str, str]:
-    """(dtype, nulls, summary) of a column's table row."""
-    for line in text.splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if len(cells) >= 3 and cells[0] == column:
-            return cells[1], cells[2], (cells[3] if len(cells) > 3 else "")
-    raise AssertionError(f"no row for {column!r} in:\n{text}")
+def with_text(df: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a free-text column (example rows show text columns)."""
+    rng = np.random.default_rng(1)
+    out = df.copy()
+    out["sku"] = pd.array([f"SKU-{i:05d}" for i in rng.integers(0, 90_000, len(df))], dtype="str")
+    return out
 
 
 def nulls_value(text: str) -> int:
@@ -86,7 +86,7 @@ def test_exact_figures_match_pandas_and_estimates_are_marked():
     _, _, status = row(text, "status")
     assert "top≈" in status and "shipped" in status
     _, _, order_id = row(text, "order_id")
-    assert "id-like" in order_id and "max 10,000" in order_id
+    assert "id-like" in order_id and "max 10000" in order_id  # ids: no separators
     _, _, gift = row(text, "is_gift")
     assert f"true {round(df['is_gift'].mean() * 100)}%" in gift
     _, _, shipped = row(text, "shipped_at")
@@ -99,18 +99,19 @@ def test_frame_within_sample_size_is_exact_without_approx_marks():
     text = describe(df, "orders")
     assert "All figures are exact" in text
     table = [ln for ln in text.split("Random example rows")[0].splitlines() if ln.startswith("|")]
-    assert len(table) == 10 and not any("≈" in ln for ln in table)
+    # numeric table (order_id, price, rating) and the other columns' table
+    assert len(table) == 12 and not any("≈" in ln for ln in table)
     assert "≈" not in text.splitlines()[0]  # memory of 500 rows is measured, not estimated
 
 
 def test_example_rows_are_random_not_head():
-    df = make_orders(10_000)
+    df = with_text(make_orders(10_000))
     text = describe(df, "orders", settings=SMALL_SAMPLE)
     block = text.split("Random example rows")[1].splitlines()[3:6]
     ids = [int(line.strip("|").split("|")[0].strip().replace(",", "")) for line in block]
     assert len(ids) == 3 and ids != [1, 2, 3]
-    # email is a private column: its values never appear
-    assert "@example.com" not in text and "‹withheld›" in text
+    # email is a private column: its values never appear, it is left out of the examples
+    assert "@example.com" not in text and "values withheld (privacy)" in text
 
 
 def test_description_is_deterministic_and_cached():
@@ -133,7 +134,7 @@ def test_fingerprint_sees_a_change_in_shape_dtype_or_sampled_rows():
     before = describe(df, "orders")
     df.loc[0, "price"] = 1e9  # row 0 is always in the fingerprint rows
     after = describe(df, "orders")
-    assert before != after and "1,000,000,000" in after
+    assert before != after and "1000000000" in after  # no separators in table cells
     df["extra"] = 1
     assert "× 9 columns" in describe(df, "orders")
 
@@ -142,7 +143,7 @@ def test_fingerprint_sees_a_change_in_shape_dtype_or_sampled_rows():
 
 
 def test_degradation_order_under_shrinking_budgets():
-    df = make_orders(10_000)
+    df = with_text(make_orders(10_000))
     stages = []
     for budget in (3000, 900, 500, 330, 150, 90):
         text = describe(df, "orders", budget=budget, settings=SMALL_SAMPLE)
@@ -165,7 +166,7 @@ def test_degradation_order_under_shrinking_budgets():
 
 
 def test_default_budget_holds_for_a_realistic_frame():
-    df = make_orders(30_000)
+    df = with_text(make_orders(30_000))
     text = describe(df, "orders")
     assert_bounded(text, 1500)
     assert "Random example rows" in text  # fits at full detail
@@ -177,7 +178,8 @@ def test_wide_frame_starts_compact_and_details_named_columns():
     text = describe(df, "wide")
     assert_bounded(text, 1500)
     assert "| column | dtype | nulls |" in text and "| summary |" not in text
-    assert "more columns" in text and "describe_column" in text
+    # every column accounted for: one run of a name pattern and dtype per row
+    assert "| c0…c399 | float64 ×400 | 0 |" in text and "describe_column" in text
     focused = describe(df, "wide", columns=["c150"])
     assert "Columns named in the prompt" in focused
     assert re.search(r"\| c150 \| float64 \| 0 \| min -?[\d.]+", focused)
@@ -189,7 +191,7 @@ def test_ten_thousand_columns_is_bounded_and_quick():
     text = describe(df, "huge")
     assert time.perf_counter() - t0 < 3
     assert_bounded(text, 1500)
-    assert "10,000 columns" in text and "more columns" in text
+    assert "10,000 columns" in text and "feature_0…feature_9999 | float64 ×10,000" in text
 
 
 # -- odd frames -----------------------------------------------------------------------------

@@ -49,13 +49,17 @@ def fmt_int(n: int) -> str:
     return f"{int(n):,}"
 
 
-def fmt_num(x: Any, sig: int = 4) -> str:
-    """A number with thousands separators and about ``sig`` significant digits."""
+def fmt_num(x: Any, sig: int = 4, sep: bool = True) -> str:
+    """A number with about ``sig`` significant digits (thousands separators if ``sep``).
+
+    Integers are shown whole. ``sep=False`` suits values of integer columns (years,
+    ids, codes), where ``2,013`` would mislead and costs more tokens than ``2013``.
+    """
     try:
         if isinstance(x, bool):
             return str(x)
         if isinstance(x, numbers.Integral):
-            return fmt_int(int(x))
+            return fmt_int(int(x)) if sep else str(int(x))
         f = float(x)
     except (TypeError, ValueError, OverflowError):
         return short(x, 24)
@@ -66,12 +70,12 @@ def fmt_num(x: Any, sig: int = 4) -> str:
     if f == 0:
         return "0"
     if f.is_integer() and abs(f) < 1e15:
-        return fmt_int(int(f))
+        return fmt_int(int(f)) if sep else str(int(f))
     a = abs(f)
     if a >= 1e15 or a < 1e-4:
         return f"{f:.{sig - 1}e}"
     digits = max(0, sig - 1 - math.floor(math.log10(a)))
-    text = f"{f:,.{digits}f}"
+    text = f"{f:,.{digits}f}" if sep else f"{f:.{digits}f}"
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return text
@@ -141,7 +145,7 @@ def cell(value: Any, limit: int = 24) -> str:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, numbers.Number) and not isinstance(value, complex):
-        return fmt_num(value)
+        return fmt_num(value, sep=False)  # cells: years and ids read best without commas
     if isinstance(value, (_dt.date, _dt.time)):
         try:
             return md_escape(short(_datetime_text(value), limit))

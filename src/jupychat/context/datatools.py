@@ -30,7 +30,15 @@ from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short, type_name
 from .budget import cap_text
 from .describe import describe, is_tabular
 from .inventory import inventory
-from .privacy import WITHHELD, column_excluded, column_private, redact_secrets, var_excluded
+from .pii_values import personal_column
+from .privacy import (
+    WITHHELD,
+    column_excluded,
+    column_private,
+    column_public,
+    redact_secrets,
+    var_excluded,
+)
 from .saferepr import guarded_repr
 from .settings import ContextSettings
 
@@ -146,7 +154,15 @@ class DataTools:
         return positions
 
     def _private(self, var: str, label: str) -> bool:
-        return column_private(var, label, self.settings)
+        """Private by name or settings, or (pandas) because its values look personal."""
+        if column_private(var, label, self.settings):
+            return True
+        if not self.settings.pii or column_public(var, label, self.settings):
+            return False
+        try:
+            return bool(personal_column(self._get(var), label))
+        except Exception:
+            return False
 
     # -- tools ---------------------------------------------------------------------------
     @read_only_tool

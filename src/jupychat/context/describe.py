@@ -185,7 +185,7 @@ def _describe_pandas(obj: Any, req: Request) -> str:
     from .summary import render_frame
 
     s = req.settings
-    memo = memo_for(("pandas", frames.fingerprint(obj), s.sample_size, s.seed))
+    memo = memo_for(("pandas", frames.fingerprint(obj), s.sample_size, s.seed, s.exact_cells))
     # an unchanged frame described the same way again (every later turn naming it) gets
     # the text it got before, not a fresh rendering of the same cached statistics
     try:
@@ -195,7 +195,7 @@ def _describe_pandas(obj: Any, req: Request) -> str:
         key = None
     if key is not None and key in memo:
         return str(memo[key])
-    adapter = frames.PandasAdapter(obj, memo, s.sample_size, s.seed)
+    adapter = frames.PandasAdapter(obj, memo, s.sample_size, s.seed, s.exact_cells)
     settings = s.with_(private_columns=(*s.private_columns, "*")) if req.private else s
     text = render_frame(adapter, req.name, settings, req.budget, req.focus)
     if key is not None:

@@ -37,6 +37,16 @@ else:  # imported on first use, i.e. when a pandas object is described
     pd = LazyModule("pandas")
     ptypes = LazyModule("pandas.api.types")
 from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
+from ._frame_stats import (
+    ISO_LIKE,
+    count_values,
+    exact_int_counts,
+    int_quantiles,
+    integer_valued,
+    sorted_quantiles,
+    strictly_increasing,
+)
+from .pii_values import personal_values
 from .summary import (
     ColumnInfo,
     FrameAdapter,
@@ -94,7 +104,14 @@ def _ts_text(value: Any, date_only: bool) -> str:
 class PandasAdapter(FrameAdapter):
     """Lazy per-column statistics of a pandas DataFrame or Series."""
 
-    def __init__(self, obj: Any, memo: dict[str, Any], sample_size: int, seed: int) -> None:
+    def __init__(
+        self,
+        obj: Any,
+        memo: dict[str, Any],
+        sample_size: int,
+        seed: int,
+        exact_cells: int = 2_000_000,
+    ) -> None:
         super().__init__(memo)
         self.obj = obj
         self.series = isinstance(obj, pd.Series)
@@ -114,8 +131,9 @@ class PandasAdapter(FrameAdapter):
             self.kind = type_path(obj)
         self.sample_size = sample_size
         self.seed = seed
-        self.sampled = self.n_rows > sample_size
-        self.sample_n = min(self.n_rows, sample_size)
+        cells = self.n_rows * max(1, len(self.labels))
+        self.sampled = self.n_rows > sample_size and cells > exact_cells
+        self.sample_n = sample_size if self.sampled else self.n_rows
 
     # -- basics --------------------------------------------------------------------------
     def is_series(self) -> bool:
@@ -190,6 +208,13 @@ class PandasAdapter(FrameAdapter):
                         f"columns: MultiIndex with {cols.nlevels} levels ({names}); "
                         f"labels below join the levels with '{_LABEL_SEP}'."
                     )
+                dup = self._duplicate_rows()
+                if dup is not None:
+                    lines.append(
+                        f"{fmt_int(dup)} duplicate rows (whole rows, exact)"
+                        if dup
+                        else "no duplicate rows"
+                    )
                 if not cols.is_unique:
                     counts = Counter(self.labels)
                     dups = [f"{short(k, 30)} (×{v})" for k, v in counts.most_common(5) if v > 1]
@@ -202,6 +227,46 @@ class PandasAdapter(FrameAdapter):
             pass
         self.memo["extra_lines"] = lines
         return lines
+
+    def nulls_many(self, cols: Sequence[int]) -> list[int | None]:
+        """Null counts of many columns, counted in blocks of ≤ 4M cells (wide frames)."""
+        cache = self.memo["nulls"]
+        todo = [i for i in cols if i not in cache]
+        if len(todo) > 8 and not self.series:
+            step = max(1, 4_000_000 // max(1, self.n_rows))
+            try:
+                for start in range(0, len(todo), step):
+                    part = todo[start : start + step]
+                    counts = self.obj.iloc[:, part].isna().sum(axis=0).to_numpy()
+                    for i, c in zip(part, counts, strict=True):
+                        cache[i] = int(c)
+            except Exception:
+                pass
+        return [self.nulls(i) for i in cols]
+
+    def _duplicate_rows(self) -> int | None:
+        """Exact count of rows equal to an earlier row, when the frame is read whole."""
+        if self.sampled or self.n_rows < 2 or not 0 < len(self.labels) <= 100:
+            return None
+        try:
+            return int(self.obj.duplicated().sum())
+        except Exception:  # unhashable cells
+            return None
+
+    def _var_label(self, i: int) -> str:
+        """A variable label: ``Series.attrs["label"]`` or the frame's ``column_labels``."""
+        attrs = getattr(self.obj, "attrs", None) or {}
+        if self.series:
+            label = attrs.get("label")
+            return str(label) if isinstance(label, str) else ""
+        for key in ("column_labels", "variable_labels", "labels"):
+            mapping = attrs.get(key)
+            if isinstance(mapping, dict):
+                col = self.obj.columns[i]
+                label = mapping.get(col, mapping.get(self.labels[i]))
+                if isinstance(label, str):
+                    return label
+        return ""
 
     # -- exact null counts ---------------------------------------------------------------
     def _nulls(self, i: int) -> int | None:
@@ -221,6 +286,7 @@ class PandasAdapter(FrameAdapter):
         s = self.col(i)
         dtype = s.dtype
         info = ColumnInfo(self.labels[i], dtype_label(dtype), nulls=self.nulls(i))
+        info.var_label = self._var_label(i)
         nonnull = self.n_rows - (info.nulls or 0)
         if self.n_rows == 0 or nonnull == 0:
             return info
@@ -256,11 +322,17 @@ class PandasAdapter(FrameAdapter):
         *,
         upper: int | None = None,
         top: bool = True,
+        exact: bool | None = None,
     ) -> bool:
-        """Add distinct-count text, flags and top values; True when high-cardinality."""
+        """Add distinct-count text, flags and top values; True when high-cardinality.
+
+        ``exact``: the counts cover every non-null value (default: the frame is read
+        whole). A high-cardinality column still shows a value that dominates it.
+        """
         if counted is None:
             return False
         pairs, counts = counted
+        sampled = self.sampled if exact is None else not exact
         d = len(counts)
         f1 = int((counts == 1).sum())
         f2 = int((counts == 2).sum())
@@ -269,7 +341,7 @@ class PandasAdapter(FrameAdapter):
             f1,
             n_sample,
             nonnull,
-            self.sampled,
+            sampled,
             label=info.label,
             id_hint=id_hint,
             f2=f2,
@@ -278,8 +350,28 @@ class PandasAdapter(FrameAdapter):
         info.shape_stats.extend(stats)
         info.flags.extend(flags)
         high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
-        if top and not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
-            info.top = top_text(pairs, n_sample, self.sampled, more=d - len(pairs))
+        if not top or not pairs:
+            return high
+        k = d if d <= 8 else 3  # a short list in full, else the head of a long one
+        if not high and not sampled and d <= k:  # every value with its share
+            listed = top_text(pairs, n_sample, False, more=0, k=len(pairs))
+            info.top = "values: " + listed[len("top: ") :]
+            info.shape_stats = [x for x in info.shape_stats if not x.endswith(" distinct")]
+        elif not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
+            info.top = top_text(pairs[:k], n_sample, sampled, more=d - k, k=k)
+        elif pairs[0][1] >= max(2, (0.05 if high else 0) * n_sample) and (
+            len(pairs) < 2 or pairs[0][1] > pairs[1][1]  # a tie names no mode
+        ):
+            # a dominant value in a high-cardinality column, or the most common of many
+            big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3] or pairs[:1]
+            info.top = top_text(big, n_sample, sampled, more=d - len(big))
+        elif pairs[0][1] >= 2 and not high:  # the most common values are tied
+            tied = sum(1 for _, c in pairs if c == pairs[0][1])
+            mark = "≈" if sampled else " "
+            info.top = (
+                f"top share{mark}{fmt_pct(pairs[0][1], n_sample)} "
+                f"(tied: {tied}{'+' if tied == len(pairs) else ''} values)"
+            )
         return high
 
     def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
@@ -289,42 +381,84 @@ class PandasAdapter(FrameAdapter):
         if mn is None:
             return
         if mn == mx:
-            info.value_stats = [f"constant {fmt_num(mn)}"]
+            info.value_stats = [f"constant {fmt_num(mn, sep=not is_int)}"]
+            return
+
+        whole = is_int or _whole_floats(s, self.sample_of(s))
+
+        def fmt(x: Any) -> str:  # no separators: "2,013" misleads and costs tokens
+            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
+
+        def fmt_mean(x: Any) -> str:
+            return fmt_num(x, sep=False)
+
+        full = _valid_values(s) if is_int else None
+        increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
+        if increasing and full is not None:  # a key: every value distinct, already sorted
+            q = sorted_quantiles(full, (0.25, 0.5, 0.75))
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            info.value_stats = [*stats, f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
+            info.flags += [
+                "id-like (all distinct)" if len(full) >= 20 else "all distinct",
+                "sorted ascending",
+            ]
+            return
+        counts = exact_int_counts(full, mn, mx) if full is not None else None
+        if counts is not None and full is not None:  # every value counted: exact at any size
+            q = int_quantiles(counts, mn, (0.25, 0.5, 0.75))
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
+            info.value_stats = stats
+            present = np.flatnonzero(counts)
+            order = np.lexsort((present, -counts[present]))[:8]
+            pairs = [(int(mn) + int(present[j]), int(counts[present[j]])) for j in order]
+            self._distinct(
+                info,
+                (pairs, counts[present]),
+                len(full),
+                nonnull,
+                id_hint=False,
+                top=len(present) <= 8,
+                exact=True,
+            )
+            _drop_listed(info)
             return
         sample = self.sample_of(s)
         vals = sample.to_numpy(dtype="float64", na_value=np.nan)
         vals = vals[~np.isnan(vals)]
-        stats = [f"min {fmt_num(mn)}"]
+        stats = [f"min {fmt(mn)}"]
         if len(vals):
-            q = np.quantile(vals, [0.25, 0.5, 0.75], method="nearest" if is_int else "linear")
-            stats += quantile_stats(list(q), self.sampled)
-        stats += [f"max {fmt_num(mx)}", f"mean {fmt_num(mean)}"]
+            q = np.quantile(vals, [0.25, 0.5, 0.75])
+            stats += quantile_stats(list(q), self.sampled, fmt)
+        stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
         if np.isinf(float(mn)) or np.isinf(float(mx)):
             info.flags.append("contains ±inf")
         info.value_stats = stats
         if not len(vals):
             return
-        counted = _count_numeric(vals)
-        d = len(counted[1])
+        counted = count_values(vals)
+        d = len(counted[1]) if counted else 0
+        upper = None
+        monotonic = False
         if is_int:
-            monotonic = False
+            try:
+                upper = int(mx) - int(mn) + 1
+            except (TypeError, ValueError, OverflowError):
+                upper = None
             if info.nulls == 0 and d > 0.95 * len(vals):
                 try:
                     monotonic = bool(s.is_monotonic_increasing)
                 except Exception:
                     monotonic = False
-            upper = None
-            try:
-                upper = int(mx) - int(mn) + 1
-            except (TypeError, ValueError, OverflowError):
-                upper = None
-            self._distinct(
-                info, counted, len(vals), nonnull, id_hint=monotonic, upper=upper, top=d <= 10
-            )
-            if monotonic:
-                info.flags.append("sorted ascending")
-        elif d <= 10 and (not self.sampled or int((counted[1] == 1).sum()) == 0):
-            self._distinct(info, counted, len(vals), nonnull, id_hint=False)
+        self._distinct(
+            info, counted, len(vals), nonnull, id_hint=monotonic, upper=upper, top=d <= 8
+        )
+        if monotonic:
+            info.flags.append("sorted ascending")
+        if whole and not is_int:
+            info.flags.append("integer-valued")
+        if not self.sampled:
+            _drop_listed(info)
 
     def _categorical(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         categories = s.cat.categories
@@ -370,12 +504,12 @@ class PandasAdapter(FrameAdapter):
             date_only = False
         stats = [f"{_ts_text(mn, date_only)} … {_ts_text(mx, date_only)}"]
         if len(ints) > 2:
-            med = np.quantile(ints, 0.5, method="nearest")
+            med = np.quantile(ints, 0.5)  # linear, as pandas' median
             mark = "≈" if self.sampled else " "
-            stats.append(f"p50{mark}{_ts_text(np.datetime64(int(med), 'ns'), date_only)}")
+            stats.append(f"p50{mark}{_ts_text(pd.Timestamp(round(float(med))), date_only)}")
         info.value_stats = stats
         if len(ints):
-            self._distinct(info, _count_numeric(ints), len(ints), nonnull, id_hint=False, top=False)
+            self._distinct(info, count_values(ints), len(ints), nonnull, id_hint=False, top=False)
             info.flags = [
                 f
                 for f in info.flags
@@ -384,7 +518,18 @@ class PandasAdapter(FrameAdapter):
         if info.nulls == 0:
             try:
                 if s.is_monotonic_increasing:
-                    info.flags.append("sorted ascending")
+                    raw = getattr(s.array, "asi8", None)  # int64 view, no copy
+                    if raw is None:
+                        raw = s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+                    if strictly_increasing(raw):
+                        info.flags.append("unique, sorted ascending (a key)")
+                        info.shape_stats = [x for x in info.shape_stats if "distinct" not in x]
+                    else:
+                        info.flags.append("sorted ascending")
+                elif (
+                    not self.sampled and len(ints) == nonnull and len(set(ints.tolist())) == nonnull
+                ):
+                    info.flags.append("all distinct (a key)")
             except Exception:
                 pass
 
@@ -401,12 +546,15 @@ class PandasAdapter(FrameAdapter):
         n = len(sample)
         if n == 0:
             return
-        values = sample.to_numpy(dtype=object)
         mark = "≈" if self.sampled else " "
         typed = isinstance(s.dtype, pd.StringDtype) or getattr(s.dtype, "pyarrow_dtype", None)
+        spread = sample.iloc[:: max(1, n // 200)].iloc[:200].to_numpy(dtype=object)
+        lengths: np.ndarray | None = None
         if typed:
             sized = True
+            lengths = sample.str.len().to_numpy(dtype="int64", na_value=0)
         else:
+            values = sample.to_numpy(dtype=object)
             types = Counter(type(v).__name__ for v in values)
             sized = set(types) <= {"str", "bytes"}
             if set(types) != {"str"}:
@@ -418,18 +566,37 @@ class PandasAdapter(FrameAdapter):
                 )
                 if len(types) > 1:
                     info.flags.append("mixed types")
-        if sized:
-            lengths = _lengths(values[:5_000])  # a range, marked ≈ when sampled
+            if sized:
+                lengths = _lengths(values)
+        info.personal = personal_values(spread)
+        if sized and lengths is not None and len(lengths):
             lo, hi = int(lengths.min()), int(lengths.max())
             info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
-        self._distinct(info, _count_objects(values), n, nonnull, id_hint=False)
+            self._date_strings(spread, sample, info)
+        self._distinct(info, count_values(sample), n, nonnull, id_hint=False)
+        if info.top:  # values are shown: their lengths add little
+            info.shape_stats = [x for x in info.shape_stats if not x.startswith(("len", "1 "))]
+
+    def _date_strings(self, spread: np.ndarray, sample: pd.Series, info: ColumnInfo) -> None:
+        """ISO-like date text sorts chronologically: its range is its min … max."""
+        looked = [v for v in spread if isinstance(v, str)]
+        if len(looked) < 2 or not all(ISO_LIKE.fullmatch(v) for v in looked):
+            return
+        try:
+            lo, hi = sample.min(), sample.max()
+        except TypeError:
+            return
+        if not (ISO_LIKE.fullmatch(str(lo)) and ISO_LIKE.fullmatch(str(hi))):
+            return
+        prefix = "range≈ " if self.sampled else ""
+        info.value_stats.append(f"{prefix}{short(str(lo), 32)} … {short(str(hi), 32)}")
 
     def _generic(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         sample = self.sample_of(s).dropna()
         if len(sample):
             self._distinct(
                 info,
-                _count_objects(sample.to_numpy(dtype=object)),
+                count_values(sample.to_numpy(dtype=object)),
                 len(sample),
                 nonnull,
                 id_hint=False,
@@ -511,31 +678,47 @@ def _min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:
     return s.min(), s.max(), float(s.mean())
 
 
-def _count_numeric(values: np.ndarray) -> tuple[list[tuple[Any, int]], np.ndarray]:
-    """(top five (value, count) pairs, every count) of a numeric sample."""
-    uniq, counts = np.unique(values, return_counts=True)
-    k = min(5, len(counts))
-    if k == 0:
-        return [], counts
-    top = np.argpartition(-counts, k - 1)[:k] if len(counts) > k else np.arange(len(counts))
-    top = top[np.lexsort((top, -counts[top]))]
-    return [(uniq[j].item(), int(counts[j])) for j in top], counts
-
-
-def _count_objects(values: np.ndarray) -> tuple[list[tuple[Any, int]], np.ndarray] | None:
-    """(top five (value, count) pairs, every count) of an object sample; None if unhashable."""
+def _valid_values(s: pd.Series) -> np.ndarray | None:
+    """The non-null values of an integer column as a numpy array (no copy when possible)."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        return s.to_numpy() if dtype.kind in "iu" else None
+    array = s.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind in "iu":
+        return data if not mask.any() else data[~mask]
     try:
-        counter = Counter(values.tolist())
-    except TypeError:
+        return s.dropna().to_numpy(dtype="int64")
+    except Exception:
         return None
-    counts = np.fromiter(counter.values(), dtype=np.int64, count=len(counter))
-    k = min(5, len(counts))
-    if k == 0:
-        return [], counts
-    top = np.argpartition(-counts, k - 1)[:k] if len(counts) > k else np.arange(len(counts))
-    top = top[np.lexsort((top, -counts[top]))]  # by count, ties in first-seen order
-    keys = list(counter)
-    return [(keys[j], int(counts[j])) for j in top], counts
+
+
+def _drop_listed(info: ColumnInfo) -> None:
+    """Every value is listed with its share: quartiles and 'integer-valued' add nothing."""
+    if info.top and "…" not in info.top:
+        info.value_stats = [x for x in info.value_stats if not x.startswith(("p25", "p75"))]
+        info.flags = [f for f in info.flags if f != "integer-valued"]
+
+
+def _whole_floats(s: pd.Series, sample: pd.Series) -> bool:
+    """Whether every value of a float column is a whole number (sample first, then all)."""
+    arr = _float_array(s)
+    if arr is None:
+        return False
+    head = _float_array(sample)
+    return (head is None or integer_valued(head)) and integer_valued(arr)
+
+
+def _float_array(s: pd.Series) -> np.ndarray | None:
+    """A float column's values as a numpy array (NaN for missing) without a copy if numpy."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        return s.to_numpy() if dtype.kind == "f" else None
+    array = s.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind == "f":
+        return data if not mask.any() else data[~mask]
+    return None
 
 
 def _index_lines(index: Any, what: str) -> list[str]:

@@ -8,8 +8,12 @@ glued compounds are recognised (``firstname``, ``apikey``, ``emailaddress``), an
 qualifiers mark a *derived* column that holds no personal value (``token_count``,
 ``has_email``, ``name_length``); the qualifier rule and the ``key``/``name`` context words
 (``primary_key``, ``file_name``, ``product_name``) are the only places we trade safety
-for fewer false positives. Matching columns keep their statistics; their values are
-withheld everywhere: summaries, example rows and tool results.
+for fewer false positives. A bare ``name`` (airports, cars, ``studyName``) counts only
+next to a word that says whose name it is (``customer_name``, ``full name``); dates of
+birth and zip codes count by name. Values are checked too: :mod:`.pii_values` finds
+e-mail addresses, phone numbers and card numbers in a column whatever it is called.
+Matching columns keep their statistics; their values are withheld everywhere:
+summaries, example rows and tool results.
 
 A last pass, :func:`redact_secrets`, replaces strings that look like credentials
 (``sk-…``, ``ghp_…``, ``AKIA…``, JWTs, PEM private keys) in any text we send, and the
@@ -30,6 +34,7 @@ __all__ = [
     "WITHHELD",
     "column_excluded",
     "column_private",
+    "column_public",
     "is_pii_name",
     "name_tokens",
     "redact_secrets",
@@ -52,6 +57,8 @@ _ALIASES: dict[str, frozenset[str]] = {
     "secret": frozenset({"secrets", "credential", "credentials", "clientsecret"}),
     "key": frozenset({"apikey", "secretkey", "privatekey", "accesskey", "apikeys"}),
     "address": frozenset({"addr", "street", "streetaddress", "ipaddress", "zipcode", "postcode"}),
+    "birth": frozenset({"dob", "birthdate", "birthday", "dateofbirth", "birthdt"}),
+    "zip": frozenset({"zipcode", "postcode", "postal", "postalcode", "zipcodes"}),
     "name": frozenset(
         {
             "firstname",
@@ -173,6 +180,62 @@ _CONTEXT_EXEMPT: dict[str, frozenset[str]] = {
     ),
 }
 
+# ``name`` alone is too common in ordinary data (airports, cars, species, ``studyName``):
+# it counts as personal only next to a word that says whose name it is.
+_PERSONAL_NAME = frozenset(
+    {
+        "first",
+        "last",
+        "full",
+        "given",
+        "family",
+        "middle",
+        "maiden",
+        "sur",
+        "user",
+        "nick",
+        "display",
+        "legal",
+        "real",
+        "person",
+        "persons",
+        "people",
+        "customer",
+        "client",
+        "patient",
+        "employee",
+        "staff",
+        "student",
+        "member",
+        "contact",
+        "owner",
+        "holder",
+        "account",
+        "author",
+        "parent",
+        "mother",
+        "father",
+        "spouse",
+        "child",
+        "emergency",
+        "recipient",
+        "sender",
+        "buyer",
+        "seller",
+        "applicant",
+        "candidate",
+        "driver",
+        "passenger",
+        "guest",
+        "subscriber",
+        "beneficiary",
+        "insured",
+        "physician",
+        "doctor",
+        "teacher",
+    }
+)
+
 # Tokens that mark a derived quantity (a count, a flag), not the personal value itself.
 _QUALIFIERS = frozenset(
     {
@@ -247,6 +310,8 @@ def _is_pii_name(name: str, words: tuple[str, ...]) -> bool:
             others = token_set - {token}
             if others & _CONTEXT_EXEMPT.get(word, frozenset()):
                 continue
+            if word == "name" and token in ("name", "names") and not others & _PERSONAL_NAME:
+                continue
             if derived:
                 continue
             return True
@@ -287,6 +352,15 @@ def column_excluded(var: str | None, column: object, settings: ContextSettings) 
     label = _label(column)
     names = [label] if not var else [label, f"{var}.{label}"]
     return _glob_any(settings.exclude_columns, *names)
+
+
+def column_public(var: str | None, column: object, settings: ContextSettings) -> bool:
+    """Whether ``public_columns`` says a column is never personal (by name or value)."""
+    if not settings.public_columns:
+        return False
+    label = _label(column)
+    names = [label] if not var else [label, f"{var}.{label}"]
+    return _glob_any(settings.public_columns, *names)
 
 
 def column_private(var: str | None, column: object, settings: ContextSettings) -> bool:

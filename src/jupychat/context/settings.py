@@ -30,6 +30,8 @@ DEFAULT_PII_WORDS: tuple[str, ...] = (
     "key",
     "address",
     "name",
+    "birth",
+    "zip",
 )
 
 
@@ -69,6 +71,10 @@ class ContextSettings:
         Column names or globs never treated as personal (overrides the word match).
     sample_size:
         Rows read for the estimated statistics of a large frame.
+    exact_cells:
+        Frames with at most this many cells (rows × columns) are read whole, so every
+        figure is exact (distinct counts, quantiles, top values, duplicate rows); larger
+        frames are summarised from a sample of ``sample_size`` rows.
     sample_rows:
         Random example rows shown per frame (0: none).
     seed:
@@ -109,6 +115,7 @@ class ContextSettings:
     private_columns: tuple[str, ...] = ()
     public_columns: tuple[str, ...] = ()
     sample_size: int = 20_000
+    exact_cells: int = 2_000_000
     sample_rows: int = 3
     seed: int = 0
     var_budget: int = 1_500
@@ -142,6 +149,7 @@ class ContextSettings:
             object.__setattr__(self, name, _tuple(getattr(self, name), name))
         for name in (
             "sample_size",
+            "exact_cells",
             "var_budget",
             "other_budget",
             "turn_budget",

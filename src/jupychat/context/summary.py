@@ -20,13 +20,14 @@ costs only the null counts of the rows that are shown.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short
 from .budget import cap_text, chars_for_tokens, estimate_tokens
-from .privacy import WITHHELD, column_excluded, column_private, name_tokens
+from .privacy import WITHHELD, column_excluded, column_private, column_public, name_tokens
 from .settings import ContextSettings
 
 __all__ = ["ColumnInfo", "FrameAdapter", "render_frame"]
@@ -54,6 +55,8 @@ class ColumnInfo:
     top: str = ""
     flags: list[str] = field(default_factory=list)
     error: str = ""
+    personal: str = ""  # what personal data the values look like ("e-mail addresses")
+    var_label: str = ""  # a variable label (``Series.attrs["label"]``), shown first
 
 
 class FrameAdapter:
@@ -94,6 +97,10 @@ class FrameAdapter:
             except Exception:
                 cache[i] = None
         return cache[i]
+
+    def nulls_many(self, cols: Sequence[int]) -> list[int | None]:
+        """Null counts of many columns (backends may count them in blocks)."""
+        return [self.nulls(i) for i in cols]
 
     def column(self, i: int) -> ColumnInfo:
         cache = self.memo["columns"]
@@ -158,8 +165,12 @@ def distinct_info(
 
     ``d`` distinct values, ``f1`` singletons and ``f2`` doubletons among ``n_sample``
     non-null sampled values out of ``n_total`` non-null values. When sampled, the total
-    is estimated with the bias-corrected Chao1 estimator ``d + f1(f1−1) / (2(f2+1))``,
-    capped by ``n_total`` and by ``upper`` (e.g. the width of an integer range).
+    is estimated with Chao1 corrected for sampling without replacement (Chao & Lin
+    2012): ``d + f1² / (2·f2·n/(n−1) + f1·q/(1−q))`` with ``q = n_sample / n_total``,
+    which removes Chao1's upward bias when the sample is a large share of the column.
+    The estimate is capped by ``n_total`` and by ``upper`` (e.g. the width of an
+    integer range); when ``upper`` is below ``n_total`` the column cannot be all
+    distinct, so it is never called id-like.
     """
     if n_sample <= 0:
         return [], [], False
@@ -174,13 +185,17 @@ def distinct_info(
         if d == 1 and n_sample > 1:
             return ["1 distinct"], ["constant"], False
         return [f"{fmt_int(d)} distinct"], [], False
-    if ratio >= 0.95:
+    cap = n_total if upper is None else min(n_total, upper)
+    if ratio >= 0.95 and cap >= n_total:
         pct = "100%" if ratio >= 0.995 else fmt_pct(d, n_sample)
         if id_like:
-            return [], [f"id-like (≈{pct} distinct)"], True
-        return [], [f"high-cardinality (≈{pct} distinct)"], False
-    est = d + (f1 * (f1 - 1)) / (2 * (f2 + 1)) if f1 else d
-    cap = n_total if upper is None else min(n_total, upper)
+            return [], [f"id-like (≈{pct} distinct in sample)"], True
+        return [], [f"high-cardinality (≈{pct} distinct in sample)"], False
+    est = float(d)
+    if f1:
+        q = min(n_sample / max(1, n_total), 0.999999)
+        denom = 2.0 * f2 * n_sample / max(1, n_sample - 1) + f1 * q / (1.0 - q)
+        est = d + (f1 * f1 / denom if denom > 0 else f1 * (f1 - 1) / 2.0)
     est_int = int(max(d, min(round(est), cap)))
     stats = [f"≈{fmt_int(est_int)} distinct"]
     flags: list[str] = []
@@ -189,6 +204,18 @@ def distinct_info(
     elif est_int > 1000 and est_int > 0.5 * n_total:
         flags.append("high-cardinality")
     return stats, flags, False
+
+
+def value_texts(values: Sequence[Any], limit: int = 60) -> list[str]:
+    """Cell texts of values, whole up to ``limit`` characters and never two alike.
+
+    Two different values that would be cut to the same text are shown longer (up to
+    200 characters), so a shown value can be used to write a filter.
+    """
+    texts = [cell(v, limit) for v in values]
+    if len(set(texts)) < len(texts):
+        texts = [cell(v, 200) for v in values]
+    return texts
 
 
 def show_top(d: int, counts: Sequence[int], n_sample: int) -> bool:
@@ -204,7 +231,9 @@ def top_text(
     """``top≈ a 60%, b 20%, …`` from (value, count) pairs sorted by count."""
     if not pairs or denom <= 0:
         return ""
-    items = [f"{cell(v, 24)} {fmt_pct(c, denom)}" for v, c in list(pairs)[:k]]
+    shown = list(pairs)[:k]
+    texts = value_texts([v for v, _ in shown])
+    items = [f"{t} {fmt_pct(c, denom)}" for t, (_, c) in zip(texts, shown, strict=False)]
     tail = ", …" if more > 0 or len(pairs) > k else ""
     return ("top≈ " if sampled else "top: ") + ", ".join(items) + tail
 
@@ -212,18 +241,77 @@ def top_text(
 # ---------------------------------------------------------------------------------------
 # rendering
 
+_TRAILING_DIGITS = re.compile(r"\d+$")
+_LEVELS = re.compile(r"^category\[(\d+)")
+
+
+def _dtype_kind(dtype: str) -> str:
+    return "category" if dtype.startswith("category") else dtype
+
+
+def column_groups(
+    labels: Sequence[str], dtypes: Sequence[str], cols: Sequence[int]
+) -> list[list[int]]:
+    """Runs of neighbouring columns that share a name pattern and a dtype.
+
+    The pattern is the label without its trailing digits (``m_000`` … ``m_699`` →
+    ``m_``); a label without trailing digits forms its own group.
+    """
+    groups: list[list[int]] = []
+    last: tuple[str, str] | None = None
+    for i in cols:
+        label = labels[i]
+        prefix = _TRAILING_DIGITS.sub("", label)
+        key = (prefix, _dtype_kind(dtypes[i])) if prefix != label else None
+        if key is not None and key == last and groups:
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+        last = key
+    return groups
+
+
+def dtype_counts(dtypes: Sequence[str], cols: Sequence[int], k: int = 6) -> str:
+    """``float64 ×700, category ×30, …`` for the given columns."""
+    counts: dict[str, int] = {}
+    for i in cols:
+        kind = _dtype_kind(dtypes[i])
+        counts[kind] = counts.get(kind, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    text = ", ".join(f"{md_escape(short(t, 30))} ×{fmt_int(c)}" for t, c in ranked[:k])
+    return text + (", …" if len(ranked) > k else "")
+
 
 def _nulls_text(nulls: int | None, n_rows: int) -> str:
     if nulls is None:
         return "?"
     if nulls == 0:
         return "0"
+    if nulls * 100 < n_rows:  # under 1%: the count says enough
+        return fmt_int(nulls)
     text = f"{fmt_int(nulls)} ({fmt_pct(nulls, n_rows)})"
     return text + " all null" if nulls == n_rows else text
 
 
+NUM_KEYS = ("min", "p25", "p50", "p75", "max", "mean")
+_NUM_STAT = re.compile(r"^(min|p25|p50|p75|max|mean)( |≈)(\S+)$")
+
+
+def _numeric_cells(info: ColumnInfo) -> dict[str, str] | None:
+    """``{"min": "1", "p25": "≈10.4", …}`` when the value statistics are the numeric kind."""
+    cells: dict[str, str] = {}
+    for stat in info.value_stats:
+        m = _NUM_STAT.match(stat)
+        if m is None:
+            return None
+        cells[m.group(1)] = (m.group(2).strip()) + md_escape(m.group(3))
+    return cells if {"min", "max", "mean"} <= set(cells) else None
+
+
 def _summary_text(info: ColumnInfo, level: int, private: bool, values: str) -> str:
     parts: list[str] = []
+    if info.var_label:
+        parts.append(f"label: {short(info.var_label, 80)}")
     if info.value_stats and not private:
         parts.append(", ".join(info.value_stats))
     if info.shape_stats:
@@ -232,7 +320,8 @@ def _summary_text(info: ColumnInfo, level: int, private: bool, values: str) -> s
         parts.append(info.top)
     parts.extend(info.flags)
     if private:
-        parts.append("values withheld (privacy)")
+        why = f" ({info.personal})" if info.personal else ""
+        parts.append(f"values withheld (privacy){why}")
     if info.error:
         parts.append(info.error)
     return md_escape("; ".join(p for p in parts if p)).replace("\\|", "/")
@@ -257,6 +346,7 @@ class _Renderer:
         ]
         self.n_excluded = adapter.n_cols - len(self.visible)
         self.private: dict[int, bool] = {}
+        self.public: dict[int, bool] = {}
         wanted = {f.lower() for f in focus}
         self.focus = [i for i in self.visible if adapter.labels[i].lower() in wanted]
         focus_set = set(self.focus)
@@ -264,9 +354,16 @@ class _Renderer:
         self.values = settings.values
 
     def is_private(self, i: int) -> bool:
+        """Private by name or settings, or because the values look personal."""
         if i not in self.private:
-            self.private[i] = column_private(self.name, self.a.labels[i], self.s)
-        return self.private[i]
+            label = self.a.labels[i]
+            self.private[i] = column_private(self.name, label, self.s)
+            self.public[i] = column_public(self.name, label, self.s)
+        if self.private[i]:
+            return True
+        if not self.s.pii or self.public[i] or self.values != "full":
+            return False
+        return bool(self.a.column(i).personal)
 
     def label(self, i: int) -> str:
         return md_escape(short(self.a.labels[i], LABEL_CHARS))
@@ -294,14 +391,13 @@ class _Renderer:
                 lines.append("Null counts are exact.")
             elif a.sampled:
                 lines.append(
-                    "Null counts, min/max/mean, ranges, category and bool shares are exact; "
+                    "Figures without ≈ are exact (every row read); "
                     f"≈ = estimated from a {fmt_int(a.sample_n)}-row random sample "
                     "(shares are of non-null values)."
                 )
             else:
                 lines.append(
-                    f"All figures are exact (all {fmt_int(a.n_rows)} rows read; "
-                    "shares are of non-null values)."
+                    "All figures are exact (every row read; shares are of non-null values)."
                 )
         return lines
 
@@ -322,16 +418,44 @@ class _Renderer:
         )
 
     def full_table(self, cols: Sequence[int], level: int | dict[int, int]) -> list[str]:
-        lines = ["| column | dtype | nulls | summary |", "|---|---|---|---|"]
+        """Numeric columns (three or more) in their own table with one cell per statistic
+        (the labels ``min``, ``p25`` … are written once), then the other columns."""
+        numeric: dict[int, dict[str, str]] = {}
         for i in cols:
+            cells = None if self.is_private(i) else _numeric_cells(self.a.column(i))
+            if cells is not None:
+                numeric[i] = cells
+        lines: list[str] = []
+        if len(numeric) >= 3:
+            lines += [
+                "| column | dtype | nulls | " + " | ".join(NUM_KEYS) + " | more |",
+                "|-|-|-|" + "-|" * (len(NUM_KEYS) + 1),
+            ]
+            for i, cells in numeric.items():
+                lv = level[i] if isinstance(level, dict) else level
+                info = self.a.column(i)
+                rest = _summary_text(replace(info, value_stats=[]), lv, False, self.values)
+                stats = " | ".join(cells.get(k, "") for k in NUM_KEYS)
+                lines.append(
+                    f"| {self.label(i)} | {md_escape(info.dtype)} | "
+                    f"{_nulls_text(info.nulls, self.a.n_rows)} | {stats} | {rest} |"
+                )
+            others = [i for i in cols if i not in numeric]
+            if not others:
+                return lines
+            lines.append("")
+        else:
+            others = list(cols)
+        lines += ["| column | dtype | nulls | summary |", "|-|-|-|-|"]
+        for i in others:
             lv = level[i] if isinstance(level, dict) else level
             lines.append(self.full_row(i, lv))
         return lines
 
     def compact_header(self) -> list[str]:
         if self.values == "schema":
-            return ["| column | dtype |", "|---|---|"]
-        return ["| column | dtype | nulls |", "|---|---|---|"]
+            return ["| column | dtype |", "|-|-|"]
+        return ["| column | dtype | nulls |", "|-|-|-|"]
 
     def compact_lines(self, cols: Sequence[int], room: int) -> tuple[list[str], int]:
         """Compact rows until ``room`` characters are used; returns (lines, count)."""
@@ -357,7 +481,9 @@ class _Renderer:
         k = a.n_rows if inline else min(self.s.sample_rows, a.n_rows)
         if k <= 0:
             return []
-        cols = self.visible[:40]
+        cols = self.visible[:40] if inline or a.is_series() else self.example_columns()
+        if not cols:
+            return []
         rows = a.rows(k, cols, inline)
         if not rows:
             return []
@@ -367,12 +493,12 @@ class _Renderer:
         title = (
             f"All {fmt_int(len(rows))} rows:"
             if inline
-            else f"Random example rows ({len(rows)}, from the sample, not the head):"
+            else f"Random example rows ({len(rows)}; text columns not listed above):"
         )
         lines = [
             title,
             "| " + " | ".join(self.label(i) for i in cols) + " |",
-            "|" + "---|" * len(cols),
+            "|" + "-|" * len(cols),
         ]
         for r in rows:
             cells = [
@@ -380,13 +506,72 @@ class _Renderer:
                 for i, v in zip(cols, r, strict=False)
             ]
             lines.append("| " + " | ".join(cells) + " |")
-        if len(self.visible) > len(cols):
+        if inline and len(self.visible) > len(cols):
             lines.append(f"(first {len(cols)} of {len(self.visible)} columns shown)")
         return lines
 
+    def example_columns(self, limit: int = 8) -> list[int]:
+        """Columns worth example values: text that is not private nor listed in full,
+        after the first column when it is a key (so a row can be told apart)."""
+        cols: list[int] = []
+        for i in self.visible:
+            if self.is_private(i):
+                continue
+            info = self.a.column(i)
+            listed = (info.top.startswith(("values:", "levels:")) and "…" not in info.top) or any(
+                f.startswith("constant") for f in info.flags
+            )
+            # numbers, dates and bools are summed up by their statistics; text shows its
+            # format only in examples (ids, names, codes, free text)
+            if listed or _numeric_cells(info) is not None or not info.shape_stats:
+                continue
+            if info.dtype.startswith(("bool", "boolean", "datetime", "category", "timedelta")):
+                continue
+            cols.append(i)
+            if len(cols) == limit:
+                break
+        first = self.visible[0]
+        key = any(f.startswith(("id-like", "all distinct")) for f in self.a.column(first).flags)
+        if cols and first not in cols and key and not self.is_private(first):
+            cols = [first, *cols[: limit - 1]]
+        return cols
+
+    def group_row(self, group: Sequence[int]) -> str:
+        """One table row for a run of columns with the same name pattern and dtype."""
+        if len(group) == 1:
+            return self.compact_row(group[0])
+        a = self.a
+        first, last = short(a.labels[group[0]], 30), short(a.labels[group[-1]], 30)
+        kind = _dtype_kind(a.dtypes[group[0]])
+        dtype = f"{kind} ×{fmt_int(len(group))}"
+        levels = [int(m.group(1)) for i in group if (m := _LEVELS.match(a.dtypes[i]))]
+        if levels:
+            lo, hi = min(levels), max(levels)
+            dtype += f", {lo}–{hi} levels" if lo != hi else f", {lo} levels"
+        label = md_escape(f"{first}…{last}")
+        if self.values == "schema":
+            return f"| {label} | {md_escape(dtype)} |"
+        nulls = a.nulls_many(group)
+        known = [x for x in nulls if x is not None]
+        if not known or not a.n_rows:
+            text = "?"
+        elif max(known) == 0:
+            text = "0"
+        else:
+            lo_n, hi_n = min(known), max(known)
+            text = f"{fmt_pct(lo_n, a.n_rows)}–{fmt_pct(hi_n, a.n_rows)}"
+            text = text if lo_n != hi_n else fmt_pct(lo_n, a.n_rows)
+        return f"| {label} | {md_escape(dtype)} | {text} |"
+
+    def grouped_lines(self, cols: Sequence[int]) -> list[str]:
+        """Every column accounted for: runs of one pattern and dtype on one row each."""
+        return [self.group_row(g) for g in column_groups(self.a.labels, self.a.dtypes, cols)]
+
     def more_line(self, rest: Sequence[int], room: int) -> str:
         n = len(rest)
-        prefix = f"… {fmt_int(n)} more columns: "
+        prefix = f"… {fmt_int(n)} more columns ({dtype_counts(self.a.dtypes, rest)}): "
+        if len(prefix) > room // 2:
+            prefix = f"… {fmt_int(n)} more columns: "
         suffix = " (ask with describe_column)"
         names: list[str] = []
         used = len(prefix) + len(suffix) + 3
@@ -438,6 +623,15 @@ class _Renderer:
         text = "\n".join([*head, *self.compact_header(), *lines])
         if shown == len(self.visible) and self.fits(text):
             return text
+        grouped = self.grouped_lines(self.visible)
+        if len(grouped) < len(self.visible):
+            note = (
+                "Runs of columns with one name pattern and dtype share a row (nulls: range); "
+                "ask with describe_column for one column."
+            )
+            text = "\n".join([*head, note, *self.compact_header(), *grouped])
+            if self.fits(text):
+                return text
         more_room = max(0, min(300, room // 3))
         lines, shown = self.compact_lines(self.visible, room - more_room)
         rest = self.visible[shown:]
