@@ -173,3 +173,30 @@ def test_options_are_checked_and_saved():
     assert data["settings"]["compact_at"] == 0.5
     with pytest.raises(Exception, match="compact_at"):
         ChatSession("fake:o", compact_at="soon").send("x")
+
+
+def test_continue_appends_to_the_cut_answer(tmp_path):
+    """Failed before: there was no way to continue an answer cut at max_tokens."""
+    fake = get_fake("cut")
+    store = SessionStore(tmp_path / "c.db")
+    session = ChatSession("fake:cut", store=store)
+    with pytest.raises(Exception, match="nothing to continue"):
+        session.continue_answer()
+    fake.enqueue("The three steps are: first, load", finish_reason="length", usage=(10, 8))
+    session.send("List the steps")
+    fake.enqueue(" the data; second, clean it; third, plot it.", usage=(30, 12))
+    response = session.continue_answer()
+    assert (
+        response.text
+        == "The three steps are: first, load the data; second, clean it; third, plot it."
+    )
+    assert len(session.history) == 2  # the same answer, not a new turn
+    answer = session.history[-1]
+    assert answer.finish_reason == "stop" and answer.meta["continued"] == 1
+    assert answer.usage.output_tokens == 20
+    request = fake.requests[-1]
+    assert request.messages[-2].text.startswith("The three steps")  # the cut answer was sent
+    with pytest.raises(Exception, match="nothing to continue"):
+        session.continue_answer()
+    stored = ChatSession.resume(session.id, store=SessionStore(tmp_path / "c.db"))
+    assert [m.text for m in stored.history] == [m.text for m in session.history]

@@ -1,0 +1,63 @@
+"""The context window of each model: the provider's report, the table, the default."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupychat import ChatSession
+from jupychat._window import DEFAULT_WINDOW, context_window, forget
+from jupychat.providers.registry import resolve_model
+from llama_fixtures import SERVER_N_CTX, llama_server, needs_llama
+
+__all__ = ["llama_server"]  # the session fixture, imported so pytest finds it here
+
+
+@pytest.fixture(autouse=True)
+def _fresh():
+    forget()
+    yield
+    forget()
+
+
+def test_table_default_and_override():
+    assert context_window(resolve_model("openai:gpt-4o-mini", api_key="k")).tokens == 128_000
+    assert (
+        context_window(resolve_model("anthropic:claude-sonnet-4-5", api_key="k")).source == "table"
+    )
+    fake = resolve_model("fake:w")
+    assert context_window(fake) == context_window(fake)
+    assert (
+        context_window(fake).tokens == DEFAULT_WINDOW and context_window(fake).source == "default"
+    )
+    assert context_window(fake, 9000).tokens == 9000
+
+
+def test_a_server_that_answers_nothing_useful_gets_the_default():
+    from fakeserver import FakeServer
+
+    with FakeServer() as server:
+        provider = resolve_model(f"openai-compatible:other@{server.openai_base_url}")
+        window = context_window(provider)
+    assert (window.tokens, window.source) == (DEFAULT_WINDOW, "default")
+
+
+@needs_llama
+@pytest.mark.llama
+def test_llama_cpp_server_reports_n_ctx(llama_server):
+    provider = resolve_model(f"openai-compatible:smollm2@{llama_server.removesuffix('/v1')}/v1")
+    window = context_window(provider)
+    assert window.tokens == SERVER_N_CTX and window.source in ("llama.cpp n_ctx", "server")
+
+
+@needs_llama
+def test_local_model_window_is_its_n_ctx():
+    provider = resolve_model("local", n_ctx=1024)
+    assert context_window(provider).tokens == 1024
+    assert context_window(resolve_model("local")).tokens <= 4096
+
+
+def test_stats_report_the_window():
+    session = ChatSession("fake:st", context_window=1000)
+    session.send("hello there")
+    window = session.history[-1].meta["window"]
+    assert window["size"] == 1000 and 0 < window["used"] < 1000
