@@ -17,6 +17,7 @@ from jupychat.context.budget import estimate_tokens as budget_estimate
 from jupychat.providers.base import ToolSpec
 from jupychat.tokens import (
     MESSAGE_OVERHEAD,
+    REQUEST_OVERHEAD,
     TokenCounter,
     counter_for,
     estimate_tokens,
@@ -125,7 +126,7 @@ def test_request_tokens_splits_history_context_and_tools():
     ]
     spec = ToolSpec("add", "adds", {"type": "object"})
     got = request_tokens(messages, system="sys", tools=[spec], counter=counter)
-    assert got.system == 3 + MESSAGE_OVERHEAD
+    assert got.system == 3 + MESSAGE_OVERHEAD + REQUEST_OVERHEAD
     assert got.history == len("hello") + len("hi!") + 2 * MESSAGE_OVERHEAD
     assert got.context == len('<context name="df">\nabcd\n</context>')
     assert got.tools > 0

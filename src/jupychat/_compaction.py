@@ -58,6 +58,7 @@ __all__ = [
     "latest_summary",
     "output_reserve",
     "pin",
+    "pinned_stamps",
     "preview",
 ]
 

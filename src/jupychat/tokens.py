@@ -37,6 +37,7 @@ from typing import Any
 __all__ = [
     "IMAGE_TOKENS",
     "MESSAGE_OVERHEAD",
+    "REQUEST_OVERHEAD",
     "RequestTokens",
     "TokenCounter",
     "counter_for",
@@ -261,8 +262,11 @@ def counter_for(provider: Any) -> TokenCounter:
 
 # -- a request's tokens -----------------------------------------------------------------
 
-MESSAGE_OVERHEAD = 4
-"""Tokens each message costs beyond its text (role markers, separators)."""
+MESSAGE_OVERHEAD = 5
+"""Tokens each message costs beyond its text (role markers, separators: 5-6 in ChatML)."""
+REQUEST_OVERHEAD = 24
+"""Tokens a request costs beyond its messages (a chat template's default system line, the
+reply's start marker); SmolLM2's template measured 26 with no system prompt."""
 IMAGE_TOKENS = 800
 """Tokens counted for an image (providers charge roughly 100-1600 by size)."""
 
@@ -357,7 +361,7 @@ def request_tokens(
     sizes = counter.counts([system or "", *talk, *context, *tool_texts])
     n_talk, n_ctx = len(talk), len(context)
     return RequestTokens(
-        system=sizes[0] + (MESSAGE_OVERHEAD if system else 0),
+        system=sizes[0] + (MESSAGE_OVERHEAD if system else 0) + (REQUEST_OVERHEAD if count else 0),
         history=sum(sizes[1 : 1 + n_talk]) + MESSAGE_OVERHEAD * count,
         context=sum(sizes[1 + n_talk : 1 + n_talk + n_ctx]),
         tools=sum(sizes[1 + n_talk + n_ctx :]),
