@@ -200,3 +200,21 @@ def test_continue_appends_to_the_cut_answer(tmp_path):
         session.continue_answer()
     stored = ChatSession.resume(session.id, store=SessionStore(tmp_path / "c.db"))
     assert [m.text for m in stored.history] == [m.text for m in session.history]
+
+
+def test_exports_and_the_sessions_page_show_summaries_and_the_full_transcript(server, tmp_path):
+    """Failed before: a summary was not marked as one (it read as a plain system message)."""
+    from jupychat.server.render import message_view
+
+    store = SessionStore(tmp_path / "e.db")
+    session = _session(server, store=store)
+    session.send(FACT)
+    for n in range(2, 5):
+        session.send(f"Question {n}: about topic {n}. {FILLER}")
+    session.compact()
+    text = store.export(session.id, tmp_path / "out.md").read_text()
+    assert "Summary of messages 1–6 (3 turns; sent instead of them)" in text
+    assert FACT in text and "Question 4" in text
+    summary = next(m for m in session.history if is_summary(m))
+    view = message_view(summary.to_dict(), 0)
+    assert view["label"].startswith("Summary of messages 1–6")

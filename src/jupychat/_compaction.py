@@ -60,6 +60,7 @@ __all__ = [
     "pin",
     "pinned_stamps",
     "preview",
+    "summary_label",
 ]
 
 COMPACT_AT = 0.8
@@ -81,6 +82,22 @@ CONTINUE_PROMPT = (
 def is_summary(message: Message) -> bool:
     """True for a stored summary message."""
     return message.role == "system" and isinstance(message.meta.get(SUMMARY_KEY), Mapping)
+
+
+def summary_label(message: Mapping[str, Any]) -> str | None:
+    """``Summary of messages 1–24 (turns 1–12)`` for a stored summary's dict, else ``None``.
+
+    Exports and the sessions page show it as the summary's heading.
+    """
+    meta = message.get("meta")
+    info = meta.get(SUMMARY_KEY) if isinstance(meta, Mapping) else None
+    if message.get("role") != "system" or not isinstance(info, Mapping):
+        return None
+    try:
+        first, last, turns = int(info["first"]) + 1, int(info["last"]) + 1, int(info["turns"])
+    except (KeyError, TypeError, ValueError):
+        return "Summary of earlier messages"
+    return f"Summary of messages {first}–{last} ({turns} turns; sent instead of them)"
 
 
 def output_reserve(options: Mapping[str, Any], provider: Any, window: int) -> int:
