@@ -71,3 +71,26 @@ def test_pin_unpin_and_compact(shell, fake):
     assert "summarised 2 turns" in out and "They asked three questions." in out
     history = get_chat(shell).session().history
     assert sum(is_summary(m) for m in history) == 1 and len(history) == 7
+
+
+def test_the_panel_continue_button(shell, notebook_shell):
+    from jupychat.notebook.panel import ChatPanel
+
+    fake = get_fake("longmagics")
+    chat = get_chat(shell)
+    panel = ChatPanel(chat, interval=0.05)
+    try:
+        assert panel.continue_button.disabled
+        fake.enqueue("Cut in the mid", finish_reason="length")
+        panel.send("Explain").join(5)
+        assert not panel.continue_button.disabled
+        fake.enqueue("dle, and done.")
+        panel.continue_button.click()
+        panel._worker_thread.join(5)
+        assert [m.text for m in chat.session().history] == [
+            "Explain",
+            "Cut in the middle, and done.",
+        ]
+        assert panel.continue_button.disabled
+    finally:
+        panel.close()
