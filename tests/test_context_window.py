@@ -61,3 +61,60 @@ def test_stats_report_the_window():
     session.send("hello there")
     window = session.history[-1].meta["window"]
     assert window["size"] == 1000 and 0 < window["used"] < 1000
+
+
+class _Ollama:
+    """A loopback stand-in for Ollama's /api/show (what a model's info looks like)."""
+
+    def __init__(self, parameters: str, context_length: int) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        owner = self
+        self.asked: list[dict] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+                owner.asked.append(body)
+                data = {
+                    "parameters": parameters,
+                    "model_info": {
+                        "general.architecture": "llama",
+                        "llama.context_length": context_length,
+                    },
+                }
+                raw = json.dumps(data).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("parameters", "trained", "expected"),
+    [('num_ctx 16384\nstop "<|eot|>"', 131072, 16384), ("", 131072, 4096), ("", 2048, 2048)],
+)
+def test_ollama_show_gives_num_ctx_else_the_trained_length_capped(parameters, trained, expected):
+    stub = _Ollama(parameters, trained)
+    try:
+        provider = resolve_model("ollama:llama3.2", base_url=stub.url)
+        window = context_window(provider)
+    finally:
+        stub.close()
+    assert (window.tokens, window.source) == (expected, "ollama")
+    assert stub.asked == [{"model": "llama3.2"}]

@@ -218,3 +218,17 @@ def test_exports_and_the_sessions_page_show_summaries_and_the_full_transcript(se
     summary = next(m for m in session.history if is_summary(m))
     view = message_view(summary.to_dict(), 0)
     assert view["label"].startswith("Summary of messages 1–6")
+
+
+def test_a_cheaper_model_can_write_the_summaries():
+    main, cheap = get_fake("main"), get_fake("cheap")
+    session = ChatSession("fake:main", context_window=500, compact_model="fake:cheap")
+    for n in range(12):
+        cheap.enqueue("Short summary.", usage=(50, 5))
+        session.send(f"question {n}: {FILLER}")
+    summaries = [m for m in session.history if is_summary(m)]
+    assert summaries and all(m.model == "fake:cheap" for m in summaries)
+    assert all("You condense" in (r.system or "") for r in cheap.requests)
+    assert not any("You condense" in (r.system or "") for r in main.requests)
+    assert "Short summary." in (main.requests[-1].system or "")
+    assert session.stats()["window"]["size"] == 500

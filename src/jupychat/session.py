@@ -418,8 +418,9 @@ class ChatSession:
             ``model``, ``turns``, ``messages``, ``input_tokens`` (cached and
             cache-written ones included), ``output_tokens``, ``cached_tokens`` (read from
             the prompt cache), ``cache_write_tokens``, ``total_tokens``, ``tool_calls``,
-            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``
-            and ``per_turn`` (one dict per answered turn). All derived from history.
+            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``,
+            ``per_turn`` (one dict per answered turn) and ``window`` (the context window at
+            the last answer: ``size``, ``used``, ``source``). All derived from history.
         """
         return session_stats(self._history, self.model_id)
 

@@ -53,9 +53,14 @@ class LongSessionCommands:
 
     def _cmd_tokens(self, rest: list[str]) -> None:
         from .._compaction import preview
+        from .._sanitize import TURN_OPTIONS
+        from .engine import Ask
 
-        session = self.nbchat.session()
-        figures = preview(session, " ".join(rest))
+        # prepared as a cell would be: the notebook's context (inventory, @vars) counts too
+        prepared = self.nbchat.prepare(Ask(" ".join(rest) or "…", source="tokens"))
+        session = prepared.session
+        options = {k: v for k, v in prepared.options.items() if k in TURN_OPTIONS}
+        figures = preview(session, prepared.prompt, **options)
         size = figures["window"]
         total = figures["total"]
         lines = [
