@@ -232,3 +232,19 @@ def test_a_cheaper_model_can_write_the_summaries():
     assert not any("You condense" in (r.system or "") for r in main.requests)
     assert "Short summary." in (main.requests[-1].system or "")
     assert session.stats()["window"]["size"] == 500
+
+
+def test_async_turns_compact_too():
+    import asyncio
+
+    fake = get_fake("async")
+    session = ChatSession("fake:async", context_window=500)
+
+    async def talk() -> None:
+        for n in range(15):
+            await session.asend(f"question {n}: {FILLER}")
+
+    asyncio.run(talk())
+    assert any(is_summary(m) for m in session.history)
+    assert len([m for m in session.history if not is_summary(m)]) == 30
+    assert "Summary of the earlier conversation" in (fake.requests[-1].system or "")

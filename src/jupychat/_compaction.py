@@ -203,6 +203,11 @@ class _Planner:
         out["total"] += extra.context
         return out
 
+    def size(self, messages: Sequence[Message]) -> int:
+        """Tokens ``messages`` alone take in a request (text, context, tool parts, images)."""
+        got = request_tokens(messages, counter=self.counter)
+        return got.history + got.context + got.images
+
     def groups(self, start: int) -> list[list[Message]]:
         return group_turns(self.conv[start:])
 
@@ -312,10 +317,12 @@ def _compact(
     """Summarise the turns not kept; store the summary; the fit that uses it."""
     allowance = max(64, min(1024, plan.window.tokens // 8))
     groups = plan.groups(covered)
-    base = plan.cost([], "x" * (allowance * 4)) - plan.reserve
+    base = plan.cost([], "word " * allowance) - plan.reserve
     pinned_groups = [g for g in group_turns(plan.conv) if plan.pinned(g)]
-    pinned_cost = sum(plan.parts(g)["history"] for g in pinned_groups)
-    room = max(0, plan.threshold - base - plan.reserve - pinned_cost) // 2
+    pinned_cost = sum(plan.size(g) for g in pinned_groups)
+    # at most what rides along from summarised turns: the latest block of each context key
+    carry_cost = plan.size([Message.of("user", _carried(plan.conv, [], plan.new))])
+    room = max(0, plan.threshold - base - plan.reserve - pinned_cost - carry_cost) // 2
     keep_from = len(groups)
     used = 0
     for index in range(len(groups) - 1, -1, -1):
@@ -323,7 +330,7 @@ def _compact(
         if plan.pinned(group):
             keep_from = index
             continue
-        size = plan.parts(group)["history"]
+        size = plan.size(group)
         if used + size > room:
             break
         used += size
@@ -352,6 +359,14 @@ def _compact(
     _store_summary(session, turn, stored)
     fit = _use_summary(plan, stored, last_folded, full)
     fit.compacted = True
+    if fit.used > plan.window.tokens and fit.carry:
+        names = ", ".join(f"{b.key} (~{plan.counter.count(b.text):,})" for b in fit.carry[:3])
+        raise ContextWindowError(
+            f"the context sent in earlier turns ({names}) no longer fits {turn.model_id}'s "
+            f"window of {plan.window.tokens:,} tokens with this turn; start afresh with "
+            "%chat clear (or session.clear()) or use a larger window",
+            provider=getattr(turn.provider, "name", None),
+        )
     return fit
 
 
@@ -394,7 +409,7 @@ def _chunks(
     chunks: list[list[Sequence[Message]]] = [[]]
     used = 0
     for group in groups:
-        size = plan.parts(group)["history"] + plan.parts(group)["context"]
+        size = plan.size(group)
         if chunks[-1] and used + size > limit:
             chunks.append([])
             used = 0
