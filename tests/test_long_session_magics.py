@@ -94,3 +94,15 @@ def test_the_panel_continue_button(shell, notebook_shell):
         assert panel.continue_button.disabled
     finally:
         panel.close()
+
+
+def test_stats_while_answering_uses_the_last_answers_window(shell, fake):
+    from jupychat.notebook.longcmds import window_line
+
+    run(shell, "%%chat\nhello")
+    session = get_chat(shell).session()
+    assert session._busy.acquire(blocking=False)  # as while a panel turn runs
+    try:
+        assert window_line(session).startswith("context window at the last answer:")
+    finally:
+        session._busy.release()

@@ -32,15 +32,24 @@ LONG_HELP = """\
 def window_line(session: Any) -> str:
     """``context window: 1,234 of 4,096 tokens (30%; llama.cpp n_ctx) · 2 summaries``."""
     from .._compaction import is_summary, preview
+    from ..errors import ChatError
 
-    figures = preview(session)
-    size = figures["window"]
-    used = figures["total"] + figures["reserve"]
     summaries = sum(is_summary(m) for m in session.history)
-    line = (
-        f"context window: {used:,} of {size:,} tokens ({used / size:.0%}, "
-        f"{figures['source']}; compacts at {figures['threshold'] / size:.0%})"
-    )
+    try:
+        figures = preview(session)
+    except ChatError:  # answering now: the figure of the last answer
+        last = session.stats().get("window")
+        if not last:
+            return "context window: unknown while the first answer is running"
+        size, used = int(last["size"]), int(last["used"])
+        line = f"context window at the last answer: {used:,} of {size:,} tokens ({used / size:.0%})"
+    else:
+        size = figures["window"]
+        used = figures["total"] + figures["reserve"]
+        line = (
+            f"context window: {used:,} of {size:,} tokens ({used / size:.0%}, "
+            f"{figures['source']}; compacts at {figures['threshold'] / size:.0%})"
+        )
     if summaries:
         line += f" · {summaries} summar{'y' if summaries == 1 else 'ies'} of older turns"
     return line
