@@ -25,11 +25,12 @@ def test_table_default_and_override():
         context_window(resolve_model("anthropic:claude-sonnet-4-5", api_key="k")).source == "table"
     )
     fake = resolve_model("fake:w")
-    assert context_window(fake) == context_window(fake)
-    assert (
-        context_window(fake).tokens == DEFAULT_WINDOW and context_window(fake).source == "default"
-    )
+    assert context_window(fake).tokens == 131_072 and context_window(fake).source == "provider"
     assert context_window(fake, 9000).tokens == 9000
+    unknown = resolve_model("openai-compatible:m@http://127.0.0.1:9/v1")  # nothing listens
+    window = context_window(unknown)
+    assert (window.tokens, window.source) == (DEFAULT_WINDOW, "default")
+    assert context_window(unknown) is window  # asked once
 
 
 def test_a_server_that_answers_nothing_useful_gets_the_default():

@@ -37,7 +37,7 @@ def test_tokens_preview_stats_and_footer(shell, fake):
     for label in ("system prompt", "history", "context", "tools", "total", "context window"):
         assert label in out
     result, out = run(shell, "%chat stats")
-    assert "context window:" in out and "of 4,096 tokens" in out
+    assert "context window:" in out and "of 131,072 tokens" in out
 
 
 def test_continue_streams_the_rest_into_the_same_answer(shell, fake):
