@@ -231,7 +231,9 @@ def test_a_cheaper_model_can_write_the_summaries():
     assert all("You condense" in (r.system or "") for r in cheap.requests)
     assert not any("You condense" in (r.system or "") for r in main.requests)
     assert "Short summary." in (main.requests[-1].system or "")
-    assert session.stats()["window"]["size"] == 500
+    stats = session.stats()
+    assert stats["window"]["size"] == 500
+    assert stats["summaries"] == len(summaries) and stats["summary_tokens"] == 55 * len(summaries)
 
 
 def test_async_turns_compact_too():

@@ -51,7 +51,11 @@ def window_line(session: Any) -> str:
             f"{figures['source']}; compacts at {figures['threshold'] / size:.0%})"
         )
     if summaries:
-        line += f" · {summaries} summar{'y' if summaries == 1 else 'ies'} of older turns"
+        spent = session.stats()["summary_tokens"]
+        line += (
+            f" · {summaries} summar{'y' if summaries == 1 else 'ies'} of older turns "
+            f"({spent:,} tokens to write)"
+        )
     return line
 
 
