@@ -250,3 +250,20 @@ def test_async_turns_compact_too():
     assert any(is_summary(m) for m in session.history)
     assert len([m for m in session.history if not is_summary(m)]) == 30
     assert "Summary of the earlier conversation" in (fake.requests[-1].system or "")
+
+
+def test_a_refusal_teaches_a_smaller_window_and_the_turn_is_retried(server):
+    """A server that reports no window (so 8,192 is assumed) but refuses long requests:
+    the refused turn compacts for a smaller window and is sent again, once."""
+    server.model_meta = {}
+    server.context_window = 1200
+    session = _session(server)
+    session.send(FACT)
+    for n in range(2, 40):
+        session.send(f"Question {n}: what is a confidence interval for topic {n}? {FILLER}")
+    assert "HELIOTROPE" in session.send("What is the project codename?").text
+    window = session.history[-1].meta["window"]
+    assert window["source"] == "learned from a refusal" and window["size"] < 8192
+    refused = [r for r in server.requests if len(r.raw) // 4 > 1200]
+    assert 1 <= len(refused) <= 2  # learnt at once, not retried turn after turn
+    assert len([m for m in session.history if not is_summary(m)]) == 80

@@ -59,6 +59,7 @@ __all__ = [
     "pin",
     "pinned_stamps",
     "preview",
+    "refit_after_refusal",
     "summary_label",
 ]
 
@@ -245,13 +246,39 @@ def fit_turn(session: ChatSession, turn: Turn) -> Fit:
     if full <= plan.threshold or opts.get("compact") is False:
         _apply(turn, fit, plan)
         return fit
-    _check_alone(plan, turn)
+    if plan.window.source != "default":  # a guessed window: let the provider judge
+        _check_alone(plan, turn)
     summary, covered = latest_summary(turn.history)
     fit = _use_summary(plan, summary, covered, full)
     if fit.used > plan.threshold:
         fit = _compact(session, plan, turn, summary, covered, full)
     _apply(turn, fit, plan)
     return fit
+
+
+def refit_after_refusal(session: ChatSession, turn: Turn, error: BaseException) -> bool:
+    """After the provider refused the turn's first request as too long: learn a smaller
+    window, compact, and say whether to send again (once per turn, never after text came).
+    """
+    from ._window import learn
+
+    if (
+        turn.refitted
+        or turn.steps != 1
+        or turn.partial_text
+        or turn.options.get("compact") is False
+        or turn.window is None
+    ):
+        return False
+    turn.refitted = True
+    if not turn.options.get("context_window"):
+        learn(turn.provider, int(turn.window["used"]))
+    else:  # the user's window stands; compact harder this once
+        turn.options = {**turn.options, "compact_at": 0.5}
+    turn.sent, turn.carry, turn.system = None, (), turn.base_system
+    fit_turn(session, turn)
+    turn.steps = 0
+    return True
 
 
 def _apply(turn: Turn, fit: Fit, plan: _Planner) -> None:
@@ -352,7 +379,7 @@ def _compact(
     _store_summary(session, turn, stored)
     fit = _use_summary(plan, stored, last_folded, full)
     fit.compacted = True
-    if fit.used > plan.window.tokens and fit.carry:
+    if fit.used > plan.window.tokens and fit.carry and plan.window.source != "default":
         names = ", ".join(f"{b.key} (~{plan.counter.count(b.text):,})" for b in fit.carry[:3])
         raise ContextWindowError(
             f"the context sent in earlier turns ({names}) no longer fits {turn.model_id}'s "

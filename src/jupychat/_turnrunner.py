@@ -29,10 +29,17 @@ from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _sanitize
-from ._compaction import fit_turn, is_summary
+from ._compaction import fit_turn, is_summary, refit_after_refusal
 from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
 from ._turnstate import Response, Turn, as_parts
-from .errors import ChatError, ProviderError, ProviderUnavailable, ToolError, TurnInterrupted
+from .errors import (
+    ChatError,
+    ContextWindowError,
+    ProviderError,
+    ProviderUnavailable,
+    ToolError,
+    TurnInterrupted,
+)
 from .events import Event, TextDelta, ToolResultEvent
 from .providers._deadline import wait_until
 from .tools import Tool
@@ -287,6 +294,10 @@ def drive(
                         raise KeyboardInterrupt
                     if turn.expired:
                         raise _Expired
+            except ContextWindowError as exc:
+                if refit_after_refusal(session, turn, exc):
+                    continue  # compacted for a smaller window: ask again, once
+                raise
             finally:
                 close = getattr(events, "close", None)
                 if close is not None:
@@ -353,6 +364,10 @@ async def adrive(
                         raise asyncio.CancelledError
                     if turn.expired:
                         raise _Expired
+            except ContextWindowError as exc:
+                if await asyncio.to_thread(refit_after_refusal, session, turn, exc):
+                    continue  # compacted for a smaller window: ask again, once
+                raise
             finally:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:

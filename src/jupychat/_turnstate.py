@@ -138,6 +138,8 @@ class Turn:
         self.carry: tuple[ContextBlock, ...] = ()
         self.window: dict[str, Any] | None = None
         self.continues: Message | None = None  # the cut answer this turn continues
+        self.refitted = False  # compacted again after the provider refused the request
+        self.base_system = system  # the system prompt before any summary was added
         self.steps = 0
         self.usage = Usage()
         self.started = time.monotonic()

@@ -14,6 +14,10 @@ window, so it must know the window. Sources, first that answers wins:
    per model and process, with a short timeout; nothing is sent but the model name;
 3. the bundled table (:data:`jupychat.catalog.MODELS`, ``context``);
 4. :data:`DEFAULT_WINDOW`, conservative on purpose.
+
+A guess can be wrong (and a count a little low): when a provider still refuses a request
+as too long, :func:`learn` records a smaller window for that model, below the size that
+was refused, and the session compacts and retries once (see :mod:`jupychat._compaction`).
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DEFAULT_WINDOW", "OLLAMA_DEFAULT_CTX", "Window", "context_window", "forget"]
+__all__ = ["DEFAULT_WINDOW", "OLLAMA_DEFAULT_CTX", "Window", "context_window", "forget", "learn"]
 
-DEFAULT_WINDOW = 4096
-"""Tokens assumed when nothing says (small on purpose: compaction comes early, not never)."""
+DEFAULT_WINDOW = 8192
+"""Tokens assumed when nothing says (small for today's models: compaction comes early,
+and a refusal teaches a smaller figure, see :func:`learn`)."""
 OLLAMA_DEFAULT_CTX = 4096
 """The window Ollama serves when a model sets no ``num_ctx``."""
 _TIMEOUT = 3.0
@@ -41,16 +46,32 @@ class Window:
 
 
 _cache: dict[str, Window] = {}
+_learned: dict[str, Window] = {}
 _lock = threading.Lock()
 
 
 def forget(model_id: str | None = None) -> None:
-    """Forget what providers reported (all of it, or for one ``model_id``)."""
+    """Forget what providers reported and refused (all of it, or for one ``model_id``)."""
     with _lock:
         if model_id is None:
             _cache.clear()
+            _learned.clear()
         else:
             _cache.pop(model_id, None)
+            _learned.pop(model_id, None)
+
+
+def learn(provider: Any, refused: int) -> Window:
+    """Record that ``provider`` refused a request of about ``refused`` tokens as too long.
+
+    The model's window is taken to be at most 80 % of that from now on (in this process).
+    """
+    model_id = str(getattr(provider, "model_id", ""))
+    current = context_window(provider).tokens
+    window = Window(max(256, min(current, int(refused * 0.8))), "learned from a refusal")
+    with _lock:
+        _learned[model_id] = window
+    return window
 
 
 def context_window(provider: Any, override: int | None = None) -> Window:
@@ -71,6 +92,10 @@ def context_window(provider: Any, override: int | None = None) -> Window:
     """
     if override:
         return Window(int(override), "option")
+    with _lock:
+        learned = _learned.get(str(getattr(provider, "model_id", "")))
+    if learned is not None:
+        return learned
     own = getattr(provider, "context_window", None)  # a provider that knows its own
     if isinstance(own, int) and own > 0:
         return Window(own, "provider")
