@@ -24,8 +24,10 @@ session's metadata (``pinned``: the ``created_at`` of each pinned message), so p
 never rewrites a stored message.
 
 When even the newest turn alone (with the system prompt, pinned turns and tools) cannot
-fit, :class:`~jupychat.errors.ContextWindowError` says so in one line, naming the
-biggest context blocks to drop.
+fit a known window, :class:`~jupychat.errors.ContextWindowError` says so in one line,
+naming the biggest context blocks to drop. A window that is only a guess is never
+refused here; if the provider refuses a request as too long, :func:`refit_after_refusal`
+learns a smaller window, compacts, and the turn is sent again, once.
 """
 
 from __future__ import annotations
