@@ -610,6 +610,7 @@ class _Handler(BaseHTTPRequestHandler):
                             "object": "model",
                             "created": 0,
                             "owned_by": "fakeserver",
+                            **self.server.owner.model_meta,
                         }
                     ],
                 },
@@ -681,6 +682,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 return
             script = owner.next_script()
+            if owner.context_window and len(raw) // 4 > owner.context_window:
+                script = Script(context_overflow=True)
+            elif script == Script() and owner.responder is not None:
+                text = owner.responder(api, body)
+                script = Script(text=text) if text is not None else script
             self._answer(api, script, body, raw)
         finally:
             record.handling_time = time.perf_counter() - started
@@ -858,6 +864,12 @@ class FakeServer:
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []
         self.prompt_cache = PromptCache()
+        # a "capable" model for long-session tests: with an empty queue, answer with
+        # responder(api, body) when it returns text; refuse requests over context_window
+        # tokens (len/4) as the real servers do; model_meta is added to /v1/models
+        self.responder: Any = None
+        self.context_window: int | None = None
+        self.model_meta: dict[str, Any] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 

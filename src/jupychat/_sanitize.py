@@ -45,10 +45,21 @@ __all__ = [
 
 REQUEST_OPTIONS = frozenset(
     {"temperature", "top_p", "max_tokens", "seed", "stop", "extra", "turn_timeout"}
+    | {"context_window", "compact_at", "compact_model", "compact"}
 )
-"""Options a session keeps (and saves) and sends with every request."""
+"""Options a session keeps (and saves) and sends with every request; the last four are
+for long sessions (see :mod:`jupychat._compaction`): the window size in tokens (an
+override), the share of it that triggers compaction, the model that summarises, and
+``compact=False`` to turn compaction off."""
 
-TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace", "model", "output"}
+TURN_OPTIONS = REQUEST_OPTIONS | {
+    "context",
+    "meta",
+    "replace",
+    "model",
+    "output",
+    "continue_answer",
+}
 """Options one ``send``/``stream`` call accepts (``model``: a model for this turn only;
 ``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`)."""
 
@@ -138,6 +149,10 @@ _STORED_CHECKS: dict[str, Any] = {
     ),
     "extra": _extra,
     "turn_timeout": lambda v: _number(v) and v > 0,
+    "context_window": lambda v: _int(v) and v > 0,
+    "compact_at": lambda v: _number(v) and 0.1 <= v <= 1,
+    "compact_model": lambda v: isinstance(v, str) and 0 < len(v) < 300,
+    "compact": lambda v: isinstance(v, bool),
 }
 assert set(_STORED_CHECKS) == REQUEST_OPTIONS
 

@@ -79,8 +79,13 @@ def session_stats(history: Sequence[Message], model_id: str) -> dict[str, Any]:
     latencies = [t["latency"] for t in per_turn]
     ttfts = [t["ttft"] for t in per_turn if t["ttft"] is not None]
     costs = [t["cost"] for t in per_turn]
+    answers = [m for m in history if m.role == "assistant" and "window" in m.meta]
+    summaries = [m for m in history if m.role == "system" and "summary" in m.meta]
     return {
         "model": model_id,
+        "window": dict(answers[-1].meta["window"]) if answers else None,
+        "summaries": len(summaries),
+        "summary_tokens": sum((m.usage or Usage()).total_tokens for m in summaries),
         "turns": len(per_turn),
         "messages": len(history),
         **totals,

@@ -29,13 +29,21 @@ from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _sanitize
+from ._compaction import fit_turn, is_summary, refit_after_refusal
 from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
 from ._turnstate import Response, Turn, as_parts
-from .errors import ChatError, ProviderError, ProviderUnavailable, ToolError, TurnInterrupted
+from .errors import (
+    ChatError,
+    ContextWindowError,
+    ProviderError,
+    ProviderUnavailable,
+    ToolError,
+    TurnInterrupted,
+)
 from .events import Event, TextDelta, ToolResultEvent
 from .providers._deadline import wait_until
 from .tools import Tool
-from .types import Message, Part, Text, ToolCall, ToolResult
+from .types import Message, Part, Text, ToolCall, ToolResult, Usage
 
 if TYPE_CHECKING:
     from .session import ChatSession
@@ -133,18 +141,20 @@ def begin(
         base, replaced = (
             session._without_turns(replace) if replace is not None else (session.history, 0)
         )
+        continues = _continued(base) if opts.pop("continue_answer", False) else None
         blocks = session._context_blocks(opts.pop("context", None), base)
         user = Message(
             role="user", content=tuple(blocks) + parts, meta=dict(opts.pop("meta", {}) or {})
         )
         system = "\n\n".join(
-            [session.system_prompt or ""] + [m.text for m in session._history if m.role == "system"]
+            [session.system_prompt or ""]
+            + [m.text for m in session._history if m.role == "system" and not is_summary(m)]
         ).strip()
         turn = Turn(
             user,
             history=base,
             system=system or None,
-            tools=[t.spec for t in session.tools],
+            tools=[t.spec for t in session.tools] if continues is None else [],
             options=opts,
             model_id=provider.model_id,
             max_steps=session.max_steps,
@@ -152,6 +162,7 @@ def begin(
         )
         turn.provider = provider
         turn.replaces = bool(replaced)
+        turn.continues = continues
         return turn
     except BaseException:
         session._busy.release()
@@ -175,7 +186,13 @@ def finish(
         if kept:
             turn.new = [clean_message(m) for m in turn.new]
             response = turn.response()
-            session._commit(turn.new, response, base)
+            if turn.continues is not None:
+                merged, response = _appended(turn, response)
+                old = turn.continues
+                rest = [m for m in (turn.history if base is None else base) if m is not old]
+                session._commit([merged], response, rest)
+            else:
+                session._commit(turn.new, response, base)
             if exc is None:
                 session.hooks.response(response)
             return response
@@ -184,6 +201,47 @@ def finish(
         return None
     finally:
         session._busy.release()
+
+
+def _continued(history: list[Message]) -> Message:
+    """The last answer, when it was cut at the token limit (else a one-line ChatError)."""
+    last = next((m for m in reversed(history) if m.role != "system"), None)
+    if last is None or last.role != "assistant" or last.finish_reason != "length":
+        reason = "none yet" if last is None else (last.finish_reason or last.role)
+        raise ChatError(
+            f"nothing to continue: the last answer was not cut at the token limit ({reason})"
+        )
+    return last
+
+
+def _appended(turn: Turn, response: Response) -> tuple[Message, Response]:
+    """The cut answer with this turn's text appended, and the turn's response for it."""
+    old = turn.continues
+    assert old is not None
+    added = "".join(m.text for m in turn.new[1:] if m.role == "assistant")
+    last = response.message
+    meta = dict(old.meta)
+    meta["continued"] = int(meta.get("continued", 0)) + 1
+    meta["latency"] = float(meta.get("latency", 0.0)) + float(last.meta.get("latency", 0.0))
+    if "window" in last.meta:
+        meta["window"] = last.meta["window"]
+    merged = old.replace(
+        content=(Text(old.text + added),),
+        usage=(old.usage or Usage()) + (last.usage or Usage()),
+        finish_reason=last.finish_reason,
+        interrupted=last.interrupted,
+        meta=meta,
+    )
+    return merged, Response(
+        text=merged.text,
+        message=merged,
+        messages=(merged,),
+        usage=response.usage,
+        finish_reason=response.finish_reason,
+        model=response.model,
+        latency=response.latency,
+        ttft=response.ttft,
+    )
 
 
 def _timed_out(session: ChatSession, turn: Turn, cause: BaseException) -> Response:
@@ -224,6 +282,7 @@ def drive(
     turn = begin(session, prompt, options)
     stop = session._stop
     try:
+        fit_turn(session, turn)
         while True:
             request = session.hooks.request(turn.request())
             events = turn.provider.stream(request)
@@ -235,6 +294,10 @@ def drive(
                         raise KeyboardInterrupt
                     if turn.expired:
                         raise _Expired
+            except ContextWindowError as exc:
+                if refit_after_refusal(session, turn, exc):
+                    continue  # compacted for a smaller window: ask again, once
+                raise
             finally:
                 close = getattr(events, "close", None)
                 if close is not None:
@@ -281,6 +344,7 @@ async def adrive(
     turn = begin(session, prompt, options)
     stop = session._stop
     try:
+        await asyncio.to_thread(fit_turn, session, turn)
         while True:
             request = session.hooks.request(turn.request())
             events = turn.provider.astream(request)
@@ -300,6 +364,10 @@ async def adrive(
                         raise asyncio.CancelledError
                     if turn.expired:
                         raise _Expired
+            except ContextWindowError as exc:
+                if await asyncio.to_thread(refit_after_refusal, session, turn, exc):
+                    continue  # compacted for a smaller window: ask again, once
+                raise
             finally:
                 aclose = getattr(events, "aclose", None)
                 if aclose is not None:

@@ -131,6 +131,15 @@ class Turn:
         self.provider: Any = None  # the driver's provider for this turn (set by the session)
         self.new: list[Message] = [user]
         self.replaces = False  # True when committing drops earlier turns (a re-run cell)
+        # set by jupychat._compaction.fit_turn: the conversation sent instead of history
+        # (older turns summarised into ``system``), context blocks carried from summarised
+        # turns, and how full the window is (kept on the answer's meta)
+        self.sent: list[Message] | None = None
+        self.carry: tuple[ContextBlock, ...] = ()
+        self.window: dict[str, Any] | None = None
+        self.continues: Message | None = None  # the cut answer this turn continues
+        self.refitted = False  # compacted again after the provider refused the request
+        self.base_system = system  # the system prompt before any summary was added
         self.steps = 0
         self.usage = Usage()
         self.started = time.monotonic()
@@ -164,7 +173,11 @@ class Turn:
         """The request for the next model call."""
         self.steps += 1
         self._reset_step()
-        messages = [m for m in self.history if m.role != "system"] + self.new
+        sent = self.sent if self.sent is not None else self.history
+        messages = [m for m in sent if m.role != "system"] + self.new
+        if self.carry:  # context of summarised turns rides with the first message sent
+            first = next(i for i, m in enumerate(messages) if m.role == "user")
+            messages[first] = messages[first].replace(content=self.carry + messages[first].content)
         return ChatRequest(
             messages=messages,
             system=self.system,
@@ -220,6 +233,8 @@ class Turn:
             meta["error"] = done.error
         if (done.finish_reason if done else None) == "refusal":
             meta["refusal"] = True
+        if self.window is not None:
+            meta["window"] = dict(self.window)
         return Message(
             role="assistant",
             content=tuple(parts),

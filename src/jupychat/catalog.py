@@ -34,6 +34,7 @@ class ModelInfo(NamedTuple):
     vision: bool = False  # accepts image input
     suggest: bool = False  # offered in pickers and completion
     default: str | None = None  # the model id to use when only the provider's key is set
+    context: int | None = None  # the context window in tokens (published figures)
 
 
 MODELS: tuple[ModelInfo, ...] = (
@@ -44,35 +45,74 @@ MODELS: tuple[ModelInfo, ...] = (
         vision=True,
         suggest=True,
         default="gpt-4o-mini",
+        context=128_000,
     ),
-    ModelInfo("openai", "gpt-4o", Price(2.50, 10.00, 1.25), vision=True, suggest=True),
-    ModelInfo("openai", "gpt-4.1-nano", Price(0.10, 0.40, 0.025), vision=True),
-    ModelInfo("openai", "gpt-4.1-mini", Price(0.40, 1.60, 0.10), vision=True, suggest=True),
-    ModelInfo("openai", "gpt-4.1", Price(2.00, 8.00, 0.50), vision=True, suggest=True),
-    ModelInfo("openai", "gpt-5", vision=True),
-    ModelInfo("openai", "o4-mini", Price(1.10, 4.40, 0.275), vision=True),
-    ModelInfo("openai", "o3-mini", Price(1.10, 4.40, 0.55)),
-    ModelInfo("openai", "o3", Price(2.00, 8.00, 0.50), vision=True),
-    ModelInfo("openai", "o1", vision=True),
-    ModelInfo("openai", "gpt-3.5-turbo", Price(0.50, 1.50)),
+    ModelInfo(
+        "openai", "gpt-4o", Price(2.50, 10.00, 1.25), vision=True, suggest=True, context=128_000
+    ),
+    ModelInfo("openai", "gpt-4.1-nano", Price(0.10, 0.40, 0.025), vision=True, context=1_047_576),
+    ModelInfo(
+        "openai",
+        "gpt-4.1-mini",
+        Price(0.40, 1.60, 0.10),
+        vision=True,
+        suggest=True,
+        context=1_047_576,
+    ),
+    ModelInfo(
+        "openai", "gpt-4.1", Price(2.00, 8.00, 0.50), vision=True, suggest=True, context=1_047_576
+    ),
+    ModelInfo("openai", "gpt-5", vision=True, context=400_000),
+    ModelInfo("openai", "o4-mini", Price(1.10, 4.40, 0.275), vision=True, context=200_000),
+    ModelInfo("openai", "o3-mini", Price(1.10, 4.40, 0.55), context=200_000),
+    ModelInfo("openai", "o3", Price(2.00, 8.00, 0.50), vision=True, context=200_000),
+    ModelInfo("openai", "o1", vision=True, context=200_000),
+    ModelInfo("openai", "gpt-3.5-turbo", Price(0.50, 1.50), context=16_385),
     ModelInfo(
         "anthropic",
         "claude-3-5-haiku",
         Price(0.80, 4.00, 0.08, 1.00),
         vision=True,
         default="claude-3-5-haiku-latest",
+        context=200_000,
     ),
     ModelInfo(
-        "anthropic", "claude-haiku-4-5", Price(1.00, 5.00, 0.10, 1.25), vision=True, suggest=True
+        "anthropic",
+        "claude-haiku-4-5",
+        Price(1.00, 5.00, 0.10, 1.25),
+        vision=True,
+        suggest=True,
+        context=200_000,
     ),
-    ModelInfo("anthropic", "claude-3-haiku", Price(0.25, 1.25, 0.03, 0.30), vision=True),
-    ModelInfo("anthropic", "claude-3-5-sonnet", Price(3.00, 15.00, 0.30, 3.75), vision=True),
-    ModelInfo("anthropic", "claude-3-7-sonnet", Price(3.00, 15.00, 0.30, 3.75), vision=True),
     ModelInfo(
-        "anthropic", "claude-sonnet-4", Price(3.00, 15.00, 0.30, 3.75), vision=True, suggest=True
+        "anthropic", "claude-3-haiku", Price(0.25, 1.25, 0.03, 0.30), vision=True, context=200_000
     ),
-    ModelInfo("anthropic", "claude-opus-4", Price(15.00, 75.00, 1.50, 18.75), vision=True),
-    ModelInfo("anthropic", "claude-3", vision=True),
+    ModelInfo(
+        "anthropic",
+        "claude-3-5-sonnet",
+        Price(3.00, 15.00, 0.30, 3.75),
+        vision=True,
+        context=200_000,
+    ),
+    ModelInfo(
+        "anthropic",
+        "claude-3-7-sonnet",
+        Price(3.00, 15.00, 0.30, 3.75),
+        vision=True,
+        context=200_000,
+    ),
+    ModelInfo(
+        "anthropic",
+        "claude-sonnet-4",
+        Price(3.00, 15.00, 0.30, 3.75),
+        vision=True,
+        suggest=True,
+        context=200_000,
+    ),
+    ModelInfo(
+        "anthropic", "claude-opus-4", Price(15.00, 75.00, 1.50, 18.75), vision=True, context=200_000
+    ),
+    ModelInfo("anthropic", "claude-3", vision=True, context=200_000),
     ModelInfo("ollama", "llama3.2", suggest=True),
     ModelInfo("ollama", "llama3.2-vision", vision=True),
     ModelInfo("ollama", "llava", vision=True),

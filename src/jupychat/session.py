@@ -28,7 +28,9 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from . import _compaction as _longsession
 from . import _sanitize
+from ._compaction import is_summary
 from ._sanitize import clean_message
 from ._sessioncontext import ContextLike, blocks_to_send, sent_digests
 from ._sessionpersist import Checkpoints, find_stored, open_store
@@ -225,7 +227,9 @@ class ChatSession:
     def clear(self, keep_system: bool = True) -> ChatSession:
         """Forget the conversation; keep the system prompt unless ``keep_system=False``."""
         with self._exclusive():
-            kept = [m for m in self._history if keep_system and m.role == "system"]
+            kept = [  # summaries of the forgotten turns go with them
+                m for m in self._history if keep_system and m.role == "system" and not is_summary(m)
+            ]
             if not keep_system:
                 self.system_prompt = None
             self._history = kept
@@ -354,6 +358,25 @@ class ChatSession:
             elif isinstance(item, TextDelta):
                 yield item.text
 
+    # -- long sessions (see jupychat._compaction) ------------------------------
+    def pin(self, turn: int | None = None) -> ChatSession:
+        """Keep turn ``turn`` (1-based; default: the last) verbatim in every request."""
+        _longsession.pin(self, turn, True)
+        return self
+
+    def unpin(self, turn: int | None = None) -> ChatSession:
+        """Let turn ``turn`` be summarised again (``None``: unpin every turn)."""
+        _longsession.pin(self, turn, False)
+        return self
+
+    def compact(self, **options: Any) -> Message | None:
+        """Summarise all but the last turn now; the stored summary (``None``: nothing to do)."""
+        return _longsession.compact_now(self, **options)
+
+    def continue_answer(self, **options: Any) -> Response:
+        """Continue the last answer, cut at the token limit, appending to the same message."""
+        return self.send(_longsession.CONTINUE_PROMPT, continue_answer=True, **options)
+
     # -- structured output ---------------------------------------------------
     def extract(self, prompt: str | Part | Iterable[Part], schema: Any, **options: Any) -> Any:
         """Ask, and get the answer as data of the shape ``schema`` describes (a dataclass,
@@ -395,8 +418,10 @@ class ChatSession:
             ``model``, ``turns``, ``messages``, ``input_tokens`` (cached and
             cache-written ones included), ``output_tokens``, ``cached_tokens`` (read from
             the prompt cache), ``cache_write_tokens``, ``total_tokens``, ``tool_calls``,
-            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``
-            and ``per_turn`` (one dict per answered turn). All derived from history.
+            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``,
+            ``per_turn`` (one dict per answered turn), ``window`` (the context window at
+            the last answer: ``size``, ``used``, ``source``), ``summaries`` and
+            ``summary_tokens`` (what compaction cost). All derived from history.
         """
         return session_stats(self._history, self.model_id)
 

@@ -1,21 +1,22 @@
 """Token estimates and hard size caps for context text.
 
 Design note: the budget only needs to be roughly right and must cost nothing, so the
-default estimate is ``ceil(len(text) / 3.5)`` characters per token, which is close to
-(slightly above) what BPE tokenizers give for English prose, Markdown tables and
-numbers. A real tokenizer is used only when one is already installed *and* usable
+default estimate is :func:`jupychat.tokens.estimate_tokens`, calibrated against a BPE
+tokenizer on prose, code and DataFrame descriptions (a flat 3.5 characters a token was
+1.6x low on tables). A real tokenizer is used only when one is already installed *and* usable
 offline: ``tiktoken`` with its encoding file already in its local cache (we never let it
 download). Callers may also install their own counter with :func:`set_token_counter`.
-Caps are enforced on characters (``tokens * 3.5``), so a description can never exceed
-its cap whatever the counter says.
+Caps are also enforced on characters (``tokens * 2``, about what tables measure), so a
+description can never exceed its cap whatever the counter says.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 from collections.abc import Callable
+
+from ..tokens import estimate_tokens as _calibrated
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -25,7 +26,7 @@ __all__ = [
     "set_token_counter",
 ]
 
-CHARS_PER_TOKEN = 3.5
+CHARS_PER_TOKEN = 2.0  # tables measure ~1.7 characters a token, prose ~4.7
 TRUNCATION_MARK = "\n… (truncated to fit the context budget)"
 
 _counter: Callable[[str], int] | None = None
@@ -33,20 +34,25 @@ _probed = False
 
 
 def _char_estimate(text: str) -> int:
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    return _calibrated(text)
+
+
+def tiktoken_cached() -> bool:
+    """True when tiktoken is installed and has encoding files in its local cache."""
+    import importlib.util
+
+    if importlib.util.find_spec("tiktoken") is None:
+        return False
+    cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
+    if not cache_dir:
+        cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
+    return os.path.isdir(cache_dir) and bool(os.listdir(cache_dir))
 
 
 def _probe_tiktoken() -> Callable[[str], int] | None:
     """A tiktoken counter when its encoding file is already cached locally, else None."""
     try:
-        import importlib.util
-
-        if importlib.util.find_spec("tiktoken") is None:
-            return None
-        cache_dir = os.environ.get("TIKTOKEN_CACHE_DIR") or os.environ.get("DATA_GYM_CACHE_DIR")
-        if not cache_dir:
-            cache_dir = os.path.join(tempfile.gettempdir(), "data-gym-cache")
-        if not os.path.isdir(cache_dir) or not os.listdir(cache_dir):
+        if not tiktoken_cached():
             return None  # tiktoken would try to download: stay offline
         import tiktoken
 
@@ -61,7 +67,7 @@ def _probe_tiktoken() -> Callable[[str], int] | None:
 
 
 def set_token_counter(counter: Callable[[str], int] | None) -> None:
-    """Use ``counter(text) -> int`` for token estimates (``None``: back to chars / 3.5)."""
+    """Use ``counter(text) -> int`` for token estimates (``None``: the calibrated estimate)."""
     global _counter, _probed
     _counter = counter
     _probed = True
@@ -78,8 +84,8 @@ def estimate_tokens(text: str) -> int:
     Returns
     -------
     int
-        The count from a real offline tokenizer when available, else ``len / 3.5``
-        rounded up.
+        The count from a real offline tokenizer when available, else the calibrated
+        estimate (:func:`jupychat.tokens.estimate_tokens`).
     """
     global _counter, _probed
     if not _probed:

@@ -259,9 +259,11 @@ def error_context(
     while True:
         lines = [head, fence(code, "python"), *error_lines(cell, policy, chars, settings)]
         text = redact_secrets("\n".join(lines))
-        if estimate_tokens(text) <= budget or chars <= 200:
+        if (
+            estimate_tokens(text) <= budget and len(text) <= chars_for_tokens(budget)
+        ) or chars <= 50:
             break
-        chars = max(200, chars // 2)
+        chars = max(50, chars // 2)
         code = head_tail(cell.code, max(SHORT_CODE_CHARS, len(code) // 2))
     return CellContext([(key_of(cell, "error"), cap_text(text, budget))])
 

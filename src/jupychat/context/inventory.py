@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ._fmt import fmt_int, short, type_name
-from .budget import cap_text, chars_for_tokens
+from .budget import cap_text, chars_for_tokens, estimate_tokens
 from .privacy import looks_secret, redact_secrets, var_excluded, var_private
 from .settings import ContextSettings
 
@@ -136,12 +136,21 @@ def inventory(
         else "Notebook variables (ask with describe_variable):"
     ]
     limit = chars_for_tokens(budget) - 170  # room for the "… N more" line
-    used = len(out[0])
     imports = ""
     if modules:
         imports = "Imports: " + ", ".join(modules)
         imports = short(imports, max(40, limit // 4))
-        used += len(imports) + 1
+    while True:  # fewer lines until the whole fits by tokens too (names, digits are dense)
+        text = _listing(out[0], lines, imports, limit)
+        if estimate_tokens(text) <= budget or limit <= 0:
+            return cap_text(redact_secrets(text), budget)
+        limit = int(limit * 0.85) if limit > 20 else 0
+
+
+def _listing(title: str, lines: list[str], imports: str, limit: int) -> str:
+    """The title, as many ``lines`` as fit ``limit`` characters, a "… N more" line, imports."""
+    out = [title]
+    used = len(title) + (len(imports) + 1 if imports else 0)
     for count, line in enumerate(lines):
         if used + len(line) + 1 > limit:
             rest = [ln.split(":", 1)[0][2:] for ln in lines[count:]]
@@ -151,4 +160,4 @@ def inventory(
         used += len(line) + 1
     if imports:
         out.append(imports)
-    return cap_text(redact_secrets("\n".join(out)), budget)
+    return "\n".join(out)

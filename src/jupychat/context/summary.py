@@ -633,10 +633,14 @@ class _Renderer:
             if self.fits(text):
                 return text
         more_room = max(0, min(300, room // 3))
-        lines, shown = self.compact_lines(self.visible, room - more_room)
-        rest = self.visible[shown:]
-        text = "\n".join([*head, *self.compact_header(), *lines, self.more_line(rest, more_room)])
-        return cap_text(text, self.budget)
+        while True:  # fewer rows until the whole fits by tokens too (tables are dense)
+            lines, shown = self.compact_lines(self.visible, room - more_room)
+            rest = self.visible[shown:]
+            more = self.more_line(rest, more_room)
+            text = "\n".join([*head, *self.compact_header(), *lines, more])
+            if self.fits(text) or room <= more_room:
+                return cap_text(text, self.budget)
+            room = max(more_room, int(room * 0.85))
 
     def split_tables(self, focus_level: int) -> list[str]:
         lines = ["Columns named in the prompt:", *self.full_table(self.focus, focus_level)]
@@ -644,10 +648,15 @@ class _Renderer:
             head_len = sum(len(x) + 1 for x in self.head())
             used = head_len + sum(len(x) + 1 for x in lines) + 80
             room = self.limit - used
-            rows, shown = self.compact_lines(self.others, max(0, room - 300))
-            lines += ["Other columns:", *self.compact_header(), *rows]
-            if shown < len(self.others):
-                lines.append(self.more_line(self.others[shown:], 300))
+            room = max(0, room - 300)
+            while True:  # fewer rows until the whole fits by tokens too
+                rows, shown = self.compact_lines(self.others, room)
+                tail = ["Other columns:", *self.compact_header(), *rows]
+                if shown < len(self.others):
+                    tail.append(self.more_line(self.others[shown:], 300))
+                if room == 0 or self.fits("\n".join([*self.head(), *lines, *tail])):
+                    return lines + tail
+                room = int(room * 0.85) if room > 20 else 0
         return lines
 
 

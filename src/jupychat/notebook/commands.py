@@ -217,6 +217,9 @@ class SessionCommands:
                 f"latency: {stats['latency_mean']:.2f}s mean per turn"
                 + (f", first token after {ttft:.2f}s" if ttft is not None else "")
             )
+        from .longcmds import window_line
+
+        lines.append(window_line(self.nbchat.session()))
         print("\n".join(lines))
 
     def _cmd_memory(self, rest: list[str]) -> None:

@@ -199,6 +199,7 @@ class Footer:
     interrupted: bool = False
     cut: bool = False
     note: str = ""
+    window: str = ""  # how full the context window was: "window 63%" (or "… summarised")
 
     @classmethod
     def of(
@@ -223,6 +224,7 @@ class Footer:
             interrupted=bool(last and last.interrupted),
             cut=bool(last and last.finish_reason == "length"),
             note=note,
+            window=_window_note(last),
         )
 
     @classmethod
@@ -244,11 +246,22 @@ class Footer:
             bits.append(f"{self.latency:.1f}s")
         if self.interrupted:
             bits.append("interrupted")
+        if self.window:
+            bits.append(self.window)
         if self.cut:
-            bits.append("cut at max tokens")
+            bits.append("cut at max tokens (%chat continue)")
         if self.note:
             bits.append(self.note)
         return " · ".join(bits)
+
+
+def _window_note(message: Message | None) -> str:
+    """``window 63%`` (``, older turns summarised``) from an answer's meta, or ""."""
+    window = (message.meta or {}).get("window") if message is not None else None
+    if not isinstance(window, dict) or not window.get("size"):
+        return ""
+    share = f"window {int(window.get('used', 0)) / int(window['size']):.0%}"
+    return share + (", older turns summarised" if window.get("summarised") else "")
 
 
 # -- running a turn ----------------------------------------------------------------------

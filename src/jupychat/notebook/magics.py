@@ -29,6 +29,7 @@ from .. import config
 from ..errors import ChatError
 from .binding import NotebookChat
 from .commands import SessionCommands, whole_number
+from .longcmds import LONG_HELP, LongSessionCommands
 from .render import StreamRenderer, code_blocks
 
 if TYPE_CHECKING:  # loaded with the first turn, keeping %load_ext light
@@ -83,6 +84,7 @@ HELP = """\
 %chat panel           open the chat panel
 %chat help            this text
 """
+HELP += LONG_HELP + "\n"
 
 
 def _positive_int(value: str) -> int:
@@ -93,7 +95,7 @@ def _positive_int(value: str) -> int:
 
 
 @magics_class
-class ChatMagics(SessionCommands, Magics):
+class ChatMagics(SessionCommands, LongSessionCommands, Magics):
     """The ``%chat`` / ``%%chat`` magics; settings are configurable with ``%config``."""
 
     default_model = Unicode(

@@ -35,7 +35,7 @@ import ipywidgets as widgets
 
 from jupychat.errors import ChatError
 
-from .engine import Ask
+from .engine import Ask, Prepared
 from .events import Finished, NotebookEvent, SessionChanged, Started, Status
 from .panel_place import Frontend, frontend, may_answer
 from .panel_transcript import Transcript, one_line
@@ -133,6 +133,13 @@ class ChatPanel:
             tooltip="Stop the answer",
             layout=widgets.Layout(width="auto"),
         )
+        self.continue_button = widgets.Button(
+            description="Continue",
+            icon="forward",
+            disabled=True,
+            tooltip="Continue the answer cut at max tokens (%chat continue)",
+            layout=widgets.Layout(width="auto"),
+        )
         self.vars_picker = widgets.SelectMultiple(
             options=[],
             rows=6,
@@ -171,7 +178,7 @@ class ChatPanel:
                 self.view,
                 self.status,
                 self.input,
-                widgets.HBox([self.send_button, self.stop_button]),
+                widgets.HBox([self.send_button, self.stop_button, self.continue_button]),
                 self.extras,
             ],
             layout=widgets.Layout(width="95%", padding="4px"),
@@ -182,6 +189,7 @@ class ChatPanel:
         self.input.on("submit", lambda msg: self.send(str(msg.get("text", ""))))
         self.send_button.on_click(lambda _b: self.send(self.input.value))
         self.stop_button.on_click(lambda _b: self.stop())
+        self.continue_button.on_click(lambda _b: self.continue_answer())
         self.new_button.on_click(lambda _b: self.new_session())
         self.session_picker.observe(self._on_pick_session, names="value")
         self.model_picker.observe(self._on_pick_model, names="value")
@@ -241,6 +249,18 @@ class ChatPanel:
         if self._session is None or prepared.session.id != self._session.id:
             self.show_session(prepared.session)
         self.input.value = ""
+        return self._start(prepared)
+
+    def continue_answer(self) -> threading.Thread | None:
+        """Continue the last answer, cut at max tokens, in the background (like Send)."""
+        from .._compaction import CONTINUE_PROMPT
+
+        if self.busy or self._session is None:
+            return None
+        ask = Ask(CONTINUE_PROMPT, source="continue", expand=False)
+        return self._start(Prepared(ask, self._session, CONTINUE_PROMPT, {"continue_answer": True}))
+
+    def _start(self, prepared: Any) -> threading.Thread:
         self._set_status("")
         self._set_running(True)
         self._stopping.clear()
@@ -424,6 +444,8 @@ class ChatPanel:
             if isinstance(event, Started) and event.source == "panel" and self._stopping.is_set():
                 self.chat.stop()  # Stop was pressed before the turn had started
             elif isinstance(event, Finished):
+                if event.source == "continue":  # the answer grew: show it as stored
+                    self.show_session(event.session)
                 self._refresh_sessions()
 
     # -- the worker --------------------------------------------------------------------------
@@ -442,6 +464,7 @@ class ChatPanel:
     def _set_running(self, running: bool) -> None:
         self.send_button.disabled = running
         self.stop_button.disabled = not running
+        self.continue_button.disabled = running or not _cut(self._session)
         self.new_button.disabled = running
         self.session_picker.disabled = running
 
@@ -576,3 +599,10 @@ def _session_label(item: dict[str, Any]) -> str:
 
 # opening and closing the one panel of a notebook (re-exported here)
 from .panel_open import close_panel, get_panel, open_panel  # noqa: E402
+
+
+def _cut(session: Any) -> bool:
+    """True when the session's last answer was cut at max tokens (it can be continued)."""
+    history = session.history if session is not None else []
+    last = next((m for m in reversed(history) if m.role != "system"), None)
+    return last is not None and last.role == "assistant" and last.finish_reason == "length"

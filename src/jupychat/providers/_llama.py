@@ -61,6 +61,7 @@ __all__ = [
     "cache_info",
     "cached",
     "check_file",
+    "count_tokens",
     "default_threads",
     "load",
     "unload_all",
@@ -86,6 +87,7 @@ class Loaded:
     n_threads: int | None
     seconds: float
     socket_dir: str | None
+    api_key: str = ""  # the listener's random key (this process only; for count_tokens)
 
 
 _cache: dict[tuple[str, int, int | None], Loaded] = {}  # (file, n_ctx, n_threads)
@@ -231,7 +233,7 @@ def _set_host(params: Any, host: str) -> None:
 
 
 def _server_params(
-    path: str, n_ctx: int, n_threads: int | None, verbose: bool
+    path: str, n_ctx: int, n_threads: int | None, verbose: bool, api_key: str
 ) -> tuple[Any, str | None]:
     import xllamacpp
 
@@ -244,7 +246,7 @@ def _server_params(
     _set(params, "fit_params", False)  # n_ctx is explicit; skip llama.cpp's memory probing
     _set(params, "ui", False)
     _set(params, "endpoint_slots", False)
-    _set(params, "api_keys", [secrets.token_urlsafe(32)])
+    _set(params, "api_keys", [api_key])
     if n_threads:
         params.cpuparams.n_threads = n_threads
         params.cpuparams_batch.n_threads = n_threads
@@ -311,7 +313,8 @@ def load(
         log.info("loading local model %s (%.0f MB, n_ctx=%d)…", name, size / 1e6, ctx)
         started = time.perf_counter()
         threads = n_threads or default_threads()
-        params, socket_dir = _server_params(real, ctx, threads, verbose)
+        api_key = secrets.token_urlsafe(32)
+        params, socket_dir = _server_params(real, ctx, threads, verbose, api_key)
         try:
             import xllamacpp
 
@@ -327,13 +330,54 @@ def load(
                 provider="local",
             ) from exc
         seconds = time.perf_counter() - started
-        entry = Loaded(server, real, ctx, threads, seconds, socket_dir)
+        entry = Loaded(server, real, ctx, threads, seconds, socket_dir, api_key)
         with _cache_lock:
             _cache[(real, ctx, n_threads)] = entry
             _ctx_of[(real, n_ctx)] = ctx
             _loads += 1
         log.info("local model %s loaded in %.1f s", name, seconds)
         return entry
+
+
+# ------------------------------------------------------------------------- tokenizer
+
+
+def count_tokens(entry: Loaded, texts: list[str], timeout: float = 10.0) -> list[int]:
+    """How many tokens the model's own tokenizer makes of each of ``texts``.
+
+    llama.cpp's ``/tokenize`` is asked through the model's private listener (the Unix
+    socket in its 0700 folder, or 127.0.0.1), with the key that never leaves this process.
+    It tokenizes without running the model, so it is cheap.
+
+    Raises
+    ------
+    ProviderError
+        When the listener does not answer as expected.
+    """
+    import httpx
+
+    server = entry.server
+    if server is None:
+        raise ProviderError("the local model was unloaded; load it again", provider="local")
+    address = str(server.listening_address)
+    if address.startswith("unix://"):
+        transport = httpx.HTTPTransport(uds=address[len("unix://") :])
+        base = "http://localhost"
+    else:
+        transport, base = httpx.HTTPTransport(), address
+    headers = {"Authorization": f"Bearer {entry.api_key}"} if entry.api_key else {}
+    counts = []
+    try:
+        with httpx.Client(transport=transport, timeout=timeout, trust_env=False) as client:
+            for text in texts:
+                reply = client.post(f"{base}/tokenize", json={"content": text}, headers=headers)
+                reply.raise_for_status()
+                counts.append(len(reply.json()["tokens"]))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise ProviderError(
+            f"llama.cpp's tokenizer did not answer ({type(exc).__name__})", provider="local"
+        ) from exc
+    return counts
 
 
 # --------------------------------------------------------------------------- calls

@@ -68,6 +68,9 @@ class FakeProvider(Provider):
     """
 
     name = "fake"
+    context_window = 131_072
+    """Tokens the scripted model "holds" (a large window: it never refuses; sessions that
+    test compaction set ``context_window=`` themselves)."""
 
     def __init__(self, model: str = "default") -> None:
         super().__init__(model or "default")

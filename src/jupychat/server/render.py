@@ -121,6 +121,8 @@ def _count(value: Any) -> int:
 
 def message_view(message: Mapping[str, Any], index: int) -> dict[str, Any]:
     """What the transcript template shows for one stored message (all HTML escaped)."""
+    from .._compaction import summary_label
+
     role = str(message.get("role", ""))
     raw_usage = message.get("usage")
     usage: Mapping[str, Any] = raw_usage if isinstance(raw_usage, Mapping) else {}
@@ -135,7 +137,7 @@ def message_view(message: Mapping[str, Any], index: int) -> dict[str, Any]:
     return {
         "index": index,
         "role": role,
-        "label": ROLE_LABELS.get(role, role.title() or "Message"),
+        "label": summary_label(message) or ROLE_LABELS.get(role, role.title() or "Message"),
         "model": message.get("model") if role == "assistant" else None,
         "created_at": message.get("created_at") or "",
         "time": format_time(message.get("created_at")),

@@ -115,8 +115,10 @@ def _part_markdown(part: Mapping[str, Any]) -> str:
 
 
 def _heading(message: Mapping[str, Any]) -> str:
+    from .._compaction import summary_label
+
     role = str(message.get("role", ""))
-    name = _ROLE_NAMES.get(role, role.title())
+    name = summary_label(message) or _ROLE_NAMES.get(role, role.title())
     extras = [str(message["model"])] if role == "assistant" and message.get("model") else []
     if message.get("interrupted"):
         extras.append("interrupted")
