@@ -52,6 +52,7 @@ class NotebookChat:
         self._lock = threading.RLock()
         self._runs: set[TurnRun] = set()
         self.model_override: str | None = None
+        self.noted: set[str] = set()  # sessions whose first answer carried its notes
 
     # -- store -------------------------------------------------------------------
     @property
@@ -133,6 +134,26 @@ class NotebookChat:
                 self._changed(session)
             return session
 
+    def named(self, name: str) -> ChatSession | None:
+        """Make the named session ``name`` of this notebook current (``default``: the
+        unnamed one, unless a session is called that); ``None`` when there is none."""
+        with self._lock:
+            known = set(self._sessions)
+            store = self.store
+            if name not in known and store is not None and self.notebook:
+                stored = store.sessions(limit=50, notebook=self.notebook, name=name)
+                known |= {c.get("name") for c in stored}
+            if name in known:
+                return self.session(name)
+            if name != "default":
+                return None
+            if None not in self._sessions:  # session(None) means "the current one"
+                self._sessions[None] = self._resume_or_create(None)
+            if self._current is not None:
+                self._current = None
+                self._changed(self._sessions[None])
+            return self._sessions[None]
+
     def use(self, session_id: str) -> ChatSession:
         """Make the stored session ``session_id`` (or a unique prefix of it) current."""
         store = self.store
@@ -168,6 +189,7 @@ class NotebookChat:
         from .namespace import attach_notebook_context
 
         attach_notebook_context(session, self.shell)
+        session.in_notebook = True  # turns without a system prompt get the notebook one
         return session
 
     # -- turns ---------------------------------------------------------------------
