@@ -223,3 +223,15 @@ def test_chat_use_an_unknown_name_is_one_line(notebook_shell):
     result = shell.run_cell("%chat use nosuchname")
     assert not result.success
     assert "no session nosuchname" in str(result.error_in_exec)
+
+
+@needs_llama
+def test_the_tiny_model_gets_no_standing_inventory(notebook_shell):
+    shell = notebook_shell("local")
+    run(shell, "threshold = 3")
+    tiny = run(shell, "%chat context").stdout
+    assert "inventory" not in tiny and "threshold" not in tiny
+    named = run(shell, "%chat context threshold").stdout  # what a question names still goes
+    assert "threshold" in named
+    run(shell, "%chat model fake:big")
+    assert "inventory" in run(shell, "%chat context").stdout
