@@ -134,6 +134,23 @@ def test_a_chat_gguf_in_the_hugging_face_cache_is_found(discovering):
     assert "qwen-instruct-q4.gguf" in why
 
 
+def test_hub_snapshots_link_to_blobs_and_count_once(discovering):
+    hub = discovering
+    repo = hub / "models--org--Llama-Instruct-GGUF"
+    blob = write_gguf(
+        (repo / "blobs").mkdir(parents=True) or repo / "blobs" / "9f8e7d",
+        {"general.architecture": "llama", "tokenizer.chat_template": CHAT_TEMPLATE},
+    )
+    links = []
+    for snapshot in ("aaa111", "bbb222"):
+        link = repo / "snapshots" / snapshot / "llama-instruct.Q4_K_M.gguf"
+        link.parent.mkdir(parents=True)
+        link.symlink_to(blob)
+        links.append(link)
+    found = discover.scan_ggufs()
+    assert len(found) == 1 and found[0] in links  # the name the user knows, not the blob
+
+
 def test_gguf_dirs_setting_replaces_the_caches(discovering, monkeypatch, tmp_path):
     mine = tmp_path / "mine"
     mine.mkdir()

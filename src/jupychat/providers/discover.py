@@ -178,7 +178,8 @@ def _ollama_models(data: Any) -> list[str]:
         if not isinstance(item, Mapping):
             continue
         name = str(item.get("name") or item.get("model") or "")
-        details = item.get("details") if isinstance(item.get("details"), Mapping) else {}
+        raw = item.get("details")
+        details: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
         if name and is_chat_name(name, str(details.get("family") or ""), details.get("families")):
             out.append(name)
     return out
@@ -323,6 +324,7 @@ def scan_ggufs() -> list[Path]:
     bundled = _bundled()
     cap = _memory_cap()
     sized: list[tuple[int, Path]] = []
+    seen: set[Path] = set()
     for folder in gguf_dirs():
         if not folder.is_dir():
             continue
@@ -332,8 +334,9 @@ def scan_ggufs() -> list[Path]:
                 size = real.stat().st_size
             except OSError:
                 continue
-            if real == bundled or size > cap or not is_chat_gguf(path):
+            if real in seen or real == bundled or size > cap or not is_chat_gguf(path):
                 continue
+            seen.add(real)  # one blob linked from several snapshots counts once
             sized.append((size, Path(os.path.abspath(path))))
     sized.sort(key=lambda item: (-item[0], str(item[1])))
     return [p for _, p in sized]
