@@ -216,3 +216,33 @@ def test_a_cached_gguf_copy_really_answers(discovering):
     session = ChatSession(max_tokens=8)
     assert session.model_id == f"local:{copy}"
     assert session.send("Say hi.").text.strip()
+
+
+def test_a_server_trickling_its_answer_is_not_waited_for(discovering, monkeypatch):
+    import threading
+
+    stop = threading.Event()
+
+    def trickle(listener):
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n{")
+            while not stop.wait(0.1):
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        threading.Thread(target=trickle, args=(listener,), daemon=True).start()
+        monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{port}")
+        began = time.perf_counter()
+        servers = discover.probe_servers()
+        took = time.perf_counter() - began
+        stop.set()
+    assert servers == []
+    assert took < 2.5

@@ -29,6 +29,7 @@ probes run once, lazily, at the first turn or ``%chat model``, never at ``%load_
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import threading
 from collections.abc import Iterator, Mapping
@@ -200,24 +201,36 @@ def _openai_models(data: Any) -> list[str]:
     return out
 
 
-def _get_json(client: Any, url: str) -> Any:
-    response = client.get(url)
-    if response.status_code != 200:
+def _get_json(url: str, timeout: float) -> Any:
+    """``GET url`` → parsed JSON, or ``None`` (no answer in time, not 200, not JSON).
+
+    Plain :mod:`http.client`: no proxy, no redirects, no TLS set-up for ``http://``, and
+    no httpx import, so a probe of nothing costs next to nothing.
+    """
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         return None
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    connection = kind(parts.hostname, parts.port, timeout=timeout)
     try:
-        return response.json()
-    except ValueError:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        if response.status != 200:
+            return None
+        return json.loads(response.read(1 << 20))
+    except (OSError, ValueError, http.client.HTTPException):
         return None
+    finally:
+        connection.close()
 
 
 def _probe(kind: str, root: str, path: str, timeout: float) -> Server | None:
-    import httpx
-
-    try:
-        with httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False) as client:
-            data = _get_json(client, root + path)
-    except (httpx.HTTPError, OSError, ValueError):
-        return None
+    data = _get_json(root + path, timeout)
     if data is None:
         return None
     models = _ollama_models(data) if kind == "Ollama" else _openai_models(data)
@@ -238,8 +251,11 @@ def probe_servers(timeout: float | None = None) -> list[Server]:
             targets.append((kind, url, "/models"))
     if not targets:
         return []
-    with ThreadPoolExecutor(max_workers=len(targets)) as pool:
-        results = list(pool.map(lambda t: _probe(t[0], t[1], t[2], wait), targets))
+    pool = ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="jupychat-probe")
+    futures = [pool.submit(_probe, kind, root, path, wait) for kind, root, path in targets]
+    done, _ = concurrent.futures.wait(futures, timeout=3 * wait + 0.5)
+    pool.shutdown(wait=False)  # a server trickling its answer is not waited for
+    results = [f.result() if f in done else None for f in futures]
     return [s for s in results if s is not None]
 
 
