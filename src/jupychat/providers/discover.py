@@ -6,7 +6,8 @@ Design note
 setting and a provider key, for something better than the embedded SmolLM2 model. Two
 places are looked at, and nothing is ever downloaded:
 
-*Running servers*, probed in parallel with a short timeout (``probe_timeout``, 0.3 s):
+*Running servers*, probed in parallel with a short timeout (``probe_timeout``, 0.3 s; plain
+:mod:`http.client`, no proxies, no redirects, never more than three timeouts in all):
 Ollama at the address the ``ollama`` provider would use (``[providers.ollama]`` base URL,
 else ``OLLAMA_HOST``, else ``127.0.0.1:11434``; ``GET /api/tags``), LM Studio
 (``lmstudio_url``, ``http://127.0.0.1:1234/v1``) and llama.cpp's server (``llamacpp_url``,
@@ -34,7 +35,7 @@ import os
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,6 @@ class Found:
 
     servers: tuple[Server, ...] = ()
     ggufs: tuple[Path, ...] = ()
-    skipped: tuple[str, ...] = field(default=())  # one line per thing seen but not usable
 
     def best(self) -> tuple[str, str] | None:
         """``(model id, why)`` of the best find, or ``None``."""
