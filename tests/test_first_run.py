@@ -235,3 +235,38 @@ def test_the_tiny_model_gets_no_standing_inventory(notebook_shell):
     assert "threshold" in named
     run(shell, "%chat model fake:big")
     assert "inventory" in run(shell, "%chat context").stdout
+
+
+def test_a_resumed_session_gets_todays_choice_unless_its_model_was_named(
+    notebook_shell, monkeypatch, tmp_path
+):
+    """Monday: only an OpenAI key, so OpenAI answers. Tuesday: no key, Ollama runs: after a
+    kernel restart the resumed conversation goes on with Ollama. A model the user named
+    (a named session here) keeps its model."""
+    from jupychat.notebook import unload_ipython_extension
+
+    monkeypatch.setenv("JUPYCHAT_DISCOVER", "1")
+    monkeypatch.setenv("JUPYCHAT_GGUF_DIRS", str(tmp_path / "none"))
+    monkeypatch.setenv("JUPYCHAT_LMSTUDIO_URL", "off")
+    monkeypatch.setenv("JUPYCHAT_LLAMACPP_URL", "off")
+    with FakeServer(models=["llama3.2:latest"], ollama=True) as srv:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-monday")
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.openai_base_url)
+        shell = notebook_shell("fake:named")
+        run(shell, "%%chat --session pinned\nkeep me on fake")  # named via JUPYCHAT_MODEL
+        monkeypatch.delenv("JUPYCHAT_MODEL")
+        run(shell, "%%chat\nhello on monday")
+        monday = get_chat(shell).session()
+        assert monday.model_id == "openai:gpt-4o-mini"
+        unload_ipython_extension(shell)
+
+        monkeypatch.delenv("OPENAI_API_KEY")
+        monkeypatch.setenv("OLLAMA_HOST", f"127.0.0.1:{srv.port}")
+        discover.reset()  # a new kernel process looks again
+        shell = notebook_shell("fake:unused")
+        monkeypatch.delenv("JUPYCHAT_MODEL")
+        tuesday = get_chat(shell).session()
+        assert tuesday.id == monday.id
+        assert tuesday.model_id == "ollama:llama3.2"
+        pinned = get_chat(shell).session("pinned", switch=False)
+        assert pinned.model_id == "fake:named"
