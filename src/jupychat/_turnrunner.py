@@ -150,6 +150,10 @@ def begin(
             [session.system_prompt or ""]
             + [m.text for m in session._history if m.role == "system" and not is_summary(m)]
         ).strip()
+        if not system:  # jupychat's own prompt for the tiny model, or a notebook's
+            from .prompts import default_system
+
+            system = default_system(provider, session.in_notebook) or ""
         turn = Turn(
             user,
             history=base,

@@ -101,6 +101,10 @@ class ChatSession:
         saved or exported.
     """
 
+    in_notebook: bool = False
+    """Set by the notebook binding: turns without a system prompt get the notebook one
+    (:func:`jupychat.prompts.default_system`)."""
+
     def __init__(
         self,
         model: str | Provider | None = None,

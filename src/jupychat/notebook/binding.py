@@ -36,6 +36,7 @@ __all__ = ["NotebookChat"]
 
 log = logging.getLogger("jupychat")
 Listener = Callable[["NotebookEvent"], None]
+_CHOSEN = "model_chosen_by"  # session metadata: "default" when no one named the model
 
 
 class NotebookChat:
@@ -52,6 +53,7 @@ class NotebookChat:
         self._lock = threading.RLock()
         self._runs: set[TurnRun] = set()
         self.model_override: str | None = None
+        self.noted: set[str] = set()  # sessions whose first answer carried its notes
 
     # -- store -------------------------------------------------------------------
     @property
@@ -96,12 +98,32 @@ class NotebookChat:
                 try:
                     from ..session import ChatSession
 
-                    return self._configure(
-                        ChatSession.resume(latest["id"], store=store, **self._resume_kwargs())
-                    )
+                    resumed = ChatSession.resume(latest["id"], store=store, **self._resume_kwargs())
+                    return self._configure(self._rechoose(resumed))
                 except ChatError as exc:
                     log.warning("jupychat: could not resume session %s: %s", latest["id"], exc)
         return self.new_session(name, switch=False)
+
+    def _rechoose(self, session: ChatSession) -> ChatSession:
+        """A resumed session whose model the default resolution chose gets today's choice
+        (Ollama started since, a key set since); one the user named keeps its model."""
+        if self.model_override or session.get_metadata(_CHOSEN) != "default":
+            return session
+        from ..providers.registry import resolve_model
+
+        try:
+            provider = resolve_model(None)
+        except ChatError as exc:
+            log.warning("jupychat: kept the session's model: %s", exc)
+            return session
+        if provider.model_id != session.model_id:
+            session.switch_model(provider)
+        return session
+
+    @staticmethod
+    def _chosen_by_default() -> bool:
+        """True when no setting names the model (a key, a server or a file chose it)."""
+        return not config.resolve("model")
 
     def _resume_kwargs(self) -> dict[str, Any]:
         from .namespace import notebook_tools
@@ -119,11 +141,15 @@ class NotebookChat:
             from ..session import ChatSession
 
             model = kwargs.pop("model", None) or self.model_override
+            metadata = dict(kwargs.pop("metadata", None) or {})
+            if model is None and self._chosen_by_default():
+                metadata[_CHOSEN] = "default"  # a resume may choose again (see _rechoose)
             session = ChatSession(
                 model=model,
                 notebook=self.notebook,
                 name=name,
                 store=self.store,
+                metadata=metadata or None,
                 **kwargs,
             )
             self._configure(session)
@@ -132,6 +158,26 @@ class NotebookChat:
                 self._current = name
                 self._changed(session)
             return session
+
+    def named(self, name: str) -> ChatSession | None:
+        """Make the named session ``name`` of this notebook current (``default``: the
+        unnamed one, unless a session is called that); ``None`` when there is none."""
+        with self._lock:
+            known = set(self._sessions)
+            store = self.store
+            if name not in known and store is not None and self.notebook:
+                stored = store.sessions(limit=50, notebook=self.notebook, name=name)
+                known |= {c.get("name") for c in stored}
+            if name in known:
+                return self.session(name)
+            if name != "default":
+                return None
+            if None not in self._sessions:  # session(None) means "the current one"
+                self._sessions[None] = self._resume_or_create(None)
+            if self._current is not None:
+                self._current = None
+                self._changed(self._sessions[None])
+            return self._sessions[None]
 
     def use(self, session_id: str) -> ChatSession:
         """Make the stored session ``session_id`` (or a unique prefix of it) current."""
@@ -168,6 +214,7 @@ class NotebookChat:
         from .namespace import attach_notebook_context
 
         attach_notebook_context(session, self.shell)
+        session.in_notebook = True  # turns without a system prompt get the notebook one
         return session
 
     # -- turns ---------------------------------------------------------------------

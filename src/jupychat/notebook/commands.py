@@ -47,7 +47,10 @@ class SessionCommands:
             session.switch_model(rest[0])
             self.nbchat.model_override = rest[0]
             self.nbchat._changed(session)
-        print(f"model: {session.model_id}")
+        from ..providers.registry import reason_for
+
+        why = None if rest else reason_for(session.model_id)
+        print(f"model: {session.model_id}" + (f" — {why}" if why else ""))
 
     def _cmd_models(self, rest: list[str]) -> None:
         from ..catalog import MODELS
@@ -62,6 +65,14 @@ class SessionCommands:
             lines.append(f"{provider}: " + ", ".join(sorted(names)))
         lines.append("local: the embedded SmolLM2-135M model, or local:/path/to/model.gguf")
         lines.append("ollama:NAME, openai-compatible:NAME@http://host:port/v1, fake (offline echo)")
+        from ..providers import discover
+
+        if not discover.enabled():
+            lines.append("on this machine: not looked for (the discover setting is off)")
+        else:
+            found = discover.found().lines()
+            lines.append("on this machine: " + ("" if found else "no local server or chat GGUF"))
+            lines += [f"  {line}" for line in found]
         print("\n".join(lines))
 
     def _cmd_history(self, rest: list[str]) -> None:
@@ -176,10 +187,14 @@ class SessionCommands:
 
     def _cmd_use(self, rest: list[str]) -> None:
         if not rest:
-            raise UsageError("%chat use needs a session id (see %chat sessions)")
-        session = self.nbchat.use(rest[0])
+            raise UsageError(
+                "%chat use needs a session name (as in %%chat --session NAME; 'default' for "
+                "the notebook's own) or a session id (see %chat sessions)"
+            )
+        session = self.nbchat.named(rest[0]) or self.nbchat.use(rest[0])
+        label = f" ({session.name!r})" if session.name else ""
         print(
-            f"using session {session.id[:8]}: {session.title or '(untitled)'} "
+            f"using session {session.id[:8]}{label}: {session.title or '(untitled)'} "
             f"({len(session)} messages)"
         )
 
@@ -247,6 +262,25 @@ class SessionCommands:
         )
         lines = [f"{name}: {config.resolve(name)!r}" for name in names]
         lines.append(f"config file: {config.config_path()}")
+        from ..prompts import notebook_system
+        from ..providers import discover
+
+        session = self.nbchat.session(switch=False)
+        lines.append(f"discover (look for local servers and GGUF files): {discover.enabled()}")
+        if session.system_prompt:
+            lines.append("system prompt (this session's own):")
+            lines += [f"  {line}" for line in session.system_prompt.splitlines()]
+        elif getattr(session.provider, "tiny", False):
+            from ..prompts import TINY_SYSTEM
+
+            lines.append("system prompt (the tiny embedded model's):")
+            lines.append(f"  {TINY_SYSTEM}")
+        prompt = notebook_system()
+        lines.append(
+            "notebook_system_prompt (for capable models; %config "
+            "ChatMagics.notebook_system_prompt = '...' changes it, '' sends none):"
+        )
+        lines += [f"  {line}" for line in prompt.splitlines()] or ["  (none)"]
         for provider, env_var, _ in KEYED_DEFAULTS:
             state = "set" if config.api_key(provider, env_var) else "not set"
             lines.append(f"{provider} key: {state}")

@@ -38,7 +38,16 @@ if TYPE_CHECKING:
     from .binding import NotebookChat
     from .events import NotebookEvent
 
-__all__ = ["Ask", "Footer", "Prepared", "TurnRun", "native_async", "prepare", "short_model"]
+__all__ = [
+    "Ask",
+    "Footer",
+    "Prepared",
+    "TurnRun",
+    "first_answer_notes",
+    "native_async",
+    "prepare",
+    "short_model",
+]
 
 EMPTY_PROMPT = "the cell is empty; write your question below %%chat"
 
@@ -54,7 +63,8 @@ class Ask:
     source:
         Who asks: ``"cell"``, ``"panel"``, ``"error"``...; shown by views, stored in meta.
     session:
-        A named session of this notebook (``None``: the current one).
+        A named session of this notebook for this turn only (``None``: the current one;
+        ``%chat use NAME`` makes a named session current).
     new:
         Start a fresh session first.
     system:
@@ -135,7 +145,12 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
         from ..structured import compile_schema
 
         compile_schema(ask.schema, as_frame=ask.as_frame)
-    session = chat.new_session(ask.session) if ask.new else chat.session(ask.session)
+    # --session NAME is for this turn only (as -m is); --new alone starts the current one anew
+    own = ask.session is None
+    if ask.new:
+        session = chat.new_session(ask.session, switch=own)
+    else:
+        session = chat.session(ask.session, switch=own)
     if ask.system is not None:
         session.system_prompt = ask.system or None
     user_ns = chat.shell.user_ns
@@ -315,7 +330,9 @@ class TurnRun:
         if response is None:
             self.emit(Failed(self.session, self.id, self.source, "no answer came back"))
             return None
-        footer = Footer.of_response(response, note="stopped" if stopped else "")
+        notes = ["stopped"] if stopped else []
+        notes += first_answer_notes(self.chat, self.prepared)
+        footer = Footer.of_response(response, note=" · ".join(notes))
         self.emit(
             Finished(
                 self.session, self.id, self.source, response, footer, stopped, self.prepared.cell
@@ -344,6 +361,24 @@ class TurnRun:
         self.emit(
             Failed(self.session, self.id, self.source, _one_line(error), "".join(self.partial))
         )
+
+
+def first_answer_notes(chat: NotebookChat, prepared: Prepared) -> list[str]:
+    """Under a session's first answer: why its model was chosen (when the default
+    resolution chose it) and, for the tiny embedded model, the one-line hint."""
+    session = prepared.session
+    if session.id in chat.noted:
+        return []
+    chat.noted.add(session.id)
+    from ..prompts import TINY_HINT
+    from ..providers.registry import reason_for
+
+    model_id = prepared.ask.model or session.model_id
+    reason = reason_for(model_id) if not prepared.ask.model else None
+    notes = [reason] if reason and reason != "your model setting" else []
+    if prepared.ask.model is None and getattr(session.provider, "tiny", False):
+        notes.append(TINY_HINT)
+    return notes
 
 
 def _one_line(error: BaseException | str, limit: int = 400) -> str:

