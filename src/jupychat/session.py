@@ -395,8 +395,10 @@ class ChatSession:
             ``model``, ``turns``, ``messages``, ``input_tokens`` (cached and
             cache-written ones included), ``output_tokens``, ``cached_tokens`` (read from
             the prompt cache), ``cache_write_tokens``, ``total_tokens``, ``tool_calls``,
-            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``
-            and ``per_turn`` (one dict per answered turn). All derived from history.
+            ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``,
+            ``estimated_turns`` (turns stopped before the provider reported usage: their
+            tokens are estimates) and ``per_turn`` (one dict per answered turn). All
+            derived from history.
         """
         return session_stats(self._history, self.model_id)
 
