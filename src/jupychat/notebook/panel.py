@@ -518,7 +518,7 @@ class ChatPanel:
         try:
             self.session_picker.options = rows
             self.session_picker.value = session.id
-            self.session_picker.tooltip = dict((v, k) for k, v in rows).get(session.id, "")
+            self.session_picker.tooltip = {v: k for k, v in rows}.get(session.id, "")
         finally:
             self._quiet = False
 
