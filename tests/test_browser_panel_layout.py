@@ -14,7 +14,6 @@ Screenshots go to ``test-artifacts/layout-*.png``: look at them.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -104,9 +103,6 @@ def model_server():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, model_server):
     base = tmp_path_factory.mktemp("layout")
-    overrides = base / "app-settings" / "overrides.d"
-    overrides.parent.mkdir(parents=True)
-    shutil.copytree(REPO / "jupyter-config" / "lab-settings" / "overrides.d", overrides)
     # a model named as users name theirs (the fake server stands in for Ollama)
     env = {"JUPYCHAT_MODEL": "ollama:llama3.2", "OLLAMA_HOST": model_server}
     with lab_server(base, {"chat.ipynb": [SEED, OPEN]}, env=env) as jupyter:
