@@ -140,6 +140,13 @@ def seed_and_open(page: Page) -> None:
     page.wait_for_timeout(800)  # the side area settles its width
 
 
+def switch_model(page: Page, name: str) -> None:
+    box = panel(page).locator(".widget-text input").first
+    box.fill(name)
+    box.press("Enter")
+    expect(panel(page).locator(".jc-status")).to_contain_text(name, timeout=10_000)
+
+
 def check_geometry(page: Page, size: str) -> dict:
     g = page.evaluate(GEOMETRY_JS)
     panel_box, win = g["panel"], g["window"]
@@ -157,7 +164,7 @@ def check_geometry(page: Page, size: str) -> dict:
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 @pytest.mark.parametrize("size", ["small", "large"])
-def test_panel_fits_its_side_area(browser, server, size, theme):
+def test_panel_fits_its_side_area(browser, server, model_server, size, theme):
     context, page = open_lab(browser, server, size, theme)
     try:
         seed_and_open(page)
@@ -168,22 +175,40 @@ def test_panel_fits_its_side_area(browser, server, size, theme):
         assert s["height"] > s["client"], "the seeded conversation should scroll"
         assert s["top"] + s["client"] >= s["height"] - 4, s
         # Export and Context variables open without pushing the header or the input away
-        for title in ("Export", "Context variables"):
-            panel(page).get_by_text(title, exact=False).first.click()
+        sections = {
+            "Export": ".jc-export-path input",
+            "Context variables": ".widget-select-multiple select",
+        }
+        for title, content in sections.items():
+            header = panel(page).locator(".jupyter-widget-Collapse-header", has_text=title)
+            header.click()
+            expect(panel(page).locator(content)).to_be_visible()
             page.wait_for_timeout(300)
             g = page.evaluate(GEOMETRY_JS)
             assert not g["clipped"], f"clipped text with {title} open: {g['clipped']}"
-            header = g["header"]
-            assert header["y"] >= 0 and header["bottom"] <= g["window"]["h"], title
-            send = panel(page).get_by_role("button", name="Send")
-            sbox = send.bounding_box()
-            assert sbox and sbox["y"] + sbox["height"] <= g["window"]["h"], f"{title}: Send"
+            top = g["header"]
+            assert top["y"] >= 0 and top["bottom"] <= g["window"]["h"], title
+            for name in ("Send", "Export", "Refresh"):
+                button = panel(page).get_by_role("button", name=name)
+                if button.is_visible():
+                    box = button.bounding_box()
+                    assert box["y"] + box["height"] <= g["window"]["h"], f"{title}: {name}"
+                    assert box["width"] >= 60, f"{title}: {name} is {box['width']:.0f}px"
+            view = panel(page).locator(".jc-scroll").bounding_box()
+            assert view["height"] >= 60, f"{title}: the transcript shrank to {view['height']}"
             shot(page, f"layout-{size}-{theme}-{title.split()[0].lower()}")
-            panel(page).get_by_text(title, exact=False).first.click()
-            page.wait_for_timeout(200)
-        export = panel(page).get_by_role("button", name="Export")
-        panel(page).get_by_text("Export", exact=True).first.click()
-        assert export.bounding_box()["width"] >= 60
+            header.click()
+            expect(panel(page).locator(content)).to_be_hidden()
+        # a model name longer than the picker shows is written out in full under it
+        long_name = f"openai-compatible:llama3.2@{model_server}/v1"
+        switch_model(page, long_name)
+        line = panel(page).locator(".jc-model-line")
+        expect(line).to_have_text(long_name)
+        fits = line.evaluate("e => e.scrollWidth <= e.clientWidth + 1")
+        assert fits and line.bounding_box()["width"] <= panel(page).bounding_box()["width"]
+        shot(page, f"layout-{size}-{theme}-long-model")
+        switch_model(page, "ollama:llama3.2")
+        expect(line).to_be_hidden()
     finally:
         context.close()
 
@@ -199,6 +224,14 @@ def test_reopening_keeps_the_newest_message_in_view(browser, server):
             s = page.evaluate(SCROLL_JS)
             assert s["top"] + s["client"] >= s["height"] - 4, s
         shot(page, "layout-reopened")
+        # the side area hidden and shown again (its tab clicked twice): still the newest
+        tab = page.locator(".jp-SideBar.jp-mod-right .lm-TabBar-tab", has_text="Chat")
+        for _ in range(2):
+            tab.click()
+            page.wait_for_timeout(500)
+        expect(panel(page)).to_be_visible()
+        s = page.evaluate(SCROLL_JS)
+        assert s["top"] + s["client"] >= s["height"] - 4, s
         # once the reader scrolled up, opening again leaves the place they chose
         page.evaluate(
             "() => { const s = document.querySelector('#jp-right-stack .jc-panel .jc-scroll');"

@@ -37,7 +37,7 @@ from jupychat.errors import ChatError
 
 from .engine import Ask
 from .events import Finished, NotebookEvent, SessionChanged, Started, Status
-from .panel_layout import session_label, style_panel
+from .panel_layout import session_label, show_model, style_panel
 from .panel_place import Frontend, frontend, may_answer
 from .panel_transcript import Transcript, one_line
 
@@ -456,7 +456,7 @@ class ChatPanel:
         colour = "var(--jp-error-color1, #c62828)" if error else "var(--jp-ui-font-color2, #666)"
         self.status.value = (
             f'<div class="jc-status" style="color:{colour};font-size:0.85em;'
-            f'white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+            f'overflow-wrap:anywhere;line-height:1.3" '
             f'title="{body}">{body}</div>'
             if body
             else ""
@@ -480,7 +480,7 @@ class ChatPanel:
         try:
             self.model_picker.options = choices
             self.model_picker.value = current
-            self.model_picker.tooltip = current
+            show_model(self, current)
         finally:
             self._quiet = False
 

@@ -23,7 +23,11 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LAYOUT_CSS", "session_label", "style_panel"]
+__all__ = ["LAYOUT_CSS", "MODEL_FITS", "session_label", "show_model", "style_panel"]
+
+#: Characters of a model name the picker shows whole at the side area's default width
+#: (238 px); a longer name is also written out in full, wrapped, under the picker.
+MODEL_FITS = 24
 
 LAYOUT_CSS = """
 .jc-panel.jc-panel { box-sizing: border-box; max-width: 100%; gap: 4px; }
@@ -36,6 +40,9 @@ LAYOUT_CSS = """
 .jc-panel .jc-session-picker select { min-width: 0; width: 100%; text-overflow: ellipsis; }
 .jc-panel .jc-model-picker { width: 100%; max-width: 100%; flex-wrap: wrap; gap: 2px 4px; }
 .jc-panel .jc-model-picker > input { flex: 1 1 10em; min-width: 0; width: auto; }
+.jc-panel .jc-model-line { width: 100%; }
+.jc-panel .jc-model-full { font-size: 0.8em; line-height: 1.3; overflow-wrap: anywhere;
+  color: var(--jp-ui-font-color2, #666); margin: 0 0 2px; }
 .jc-panel .jc-export-path { flex: 1 1 8em; min-width: 0; width: auto; }
 .jc-panel .jc-export-path input { min-width: 0; }
 .jc-panel .jupyter-widget-Collapse-header, .jc-panel .lm-AccordionPanel-title,
@@ -57,7 +64,16 @@ LAYOUT_CSS = """
 
 
 def style_panel(panel: Any) -> None:
-    """Tag the rows of ``panel`` (a :class:`~.panel.ChatPanel`) for :data:`LAYOUT_CSS`."""
+    """Tag the rows of ``panel`` (a :class:`~.panel.ChatPanel`) for :data:`LAYOUT_CSS`, and
+    add the line under the model picker that :func:`show_model` fills."""
+    import ipywidgets as widgets
+
+    line = widgets.HTML("", layout=widgets.Layout(width="100%", display="none"))
+    line.add_class("jc-model-line")
+    rows = list(panel.widget.children)
+    rows.insert(rows.index(panel.model_picker) + 1, line)
+    panel.widget.children = tuple(rows)
+    panel.model_line = line
     panel.session_picker.add_class("jc-session-picker")
     panel.model_picker.add_class("jc-model-picker")
     panel.export_path.add_class("jc-export-path")
@@ -68,6 +84,21 @@ def style_panel(panel: Any) -> None:
     for child in panel.extras.children:
         if child.__class__.__name__ == "HBox":
             child.add_class("jc-row")
+
+
+def show_model(panel: Any, model_id: str) -> None:
+    """Show ``model_id`` whole: the picker's tooltip, and (when it is longer than the
+    picker shows at the default width) written out, wrapped, under the picker."""
+    import html
+
+    panel.model_picker.tooltip = model_id
+    line = getattr(panel, "model_line", None)
+    if line is None:
+        return
+    long = len(model_id) > MODEL_FITS
+    text = html.escape(model_id)
+    line.value = f'<div class="jc-model-full" title="{text}">{text}</div>' if long else ""
+    line.layout.display = None if long else "none"
 
 
 def session_label(item: dict[str, Any]) -> str:
