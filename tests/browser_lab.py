@@ -54,6 +54,8 @@ RUN_INDEX_JS = """(index) => { const app = window.jupyterapp;
   return true; }"""
 SOURCES_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .map(c => c.model.sharedModel.getSource())"""
+# this checkout's lab extension (the Help menu entry), found as an installed one would be
+LABEXTENSION_ENV = {"JUPYTER_PATH": str(REPO / "jupyter-config")}
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 
 
@@ -74,7 +76,7 @@ def lab_server(
     with run_jupyter(
         base,
         app="jupyterlab",
-        env={"PYTHONPATH": str(REPO / "src"), **(env or {})},
+        env={"PYTHONPATH": str(REPO / "src"), **LABEXTENSION_ENV, **(env or {})},
         extra_args=[f"--LabApp.app_settings_dir={settings}", "--LabApp.expose_app_in_browser=True"],
     ) as server:
         for name, cells in notebooks.items():

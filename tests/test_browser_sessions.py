@@ -1,8 +1,8 @@
 """The sessions browser page in headless Debian Chromium, served by a real JupyterLab.
 
-JupyterLab runs on 127.0.0.1 (jupychat loaded from the installed server config) with a
-temporary settings dir that holds the shipped Help-menu override
-(``jupyter-config/lab-settings/overrides.d/jupychat.json``). The tests search, open a
+JupyterLab runs on 127.0.0.1 (jupychat loaded from the installed server config) with
+this checkout's lab extension on its path (``jupyter-config/labextensions/jupychat``: the
+Help menu entry). The tests search, open a
 transcript, export, rename and delete (accepting the confirm dialog) as a person would,
 and take screenshots into ``test-artifacts/``.
 
@@ -13,7 +13,6 @@ install it with ``apt-get install -y chromium``; never ``playwright install``).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -24,7 +23,7 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Dialog, Page, expect  # noqa: E402
 
-from browser_lab import CHROMIUM, OVERRIDES, launch_args  # noqa: E402
+from browser_lab import CHROMIUM, LABEXTENSION_ENV, OVERRIDES, launch_args  # noqa: E402
 from jupychat.store import SessionStore  # noqa: E402
 from jupychat_server_helpers import make_session, run_jupyter  # noqa: E402
 
@@ -36,7 +35,6 @@ pytestmark = [
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
-HELP_OVERRIDE = REPO / "jupyter-config" / "lab-settings" / "overrides.d" / "jupychat.json"
 REPLY = """Here is a histogram of the prices:
 
 ```python
@@ -60,13 +58,16 @@ def browser_type_launch_args(browser_type_launch_args):
 def lab(tmp_path_factory):
     base = tmp_path_factory.mktemp("lab")
     settings = base / "app-settings"
-    (settings / "overrides.d").mkdir(parents=True)
+    settings.mkdir(parents=True)
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
-    shutil.copy(HELP_OVERRIDE, settings / "overrides.d" / "jupychat.json")
     with run_jupyter(
         base,
         app="jupyterlab",
-        extra_args=[f"--LabApp.app_settings_dir={settings}"],
+        extra_args=[
+            f"--LabApp.app_settings_dir={settings}",
+            "--LabApp.expose_app_in_browser=True",
+        ],
+        env=LABEXTENSION_ENV,
     ) as server:
         yield server
 
@@ -228,13 +229,18 @@ def test_long_transcript_is_paged(page: Page, lab, store):
 
 def test_help_menu_opens_the_sessions_browser(page: Page, lab, store):
     make_session(store, [("Reached from the Help menu", "Yes.")], title="From Help")
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{lab.url}/lab?token={lab.token}")
     help_menu = page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Help")
     expect(help_menu).to_be_visible(timeout=60_000)
     help_menu.click()
-    item = page.locator(".lm-Menu-item", has_text="Chat Sessions (jupychat)")
-    expect(item).to_be_visible()
+    # named as the README names it, once, with no duplicate-entry warning
+    item = page.locator(".lm-Menu-item", has_text="Chat Sessions")
+    expect(item).to_have_count(1)
+    expect(item.locator(".lm-Menu-itemLabel")).to_have_text("Chat Sessions")
+    assert "Help → Chat Sessions" in (REPO / "README.md").read_text()
     shot(page, "6-help-menu")
     with page.context.expect_page() as popup_info:
         item.click()
@@ -242,8 +248,82 @@ def test_help_menu_opens_the_sessions_browser(page: Page, lab, store):
     popup.wait_for_load_state()
     assert popup.url == f"{lab.url}/jupychat/"
     expect(popup.locator("tr.jc-session", has_text="From Help")).to_have_count(1)
+    expect(popup.locator("#jc-front")).to_have_text("JupyterLab")
     popup.screenshot(path=str(ARTIFACTS / "sessions-7-from-help.png"))
     popup.close()
+    duplicated = [w for w in warnings if "is duplicated" in w]
+    assert not duplicated, duplicated
+
+
+def _background(page: Page) -> tuple[int, ...]:
+    colour = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    if colour in ("rgba(0, 0, 0, 0)", "transparent"):
+        colour = page.evaluate("() => getComputedStyle(document.documentElement).backgroundColor")
+    return tuple(int(float(x)) for x in colour[colour.index("(") + 1 : -1].split(",")[:3])
+
+
+def _dark(rgb: tuple[int, ...]) -> bool:
+    return sum(rgb) / 3 < 100
+
+
+@pytest.mark.parametrize("theme", ["JupyterLab Dark", "JupyterLab Light"])
+def test_sessions_page_follows_the_jupyterlab_theme(browser, lab, store, theme):
+    """The Lab theme wins over the system setting: opened from the Help menu, and alone."""
+    make_session(store, [("Theme check", "Dark or light.")], title="Theme check")
+    dark = "Dark" in theme
+    system = "light" if dark else "dark"  # the system says the opposite
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme=system)
+    try:
+        page = context.new_page()
+        page.goto(f"{lab.url}/lab?token={lab.token}&reset")
+        page.wait_for_function("() => document.body.dataset.jpThemeName")
+        page.evaluate(
+            "async (t) => { const app = window.jupyterapp; await app.restored;"
+            " await app.commands.execute('apputils:change-theme', {theme: t}); }",
+            theme,
+        )
+        page.wait_for_function("(t) => document.body.dataset.jpThemeName === t", arg=theme)
+        help_menu = page.locator("#jp-MainMenu .lm-MenuBar-itemLabel", has_text="Help")
+        help_menu.click()
+        with context.expect_page() as popup_info:
+            page.locator(".lm-Menu-item", has_text="Chat Sessions").click()
+        popup = popup_info.value
+        popup.wait_for_load_state()
+        expect(popup.locator("tr.jc-session").first).to_be_visible()
+        popup.wait_for_timeout(300)
+        popup.screenshot(path=str(ARTIFACTS / f"sessions-theme-{'dark' if dark else 'light'}.png"))
+        assert _dark(_background(popup)) == dark, _background(popup)
+        popup.close()
+        # opened on its own (a bookmark, no opener): the saved Lab setting still decides
+        alone = context.new_page()
+        alone.goto(f"{lab.url}/jupychat/?token={lab.token}")
+        alone.evaluate("() => localStorage.clear()")
+        alone.reload()
+        alone.wait_for_function(
+            "() => document.documentElement.dataset.theme !== undefined", timeout=10_000
+        )
+        assert _dark(_background(alone)) == dark, _background(alone)
+        alone.close()
+    finally:
+        context.close()
+
+
+def test_top_link_goes_back_to_the_front_end_that_opened_it(page: Page, lab, store):
+    make_session(store, [("Back link", "Which front end?")], title="Back link")
+    # opened from Notebook 7's file browser (/tree): the link says so, on every page
+    page.goto(f"{lab.url}/jupychat/?token={lab.token}", referer=f"{lab.url}/tree/work")
+    link = page.locator("#jc-front")
+    expect(link).to_have_text("Jupyter Notebook")
+    assert link.get_attribute("href") == "/tree"
+    page.locator("tr.jc-session a", has_text="Back link").first.click()
+    expect(page.locator(".jc-transcript")).to_be_visible()
+    expect(link).to_have_text("Jupyter Notebook")
+    assert link.get_attribute("href") == "/tree"
+    shot(page, "8-back-to-notebook", full_page=False)
+    # from JupyterLab
+    page.goto(f"{lab.url}/jupychat/?token={lab.token}", referer=f"{lab.url}/lab/tree/x.ipynb")
+    expect(link).to_have_text("JupyterLab")
+    assert link.get_attribute("href") == "/lab"
 
 
 def test_unknown_session_and_bad_paging_show_an_error_page(page: Page, lab):

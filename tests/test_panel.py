@@ -426,3 +426,34 @@ def test_the_panel_in_a_terminal_is_a_one_line_error(tmp_path):
     text = out.stdout + out.stderr
     assert "UsageError: the chat panel needs a notebook front end" in text
     assert "Traceback" not in text
+
+
+def test_session_picker_labels_put_the_count_first(chat, panel):
+    from jupychat.notebook.panel_layout import session_label
+
+    label = session_label(
+        {"title": "What is 2 + 2? " * 5, "message_count": 12, "updated_at": "2026-12-02T01:52:00"}
+    )
+    assert label.startswith("12 msgs · What is 2 + 2?") and label.endswith("12-02 01:52")
+    assert session_label({"title": "", "message_count": 1}) == "1 msg · (new session)"
+    panel.send("hello")
+    assert panel.wait(5)
+    (shown, _id), *_ = panel.session_picker.options
+    assert shown.startswith("2 msgs · ")
+    assert panel.session_picker.tooltip == shown
+
+
+def test_a_long_model_name_is_written_out_under_the_picker(chat, panel):
+    line = panel.model_line
+    assert line in panel.widget.children and line.layout.display == "none"
+    long_name = "openai-compatible:qwen2.5-coder-32b@http://127.0.0.1:8000/v1"
+    panel.show_session(panel.session)
+    from jupychat.notebook.panel_layout import show_model
+
+    show_model(panel, long_name)
+    assert line.layout.display is None and long_name in line.value
+    assert panel.model_picker.tooltip == long_name
+    show_model(panel, "fake:other")
+    assert line.layout.display == "none" and line.value == ""
+    show_model(panel, "<b>x</b>:" + "y" * 30)
+    assert "<b>" not in line.value and "&lt;b&gt;" in line.value

@@ -90,24 +90,31 @@ def test_extension_is_enabled_by_the_installed_config(server):
     assert [p.module.__name__ for p in package.extension_points.values()] == ["jupychat.server"]
 
 
-def test_help_menu_link_ships_and_is_installed():
-    shipped = REPO / "jupyter-config" / "lab-settings" / "overrides.d" / "jupychat.json"
-    data = json.loads(shipped.read_text())
-    (menu,) = data["@jupyterlab/mainmenu-extension:plugin"]["menus"]
+def test_help_menu_link_ships_as_a_lab_extension():
+    """Help → Chat Sessions comes from the shipped extension's schema (``jupyter.lab.menus``),
+    not from a settings override: an override of the main menu's ``menus`` is merged twice
+    by JupyterLab ("Menu entry for command 'help:open' is duplicated")."""
+    shipped = REPO / "jupyter-config" / "labextensions" / "jupychat"
+    package = json.loads((shipped / "package.json").read_text())
+    build = package["jupyterlab"]["_build"]
+    assert (shipped / build["load"]).is_file() and build["extension"] == "./extension"
+    schema = json.loads((shipped / "schemas" / "jupychat" / "plugin.json").read_text())
+    (menu,) = schema["jupyter.lab.menus"]["main"]
     assert menu["id"] == "jp-mainmenu-help"
     links = [item["args"] for item in menu["items"] if item.get("command") == "help:open"]
-    assert links == [
-        {"url": "/jupychat/", "text": "Chat Sessions (jupychat)", "newBrowserTab": True}
-    ]
-    installed = Path(
-        sys.prefix, "share", "jupyter", "lab", "settings", "overrides.d", "jupychat.json"
+    assert links == [{"url": "/jupychat/", "text": "Chat Sessions", "newBrowserTab": True}]
+    assert "Help → Chat Sessions" in (REPO / "README.md").read_text()
+    # the plugin id the schema belongs to is the one the extension registers
+    assert '"jupychat:plugin"' in (shipped / build["load"]).read_text()
+    assert not (REPO / "jupyter-config" / "lab-settings").exists()
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert (
+        '"jupyter-config/labextensions/jupychat" = "share/jupyter/labextensions/jupychat"'
+        in pyproject
     )
-    assert installed.exists(), (
-        f"{installed} is missing: pyproject.toml [tool.hatch.build.targets.wheel.shared-data] "
-        'needs "jupyter-config/lab-settings/overrides.d" = '
-        '"share/jupyter/lab/settings/overrides.d", then pip install -e . again'
-    )
-    assert json.loads(installed.read_text()) == data
+    installed = Path(sys.prefix, "share", "jupyter", "labextensions", "jupychat")
+    if installed.exists():  # after pip install -e . (or a wheel) of this version
+        assert json.loads((installed / "package.json").read_text()) == package
 
 
 # -- authentication and authorization --------------------------------------------------

@@ -48,6 +48,7 @@ def _turn_stats(index: int, answers: Sequence[Message]) -> dict[str, Any]:
         "ttft": ttfts[0] if ttfts else None,
         "cost": pricing.turn_cost(answers),
         "interrupted": any(m.interrupted for m in answers),
+        "estimated": any(m.meta.get("usage") == "estimated" for m in answers),
     }
 
 
@@ -95,5 +96,6 @@ def session_stats(history: Sequence[Message], model_id: str) -> dict[str, Any]:
         "ttft_mean": sum(ttfts) / len(ttfts) if ttfts else None,
         "cost": None if any(c is None for c in costs) else sum(costs),
         "cost_known": all(c is not None for c in costs),
+        "estimated_turns": sum(1 for t in per_turn if t["estimated"]),
         "per_turn": per_turn,
     }

@@ -147,6 +147,7 @@ class Turn:
         self.finish_reason: str | None = None
         self.timeout = timeout
         self.deadline = None if timeout is None else self.started + timeout
+        self._request: ChatRequest | None = None  # the last one sent (for estimates)
         self._reset_step()
 
     def _reset_step(self) -> None:
@@ -178,7 +179,7 @@ class Turn:
         if self.carry:  # context of summarised turns rides with the first message sent
             first = next(i for i, m in enumerate(messages) if m.role == "user")
             messages[first] = messages[first].replace(content=self.carry + messages[first].content)
-        return ChatRequest(
+        self._request = ChatRequest(
             messages=messages,
             system=self.system,
             tools=self.tools,
@@ -190,6 +191,7 @@ class Turn:
             deadline=self.deadline,
             output=self.options.get("output"),
         )
+        return self._request
 
     def _extra(self) -> dict[str, Any]:
         extra = dict(self.options.get("extra") or {})
@@ -221,9 +223,13 @@ class Turn:
         parts.extend(self._calls if not interrupted else ())
         done = self._done
         usage = done.usage if done else None
+        meta: dict[str, Any] = {"latency": round(time.monotonic() - self._step_started, 6)}
+        if usage is None and interrupted:
+            # stopped before the provider reported usage: count what was sent and received
+            usage = _estimate_usage(self._request, text + "".join(self._reasoning))
+            meta["usage"] = "estimated"
         if usage is not None:
             self.usage = self.usage + usage
-        meta: dict[str, Any] = {"latency": round(time.monotonic() - self._step_started, 6)}
         if self._step_ttft is not None:
             meta["ttft"] = round(self._step_ttft, 6)
         if done is not None and done.provider_data and not interrupted:
@@ -335,3 +341,33 @@ class Turn:
             latency=time.monotonic() - self.started,
             ttft=self.ttft,
         )
+
+
+def _estimate_usage(request: ChatRequest | None, received: str) -> Usage:
+    """Estimated tokens of a stopped step: the request's text in, ``received`` out.
+
+    Used when the stream ended before the provider's usage report; the message is marked
+    ``meta["usage"] = "estimated"`` so every view can say so.
+    """
+    import json
+
+    from .context.budget import estimate_tokens
+
+    sent: list[str] = []
+    if request is not None:
+        sent.append(request.system or "")
+        for message in request.messages:
+            for part in message.content:
+                text = getattr(part, "text", None)
+                if isinstance(text, str):
+                    sent.append(text)
+                else:
+                    sent.append(json.dumps(part.to_dict(), ensure_ascii=False, default=str))
+        for tool in request.tools:
+            sent.append(json.dumps(getattr(tool, "parameters", {}) or {}, default=str))
+            sent.append(f"{getattr(tool, 'name', '')} {getattr(tool, 'description', '')}")
+    per_message = 4 * len(request.messages) if request is not None else 0
+    return Usage(
+        input_tokens=sum(estimate_tokens(t) for t in sent if t) + per_message,
+        output_tokens=estimate_tokens(received) if received else 0,
+    )

@@ -423,9 +423,11 @@ class ChatSession:
             cache-written ones included), ``output_tokens``, ``cached_tokens`` (read from
             the prompt cache), ``cache_write_tokens``, ``total_tokens``, ``tool_calls``,
             ``latency_total``, ``latency_mean``, ``ttft_mean``, ``cost``, ``cost_known``,
-            ``per_turn`` (one dict per answered turn), ``window`` (the context window at
-            the last answer: ``size``, ``used``, ``source``), ``summaries`` and
-            ``summary_tokens`` (what compaction cost). All derived from history.
+            ``estimated_turns`` (turns stopped before the provider reported usage: their
+            tokens are estimates), ``per_turn`` (one dict per answered turn), ``window``
+            (the context window at the last answer: ``size``, ``used``, ``source``),
+            ``summaries`` and ``summary_tokens`` (what compaction cost). All derived from
+            history.
         """
         return session_stats(self._history, self.model_id)
 

@@ -209,7 +209,8 @@ class SessionCommands:
     def _cmd_stats(self, rest: list[str]) -> None:
         stats = self.nbchat.session().stats()
         cost = stats["cost"]
-        cost_text = "unknown (no price for this model)" if cost is None else f"${cost:.4f}"
+        about = "~" if stats.get("estimated_turns") else ""  # some figures are estimates
+        cost_text = "unknown (no price for this model)" if cost is None else f"{about}${cost:.4f}"
         if cost is not None and stats["turns"]:
             last = stats["per_turn"][-1]["cost"]
             cost_text += f" (${cost / stats['turns']:.4f} a turn; last turn ${last:.4f})"
@@ -217,15 +218,22 @@ class SessionCommands:
             f"model: {stats['model']}",
             f"turns: {stats['turns']}  messages: {stats['messages']}  "
             f"tool calls: {stats['tool_calls']}",
-            f"tokens: {stats['input_tokens']:,} in ({stats['cached_tokens']:,} cached"
+            f"tokens: {about}{stats['input_tokens']:,} in ({stats['cached_tokens']:,} cached"
             + (
                 f", {stats['cache_write_tokens']:,} written to the cache"
                 if stats.get("cache_write_tokens")
                 else ""
             )
-            + f") / {stats['output_tokens']:,} out",
+            + f") / {about}{stats['output_tokens']:,} out",
             f"cost: {cost_text}",
         ]
+        if about:
+            turns = stats["estimated_turns"]
+            lines.insert(
+                3,
+                f"  ~ estimated: {turns} turn{'s' if turns > 1 else ''} stopped before "
+                "the provider reported usage",
+            )
         if stats["latency_mean"] is not None:
             ttft = stats["ttft_mean"]
             lines.append(

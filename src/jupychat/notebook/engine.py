@@ -215,6 +215,7 @@ class Footer:
     cut: bool = False
     note: str = ""
     window: str = ""  # how full the context window was: "window 63%" (or "… summarised")
+    estimated: bool = False  # the tokens are estimates (stopped before usage arrived)
 
     @classmethod
     def of(
@@ -240,6 +241,7 @@ class Footer:
             cut=bool(last and last.finish_reason == "length"),
             note=note,
             window=_window_note(last),
+            estimated=any((m.meta or {}).get("usage") == "estimated" for m in answers),
         )
 
     @classmethod
@@ -254,7 +256,10 @@ class Footer:
         bits = [self.model]
         if self.input_tokens or self.output_tokens:
             cached = f" ({self.cached_tokens:,} cached)" if self.cached_tokens else ""
-            bits.append(f"{self.input_tokens:,} in{cached} / {self.output_tokens:,} out")
+            about = "~" if self.estimated else ""
+            bits.append(
+                f"{about}{self.input_tokens:,} in{cached} / {about}{self.output_tokens:,} out"
+            )
         if self.cost is not None:
             bits.append(f"${self.cost:.4f}" if self.cost else "$0")
         if self.latency:

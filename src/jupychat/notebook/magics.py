@@ -39,7 +39,9 @@ if TYPE_CHECKING:  # loaded with the first turn, keeping %load_ext light
 __all__ = ["ChatMagics"]
 
 HELP = """\
-%%chat [options]        ask in a cell (the cell body is the prompt); follow-ups remember
+Chat with a model from this notebook; each session remembers the conversation.
+
+%%chat [options]        ask in a cell (the cell body is the prompt)
     -m/--model NAME       use this model for this cell only (e.g. openai:gpt-4o-mini, local)
     --new                 start a fresh session first
     --session NAME        use a named session of this notebook for this cell only

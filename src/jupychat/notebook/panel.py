@@ -37,6 +37,7 @@ from jupychat.errors import ChatError
 
 from .engine import Ask, Prepared
 from .events import Finished, NotebookEvent, SessionChanged, Started, Status
+from .panel_layout import session_label, show_model, style_panel
 from .panel_place import Frontend, frontend, may_answer
 from .panel_transcript import Transcript, one_line
 
@@ -181,9 +182,10 @@ class ChatPanel:
                 widgets.HBox([self.send_button, self.stop_button, self.continue_button]),
                 self.extras,
             ],
-            layout=widgets.Layout(width="95%", padding="4px"),
+            layout=widgets.Layout(width="100%", padding="4px"),
         )
         self.widget.add_class("jc-panel")
+        style_panel(self)
 
         # -- wiring -----------------------------------------------------------------
         self.input.on("submit", lambda msg: self.send(str(msg.get("text", ""))))
@@ -477,7 +479,7 @@ class ChatPanel:
         colour = "var(--jp-error-color1, #c62828)" if error else "var(--jp-ui-font-color2, #666)"
         self.status.value = (
             f'<div class="jc-status" style="color:{colour};font-size:0.85em;'
-            f'white-space:nowrap;overflow:hidden;text-overflow:ellipsis" '
+            f'overflow-wrap:anywhere;line-height:1.3" '
             f'title="{body}">{body}</div>'
             if body
             else ""
@@ -501,6 +503,7 @@ class ChatPanel:
         try:
             self.model_picker.options = choices
             self.model_picker.value = current
+            show_model(self, current)
         finally:
             self._quiet = False
 
@@ -519,12 +522,12 @@ class ChatPanel:
         seen = set()
         for item in items:
             seen.add(item["id"])
-            rows.append((_session_label(item), item["id"]))
+            rows.append((session_label(item), item["id"]))
         if session.id not in seen:
             rows.insert(
                 0,
                 (
-                    _session_label(
+                    session_label(
                         {
                             "title": session.title,
                             "message_count": len(session),
@@ -538,6 +541,7 @@ class ChatPanel:
         try:
             self.session_picker.options = rows
             self.session_picker.value = session.id
+            self.session_picker.tooltip = {v: k for k, v in rows}.get(session.id, "")
         finally:
             self._quiet = False
 
@@ -586,15 +590,6 @@ def _close_tree(widget: Any) -> None:
     for child in getattr(widget, "children", ()) or ():
         _close_tree(child)
     widget.close()
-
-
-def _session_label(item: dict[str, Any]) -> str:
-    title = item.get("title") or "(new session)"
-    if len(title) > 40:
-        title = title[:39] + "…"
-    count = item.get("message_count") or 0
-    when = str(item.get("updated_at") or "")[5:16].replace("T", " ")
-    return f"{title} · {count} msgs · {when}"
 
 
 # opening and closing the one panel of a notebook (re-exported here)

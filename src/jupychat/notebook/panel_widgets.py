@@ -29,6 +29,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from .panel_layout import LAYOUT_CSS
 from .panel_render import PANEL_CSS
 
 __all__ = ["ChatInput", "ChatView"]
@@ -62,7 +63,7 @@ class ChatInput(_Messages):
     """A text box where Enter sends and Shift+Enter adds a line."""
 
     _esm = STATIC / "chat_input.js"
-    _css = PANEL_CSS
+    _css = PANEL_CSS + LAYOUT_CSS
     value = traitlets.Unicode("").tag(sync=True)
     placeholder = traitlets.Unicode("").tag(sync=True)
     rows = traitlets.Int(3).tag(sync=True)
@@ -81,8 +82,10 @@ class ChatView(_Messages):
     """
 
     # the cell-editing helpers first: the transcript's "Replace cell" uses them
-    _esm = (STATIC / "cell_edit.js").read_text() + (STATIC / "chat_view.js").read_text()
-    _css = PANEL_CSS
+    _esm = "".join(
+        (STATIC / n).read_text() for n in ("cell_edit.js", "side_area.js", "chat_view.js")
+    )
+    _css = PANEL_CSS + LAYOUT_CSS
     messages = traitlets.List(traitlets.Dict()).tag(sync=True)
     live = traitlets.Dict().tag(sync=True)
     can_insert = traitlets.Bool(False).tag(sync=True)

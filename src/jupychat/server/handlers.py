@@ -42,6 +42,7 @@ from jupychat.store.scrub import scrub
 
 from . import AUTH_RESOURCE, URL_PREFIX
 from .access import caller_access, read_only_error, sharing_view
+from .front import front_end
 from .render import format_time, markdown_html, message_view, snippet_html
 
 __all__ = [
@@ -54,7 +55,11 @@ __all__ = [
 T = TypeVar("T")
 
 HERE = Path(__file__).parent
-STATIC_FILES = {"jupychat.css": "text/css", "jupychat.js": "text/javascript"}
+STATIC_FILES = {
+    "jupychat.css": "text/css",
+    "jupychat.js": "text/javascript",
+    "jupychat-front.js": "text/javascript",
+}
 #: format name (and alias) -> (store format, file suffix, Content-Type)
 EXPORT_FORMATS: dict[str, tuple[str, str, str]] = {
     "json": ("json", "json", "application/json; charset=UTF-8"),
@@ -466,7 +471,8 @@ class _PageBase(_StoreHandlerMixin, JupyterHandler):
             home=home,
             api=url_path_join(home, "api") + "/",
             static=url_path_join(home, "static") + "/",
-            lab_url=url_path_join(self.base_url, "lab"),
+            front=front_end(self.request.headers.get("Referer"), self.base_url, self.request.host),
+            base=self.base_url,
             xsrf=self.xsrf_token.decode("utf-8"),
             **values,
         )

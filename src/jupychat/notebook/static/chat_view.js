@@ -56,11 +56,31 @@ function render({ model, el }) {
   scroller.append(list, live);
   el.appendChild(scroller);
 
-  let stick = true;
+  // Where the transcript was scrolled to, kept on the widget model in the page (never sent
+  // to the kernel): a view drawn again (the panel opened again, moved, its tab re-shown)
+  // starts where the reader left it: at the newest message unless they had scrolled up.
+  const saved = model.get("_jc_scroll") || { stick: true, top: 0 };
+  let stick = saved.stick;
+  let restored = saved.stick; // a reader's place is put back once, when the view has a size
   scroller.addEventListener("scroll", () => {
+    if (!scroller.clientHeight || !restored) return; // hidden, detached or not laid out yet
     stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    model.set("_jc_scroll", { stick: stick, top: scroller.scrollTop });
   });
   const toBottom = () => { if (stick) scroller.scrollTop = scroller.scrollHeight; };
+  // sizes change after render (attached later, tab shown, fonts, the panel resized):
+  // keep the newest message in view, or put the reader's place back
+  const sizer = new ResizeObserver(() => {
+    if (!scroller.clientHeight) return;
+    if (!restored) {
+      scroller.scrollTop = saved.top;
+      restored = true;
+    }
+    toBottom();
+  });
+  sizer.observe(scroller);
+  sizer.observe(list);
+  fitSideArea(el);
   const sizes = () => {
     scroller.style.height = model.get("height") || "";
     scroller.style.maxHeight = model.get("max_height") || "";
