@@ -48,9 +48,10 @@ REQUEST_OPTIONS = frozenset(
 )
 """Options a session keeps (and saves) and sends with every request."""
 
-TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace", "model", "output"}
+TURN_OPTIONS = REQUEST_OPTIONS | {"context", "meta", "replace", "place", "model", "output"}
 """Options one ``send``/``stream`` call accepts (``model``: a model for this turn only;
-``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`)."""
+``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`;
+``place``: where the turn goes, see :mod:`jupychat._turnplace`)."""
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _sanitize
 from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
+from ._turnplace import split_history
 from ._turnstate import Response, Turn, as_parts
 from .errors import ChatError, ProviderError, ProviderUnavailable, ToolError, TurnInterrupted
 from .events import Event, TextDelta, ToolResultEvent
@@ -130,9 +131,14 @@ def begin(
         model = opts.pop("model", None)
         provider = session.provider if model is None else session._model_for(model, {})
         replace = opts.pop("replace", None)
-        base, replaced = (
-            session._without_turns(replace) if replace is not None else (session.history, 0)
-        )
+        place = opts.pop("place", None)
+        below: list[Message] = []
+        if place is not None:  # a turn placed inside history sees only what is above it
+            base, below, replaced = split_history(session._history, replace, place)
+        elif replace is not None:
+            base, replaced = session._without_turns(replace)
+        else:
+            base, replaced = session.history, 0
         blocks = session._context_blocks(opts.pop("context", None), base)
         user = Message(
             role="user", content=tuple(blocks) + parts, meta=dict(opts.pop("meta", {}) or {})
@@ -151,7 +157,8 @@ def begin(
             timeout=timeout,
         )
         turn.provider = provider
-        turn.replaces = bool(replaced)
+        turn.replaces = bool(replaced) or bool(below)
+        turn.below = below
         return turn
     except BaseException:
         session._busy.release()
@@ -175,7 +182,7 @@ def finish(
         if kept:
             turn.new = [clean_message(m) for m in turn.new]
             response = turn.response()
-            session._commit(turn.new, response, base)
+            session._commit(turn.new, response, base, turn.below)
             if exc is None:
                 session.hooks.response(response)
             return response

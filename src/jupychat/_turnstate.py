@@ -131,6 +131,7 @@ class Turn:
         self.provider: Any = None  # the driver's provider for this turn (set by the session)
         self.new: list[Message] = [user]
         self.replaces = False  # True when committing drops earlier turns (a re-run cell)
+        self.below: list[Message] = []  # history that follows this turn (a placed turn)
         self.steps = 0
         self.usage = Usage()
         self.started = time.monotonic()
