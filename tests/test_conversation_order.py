@@ -38,7 +38,15 @@ def _ask(chat: ChatSession, name: str, text: str, place=_keep_place) -> None:
 
 
 def prompts(messages) -> list[str]:
-    return [m.text for m in messages if m.role == "user"]
+    """The user messages' texts (Message objects, or stored dicts)."""
+    out = []
+    for m in messages:
+        if isinstance(m, dict):
+            if m["role"] == "user":
+                out.append("".join(p.get("text", "") for p in m["content"]))
+        elif m.role == "user":
+            out.append(m.text)
+    return out
 
 
 def test_a_placed_rerun_keeps_its_place_and_sees_only_the_turns_above(fake):
@@ -125,14 +133,30 @@ def test_checkpoints_and_search_follow_the_placed_order(fake, tmp_path):
     _ask(chat, "b", "B again?")
     chat.restore_checkpoint(mark)
     assert prompts(chat.history) == ["A again?", "B?", "C?"]
-    hits = store.search("again")
-    assert hits, "search finds the re-run turn"
     again = ChatSession.resume(chat.id, store=store, model=fake)
     assert prompts(again.history) == ["A again?", "B?", "C?"]
+    _ask(chat, "b", "B again?")
+    [hit] = store.sessions(search="B again")
+    # the match's index is its place in the conversation: after A again, A's answer
+    assert hit["match_index"] == 2
 
 
 def test_the_store_schema_has_the_order_column(tmp_path):
-    SessionStore(tmp_path / "s.db")
+    ChatSession("fake", store=SessionStore(tmp_path / "s.db")).send("hi")
     with sqlite3.connect(tmp_path / "s.db") as conn:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(messages)")}
     assert "place" in columns
+
+
+def test_many_new_turns_at_one_spot_keep_their_order(fake, tmp_path):
+    """Floating point runs out after ~50 halvings of one gap: the store numbers again."""
+    store = SessionStore(tmp_path / "s.db")
+    chat = ChatSession(fake, store=store)
+    _ask(chat, "a", "A?")
+    _ask(chat, "z", "Z?")
+    for i in range(70):  # each new turn right below A: the gap above Z keeps halving
+        _ask(chat, f"n{i}", f"N {i}?", place=lambda turns, old: 1)
+    expected = ["A?", *[f"N {i}?" for i in reversed(range(70))], "Z?"]
+    assert prompts(chat.history) == expected
+    again = ChatSession.resume(chat.id, store=store, model=fake)
+    assert prompts(again.history) == expected

@@ -21,6 +21,7 @@ from typing import Any
 
 from jupychat.errors import StoreError
 
+from .places import ORDER
 from .records import (
     SCHEMA,
     VERSION,
@@ -167,7 +168,7 @@ def active_rows(
     sql = f"SELECT {MESSAGE_COLS}, id, superseded FROM messages WHERE session_pk = ?"
     if not include_superseded:
         sql += " AND superseded IS NULL"
-    sql += " ORDER BY seq"
+    sql += f" {ORDER}"
     params: list[Any] = [pk]
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
@@ -208,7 +209,7 @@ def stored_title(conn: sqlite3.Connection, pk: int) -> str | None:
         MessageRow(*r)
         for r in conn.execute(
             f"SELECT {MESSAGE_COLS} FROM messages WHERE session_pk = ? AND "
-            "superseded IS NULL AND role = 'user' AND text != '' ORDER BY seq LIMIT 1",
+            f"superseded IS NULL AND role = 'user' AND text != '' {ORDER} LIMIT 1",
             (pk,),
         )
     ]
