@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # these load on first use, keeping %load_ext light
     from ..session import ChatSession
     from .engine import Ask, Prepared, TurnRun, View
     from .events import NotebookEvent
+    from .order import CellOrder
 
 __all__ = ["NotebookChat"]
 
@@ -171,6 +172,17 @@ class NotebookChat:
         return session
 
     # -- turns ---------------------------------------------------------------------
+    @property
+    def cell_order(self) -> CellOrder:
+        """Where cells' turns go in the conversation (:mod:`.order`), made on first use."""
+        with self._lock:
+            order = self.__dict__.get("_cell_order")
+            if order is None:
+                from .order import CellOrder
+
+                order = self._cell_order = CellOrder()
+            return order
+
     def prepare(self, ask: Ask) -> Prepared:
         """Everything a turn needs before a request is made; ChatError (one line) if not."""
         from .engine import prepare
