@@ -160,3 +160,19 @@ def test_many_new_turns_at_one_spot_keep_their_order(fake, tmp_path):
     assert prompts(chat.history) == expected
     again = ChatSession.resume(chat.id, store=store, model=fake)
     assert prompts(again.history) == expected
+
+
+def test_the_sessions_page_pages_in_the_conversation_order(fake, tmp_path):
+    """The sessions page reads pages of messages (offset/limit): same order as memory."""
+    store = SessionStore(tmp_path / "s.db")
+    chat = ChatSession(fake, store=store)
+    for name in "abc":
+        _ask(chat, name, f"{name.upper()}?")
+    chat.send("panel question")
+    _ask(chat, "a", "A again?")
+    pages = [
+        store.load(chat.id, messages_offset=i, messages_limit=2)["messages"] for i in (0, 2, 4, 6)
+    ]
+    assert [prompts(p) for p in pages] == [["A again?"], ["B?"], ["C?"], ["panel question"]]
+    [summary] = store.sessions()
+    assert summary["title"] == "A?"  # the title stays the first question's
