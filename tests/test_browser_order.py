@@ -58,7 +58,9 @@ def browser_type_launch_args(browser_type_launch_args):
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     with lab_server(
-        tmp_path_factory.mktemp("order"), {"order.ipynb": CELLS}, env={"JUPYCHAT_MODEL": "fake:order"}
+        tmp_path_factory.mktemp("order"),
+        {"order.ipynb": CELLS},
+        env={"JUPYCHAT_MODEL": "fake:order"},
     ) as server:
         yield server
 

@@ -37,7 +37,11 @@ PANEL_CODE = (
 
 def notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
         nbformat.v4.new_code_cell("%load_ext jupychat"),
         nbformat.v4.new_code_cell(f"%%chat\n{QUESTIONS[0]}"),
@@ -82,8 +86,14 @@ def run_with_ids(path: Path, cells: list[str] | None = None, extra: str | None =
     printed: list[str] = []
     try:
         for code, cell_id in todo:
-            content = {"code": code, "silent": False, "store_history": True,
-                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}
+            content = {
+                "code": code,
+                "silent": False,
+                "store_history": True,
+                "user_expressions": {},
+                "allow_stdin": False,
+                "stop_on_error": True,
+            }
             msg = kc.session.msg("execute_request", content)
             msg["metadata"]["cellId"] = cell_id
             kc.shell_channel.send(msg)
@@ -194,4 +204,9 @@ def test_a_rerun_without_cell_ids_replaces_its_turn(env, fake_server):  # noqa: 
     nb.cells[3].source = "%%chat\nAnd times 5?"
     nbformat.write(nb, env)
     run_nbclient(env)
-    assert user_texts(the_session(env)) == [QUESTIONS[0], QUESTIONS[1], QUESTIONS[2], "And times 5?"]
+    assert user_texts(the_session(env)) == [
+        QUESTIONS[0],
+        QUESTIONS[1],
+        QUESTIONS[2],
+        "And times 5?",
+    ]
