@@ -176,3 +176,22 @@ def test_the_sessions_page_pages_in_the_conversation_order(fake, tmp_path):
     assert [prompts(p) for p in pages] == [["A again?"], ["B?"], ["C?"], ["panel question"]]
     [summary] = store.sessions()
     assert summary["title"] == "A?"  # the title stays the first question's
+
+
+def test_a_placed_structured_turn_is_repaired_in_its_place(fake):
+    """The repair of a cell's structured answer follows the first attempt, in its place."""
+    chat = ChatSession(fake)
+    _ask(chat, "a", "A?")
+    _ask(chat, "b", "B?")
+    chat.send("panel question")
+    fake.enqueue("not json").enqueue('{"n": 4}')
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+    data = chat.extract(
+        "A as data?", schema, meta={"cell": "a"}, replace=_key("a"), place=_keep_place
+    )
+    assert data == {"n": 4}
+    assert prompts(chat.history)[1].startswith("That answer does not match")
+    assert prompts(chat.history)[0].startswith("A as data?")
+    assert prompts(chat.history)[2:] == ["B?", "panel question"]
+    repair_request = prompts(fake.requests[-1].messages)
+    assert len(repair_request) == 2 and repair_request[0].startswith("A as data?")

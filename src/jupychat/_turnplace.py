@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from ._sessionstats import group_turns
 from .types import Message
 
-__all__ = ["Place", "Replace", "split_history"]
+__all__ = ["Place", "Replace", "after_turn", "split_history"]
 
 Replace = Callable[[Message], bool]
 Place = Callable[[list[list[Message]], "int | None"], int]
@@ -48,3 +48,14 @@ def split_history(
     above = [m for group in kept[:index] for m in group]
     below = [m for group in kept[index:] for m in group]
     return above, below, replaced
+
+
+def after_turn(user: Message) -> Place:
+    """A ``place`` right below the turn that ``user`` (a user message in history)
+    starts; the end when that turn is no longer there."""
+
+    def place(turns: list[list[Message]], old: int | None) -> int:
+        found = next((i for i, group in enumerate(turns) if group[0] is user), None)
+        return len(turns) if found is None else found + 1
+
+    return place
