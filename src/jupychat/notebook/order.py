@@ -5,12 +5,14 @@ was asked last. So a ``%%chat`` cell's turn is *placed* (see :mod:`jupychat._tur
 
 * **Which earlier turn is this cell's?** With a cell id from the front end (JupyterLab,
   Notebook 7 send ``cellId``), the turn with that id. Without one (nbclient, papermill,
-  some VS Code versions) — or with an id no turn has yet — the turn from a %%chat cell
-  with the same source (the cell's text) and the same *position* (the how-manieth
-  %%chat cell it was in its kernel run); failing that, the first turn with the same
-  source left from an earlier run, else the latest one with that source. A re-run
-  replaces that turn instead of adding one. A cell whose text was edited, run where no
-  cell id is sent, is a new cell.
+  some VS Code versions) — or with an id no turn has yet (a notebook saved without
+  ids gets new ones each time it is opened) — a turn from an *earlier kernel run* with
+  the same source (the cell's text), preferring the one at the same *position* (the
+  how-manieth %%chat cell it was in its run); a turn whose cell id is still on the
+  saved page, or was run in this kernel, belongs to that cell and is never taken. A
+  re-run replaces that turn instead of adding one. Two cells asking the same question
+  in one run are twins, each with its own turn; so, without cell ids, a cell run twice
+  in one kernel, or whose text was edited, adds a turn.
 * **Where does it go?** When the saved ``.ipynb`` next to the kernel knows the cell's id,
   by the page's order: a re-run turn stays where it was when that agrees with the cells
   around it, else it (and a new cell's turn) goes right before the turn of the first cell
@@ -72,38 +74,56 @@ class CellOrder:
         meta.update(cell_run=self.run, cell_pos=position, cell_source=digest)
         cell_id = ask.cell_id or None
         history = session.history
+        page = self.page() if cell_id else {}
         replace: Callable[[Message], bool] | None = None
         if cell_id:
             meta["cell_id"] = cell_id
             if any(_is_cell(m) and m.meta.get("cell_id") == cell_id for m in history):
                 replace = _same_id(cell_id)
         if replace is None:
-            found = self._match(history, position, digest, without_id=bool(cell_id))
+            found = self._match(history, position, digest, page if cell_id else None)
             if found is not None:
                 replace = _same_turn(found)
-        page = self.page() if cell_id else {}
         options: dict[str, Any] = {"place": _placer(cell_id, page)}
         if replace is not None:
             options["replace"] = replace
         return options
 
     def _match(
-        self, history: Sequence[Message], position: int, digest: str, without_id: bool
+        self,
+        history: Sequence[Message],
+        position: int,
+        digest: str,
+        page: Mapping[str, int] | None,
     ) -> tuple[Any, Any] | None:
-        """``(cell_run, cell_pos)`` of the earlier turn this cell re-runs, if any."""
+        """``(cell_run, cell_pos)`` of the earlier turn this cell re-runs, if any.
+
+        ``page`` is given when the asking cell has an id no turn has: a turn with an
+        id is then a candidate only when its cell is gone — not on the saved page and
+        not run in this kernel (a notebook without saved ids gets new ids each time it
+        is opened)."""
+
+        def eligible(m: Message) -> bool:
+            other = m.meta.get("cell_id")
+            if page is None or not other:
+                return True
+            return m.meta.get("cell_run") != self.run and other not in page
+
         same = [
             m
             for m in history
-            if _is_cell(m)
-            and m.meta.get("cell_source") == digest
-            and not (without_id and m.meta.get("cell_id"))
+            if _is_cell(m) and m.meta.get("cell_source") == digest and eligible(m)
         ]
         if not same:
             return None
-        exact = [m for m in same if m.meta.get("cell_pos") == position]
+        # never a turn of this run: without ids, a second cell asking the same question
+        # in one run (nbclient runs each cell once) is a twin, not a re-run
         earlier = [m for m in same if m.meta.get("cell_run") != self.run]
-        chosen = (exact or earlier or same[-1:])[0]
-        return chosen.meta.get("cell_run"), chosen.meta.get("cell_pos")
+        exact = [m for m in earlier if m.meta.get("cell_pos") == position]
+        chosen = (exact or earlier or [None])[0]
+        return (
+            None if chosen is None else (chosen.meta.get("cell_run"), chosen.meta.get("cell_pos"))
+        )
 
     def page(self) -> dict[str, int]:
         """``{cell id: index on the page}`` from the saved notebook (``{}`` if unknown)."""
