@@ -189,6 +189,7 @@ def m008_message_places(conn: sqlite3.Connection) -> None:
         "ALTER TABLE messages ADD COLUMN place REAL",
         "CREATE INDEX messages_by_place ON messages "
         "(session_pk, coalesce(place, seq), seq) WHERE superseded IS NULL",
+        "CREATE INDEX messages_placed ON messages (session_pk) WHERE place IS NOT NULL",
     )
 
 

@@ -133,7 +133,9 @@ def _allowed(
 def _position(conn: sqlite3.Connection, spk: int, seq: int, count: int) -> int:
     """The index of message ``seq`` among the session's active messages."""
     top, placed = conn.execute(
-        "SELECT max(seq), count(place) FROM messages WHERE session_pk = ?", (spk,)
+        "SELECT max(seq), EXISTS (SELECT 1 FROM messages WHERE session_pk = ? AND "
+        "place IS NOT NULL) FROM messages WHERE session_pk = ?",
+        (spk, spk),
     ).fetchone()
     if top is not None and int(top) + 1 == count and not placed:
         return seq  # nothing superseded or placed: numbering and position agree
