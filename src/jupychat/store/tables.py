@@ -3,7 +3,9 @@
 Design note: every function here takes an open connection that is already inside a
 transaction (see :mod:`.connection`) and never commits. Message rows are only ever
 appended (``seq`` keeps growing) or marked superseded with the revision of the write
-that replaced them; nothing here deletes a message. Each write to a session adds one
+that replaced them; nothing here deletes a message. Readers list the active messages
+in the conversation order (:data:`.places.ORDER`: ``seq``, unless a message was placed
+inside the conversation). Each write to a session adds one
 to its ``revision``; a new session starts at the clock in microseconds
 (:func:`first_revision`), above any revision an earlier session with the same id can
 have reached, so a revision a process has seen is never repeated. The session row
