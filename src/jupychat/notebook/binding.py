@@ -53,6 +53,7 @@ class NotebookChat:
         self._lock = threading.RLock()
         self._runs: set[TurnRun] = set()
         self.model_override: str | None = None
+        self._cell_order: CellOrder | None = None
 
     # -- store -------------------------------------------------------------------
     @property
@@ -176,12 +177,11 @@ class NotebookChat:
     def cell_order(self) -> CellOrder:
         """Where cells' turns go in the conversation (:mod:`.order`), made on first use."""
         with self._lock:
-            order = self.__dict__.get("_cell_order")
-            if order is None:
+            if self._cell_order is None:
                 from .order import CellOrder
 
-                order = self._cell_order = CellOrder()
-            return order
+                self._cell_order = CellOrder()
+            return self._cell_order
 
     def prepare(self, ask: Ask) -> Prepared:
         """Everything a turn needs before a request is made; ChatError (one line) if not."""

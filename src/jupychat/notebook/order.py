@@ -114,16 +114,14 @@ class CellOrder:
             for m in history
             if _is_cell(m) and m.meta.get("cell_source") == digest and eligible(m)
         ]
-        if not same:
-            return None
         # never a turn of this run: without ids, a second cell asking the same question
         # in one run (nbclient runs each cell once) is a twin, not a re-run
         earlier = [m for m in same if m.meta.get("cell_run") != self.run]
         exact = [m for m in earlier if m.meta.get("cell_pos") == position]
-        chosen = (exact or earlier or [None])[0]
-        return (
-            None if chosen is None else (chosen.meta.get("cell_run"), chosen.meta.get("cell_pos"))
-        )
+        if not earlier:
+            return None
+        chosen = (exact or earlier)[0]
+        return chosen.meta.get("cell_run"), chosen.meta.get("cell_pos")
 
     def page(self) -> dict[str, int]:
         """``{cell id: index on the page}`` from the saved notebook (``{}`` if unknown)."""
