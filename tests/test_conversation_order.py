@@ -12,7 +12,7 @@ import sqlite3
 
 import pytest
 
-from jupychat import ChatSession
+from jupychat import ChatError, ChatSession
 from jupychat.providers.fake import FakeProvider, get_fake
 from jupychat.store import SessionStore
 
@@ -195,3 +195,15 @@ def test_a_placed_structured_turn_is_repaired_in_its_place(fake):
     assert prompts(chat.history)[2:] == ["B?", "panel question"]
     repair_request = prompts(fake.requests[-1].messages)
     assert len(repair_request) == 2 and repair_request[0].startswith("A as data?")
+
+
+def test_a_bad_place_is_one_clear_error_and_changes_nothing(fake):
+    chat = ChatSession(fake)
+    _ask(chat, "a", "A?")
+    before = chat.history
+    with pytest.raises(ChatError, match="place= must be a function"):
+        chat.send("B?", place=3)
+    with pytest.raises(ChatError, match="must return the index of a turn"):
+        chat.send("B?", place=lambda turns, old: "top")
+    assert chat.history == before
+    chat.send("C?")  # the session is free again

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ._sessionstats import group_turns
+from .errors import ChatError
 from .types import Message
 
 __all__ = ["Place", "Replace", "after_turn", "split_history"]
@@ -44,7 +45,12 @@ def split_history(
     index = len(kept)
     if place is not None:
         lead = 1 if kept and kept[0][0].role != "user" else 0
-        index = max(lead, min(len(kept), int(place(kept, old))))
+        where = place(kept, old)
+        if not isinstance(where, int) or isinstance(where, bool):
+            raise ChatError(
+                f"place= must return the index of a turn (an int), not {type(where).__name__}"
+            )
+        index = max(lead, min(len(kept), where))
     above = [m for group in kept[:index] for m in group]
     below = [m for group in kept[index:] for m in group]
     return above, below, replaced

@@ -132,6 +132,9 @@ def begin(
         provider = session.provider if model is None else session._model_for(model, {})
         replace = opts.pop("replace", None)
         place = opts.pop("place", None)
+        for name, value in (("replace", replace), ("place", place)):
+            if value is not None and not callable(value):
+                raise ChatError(f"{name}= must be a function (see ChatSession.send)")
         below: list[Message] = []
         if place is not None:  # a turn placed inside history sees only what is above it
             base, below, replaced = split_history(session._history, replace, place)
