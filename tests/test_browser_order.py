@@ -8,6 +8,7 @@ Run: ``pytest -m browser tests/test_browser_order.py`` (Debian's /usr/bin/chromi
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -39,10 +40,8 @@ CELLS = [
     REPORT,
     "%chat history",
 ]
-RUN_JS = """async (index) => { const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  nb.activeCellIndex = index;
-  await app.commands.execute('notebook:run-cell');
+RUN_ALL_JS = """async () => { const app = window.jupyterapp;
+  await app.commands.execute('notebook:run-all-cells');
   return true; }"""
 RESTART_JS = """async () => { const p = window.jupyterapp.shell.currentWidget;
   await p.sessionContext.session.kernel.restart();
@@ -65,29 +64,36 @@ def lab(tmp_path_factory):
         yield server
 
 
-def run(page: Page, index: int) -> None:
-    page.evaluate(RUN_JS, index)
-    prompt = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-InputPrompt")
-    expect(prompt).not_to_have_text("[*]:", timeout=30_000)
+def run_all(page: Page) -> None:
+    """Run All, and wait until every cell has run (no ``[*]`` prompt left)."""
+    page.evaluate(RUN_ALL_JS)
+    prompts = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt")
+    expect(prompts.nth(len(CELLS) - 1)).to_have_text(re.compile(r"\[\d+\]:"), timeout=60_000)
+    for i in range(len(CELLS)):
+        expect(prompts.nth(i)).not_to_have_text("[*]:", timeout=30_000)
 
 
-def report(page: Page) -> list[list[str]]:
-    run(page, 5)
-    out = page.locator(".jp-Notebook .jp-Cell").nth(5).locator(".jp-OutputArea")
-    expect(out).to_contain_text("REQUESTS", timeout=15_000)
-    text = out.inner_text()
+def output(page: Page, index: int, text: str) -> str:
+    out = page.locator(".jp-Notebook .jp-Cell").nth(index).locator(".jp-OutputArea")
+    expect(out).to_contain_text(text, timeout=15_000)
+    return out.inner_text()
+
+
+def requests(page: Page) -> list[list[str]]:
+    text = output(page, 5, "REQUESTS")
     return json.loads(text.split("REQUESTS", 1)[1].strip())
 
 
-def test_restart_and_run_again_sends_the_first_runs_requests(browser, lab):
+def test_restart_and_run_all_sends_the_first_runs_requests(browser, lab):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
         page.goto(f"{lab.url}/lab/tree/order.ipynb?reset&token={lab.token}")
         page.wait_for_function("() => !!window.jupyterapp")
         assert page.evaluate(KERNEL_READY_JS) == "python3"
-        for index in range(5):
-            run(page, index)
+        run_all(page)
+        first = requests(page)
+        assert len(first) == 3
         panel = page.locator("#jp-right-stack .jc-panel").first
         expect(panel).to_be_visible(timeout=30_000)
         box = panel.locator("textarea.jc-input")
@@ -95,21 +101,15 @@ def test_restart_and_run_again_sends_the_first_runs_requests(browser, lab):
         box.fill(PANEL)
         box.press("Enter")
         expect(panel).to_contain_text(f"You said: {PANEL}", timeout=20_000)
-        first = report(page)
-        assert len(first) == 4  # three cells and the panel question
 
         page.evaluate(RESTART_JS)
         assert page.evaluate(KERNEL_READY_JS) == "python3"
-        for index in range(4):  # Run All of the %%chat cells in the new kernel
-            run(page, index)
-        again = report(page)
-        assert again == first[:3]  # the same requests: nothing from below, nothing moved
-        run(page, 6)
-        history = page.locator(".jp-Notebook .jp-Cell").nth(6).locator(".jp-OutputArea")
-        expect(history).to_contain_text(PANEL, timeout=15_000)
-        text = history.inner_text()
+        run_all(page)
+        # the same requests: nothing from below, nor the panel question, moved above
+        assert requests(page) == first
+        text = output(page, 6, PANEL)  # %chat history
         where = [text.find(q) for q in [*QUESTIONS, PANEL]]
         assert -1 not in where and where == sorted(where), text
-        shot(page, "order-after-restart")
+        shot(page, "order-after-restart-run-all")
     finally:
         context.close()
