@@ -70,10 +70,11 @@ def test_rerunning_a_cell_replaces_its_turn(shell, fake):
     run(shell, "%%chat\nunrelated", cell_id="cell-2")
     run(shell, "%%chat\nquestion v2", cell_id="cell-1")
     texts = [m.text for m in session(shell).history]
-    assert texts == ["unrelated", "other", "question v2", "v2"]
+    # issue 21: the re-run turn keeps its place and sees only the turns above it
+    assert texts == ["question v2", "v2", "unrelated", "other"]
     stored = session(shell).store.load(session(shell).id)["messages"]
     assert [m["content"][-1]["text"] for m in stored] == texts  # the store was rewritten too
-    assert [m.text for m in fake.requests[-1].messages] == ["unrelated", "other", "question v2"]
+    assert [m.text for m in fake.requests[-1].messages] == ["question v2"]
 
 
 def test_cell_options(shell, fake):

@@ -56,12 +56,14 @@ TURN_OPTIONS = REQUEST_OPTIONS | {
     "context",
     "meta",
     "replace",
+    "place",
     "model",
     "output",
     "continue_answer",
 }
 """Options one ``send``/``stream`` call accepts (``model``: a model for this turn only;
-``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`)."""
+``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`;
+``place``: where the turn goes, see :mod:`jupychat._turnplace`)."""
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

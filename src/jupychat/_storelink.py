@@ -123,6 +123,8 @@ class StoreLink:
                 return
             updates["updated_at"] = session.updated_at
             messages = [m.to_dict() for m in new]
+            before = self._anchors(session)  # where a placed turn goes (None: at the end)
+            extra = {"before": before} if any(b is not None for b in before) else {}
             for attempt in (1, 2):
                 try:
                     done = self.store.commit(
@@ -133,6 +135,7 @@ class StoreLink:
                         merge=merge,
                         unset=unset,
                         epoch=self.epoch,
+                        **extra,
                     )
                     break
                 except StoreError as exc:
@@ -225,6 +228,19 @@ class StoreLink:
                 "they were saved as text (memory keeps them as they are)"
             )
         return changed
+
+    def _anchors(self, session: ChatSession) -> list[int | None]:
+        """For each message not stored yet, the store id of the stored message that
+        follows it in memory (``None`` when none does: it goes at the end)."""
+        anchors: list[int | None] = []
+        following: int | None = None
+        for message in reversed(session._history):
+            if self._known(message):
+                following = self._rows[id(message)][1]
+            else:
+                anchors.append(following)
+        anchors.reverse()
+        return anchors
 
     def _known(self, message: Message) -> bool:
         entry = self._rows.get(id(message))

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from . import _sanitize
 from ._compaction import fit_turn, is_summary, refit_after_refusal
 from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
+from ._turnplace import split_history
 from ._turnstate import Response, Turn, as_parts
 from .errors import (
     ChatError,
@@ -138,9 +139,17 @@ def begin(
         model = opts.pop("model", None)
         provider = session.provider if model is None else session._model_for(model, {})
         replace = opts.pop("replace", None)
-        base, replaced = (
-            session._without_turns(replace) if replace is not None else (session.history, 0)
-        )
+        place = opts.pop("place", None)
+        for name, value in (("replace", replace), ("place", place)):
+            if value is not None and not callable(value):
+                raise ChatError(f"{name}= must be a function (see ChatSession.send)")
+        below: list[Message] = []
+        if place is not None:  # a turn placed inside history sees only what is above it
+            base, below, replaced = split_history(session._history, replace, place)
+        elif replace is not None:
+            base, replaced = session._without_turns(replace)
+        else:
+            base, replaced = session.history, 0
         continues = _continued(base) if opts.pop("continue_answer", False) else None
         blocks = session._context_blocks(opts.pop("context", None), base)
         user = Message(
@@ -165,7 +174,8 @@ def begin(
             timeout=timeout,
         )
         turn.provider = provider
-        turn.replaces = bool(replaced)
+        turn.replaces = bool(replaced) or bool(below)
+        turn.below = below
         turn.continues = continues
         return turn
     except BaseException:
@@ -194,9 +204,9 @@ def finish(
                 merged, response = _appended(turn, response)
                 old = turn.continues
                 rest = [m for m in (turn.history if base is None else base) if m is not old]
-                session._commit([merged], response, rest)
+                session._commit([merged], response, rest, turn.below)
             else:
-                session._commit(turn.new, response, base)
+                session._commit(turn.new, response, base, turn.below)
             if exc is None:
                 session.hooks.response(response)
             return response

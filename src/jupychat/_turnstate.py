@@ -140,6 +140,7 @@ class Turn:
         self.continues: Message | None = None  # the cut answer this turn continues
         self.refitted = False  # compacted again after the provider refused the request
         self.base_system = system  # the system prompt before any summary was added
+        self.below: list[Message] = []  # history that follows this turn (a placed turn)
         self.steps = 0
         self.usage = Usage()
         self.started = time.monotonic()

@@ -321,7 +321,9 @@ class ChatSession:
         turn only; the session keeps its own), ``temperature``, ``top_p``, ``max_tokens``,
         ``seed``, ``stop``, ``turn_timeout``, ``meta`` (stored on the user message), and
         ``replace`` (a predicate on user messages: the matching earlier turns are left out
-        of this request and dropped from history when, and only when, this turn succeeds).
+        of this request and dropped from history when, and only when, this turn succeeds),
+        and ``place`` (where in history the turn goes; the request then carries only the
+        turns above it: see :mod:`jupychat._turnplace`).
         """
         stream = ChatStream(drive(self, prompt, options), events=True)
         for _ in stream:
@@ -581,14 +583,16 @@ class ChatSession:
         messages: Sequence[Message],
         response: Response | None = None,
         base: Sequence[Message] | None = None,
+        below: Sequence[Message] = (),
     ) -> None:
-        """Add a finished turn; with ``base``, history becomes ``base`` + the turn."""
+        """Add a finished turn; with ``base``, history becomes ``base`` + the turn
+        (+ ``below``, the turns that follow a turn placed inside history)."""
         if self.title is None:
             first = next((m.text for m in messages if m.role == "user" and m.text.strip()), "")
             if first:
                 self.title = title_from(first)
         if base is not None:
-            self._history = [*base, *messages]
+            self._history = [*base, *messages, *below]
         else:
             self._history.extend(messages)
         if response is not None:

@@ -29,6 +29,7 @@ from dataclasses import asdict, is_dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ._schema import CompiledSchema, Mismatch, compile_schema
+from ._turnplace import after_turn
 from ._turnrunner import ChatStream
 from ._turnstate import Response, as_parts
 from .errors import ProviderError, StructuredOutputError, TurnInterrupted
@@ -116,9 +117,17 @@ class _Extraction:
             content.append(Text("\n\n" + self.instructions()))
         return content, options
 
-    def repair(self, problem: Mismatch) -> tuple[list[Part], dict[str, Any]]:
-        """The repair attempt: what was wrong, and the request for corrected JSON."""
-        options = {k: v for k, v in self.options.items() if k not in ("replace", "context")}
+    def repair(
+        self, problem: Mismatch, after: Response | None = None
+    ) -> tuple[list[Part], dict[str, Any]]:
+        """The repair attempt: what was wrong, and the request for corrected JSON.
+
+        A placed first attempt (a notebook cell's, issue 21) is followed right there by
+        the repair (``after``: the first attempt's response)."""
+        dropped = ("replace", "context", "place")
+        options = {k: v for k, v in self.options.items() if k not in dropped}
+        if "place" in self.options and after is not None and after.messages:
+            options["place"] = after_turn(after.messages[0])
         options["meta"] = {**self.meta, "repair": True}
         text = (
             f"That answer does not match the schema {self.spec.name}: {problem}. Reply with "
@@ -188,7 +197,7 @@ def _drive(session: ChatSession, ex: _Extraction) -> Generator[Any, None, Respon
         return _done(session, response, ex.value(response))
     except Mismatch as problem:
         yield StatusEvent(f"the answer does not match {ex.spec.name} ({problem}); asking once more")
-        content, options = ex.repair(problem)
+        content, options = ex.repair(problem, response)
     response = yield from _attempt(session, content, options)
     try:
         return _done(session, response, ex.value(response))
@@ -258,7 +267,7 @@ async def astream_extract(
         return
     except Mismatch as problem:
         yield StatusEvent(f"the answer does not match {ex.spec.name} ({problem}); asking once more")
-        content, options = ex.repair(problem)
+        content, options = ex.repair(problem, out[-1])
     async for item in _aattempt(session, content, options, out):
         yield item
     try:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # these load on first use, keeping %load_ext light
     from ..session import ChatSession
     from .engine import Ask, Prepared, TurnRun, View
     from .events import NotebookEvent
+    from .order import CellOrder
 
 __all__ = ["NotebookChat"]
 
@@ -54,6 +55,7 @@ class NotebookChat:
         self._runs: set[TurnRun] = set()
         self.model_override: str | None = None
         self.noted: set[str] = set()  # sessions whose first answer carried its notes
+        self._cell_order: CellOrder | None = None
 
     # -- store -------------------------------------------------------------------
     @property
@@ -218,6 +220,16 @@ class NotebookChat:
         return session
 
     # -- turns ---------------------------------------------------------------------
+    @property
+    def cell_order(self) -> CellOrder:
+        """Where cells' turns go in the conversation (:mod:`.order`), made on first use."""
+        with self._lock:
+            if self._cell_order is None:
+                from .order import CellOrder
+
+                self._cell_order = CellOrder()
+            return self._cell_order
+
     def prepare(self, ask: Ask) -> Prepared:
         """Everything a turn needs before a request is made; ChatError (one line) if not."""
         from .engine import prepare

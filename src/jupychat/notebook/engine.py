@@ -172,8 +172,11 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
     options: dict[str, Any] = {}
     if ask.execution_count is not None:
         meta["execution_count"] = ask.execution_count
-    if ask.cell_id:
-        # a re-run cell replaces its earlier turn, once the new one has succeeded
+    if ask.source == "cell":
+        # a re-run cell replaces its earlier turn (once the new one has succeeded) in its
+        # place, and its request carries only the turns above it (see .order)
+        options |= chat.cell_order.turn_options(ask, session, meta)
+    elif ask.cell_id:
         cell_id = meta["cell_id"] = ask.cell_id
         options["replace"] = lambda m: m.meta.get("cell_id") == cell_id
     if ask.model:

@@ -60,6 +60,7 @@ class Transcript:
         self._messages: list[dict[str, Any]] = []
         self._codes: dict[str, list[str]] = {}
         self._lives: dict[int, _Live] = {}  # by turn
+        self._count: int | None = None  # messages of the session's history shown so far
         self._closed = False
 
     # -- whole conversations ------------------------------------------------------------
@@ -67,6 +68,7 @@ class Transcript:
         """Show ``session``'s stored conversation (drops any live answer)."""
         with self._lock:
             self._messages, self._codes = [], {}
+            self._count = len(session.history)
             for message in session.history:
                 self._messages.extend(self._history_entry(message))
             self._stop_timers()
@@ -103,6 +105,9 @@ class Transcript:
             elif isinstance(event, Finished):
                 self._end_live(event.turn)
                 response = event.response
+                if self._placed(event.session, response.messages):
+                    self.show(event.session)  # a re-run cell kept its place: redraw in order
+                    return
                 entries = [self._note(f"called {c.name}") for c in response.tool_calls]
                 entries.append(
                     self._answer_entry(response.text, event.footer.text(), about=event.about)
@@ -119,6 +124,20 @@ class Transcript:
                 )
                 self._append(*entries)
                 self.view.live = {}
+
+    def _placed(self, session: Any, new: Any) -> bool:
+        """True when a finished turn did not simply add ``new`` at the end of what is
+        shown (it replaced a turn, or went inside the conversation: issue 21)."""
+        history = session.history
+        before, self._count = self._count, len(history)
+        if before is None or not new:
+            return False
+        if len(history) < len(new):
+            return True
+        tail = history[len(history) - len(new) :]
+        return before + len(new) != len(history) or any(
+            a is not b for a, b in zip(tail, new, strict=True)
+        )
 
     # -- entries ------------------------------------------------------------------------
     def _history_entry(self, message: Any) -> list[dict[str, Any]]:

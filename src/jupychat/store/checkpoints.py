@@ -23,6 +23,7 @@ from typing import Any
 from jupychat.errors import StoreError
 
 from . import tables
+from .places import ORDER
 from .records import dumps, message_rows, stamp_now
 
 __all__ = ["RESTORED", "create", "listing", "restore"]
@@ -80,7 +81,7 @@ def _seen_rows(
 ) -> list[tuple[Any, ...]]:
     return conn.execute(
         f"SELECT {tables.MESSAGE_COLS}, id FROM messages WHERE session_pk = ? AND seq < ? "
-        "AND (superseded IS NULL OR superseded > ?) ORDER BY seq",
+        f"AND (superseded IS NULL OR superseded > ?) {ORDER}",
         (pk, seq_end, revision),
     ).fetchall()
 

@@ -178,6 +178,21 @@ def m005_revisions(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m008_message_places(conn: sqlite3.Connection) -> None:
+    # A turn that belongs inside the conversation (a re-run notebook cell keeps its
+    # place) is appended like any other, with a `place`: a number between the order
+    # keys of its neighbours. The conversation order is `coalesce(place, seq), seq`
+    # (see jupychat.store.places); NULL everywhere keeps the order of older sessions.
+    _run(
+        conn,
+        "ALTER TABLE messages ADD COLUMN place REAL",
+        "CREATE INDEX messages_by_place ON messages "
+        "(session_pk, coalesce(place, seq), seq) WHERE superseded IS NULL",
+        "CREATE INDEX messages_placed ON messages (session_pk) WHERE place IS NOT NULL",
+    )
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database (empty for a fresh one)."""
     has_table = conn.execute(

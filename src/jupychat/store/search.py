@@ -132,12 +132,19 @@ def _allowed(
 
 def _position(conn: sqlite3.Connection, spk: int, seq: int, count: int) -> int:
     """The index of message ``seq`` among the session's active messages."""
-    top = conn.execute("SELECT max(seq) FROM messages WHERE session_pk = ?", (spk,)).fetchone()[0]
-    if top is not None and int(top) + 1 == count:
-        return seq  # nothing superseded: numbering and position agree
+    top, placed = conn.execute(
+        "SELECT max(seq), EXISTS (SELECT 1 FROM messages WHERE session_pk = ? AND "
+        "place IS NOT NULL) FROM messages WHERE session_pk = ?",
+        (spk, spk),
+    ).fetchone()
+    if top is not None and int(top) + 1 == count and not placed:
+        return seq  # nothing superseded or placed: numbering and position agree
     return int(
         conn.execute(
-            "SELECT count(*) FROM messages WHERE session_pk = ? AND seq < ? AND superseded IS NULL",
+            "SELECT count(*) FROM messages m, messages t WHERE t.session_pk = ? AND t.seq = ? "
+            "AND m.session_pk = t.session_pk AND m.superseded IS NULL AND "
+            "(coalesce(m.place, m.seq) < coalesce(t.place, t.seq) OR "
+            "(coalesce(m.place, m.seq) = coalesce(t.place, t.seq) AND m.seq < t.seq))",
             (spk, seq),
         ).fetchone()[0]
     )

@@ -232,6 +232,7 @@ class SessionStore:
         merge: Mapping[str, Mapping[str, Any]] | None = None,
         unset: Mapping[str, Iterable[str]] | None = None,
         epoch: int | None = None,
+        before: Sequence[int | str | None] | None = None,
     ) -> Commit:
         """Apply one process's changes to a session as one transaction (one revision).
 
@@ -254,6 +255,10 @@ class SessionStore:
             The :attr:`epoch` the caller's view of the store comes from. When given and
             the database file has been found deleted or replaced since, nothing is
             written and a :class:`StoreError` says so (write the session again first).
+        before:
+            One entry per message: the id of the stored message it goes before in the
+            conversation (``None``: at the end, the default for all). A re-run notebook
+            cell's turn keeps its place this way (see :mod:`jupychat.store.places`).
 
         Returns
         -------
@@ -264,6 +269,11 @@ class SessionStore:
         drop = [tables.message_id(i) for i in supersede]
         fields = sync.check_updates(session_id, updates or {})
         merges = sync.check_merge(merge, unset)
+        anchors = None
+        if before is not None:
+            anchors = [None if b is None else tables.message_id(b) for b in before]
+            if len(anchors) != len(rows):
+                raise StoreError("commit(before=...) needs one entry per message; nothing saved")
 
         def run(conn: sqlite3.Connection) -> Commit:
             if epoch is not None and self._db.epoch != epoch:
@@ -271,7 +281,7 @@ class SessionStore:
                     f"the session store {self.path} was deleted or replaced; nothing was "
                     "written: save the session again"
                 )
-            return sync.commit(conn, session_id, rows, drop, fields, merges)
+            return sync.commit(conn, session_id, rows, drop, fields, merges, anchors)
 
         return self._db.write(run)
 

@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 from jupychat.errors import StoreError
 
 from . import tables
+from .places import ORDER, place_rows
 from .records import (
     SESSION_KEYS,
     MessageRow,
@@ -130,8 +131,12 @@ def commit(
     drop: Sequence[int],
     updates: tuple[dict[str, Any], dict[str, Any], str],
     merges: Merges,
+    before: Sequence[int | None] | None = None,
 ) -> Commit:
-    """Supersede ``drop``, append ``rows`` and apply the field changes, as one revision."""
+    """Supersede ``drop``, append ``rows`` and apply the field changes, as one revision.
+
+    ``before`` (one entry per row) places each new row before that stored message
+    (``None``: at the end; see :mod:`.places`)."""
     columns, extra, updated_at = updates
     found = conn.execute(
         "SELECT pk, title, extra, revision, next_seq FROM sessions WHERE id = ?", (session_id,)
@@ -143,6 +148,8 @@ def commit(
     gone, gone_in, gone_out = tables.supersede(conn, pk, drop, revision) if drop else (0, 0, 0)
     start = tables.next_seq(conn, pk, seq)
     ids = tables.insert_messages(conn, pk, start, rows)
+    if before is not None and any(b is not None for b in before):
+        place_rows(conn, pk, ids, before, revision)
     if "title" in columns:
         title = columns["title"]
         if title is None:
@@ -278,7 +285,7 @@ def changes(
     order = [
         r[0]
         for r in conn.execute(
-            "SELECT id FROM messages WHERE session_pk = ? AND superseded IS NULL ORDER BY seq",
+            f"SELECT id FROM messages WHERE session_pk = ? AND superseded IS NULL {ORDER}",
             (row[0],),
         )
     ]

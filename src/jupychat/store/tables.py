@@ -3,7 +3,9 @@
 Design note: every function here takes an open connection that is already inside a
 transaction (see :mod:`.connection`) and never commits. Message rows are only ever
 appended (``seq`` keeps growing) or marked superseded with the revision of the write
-that replaced them; nothing here deletes a message. Each write to a session adds one
+that replaced them; nothing here deletes a message. Readers list the active messages
+in the conversation order (:data:`.places.ORDER`: ``seq``, unless a message was placed
+inside the conversation). Each write to a session adds one
 to its ``revision``; a new session starts at the clock in microseconds
 (:func:`first_revision`), above any revision an earlier session with the same id can
 have reached, so a revision a process has seen is never repeated. The session row
@@ -21,6 +23,7 @@ from typing import Any
 
 from jupychat.errors import StoreError
 
+from .places import ORDER
 from .records import (
     SCHEMA,
     VERSION,
@@ -167,7 +170,7 @@ def active_rows(
     sql = f"SELECT {MESSAGE_COLS}, id, superseded FROM messages WHERE session_pk = ?"
     if not include_superseded:
         sql += " AND superseded IS NULL"
-    sql += " ORDER BY seq"
+    sql += f" {ORDER}"
     params: list[Any] = [pk]
     if limit is not None or offset:
         sql += " LIMIT ? OFFSET ?"
@@ -208,7 +211,7 @@ def stored_title(conn: sqlite3.Connection, pk: int) -> str | None:
         MessageRow(*r)
         for r in conn.execute(
             f"SELECT {MESSAGE_COLS} FROM messages WHERE session_pk = ? AND "
-            "superseded IS NULL AND role = 'user' AND text != '' ORDER BY seq LIMIT 1",
+            f"superseded IS NULL AND role = 'user' AND text != '' {ORDER} LIMIT 1",
             (pk,),
         )
     ]
