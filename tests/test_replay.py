@@ -1,0 +1,157 @@
+"""Replay mode in one IPython shell: every %%chat turn is a recording; a matching cell
+shows the recorded answer with no request; a miss says which input changed.
+
+The model is the loopback fake server (real HTTP), so "no request" is counted, not mocked.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError  # noqa: F401  (documented failure type)
+from IPython.utils.capture import capture_output
+
+from fixtures_server import fake_server  # noqa: F401  (fixture)
+
+CELL = "%%chat\nSummarise @sales in one line."
+
+
+@pytest.fixture
+def shell(notebook_shell, fake_server):  # noqa: F811
+    sh = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}")
+    sh.user_ns["sales"] = pd.DataFrame({"region": ["n", "s", "e"], "amount": [1.5, 2.0, 3.25]})
+    sh.user_ns["costs"] = pd.DataFrame({"item": ["a", "b"], "eur": [10, 20]})
+    return sh
+
+
+def run(shell, cell):
+    with capture_output() as captured:
+        result = shell.run_cell(cell)
+    return result, captured
+
+
+def answer_output(captured):
+    """The last display of the answer (its final state: data and metadata)."""
+    outs = [o for o in captured.outputs if "jc-answer" in o.data.get("text/html", "")]
+    assert outs, [o.data for o in captured.outputs]
+    return outs[-1]
+
+
+def test_every_turn_is_recorded_in_the_store_and_the_output(shell, fake_server):  # noqa: F811
+    from jupychat.store import SessionStore
+    from jupychat.store.recordings import RecordingStore
+
+    result, out = run(shell, CELL)
+    assert result.success, result.error_in_exec
+    block = answer_output(out).metadata["jupychat"]
+    assert block["v"] == 1
+    assert set(block["in"]["context"]) >= {"var:sales"}  # per variable name
+    assert "var:costs" not in block["in"]["context"]
+    assert block["in"]["model"].startswith("openai-compatible:fake@")
+    stored = RecordingStore(SessionStore()).get(block["key"])
+    assert stored is not None and stored.answer.startswith("You said:")
+    assert stored.inputs.prompt_text == "Summarise @sales in one line."
+
+
+def test_replay_hit_shows_recorded_answer_without_a_request(shell, fake_server):  # noqa: F811
+    _, first = run(shell, CELL)
+    assert len(fake_server.requests) == 1
+    run(shell, "%chat replay on")
+    result, second = run(shell, CELL)
+    assert result.success, result.error_in_exec
+    assert len(fake_server.requests) == 1  # no request at all
+    a, b = answer_output(first), answer_output(second)
+    assert a.data["text/plain"] == b.data["text/plain"]
+    assert b.data["text/html"] == a.data["text/html"].replace(
+        "</sub></div></div>", " · replayed</sub></div></div>"
+    )
+    assert a.metadata == b.metadata
+
+
+def test_strict_miss_names_the_changed_variable_and_sends_nothing(shell, fake_server):  # noqa: F811
+    run(shell, CELL)
+    run(shell, "%%chat\nAnd @costs?")
+    history = len(shell.magics_manager.registry["ChatMagics"].nbchat.session().history)
+    run(shell, "%chat replay strict")
+    shell.user_ns["sales"] = shell.user_ns["sales"].assign(amount=[9.0, 9.0, 9.0])
+    result, out = run(shell, CELL)
+    assert not result.success
+    message = str(result.error_in_exec)
+    assert "sales" in message and "costs" not in message
+    assert "\n" not in message
+    result, _ = run(shell, "%%chat\nAnd @costs?")  # the cell that did not use sales: a hit
+    assert result.success, result.error_in_exec
+    assert len(fake_server.requests) == 2
+    session = shell.magics_manager.registry["ChatMagics"].nbchat.session()
+    assert len(session.history) == history + 2  # the failed cell added nothing
+
+
+@pytest.mark.parametrize(
+    ("changed", "word"),
+    [
+        ("%%chat\nSummarise @sales in two lines.", "prompt"),
+        ("%%chat -m fake:other\nSummarise @sales in one line.", "model"),
+        ("%%chat --temperature 0.7\nSummarise @sales in one line.", "options"),
+    ],
+)
+def test_a_miss_says_which_input_changed(shell, fake_server, changed, word):  # noqa: F811
+    run(shell, CELL)
+    run(shell, "%chat replay strict")
+    result, _ = run(shell, changed)
+    assert not result.success
+    assert word in str(result.error_in_exec)
+    assert len(fake_server.requests) == 1
+
+
+def test_auto_miss_says_why_then_asks_the_model(shell, fake_server):  # noqa: F811
+    run(shell, CELL)
+    run(shell, "%chat replay auto")
+    shell.user_ns["sales"] = shell.user_ns["sales"].head(2)
+    result, out = run(shell, CELL)
+    assert result.success, result.error_in_exec
+    assert len(fake_server.requests) == 2
+    assert "sales" in out.stdout and "replay" in out.stdout
+    # and the new answer is now the recording: a third run is a hit
+    result, out = run(shell, CELL)
+    assert len(fake_server.requests) == 2
+    assert "replayed" in answer_output(out).data["text/html"]
+
+
+def test_refresh_re_asks_and_replaces_the_recording(shell, fake_server):  # noqa: F811
+    fake_server.enqueue(text="first answer")
+    run(shell, CELL)
+    run(shell, "%chat replay strict")
+    fake_server.enqueue(text="second answer")
+    run(shell, "%chat replay refresh")
+    result, out = run(shell, CELL)
+    assert result.success, result.error_in_exec
+    assert len(fake_server.requests) == 2
+    assert answer_output(out).data["text/plain"] == "second answer"
+    result, out = run(shell, CELL)  # replays the refreshed recording
+    assert len(fake_server.requests) == 2
+    assert answer_output(out).data["text/plain"] == "second answer"
+
+
+def test_env_variable_and_config_trait_turn_replay_on(shell, fake_server, monkeypatch):  # noqa: F811
+    run(shell, CELL)
+    monkeypatch.setenv("JUPYCHAT_REPLAY", "strict")
+    result, _ = run(shell, "%%chat\nnever asked before")
+    assert not result.success and "replay" in str(result.error_in_exec)
+    monkeypatch.setenv("JUPYCHAT_REPLAY", "1")
+    run(shell, CELL)
+    assert len(fake_server.requests) == 1
+    monkeypatch.delenv("JUPYCHAT_REPLAY")
+    run(shell, "%config ChatMagics.replay = 'strict'")
+    result, _ = run(shell, "%%chat\nnever asked before either")
+    assert not result.success
+    run(shell, "%chat replay off")
+    result, _ = run(shell, CELL)
+    assert result.success and len(fake_server.requests) == 2
+
+
+def test_replay_status_and_bad_mode(shell):
+    result, out = run(shell, "%chat replay")
+    assert result.success and "replay" in out.stdout
+    result, _ = run(shell, "%chat replay sometimes")
+    assert not result.success
+    assert "on, off, auto, strict" in str(result.error_in_exec)
