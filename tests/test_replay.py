@@ -24,9 +24,9 @@ def shell(notebook_shell, fake_server):  # noqa: F811
     return sh
 
 
-def run(shell, cell):
+def run(shell, cell, cell_id=None):
     with capture_output() as captured:
-        result = shell.run_cell(cell)
+        result = shell.run_cell(cell, cell_id=cell_id)
     return result, captured
 
 
@@ -74,7 +74,7 @@ def test_strict_miss_names_the_changed_variable_and_sends_nothing(shell, fake_se
     history = len(shell.magics_manager.registry["ChatMagics"].nbchat.session().history)
     run(shell, "%chat replay strict")
     shell.user_ns["sales"] = shell.user_ns["sales"].assign(amount=[9.0, 9.0, 9.0])
-    result, out = run(shell, CELL)
+    result, _ = run(shell, CELL)
     assert not result.success
     message = str(result.error_in_exec)
     assert "sales" in message and "costs" not in message
@@ -95,9 +95,10 @@ def test_strict_miss_names_the_changed_variable_and_sends_nothing(shell, fake_se
     ],
 )
 def test_a_miss_says_which_input_changed(shell, fake_server, changed, word):  # noqa: F811
-    run(shell, CELL)
+    """The same cell (as JupyterLab sends its id), edited: the miss names what changed."""
+    run(shell, CELL, cell_id="cell-1")
     run(shell, "%chat replay strict")
-    result, _ = run(shell, changed)
+    result, _ = run(shell, changed, cell_id="cell-1")
     assert not result.success
     assert word in str(result.error_in_exec)
     assert len(fake_server.requests) == 1

@@ -15,6 +15,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from fakeserver import FakeServer
 
@@ -75,7 +76,9 @@ def test_saved_notebook_replays_offline_identically(tmp_path, monkeypatch):
     server = FakeServer().start()
     model = f"openai-compatible:fake@{server.openai_base_url}"
     try:
-        live = execute(path, {"JUPYCHAT_MODEL": model, "JUPYCHAT_STORE": str(tmp_path / "a.db")}, monkeypatch)
+        live = execute(
+            path, {"JUPYCHAT_MODEL": model, "JUPYCHAT_STORE": str(tmp_path / "a.db")}, monkeypatch
+        )
         assert len(server.requests) == len(CHAT_CELLS)
     finally:
         server.stop()
@@ -110,14 +113,17 @@ def test_saved_notebook_replays_offline_identically(tmp_path, monkeypatch):
     changed.cells[1].source = DATA.replace("[1200, 5400]", "[1200, 5500]")
     nbformat.write(changed, path)
     env["JUPYCHAT_STORE"] = str(tmp_path / "fresh3" / "d.db")
+    with pytest.raises(CellExecutionError) as failed:  # CI: the run stops at the first miss
+        execute(path, env, monkeypatch)
+    assert "context of `costs` changed" in str(failed.value)
+    nbformat.write(changed, path)
     result = execute(path, env, monkeypatch, allow_errors=True)
     for index, outputs in enumerate(chat_outputs(result)):
-        errors = [o for o in outputs if o["output_type"] == "error"]
         if index in USES_COSTS:
-            assert len(errors) == 1, outputs
-            message = errors[0]["evalue"]
-            assert "costs" in message and "sales" not in message, message
+            (error,) = outputs  # one line on stderr, nothing else
+            assert error["name"] == "stderr" and error["text"].count("\n") == 1, error
+            assert "UsageError: replay (strict)" in error["text"]
+            assert "costs" in error["text"] and "sales" not in error["text"], error
         else:
-            assert not errors, outputs
             assert outputs == again[index]
     assert len(server.requests) == len(CHAT_CELLS)

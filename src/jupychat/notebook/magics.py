@@ -78,6 +78,9 @@ HELP = """\
 %chat config          resolved settings
 %chat key PROVIDER    enter an API key (kept in this kernel's memory only)
 %chat error           explain the last exception
+%chat replay [MODE]   replay recorded answers: on | auto | strict (CI) | off; refresh
+                      (re-ask the next %%chat cell, replacing its recording); diff (which
+                      cells of the saved notebook would miss, and why)
 %chat fix             ask for the fixed cell; offer it as that cell's new code (JupyterLab)
 %chat ask TEXT        a one-line question
 %chat panel           open the chat panel
@@ -142,6 +145,9 @@ class ChatMagics(SessionCommands, Magics):
     vision = Unicode(
         None, allow_none=True, help="Whether the model takes images: auto (the table), true, false."
     ).tag(config=True)
+    replay = Unicode(
+        None, allow_none=True, help="Replay recorded answers: on/auto, strict (CI) or off."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -171,6 +177,7 @@ class ChatMagics(SessionCommands, Magics):
         "cell_images",
         "cell_stream_chars",
         "vision",
+        "replay",
     )
 
     def _sync_all(self) -> None:
@@ -279,7 +286,7 @@ class ChatMagics(SessionCommands, Magics):
             schema=schema,
             as_frame=args.frame,
         )
-        response = self._ask(ask, args.format, not args.no_stream)
+        response = self._ask(ask, args.format, not args.no_stream, cell=(line, cell))
         if response is None:
             return
         if args.format == "code":
@@ -304,15 +311,29 @@ class ChatMagics(SessionCommands, Magics):
             )
         return self.ipython.user_ns[args.schema]
 
-    def _ask(self, ask: Ask | Prepared, fmt: str = "markdown", stream: bool = True) -> Any:
-        """Run one turn through the notebook's engine, rendered into this cell's output."""
+    def _ask(
+        self,
+        ask: Ask | Prepared,
+        fmt: str = "markdown",
+        stream: bool = True,
+        cell: tuple[str, str] | None = None,
+    ) -> Any:
+        """Run one turn through the notebook's engine, rendered into this cell's output
+        (``cell``: the ``%%chat`` line and body; its turn is recorded and may replay)."""
         from .engine import Prepared
 
+        turn = None
         try:
             prepared = ask if isinstance(ask, Prepared) else self.nbchat.prepare(ask)
+            if cell is not None:
+                from .replay import begin
+
+                turn = begin(self.nbchat, prepared, cell[0], cell[1], self._cell_id)
         except ChatError as exc:
             raise UsageError(str(exc)) from None
-        view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream)
+        view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream, turn)
+        if turn is not None and turn.hit is not None:
+            return turn.replay(view)  # the recorded answer: no request
         try:
             return self.nbchat.ask(prepared, view)
         except ChatError as exc:
@@ -435,6 +456,12 @@ class ChatMagics(SessionCommands, Magics):
         record = get_record(self.ipython)
         return record.last_error() if record is not None else None
 
+    def _cmd_replay(self, rest: list[str]) -> None:
+        """``%chat replay [on|off|auto|strict|refresh|diff]`` (see :mod:`.replay_cmd`)."""
+        from .replay_cmd import replay_command
+
+        print(replay_command(self, rest))
+
     def _cmd_panel(self, rest: list[str]) -> Any:
         from .panel import open_panel
 
@@ -444,9 +471,10 @@ class ChatMagics(SessionCommands, Magics):
 class CellView:
     """Renders one turn's events into the cell that asked (``stream=False``: at the end)."""
 
-    def __init__(self, renderer: StreamRenderer, stream: bool = True) -> None:
+    def __init__(self, renderer: StreamRenderer, stream: bool = True, turn: Any = None) -> None:
         self.renderer = renderer
         self.stream = stream
+        self.turn = turn  # a %%chat cell's replay.CellTurn: its recording goes in the output
 
     def __call__(self, event: NotebookEvent) -> None:
         from .events import Delta, Failed, Finished, Status
@@ -457,7 +485,8 @@ class CellView:
             if self.stream:
                 self.renderer.add(event.text)
         elif isinstance(event, Finished):
-            self.renderer.finish(event.response.text, event.footer.text())
+            metadata = self.turn.recorded(event) if self.turn is not None else None
+            self.renderer.finish(event.response.text, event.footer.text(), metadata)
         elif isinstance(event, Failed):
             self.renderer.finish("", "stopped before any answer arrived" if event.stopped else "")
 

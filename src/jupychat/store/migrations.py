@@ -178,6 +178,27 @@ def m005_revisions(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m007_recordings(conn: sqlite3.Connection) -> None:
+    # Replay (issue 18): every notebook turn's inputs and answer, keyed by the digest of
+    # its inputs (`key`; re-asking the same inputs replaces the row). `source` is the
+    # digest of the asking cell's text and `cell_id` its id, to find a cell's earlier
+    # recording when its inputs changed; `body` is the recording as JSON.
+    _run(
+        conn,
+        """CREATE TABLE recordings (
+            key TEXT PRIMARY KEY,
+            notebook TEXT,
+            source TEXT,
+            cell_id TEXT,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX recordings_by_source ON recordings (notebook, source, created_at)",
+        "CREATE INDEX recordings_by_cell ON recordings (notebook, cell_id, created_at)",
+    )
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database (empty for a fresh one)."""
     has_table = conn.execute(
