@@ -156,3 +156,85 @@ def test_replay_status_and_bad_mode(shell):
     result, _ = run(shell, "%chat replay sometimes")
     assert not result.success
     assert "on, off, auto, strict" in str(result.error_in_exec)
+
+
+def test_diff_lists_the_cells_that_would_miss_and_why(notebook_shell, fake_server, tmp_path):  # noqa: F811
+    import nbformat
+
+    path = tmp_path / "nb.ipynb"
+    shell = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}", str(path))
+    shell.user_ns["sales"] = pd.DataFrame({"region": ["n", "s"], "amount": [1.0, 2.0]})
+    shell.user_ns["costs"] = pd.DataFrame({"eur": [10, 20]})
+    asked = [CELL, "%%chat\nAnd @costs?"]
+    cells = [nbformat.v4.new_markdown_cell("# Sales"), nbformat.v4.new_code_cell("x = 1")]
+    for source in asked:
+        _, out = run(shell, source)
+        cell = nbformat.v4.new_code_cell(source)
+        final = answer_output(out)
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data=final.data, metadata=final.metadata)
+        ]
+        cells.append(cell)
+    cells.append(nbformat.v4.new_code_cell("%%chat --context sales\nA new question."))
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+    shell.user_ns["costs"] = pd.DataFrame({"eur": [10, 25]})
+    nbchat = shell.magics_manager.registry["ChatMagics"].nbchat
+    before = len(nbchat.session().history)
+    requests = len(fake_server.requests)
+    result, out = run(shell, "%chat replay diff")
+    assert result.success, result.error_in_exec
+    lines = out.stdout.strip().splitlines()
+    assert lines == [
+        "nb.ipynb: 1 of 3 %%chat cells would replay",
+        "cell 3: replays",
+        "cell 4: would miss: the context of `costs` changed",
+        "cell 5: would miss: this cell has no recording yet",
+    ]
+    assert len(fake_server.requests) == requests  # nothing asked
+    assert len(nbchat.session().history) == before  # nothing added
+
+
+def test_diff_without_a_saved_notebook_says_what_to_do(shell):
+    result, _ = run(shell, "%chat replay diff")
+    assert not result.success
+    assert "save the notebook" in str(result.error_in_exec)
+
+
+def test_structured_answers_replay_as_data(shell, fake_server):  # noqa: F811
+    shell.user_ns["Count"] = {
+        "type": "object",
+        "properties": {"rows": {"type": "integer"}, "top": {"type": "string"}},
+        "required": ["rows", "top"],
+    }
+    fake_server.enqueue(text='{"rows": 3, "top": "e"}')
+    cell = "%%chat --schema Count --out answer\nHow many rows has @sales, which region tops?"
+    result, _ = run(shell, cell)
+    assert result.success, result.error_in_exec
+    first = shell.user_ns.pop("answer")
+    run(shell, "%chat replay strict")
+    result, _ = run(shell, cell)
+    assert result.success, result.error_in_exec
+    assert shell.user_ns["answer"] == first == {"rows": 3, "top": "e"}
+    assert len(fake_server.requests) == 1
+    shell.user_ns["Count"] = {**shell.user_ns["Count"], "required": ["rows"]}
+    result, _ = run(shell, cell)  # another shape: another turn
+    assert not result.success and "schema" in str(result.error_in_exec)
+
+
+def test_replayed_turns_join_the_conversation(shell, fake_server):  # noqa: F811
+    """A replayed turn is in history, with the context it carried, so a live follow-up
+    after it is asked with the whole conversation."""
+    run(shell, CELL)
+    nbchat = shell.magics_manager.registry["ChatMagics"].nbchat
+    nbchat.new_session()
+    run(shell, "%chat replay auto")
+    run(shell, CELL)  # replayed into the new session
+    assert len(fake_server.requests) == 1
+    history = nbchat.session().history
+    assert [m.role for m in history] == ["user", "assistant"]
+    assert history[0].meta.get("replayed") and history[1].meta.get("replayed")
+    assert any(b.key == "var:sales" for b in history[0].context_blocks)
+    run(shell, "%%chat\nAnd a follow-up?")
+    body = fake_server.requests[-1].body
+    sent = " ".join(str(m.get("content")) for m in body["messages"])
+    assert "Summarise @sales in one line." in sent and "You said:" in sent

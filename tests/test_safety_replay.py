@@ -165,3 +165,10 @@ def test_a_notebook_that_is_not_json_is_ignored(
     shell = _fresh(notebook_shell, fake_server, path, tmp_path, monkeypatch, "fresh")
     result, _ = run(shell, "%%chat\nDescribe @sales.")
     assert not result.success and "no recording yet" in str(result.error_in_exec)
+
+
+def test_an_interrupted_answer_is_not_recorded(notebook_shell, fake_server, tmp_path):  # noqa: F811
+    shell = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}")
+    fake_server.enqueue(text="a long answer that will be cut " * 20, drop_after=3)
+    run(shell, "%%chat\nhello")
+    assert records(tmp_path) == []
