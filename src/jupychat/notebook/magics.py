@@ -332,9 +332,9 @@ class ChatMagics(SessionCommands, Magics):
         except ChatError as exc:
             raise UsageError(str(exc)) from None
         view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream, turn)
-        if turn is not None and turn.hit is not None:
-            return turn.replay(view)  # the recorded answer: no request
         try:
+            if turn is not None and turn.hit is not None:
+                return turn.replay(view)  # the recorded answer: no request
             return self.nbchat.ask(prepared, view)
         except ChatError as exc:
             raise UsageError(str(exc)) from None

@@ -96,8 +96,8 @@ def inputs_of(prepared: Prepared) -> Inputs:
     for number, image in enumerate(prepared.images, 1):
         context[f"image:{number}"] = digest(str(getattr(image, "data", "")))
     options: dict[str, Any] = {}
-    for name, value in session.options.items():
-        if isinstance(value, (str, int, float, bool)) or value is None:
+    for name, value in session.options.items():  # seed, top_p, stop, extra...
+        if name not in _NOT_INPUTS and _jsonable(value):
             options[name] = value
     for name in ("temperature", "max_tokens"):
         if opts.get(name) is not None:
@@ -117,6 +117,19 @@ def inputs_of(prepared: Prepared) -> Inputs:
         tools=digest(repr(tools)) if tools else "",
         prompt_text=prompt,
     )
+
+
+_NOT_INPUTS = frozenset({"turn_timeout"})  # how long to wait changes no answer
+
+
+def _jsonable(value: Any) -> bool:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _schema_digest(schema: Any, as_frame: bool) -> str:
