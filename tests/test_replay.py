@@ -238,3 +238,20 @@ def test_replayed_turns_join_the_conversation(shell, fake_server):  # noqa: F811
     body = fake_server.requests[-1].body
     sent = " ".join(str(m.get("content")) for m in body["messages"])
     assert "Summarise @sales in one line." in sent and "You said:" in sent
+
+
+def test_a_changed_inline_value_is_named(shell, fake_server):  # noqa: F811
+    """``{rate}`` writes the value into the prompt: a new value names the variable."""
+    shell.user_ns["rate"] = 0.2
+    cell = "%%chat\nApply a tax rate of {rate} to @sales."
+    run(shell, cell, cell_id="c-rate")
+    run(shell, "%chat replay strict")
+    shell.user_ns["rate"] = 0.25
+    result, _ = run(shell, cell, cell_id="c-rate")
+    message = str(result.error_in_exec)
+    assert "the value of `rate` changed" in message
+    assert "the prompt changed" not in message and "sales" not in message
+    shell.user_ns["rate"] = 0.2
+    result, _ = run(shell, "%%chat\nApply a tax rate of {rate} to @sales!", cell_id="c-rate")
+    assert "the prompt changed" in str(result.error_in_exec)
+    assert len(fake_server.requests) == 1

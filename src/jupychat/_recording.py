@@ -75,6 +75,9 @@ class Inputs:
         Digest of the tools' names and schemas (``""``: no tools).
     prompt_text:
         The expanded prompt itself; kept in the store, never in a notebook block.
+    template:
+        Digest of the prompt as written, before expansion: when it is unchanged, a changed
+        prompt is a changed ``{value}`` (context keys ``value:NAME``), and is named so.
     """
 
     prompt: str
@@ -83,6 +86,7 @@ class Inputs:
     options: Mapping[str, Any]
     tools: str = ""
     prompt_text: str | None = field(default=None, compare=False)
+    template: str = field(default="", compare=False)
 
     @property
     def key(self) -> str:
@@ -102,16 +106,23 @@ class Inputs:
     def changes(self, recorded: Inputs) -> list[str]:
         """What differs from ``recorded``, one short phrase each (empty: nothing)."""
         out: list[str] = []
-        if self.prompt != recorded.prompt:
+        values_changed = any(
+            k.startswith("value:") and self.context.get(k) != recorded.context.get(k)
+            for k in set(self.context) | set(recorded.context)
+        )
+        same_text = bool(self.template) and self.template == recorded.template
+        if self.prompt != recorded.prompt and not (same_text and values_changed):
             out.append("the prompt changed")
         for key in sorted(set(self.context) | set(recorded.context)):
             name = _context_name(key)
+            where = "prompt" if key.startswith("value:") else "context"
             if key not in recorded.context:
-                out.append(f"{name} is new in the context")
+                out.append(f"{name} is new in the {where}")
             elif key not in self.context:
-                out.append(f"{name} is no longer in the context")
+                out.append(f"{name} is no longer in the {where}")
             elif self.context[key] != recorded.context[key]:
-                out.append(f"the context of {name} changed")
+                what = "value" if where == "prompt" else "context"
+                out.append(f"the {what} of {name} changed")
         if self.model != recorded.model:
             out.append(f"the model changed ({recorded.model} → {self.model})")
         for name in sorted(set(self.options) | set(recorded.options)):
@@ -125,6 +136,8 @@ class Inputs:
 
     def to_dict(self, with_prompt: bool = False) -> dict[str, Any]:
         data = self.matched()
+        if self.template:
+            data["template"] = self.template
         if with_prompt and self.prompt_text is not None:
             data["prompt_text"] = self.prompt_text
         return data
@@ -144,6 +157,7 @@ class Inputs:
             if not isinstance(data.get(name), str):
                 raise ValueError(f"{name} must be text")
         prompt_text = data.get("prompt_text")
+        template = data.get("template")
         return cls(
             prompt=data["prompt"],
             context=dict(context),
@@ -151,12 +165,13 @@ class Inputs:
             options=dict(options),
             tools=data["tools"],
             prompt_text=prompt_text if isinstance(prompt_text, str) else None,
+            template=template if isinstance(template, str) else "",
         )
 
 
 def _context_name(key: str) -> str:
     kind, sep, name = key.partition(":")
-    if sep and kind == "var":
+    if sep and kind in ("var", "value"):
         return f"`{name}`"
     return f"`{key}`" if sep else f"the {key} block"
 

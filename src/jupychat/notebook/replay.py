@@ -80,8 +80,10 @@ def cell_source_digest(line: str, body: str) -> str:
     return digest(" ".join(line.split()) + "\n" + body.strip())
 
 
-def inputs_of(prepared: Prepared) -> Inputs:
-    """The inputs of a prepared turn: what decides its answer (see :mod:`._recording`)."""
+def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> Inputs:
+    """The inputs of a prepared turn: what decides its answer (see :mod:`._recording`).
+
+    ``user_ns``: the namespace the prompt was expanded in (names ``{value}`` changes)."""
     from .._sanitize import clean_text
     from .._sessioncontext import render_context
     from ..types import ContextBlock
@@ -95,6 +97,7 @@ def inputs_of(prepared: Prepared) -> Inputs:
     }
     for number, image in enumerate(prepared.images, 1):
         context[f"image:{number}"] = digest(str(getattr(image, "data", "")))
+    context.update(_inlined(prepared, user_ns or {}))
     options: dict[str, Any] = {}
     for name, value in session.options.items():  # seed, top_p, stop, extra...
         if name not in _NOT_INPUTS and _jsonable(value):
@@ -109,6 +112,7 @@ def inputs_of(prepared: Prepared) -> Inputs:
     model = opts.get("model") or session.model_id
     tools = sorted((t.spec.name, t.spec.description, t.spec.parameters) for t in session.tools)
     prompt = clean_text(prepared.prompt)
+    ask = prepared.ask
     return Inputs(
         prompt=digest(prompt),
         context=context,
@@ -116,7 +120,30 @@ def inputs_of(prepared: Prepared) -> Inputs:
         options=options,
         tools=digest(repr(tools)) if tools else "",
         prompt_text=prompt,
+        template=digest(clean_text(ask.text.strip())) if ask.expand else "",
     )
+
+
+def _inlined(prepared: Prepared, user_ns: Mapping[str, Any]) -> dict[str, str]:
+    """``{"value:NAME": digest}`` of each ``{NAME}`` whose value was written into the
+    prompt (a changed value then names its variable, not just "the prompt")."""
+    from .._sanitize import clean_text
+    from .namespace import _BRACE_RE, CODE_SPAN, _inline
+
+    ask = prepared.ask
+    if not ask.expand:
+        return {}
+    out: dict[str, str] = {}
+    for i, piece in enumerate(CODE_SPAN.split(ask.text.strip())):
+        if i % 2:
+            continue
+        for match in _BRACE_RE.finditer(piece):
+            name = match.group(1)
+            if name and name in user_ns:
+                text = _inline(user_ns[name])
+                if text is not None:
+                    out[f"value:{name}"] = digest(clean_text(text))
+    return out
 
 
 _NOT_INPUTS = frozenset({"turn_timeout"})  # how long to wait changes no answer
@@ -334,7 +361,7 @@ class CellTurn:
         self.chat = chat
         self.prepared = prepared
         self.state = state_of(chat)
-        self.inputs = inputs_of(prepared)
+        self.inputs = inputs_of(prepared, chat.shell.user_ns)
         self.source = source
         self.cell_id = cell_id
         self.hit: Recording | None = None

@@ -107,7 +107,7 @@ def _verdict(
     from .replay import inputs_of
 
     turn.chat, turn.prepared, turn.state = magics.nbchat, prepared, state
-    turn.inputs = inputs_of(prepared)
+    turn.inputs = inputs_of(prepared, magics.ipython.user_ns)
     turn.source = cell_source_digest(line, body)
     turn.cell_id = cell_id if isinstance(cell_id, str) else None
     turn.hit, turn.ordinal = None, ordinal
