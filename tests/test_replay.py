@@ -255,3 +255,78 @@ def test_a_changed_inline_value_is_named(shell, fake_server):  # noqa: F811
     result, _ = run(shell, "%%chat\nApply a tax rate of {rate} to @sales!", cell_id="c-rate")
     assert "the prompt changed" in str(result.error_in_exec)
     assert len(fake_server.requests) == 1
+
+
+def _saved_notebook(shell, path, cells):
+    """Run ``cells`` and save them, with their answer outputs, as the notebook ``path``."""
+    import nbformat
+
+    saved = []
+    for source in cells:
+        _, out = run(shell, source)
+        cell = nbformat.v4.new_code_cell(source)
+        final = answer_output(out)
+        cell.outputs = [
+            nbformat.v4.new_output("display_data", data=final.data, metadata=final.metadata)
+        ]
+        saved.append(cell)
+    nbformat.write(nbformat.v4.new_notebook(cells=saved), path)
+    return saved
+
+
+def test_a_reader_with_another_default_model_gets_the_recorded_answers(
+    notebook_shell,
+    fake_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """The notebook does not choose its model: the recordings are its answers, whatever
+    model the reader has by default; a cell that chooses one (-m) must match it."""
+    path = tmp_path / "nb.ipynb"
+    shell = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}", str(path))
+    frame = pd.DataFrame({"region": ["n", "s"], "amount": [1.0, 2.0]})
+    shell.user_ns["sales"] = frame
+    saved = _saved_notebook(shell, path, [CELL, "%%chat -m fake:chosen\nHi @sales"])
+    monkeypatch.setenv("JUPYCHAT_STORE", str(tmp_path / "reader.db"))
+    monkeypatch.setenv("JUPYCHAT_REPLAY", "strict")
+    reader = notebook_shell("fake:reader-default", str(path))
+    reader.user_ns["sales"] = frame
+    result, out = run(reader, CELL)
+    assert result.success, result.error_in_exec
+    shown = answer_output(out)
+    assert shown.data["text/plain"] == saved[0].outputs[0]["data"]["text/plain"]
+    assert "openai-compatible:fake@127.0.0.1" in shown.data["text/html"]  # who answered
+    result, out = run(reader, "%%chat -m fake:chosen\nHi @sales")  # same chosen model
+    assert result.success, result.error_in_exec
+    result, _ = run(reader, "%%chat -m fake:another\nHi @sales", cell_id=saved[1].id)
+    assert not result.success and "the model changed" in str(result.error_in_exec)
+    run(reader, "%chat model fake:pinned")  # the notebook chooses: the model must match
+    result, _ = run(reader, CELL)
+    assert not result.success and "the model changed" in str(result.error_in_exec)
+
+
+def test_a_reader_with_no_model_at_all_still_replays(
+    notebook_shell,
+    fake_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    """No key, no embedded model, no model named: replay needs none."""
+    from jupychat.providers import registry
+
+    path = tmp_path / "nb.ipynb"
+    shell = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}", str(path))
+    frame = pd.DataFrame({"region": ["n", "s"], "amount": [1.0, 2.0]})
+    shell.user_ns["sales"] = frame
+    saved = _saved_notebook(shell, path, [CELL])
+    requests = len(fake_server.requests)
+    monkeypatch.setattr(registry, "_local_installed", lambda: False)  # this reader's machine
+    monkeypatch.setenv("JUPYCHAT_STORE", str(tmp_path / "reader.db"))
+    monkeypatch.setenv("JUPYCHAT_REPLAY", "strict")
+    reader = notebook_shell("", str(path))
+    monkeypatch.delenv("JUPYCHAT_MODEL")
+    reader.user_ns["sales"] = frame
+    result, out = run(reader, CELL)
+    assert result.success, result.error_in_exec
+    assert answer_output(out).data["text/plain"] == saved[0].outputs[0]["data"]["text/plain"]
+    assert len(fake_server.requests) == requests

@@ -93,6 +93,12 @@ class Inputs:
         """The digest of every input: equal inputs, equal keys."""
         return digest(_canonical(self.matched()))
 
+    @property
+    def loose_key(self) -> str:
+        """The digest of every input but the model (for a notebook that does not choose
+        its model: the recording is the answer, whatever the reader's default model)."""
+        return digest(_canonical({**self.matched(), "model": None}))
+
     def matched(self) -> dict[str, Any]:
         """The inputs as compared (what :attr:`key` digests)."""
         return {

@@ -324,6 +324,10 @@ class ChatMagics(SessionCommands, Magics):
 
         turn = None
         try:
+            if cell is not None:
+                from .replay import ensure_model
+
+                ensure_model(self.nbchat)  # replay needs no model: a recorded one will do
             prepared = ask if isinstance(ask, Prepared) else self.nbchat.prepare(ask)
             if cell is not None:
                 from .replay import begin

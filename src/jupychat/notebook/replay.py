@@ -42,6 +42,7 @@ __all__ = [
     "CellTurn",
     "begin",
     "cell_source_digest",
+    "ensure_model",
     "inputs_of",
     "replay_mode",
     "state_of",
@@ -190,6 +191,7 @@ class ReplayState:
     ordinal: int = 0
     recent: dict[str, Recording] = field(default_factory=dict)
     file: dict[str, FileEntry] = field(default_factory=dict)
+    file_loose: dict[str, FileEntry] = field(default_factory=dict)
     file_seen: tuple[str, float, int] | None = None
 
     @property
@@ -218,23 +220,35 @@ class ReplayState:
             self.file_seen = seen
             for entry in read_recordings(path):
                 self.file.setdefault(entry.recording.key, entry)
+                self.file_loose.setdefault(entry.recording.inputs.loose_key, entry)
         return list(self.file.values())
 
-    def find(self, inputs: Inputs) -> Recording | None:
-        key = inputs.key
-        if key in self.recent:
+    def find(self, inputs: Inputs, any_model: bool = False) -> Recording | None:
+        """The recording of ``inputs``: here, in the store, in the saved notebook; with
+        ``any_model`` (the notebook does not choose its model), one made by any model."""
+        found = self._find(inputs.key, exact=True)
+        if found is None and any_model:
+            found = self._find(inputs.loose_key, exact=False)
+        return found
+
+    def _find(self, key: str, exact: bool) -> Recording | None:
+        if exact and key in self.recent:
             return self.recent[key]
+        if not exact:
+            for rec in reversed(list(self.recent.values())):
+                if rec.inputs.loose_key == key:
+                    return rec
         store = self.store
         if store is not None:
             try:
-                found = store.get(key)
+                found = store.get(key) if exact else store.get_loose(key)
             except ChatError as exc:
                 log.warning("jupychat: cannot read recordings: %s", exc)
                 found = None
             if found is not None:
                 return found
         self.load_file()
-        entry = self.file.get(key)
+        entry = (self.file if exact else self.file_loose).get(key)
         return entry.recording if entry is not None else None
 
     def earlier(self, cell_id: str | None, source: str, ordinal: int) -> Recording | None:
@@ -365,6 +379,8 @@ class CellTurn:
         self.source = source
         self.cell_id = cell_id
         self.hit: Recording | None = None
+        # the cell (-m) or the notebook (%chat model) chose the model: it must match
+        self.model_pinned = prepared.ask.model is not None or chat.model_override is not None
         self.state.ordinal += 1
         self.ordinal = self.state.ordinal
 
@@ -373,7 +389,7 @@ class CellTurn:
         to ask the model (``auto``) or raise a one-line ChatError (``strict``)."""
         if mode == "off" or refresh:
             return
-        self.hit = self.state.find(self.inputs)
+        self.hit = self.state.find(self.inputs, any_model=not self.model_pinned)
         if self.hit is not None:
             return
         why = self.why()
@@ -445,6 +461,27 @@ _FOOTER_ATTRS = (
 )
 
 
+def ensure_model(chat: NotebookChat) -> None:
+    """In replay mode with no model available at all (none named, no key, no embedded
+    model), take the saved notebook's recorded model, so its cells can replay: a reader
+    needs no model to see recorded answers. Anything else is left alone."""
+    from .. import config
+
+    if replay_mode() == "off" or chat.model_override or config.resolve("model"):
+        return
+    from ..errors import ConfigError
+    from ..providers.registry import default_model
+
+    try:
+        default_model()
+        return
+    except ConfigError:
+        pass
+    entries = sorted(state_of(chat).load_file(), key=lambda e: e.ordinal)
+    if entries:
+        config.set_override("model", entries[0].recording.inputs.model)
+
+
 def begin(
     chat: NotebookChat, prepared: Prepared, line: str, body: str, cell_id: str | None
 ) -> CellTurn:
@@ -480,7 +517,7 @@ def commit_replayed(prepared: Prepared, recording: Recording) -> Any:
         answer = Message(
             role="assistant",
             content=(Text(recording.answer),),
-            model=prepared.options.get("model") or session.model_id,
+            model=recording.inputs.model,  # who wrote the recorded answer
             usage=usage,
             finish_reason="length" if footer.get("cut") else "stop",
             meta={REPLAYED: True, "latency": footer.get("latency", 0.0)},

@@ -111,7 +111,8 @@ def _verdict(
     turn.source = cell_source_digest(line, body)
     turn.cell_id = cell_id if isinstance(cell_id, str) else None
     turn.hit, turn.ordinal = None, ordinal
-    if state.find(turn.inputs) is not None:
+    pinned = prepared.ask.model is not None or magics.nbchat.model_override is not None
+    if state.find(turn.inputs, any_model=not pinned) is not None:
         return "replays"
     return f"would miss: {turn.why()}"
 

@@ -183,17 +183,20 @@ def m007_recordings(conn: sqlite3.Connection) -> None:
     # Replay (issue 18): every notebook turn's inputs and answer, keyed by the digest of
     # its inputs (`key`; re-asking the same inputs replaces the row). `source` is the
     # digest of the asking cell's text and `cell_id` its id, to find a cell's earlier
-    # recording when its inputs changed; `body` is the recording as JSON.
+    # recording when its inputs changed; `loose` the digest of every input but the model;
+    # `body` is the recording as JSON.
     _run(
         conn,
         """CREATE TABLE recordings (
             key TEXT PRIMARY KEY,
+            loose TEXT NOT NULL,
             notebook TEXT,
             source TEXT,
             cell_id TEXT,
             created_at TEXT NOT NULL,
             body TEXT NOT NULL
         )""",
+        "CREATE INDEX recordings_by_loose ON recordings (loose, created_at)",
         "CREATE INDEX recordings_by_source ON recordings (notebook, source, created_at)",
         "CREATE INDEX recordings_by_cell ON recordings (notebook, cell_id, created_at)",
     )

@@ -2,9 +2,9 @@
 
 Design note: a thin view over the store's database for :mod:`jupychat._recording`:
 ``put`` replaces the row of the same inputs key (a refreshed answer wins), ``get`` finds
-a recording by key, ``latest_for`` a cell's most recent one (by cell id, else by the
-digest of its source). Every call is one transaction; errors are one-line
-:class:`~jupychat.errors.StoreError`. Answers and prompts pass through the same secret
+a recording by key, ``get_loose`` by every input but the model, ``latest_for`` a cell's
+most recent one (by cell id, else by the digest of its source). Every call is one
+transaction; errors are one-line :class:`~jupychat.errors.StoreError`. Answers and prompts pass through the same secret
 scrubbing as messages before they are written.
 """
 
@@ -35,12 +35,20 @@ class RecordingStore:
         from .._sanitize import clean_text
 
         body = clean_text(recording.to_json())
-        row = (recording.key, notebook, recording.source, recording.cell_id, now_iso(), body)
+        row = (
+            recording.key,
+            recording.inputs.loose_key,
+            notebook,
+            recording.source,
+            recording.cell_id,
+            now_iso(),
+            body,
+        )
 
         def write(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT OR REPLACE INTO recordings "
-                "(key, notebook, source, cell_id, created_at, body) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO recordings (key, loose, notebook, source, cell_id, "
+                "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
 
@@ -53,6 +61,15 @@ class RecordingStore:
                 "SELECT body FROM recordings WHERE key = ?", (key,)
             ).fetchall()
         )
+        return _parse(rows[0][0]) if rows else None
+
+    def get_loose(self, loose_key: str) -> Recording | None:
+        """The latest recording of these inputs with any model, or None."""
+        sql = (
+            "SELECT body FROM recordings WHERE loose = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        )
+        rows = self._db.read(lambda conn: conn.execute(sql, (loose_key,)).fetchall())
         return _parse(rows[0][0]) if rows else None
 
     def latest_for(
