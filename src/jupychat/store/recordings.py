@@ -4,8 +4,8 @@ Design note: a thin view over the store's database for :mod:`jupychat._recording
 ``put`` replaces the row of the same inputs key (a refreshed answer wins), ``get`` finds
 a recording by key, ``get_loose`` by every input but the model, ``latest_for`` a cell's
 most recent one (by cell id, else by the digest of its source). Every call is one
-transaction; errors are one-line :class:`~jupychat.errors.StoreError`. Answers and prompts pass through the same secret
-scrubbing as messages before they are written.
+transaction; errors are one-line :class:`~jupychat.errors.StoreError`. Answers and
+prompts pass through the same secret scrubbing as messages before they are written.
 """
 
 from __future__ import annotations
