@@ -330,3 +330,22 @@ def test_a_reader_with_no_model_at_all_still_replays(
     assert result.success, result.error_in_exec
     assert answer_output(out).data["text/plain"] == saved[0].outputs[0]["data"]["text/plain"]
     assert len(fake_server.requests) == requests
+
+
+def test_an_unchosen_model_is_not_given_as_the_reason(
+    notebook_shell,
+    fake_server,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+):
+    path = tmp_path / "nb.ipynb"
+    shell = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}", str(path))
+    shell.user_ns["sales"] = pd.DataFrame({"amount": [1.0, 2.0]})
+    _saved_notebook(shell, path, [CELL])
+    monkeypatch.setenv("JUPYCHAT_STORE", str(tmp_path / "reader.db"))
+    monkeypatch.setenv("JUPYCHAT_REPLAY", "strict")
+    reader = notebook_shell("fake:reader-default", str(path))
+    reader.user_ns["sales"] = pd.DataFrame({"amount": [1.0, 3.0]})
+    result, _ = run(reader, CELL)
+    message = str(result.error_in_exec)
+    assert "the context of `sales` changed" in message and "model" not in message

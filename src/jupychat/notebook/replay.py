@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from .._recording import BLOCK_KEY, Inputs, Recording, digest, public_model
@@ -404,7 +404,10 @@ class CellTurn:
         earlier = self.state.earlier(self.cell_id, self.source, self.ordinal)
         if earlier is None:
             return "this cell has no recording yet"
-        changes = self.inputs.changes(earlier.inputs) or ["its recording differs"]
+        recorded = earlier.inputs
+        if not self.model_pinned:  # any model would do: its change is not why it missed
+            recorded = replace(recorded, model=self.inputs.model)
+        changes = self.inputs.changes(recorded) or ["its recording differs"]
         return " ".join("; ".join(changes).split())[:400]
 
     def replay(self, view: Any) -> Any:
