@@ -82,6 +82,9 @@ Chat with a model from this notebook; each session remembers the conversation.
 %chat config          resolved settings
 %chat key PROVIDER    enter an API key (kept in this kernel's memory only)
 %chat error           explain the last exception
+%chat replay [MODE]   replay recorded answers: on | auto | strict (CI) | off; refresh
+                      (re-ask the next %%chat cell, replacing its recording); diff (which
+                      cells of the saved notebook would miss, and why)
 %chat fix             ask for the fixed cell; offer it as that cell's new code (JupyterLab)
 %chat ask TEXT        a one-line question
 %chat panel           open the chat panel
@@ -152,6 +155,9 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         allow_none=True,
         help="System prompt for capable models in this notebook ('' sends none).",
     ).tag(config=True)
+    replay = Unicode(
+        None, allow_none=True, help="Replay recorded answers: on/auto, strict (CI) or off."
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -182,6 +188,7 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         "cell_stream_chars",
         "vision",
         "notebook_system_prompt",
+        "replay",
     )
 
     def _sync_all(self) -> None:
@@ -290,7 +297,7 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
             schema=schema,
             as_frame=args.frame,
         )
-        response = self._ask(ask, args.format, not args.no_stream)
+        response = self._ask(ask, args.format, not args.no_stream, cell=(line, cell))
         if response is None:
             return
         if args.format == "code":
@@ -315,16 +322,34 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
             )
         return self.ipython.user_ns[args.schema]
 
-    def _ask(self, ask: Ask | Prepared, fmt: str = "markdown", stream: bool = True) -> Any:
-        """Run one turn through the notebook's engine, rendered into this cell's output."""
+    def _ask(
+        self,
+        ask: Ask | Prepared,
+        fmt: str = "markdown",
+        stream: bool = True,
+        cell: tuple[str, str] | None = None,
+    ) -> Any:
+        """Run one turn through the notebook's engine, rendered into this cell's output
+        (``cell``: the ``%%chat`` line and body; its turn is recorded and may replay)."""
         from .engine import Prepared
 
+        turn = None
         try:
+            if cell is not None:
+                from .replay import ensure_model
+
+                ensure_model(self.nbchat)  # replay needs no model: a recorded one will do
             prepared = ask if isinstance(ask, Prepared) else self.nbchat.prepare(ask)
+            if cell is not None:
+                from .replay import begin
+
+                turn = begin(self.nbchat, prepared, cell[0], cell[1], self._cell_id)
         except ChatError as exc:
             raise UsageError(str(exc)) from None
-        view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream)
+        view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream, turn)
         try:
+            if turn is not None and turn.hit is not None:
+                return turn.replay(view)  # the recorded answer: no request
             return self.nbchat.ask(prepared, view)
         except ChatError as exc:
             raise UsageError(str(exc)) from None
@@ -446,6 +471,12 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         record = get_record(self.ipython)
         return record.last_error() if record is not None else None
 
+    def _cmd_replay(self, rest: list[str]) -> None:
+        """``%chat replay [on|off|auto|strict|refresh|diff]`` (see :mod:`.replay_cmd`)."""
+        from .replay_cmd import replay_command
+
+        print(replay_command(self, rest))
+
     def _cmd_panel(self, rest: list[str]) -> Any:
         from .panel import open_panel
 
@@ -455,11 +486,12 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
 class CellView:
     """Renders one turn's events into the cell that asked (``stream=False``: at the end)."""
 
-    def __init__(self, renderer: StreamRenderer, stream: bool = True) -> None:
+    def __init__(self, renderer: StreamRenderer, stream: bool = True, turn: Any = None) -> None:
         from .events import Delta, Failed, Finished, Status  # with the first turn, not at load
 
         self.renderer = renderer
         self.stream = stream
+        self.turn = turn  # a %%chat cell's replay.CellTurn: its recording goes in the output
         self._kinds = (Delta, Status, Finished, Failed)
 
     def __call__(self, event: NotebookEvent) -> None:
@@ -470,7 +502,8 @@ class CellView:
         elif isinstance(event, status):
             self.renderer.status(event.text)
         elif isinstance(event, finished):
-            self.renderer.finish(event.response.text, event.footer.text())
+            metadata = self.turn.recorded(event) if self.turn is not None else None
+            self.renderer.finish(event.response.text, event.footer.text(), metadata)
         elif isinstance(event, failed):
             self.renderer.finish("", "stopped before any answer arrived" if event.stopped else "")
 

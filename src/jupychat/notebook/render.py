@@ -181,17 +181,24 @@ class StreamRenderer:
             # a long answer takes longer to render: keep rendering under ~1/3 of the time
             self._gap = max(self.interval, 2 * (time.monotonic() - now))
 
-    def _update(self, text: str, foot: str = "") -> None:
+    def _update(self, text: str, foot: str = "", metadata: dict[str, Any] | None = None) -> None:
         if self._handle is None:
             from IPython.display import display
 
             # the first showing creates the output with its content: one message, not two
-            self._handle = display(self._bundle(text, foot), raw=True, display_id=True)
+            extra = {"metadata": metadata} if metadata else {}
+            self._handle = display(self._bundle(text, foot), raw=True, display_id=True, **extra)
             return
-        self._handle.update(self._bundle(text, foot), raw=True)
+        if metadata:
+            self._handle.update(self._bundle(text, foot), raw=True, metadata=metadata)
+        else:
+            self._handle.update(self._bundle(text, foot), raw=True)
 
-    def finish(self, text: str | None = None, foot: str = "") -> None:
-        """Show the complete answer once more with its footer."""
+    def finish(
+        self, text: str | None = None, foot: str = "", metadata: dict[str, Any] | None = None
+    ) -> None:
+        """Show the complete answer once more with its footer (``metadata``: the output's
+        metadata, e.g. the turn's recording, saved with the notebook)."""
         self._clear_status()
         if text is not None:
             self.text = text
@@ -214,7 +221,7 @@ class StreamRenderer:
                 sys.stdout.write(f"[{terminal_text(foot)}]\n")
             sys.stdout.flush()
             return
-        self._update(self.text, foot)
+        self._update(self.text, foot, metadata)
 
 
 def _rich_live() -> Any:

@@ -179,7 +179,31 @@ def m005_revisions(conn: sqlite3.Connection) -> None:
 
 
 @migration
-def m008_message_places(conn: sqlite3.Connection) -> None:
+def m006_recordings(conn: sqlite3.Connection) -> None:
+    # Replay (issue 18): every notebook turn's inputs and answer, keyed by the digest of
+    # its inputs (`key`; re-asking the same inputs replaces the row). `source` is the
+    # digest of the asking cell's text and `cell_id` its id, to find a cell's earlier
+    # recording when its inputs changed; `loose` the digest of every input but the model;
+    # `body` is the recording as JSON.
+    _run(
+        conn,
+        """CREATE TABLE recordings (
+            key TEXT PRIMARY KEY,
+            loose TEXT NOT NULL,
+            notebook TEXT,
+            source TEXT,
+            cell_id TEXT,
+            created_at TEXT NOT NULL,
+            body TEXT NOT NULL
+        )""",
+        "CREATE INDEX recordings_by_loose ON recordings (loose, created_at)",
+        "CREATE INDEX recordings_by_source ON recordings (notebook, source, created_at)",
+        "CREATE INDEX recordings_by_cell ON recordings (notebook, cell_id, created_at)",
+    )
+
+
+@migration
+def m007_message_places(conn: sqlite3.Connection) -> None:
     # A turn that belongs inside the conversation (a re-run notebook cell keeps its
     # place) is appended like any other, with a `place`: a number between the order
     # keys of its neighbours. The conversation order is `coalesce(place, seq), seq`

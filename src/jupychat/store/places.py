@@ -5,7 +5,7 @@ Design note: messages are appended (``seq`` grows) and never moved. A turn that 
 between the cells around it on the page — is appended too, and given a ``place``: a
 number between the order keys of its neighbours. The conversation order is
 ``ORDER BY coalesce(place, seq), seq`` (:data:`ORDER`), so sessions written before
-migration m008 (all places NULL) keep their order, and an appended message (place NULL,
+migration m007 (all places NULL) keep their order, and an appended message (place NULL,
 the highest ``seq``) always comes last.
 
 A writer names, for each new message, the stored message it goes *before*

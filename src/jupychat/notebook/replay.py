@@ -1,0 +1,551 @@
+"""Replay: a ``%%chat`` cell whose inputs match a recording shows it, with no request.
+
+Design note: every ``%%chat`` turn is a :class:`~jupychat._recording.Recording` (its
+inputs and its answer). :func:`begin` runs once a cell's turn is prepared (prompt
+expanded, variables described): it computes the turn's :class:`Inputs` and, in replay
+mode, looks them up, in this order: recordings made in this kernel, the store
+(:class:`~jupychat.store.recordings.RecordingStore`), then the blocks saved in the
+notebook file's outputs. A hit is shown through the same events and renderer as a live
+answer, with the recorded footer marked "replayed", and added to the session's history
+(with the context blocks it carried) so later turns see the conversation. A miss says
+which input changed, comparing with the cell's earlier recording (found by cell id, by
+its source, else by its position among the ``%%chat`` cells), then asks the model
+(``auto``) or fails the cell with one line (``strict``).
+
+Why output metadata: the kernel cannot write the ``.ipynb`` while a front end owns it,
+but it owns its outputs. Each answer's ``display_data`` carries the compact block in its
+``metadata["jupychat"]``; JupyterLab, Notebook, VS Code and nbclient save output metadata
+with the notebook, and ``update_display_data`` replaces it with the final one. On a
+re-run the kernel reads the saved file (``JPY_SESSION_NAME``, via nbformat) once and keeps
+what it found, so a Run All that clears outputs, or an autosave mid-run, loses nothing.
+No front-end code is needed, and an ``.ipynb`` stays a plain notebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .._recording import BLOCK_KEY, Inputs, Recording, digest, public_model
+from ..errors import ChatError
+
+if TYPE_CHECKING:
+    from .binding import NotebookChat
+    from .engine import Prepared
+    from .events import Finished
+
+__all__ = [
+    "MODES",
+    "CellTurn",
+    "begin",
+    "cell_source_digest",
+    "ensure_model",
+    "inputs_of",
+    "replay_mode",
+    "state_of",
+]
+
+log = logging.getLogger("jupychat")
+MODES = {"on": "auto", "auto": "auto", "strict": "strict", "off": "off"}
+_WORDS = {"1": "auto", "true": "auto", "yes": "auto", "0": "off", "false": "off", "no": "off"}
+REPLAYED = "replayed"
+
+
+def parse_mode(word: Any) -> str:
+    """``"auto"``, ``"strict"`` or ``"off"`` for a setting's value; one-line error if bad."""
+    if word is None or word is False:
+        return "off"
+    if word is True:
+        return "auto"
+    text = str(word).strip().lower()
+    if not text:
+        return "off"
+    mode = MODES.get(text) or _WORDS.get(text)
+    if mode is None:
+        raise ChatError(f"replay mode {word!r} is not one of on, off, auto, strict")
+    return mode
+
+
+def replay_mode() -> str:
+    """The replay mode now: ``%chat replay`` / ``%config`` > ``JUPYCHAT_REPLAY`` > file."""
+    from .. import config
+
+    return parse_mode(config.resolve("replay"))
+
+
+def cell_source_digest(line: str, body: str) -> str:
+    """The digest that identifies a ``%%chat`` cell's text (options line and body)."""
+    return digest(" ".join(line.split()) + "\n" + body.strip())
+
+
+def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> Inputs:
+    """The inputs of a prepared turn: what decides its answer (see :mod:`._recording`).
+
+    ``user_ns``: the namespace the prompt was expanded in (names ``{value}`` changes)."""
+    from .._sanitize import clean_text
+    from .._sessioncontext import render_context
+    from ..types import ContextBlock
+
+    session = prepared.session
+    opts = prepared.options
+    rendered = render_context(opts.get("context"))
+    context = {
+        clean_text(k): ContextBlock(clean_text(k), clean_text(t)).digest
+        for k, t in rendered.items()
+    }
+    for number, image in enumerate(prepared.images, 1):
+        context[f"image:{number}"] = digest(str(getattr(image, "data", "")))
+    context.update(_inlined(prepared, user_ns or {}))
+    options: dict[str, Any] = {}
+    for name, value in session.options.items():  # seed, top_p, stop, extra...
+        if name not in _NOT_INPUTS and _jsonable(value):
+            options[name] = value
+    for name in ("temperature", "max_tokens"):
+        if opts.get(name) is not None:
+            options[name] = opts[name]
+    if session.system_prompt:
+        options["system"] = digest(session.system_prompt)
+    if prepared.ask.schema is not None:
+        options["schema"] = _schema_digest(prepared.ask.schema, prepared.ask.as_frame)
+    model = opts.get("model") or session.model_id
+    tools = sorted((t.spec.name, t.spec.description, t.spec.parameters) for t in session.tools)
+    prompt = clean_text(prepared.prompt)
+    ask = prepared.ask
+    return Inputs(
+        prompt=digest(prompt),
+        context=context,
+        model=public_model(str(model)),
+        options=options,
+        tools=digest(repr(tools)) if tools else "",
+        prompt_text=prompt,
+        template=digest(clean_text(ask.text.strip())) if ask.expand else "",
+    )
+
+
+def _inlined(prepared: Prepared, user_ns: Mapping[str, Any]) -> dict[str, str]:
+    """``{"value:NAME": digest}`` of each ``{NAME}`` whose value was written into the
+    prompt (a changed value then names its variable, not just "the prompt")."""
+    from .._sanitize import clean_text
+    from .namespace import _BRACE_RE, CODE_SPAN, _inline
+
+    ask = prepared.ask
+    if not ask.expand:
+        return {}
+    out: dict[str, str] = {}
+    for i, piece in enumerate(CODE_SPAN.split(ask.text.strip())):
+        if i % 2:
+            continue
+        for match in _BRACE_RE.finditer(piece):
+            name = match.group(1)
+            if name and name in user_ns:
+                text = _inline(user_ns[name])
+                if text is not None:
+                    out[f"value:{name}"] = digest(clean_text(text))
+    return out
+
+
+_NOT_INPUTS = frozenset({"turn_timeout"})  # how long to wait changes no answer
+
+
+def _jsonable(value: Any) -> bool:
+    import json
+
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _schema_digest(schema: Any, as_frame: bool) -> str:
+    import json
+
+    from ..structured import compile_schema
+
+    spec = compile_schema(schema, as_frame=as_frame)
+    return digest(json.dumps([spec.name, spec.schema, as_frame], sort_keys=True, default=str))
+
+
+# -- what this kernel knows ----------------------------------------------------------------
+
+
+@dataclass
+class FileEntry:
+    """A recording found in the saved notebook, with where it was."""
+
+    recording: Recording
+    cell_id: str | None
+    source: str
+    ordinal: int  # among the notebook's %%chat cells, in page order
+
+
+@dataclass
+class ReplayState:
+    """One notebook's replay state: recordings seen, the saved file's, the next refresh."""
+
+    chat: NotebookChat
+    refresh_next: bool = False
+    ordinal: int = 0
+    recent: dict[str, Recording] = field(default_factory=dict)
+    file: dict[str, FileEntry] = field(default_factory=dict)
+    file_loose: dict[str, FileEntry] = field(default_factory=dict)
+    file_seen: tuple[str, float, int] | None = None
+
+    @property
+    def store(self) -> Any:
+        store = self.chat.store
+        if store is None:
+            return None
+        from ..store.recordings import RecordingStore
+
+        return RecordingStore(store)
+
+    def load_file(self) -> list[FileEntry]:
+        """The recordings in the saved notebook (read again only when the file changed;
+        what was found before is kept, so outputs cleared by a Run All are not lost)."""
+        from ..context.notebook_file import notebook_path
+
+        path = notebook_path()
+        if path is None:
+            return list(self.file.values())
+        try:
+            stat = path.stat()
+        except OSError:
+            return list(self.file.values())
+        seen = (str(path), stat.st_mtime, stat.st_size)
+        if seen != self.file_seen:
+            self.file_seen = seen
+            for entry in read_recordings(path):
+                self.file.setdefault(entry.recording.key, entry)
+                self.file_loose.setdefault(entry.recording.inputs.loose_key, entry)
+        return list(self.file.values())
+
+    def find(self, inputs: Inputs, any_model: bool = False) -> Recording | None:
+        """The recording of ``inputs``: here, in the store, in the saved notebook; with
+        ``any_model`` (the notebook does not choose its model), one made by any model."""
+        found = self._find(inputs.key, exact=True)
+        if found is None and any_model:
+            found = self._find(inputs.loose_key, exact=False)
+        return found
+
+    def _find(self, key: str, exact: bool) -> Recording | None:
+        if exact and key in self.recent:
+            return self.recent[key]
+        if not exact:
+            for rec in reversed(list(self.recent.values())):
+                if rec.inputs.loose_key == key:
+                    return rec
+        store = self.store
+        if store is not None:
+            try:
+                found = store.get(key) if exact else store.get_loose(key)
+            except ChatError as exc:
+                log.warning("jupychat: cannot read recordings: %s", exc)
+                found = None
+            if found is not None:
+                return found
+        self.load_file()
+        entry = (self.file if exact else self.file_loose).get(key)
+        return entry.recording if entry is not None else None
+
+    def earlier(self, cell_id: str | None, source: str, ordinal: int) -> Recording | None:
+        """The cell's earlier recording, to say what changed (id, source, position)."""
+        entries = self.load_file()
+        for rec in reversed(list(self.recent.values())):
+            if (cell_id and rec.cell_id == cell_id) or rec.source == source:
+                return rec
+        store = self.store
+        if store is not None:
+            try:
+                found = store.latest_for(self.chat.notebook, source, cell_id)
+            except ChatError:
+                found = None
+            if found is not None:
+                return found
+        for test in (
+            lambda e: bool(cell_id) and e.cell_id == cell_id,
+            lambda e: e.source == source,
+            lambda e: e.ordinal == ordinal,
+        ):
+            match = next((e for e in entries if test(e)), None)
+            if match is not None:
+                return match.recording
+        return None
+
+    def keep(self, recording: Recording) -> None:
+        """Remember ``recording`` here and in the store (a store failure only warns)."""
+        self.recent[recording.key] = recording
+        store = self.store
+        if store is None:
+            return
+        try:
+            store.put(recording, self.chat.notebook)
+        except ChatError as exc:
+            log.warning("jupychat: recording not saved: %s", exc)
+
+
+def state_of(chat: NotebookChat) -> ReplayState:
+    """The notebook's replay state (created on first use)."""
+    state = chat.__dict__.get("_replay")
+    if state is None:
+        state = chat.__dict__["_replay"] = ReplayState(chat)
+    return state
+
+
+def read_recordings(path: Any) -> list[FileEntry]:
+    """Every well-formed recording in a saved notebook's ``%%chat`` cells (page order).
+
+    A block that is malformed, of another version, or whose answer does not match its
+    digest is skipped (logged at debug level): a notebook is untrusted input.
+    """
+    from ..context.notebook_file import MAX_FILE_BYTES
+
+    try:
+        if os.path.getsize(path) > MAX_FILE_BYTES:
+            return []
+        import nbformat
+
+        with open(path, encoding="utf-8") as handle:
+            nb = nbformat.read(handle, as_version=4)
+    except Exception as exc:
+        log.debug("cannot read recordings from %s: %s", path, exc)
+        return []
+    out: list[FileEntry] = []
+    ordinal = 0
+    for cell in nb.get("cells", []):
+        parsed = chat_cell(cell)
+        if parsed is None:
+            continue
+        ordinal += 1
+        line, body = parsed
+        cell_id = cell.get("id") if isinstance(cell.get("id"), str) else None
+        for recording in _cell_recordings(cell):
+            out.append(FileEntry(recording, cell_id, cell_source_digest(line, body), ordinal))
+    return out
+
+
+def chat_cell(cell: Mapping[str, Any]) -> tuple[str, str] | None:
+    """``(options line, body)`` of a saved ``%%chat`` code cell, else None."""
+    if cell.get("cell_type") != "code":
+        return None
+    source = cell.get("source", "")
+    source = "".join(source) if isinstance(source, list) else str(source)
+    first, _, body = source.lstrip().partition("\n")
+    if first.split()[:1] != ["%%chat"]:
+        return None
+    return first.strip()[len("%%chat") :].strip(), body
+
+
+def _cell_recordings(cell: Mapping[str, Any]) -> list[Recording]:
+    found = []
+    blocks: list[tuple[Any, Any]] = []
+    meta = cell.get("metadata") or {}
+    if isinstance(meta, Mapping) and BLOCK_KEY in meta:
+        blocks.append((meta[BLOCK_KEY], None))
+    for output in cell.get("outputs") or []:
+        if not isinstance(output, Mapping):
+            continue
+        out_meta = output.get("metadata") or {}
+        if isinstance(out_meta, Mapping) and BLOCK_KEY in out_meta:
+            data = output.get("data") or {}
+            shown = data.get("text/plain") if isinstance(data, Mapping) else None
+            if isinstance(shown, list):
+                shown = "".join(shown)
+            blocks.append((out_meta[BLOCK_KEY], shown))
+    for block, shown in blocks:
+        try:
+            found.append(Recording.from_block(block, shown))
+        except (ValueError, TypeError) as exc:
+            log.debug("skipped a recording: %s", exc)
+    return found
+
+
+# -- one cell's turn -------------------------------------------------------------------
+
+
+class CellTurn:
+    """A ``%%chat`` cell's turn as replay sees it: its inputs, and the recording it hit."""
+
+    def __init__(
+        self, chat: NotebookChat, prepared: Prepared, source: str, cell_id: str | None
+    ) -> None:
+        self.chat = chat
+        self.prepared = prepared
+        self.state = state_of(chat)
+        self.inputs = inputs_of(prepared, chat.shell.user_ns)
+        self.source = source
+        self.cell_id = cell_id
+        self.hit: Recording | None = None
+        # the cell (-m) or the notebook (%chat model) chose the model: it must match
+        self.model_pinned = prepared.ask.model is not None or chat.model_override is not None
+        self.state.ordinal += 1
+        self.ordinal = self.state.ordinal
+
+    def lookup(self, mode: str, refresh: bool = False) -> None:
+        """Find the recording (sets :attr:`hit`); on a miss, say why, then either go on
+        to ask the model (``auto``) or raise a one-line ChatError (``strict``)."""
+        if mode == "off" or refresh:
+            return
+        self.hit = self.state.find(self.inputs, any_model=not self.model_pinned)
+        if self.hit is not None:
+            return
+        why = self.why()
+        if mode == "strict":
+            raise ChatError(
+                f"replay (strict): no recording matches this cell: {why}; "
+                "re-ask it with %chat replay refresh (or %chat replay auto)"
+            )
+        print(f"replay: no recording matches ({why}); asking the model")
+
+    def why(self) -> str:
+        earlier = self.state.earlier(self.cell_id, self.source, self.ordinal)
+        if earlier is None:
+            return "this cell has no recording yet"
+        recorded = earlier.inputs
+        if not self.model_pinned:  # any model would do: its change is not why it missed
+            recorded = replace(recorded, model=self.inputs.model)
+        changes = self.inputs.changes(recorded) or ["its recording differs"]
+        return " ".join("; ".join(changes).split())[:400]
+
+    def replay(self, view: Any) -> Any:
+        """Show the hit as this cell's answer and add it to the session's history."""
+        from .engine import Footer, TurnRun
+        from .events import Finished
+
+        assert self.hit is not None
+        run = TurnRun(self.chat, self.prepared, view)
+        run.start()
+        response = commit_replayed(self.prepared, self.hit)
+        footer = Footer(**{**self.hit.footer, "note": REPLAYED})
+        run.emit(
+            Finished(self.session, run.id, run.source, response, footer, False, self.prepared.cell)
+        )
+        return response
+
+    @property
+    def session(self) -> Any:
+        return self.prepared.session
+
+    def recorded(self, event: Finished) -> dict[str, Any] | None:
+        """The block for this answer's output metadata; a new answer is kept first."""
+        if self.hit is not None:
+            recording = self.hit
+            if recording.key not in self.state.recent:
+                self.state.keep(recording)  # found in the file: now in this store too
+        else:
+            if event.stopped or event.response.interrupted or event.footer.note:
+                return None
+            footer = {k: getattr(event.footer, k) for k in _FOOTER_ATTRS}
+            from .._sanitize import clean_text
+
+            recording = Recording(
+                inputs=self.inputs,
+                answer=clean_text(event.response.text),
+                footer=footer,
+                source=self.source,
+                cell_id=self.cell_id,
+            )
+            self.state.keep(recording)
+        return {BLOCK_KEY: recording.to_block(recording.answer)}
+
+
+_FOOTER_ATTRS = (
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost",
+    "latency",
+    "interrupted",
+    "cut",
+)
+
+
+def ensure_model(chat: NotebookChat) -> None:
+    """In replay mode with no model available at all (none named, no key, no embedded
+    model), take the saved notebook's recorded model, so its cells can replay: a reader
+    needs no model to see recorded answers. Anything else is left alone."""
+    from .. import config
+
+    if replay_mode() == "off" or chat.model_override or config.resolve("model"):
+        return
+    from ..errors import ConfigError
+    from ..providers.registry import default_model
+
+    try:
+        default_model()
+        return
+    except ConfigError:
+        pass
+    entries = sorted(state_of(chat).load_file(), key=lambda e: e.ordinal)
+    if entries:
+        config.set_override("model", entries[0].recording.inputs.model)
+
+
+def begin(
+    chat: NotebookChat, prepared: Prepared, line: str, body: str, cell_id: str | None
+) -> CellTurn:
+    """Start replay's part of a cell's turn: inputs computed, recording looked up."""
+    turn = CellTurn(chat, prepared, cell_source_digest(line, body), cell_id)
+    state = turn.state
+    refresh, state.refresh_next = state.refresh_next, False
+    turn.lookup(replay_mode(), refresh=refresh)
+    return turn
+
+
+def commit_replayed(prepared: Prepared, recording: Recording) -> Any:
+    """Add the replayed turn to the session (replacing the cell's earlier turn, as a live
+    turn would) and return its Response; no request is made."""
+    from .._sanitize import clean_message
+    from .._turnstate import Response, as_parts
+    from ..types import Message, Text, Usage
+
+    session = prepared.session
+    opts = prepared.options
+    footer = recording.footer
+    usage = Usage(
+        int(footer.get("input_tokens", 0)),
+        int(footer.get("output_tokens", 0)),
+        int(footer.get("cached_tokens", 0)),
+    )
+    meta = {**dict(opts.get("meta") or {}), REPLAYED: True}
+    with session._exclusive():
+        replace = opts.get("replace")
+        base, replaced = session._without_turns(replace) if replace else (session.history, 0)
+        blocks = session._context_blocks(opts.get("context"), base)
+        user = Message(role="user", content=tuple(blocks) + as_parts(prepared.content), meta=meta)
+        answer = Message(
+            role="assistant",
+            content=(Text(recording.answer),),
+            model=recording.inputs.model,  # who wrote the recorded answer
+            usage=usage,
+            finish_reason="length" if footer.get("cut") else "stop",
+            meta={REPLAYED: True, "latency": footer.get("latency", 0.0)},
+        )
+        messages = [clean_message(user), clean_message(answer)]
+        data = None
+        if prepared.ask.schema is not None:
+            data = _structured(prepared, recording.answer)
+        response = Response(
+            text=recording.answer,
+            message=messages[-1],
+            messages=tuple(messages),
+            usage=usage,
+            finish_reason=answer.finish_reason,
+            model=answer.model,
+            latency=float(footer.get("latency", 0.0)),
+            data=data,
+        )
+        session._commit(messages, response, base if replaced else None)
+    return response
+
+
+def _structured(prepared: Prepared, text: str) -> Any:
+    from ..structured import compile_schema, to_frame
+
+    spec = compile_schema(prepared.ask.schema, as_frame=prepared.ask.as_frame)
+    value = spec.parse(text)
+    return to_frame(value, spec.columns) if prepared.ask.as_frame else value

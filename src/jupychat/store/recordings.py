@@ -1,0 +1,99 @@
+"""Recorded turns in the session store (the ``recordings`` table, migration m006).
+
+Design note: a thin view over the store's database for :mod:`jupychat._recording`:
+``put`` replaces the row of the same inputs key (a refreshed answer wins), ``get`` finds
+a recording by key, ``get_loose`` by every input but the model, ``latest_for`` a cell's
+most recent one (by cell id, else by the digest of its source). Every call is one
+transaction; errors are one-line :class:`~jupychat.errors.StoreError`. Answers and
+prompts pass through the same secret scrubbing as messages before they are written.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from .._recording import Recording
+from .records import now_iso
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from .sqlite import SessionStore
+
+__all__ = ["RecordingStore"]
+
+
+class RecordingStore:
+    """The recordings kept in ``store`` (a :class:`~jupychat.store.SessionStore`)."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._db = store._db
+
+    def put(self, recording: Recording, notebook: str | None = None) -> None:
+        """Keep ``recording``, replacing any earlier one with the same inputs."""
+        from .._sanitize import clean_text
+
+        body = clean_text(recording.to_json())
+        row = (
+            recording.key,
+            recording.inputs.loose_key,
+            notebook,
+            recording.source,
+            recording.cell_id,
+            now_iso(),
+            body,
+        )
+
+        def write(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT OR REPLACE INTO recordings (key, loose, notebook, source, cell_id, "
+                "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        self._db.write(write)
+
+    def get(self, key: str) -> Recording | None:
+        """The recording of these inputs, or None."""
+        rows = self._db.read(
+            lambda conn: conn.execute(
+                "SELECT body FROM recordings WHERE key = ?", (key,)
+            ).fetchall()
+        )
+        return _parse(rows[0][0]) if rows else None
+
+    def get_loose(self, loose_key: str) -> Recording | None:
+        """The latest recording of these inputs with any model, or None."""
+        sql = (
+            "SELECT body FROM recordings WHERE loose = ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        )
+        rows = self._db.read(lambda conn: conn.execute(sql, (loose_key,)).fetchall())
+        return _parse(rows[0][0]) if rows else None
+
+    def latest_for(
+        self, notebook: str | None, source: str, cell_id: str | None = None
+    ) -> Recording | None:
+        """The cell's latest recording: by its id when given, else by its source digest."""
+        column, value = ("cell_id", cell_id) if cell_id else ("source", source)
+        sql = (
+            f"SELECT body FROM recordings WHERE {column} = ? AND notebook IS ? "
+            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+        )
+        rows = self._db.read(lambda conn: conn.execute(sql, (value, notebook)).fetchall())
+        return _parse(rows[0][0]) if rows else None
+
+    def count(self) -> int:
+        return int(
+            self._db.read(lambda conn: conn.execute("SELECT count(*) FROM recordings").fetchone())[
+                0
+            ]
+        )
+
+
+def _parse(body: str) -> Recording | None:
+    try:
+        return Recording.from_json(body)
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError):
+        return None
