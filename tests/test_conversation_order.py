@@ -207,3 +207,48 @@ def test_a_bad_place_is_one_clear_error_and_changes_nothing(fake):
         chat.send("B?", place=lambda turns, old: "top")
     assert chat.history == before
     chat.send("C?")  # the session is free again
+
+
+def test_a_store_from_before_places_is_migrated_and_keeps_its_order(fake, tmp_path):
+    """A session written before m008 (no ``place``): same order, and a re-run of one of
+    its turns keeps that turn's place."""
+    from jupychat.store.migrations import MIGRATIONS, TABLE
+    from jupychat.store.records import message_row
+
+    path = tmp_path / "old.db"
+    names = [name for name, _ in MIGRATIONS]
+    places = next(i for i, name in enumerate(names) if name.endswith("_message_places"))
+    before = MIGRATIONS[:places]  # (the number may change at merge: found by name)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN")
+    conn.execute(f"CREATE TABLE {TABLE} (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+    for name, fn in before:  # the schema as an older jupychat left it
+        fn(conn)
+        conn.execute(f"INSERT INTO {TABLE} VALUES (?, 'then')", (name,))
+    conn.execute(f"PRAGMA user_version = {len(before)}")
+    conn.execute(
+        "INSERT INTO sessions (id, title, created_at, updated_at, message_count, model) "
+        "VALUES ('old', 'Old one', '2024-01-01T00:00:00+00:00', "
+        "'2024-01-01T00:00:00+00:00', 6, 'fake:order-tests')"
+    )
+    turns = [("A?", "a"), ("B?", "b"), ("C?", "c")]
+    rows = [pair for q, a in turns for pair in (("user", q), ("assistant", a))]
+    for seq, (role, text) in enumerate(rows):
+        meta = {"cell": text[0].lower()} if role == "user" else {}
+        row = message_row({"role": role, "content": text, "meta": meta, "created_at": "then"})
+        conn.execute(
+            f"INSERT INTO messages (session_pk, seq, {', '.join(row._fields)}) "
+            f"VALUES (1, ?, {', '.join('?' * len(row))})",
+            (seq, *row),
+        )
+    conn.execute("COMMIT")
+    conn.close()
+    chat = ChatSession.resume("old", store=SessionStore(path), model=fake)
+    assert prompts(chat.history) == ["A?", "B?", "C?"]
+    _ask(chat, "b", "B again?")
+    assert prompts(fake.requests[-1].messages) == ["A?", "B again?"]
+    again = ChatSession.resume("old", store=SessionStore(path), model=fake)
+    assert prompts(again.history) == ["A?", "B again?", "C?"]
+    with sqlite3.connect(path) as conn:
+        applied = [r[0] for r in conn.execute(f"SELECT name FROM {TABLE}")]
+    assert applied == names
