@@ -210,7 +210,7 @@ def test_a_bad_place_is_one_clear_error_and_changes_nothing(fake):
 
 
 def test_a_store_from_before_places_is_migrated_and_keeps_its_order(fake, tmp_path):
-    """A session written before m008 (no ``place``): same order, and a re-run of one of
+    """A session written before the places migration (no ``place``): same order, and a re-run of one of
     its turns keeps that turn's place."""
     from jupychat.store.migrations import MIGRATIONS, TABLE
     from jupychat.store.records import message_row
