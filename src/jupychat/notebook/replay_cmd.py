@@ -112,6 +112,7 @@ def _verdict(
     turn.cell_id = cell_id if isinstance(cell_id, str) else None
     turn.hit, turn.ordinal = None, ordinal
     pinned = prepared.ask.model is not None or magics.nbchat.model_override is not None
+    turn.model_pinned = pinned
     if state.find(turn.inputs, any_model=not pinned) is not None:
         return "replays"
     return f"would miss: {turn.why()}"
