@@ -513,8 +513,16 @@ def commit_replayed(prepared: Prepared, recording: Recording) -> Any:
     )
     meta = {**dict(opts.get("meta") or {}), REPLAYED: True}
     with session._exclusive():
-        replace = opts.get("replace")
-        base, replaced = session._without_turns(replace) if replace else (session.history, 0)
+        replace, place = opts.get("replace"), opts.get("place")
+        below: list[Message] = []
+        if place is not None:  # the cell's place in the notebook, as a live turn would
+            from .._turnplace import split_history
+
+            base, below, replaced = split_history(session._history, replace, place)
+        elif replace:
+            base, replaced = session._without_turns(replace)
+        else:
+            base, replaced = session.history, 0
         blocks = session._context_blocks(opts.get("context"), base)
         user = Message(role="user", content=tuple(blocks) + as_parts(prepared.content), meta=meta)
         answer = Message(
@@ -539,7 +547,7 @@ def commit_replayed(prepared: Prepared, recording: Recording) -> Any:
             latency=float(footer.get("latency", 0.0)),
             data=data,
         )
-        session._commit(messages, response, base if replaced else None)
+        session._commit(messages, response, base if (replaced or below) else None, below)
     return response
 
 
