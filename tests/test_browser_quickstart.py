@@ -59,5 +59,5 @@ def test_quickstart_run_all_with_the_embedded_model(page, tmp_path):
                 expect(outputs.first).to_contain_text(word.replace("```python", ""))
         page.evaluate("() => window.jupyterapp.shell.currentWidget.content.node.scrollTo(0, 0)")
         shot(page, "quickstart")
-        cells.filter(has_text="What is the capital of France?").first.scroll_into_view_if_needed()
-        shot(page, "quickstart-answers")
+        cells.filter(has_text="%chat history").first.scroll_into_view_if_needed()
+        shot(page, "quickstart-data")
