@@ -23,7 +23,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 __all__ = ["BLOCK_KEY", "VERSION", "Inputs", "Recording", "digest", "public_model"]
 
@@ -39,6 +39,7 @@ FOOTER_FIELDS = (
     "latency",
     "interrupted",
     "cut",
+    "window",
 )
 _USERINFO = re.compile(r"(://)[^/@\s]*@")
 
@@ -294,6 +295,7 @@ _FOOTER_TYPES: dict[str, tuple[type, ...]] = {
     "latency": (int, float),
     "interrupted": (bool,),
     "cut": (bool,),
+    "window": (dict,),  # how full the context window was: size, used, summarised
 }
 
 
@@ -309,5 +311,13 @@ def _footer(footer: Any) -> dict[str, Any]:
         wanted = _FOOTER_TYPES[name]
         if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in wanted):
             raise ValueError(f"a recording's footer field {name} has the wrong type")
-        out[name] = value
+        out[name] = _window(cast(Mapping[str, Any], value)) if name == "window" else value
     return out
+
+
+def _window(value: Mapping[str, Any]) -> dict[str, Any]:
+    """A recorded context-window note: ``size``/``used`` whole numbers, ``summarised``."""
+    size, used = value.get("size"), value.get("used")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (size, used)):
+        raise ValueError("a recording's window needs whole-number size and used")
+    return {"size": size, "used": used, **({"summarised": True} if value.get("summarised") else {})}

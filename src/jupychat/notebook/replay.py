@@ -412,14 +412,16 @@ class CellTurn:
 
     def replay(self, view: Any) -> Any:
         """Show the hit as this cell's answer and add it to the session's history."""
-        from .engine import Footer, TurnRun
+        from .engine import Footer, TurnRun, _window_note
         from .events import Finished
 
         assert self.hit is not None
         run = TurnRun(self.chat, self.prepared, view)
         run.start()
         response = commit_replayed(self.prepared, self.hit)
-        footer = Footer(**{**self.hit.footer, "note": REPLAYED})
+        recorded = {k: v for k, v in self.hit.footer.items() if k != "window"}
+        # the window note is rendered from the answer's meta, as for a live answer
+        footer = Footer(**recorded, window=_window_note(response.message), note=REPLAYED)
         run.emit(
             Finished(self.session, run.id, run.source, response, footer, False, self.prepared.cell)
         )
@@ -438,7 +440,14 @@ class CellTurn:
         else:
             if event.stopped or event.response.interrupted or event.footer.note:
                 return None
-            footer = {k: getattr(event.footer, k) for k in _FOOTER_ATTRS}
+            footer: dict[str, Any] = {k: getattr(event.footer, k) for k in _FOOTER_ATTRS}
+            window = (event.response.message.meta or {}).get("window")
+            if isinstance(window, dict) and window.get("size"):
+                footer["window"] = {
+                    "size": int(window["size"]),
+                    "used": int(window.get("used", 0)),
+                    **({"summarised": True} if window.get("summarised") else {}),
+                }
             from .._sanitize import clean_text
 
             recording = Recording(
@@ -531,7 +540,12 @@ def commit_replayed(prepared: Prepared, recording: Recording) -> Any:
             model=recording.inputs.model,  # who wrote the recorded answer
             usage=usage,
             finish_reason="length" if footer.get("cut") else "stop",
-            meta={REPLAYED: True, "latency": footer.get("latency", 0.0)},
+            meta={
+                REPLAYED: True,
+                "latency": footer.get("latency", 0.0),
+                # the footer shows how full the window was when the answer was recorded
+                **({"window": dict(footer["window"])} if footer.get("window") else {}),
+            },
         )
         messages = [clean_message(user), clean_message(answer)]
         data = None
