@@ -24,6 +24,8 @@ def hub(tmp_path_factory, pg_server):
     from pg_server import fresh_database
 
     url = fresh_database(pg_server, "hub")
+    with PostgresStore(url, user="admin") as setup:
+        setup.sessions()  # the schema, as the hub's admin would create it, before the servers
     servers = {}
     with run_jupyter(
         tmp_path_factory.mktemp("alice"),

@@ -291,3 +291,15 @@ def test_with_per_user_roles_the_database_role_is_the_caller(pg_url):
     with PostgresStore(as_ben, user=ben) as store:
         assert store.access(sid) == "reader"
         assert store.load(sid)["messages"][0]["content"][0]["text"] == "ann's private notes"
+
+
+def test_nul_characters_never_cost_a_turn(stores):
+    store = stores("alice")
+    sid = store.create(messages=[user("before")], metadata={"k": "a\x00b", "n": 1})
+    store.append_messages(sid, [user("binary \x00 output")])  # PostgreSQL text has no NUL
+    texts = [m["content"][0]["text"] for m in store.load(sid)["messages"]]
+    assert texts == ["before", "binary \ufffd output"]
+    assert [s["id"] for s in store.sessions(search="binary \x00")] == [sid]
+    assert [s["id"] for s in store.sessions(filter_metadata={"n": 1})] == [sid]
+    assert [s["id"] for s in store.sessions(filter_metadata={"k": "a\x00b"})] == [sid]
+    assert store.sessions(filter_metadata={"k": {"x": "\x00"}}) == []

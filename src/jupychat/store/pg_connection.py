@@ -4,7 +4,9 @@ Design note: :class:`PgDatabase` is the PostgreSQL twin of :class:`.connection.D
 the store's row SQL (:mod:`.tables`, :mod:`.sync`, :mod:`.checkpoints`, :mod:`.lineage`)
 runs unchanged on it, through :class:`PgConn`, a thin adapter that gives a psycopg
 connection the ``sqlite3`` calling convention those modules use (``?`` placeholders,
-``cursor.lastrowid`` after an ``INSERT``, ``LIMIT -1`` for "no limit").
+``cursor.lastrowid`` after an ``INSERT``, ``LIMIT -1`` for "no limit"). PostgreSQL
+text cannot hold the NUL character; the adapter stores it as U+FFFD rather than
+refusing the turn (SQLite keeps it as it is).
 
 The base tables live in the ``jupychat`` schema; the store SQL names them unqualified
 and so reaches them through views (see :mod:`.pg_migrations`): ``jupychat_read`` shows
@@ -113,6 +115,11 @@ class _Inserted:
         return iter(())
 
 
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: it is stored as U+FFFD (SQLite keeps it)."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
+
+
 class PgConn:
     """A psycopg connection inside a transaction, called the way ``sqlite3`` is."""
 
@@ -122,7 +129,8 @@ class PgConn:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
         text, returning = translate(sql, self.writing)
-        cursor = self.raw.execute(text, tuple(params))
+        values = tuple(_text(p) if isinstance(p, str) else p for p in params)
+        cursor = self.raw.execute(text, values)
         return _Inserted(cursor) if returning else cursor
 
 

@@ -93,7 +93,9 @@ def metadata_filter(filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
     """SQL clauses (on ``sessions s``) matching metadata key/value pairs exactly."""
     clauses: list[str] = []
     params: list[Any] = []
-    value_of = "(s.metadata::jsonb -> ?::text)"
+    # jsonb refuses the escape \u0000 (JSON text holds it): compared as U+FFFD instead
+    meta = "replace(s.metadata, '\\u0000', '\\ufffd')::jsonb"
+    value_of = f"({meta} -> ?::text)"
     for key, value in filters.items():
         if not isinstance(key, str) or '"' in key:
             raise StoreError(f"metadata filter key {key!r} must be a string without quotes")
@@ -105,17 +107,14 @@ def metadata_filter(filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
             params += [key, "true" if value else "false"]
         elif isinstance(value, (int, float)):
             clauses.append(
-                f"jsonb_typeof{value_of} = 'number' AND "
-                "(s.metadata::jsonb ->> ?::text)::numeric = ?::numeric"
+                f"jsonb_typeof{value_of} = 'number' AND ({meta} ->> ?::text)::numeric = ?::numeric"
             )
             params += [key, key, value]
         elif isinstance(value, str):
-            clauses.append(
-                f"jsonb_typeof{value_of} = 'string' AND (s.metadata::jsonb ->> ?::text) = ?::text"
-            )
+            clauses.append(f"jsonb_typeof{value_of} = 'string' AND ({meta} ->> ?::text) = ?::text")
             params += [key, key, value]
         else:
-            clauses.append(f"{value_of} = ?::jsonb")
+            clauses.append(f"{value_of} = replace(?, '\\u0000', '\\ufffd')::jsonb")
             params += [key, dumps(value, "metadata filter")]
     return clauses, params
 
