@@ -303,3 +303,50 @@ def test_nul_characters_never_cost_a_turn(stores):
     assert [s["id"] for s in store.sessions(filter_metadata={"n": 1})] == [sid]
     assert [s["id"] for s in store.sessions(filter_metadata={"k": "a\x00b"})] == [sid]
     assert store.sessions(filter_metadata={"k": {"x": "\x00"}}) == []
+
+
+def test_recordings_are_kept_per_user_and_replaced_by_key(stores):
+    """Replay's recordings (m006) on PostgreSQL: put replaces the same inputs, latest_for
+    finds a cell's newest, and one user never reads another's recorded answers."""
+    from jupychat._recording import Inputs, Recording
+    from jupychat.store.recordings import RecordingStore
+
+    alice, bob = RecordingStore(stores("alice")), RecordingStore(stores("bob"))
+    asked = Inputs(prompt="What is in df?", context={"var:df": "abc"}, model="m", options={})
+    first = Recording(inputs=asked, answer="old answer", source="s1", cell_id="c1")
+    alice.put(first, notebook="nb.ipynb")
+    alice.put(Recording(inputs=asked, answer="new answer", source="s1", cell_id="c1"), "nb.ipynb")
+    assert alice.count() == 1
+    got = alice.get(asked.key)
+    assert got is not None and got.answer == "new answer"
+    latest = alice.latest_for("nb.ipynb", "s1", "c1")
+    assert latest is not None and latest.answer == "new answer"
+    assert alice.latest_for(None, "s1") is None
+    assert bob.get(asked.key) is None and bob.count() == 0
+    bob.put(Recording(inputs=asked, answer="bob's", source="s1", cell_id="c1"), None)
+    assert alice.get(asked.key).answer == "new answer"  # same key, other owner
+    assert bob.latest_for(None, "s1").answer == "bob's"
+
+
+def test_a_placed_turn_keeps_its_place_on_postgresql(stores):
+    """Conversation order (m007 places): a re-run turn replaces the old one in place."""
+    store = stores("alice")
+    session = ChatSession("fake", store=store)
+    for q in ("first", "second", "third"):
+        get_fake().enqueue(f"answer {q}")
+        session.send(q)
+    get_fake().enqueue("answer first again")
+    session.send(
+        "first",
+        replace=lambda m: m.text == "first",
+        place=lambda turns, old: len(turns) if old is None else old,
+    )
+    stored = [m["content"][0]["text"] for m in store.load(session.id)["messages"]]
+    assert stored == [
+        "first",
+        "answer first again",
+        "second",
+        "answer second",
+        "third",
+        "answer third",
+    ]

@@ -174,6 +174,43 @@ def m005_revisions(conn: Any) -> None:
     )
 
 
+@migration
+def m006_recordings(conn: Any) -> None:
+    # As in SQLite (replay), plus an ``owner``: a recording holds an answer, so each user
+    # sees only their own (views and policies below); the key is unique per owner.
+    _run(
+        conn,
+        f"""CREATE TABLE {SCHEMA}.recordings (
+            owner text NOT NULL DEFAULT {CALLER},
+            key text NOT NULL,
+            loose text NOT NULL,
+            notebook text,
+            source text,
+            cell_id text,
+            created_at text NOT NULL,
+            body text NOT NULL,
+            PRIMARY KEY (owner, key)
+        )""",
+        f"CREATE INDEX recordings_by_loose ON {SCHEMA}.recordings (owner, loose, created_at)",
+        f"CREATE INDEX recordings_by_source ON {SCHEMA}.recordings "
+        "(owner, notebook, source, created_at)",
+        f"CREATE INDEX recordings_by_cell ON {SCHEMA}.recordings "
+        "(owner, notebook, cell_id, created_at)",
+    )
+
+
+@migration
+def m007_message_places(conn: Any) -> None:
+    # As in SQLite: a placed turn's order key between its neighbours' (see store.places).
+    _run(
+        conn,
+        f"ALTER TABLE {SCHEMA}.messages ADD COLUMN place double precision",
+        f"CREATE INDEX messages_by_place ON {SCHEMA}.messages "
+        "(session_pk, coalesce(place, seq), seq) WHERE superseded IS NULL",
+        f"CREATE INDEX messages_placed ON {SCHEMA}.messages (session_pk) WHERE place IS NOT NULL",
+    )
+
+
 # -- the access layer ------------------------------------------------------------------
 
 # The caller is looked up once per query (a scalar subquery is an InitPlan), not per row.
@@ -193,6 +230,9 @@ def _views(schema: str, rule: str, check: str) -> list[str]:
         f"CREATE VIEW {schema}.checkpoints AS "
         f"SELECT * FROM {SCHEMA}.checkpoints c WHERE c.session_pk IN "
         f"(SELECT s.pk FROM {SCHEMA}.sessions s WHERE {rule}){check}",
+        # recordings are never shared: both views show the caller's own
+        f"CREATE VIEW {schema}.recordings AS SELECT key, loose, notebook, source, cell_id, "
+        f"created_at, body FROM {SCHEMA}.recordings r WHERE r.owner = {ME}{check}",
     ]
 
 
@@ -204,6 +244,7 @@ def _policies() -> list[str]:
         "sessions": (f"owner = {ME} OR readers && (SELECT ARRAY[{CALLER}, '*'])", f"owner = {ME}"),
         "messages": (seen_session, own_session),
         "checkpoints": (seen_session, own_session),
+        "recordings": (f"owner = {ME}", f"owner = {ME}"),
     }
     for table, (read, write) in rules.items():
         name = f"{SCHEMA}.{table}"

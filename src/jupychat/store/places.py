@@ -110,7 +110,5 @@ def _renumber(conn: sqlite3.Connection, pk: int, skip: list[int]) -> None:
         f"AND id NOT IN ({marks}) {ORDER}",
         (pk, *skip),
     ).fetchall()
-    conn.executemany(
-        "UPDATE messages SET place = ? WHERE id = ?",
-        [(float(i), rid) for i, (rid,) in enumerate(ordered)],
-    )
+    for i, (rid,) in enumerate(ordered):  # row by row: both backends run it
+        conn.execute("UPDATE messages SET place = ? WHERE id = ?", (float(i), rid))

@@ -46,8 +46,10 @@ class RecordingStore:
         )
 
         def write(conn: sqlite3.Connection) -> None:
+            # replace, in SQL both backends speak (PostgreSQL has no INSERT OR REPLACE)
+            conn.execute("DELETE FROM recordings WHERE key = ?", (recording.key,))
             conn.execute(
-                "INSERT OR REPLACE INTO recordings (key, loose, notebook, source, cell_id, "
+                "INSERT INTO recordings (key, loose, notebook, source, cell_id, "
                 "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 row,
             )
@@ -66,8 +68,7 @@ class RecordingStore:
     def get_loose(self, loose_key: str) -> Recording | None:
         """The latest recording of these inputs with any model, or None."""
         sql = (
-            "SELECT body FROM recordings WHERE loose = ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            "SELECT body FROM recordings WHERE loose = ? ORDER BY created_at DESC, key DESC LIMIT 1"
         )
         rows = self._db.read(lambda conn: conn.execute(sql, (loose_key,)).fetchall())
         return _parse(rows[0][0]) if rows else None
@@ -77,11 +78,13 @@ class RecordingStore:
     ) -> Recording | None:
         """The cell's latest recording: by its id when given, else by its source digest."""
         column, value = ("cell_id", cell_id) if cell_id else ("source", source)
+        where = "notebook IS NULL" if notebook is None else "notebook = ?"
+        params = (value,) if notebook is None else (value, notebook)
         sql = (
-            f"SELECT body FROM recordings WHERE {column} = ? AND notebook IS ? "
-            "ORDER BY created_at DESC, rowid DESC LIMIT 1"
+            f"SELECT body FROM recordings WHERE {column} = ? AND {where} "
+            "ORDER BY created_at DESC, key DESC LIMIT 1"
         )
-        rows = self._db.read(lambda conn: conn.execute(sql, (value, notebook)).fetchall())
+        rows = self._db.read(lambda conn: conn.execute(sql, params).fetchall())
         return _parse(rows[0][0]) if rows else None
 
     def count(self) -> int:
