@@ -110,7 +110,7 @@ class PandasAdapter(FrameAdapter):
         memo: dict[str, Any],
         sample_size: int,
         seed: int,
-        exact_cells: int = 2_000_000,
+        exact_cells: int = 1_000_000,
     ) -> None:
         super().__init__(memo)
         self.obj = obj
