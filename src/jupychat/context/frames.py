@@ -359,13 +359,14 @@ class PandasAdapter(FrameAdapter):
             info.shape_stats = [x for x in info.shape_stats if not x.endswith(" distinct")]
         elif not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
             info.top = top_text(pairs[:k], n_sample, sampled, more=d - k, k=k)
-        elif pairs[0][1] >= max(2, (0.05 if high else 0) * n_sample) and (
+        elif pairs[0][1] >= max(2, (0.05 if high else 0.005 if sampled else 0) * n_sample) and (
             len(pairs) < 2 or pairs[0][1] > pairs[1][1]  # a tie names no mode
         ):
             # a dominant value in a high-cardinality column, or the most common of many
             big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3] or pairs[:1]
             info.top = top_text(big, n_sample, sampled, more=d - len(big))
-        elif pairs[0][1] >= 2 and not high:  # the most common values are tied
+        elif not high and not sampled and len(pairs) > 1 and pairs[0][1] == pairs[1][1] >= 2:
+            # the most common values are tied
             tied = sum(1 for _, c in pairs if c == pairs[0][1])
             mark = "≈" if sampled else " "
             info.top = (
