@@ -12,7 +12,9 @@ richest to leanest until one fits the token budget:
 3. without top values/levels (columns the prompt names keep them);
 4. ``column | dtype | nulls`` only (named columns keep full detail);
 5. named columns lose top values too; 6. everything compact;
-7. as many compact rows as fit, then ``… N more columns: a, b, … (ask with describe_column)``.
+7. runs of columns with one name pattern and dtype on one row each (every column
+   accounted for, see :mod:`._layout`);
+8. as many compact rows as fit, then ``… N more columns (float64 ×700, …): a, b, …``.
 
 Frames wider than ``settings.wide_columns`` start at plan 4, so a 10,000-column frame
 costs only the null counts of the rows that are shown.
