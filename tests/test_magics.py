@@ -402,7 +402,8 @@ def test_failed_rerun_keeps_the_earlier_turn(shell, fake):
 def test_privacy_settings_through_config(shell, fake, monkeypatch):
     pd = pytest.importorskip("pandas")
     shell.user_ns["df"] = pd.DataFrame(
-        {"revenue": [1.5, 2.5, 3.5] * 20, "internal_code": list("xyz") * 20}
+        # a free-text column: example rows show text that is not listed in full
+        {"revenue": [1.5, 2.5, 3.5] * 20, "internal_code": [f"c-{i}" for i in range(60)]}
     )
     _, out = run(shell, "%chat context df")
     assert "internal_code" in out.stdout and "Random example rows" in out.stdout

@@ -12,10 +12,13 @@ fixed-size chunks so they never copy the column.
 
 from __future__ import annotations
 
+import ctypes
 import re
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ._lazy import LazyModule
+from .summary import ColumnInfo
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,11 +30,16 @@ else:
 __all__ = [
     "ISO_LIKE",
     "count_values",
+    "drop_listed",
     "exact_int_counts",
     "int_quantiles",
     "integer_valued",
+    "min_max_mean",
     "sorted_quantiles",
     "strictly_increasing",
+    "string_nulls",
+    "valid_int_values",
+    "whole_floats",
 ]
 
 # ISO 8601-like dates/times as text: these sort chronologically as strings.
@@ -126,3 +134,107 @@ def strictly_increasing(arr: Any) -> bool:
         if not bool((part[1:] > part[:-1]).all()):
             return False
     return True
+
+
+def string_nulls(s: pd.Series) -> int | None:
+    """Exact nulls of a python-storage string column without touching every string.
+
+    pandas keeps one canonical missing value (``dtype.na_value``) in these arrays, so we
+    count the stored pointers equal to it (CPython: ``id`` is the address) instead of
+    dereferencing a million scattered objects (~1 ms instead of ~20 ms per million).
+    Returns None to fall back to ``isna()`` when the layout is not that one, or when a
+    check on the first 4,096 values disagrees with ``isna()``.
+    """
+    dtype = s.dtype
+    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "python":
+        return None
+    if sys.implementation.name != "cpython" or np.dtype(np.intp).itemsize != 8:
+        return None
+    raw = getattr(s.array, "_ndarray", None)
+    if not isinstance(raw, np.ndarray) or raw.dtype != object or raw.ndim != 1:
+        return None
+    if not raw.flags.c_contiguous or len(raw) == 0:
+        return None
+    na = dtype.na_value
+    buffer = (ctypes.c_uint64 * len(raw)).from_address(raw.ctypes.data)
+    pointers = np.frombuffer(memoryview(buffer), dtype=np.uint64)
+    head = min(len(raw), 4096)
+    if int((pointers[:head] == id(na)).sum()) != int(s.iloc[:head].isna().sum()):
+        return None
+    count = int((pointers == id(na)).sum())
+    del pointers, buffer
+    return count
+
+
+def min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:
+    """Exact min, max and mean, skipping missing values, without copying the column."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        arr = s.to_numpy()
+        if not len(arr):
+            return None, None, float("nan")
+        if dtype.kind == "f":
+            mn, mx = np.fmin.reduce(arr), np.fmax.reduce(arr)
+            if np.isnan(mn):
+                return None, None, float("nan")
+            return mn, mx, float(s.mean())
+        return arr.min(), arr.max(), float(arr.mean(dtype=np.float64))
+    array = s.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if (
+        isinstance(data, np.ndarray)
+        and isinstance(mask, np.ndarray)
+        and data.shape == mask.shape
+        and data.dtype.kind in "iuf"
+    ):
+        # one column's valid values: a transient, bounded copy
+        values = data if not mask.any() else data[~mask]
+        if not len(values):
+            return None, None, float("nan")
+        if values.dtype.kind == "f":
+            return np.fmin.reduce(values), np.fmax.reduce(values), float(np.nanmean(values))
+        return values.min(), values.max(), float(values.mean(dtype=np.float64))
+    return s.min(), s.max(), float(s.mean())
+
+
+def valid_int_values(s: pd.Series) -> np.ndarray | None:
+    """The non-null values of an integer column as a numpy array (no copy when possible)."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        return s.to_numpy() if dtype.kind in "iu" else None
+    array = s.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind in "iu":
+        return data if not mask.any() else data[~mask]
+    try:
+        return s.dropna().to_numpy(dtype="int64")
+    except Exception:
+        return None
+
+
+def drop_listed(info: ColumnInfo) -> None:
+    """Every value is listed with its share: quartiles and 'integer-valued' add nothing."""
+    if info.top and "…" not in info.top:
+        info.value_stats = [x for x in info.value_stats if not x.startswith(("p25", "p75"))]
+        info.flags = [f for f in info.flags if f != "integer-valued"]
+
+
+def whole_floats(s: pd.Series, sample: pd.Series) -> bool:
+    """Whether every value of a float column is a whole number (sample first, then all)."""
+    arr = _float_array(s)
+    if arr is None:
+        return False
+    head = _float_array(sample)
+    return (head is None or integer_valued(head)) and integer_valued(arr)
+
+
+def _float_array(s: pd.Series) -> np.ndarray | None:
+    """A float column's values as a numpy array (NaN for missing) without a copy if numpy."""
+    dtype = s.dtype
+    if isinstance(dtype, np.dtype):
+        return s.to_numpy() if dtype.kind == "f" else None
+    array = s.array
+    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
+    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind == "f":
+        return data if not mask.any() else data[~mask]
+    return None

@@ -15,8 +15,6 @@ datetimes from strings.
 
 from __future__ import annotations
 
-import ctypes
-import sys
 import warnings
 from collections import Counter
 from collections.abc import Sequence
@@ -40,11 +38,15 @@ from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
 from ._frame_stats import (
     ISO_LIKE,
     count_values,
+    drop_listed,
     exact_int_counts,
     int_quantiles,
-    integer_valued,
+    min_max_mean,
     sorted_quantiles,
     strictly_increasing,
+    string_nulls,
+    valid_int_values,
+    whole_floats,
 )
 from .pii_values import personal_values
 from .summary import (
@@ -110,7 +112,7 @@ class PandasAdapter(FrameAdapter):
         memo: dict[str, Any],
         sample_size: int,
         seed: int,
-        exact_cells: int = 2_000_000,
+        exact_cells: int = 1_000_000,
     ) -> None:
         super().__init__(memo)
         self.obj = obj
@@ -276,7 +278,7 @@ class PandasAdapter(FrameAdapter):
             return 0
         if isinstance(dtype, pd.CategoricalDtype):
             return int((s.cat.codes.to_numpy() == -1).sum())
-        fast = _string_nulls(s)
+        fast = string_nulls(s)
         if fast is not None:
             return fast
         return int(s.isna().sum())
@@ -359,13 +361,14 @@ class PandasAdapter(FrameAdapter):
             info.shape_stats = [x for x in info.shape_stats if not x.endswith(" distinct")]
         elif not high and show_top(d, [c for _, c in pairs[:1]], n_sample):
             info.top = top_text(pairs[:k], n_sample, sampled, more=d - k, k=k)
-        elif pairs[0][1] >= max(2, (0.05 if high else 0) * n_sample) and (
+        elif pairs[0][1] >= max(2, (0.05 if high else 0.005 if sampled else 0) * n_sample) and (
             len(pairs) < 2 or pairs[0][1] > pairs[1][1]  # a tie names no mode
         ):
             # a dominant value in a high-cardinality column, or the most common of many
             big = [(v, c) for v, c in pairs if c >= max(2, 0.01 * n_sample)][:3] or pairs[:1]
             info.top = top_text(big, n_sample, sampled, more=d - len(big))
-        elif pairs[0][1] >= 2 and not high:  # the most common values are tied
+        elif not high and not sampled and len(pairs) > 1 and pairs[0][1] == pairs[1][1] >= 2:
+            # the most common values are tied
             tied = sum(1 for _, c in pairs if c == pairs[0][1])
             mark = "≈" if sampled else " "
             info.top = (
@@ -377,14 +380,14 @@ class PandasAdapter(FrameAdapter):
     def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         dtype = s.dtype
         is_int = ptypes.is_integer_dtype(dtype)
-        mn, mx, mean = _min_max_mean(s)
+        mn, mx, mean = min_max_mean(s)
         if mn is None:
             return
         if mn == mx:
             info.value_stats = [f"constant {fmt_num(mn, sep=not is_int)}"]
             return
 
-        whole = is_int or _whole_floats(s, self.sample_of(s))
+        whole = is_int or whole_floats(s, self.sample_of(s))
 
         def fmt(x: Any) -> str:  # no separators: "2,013" misleads and costs tokens
             return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
@@ -392,7 +395,7 @@ class PandasAdapter(FrameAdapter):
         def fmt_mean(x: Any) -> str:
             return fmt_num(x, sep=False)
 
-        full = _valid_values(s) if is_int else None
+        full = valid_int_values(s) if is_int else None
         increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
         if increasing and full is not None:  # a key: every value distinct, already sorted
             q = sorted_quantiles(full, (0.25, 0.5, 0.75))
@@ -421,7 +424,7 @@ class PandasAdapter(FrameAdapter):
                 top=len(present) <= 8,
                 exact=True,
             )
-            _drop_listed(info)
+            drop_listed(info)
             return
         sample = self.sample_of(s)
         vals = sample.to_numpy(dtype="float64", na_value=np.nan)
@@ -458,7 +461,7 @@ class PandasAdapter(FrameAdapter):
         if whole and not is_int:
             info.flags.append("integer-valued")
         if not self.sampled:
-            _drop_listed(info)
+            drop_listed(info)
 
     def _categorical(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         categories = s.cat.categories
@@ -615,110 +618,6 @@ class PandasAdapter(FrameAdapter):
             positions = np.sort(pool[pick])
         columns = [self.col(i).take(positions).tolist() for i in cols]
         return [list(row) for row in zip(*columns, strict=False)]
-
-
-def _string_nulls(s: pd.Series) -> int | None:
-    """Exact nulls of a python-storage string column without touching every string.
-
-    pandas keeps one canonical missing value (``dtype.na_value``) in these arrays, so we
-    count the stored pointers equal to it (CPython: ``id`` is the address) instead of
-    dereferencing a million scattered objects (~1 ms instead of ~20 ms per million).
-    Returns None to fall back to ``isna()`` when the layout is not that one, or when a
-    check on the first 4,096 values disagrees with ``isna()``.
-    """
-    dtype = s.dtype
-    if not isinstance(dtype, pd.StringDtype) or dtype.storage != "python":
-        return None
-    if sys.implementation.name != "cpython" or np.dtype(np.intp).itemsize != 8:
-        return None
-    raw = getattr(s.array, "_ndarray", None)
-    if not isinstance(raw, np.ndarray) or raw.dtype != object or raw.ndim != 1:
-        return None
-    if not raw.flags.c_contiguous or len(raw) == 0:
-        return None
-    na = dtype.na_value
-    buffer = (ctypes.c_uint64 * len(raw)).from_address(raw.ctypes.data)
-    pointers = np.frombuffer(memoryview(buffer), dtype=np.uint64)
-    head = min(len(raw), 4096)
-    if int((pointers[:head] == id(na)).sum()) != int(s.iloc[:head].isna().sum()):
-        return None
-    count = int((pointers == id(na)).sum())
-    del pointers, buffer
-    return count
-
-
-def _min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:
-    """Exact min, max and mean, skipping missing values, without copying the column."""
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype):
-        arr = s.to_numpy()
-        if not len(arr):
-            return None, None, float("nan")
-        if dtype.kind == "f":
-            mn, mx = np.fmin.reduce(arr), np.fmax.reduce(arr)
-            if np.isnan(mn):
-                return None, None, float("nan")
-            return mn, mx, float(s.mean())
-        return arr.min(), arr.max(), float(arr.mean(dtype=np.float64))
-    array = s.array
-    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
-    if (
-        isinstance(data, np.ndarray)
-        and isinstance(mask, np.ndarray)
-        and data.shape == mask.shape
-        and data.dtype.kind in "iuf"
-    ):
-        # one column's valid values: a transient, bounded copy
-        values = data if not mask.any() else data[~mask]
-        if not len(values):
-            return None, None, float("nan")
-        if values.dtype.kind == "f":
-            return np.fmin.reduce(values), np.fmax.reduce(values), float(np.nanmean(values))
-        return values.min(), values.max(), float(values.mean(dtype=np.float64))
-    return s.min(), s.max(), float(s.mean())
-
-
-def _valid_values(s: pd.Series) -> np.ndarray | None:
-    """The non-null values of an integer column as a numpy array (no copy when possible)."""
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype):
-        return s.to_numpy() if dtype.kind in "iu" else None
-    array = s.array
-    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
-    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind in "iu":
-        return data if not mask.any() else data[~mask]
-    try:
-        return s.dropna().to_numpy(dtype="int64")
-    except Exception:
-        return None
-
-
-def _drop_listed(info: ColumnInfo) -> None:
-    """Every value is listed with its share: quartiles and 'integer-valued' add nothing."""
-    if info.top and "…" not in info.top:
-        info.value_stats = [x for x in info.value_stats if not x.startswith(("p25", "p75"))]
-        info.flags = [f for f in info.flags if f != "integer-valued"]
-
-
-def _whole_floats(s: pd.Series, sample: pd.Series) -> bool:
-    """Whether every value of a float column is a whole number (sample first, then all)."""
-    arr = _float_array(s)
-    if arr is None:
-        return False
-    head = _float_array(sample)
-    return (head is None or integer_valued(head)) and integer_valued(arr)
-
-
-def _float_array(s: pd.Series) -> np.ndarray | None:
-    """A float column's values as a numpy array (NaN for missing) without a copy if numpy."""
-    dtype = s.dtype
-    if isinstance(dtype, np.dtype):
-        return s.to_numpy() if dtype.kind == "f" else None
-    array = s.array
-    data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
-    if isinstance(data, np.ndarray) and isinstance(mask, np.ndarray) and data.dtype.kind == "f":
-        return data if not mask.any() else data[~mask]
-    return None
 
 
 def _index_lines(index: Any, what: str) -> list[str]:

@@ -115,7 +115,7 @@ class ContextSettings:
     private_columns: tuple[str, ...] = ()
     public_columns: tuple[str, ...] = ()
     sample_size: int = 20_000
-    exact_cells: int = 2_000_000
+    exact_cells: int = 1_000_000
     sample_rows: int = 3
     seed: int = 0
     var_budget: int = 1_500

@@ -12,7 +12,9 @@ richest to leanest until one fits the token budget:
 3. without top values/levels (columns the prompt names keep them);
 4. ``column | dtype | nulls`` only (named columns keep full detail);
 5. named columns lose top values too; 6. everything compact;
-7. as many compact rows as fit, then ``… N more columns: a, b, … (ask with describe_column)``.
+7. runs of columns with one name pattern and dtype on one row each (every column
+   accounted for, see :mod:`._layout`);
+8. as many compact rows as fit, then ``… N more columns (float64 ×700, …): a, b, …``.
 
 Frames wider than ``settings.wide_columns`` start at plan 4, so a 10,000-column frame
 costs only the null counts of the rows that are shown.
@@ -20,12 +22,12 @@ costs only the null counts of the rows that are shown.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short
+from ._layout import LEVELS, NUM_KEYS, column_groups, dtype_counts, dtype_kind, numeric_cells
 from .budget import cap_text, chars_for_tokens, estimate_tokens
 from .privacy import WITHHELD, column_excluded, column_private, column_public, name_tokens
 from .settings import ContextSettings
@@ -241,46 +243,6 @@ def top_text(
 # ---------------------------------------------------------------------------------------
 # rendering
 
-_TRAILING_DIGITS = re.compile(r"\d+$")
-_LEVELS = re.compile(r"^category\[(\d+)")
-
-
-def _dtype_kind(dtype: str) -> str:
-    return "category" if dtype.startswith("category") else dtype
-
-
-def column_groups(
-    labels: Sequence[str], dtypes: Sequence[str], cols: Sequence[int]
-) -> list[list[int]]:
-    """Runs of neighbouring columns that share a name pattern and a dtype.
-
-    The pattern is the label without its trailing digits (``m_000`` … ``m_699`` →
-    ``m_``); a label without trailing digits forms its own group.
-    """
-    groups: list[list[int]] = []
-    last: tuple[str, str] | None = None
-    for i in cols:
-        label = labels[i]
-        prefix = _TRAILING_DIGITS.sub("", label)
-        key = (prefix, _dtype_kind(dtypes[i])) if prefix != label else None
-        if key is not None and key == last and groups:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-        last = key
-    return groups
-
-
-def dtype_counts(dtypes: Sequence[str], cols: Sequence[int], k: int = 6) -> str:
-    """``float64 ×700, category ×30, …`` for the given columns."""
-    counts: dict[str, int] = {}
-    for i in cols:
-        kind = _dtype_kind(dtypes[i])
-        counts[kind] = counts.get(kind, 0) + 1
-    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
-    text = ", ".join(f"{md_escape(short(t, 30))} ×{fmt_int(c)}" for t, c in ranked[:k])
-    return text + (", …" if len(ranked) > k else "")
-
 
 def _nulls_text(nulls: int | None, n_rows: int) -> str:
     if nulls is None:
@@ -291,21 +253,6 @@ def _nulls_text(nulls: int | None, n_rows: int) -> str:
         return fmt_int(nulls)
     text = f"{fmt_int(nulls)} ({fmt_pct(nulls, n_rows)})"
     return text + " all null" if nulls == n_rows else text
-
-
-NUM_KEYS = ("min", "p25", "p50", "p75", "max", "mean")
-_NUM_STAT = re.compile(r"^(min|p25|p50|p75|max|mean)( |≈)(\S+)$")
-
-
-def _numeric_cells(info: ColumnInfo) -> dict[str, str] | None:
-    """``{"min": "1", "p25": "≈10.4", …}`` when the value statistics are the numeric kind."""
-    cells: dict[str, str] = {}
-    for stat in info.value_stats:
-        m = _NUM_STAT.match(stat)
-        if m is None:
-            return None
-        cells[m.group(1)] = (m.group(2).strip()) + md_escape(m.group(3))
-    return cells if {"min", "max", "mean"} <= set(cells) else None
 
 
 def _summary_text(info: ColumnInfo, level: int, private: bool, values: str) -> str:
@@ -422,7 +369,7 @@ class _Renderer:
         (the labels ``min``, ``p25`` … are written once), then the other columns."""
         numeric: dict[int, dict[str, str]] = {}
         for i in cols:
-            cells = None if self.is_private(i) else _numeric_cells(self.a.column(i))
+            cells = None if self.is_private(i) else numeric_cells(self.a.column(i))
             if cells is not None:
                 numeric[i] = cells
         lines: list[str] = []
@@ -523,7 +470,7 @@ class _Renderer:
             )
             # numbers, dates and bools are summed up by their statistics; text shows its
             # format only in examples (ids, names, codes, free text)
-            if listed or _numeric_cells(info) is not None or not info.shape_stats:
+            if listed or numeric_cells(info) is not None or not info.shape_stats:
                 continue
             if info.dtype.startswith(("bool", "boolean", "datetime", "category", "timedelta")):
                 continue
@@ -542,9 +489,9 @@ class _Renderer:
             return self.compact_row(group[0])
         a = self.a
         first, last = short(a.labels[group[0]], 30), short(a.labels[group[-1]], 30)
-        kind = _dtype_kind(a.dtypes[group[0]])
+        kind = dtype_kind(a.dtypes[group[0]])
         dtype = f"{kind} ×{fmt_int(len(group))}"
-        levels = [int(m.group(1)) for i in group if (m := _LEVELS.match(a.dtypes[i]))]
+        levels = [int(m.group(1)) for i in group if (m := LEVELS.match(a.dtypes[i]))]
         if levels:
             lo, hi = min(levels), max(levels)
             dtype += f", {lo}–{hi} levels" if lo != hi else f", {lo} levels"
