@@ -36,7 +36,7 @@ from .settings import ContextSettings, Values
 
 __all__ = ["describe", "is_tabular"]
 
-_LAZY_ROOTS = ("pandas", "numpy", "polars")
+_LAZY_ROOTS = ("pandas", "numpy", "polars", "pyspark", "dask", "duckdb", "_duckdb", "ibis")
 _registered_roots: set[str] = set()
 ELEMENT_SCAN = 1_000
 
@@ -85,6 +85,10 @@ def _register_lazy(root: str) -> None:
         _dispatch.register(pl.DataFrame, describe_polars)
         _dispatch.register(pl.Series, describe_polars)
         _dispatch.register(pl.LazyFrame, describe_polars_lazy)
+    else:
+        from .engines import register_engine
+
+        register_engine(root, _dispatch.register)
 
 
 def is_tabular(obj: Any) -> bool:
