@@ -21,7 +21,13 @@ from collections.abc import Hashable, Sequence
 from typing import Any
 
 from ._fmt import short
-from .engine_frames import ColStats, Distinct, EngineBackend, EngineResult, describe_engine
+from .engine_frames import (
+    Distinct,
+    EngineBackend,
+    EngineResult,
+    describe_engine,
+    stats_from_values,
+)
 from .request import Request
 
 __all__ = ["DuckDBBackend", "describe_duckdb", "duckdb_kind", "quote"]
@@ -130,7 +136,7 @@ class DuckDBBackend(EngineBackend):
         for i, exact, approx in layout:
             values, a = a[: len(exact)], a[len(exact) :]
             est, b = b[: len(approx)], b[len(approx) :]
-            result.columns[i] = stats_from_row(self.kinds[i], n, values, est)
+            result.columns[i] = stats_from_values(self.kinds[i], n, values, est)
         result.received_bytes = self.received
         return result
 
@@ -160,28 +166,6 @@ class DuckDBBackend(EngineBackend):
         sample = f"reservoir({int(k)} ROWS) REPEATABLE ({int(seed) + 1})"
         sql = f"SELECT {names} FROM {VIEW} USING SAMPLE {sample}"
         return [list(r) for r in self.fetch(sql)]
-
-
-def stats_from_row(kind: str, n: int, values: Sequence[Any], est: Sequence[Any]) -> ColStats:
-    """A :class:`ColStats` from the values of :func:`numeric_stats_sql` and the estimates."""
-    vals = list(values)
-    stats = ColStats(kind)
-    count = int(vals.pop(0) or 0)
-    stats.nulls = n - count
-    if kind in ("int", "num", "time"):
-        stats.min, stats.max = vals.pop(0), vals.pop(0)
-    if kind in ("int", "num"):
-        mean = vals.pop(0)
-        stats.mean = float(mean) if mean is not None else None
-    if kind == "bool":
-        stats.true = int(vals.pop(0) or 0)
-    if kind == "str":
-        stats.len_min, stats.len_max = vals.pop(0), vals.pop(0)
-    if est and kind in ("int", "num") and est[0] is not None:
-        stats.quantiles = list(est[0])
-    elif est and kind == "time" and est[0] is not None:
-        stats.quantiles = [None, est[0], None]
-    return stats
 
 
 def distinct_from_rows(rows: Sequence[Sequence[Any]]) -> dict[int, Distinct]:

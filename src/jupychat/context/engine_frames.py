@@ -57,6 +57,7 @@ __all__ = [
     "EngineTimeout",
     "describe_engine",
     "run_bounded",
+    "stats_from_values",
 ]
 
 KINDS = ("int", "num", "bool", "str", "time", "other")
@@ -137,6 +138,7 @@ class EngineBackend:
 
     engine = "engine"
     kind = "table"
+    one_query = False  # the first pass also computes what the later passes return
     labels: list[str]
     dtypes: list[str]
     kinds: list[str]
@@ -144,6 +146,9 @@ class EngineBackend:
     def identity(self) -> Hashable | None:
         """The engine's own key for this data (None: do not cache)."""
         return None
+
+    def prepare(self, hide: set[int], rows: int) -> None:
+        """Before the first pass: columns whose values must not come back, rows wanted."""
 
     def title_bits(self) -> list[str]:
         return []
@@ -197,7 +202,7 @@ def run_bounded(backend: EngineBackend, fn: Callable[[], Any], seconds: float) -
             backend.cancel(token)
         except Exception:
             pass
-        finished.wait(2.0)  # let the engine unwind; a stuck query is left to its thread
+        finished.wait(1.0)  # let the engine unwind; a stuck query is left to its thread
         raise EngineTimeout(token)
     if "error" in box:
         raise box["error"]
@@ -224,6 +229,9 @@ def compute(
     private = {
         i for i in cols if req.private or column_private(req.name, backend.labels[i], settings)
     }
+    wants_values = settings.values == "full"
+    rows = settings.sample_rows if wants_values else 0
+    backend.prepare(private if wants_values else set(cols), rows)
     try:
         result = run_bounded(
             backend,
@@ -234,7 +242,6 @@ def compute(
     except EngineTimeout:
         result = EngineResult(left_out=["aggregate"])
     result.queries += 1
-    wants_values = settings.values == "full"
     passes: list[tuple[str, Callable[[], Any]]] = []
     counted = [i for i in cols if backend.kinds[i] != "bool"]
     if "aggregate" in result.done and counted and (result.n_rows or 0) > 0:
@@ -252,9 +259,9 @@ def compute(
             value = run_bounded(backend, fn, remaining())
         except EngineTimeout:
             result.left_out.append(name)
-            result.queries += 1
+            result.queries += 0 if backend.one_query else 1
             continue
-        result.queries += 1
+        result.queries += 0 if backend.one_query else 1
         result.done.append(name)
         if name == "distinct":
             for i, counts in value.items():
@@ -394,6 +401,31 @@ def column_info(
     worth = bool(stats.top) and show_top(stats.d, [stats.top[0][1]], stats.top_denom)
     if worth and not high and not numeric_many and stats.kind != "time":
         info.top = top_text(stats.top, stats.top_denom, sampled, more=stats.d - len(stats.top))
+
+
+def stats_from_values(
+    kind: str, n: int, values: Sequence[Any], est: Sequence[Any] = ()
+) -> ColStats:
+    """A :class:`ColStats` from pass-1 values in the order ``count, [min, max], [avg],
+    [true count], [min len, max len]`` (by kind), and sample quantile estimates."""
+    vals = list(values)
+    stats = ColStats(kind)
+    count = int(vals.pop(0) or 0)
+    stats.nulls = n - count
+    if kind in ("int", "num", "time"):
+        stats.min, stats.max = vals.pop(0), vals.pop(0)
+    if kind in ("int", "num"):
+        mean = vals.pop(0)
+        stats.mean = float(mean) if mean is not None else None
+    if kind == "bool":
+        stats.true = int(vals.pop(0) or 0)
+    if kind == "str":
+        stats.len_min, stats.len_max = vals.pop(0), vals.pop(0)
+    if est and kind in ("int", "num") and est[0] is not None:
+        stats.quantiles = list(est[0])
+    elif est and kind == "time" and est[0] is not None:
+        stats.quantiles = [None, est[0], None]
+    return stats
 
 
 def _t(value: Any) -> str:
