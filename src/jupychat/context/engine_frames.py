@@ -362,6 +362,8 @@ def column_info(
             values.append(f"min {fmt_num(stats.min)}")
         if stats.quantiles and None not in stats.quantiles:
             values += quantile_stats(stats.quantiles, sampled)
+        elif stats.quantiles and stats.quantiles[1] is not None:  # a median only
+            values.append(f"p50≈{fmt_num(stats.quantiles[1])}")
         if stats.max is not None:
             values.append(f"max {fmt_num(stats.max)}")
         if stats.mean is not None:

@@ -64,7 +64,7 @@ class SparkBackend(EngineBackend):
     engine = "Spark"
 
     def __init__(self, df: Any) -> None:
-        from pyspark.sql import functions as F  # noqa: N812
+        from pyspark.sql import functions as F
 
         self.F = F
         self.df = df
@@ -118,7 +118,7 @@ class SparkBackend(EngineBackend):
 
     # -- passes ----------------------------------------------------------------------------
     def aggregate(self, cols: Sequence[int], sample_size: int, seed: int) -> EngineResult:
-        F = self.F  # noqa: N806
+        F = self.F
         exprs = [F.count(F.lit(1))]
         layout: list[tuple[int, int]] = []
         for i in cols:
@@ -154,7 +154,7 @@ class SparkBackend(EngineBackend):
     ) -> dict[int, Distinct]:
         from pyspark.sql import Window
 
-        F = self.F  # noqa: N806
+        F = self.F
         sample = self._sample(result, seed, max(1, result.sample_n))
         pairs = [
             F.struct(
