@@ -185,12 +185,13 @@ class DaskBackend(EngineBackend):
 
     def cancel(self, token: str) -> None:
         self._stop.set()
-        future = self._future
-        if future is not None:
-            try:
-                future.cancel()
-            except Exception:
-                pass
+        futures = self._future
+        if futures is not None:
+            for future in futures:
+                try:
+                    future.cancel()
+                except Exception:
+                    pass
 
     def _graph(self, cols: Sequence[int], sample_size: int, seed: int) -> Any:
         import dask
@@ -210,6 +211,11 @@ class DaskBackend(EngineBackend):
         return dask.delayed(_finish, pure=True)(level[0], kinds, hide, self.rows_wanted)
 
     def _compute(self, graph: Any) -> Any:
+        """Compute one collection (or a list of them, together) so ``cancel`` can stop it."""
+        import dask
+
+        many = isinstance(graph, list)
+        items = graph if many else [graph]
         try:
             from distributed import default_client
 
@@ -217,10 +223,12 @@ class DaskBackend(EngineBackend):
         except Exception:
             client = None
         if client is not None:
-            self._future = client.compute(graph)
+            futures = client.compute(items)
+            self._future = futures
             if self._stop.is_set():
-                self._future.cancel()
-            return self._future.result()
+                client.cancel(futures)
+            out = client.gather(futures)
+            return list(out) if many else out[0]
         from dask.callbacks import Callback
 
         stop = self._stop
@@ -230,7 +238,8 @@ class DaskBackend(EngineBackend):
                 raise _Cancelled("cancelled: over the time budget")
 
         with Callback(pretask=pretask):
-            return graph.compute(scheduler="threads")
+            out = dask.compute(*items, scheduler="threads")
+        return list(out) if many else out[0]
 
     def aggregate(self, cols: Sequence[int], sample_size: int, seed: int) -> EngineResult:
         out = self._compute(self._graph(cols, sample_size, seed))

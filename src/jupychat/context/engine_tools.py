@@ -108,8 +108,6 @@ def _column_query(b: Any, i: int, top_k: int) -> dict[str, Any]:
         top = b.collect(counted.orderBy(F.desc("count"), "v").limit(int(top_k)))
         return _pack(row, numeric, kind, [(r[0], r[1]) for r in top])
     if "Dask" in name:
-        import dask
-
         s = b.df[b.df.columns[i]]
         parts = [s.size, s.count(), s.nunique()]
         if numeric:
@@ -117,7 +115,7 @@ def _column_query(b: Any, i: int, top_k: int) -> dict[str, Any]:
         elif kind == "time":
             parts += [s.min(), s.max()]
         parts.append(s.dropna().astype(str).value_counts().nlargest(int(top_k)))
-        out = list(b._compute(dask.delayed(list)(parts)))
+        out = b._compute(parts)
         vc = out.pop()
         if numeric:
             out[-1] = list(out[-1])
@@ -220,12 +218,8 @@ def _counts_query(b: Any, idx: Sequence[int], top_k: int) -> tuple[list[Any], in
         groups, total = b.collect(grouped.agg(F.count(F.lit(1)), F.sum("count")))[0]
         return [(tuple(r[:-1]), r[-1]) for r in rows], int(groups), int(total or 0)
     if "Dask" in name:
-        import dask
-
         sizes = b.df.groupby(names, dropna=False).size()
-        out = b._compute(
-            dask.delayed(list)([sizes.nlargest(int(top_k)), sizes.size, b.df.shape[0]])
-        )
+        out = b._compute([sizes.nlargest(int(top_k)), sizes.size, b.df.shape[0]])
         top, groups, total = out
         pairs = [(k if isinstance(k, tuple) else (k,), int(v)) for k, v in top.items()]
         return pairs, int(groups), int(total)

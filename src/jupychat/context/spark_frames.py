@@ -14,9 +14,9 @@ with ``toPandas()`` or written:
    running sum over the grouped values, ordered) come back;
 3. a few example rows: ``sample(...).limit(k)``.
 
-Every job runs under a job tag (``SparkSession.addTag``, with ``setJobGroup`` as the
-fallback on old classic sessions); over budget, ``interruptTag`` (``cancelJobGroup``)
-cancels it in Spark. The cache key is the plan's ``semanticHash()`` and the schema.
+Every job runs under a job tag: ``SparkContext.addJobTag`` on a classic session
+(``setJobGroup`` before Spark 3.5), ``SparkSession.addTag`` on Spark Connect; over budget,
+``cancelJobsWithTag`` (``cancelJobGroup``) or ``interruptTag`` cancels it in Spark. The cache key is the plan's ``semanticHash()`` and the schema.
 """
 
 from __future__ import annotations
@@ -85,16 +85,21 @@ class SparkBackend(EngineBackend):
     # -- job control -----------------------------------------------------------------------
     def run(self, token: str, fn: Callable[[], Any]) -> Any:
         session = self.session
-        if hasattr(session, "addTag"):
+        if self.connect:  # Spark Connect: operation tags on the session
             session.addTag(token)
             try:
                 return fn()
             finally:
-                try:
-                    session.removeTag(token)
-                except Exception:
-                    pass
+                session.removeTag(token)
+        # classic: the session's tags do not reach the scheduler (measured on 4.x: an
+        # interruptTag left the job running); the SparkContext's job tags do
         sc = session.sparkContext
+        if hasattr(sc, "addJobTag"):
+            sc.addJobTag(token)
+            try:
+                return fn()
+            finally:
+                sc.removeJobTag(token)
         sc.setJobGroup(token, "jupychat description", interruptOnCancel=True)
         try:
             return fn()
@@ -103,10 +108,14 @@ class SparkBackend(EngineBackend):
 
     def cancel(self, token: str) -> None:
         session = self.session
-        if hasattr(session, "interruptTag"):
+        if self.connect:
             session.interruptTag(token)
+            return
+        sc = session.sparkContext
+        if hasattr(sc, "cancelJobsWithTag"):
+            sc.cancelJobsWithTag(token)
         else:
-            session.sparkContext.cancelJobGroup(token)
+            sc.cancelJobGroup(token)
 
     def collect(self, frame: Any) -> list[Any]:
         rows = frame.collect()
