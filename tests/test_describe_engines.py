@@ -297,7 +297,7 @@ def spark():
 
 
 def spark_events(spark):
-    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql import functions as F
 
     e = F.col("event_id")
     return (
@@ -316,7 +316,7 @@ def spark_events(spark):
 
 
 def test_spark_frame_is_described_by_spark_jobs_and_cached_by_plan(spark):
-    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql import functions as F
 
     clear_cache()
     df = spark_events(spark)
@@ -349,7 +349,7 @@ def test_spark_frame_is_described_by_spark_jobs_and_cached_by_plan(spark):
 
 
 def test_spark_over_budget_cancels_its_jobs(spark):
-    from pyspark.sql import functions as F  # noqa: N812
+    from pyspark.sql import functions as F
 
     clear_cache()
     heavy = spark.range(10**10).withColumn("h", F.sha2(F.col("id").cast("string"), 256))

@@ -173,7 +173,8 @@ class DaskBackend(EngineBackend):
         self.rows_wanted = 3
         self._stop = threading.Event()
         self._future: Any = None
-        self._extra: dict[str, Any] = {}
+        self._extra: dict[int, Distinct] = {}
+        self._rows: list[list[Any]] = []
         self.received = 0
 
     def identity(self) -> Hashable | None:

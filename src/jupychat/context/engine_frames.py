@@ -400,9 +400,10 @@ def column_info(
     info.flags.extend(flags)
     high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
     numeric_many = stats.kind in ("int", "num") and stats.d > 10
-    worth = bool(stats.top) and show_top(stats.d, [stats.top[0][1]], stats.top_denom)
+    top = stats.top or []
+    worth = bool(top) and show_top(stats.d, [top[0][1]], stats.top_denom)
     if worth and not high and not numeric_many and stats.kind != "time":
-        info.top = top_text(stats.top, stats.top_denom, sampled, more=stats.d - len(stats.top))
+        info.top = top_text(top, stats.top_denom, sampled, more=stats.d - len(top))
 
 
 def stats_from_values(

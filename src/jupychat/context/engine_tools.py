@@ -122,18 +122,18 @@ def _column_query(b: Any, i: int, top_k: int) -> dict[str, Any]:
         return _pack(out, numeric, kind, list(vc.items()))
     import polars as pl
 
-    c = pl.col(b.labels[i])
-    exprs = [pl.len(), c.count(), c.drop_nulls().n_unique()]
+    pc = pl.col(b.labels[i])
+    exprs = [pl.len(), pc.count(), pc.drop_nulls().n_unique()]
     if numeric:
-        exprs += [c.min(), c.max(), c.mean(), c.std(ddof=0)]
-        exprs += [c.quantile(p, "linear") for p in QUANTILES]
+        exprs += [pc.min(), pc.max(), pc.mean(), pc.std(ddof=0)]
+        exprs += [pc.quantile(p, "linear") for p in QUANTILES]
     elif kind == "time":
-        exprs += [c.min(), c.max()]
+        exprs += [pc.min(), pc.max()]
     row = list(b.collect(b.lf.select([e.alias(f"e{k}") for k, e in enumerate(exprs)])).row(0))
     if numeric:
         row = [*row[:7], row[7:]]
     top_frame = (
-        b.lf.select(c.cast(pl.String).alias("v"))
+        b.lf.select(pc.cast(pl.String).alias("v"))
         .drop_nulls()
         .group_by("v")
         .len()

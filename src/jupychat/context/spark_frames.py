@@ -16,7 +16,8 @@ with ``toPandas()`` or written:
 
 Every job runs under a job tag: ``SparkContext.addJobTag`` on a classic session
 (``setJobGroup`` before Spark 3.5), ``SparkSession.addTag`` on Spark Connect; over budget,
-``cancelJobsWithTag`` (``cancelJobGroup``) or ``interruptTag`` cancels it in Spark. The cache key is the plan's ``semanticHash()`` and the schema.
+``cancelJobsWithTag`` (``cancelJobGroup``) or ``interruptTag`` cancels it in Spark. The
+cache key is the plan's ``semanticHash()`` and the schema.
 """
 
 from __future__ import annotations
@@ -72,10 +73,9 @@ class SparkBackend(EngineBackend):
         self.labels = [f.name for f in fields]
         self.dtypes = [short(f.dataType.simpleString(), 40) for f in fields]
         self.kinds = [spark_kind(f.dataType) for f in fields]
-        connect = "connect" in type(df).__module__
-        self.kind = (
-            f"pyspark.sql.DataFrame ({'Spark Connect, ' if connect else ''}in Spark, not collected)"
-        )
+        self.connect = "connect" in type(df).__module__
+        where = "Spark Connect, " if self.connect else ""
+        self.kind = f"pyspark.sql.DataFrame ({where}in Spark, not collected)"
         self.session = df.sparkSession
         self.received = 0
 
