@@ -453,3 +453,18 @@ def test_data_tools_on_dask_and_polars_lazy(dask_events):
     assert "| 0 | north |" in rows and "| 2 | east |" in rows
     assert "| b | 3 | 75% |" in tools.value_counts("lf", ["s"])
     assert "distinct: 2 (exact)" in tools.describe_column("lf", "k")
+
+
+def test_engine_budget_is_a_validated_setting(monkeypatch):
+    from jupychat.errors import ConfigError
+    from jupychat.notebook.namespace import context_settings
+
+    assert ContextSettings().engine_seconds == 5.0
+    for bad in (0, -1, "5", True, 7200):
+        with pytest.raises(ConfigError, match="engine_seconds"):
+            ContextSettings(engine_seconds=bad)
+    monkeypatch.setenv("JUPYCHAT_ENGINE_SECONDS", "2.5")
+    assert context_settings().engine_seconds == 2.5
+    monkeypatch.setenv("JUPYCHAT_ENGINE_SECONDS", "soon")
+    with pytest.raises(ConfigError, match="engine_seconds must be a number"):
+        context_settings()

@@ -272,6 +272,7 @@ def compute(
         else:
             result.rows = value
     result.seconds = time.monotonic() - start
+    result.received_bytes = int(getattr(backend, "received", 0))
     return result
 
 
