@@ -8,7 +8,7 @@ string length range) joined with one over a seeded reservoir sample
 (``USING SAMPLE reservoir(n ROWS) REPEATABLE (seed)``) for ``approx_quantile``. Distinct
 counts and top values come from one group-by over the same sample unnested into
 (column, value) pairs (``max_by(..., 5)`` keeps the top five per column); example rows
-are a 3-row reservoir sample. A pass over budget is stopped with the connection's
+are three rows of that sample picked by a seeded hash. A pass over budget is stopped with the connection's
 ``interrupt()``. The cache key is the connection and the relation's SQL text
 (``sql_query()``): a relation over a table that is changed in place keeps its cached
 figures until ``clear_cache()``.
@@ -163,8 +163,14 @@ class DuckDBBackend(EngineBackend):
         self, k: int, cols: Sequence[int], result: EngineResult, seed: int
     ) -> list[list[Any]]:
         names = ", ".join(quote(self.labels[i]) for i in cols)
-        sample = f"reservoir({int(k)} ROWS) REPEATABLE ({int(seed) + 1})"
-        sql = f"SELECT {names} FROM {VIEW} USING SAMPLE {sample}"
+        # k rows picked by a seeded hash out of the description's uniform sample: a direct
+        # reservoir of 3 rows came out of the first vectors scanned (measured)
+        size = max(int(k), result.sample_n or int(k))
+        sql = (
+            f"SELECT {names} FROM (SELECT *, row_number() OVER () AS __jupychat_r FROM "
+            f"(SELECT * FROM {VIEW} USING SAMPLE reservoir({size} ROWS) REPEATABLE "
+            f"({int(seed)}))) ORDER BY hash(__jupychat_r + {int(seed) + 1}) LIMIT {int(k)}"
+        )
         return [list(r) for r in self.fetch(sql)]
 
 
