@@ -8,8 +8,8 @@ string length range) joined with one over a seeded reservoir sample
 (``USING SAMPLE reservoir(n ROWS) REPEATABLE (seed)``) for ``approx_quantile``. Distinct
 counts and top values come from one group-by over the same sample unnested into
 (column, value) pairs (``max_by(..., 5)`` keeps the top five per column); example rows
-are three rows of that sample picked by a seeded hash. A pass over budget is stopped with the connection's
-``interrupt()``. The cache key is the connection and the relation's SQL text
+are three rows of that sample picked by a seeded hash. A pass over budget is stopped
+with the connection's ``interrupt()``. The cache key is the connection and the relation's SQL text
 (``sql_query()``): a relation over a table that is changed in place keeps its cached
 figures until ``clear_cache()``.
 """

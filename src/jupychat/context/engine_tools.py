@@ -205,7 +205,7 @@ def _counts_query(b: Any, idx: Sequence[int], top_k: int) -> tuple[list[Any], in
         cols = ", ".join(quote(n) for n in names)
         rows = b.fetch(
             f"SELECT {cols}, count(*) AS __n FROM {VIEW} GROUP BY ALL "
-            f"ORDER BY __n DESC LIMIT {int(top_k)}"
+            f"ORDER BY __n DESC, {cols} LIMIT {int(top_k)}"
         )
         groups, total = b.fetch(
             f"SELECT count(*), sum(__n) FROM (SELECT count(*) AS __n FROM {VIEW} GROUP BY {cols})"
