@@ -470,3 +470,20 @@ def test_engine_budget_is_a_validated_setting(monkeypatch):
     monkeypatch.setenv("JUPYCHAT_ENGINE_SECONDS", "soon")
     with pytest.raises(ConfigError, match="engine_seconds must be a number"):
         context_settings()
+
+
+def test_ibis_on_a_non_sql_backend_gets_one_exact_aggregate_and_says_what_is_missing():
+    ibis = pytest.importorskip("ibis")
+    pl = pytest.importorskip("polars")
+    try:
+        con = ibis.polars.connect()
+    except Exception as exc:  # the polars backend is optional in ibis
+        pytest.skip(f"ibis polars backend unavailable: {exc}")
+    frame = pl.DataFrame({"a": list(range(1000)), "s": ["x", "yy"] * 500, "b": [True, False] * 500})
+    t = con.create_table("t", frame)
+    text = describe(t.filter(t.a >= 10), "t", settings=GENEROUS)
+    assert "ibis.Table (polars backend" in text and "990 rows × 3 columns" in text
+    assert "by 1 query" in text and "not computed on this backend" in text
+    rows = rows_of(text)
+    assert rows["a"][3] == "min 10, max 999, mean 504.5" and rows["s"][3] == "len 1–2"
+    assert rows["b"][3] == "true 50%, false 50%"

@@ -303,11 +303,15 @@ class EngineAdapter(FrameAdapter):
         engine = self.backend.engine
         lines = []
         if r.done:
+            queries = 1 if self.backend.one_query else r.queries
             lines.append(
-                f"Computed in {engine} by {r.queries} quer{'y' if r.queries == 1 else 'ies'} "
-                f"in {r.seconds:.1f} s; no rows were collected into the kernel. Distinct counts "
-                "are approximate (≈)."
+                f"Computed in {engine} by {queries} quer{'y' if queries == 1 else 'ies'} "
+                f"in {r.seconds:.1f} s; no rows were collected into the kernel."
+                + (" Distinct counts are approximate (≈)." if "distinct" in r.done else "")
             )
+        note = getattr(self.backend, "note", None)
+        if callable(note):
+            lines.append(note())
         if r.left_out:
             missing = ", ".join(PASS_NAMES[p] for p in r.left_out)
             lines.append(

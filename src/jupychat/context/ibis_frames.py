@@ -6,10 +6,10 @@ DuckDB backend (the common local case) the expression is compiled to SQL
 description is exactly the DuckDB one (:mod:`.duckdb_frames`: one aggregate + sample
 query, one sample group-by, three sampled rows; ``interrupt()`` over budget), with Ibis'
 types in the table. Any other backend gets one Ibis aggregate expression over every row
-(count, per column non-null count, min/max/mean and ``approx_median``), executed by the
-backend; the description says that distinct counts, top values and rows were not asked
-for, and a pass over budget is abandoned (Ibis has no portable cancel). The cache key
-is the backend and the compiled SQL.
+(count, per column non-null count, min/max/mean, string lengths: all exact), executed by
+the backend; the description says that quantiles, distinct counts, top values and rows
+were not computed, and a pass over budget is abandoned (Ibis has no portable cancel). The cache key
+is the backend and the compiled SQL (the expression's hash on non-SQL backends).
 """
 
 from __future__ import annotations
@@ -63,6 +63,17 @@ class IbisDuckDBBackend(DuckDBBackend):
 class IbisBackend(EngineBackend):
     """An Ibis table on any other backend: one aggregate expression (module note)."""
 
+    one_query = True  # no distinct or row pass: the base class's empty answers
+
+    def title_bits(self) -> list[str]:
+        return []
+
+    def note(self) -> str:
+        return (
+            "Quantiles, distinct counts, top values and example rows are not computed on "
+            "this backend (only the DuckDB backend runs the sampled passes)."
+        )
+
     def __init__(self, table: Any, backend: Any) -> None:
         import ibis
 
@@ -73,10 +84,13 @@ class IbisBackend(EngineBackend):
         self.dtypes = _ibis_dtypes(table)
         self.kinds = [ibis_kind(t) for t in table.schema().types]
         self.kind = f"ibis.Table ({getattr(backend, 'name', '?')} backend, not collected)"
-        self.sql = str(ibis.to_sql(table))
+        try:
+            self.key: Hashable = str(ibis.to_sql(table))
+        except Exception:  # not a SQL backend (polars, pandas...): the expression's hash
+            self.key = hash(table.op())
 
     def identity(self) -> Hashable | None:
-        return ("ibis", id(self.backend), self.sql, tuple(self.dtypes))
+        return ("ibis", id(self.backend), self.key, tuple(self.dtypes))
 
     def aggregate(self, cols: Sequence[int], sample_size: int, seed: int) -> EngineResult:
         t = self.table
@@ -87,20 +101,18 @@ class IbisBackend(EngineBackend):
             if kind in ("int", "num", "time"):
                 metrics[f"lo{i}"], metrics[f"hi{i}"] = c.min(), c.max()
             if kind in ("int", "num"):
-                metrics[f"mean{i}"], metrics[f"med{i}"] = c.mean(), c.approx_median()
+                metrics[f"mean{i}"] = c.mean()
             if kind == "bool":
                 metrics[f"t{i}"] = c.cast("int64").sum()
             if kind == "str":
                 metrics[f"lmin{i}"], metrics[f"lmax{i}"] = c.length().min(), c.length().max()
         row = t.aggregate(**metrics).to_pyarrow().to_pylist()[0]
         n = int(row["n"])
-        result = EngineResult(n_rows=n, sample_n=0)
+        result = EngineResult(n_rows=n, sample_n=n)  # every figure is over every row
         for i in cols:
             stats = ColStats(self.kinds[i], nulls=n - int(row[f"c{i}"] or 0))
             stats.min, stats.max = row.get(f"lo{i}"), row.get(f"hi{i}")
             stats.mean = row.get(f"mean{i}")
-            if row.get(f"med{i}") is not None:
-                stats.quantiles = [None, row[f"med{i}"], None]
             stats.true = row.get(f"t{i}")
             stats.len_min, stats.len_max = row.get(f"lmin{i}"), row.get(f"lmax{i}")
             result.columns[i] = stats
