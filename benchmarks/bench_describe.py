@@ -217,8 +217,8 @@ def docs_examples() -> None:
     )
     show("polars DataFrame (native path)", describe(pdf, "readings"))
     show(
-        "polars LazyFrame (schema only, never collected)",
-        describe(pdf.lazy().with_columns(pl.col("reading") * 2), "lazy"),
+        'polars LazyFrame with values="schema" (schema only, no query runs)',
+        describe(pdf.lazy().with_columns(pl.col("reading") * 2), "lazy", values="schema"),
     )
     ns = {
         "orders": orders,

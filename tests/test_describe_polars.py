@@ -1,4 +1,4 @@
-"""polars frames: the same honest table natively; LazyFrames by schema only, never collected."""
+"""polars frames: the same honest table natively; LazyFrames by schema when values="schema"."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ def test_polars_series_and_small_frames():
     assert "0 rows × 1 columns" in empty
 
 
-def test_lazyframe_is_described_by_schema_and_never_collected():
+def test_lazyframe_schema_level_runs_no_query():
     calls = []
 
     def spy(s):
@@ -90,10 +90,13 @@ def test_lazyframe_is_described_by_schema_and_never_collected():
     lf = pl.LazyFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]}).with_columns(
         pl.col("a").map_batches(spy, return_dtype=pl.Int64).alias("c")
     )
-    text = describe(lf, "lazy")
+    text = describe(lf, "lazy", values="schema")
     assert "polars.LazyFrame (not collected" in text
     assert "| c | Int64 |" in text
     assert calls == []
+    # the default level describes it with bounded lazy queries (see test_describe_engines)
+    full = describe(lf, "lazy")
+    assert "3 rows × 3 columns" in full and "min 2, " in full and "max 6" in full
     wide = pl.LazyFrame({f"c{i}": [1] for i in range(2_000)})
-    out = describe(wide, "w", budget=200)
+    out = describe(wide, "w", budget=200, values="schema")
     assert "more columns" in out and estimate_tokens(out) <= 200

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short, type_name
 from .budget import cap_text
 from .describe import describe, is_tabular
+from .engines import engine_of
 from .inventory import inventory
 from .pii_values import personal_column
 from .privacy import (
@@ -127,6 +128,8 @@ class DataTools:
             )
 
     def _frame_columns(self, var: str, obj: Any) -> list[str]:
+        if type(obj).__name__ == "LazyFrame":
+            return list(obj.collect_schema())
         if _is_polars(obj):
             return list(obj.columns) if hasattr(obj, "columns") else [obj.name]
         if _is_pandas_series(obj):
@@ -217,7 +220,8 @@ class DataTools:
             Histogram bins for numeric columns (at most 50).
         """
         obj = self._get(var)
-        if not is_tabular(obj) or type(obj).__name__ == "LazyFrame":
+        engine = engine_of(obj)
+        if engine is None and (not is_tabular(obj) or type(obj).__name__ == "LazyFrame"):
             raise Refusal(
                 f"error: `{var}` is a {type_name(obj)}, not a DataFrame or Series; "
                 "use describe_variable."
@@ -226,8 +230,15 @@ class DataTools:
         bins = max(1, min(int(bins), 50))
         pos = self._resolve_columns(var, obj, [column])[0]
         label = self._frame_columns(var, obj)[pos]
-        series = _column_as_pandas_like(obj, pos)
         private = self._private(var, label)
+        if engine is not None:  # a query in the engine, never the column itself
+            from .engine_tools import engine_column
+
+            s = self.settings
+            return engine_column(
+                obj, engine, var, label, private, s.values, top_k, s.engine_seconds
+            )
+        series = _column_as_pandas_like(obj, pos)
         return _exact_column(var, label, series, private, self.settings.values, top_k, bins)
 
     @read_only_tool
@@ -244,7 +255,8 @@ class DataTools:
             How many rows to return (at most 100).
         """
         obj = self._get(var)
-        if not is_tabular(obj) or type(obj).__name__ == "LazyFrame":
+        engine = engine_of(obj)
+        if engine is None and (not is_tabular(obj) or type(obj).__name__ == "LazyFrame"):
             raise Refusal(f"error: `{var}` is not a DataFrame or Series.")
         self._need_values("value_counts")
         top_k = max(1, min(int(top_k), 100))
@@ -256,6 +268,11 @@ class DataTools:
                 f"values of {', '.join(private)} are withheld (privacy); "
                 "describe_column gives their statistics."
             )
+        if engine is not None:
+            from .engine_tools import engine_value_counts
+
+            names = [labels[p] for p in positions]
+            return engine_value_counts(obj, engine, names, top_k, self.settings.engine_seconds)
         return _value_counts(obj, positions, [labels[p] for p in positions], top_k)
 
     @read_only_tool
@@ -284,6 +301,15 @@ class DataTools:
         n = max(1, min(int(n), MAX_ROWS))
         if order not in ("head", "tail", "random"):
             raise Refusal("error: order must be 'head', 'tail' or 'random'")
+        engine = engine_of(obj)
+        if engine is not None:
+            from .engine_tools import engine_rows_table
+
+            positions = self._resolve_columns(var, obj, columns)
+            labels = self._frame_columns(var, obj)
+            return engine_rows_table(
+                self, var, obj, engine, [labels[p] for p in positions], n, order
+            )
         if is_tabular(obj) and type(obj).__name__ != "LazyFrame":
             positions = self._resolve_columns(var, obj, columns)
             labels = self._frame_columns(var, obj)

@@ -36,7 +36,7 @@ from .settings import ContextSettings, Values
 
 __all__ = ["describe", "is_tabular"]
 
-_LAZY_ROOTS = ("pandas", "numpy", "polars")
+_LAZY_ROOTS = ("pandas", "numpy", "polars", "pyspark", "dask", "duckdb", "_duckdb", "ibis")
 _registered_roots: set[str] = set()
 ELEMENT_SCAN = 1_000
 
@@ -80,15 +80,24 @@ def _register_lazy(root: str) -> None:
     elif root == "polars":
         import polars as pl
 
-        from .polars_frames import describe_polars, describe_polars_lazy
+        from .polars_frames import describe_polars
+        from .polars_lazy import describe_polars_lazy_engine
 
         _dispatch.register(pl.DataFrame, describe_polars)
         _dispatch.register(pl.Series, describe_polars)
-        _dispatch.register(pl.LazyFrame, describe_polars_lazy)
+        _dispatch.register(pl.LazyFrame, describe_polars_lazy_engine)
+    else:
+        from .engines import register_engine
+
+        register_engine(root, _dispatch.register)
 
 
 def is_tabular(obj: Any) -> bool:
     """Whether ``obj`` is a DataFrame/Series-like table we summarise column by column."""
+    from .engines import engine_of
+
+    if engine_of(obj) is not None:
+        return True
     for cls in type(obj).__mro__:
         root = (getattr(cls, "__module__", "") or "").split(".")[0]
         if root in ("pandas", "polars") and cls.__name__ in ("DataFrame", "Series", "LazyFrame"):

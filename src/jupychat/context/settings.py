@@ -105,6 +105,10 @@ class ContextSettings:
         Tokens for the executed-cells context of one turn (``--cells N``).
     image_max_side, image_max_bytes:
         Images are downscaled to at most this many pixels on the long side and bytes.
+    engine_seconds:
+        Time budget of one description (or data tool call) of a table held in an engine
+        (Spark, Dask, DuckDB, Ibis, polars lazy); what does not finish is cancelled in
+        the engine and left out.
     """
 
     values: Values = "full"
@@ -132,6 +136,7 @@ class ContextSettings:
     cells_budget: int = 3_000
     image_max_side: int = 1_024
     image_max_bytes: int = 1_000_000
+    engine_seconds: float = 5.0
     extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -170,6 +175,11 @@ class ContextSettings:
         for name in ("cell_outputs", "cell_images"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False; got {getattr(self, name)!r}")
+        secs = self.engine_seconds
+        if isinstance(secs, bool) or not isinstance(secs, (int, float)) or not 0 < secs <= 3600:
+            raise ConfigError(
+                f"engine_seconds must be a number of seconds in (0, 3600]; got {secs!r}"
+            )
         if self.sample_rows > 50:
             raise ConfigError(f"sample_rows must be at most 50; got {self.sample_rows}")
 

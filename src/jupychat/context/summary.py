@@ -80,6 +80,10 @@ class FrameAdapter:
     def n_cols(self) -> int:
         return len(self.labels)
 
+    def rows_text(self) -> str:
+        """The row count as shown in the title (an engine may not know it)."""
+        return fmt_int(self.n_rows)
+
     def title_bits(self) -> list[str]:
         """Extra facts for the title line (memory...)."""
         return []
@@ -320,9 +324,9 @@ class _Renderer:
         a = self.a
         who = f"`{self.name}`: " if self.name else ""
         if a.is_series():
-            title = f"### {who}{a.kind}, {fmt_int(a.n_rows)} values, {a.dtypes[0]}"
+            title = f"### {who}{a.kind}, {a.rows_text()} values, {a.dtypes[0]}"
         else:
-            title = f"### {who}{a.kind}, {fmt_int(a.n_rows)} rows × {fmt_int(a.n_cols)} columns"
+            title = f"### {who}{a.kind}, {a.rows_text()} rows × {fmt_int(a.n_cols)} columns"
         bits = [] if brief else a.title_bits()
         if bits:
             title += ", " + ", ".join(bits)

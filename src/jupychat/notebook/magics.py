@@ -132,6 +132,9 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         Unicode(), help="Columns ('col' or 'var.col', globs allowed) never shown to the model."
     ).tag(config=True)
     sample_rows = Int(3, help="Random example rows per DataFrame (0: none).").tag(config=True)
+    engine_seconds = Float(
+        5.0, help="Time budget of describing a Spark/Dask/DuckDB/Ibis/polars-lazy table."
+    ).tag(config=True)
     stream_interval = Float(0.1, help="Seconds between two updates of a streaming answer.").tag(
         config=True
     )
@@ -183,6 +186,7 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         "exclude_vars",
         "exclude_columns",
         "sample_rows",
+        "engine_seconds",
         "cell_outputs",
         "cell_images",
         "cell_stream_chars",
@@ -209,6 +213,8 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         if name in ("exclude_vars", "exclude_columns") and not value:
             value = None
         if name == "sample_rows" and value == 3:
+            value = None
+        if name == "engine_seconds" and value == 5.0:
             value = None
         config.set_override(key, value)
 

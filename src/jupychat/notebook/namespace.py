@@ -157,6 +157,16 @@ def context_settings() -> Any:
     sample_rows = config.resolve("sample_rows")
     if sample_rows is not None:
         overrides["sample_rows"] = int(sample_rows)
+    engine_seconds = config.resolve("engine_seconds")
+    if engine_seconds is not None:
+        try:
+            overrides["engine_seconds"] = float(engine_seconds)
+        except (TypeError, ValueError):
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"engine_seconds must be a number of seconds, e.g. 5; got {engine_seconds!r}"
+            ) from None
     return ContextSettings(**overrides)
 
 
