@@ -119,7 +119,7 @@ def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[flo
         "BENCH_URL": url,
         "JUPYCHAT_STORE": f"{tmp}/store.db",
         "JUPYCHAT_CONFIG": f"{tmp}/config.toml",
-        "JUPYCHAT_MODEL": f"openai-compatible:bench@{url}/v1",
+        "JUPYCHAT_MODEL": f"openai-compatible:gpt-4o-mini@{url}/v1",  # a known 128k window
         "PYTHONPATH": str(ROOT / "src"),
     }
     client = NotebookClient(nb, timeout=300, kernel_name="python3", record_timing=True)

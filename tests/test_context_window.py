@@ -33,6 +33,19 @@ def test_table_default_and_override():
     assert context_window(unknown) is window  # asked once
 
 
+def test_a_known_model_behind_another_endpoint_gets_its_window_from_the_table():
+    """gpt-4o-mini through a proxy, Azure-style endpoint or OpenRouter holds 128k tokens:
+    the window is the model's, whoever serves it (a price is not, and stays unknown)."""
+    from fakeserver import FakeServer
+
+    with FakeServer() as server:  # lists no window for the model
+        proxied = resolve_model(f"openai-compatible:gpt-4o-mini@{server.openai_base_url}")
+        window = context_window(proxied)
+    assert (window.tokens, window.source) == (128_000, "table")
+    routed = resolve_model("openai-compatible:openai/gpt-4o-mini@http://127.0.0.1:9/v1")
+    assert context_window(routed).tokens == 128_000  # OpenRouter's way of naming it
+
+
 def test_a_server_that_answers_nothing_useful_gets_the_default():
     from fakeserver import FakeServer
 

@@ -129,10 +129,16 @@ def _local(provider: Any) -> Window:
 
 
 def _table(model_id: str) -> Window | None:
-    from .catalog import lookup
+    from .catalog import MODELS, lookup
 
     info = lookup(model_id)
     context = getattr(info, "context", None) if info is not None else None
+    if not context:
+        # the same model behind another endpoint (Azure, OpenRouter's "openai/gpt-4o-mini",
+        # a proxy): its window does not depend on who serves it, unlike its price
+        name = model_id.partition(":")[2].split("@", 1)[0].rsplit("/", 1)[-1]
+        known = [m for m in MODELS if m.context and name and name.startswith(m.name)]
+        context = max(known, key=lambda m: len(m.name)).context if known else None
     return Window(int(context), "table") if context else None
 
 
