@@ -117,6 +117,7 @@ class EngineResult:
     sample_n: int = 0
     columns: dict[int, ColStats] = field(default_factory=dict)
     rows: list[list[Any]] | None = None
+    row_cols: list[int] = field(default_factory=list)  # the columns of ``rows``, in order
     done: list[str] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     queries: int = 0
@@ -249,6 +250,7 @@ def compute(
         passes.append(("distinct", lambda: backend.distinct(counted, hide, result, settings.seed)))
     if wants_values and settings.sample_rows and (result.n_rows or 0) > 0:
         shown = list(cols[:40])
+        result.row_cols = shown
         k = settings.sample_rows
         passes.append(("sample_rows", lambda: backend.sample_rows(k, shown, result, settings.seed)))
     for name, fn in passes:
@@ -340,8 +342,13 @@ class EngineAdapter(FrameAdapter):
         return info
 
     def _rows(self, k: int, cols: Sequence[int], all_rows: bool) -> list[list[Any]]:
+        # the renderer asks for some columns (e.g. text ones not listed in full): pick them
+        # out of the rows fetched, by position, never by assuming they come first
         rows = self.result.rows or []
-        return [r[: len(cols)] for r in rows[:k]]
+        where = {c: j for j, c in enumerate(self.result.row_cols)}
+        if not all(c in where for c in cols):
+            return []
+        return [[r[where[c]] for c in cols] for r in rows[:k] if len(r) >= len(where)]
 
 
 def column_info(
