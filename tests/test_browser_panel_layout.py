@@ -233,10 +233,11 @@ def test_reopening_keeps_the_newest_message_in_view(browser, server):
         s = page.evaluate(SCROLL_JS)
         assert s["top"] + s["client"] >= s["height"] - 4, s
         # once the reader scrolled up, opening again leaves the place they chose
-        page.evaluate(
-            "() => { const s = document.querySelector('#jp-right-stack .jc-panel .jc-scroll');"
-            " s.scrollTop = 40; s.dispatchEvent(new Event('scroll')); }"
-        )
+        # (with the wheel, as a reader does: scrolls caused by layout do not count)
+        scroller = page.locator("#jp-right-stack .jc-panel .jc-scroll")
+        scroller.hover()
+        page.mouse.wheel(0, -5000)
+        page.wait_for_timeout(500)
         assert page.evaluate(RUN_JS, OPEN)
         page.wait_for_timeout(1000)
         s = page.evaluate(SCROLL_JS)

@@ -62,9 +62,17 @@ function render({ model, el }) {
   const saved = model.get("_jc_scroll") || { stick: true, top: 0 };
   let stick = saved.stick;
   let restored = saved.stick; // a reader's place is put back once, when the view has a size
+  // Only the reader unsticks the transcript: a scroll event that layout causes (the panel
+  // resized, content drawn, the browser clamping scrollTop) must not, or a panel laid out
+  // in steps would stop short of the newest message.
+  let readerAt = 0;
+  for (const kind of ["wheel", "touchmove", "keydown", "pointerdown"]) {
+    scroller.addEventListener(kind, () => { readerAt = performance.now(); }, { passive: true });
+  }
   scroller.addEventListener("scroll", () => {
     if (!scroller.clientHeight || !restored) return; // hidden, detached or not laid out yet
-    stick = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    const atEnd = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 48;
+    if (atEnd || performance.now() - readerAt < 1000) stick = atEnd;
     model.set("_jc_scroll", { stick: stick, top: scroller.scrollTop });
   });
   const toBottom = () => { if (stick) scroller.scrollTop = scroller.scrollHeight; };
