@@ -13,9 +13,20 @@ import datetime as _dt
 import decimal
 import math
 import numbers
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["cell", "fmt_bytes", "fmt_int", "fmt_num", "fmt_pct", "md_escape", "short", "type_name"]
+__all__ = [
+    "cell",
+    "counts_table",
+    "fmt_bytes",
+    "fmt_int",
+    "fmt_num",
+    "fmt_pct",
+    "md_escape",
+    "short",
+    "type_name",
+]
 
 _SAFE_SCALARS = (
     str,
@@ -174,3 +185,27 @@ def cell(value: Any, limit: int = 24) -> str:
 
         return md_escape(short(bounded_repr(value, maxchars=limit * 2), limit))
     return f"<{type(value).__name__}>"
+
+
+def counts_table(
+    labels: Sequence[str],
+    rows: Sequence[tuple[Sequence[Any], int]],
+    groups: int,
+    total: int,
+    where: str = "",
+) -> str:
+    """The ``value_counts`` answer: ``rows`` of ``(values, count)`` out of ``groups``
+    distinct ones over ``total`` rows (``where``: e.g. ``", computed in DuckDB"``)."""
+    header = "| " + " | ".join(md_escape(short(lab, 40)) for lab in labels) + " | count | share |"
+    lines = [
+        f"Exact counts over {fmt_int(total)} rows{where} ({fmt_int(groups)} distinct "
+        f"{'combinations' if len(labels) > 1 else 'values'}; nulls included):",
+        header,
+        "|" + "---|" * (len(labels) + 2),
+    ]
+    for key, count in rows:
+        cells = " | ".join(cell(v, 40) for v in key)
+        lines.append(f"| {cells} | {fmt_int(count)} | {fmt_pct(count, total)} |")
+    if groups > len(rows):
+        lines.append(f"… {fmt_int(groups - len(rows))} more")
+    return "\n".join(lines)

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short, type_name
+from ._fmt import cell, counts_table, fmt_int, fmt_num, fmt_pct, md_escape, short, type_name
 from .budget import cap_text
 from .describe import describe, is_tabular
 from .engines import engine_of
@@ -564,19 +564,7 @@ def _value_counts(obj: Any, positions: list[int], labels: list[str], top_k: int)
             (k if isinstance(k, tuple) else (k,), int(c))
             for k, c in zip(vc.index[:top_k], vc.to_numpy()[:top_k], strict=False)
         ]
-    header = "| " + " | ".join(md_escape(short(lab, 40)) for lab in labels) + " | count | share |"
-    lines = [
-        f"Exact counts over {fmt_int(total)} rows ({fmt_int(groups)} distinct "
-        f"{'combinations' if len(labels) > 1 else 'values'}; nulls included):",
-        header,
-        "|" + "---|" * (len(labels) + 2),
-    ]
-    for key, count in rows:
-        cells = " | ".join(cell(v, 40) for v in key)
-        lines.append(f"| {cells} | {fmt_int(count)} | {fmt_pct(count, total)} |")
-    if groups > len(rows):
-        lines.append(f"… {fmt_int(groups - len(rows))} more")
-    return "\n".join(lines)
+    return counts_table(labels, rows, groups, total)
 
 
 def _rows_table(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short
+from ._fmt import cell, counts_table, fmt_int, fmt_num, fmt_pct, md_escape, short
 from .engine_frames import EngineBackend, EngineTimeout, run_bounded
 
 __all__ = [
@@ -238,19 +238,7 @@ def engine_value_counts(
     b = backend_for(obj, engine)
     idx = [b.labels.index(lab) for lab in labels]
     rows, groups, total = _bounded(b, lambda: _counts_query(b, idx, top_k), seconds, "value_counts")
-    header = "| " + " | ".join(md_escape(short(lab, 40)) for lab in labels) + " | count | share |"
-    lines = [
-        f"Exact counts over {fmt_int(total)} rows, computed in {b.engine} ({fmt_int(groups)} "
-        f"distinct {'combinations' if len(labels) > 1 else 'values'}; nulls included):",
-        header,
-        "|" + "---|" * (len(labels) + 2),
-    ]
-    for key, count in rows:
-        cells = " | ".join(cell(v, 40) for v in key)
-        lines.append(f"| {cells} | {fmt_int(count)} | {fmt_pct(count, total)} |")
-    if groups > len(rows):
-        lines.append(f"… {fmt_int(groups - len(rows))} more")
-    return "\n".join(lines)
+    return counts_table(labels, rows, groups, total, f", computed in {b.engine}")
 
 
 def _rows_query(b: Any, idx: Sequence[int], n: int, order: str, seed: int) -> list[list[Any]]:
