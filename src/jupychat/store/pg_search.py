@@ -29,7 +29,6 @@ only), never by pasting text into query syntax, so no input is a syntax error.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,6 +36,7 @@ from typing import Any
 from jupychat.errors import StoreError
 
 from .records import dumps
+from .search import summary as _row_summary
 
 __all__ = [
     "SEARCH_SCAN",
@@ -121,20 +121,9 @@ def metadata_filter(filters: Mapping[str, Any]) -> tuple[list[str], list[Any]]:
 
 def summary(row: Sequence[Any]) -> Summary:
     """A list entry from a ``SUMMARY_COLS`` row (with the session's ``owner``)."""
-    return {
-        "id": row[0],
-        "title": row[1],
-        "name": row[2],
-        "notebook": row[3],
-        "model": row[4],
-        "created_at": row[5],
-        "updated_at": row[6],
-        "message_count": row[7],
-        "input_tokens": row[8],
-        "output_tokens": row[9],
-        "metadata": json.loads(row[10]),
-        "owner": row[11],
-    }
+    entry = _row_summary(row)
+    entry["owner"] = row[11]
+    return entry
 
 
 def listing(
