@@ -123,7 +123,8 @@ class Terminal:
 
     def close(self) -> str:
         self.type("print('--bye--')")
-        self.read_until(r"\]: --bye--")
+        # the line's end too: "exit" typed before it is echoed onto the marker's line
+        self.read_until(r"\]: --bye--\r?\n")
         self.type("exit")
         deadline = time.time() + 30
         while self.proc.poll() is None and time.time() < deadline:
