@@ -1,8 +1,9 @@
 """Shared parts of the browser tests: Debian Chromium's flags, JupyterLab's test settings,
 a JupyterLab server for one notebook, and the page snippets that drive it.
 
-Not a test module. The tests that use it still need the ``browser`` marker and the
-``browser_type_launch_args`` fixture (:func:`launch_args`).
+Not a test module. The tests that use it still need the ``browser`` marker; conftest.py's
+``browser_type_launch_args`` fixture applies :func:`launch_args`. :func:`notebook_page`
+opens a notebook in a fresh browser context and waits for its kernel.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nbformat
 
@@ -84,6 +86,22 @@ def lab_server(
             nb.metadata["kernelspec"] = KERNEL
             nbformat.write(nb, server.root / name)
         yield server
+
+
+@contextmanager
+def notebook_page(browser: Any, server: JupyterServer, name: str, **context: Any) -> Iterator[Any]:
+    """A page of a new browser context (``context``: its options, the viewport first)
+    showing notebook ``name`` on ``server``, its kernel (python3) ready; the context is
+    closed afterwards."""
+    ctx = browser.new_context(**context)
+    try:
+        page = ctx.new_page()
+        page.goto(f"{server.url}/lab/tree/{name}?reset&token={server.token}")
+        page.wait_for_function("() => !!window.jupyterapp")
+        assert page.evaluate(KERNEL_READY_JS) == "python3"
+        yield page
+    finally:
+        ctx.close()
 
 
 def shot(page, name: str) -> None:

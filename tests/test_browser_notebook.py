@@ -19,11 +19,10 @@ from playwright.sync_api import Page, expect
 
 from browser_lab import (
     CHROMIUM,
-    KERNEL_READY_JS,
     RUN_INDEX_JS,
     SOURCES_JS,
     lab_server,
-    launch_args,
+    notebook_page,
     shot,
 )
 
@@ -55,11 +54,6 @@ CELLS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     with lab_server(
@@ -83,12 +77,7 @@ def source(page: Page, index: int) -> str:
 
 
 def test_fix_and_replace_cell_put_the_fix_back_and_undo_brings_the_old_code(browser, lab):
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(f"{lab.url}/lab/tree/fix.ipynb?reset&token={lab.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
+    with notebook_page(browser, lab, "fix.ipynb", viewport={"width": 1500, "height": 1000}) as page:
         run(page, 0)
         run(page, 1, "IndexError")
         run(page, 2)
@@ -127,5 +116,3 @@ def test_fix_and_replace_cell_put_the_fix_back_and_undo_brings_the_old_code(brow
         run(page, 8, "account: True")
         out = page.locator(".jp-Notebook .jp-Cell").nth(8).locator(".jp-OutputArea")
         expect(out).to_contain_text("'Image'")
-    finally:
-        context.close()

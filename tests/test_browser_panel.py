@@ -30,8 +30,8 @@ pytest.importorskip("playwright")  # the [browser] extra; sidecar, ipylab, anywi
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, SOURCES_JS, launch_args
-from fakeserver import spawn
+from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, SOURCES_JS
+from fixtures_server import script
 from llama_fixtures import needs_llama
 
 pytestmark = [
@@ -58,30 +58,6 @@ ADD_CELL_JS = """(source) => { const app = window.jupyterapp;
 
 CELLS = ["%load_ext jupychat\n%chat panel", "%%chat\nHello from a notebook cell"]
 CODE = "total = sum(range(10))\nprint(total)"
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    proc, url = spawn(python=sys.executable)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-def script(url: str, **fields) -> None:
-    """Queue the fake server's next reply."""
-    request = urllib.request.Request(
-        f"{url}/_script",
-        data=json.dumps(fields).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=5).close()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ Screenshots go to ``test-artifacts/layout-*.png``: look at them.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,8 +22,7 @@ pytest.importorskip("playwright")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, launch_args, shot
-from fakeserver import spawn
+from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -85,19 +83,6 @@ GEOMETRY_JS = """() => {
 }"""
 SCROLL_JS = """() => { const s = document.querySelector('#jp-right-stack .jc-panel .jc-scroll');
   return {top: s.scrollTop, height: s.scrollHeight, client: s.clientHeight}; }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    proc, url = spawn(python=sys.executable)
-    yield url
-    proc.terminate()
-    proc.wait(10)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, launch_args, shot
+from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, shot
 from llama_fixtures import needs_llama
 from test_notebooks import QUICKSTART_ANSWERS
 
@@ -29,11 +29,6 @@ pytestmark = [
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
     pytest.mark.timeout(300),
 ]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 def test_quickstart_run_all_with_the_embedded_model(page, tmp_path):

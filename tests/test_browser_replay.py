@@ -18,7 +18,7 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, RUN_INDEX_JS, lab_server, launch_args, shot
+from browser_lab import CHROMIUM, RUN_INDEX_JS, lab_server, notebook_page, shot
 
 pytestmark = [
     pytest.mark.browser,
@@ -39,11 +39,6 @@ SAVE_JS = """async () => { const p = window.jupyterapp.shell.currentWidget;
   await p.context.save(); return true; }"""
 RESTART_JS = """async () => { const p = window.jupyterapp.shell.currentWidget;
   await p.sessionContext.session.kernel.restart(); await p.sessionContext.ready; return true; }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +63,9 @@ def run(page: Page, index: int, expect_text: str | None = None) -> None:
 
 
 def test_jupyterlab_saves_the_recording_and_a_restarted_kernel_replays_it(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(f"{lab.url}/lab/tree/replay.ipynb?reset&token={lab.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
+    with notebook_page(
+        browser, lab, "replay.ipynb", viewport={"width": 1400, "height": 1000}
+    ) as page:
         run(page, 0)
         run(page, 1, "You said")
         page.evaluate(SAVE_JS)
@@ -94,5 +86,3 @@ def test_jupyterlab_saves_the_recording_and_a_restarted_kernel_replays_it(browse
         (output,) = again.cells[1].outputs
         assert output["data"]["text/plain"] == live_text
         assert output["metadata"]["jupychat"] == block
-    finally:
-        context.close()

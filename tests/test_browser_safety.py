@@ -28,7 +28,7 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, launch_args  # noqa: E402
+from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES  # noqa: E402
 from jupychat_server_helpers import run_jupyter  # noqa: E402
 from safety_payloads import PAYLOADS  # noqa: E402
 
@@ -97,11 +97,6 @@ DOM_CHECK_JS = """(roots, ours) => {
   }
   return bad;
 }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")

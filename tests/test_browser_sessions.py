@@ -23,7 +23,7 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Dialog, Page, expect  # noqa: E402
 
-from browser_lab import CHROMIUM, LABEXTENSION_ENV, OVERRIDES, launch_args  # noqa: E402
+from browser_lab import CHROMIUM, LABEXTENSION_ENV, OVERRIDES  # noqa: E402
 from jupychat.store import SessionStore  # noqa: E402
 from jupychat_server_helpers import make_session, run_jupyter  # noqa: E402
 
@@ -47,11 +47,6 @@ df["price"].plot.hist(bins=20)
 
 <script>window.__pwned = true; alert("xss")</script> <img src=x onerror="alert('img')">
 [a bad link](javascript:alert('link'))"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
