@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from _timing import COMMON_RANK, RARE, pct, timed, vocabulary, zipf_weights
+from _timing import COMMON_RANK, RARE, pct, synthetic_message, timed, vocabulary, zipf_weights
 
 from jupychat.store.postgres import PostgresStore
 from jupychat.store.records import MessageRow, message_row
@@ -160,8 +160,6 @@ def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> 
             messages // sessions + (1 if i < messages % sessions else 0) for i in range(sessions)
         ]
         rare_at = set(rng.sample(range(messages), 5))
-        usage = Usage(40, 60).to_dict()
-        stamp = "2025-01-01T00:00:00.000000+00:00"
         made = 0
         columns = ", ".join(MessageRow._fields)
         with conn.cursor().copy(
@@ -169,16 +167,7 @@ def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> 
         ) as copy:
             for pk, count in zip(pks, per, strict=True):
                 for seq in range(count):
-                    text = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(6, 50)))
-                    if made in rare_at:
-                        text += f" {RARE}"
-                    message: dict[str, object] = {
-                        "role": "user",
-                        "content": [{"type": "text", "text": text}],
-                        "created_at": stamp,
-                    }
-                    if seq % 2:
-                        message.update(role="assistant", model="fake:echo", usage=usage)
+                    message = synthetic_message(rng, words, cum, seq, made in rare_at)
                     copy.write_row((pk, seq, *message_row(message)))
                     made += 1
         conn.execute(

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _timing import COMMON_RANK, RARE, pct, timed, vocabulary, zipf_weights
+from _timing import COMMON_RANK, RARE, pct, synthetic_message, timed, vocabulary, zipf_weights
 
 from jupychat.store import SessionStore
 from jupychat.store.records import MessageRow, message_row
@@ -92,22 +92,9 @@ def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict
     )
     batch: list[tuple[object, ...]] = []
     made = 0
-    usage = Usage(40, 60).to_dict()
-    stamp = "2025-01-01T00:00:00.000000+00:00"
     for pk, count in zip(pks, counts, strict=True):
         for seq in range(count):
-            text = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(6, 50)))
-            if made in rare_at:
-                text += f" {RARE}"
-            message: dict[str, object] = {
-                "role": "user",
-                "content": [{"type": "text", "text": text}],
-                "created_at": stamp,
-            }
-            if seq % 2:
-                message.update(
-                    role="assistant", model="fake:echo", usage=usage, finish_reason="stop"
-                )
+            message = synthetic_message(rng, words, cum, seq, made in rare_at, finish_reason="stop")
             # the exact row the store writes for this message (validation included)
             batch.append((pk, seq, *message_row(message)))
             made += 1
