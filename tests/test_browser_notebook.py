@@ -8,7 +8,6 @@ Run: ``pytest -m browser tests/test_browser_notebook.py`` (Debian's /usr/bin/chr
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,19 +17,15 @@ pytest.importorskip("jupyterlab")
 from playwright.sync_api import Page, expect
 
 from browser_lab import (
-    CHROMIUM,
     RUN_INDEX_JS,
     SOURCES_JS,
+    browser_marks,
     lab_server,
     notebook_page,
     shot,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(240),
-]
+pytestmark = browser_marks(240)
 
 BROKEN = "values = [1, 2, 3]\nprint(values[3])"
 FIXED = "values = [1, 2, 3]\nprint(values[2])"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,9 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, lab_server, notebook_page, shot
+from browser_lab import KERNEL_READY_JS, browser_marks, lab_server, notebook_page, shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(300),
-]
+pytestmark = browser_marks(300)
 
 QUESTIONS = ["What is 2 + 2?", "And times 3?", "Name a prime."]
 PANEL = "What did I ask first?"

@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -30,24 +29,19 @@ pytest.importorskip("playwright")  # the [browser] extra; sidecar, ipylab, anywi
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, SOURCES_JS
+from browser_lab import (
+    ARTIFACTS,
+    KERNEL_READY_JS,
+    OVERRIDES,
+    RUN_PREFIX_JS,
+    SOURCES_JS,
+    browser_marks,
+)
 from fixtures_server import script
 from llama_fixtures import needs_llama
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(180),
-]
+pytestmark = browser_marks(180)
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-RUN_CELL_JS = """(prefix) => { const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
-  if (index < 0) return false;
-  nb.activeCellIndex = index;
-  app.commands.execute('notebook:run-cell');
-  return true; }"""
 ADD_CELL_JS = """(source) => { const app = window.jupyterapp;
   const nb = app.shell.currentWidget.content;
   nb.activeCellIndex = nb.widgets.length - 1;
@@ -138,7 +132,7 @@ def lab(browser, jlab, model_server):
     page.goto(f"{jlab['url']}/lab/tree/chat.ipynb?reset&token={jlab['token']}")
     page.wait_for_function("() => !!window.jupyterapp")
     assert page.evaluate(KERNEL_READY_JS) == "python3"
-    assert page.evaluate(RUN_CELL_JS, "%load_ext")
+    assert page.evaluate(RUN_PREFIX_JS, "%load_ext")
     yield page
     shot(page, "panel-final")
     context.close()
@@ -188,7 +182,7 @@ def conversation(page: Page, url: str) -> None:
 
 def code_cell(page: Page) -> None:
     """Make sure the notebook has a cell starting ``total =`` (``total = 45`` once run)."""
-    if not page.evaluate(RUN_CELL_JS, "total ="):
+    if not page.evaluate(RUN_PREFIX_JS, "total ="):
         page.evaluate(ADD_CELL_JS, CODE)
 
 
@@ -282,7 +276,7 @@ def test_a_chat_cell_turn_appears_in_the_panel(lab: Page, model_server):
         chunk_size=5,
         chunk_delay=0.03,
     )
-    assert lab.evaluate(RUN_CELL_JS, "%%chat")
+    assert lab.evaluate(RUN_PREFIX_JS, "%%chat")
     user = panel(lab).locator(".jc-list .jc-user").last
     expect(user).to_contain_text("Hello from a notebook cell", timeout=10_000)
     expect(user.locator(".jc-label")).to_have_text("You · cell")
@@ -317,7 +311,7 @@ def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page, model_serve
     assert box is not None
     lab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     expect(sidebar).to_have_count(0)
-    assert lab.evaluate(RUN_CELL_JS, "%load_ext")
+    assert lab.evaluate(RUN_PREFIX_JS, "%load_ext")
     expect(sidebar).to_be_visible(timeout=15_000)
     expect(sidebar.locator(".jc-list .jc-user").first).to_contain_text("Does streaming work?")
     expect(lab.locator("#jp-right-stack .jupyterlab-sidecar")).to_have_count(1)

@@ -14,7 +14,6 @@ Screenshots go to ``test-artifacts/layout-*.png``: look at them.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -22,13 +21,16 @@ pytest.importorskip("playwright")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, shot
+from browser_lab import (
+    KERNEL_READY_JS,
+    REPO,
+    RUN_PREFIX_JS,
+    browser_marks,
+    lab_server,
+    shot,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(240),
-]
+pytestmark = browser_marks(240)
 
 SIZES = {"small": (1024, 700), "large": (1920, 1080)}
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
@@ -40,13 +42,6 @@ SEED = (
     "%chat ask The newest question"
 )
 OPEN = "%chat panel"
-RUN_JS = """(prefix) => { const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
-  if (index < 0) return false;
-  nb.activeCellIndex = index;
-  app.commands.execute('notebook:run-cell');
-  return true; }"""
 GEOMETRY_JS = """() => {
   const panel = document.querySelector('#jp-right-stack .jc-panel');
   const box = (el) => { const r = el.getBoundingClientRect();
@@ -115,11 +110,11 @@ def panel(page: Page):
 
 
 def seed_and_open(page: Page) -> None:
-    assert page.evaluate(RUN_JS, "%load_ext")
+    assert page.evaluate(RUN_PREFIX_JS, "%load_ext")
     expect(page.locator(".jp-OutputArea").first).to_contain_text(
         "The newest question", timeout=60_000
     )
-    assert page.evaluate(RUN_JS, OPEN)
+    assert page.evaluate(RUN_PREFIX_JS, OPEN)
     expect(panel(page)).to_be_visible(timeout=30_000)
     expect(panel(page).locator(".jc-list .jc-user").last).to_contain_text("The newest question")
     page.wait_for_timeout(800)  # the side area settles its width
@@ -203,7 +198,7 @@ def test_reopening_keeps_the_newest_message_in_view(browser, server):
     try:
         seed_and_open(page)
         for _ in range(2):
-            assert page.evaluate(RUN_JS, OPEN)
+            assert page.evaluate(RUN_PREFIX_JS, OPEN)
             expect(panel(page)).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1000)
             s = page.evaluate(SCROLL_JS)
@@ -223,7 +218,7 @@ def test_reopening_keeps_the_newest_message_in_view(browser, server):
         scroller.hover()
         page.mouse.wheel(0, -5000)
         page.wait_for_timeout(500)
-        assert page.evaluate(RUN_JS, OPEN)
+        assert page.evaluate(RUN_PREFIX_JS, OPEN)
         page.wait_for_timeout(1000)
         s = page.evaluate(SCROLL_JS)
         assert s["top"] + s["client"] < s["height"] - 40, s
@@ -268,7 +263,7 @@ def test_panel_remembers_the_width_the_user_chose(browser, server):
         page.goto(f"{server.url}/lab/tree/chat.ipynb?reset&token={server.token}")
         page.wait_for_function("() => !!window.jupyterapp")
         assert page.evaluate(KERNEL_READY_JS) == "python3"
-        assert page.evaluate(RUN_JS, OPEN)
+        assert page.evaluate(RUN_PREFIX_JS, OPEN)
         expect(panel(page)).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)
         shot(page, "layout-remembered-width")

@@ -8,7 +8,6 @@ Run: ``pytest -m browser tests/test_browser_replay.py`` (Debian's /usr/bin/chrom
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -18,13 +17,9 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, RUN_INDEX_JS, lab_server, notebook_page, shot
+from browser_lab import RUN_INDEX_JS, browser_marks, lab_server, notebook_page, shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(240),
-]
+pytestmark = browser_marks(240)
 
 CELLS = [
     "%load_ext jupychat\nimport pandas as pd\nsales = pd.DataFrame({'region': ['n', 's'], "
