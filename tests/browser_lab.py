@@ -109,12 +109,20 @@ def lab_server(
 
 
 @contextmanager
-def notebook_page(browser: Any, server: JupyterServer, name: str, **context: Any) -> Iterator[Any]:
-    """A page of a new browser context (``context``: its options, the viewport first)
-    showing notebook ``name`` on ``server``, its kernel (python3) ready; the context is
-    closed afterwards."""
+def notebook_page(
+    browser: Any,
+    server: JupyterServer,
+    name: str,
+    permissions: Sequence[str] = (),
+    **context: Any,
+) -> Iterator[Any]:
+    """A page of a new browser context (``context``: its options, such as the viewport;
+    ``permissions`` granted to the server's origin) showing notebook ``name`` on
+    ``server``, its kernel (python3) ready; the context is closed afterwards."""
     ctx = browser.new_context(**context)
     try:
+        if permissions:
+            ctx.grant_permissions(list(permissions), origin=server.url)
         page = ctx.new_page()
         page.goto(f"{server.url}/lab/tree/{name}?reset&token={server.token}")
         page.wait_for_function("() => !!window.jupyterapp")
