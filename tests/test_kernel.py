@@ -112,8 +112,9 @@ def test_stop_button_interrupts_stream_and_keeps_partial(tmp_path, fake_server, 
         assert "You said: Are you still there?" in _texts(outputs)
 
 
-def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
-    """Send an execute_request carrying the cell id, as JupyterLab does (metadata.cellId)."""
+def send_cell(client, code: str, cell_id: str) -> str:
+    """Send an execute_request carrying the cell id, as JupyterLab does (metadata.cellId);
+    returns its message id."""
     content = {
         "code": code,
         "silent": False,
@@ -124,10 +125,16 @@ def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
     }
     msg = client.session.msg("execute_request", content, metadata={"cellId": cell_id})
     client.shell_channel.send(msg)
+    return str(msg["header"]["msg_id"])
+
+
+def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
+    """Run a cell with its cell id (:func:`send_cell`); returns its outputs."""
+    msg_id = send_cell(client, code, cell_id)
     outputs = []
     while True:
         reply = client.get_iopub_msg(timeout=60)
-        if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+        if reply["parent_header"].get("msg_id") != msg_id:
             continue
         if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
             break
