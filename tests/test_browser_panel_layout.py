@@ -27,6 +27,7 @@ from browser_lab import (
     RUN_PREFIX_JS,
     browser_marks,
     lab_server,
+    notebook_page,
     shot,
 )
 
@@ -257,17 +258,13 @@ def test_panel_remembers_the_width_the_user_chose(browser, server):
         context.close()
     # a new page (fresh workspace) with the same browser storage: the same width again
     state = json.loads((REPO / "test-artifacts" / "layout-state.json").read_text())
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, storage_state=state)
-    try:
-        page = context.new_page()
-        page.goto(f"{server.url}/lab/tree/chat.ipynb?reset&token={server.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
+    viewport = {"width": 1920, "height": 1080}
+    with notebook_page(
+        browser, server, "chat.ipynb", viewport=viewport, storage_state=state
+    ) as page:
         assert page.evaluate(RUN_PREFIX_JS, OPEN)
         expect(panel(page)).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)
         shot(page, "layout-remembered-width")
         again = panel(page).bounding_box()["width"]
         assert abs(again - chosen) <= 12, (chosen, again)
-    finally:
-        context.close()
