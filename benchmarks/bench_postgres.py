@@ -32,44 +32,17 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from _timing import COMMON_RANK, RARE, pct, synthetic_message, timed, vocabulary, zipf_weights
 
 from jupychat.store.postgres import PostgresStore
 from jupychat.store.records import MessageRow, message_row
 from jupychat.types import Message, Usage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-RARE = "quokka"
-COMMON_RANK = 30
-
-
-def vocabulary(rng: random.Random, size: int = 3000) -> list[str]:
-    consonants, vowels = "bcdfghklmnprstvz", "aeiou"
-    words: set[str] = set()
-    while len(words) < size:
-        n = rng.randint(1, 4)
-        words.add("".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(n)))
-    words.discard(RARE)
-    return sorted(words, key=lambda w: (len(w), w))
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
 
 
 def turn(writer: int, i: int) -> list[dict[str, Any]]:
@@ -151,10 +124,7 @@ def concurrent_writers(url: str, writers: int, turns: int) -> dict[str, float]:
 def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     words = vocabulary(rng)
-    cum, total = [], 0.0
-    for rank in range(len(words)):
-        total += 1.0 / (rank + 1)
-        cum.append(total)
+    cum = zipf_weights(words)  # Zipf-like word frequencies
     t0 = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SET maintenance_work_mem = '512MB'")
@@ -190,8 +160,6 @@ def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> 
             messages // sessions + (1 if i < messages % sessions else 0) for i in range(sessions)
         ]
         rare_at = set(rng.sample(range(messages), 5))
-        usage = Usage(40, 60).to_dict()
-        stamp = "2025-01-01T00:00:00.000000+00:00"
         made = 0
         columns = ", ".join(MessageRow._fields)
         with conn.cursor().copy(
@@ -199,16 +167,7 @@ def bulk_load(url: str, sessions: int, messages: int, users: int, seed: int) -> 
         ) as copy:
             for pk, count in zip(pks, per, strict=True):
                 for seq in range(count):
-                    text = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(6, 50)))
-                    if made in rare_at:
-                        text += f" {RARE}"
-                    message: dict[str, object] = {
-                        "role": "user",
-                        "content": [{"type": "text", "text": text}],
-                        "created_at": stamp,
-                    }
-                    if seq % 2:
-                        message.update(role="assistant", model="fake:echo", usage=usage)
+                    message = synthetic_message(rng, words, cum, seq, made in rare_at)
                     copy.write_row((pk, seq, *message_row(message)))
                     made += 1
         conn.execute(

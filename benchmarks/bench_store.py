@@ -28,26 +28,14 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+
+from _timing import COMMON_RANK, RARE, pct, synthetic_message, timed, vocabulary, zipf_weights
 
 from jupychat.store import SessionStore
 from jupychat.store.records import MessageRow, message_row
 from jupychat.store.sqlite import SEARCH_SCAN
 from jupychat.types import Message, Usage
-
-RARE = "quokka"
-COMMON_RANK = 30  # the common search word is the 30th most frequent one
-
-
-def vocabulary(rng: random.Random, size: int = 3000) -> list[str]:
-    consonants, vowels = "bcdfghklmnprstvz", "aeiou"
-    words: set[str] = set()
-    while len(words) < size:
-        n = rng.randint(1, 4)
-        words.add("".join(rng.choice(consonants) + rng.choice(vowels) for _ in range(n)))
-    words.discard(RARE)
-    return sorted(words, key=lambda w: (len(w), w))
 
 
 def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict[str, object]:
@@ -56,10 +44,7 @@ def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict
     with SessionStore(path) as store:
         store.sessions()  # create the schema through our migrations
     words = vocabulary(rng)
-    cum, total = [], 0.0
-    for rank in range(len(words)):  # Zipf-like word frequencies
-        total += 1.0 / (rank + 1)
-        cum.append(total)
+    cum = zipf_weights(words)  # Zipf-like word frequencies
     common = words[COMMON_RANK]
 
     conn = sqlite3.connect(path, isolation_level=None)
@@ -107,22 +92,9 @@ def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict
     )
     batch: list[tuple[object, ...]] = []
     made = 0
-    usage = Usage(40, 60).to_dict()
-    stamp = "2025-01-01T00:00:00.000000+00:00"
     for pk, count in zip(pks, counts, strict=True):
         for seq in range(count):
-            text = " ".join(rng.choices(words, cum_weights=cum, k=rng.randint(6, 50)))
-            if made in rare_at:
-                text += f" {RARE}"
-            message: dict[str, object] = {
-                "role": "user",
-                "content": [{"type": "text", "text": text}],
-                "created_at": stamp,
-            }
-            if seq % 2:
-                message.update(
-                    role="assistant", model="fake:echo", usage=usage, finish_reason="stop"
-                )
+            message = synthetic_message(rng, words, cum, seq, made in rare_at, finish_reason="stop")
             # the exact row the store writes for this message (validation included)
             batch.append((pk, seq, *message_row(message)))
             made += 1
@@ -153,20 +125,6 @@ def build(path: Path, sessions: int, messages: int, big: int, seed: int) -> dict
         "big_pk": pks[0],
         "ids": [r[0] for r in session_rows],
     }
-
-
-def timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    out = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - t) * 1000)
-    return out
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """Shared parts of the browser tests: Debian Chromium's flags, JupyterLab's test settings,
 a JupyterLab server for one notebook, and the page snippets that drive it.
 
-Not a test module. The tests that use it still need the ``browser`` marker and the
-``browser_type_launch_args`` fixture (:func:`launch_args`).
+Not a test module. conftest.py's
+``browser_type_launch_args`` fixture applies :func:`launch_args` and :func:`browser_marks`
+makes a module's ``pytestmark``. :func:`notebook_page`
+opens a notebook in a fresh browser context and waits for its kernel.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nbformat
+import pytest
 
 from jupychat_server_helpers import JupyterServer, run_jupyter
 
@@ -52,11 +56,29 @@ RUN_INDEX_JS = """(index) => { const app = window.jupyterapp;
   nb.activeCellIndex = index;
   app.commands.execute('notebook:run-cell');
   return true; }"""
+RUN_PREFIX_JS = """(prefix) => { const app = window.jupyterapp;
+  const nb = app.shell.currentWidget.content;
+  const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
+  if (index < 0) return false;
+  nb.activeCellIndex = index;
+  app.commands.execute('notebook:run-cell');
+  return true; }"""
 SOURCES_JS = """() => window.jupyterapp.shell.currentWidget.content.widgets
   .map(c => c.model.sharedModel.getSource())"""
 # this checkout's lab extension (the Help menu entry), found as an installed one would be
 LABEXTENSION_ENV = {"JUPYTER_PATH": str(REPO / "jupyter-config")}
 KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
+
+
+def browser_marks(timeout: int, *more: Any) -> list[Any]:
+    """A browser test module's ``pytestmark``: the ``browser`` marker, skipped without
+    Debian's Chromium, ``timeout`` seconds a test, and ``more`` marks."""
+    return [
+        pytest.mark.browser,
+        *more,
+        pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
+        pytest.mark.timeout(timeout),
+    ]
 
 
 def launch_args(base: dict) -> dict:
@@ -84,6 +106,30 @@ def lab_server(
             nb.metadata["kernelspec"] = KERNEL
             nbformat.write(nb, server.root / name)
         yield server
+
+
+@contextmanager
+def notebook_page(
+    browser: Any,
+    server: JupyterServer,
+    name: str,
+    permissions: Sequence[str] = (),
+    **context: Any,
+) -> Iterator[Any]:
+    """A page of a new browser context (``context``: its options, such as the viewport;
+    ``permissions`` granted to the server's origin) showing notebook ``name`` on
+    ``server``, its kernel (python3) ready; the context is closed afterwards."""
+    ctx = browser.new_context(**context)
+    try:
+        if permissions:
+            ctx.grant_permissions(list(permissions), origin=server.url)
+        page = ctx.new_page()
+        page.goto(f"{server.url}/lab/tree/{name}?reset&token={server.token}")
+        page.wait_for_function("() => !!window.jupyterapp")
+        assert page.evaluate(KERNEL_READY_JS) == "python3"
+        yield page
+    finally:
+        ctx.close()
 
 
 def shot(page, name: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 
@@ -73,3 +75,23 @@ def pg_url(pg_server):
     from pg_server import fresh_database
 
     return fresh_database(pg_server)
+
+
+@pytest.fixture(scope="module")
+def model_server():
+    """The fake model server (tests/fakeserver.py) as a subprocess for one test module;
+    yields its base URL (queue replies with :func:`fixtures_server.script`)."""
+    from fakeserver import spawn
+
+    proc, url = spawn(python=sys.executable)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    """pytest-playwright's launch arguments for Debian's Chromium (browser tests only)."""
+    from browser_lab import launch_args
+
+    return launch_args(browser_type_launch_args)

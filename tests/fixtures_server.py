@@ -4,20 +4,24 @@ One server runs for the whole test session (started on first use, stopped at exi
 the function-scoped ``fake_server`` fixture hands it out with an empty queue and no
 recorded requests. Import it into a test module (``from fixtures_server import
 fake_server`` and name it in ``__all__``), or list ``"fixtures_server"`` in the
-``pytest_plugins`` of the root conftest.py.
+``pytest_plugins`` of the root conftest.py. :func:`script` queues a reply on a fake
+server running as a subprocess (conftest.py's module-scoped ``model_server`` fixture).
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import threading
+import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from fakeserver import FakeServer
 
-__all__ = ["fake_server", "shared_fake_server"]
+__all__ = ["fake_server", "script", "shared_fake_server"]
 
 _server: FakeServer | None = None
 _lock = threading.Lock()
@@ -40,3 +44,14 @@ def fake_server() -> Iterator[FakeServer]:
     server.reset()
     yield server
     server.reset()
+
+
+def script(url: str, **fields: Any) -> None:
+    """Queue the next reply of the fake server at ``url`` (``POST /_script``)."""
+    request = urllib.request.Request(
+        f"{url}/_script",
+        data=json.dumps(fields).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5).close()

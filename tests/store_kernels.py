@@ -2,18 +2,24 @@
 
 ``Kernel`` runs a real IPython shell with jupychat loaded in a child process, driven
 line by line over stdin/stdout (one ``%%chat`` cell with a cell id per line, exactly as a
-notebook runs them), so a test can interleave two kernels on one store.
+notebook runs them), so a test can interleave two kernels on one store. ``read_only``
+makes files and folders read-only for a while, even for root.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from jupychat.store import SessionStore
 
@@ -145,3 +151,27 @@ def prompts_of(session_or_store, sid=None) -> list[str]:
         for m in session_or_store.load(sid)["messages"]
         if m["role"] == "user"
     ]
+
+
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make paths read-only even for root (chattr +i), or by mode for other users."""
+    if os.geteuid() != 0:
+        modes = [p.stat().st_mode for p in paths]
+        for p in paths:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in zip(paths, modes, strict=True):
+                p.chmod(mode)
+        return
+    if not shutil.which("chattr"):
+        pytest.skip("running as root without chattr: cannot make files read-only")
+    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i not permitted here: {done.stderr.decode().strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)

@@ -25,6 +25,7 @@ from jupychat.providers.anthropic import AnthropicProvider, anthropic_provider
 from jupychat.providers.base import ChatRequest, ToolSpec
 from jupychat.providers.registry import resolve_model
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
+from mock_http import Recorder
 
 __all__ = ["fake_server"]  # the loopback server fixture, imported so pytest finds it here
 
@@ -83,31 +84,6 @@ def text_stream(text: str = "Hello") -> bytes:
         stop_block(0),
         *message_end(),
     )
-
-
-class Recorder:
-    def __init__(
-        self,
-        body: bytes,
-        status: int = 200,
-        content_type: str = "text/event-stream",
-        headers: dict | None = None,
-    ):
-        self.requests: list[httpx.Request] = []
-        self.body, self.status, self.content_type = body, status, content_type
-        self.headers = headers or {}
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(
-            self.status,
-            content=self.body,
-            headers={"content-type": self.content_type, **self.headers},
-        )
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.requests[-1].content)
 
 
 def provider_with(rec: Recorder, **options: object) -> AnthropicProvider:

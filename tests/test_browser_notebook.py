@@ -8,7 +8,6 @@ Run: ``pytest -m browser tests/test_browser_notebook.py`` (Debian's /usr/bin/chr
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,20 +17,15 @@ pytest.importorskip("jupyterlab")
 from playwright.sync_api import Page, expect
 
 from browser_lab import (
-    CHROMIUM,
-    KERNEL_READY_JS,
     RUN_INDEX_JS,
     SOURCES_JS,
+    browser_marks,
     lab_server,
-    launch_args,
+    notebook_page,
     shot,
 )
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(240),
-]
+pytestmark = browser_marks(240)
 
 BROKEN = "values = [1, 2, 3]\nprint(values[3])"
 FIXED = "values = [1, 2, 3]\nprint(values[2])"
@@ -53,11 +47,6 @@ CELLS = [
     "print('parts:', sorted({type(p).__name__ for p in sent.content}))\n"
     "print('account:', any('no plotted data' in b.text for b in sent.context_blocks))",
 ]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
@@ -83,12 +72,7 @@ def source(page: Page, index: int) -> str:
 
 
 def test_fix_and_replace_cell_put_the_fix_back_and_undo_brings_the_old_code(browser, lab):
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(f"{lab.url}/lab/tree/fix.ipynb?reset&token={lab.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
+    with notebook_page(browser, lab, "fix.ipynb", viewport={"width": 1500, "height": 1000}) as page:
         run(page, 0)
         run(page, 1, "IndexError")
         run(page, 2)
@@ -127,5 +111,3 @@ def test_fix_and_replace_cell_put_the_fix_back_and_undo_brings_the_old_code(brow
         run(page, 8, "account: True")
         out = page.locator(".jp-Notebook .jp-Cell").nth(8).locator(".jp-OutputArea")
         expect(out).to_contain_text("'Image'")
-    finally:
-        context.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -18,13 +17,9 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, lab_server, launch_args, shot
+from browser_lab import KERNEL_READY_JS, browser_marks, lab_server, notebook_page, shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(300),
-]
+pytestmark = browser_marks(300)
 
 QUESTIONS = ["What is 2 + 2?", "And times 3?", "Name a prime."]
 PANEL = "What did I ask first?"
@@ -47,11 +42,6 @@ RESTART_JS = """async () => { const p = window.jupyterapp.shell.currentWidget;
   await p.sessionContext.session.kernel.restart();
   await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
   return true; }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
@@ -85,12 +75,9 @@ def requests(page: Page) -> list[list[str]]:
 
 
 def test_restart_and_run_all_sends_the_first_runs_requests(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(f"{lab.url}/lab/tree/order.ipynb?reset&token={lab.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
+    with notebook_page(
+        browser, lab, "order.ipynb", viewport={"width": 1400, "height": 1000}
+    ) as page:
         run_all(page)
         first = requests(page)
         assert len(first) == 3
@@ -111,5 +98,3 @@ def test_restart_and_run_all_sends_the_first_runs_requests(browser, lab):
         where = [text.find(q) for q in [*QUESTIONS, PANEL]]
         assert -1 not in where and where == sorted(where), text
         shot(page, "order-after-restart-run-all")
-    finally:
-        context.close()

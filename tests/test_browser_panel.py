@@ -13,41 +13,25 @@ install it with ``apt-get install -y chromium``; never ``playwright install``).
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from pathlib import Path
-
-import nbformat
 import pytest
 
 pytest.importorskip("playwright")  # the [browser] extra; sidecar, ipylab, anywidget are required
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, SOURCES_JS, launch_args
-from fakeserver import spawn
+from browser_lab import (
+    ARTIFACTS,
+    RUN_PREFIX_JS,
+    SOURCES_JS,
+    browser_marks,
+    lab_server,
+    notebook_page,
+)
+from fixtures_server import script
 from llama_fixtures import needs_llama
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(180),
-]
+pytestmark = browser_marks(180)
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-RUN_CELL_JS = """(prefix) => { const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
-  if (index < 0) return false;
-  nb.activeCellIndex = index;
-  app.commands.execute('notebook:run-cell');
-  return true; }"""
 ADD_CELL_JS = """(source) => { const app = window.jupyterapp;
   const nb = app.shell.currentWidget.content;
   nb.activeCellIndex = nb.widgets.length - 1;
@@ -60,112 +44,28 @@ CELLS = ["%load_ext jupychat\n%chat panel", "%%chat\nHello from a notebook cell"
 CODE = "total = sum(range(10))\nprint(total)"
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    proc, url = spawn(python=sys.executable)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-def script(url: str, **fields) -> None:
-    """Queue the fake server's next reply."""
-    request = urllib.request.Request(
-        f"{url}/_script",
-        data=json.dumps(fields).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=5).close()
-
-
 @pytest.fixture(scope="module")
 def jlab(tmp_path_factory, model_server):
-    base = tmp_path_factory.mktemp("jlab")
-    root, cfg = base / "root", base / "settings"
-    root.mkdir()
-    cfg.mkdir()
-    (cfg / "overrides.json").write_text(json.dumps(OVERRIDES))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token, url = secrets.token_hex(16), f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "JUPYTER_CONFIG_DIR": str(base / "cfg"),
-        "JUPYTER_RUNTIME_DIR": str(base / "rt"),
-        "JUPYTERLAB_SETTINGS_DIR": str(base / "user"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(base / "ws"),
-        "IPYTHONDIR": str(base / "ipython"),
-        "JUPYCHAT_MODEL": f"openai-compatible:fake@{model_server}/v1",
-        "JUPYCHAT_STORE": str(base / "sessions.db"),
-        "JUPYCHAT_CONFIG": str(base / "config.toml"),
-    }
-    log = open(base / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyterlab",
-            "--no-browser",
-            "--allow-root",
-            "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.app_settings_dir={cfg}",
-            "--LabApp.expose_app_in_browser=True",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 60
-    while True:
-        assert proc.poll() is None and time.time() < deadline, (base / "server.log").read_text()
-        try:
-            urllib.request.urlopen(
-                urllib.request.Request(
-                    f"{url}/api/status", headers={"Authorization": f"token {token}"}
-                ),
-                timeout=1,
-            ).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield {"url": url, "token": token, "root": root, "log": base / "server.log"}
-    proc.terminate()
-    proc.wait(15)
-    log.close()
+    """JupyterLab serving chat.ipynb, the model being the fake server."""
+    env = {"JUPYCHAT_MODEL": f"openai-compatible:fake@{model_server}/v1"}
+    with lab_server(tmp_path_factory.mktemp("jlab"), {"chat.ipynb": CELLS}, env=env) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def lab(browser, jlab, model_server):
     """One notebook page, its kernel started and ``%chat panel`` run."""
     ARTIFACTS.mkdir(exist_ok=True)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in CELLS])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, jlab["root"] / "chat.ipynb")
-    context = browser.new_context(viewport={"width": 1500, "height": 950})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=jlab["url"])
-    page = context.new_page()
-    page.goto(f"{jlab['url']}/lab/tree/chat.ipynb?reset&token={jlab['token']}")
-    page.wait_for_function("() => !!window.jupyterapp")
-    assert page.evaluate(KERNEL_READY_JS) == "python3"
-    assert page.evaluate(RUN_CELL_JS, "%load_ext")
-    yield page
-    shot(page, "panel-final")
-    context.close()
+    with notebook_page(
+        browser,
+        jlab,
+        "chat.ipynb",
+        permissions=["clipboard-read", "clipboard-write"],
+        viewport={"width": 1500, "height": 950},
+    ) as page:
+        assert page.evaluate(RUN_PREFIX_JS, "%load_ext")
+        yield page
+        shot(page, "panel-final")
 
 
 @pytest.fixture(autouse=True)
@@ -212,7 +112,7 @@ def conversation(page: Page, url: str) -> None:
 
 def code_cell(page: Page) -> None:
     """Make sure the notebook has a cell starting ``total =`` (``total = 45`` once run)."""
-    if not page.evaluate(RUN_CELL_JS, "total ="):
+    if not page.evaluate(RUN_PREFIX_JS, "total ="):
         page.evaluate(ADD_CELL_JS, CODE)
 
 
@@ -306,7 +206,7 @@ def test_a_chat_cell_turn_appears_in_the_panel(lab: Page, model_server):
         chunk_size=5,
         chunk_delay=0.03,
     )
-    assert lab.evaluate(RUN_CELL_JS, "%%chat")
+    assert lab.evaluate(RUN_PREFIX_JS, "%%chat")
     user = panel(lab).locator(".jc-list .jc-user").last
     expect(user).to_contain_text("Hello from a notebook cell", timeout=10_000)
     expect(user.locator(".jc-label")).to_have_text("You · cell")
@@ -341,7 +241,7 @@ def test_reopening_after_closing_the_tab_reuses_the_panel(lab: Page, model_serve
     assert box is not None
     lab.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     expect(sidebar).to_have_count(0)
-    assert lab.evaluate(RUN_CELL_JS, "%load_ext")
+    assert lab.evaluate(RUN_PREFIX_JS, "%load_ext")
     expect(sidebar).to_be_visible(timeout=15_000)
     expect(sidebar.locator(".jc-list .jc-user").first).to_contain_text("Does streaming work?")
     expect(lab.locator("#jp-right-stack .jupyterlab-sidecar")).to_have_count(1)
@@ -363,7 +263,7 @@ def test_context_variables_and_export(lab: Page, jlab, model_server):
     path.fill("exported-chat.md")
     panel(lab).get_by_role("button", name="Export").click()
     expect(panel(lab).locator(".jc-status")).to_contain_text("exported to", timeout=10_000)
-    assert "Does streaming work?" in (jlab["root"] / "exported-chat.md").read_text()
+    assert "Does streaming work?" in (jlab.root / "exported-chat.md").read_text()
 
 
 def test_inline_placement_moves_the_panel_into_the_cell(lab: Page, model_server):

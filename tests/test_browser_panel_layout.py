@@ -14,8 +14,6 @@ Screenshots go to ``test-artifacts/layout-*.png``: look at them.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -23,14 +21,17 @@ pytest.importorskip("playwright")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, launch_args, shot
-from fakeserver import spawn
+from browser_lab import (
+    KERNEL_READY_JS,
+    REPO,
+    RUN_PREFIX_JS,
+    browser_marks,
+    lab_server,
+    notebook_page,
+    shot,
+)
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(240),
-]
+pytestmark = browser_marks(240)
 
 SIZES = {"small": (1024, 700), "large": (1920, 1080)}
 THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
@@ -42,13 +43,6 @@ SEED = (
     "%chat ask The newest question"
 )
 OPEN = "%chat panel"
-RUN_JS = """(prefix) => { const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  const index = nb.widgets.findIndex(c => c.model.sharedModel.getSource().startsWith(prefix));
-  if (index < 0) return false;
-  nb.activeCellIndex = index;
-  app.commands.execute('notebook:run-cell');
-  return true; }"""
 GEOMETRY_JS = """() => {
   const panel = document.querySelector('#jp-right-stack .jc-panel');
   const box = (el) => { const r = el.getBoundingClientRect();
@@ -87,19 +81,6 @@ SCROLL_JS = """() => { const s = document.querySelector('#jp-right-stack .jc-pan
   return {top: s.scrollTop, height: s.scrollHeight, client: s.clientHeight}; }"""
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    proc, url = spawn(python=sys.executable)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, model_server):
     base = tmp_path_factory.mktemp("layout")
@@ -130,11 +111,11 @@ def panel(page: Page):
 
 
 def seed_and_open(page: Page) -> None:
-    assert page.evaluate(RUN_JS, "%load_ext")
+    assert page.evaluate(RUN_PREFIX_JS, "%load_ext")
     expect(page.locator(".jp-OutputArea").first).to_contain_text(
         "The newest question", timeout=60_000
     )
-    assert page.evaluate(RUN_JS, OPEN)
+    assert page.evaluate(RUN_PREFIX_JS, OPEN)
     expect(panel(page)).to_be_visible(timeout=30_000)
     expect(panel(page).locator(".jc-list .jc-user").last).to_contain_text("The newest question")
     page.wait_for_timeout(800)  # the side area settles its width
@@ -218,7 +199,7 @@ def test_reopening_keeps_the_newest_message_in_view(browser, server):
     try:
         seed_and_open(page)
         for _ in range(2):
-            assert page.evaluate(RUN_JS, OPEN)
+            assert page.evaluate(RUN_PREFIX_JS, OPEN)
             expect(panel(page)).to_be_visible(timeout=30_000)
             page.wait_for_timeout(1000)
             s = page.evaluate(SCROLL_JS)
@@ -238,7 +219,7 @@ def test_reopening_keeps_the_newest_message_in_view(browser, server):
         scroller.hover()
         page.mouse.wheel(0, -5000)
         page.wait_for_timeout(500)
-        assert page.evaluate(RUN_JS, OPEN)
+        assert page.evaluate(RUN_PREFIX_JS, OPEN)
         page.wait_for_timeout(1000)
         s = page.evaluate(SCROLL_JS)
         assert s["top"] + s["client"] < s["height"] - 40, s
@@ -277,17 +258,13 @@ def test_panel_remembers_the_width_the_user_chose(browser, server):
         context.close()
     # a new page (fresh workspace) with the same browser storage: the same width again
     state = json.loads((REPO / "test-artifacts" / "layout-state.json").read_text())
-    context = browser.new_context(viewport={"width": 1920, "height": 1080}, storage_state=state)
-    try:
-        page = context.new_page()
-        page.goto(f"{server.url}/lab/tree/chat.ipynb?reset&token={server.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
-        assert page.evaluate(RUN_JS, OPEN)
+    viewport = {"width": 1920, "height": 1080}
+    with notebook_page(
+        browser, server, "chat.ipynb", viewport=viewport, storage_state=state
+    ) as page:
+        assert page.evaluate(RUN_PREFIX_JS, OPEN)
         expect(panel(page)).to_be_visible(timeout=30_000)
         page.wait_for_timeout(1000)
         shot(page, "layout-remembered-width")
         again = panel(page).bounding_box()["width"]
         assert abs(again - chosen) <= 12, (chosen, again)
-    finally:
-        context.close()

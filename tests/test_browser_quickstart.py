@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -18,22 +17,11 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, REPO, lab_server, launch_args, shot
+from browser_lab import KERNEL_READY_JS, REPO, browser_marks, lab_server, shot
 from llama_fixtures import needs_llama
 from test_notebooks import QUICKSTART_ANSWERS
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.llama,
-    needs_llama,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(300),
-]
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
+pytestmark = browser_marks(300, pytest.mark.llama, needs_llama)
 
 
 def test_quickstart_run_all_with_the_embedded_model(page, tmp_path):

@@ -8,7 +8,6 @@ Run: ``pytest -m browser tests/test_browser_replay.py`` (Debian's /usr/bin/chrom
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -18,13 +17,9 @@ pytest.importorskip("jupyterlab")
 
 from playwright.sync_api import Page, expect
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, RUN_INDEX_JS, lab_server, launch_args, shot
+from browser_lab import RUN_INDEX_JS, browser_marks, lab_server, notebook_page, shot
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(240),
-]
+pytestmark = browser_marks(240)
 
 CELLS = [
     "%load_ext jupychat\nimport pandas as pd\nsales = pd.DataFrame({'region': ['n', 's'], "
@@ -39,11 +34,6 @@ SAVE_JS = """async () => { const p = window.jupyterapp.shell.currentWidget;
   await p.context.save(); return true; }"""
 RESTART_JS = """async () => { const p = window.jupyterapp.shell.currentWidget;
   await p.sessionContext.session.kernel.restart(); await p.sessionContext.ready; return true; }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
@@ -68,12 +58,9 @@ def run(page: Page, index: int, expect_text: str | None = None) -> None:
 
 
 def test_jupyterlab_saves_the_recording_and_a_restarted_kernel_replays_it(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    try:
-        page.goto(f"{lab.url}/lab/tree/replay.ipynb?reset&token={lab.token}")
-        page.wait_for_function("() => !!window.jupyterapp")
-        assert page.evaluate(KERNEL_READY_JS) == "python3"
+    with notebook_page(
+        browser, lab, "replay.ipynb", viewport={"width": 1400, "height": 1000}
+    ) as page:
         run(page, 0)
         run(page, 1, "You said")
         page.evaluate(SAVE_JS)
@@ -94,5 +81,3 @@ def test_jupyterlab_saves_the_recording_and_a_restarted_kernel_replays_it(browse
         (output,) = again.cells[1].outputs
         assert output["data"]["text/plain"] == live_text
         assert output["metadata"]["jupychat"] == block
-    finally:
-        context.close()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,23 +27,19 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Page, expect  # noqa: E402
 
-from browser_lab import CHROMIUM, KERNEL_READY_JS, OVERRIDES, launch_args  # noqa: E402
+from browser_lab import (  # noqa: E402
+    ARTIFACTS,
+    KERNEL_READY_JS,
+    OVERRIDES,
+    REPO,
+    RUN_INDEX_JS,
+    browser_marks,
+)
 from jupychat_server_helpers import run_jupyter  # noqa: E402
 from safety_payloads import PAYLOADS  # noqa: E402
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(300),
-]
+pytestmark = browser_marks(300)
 
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
-RUN_CELL_JS = """(index) => { const app = window.jupyterapp;
-  const nb = app.shell.currentWidget.content;
-  nb.activeCellIndex = index;
-  app.commands.execute('notebook:run-cell');
-  return true; }"""
 
 MATH = (
     "Math: $a_1 * b_2 < c_3$ and $$\\sum_{i=1}^n x_i^2$$ and \\(e^{i\\pi}\\). "
@@ -97,11 +92,6 @@ DOM_CHECK_JS = """(roots, ours) => {
   }
   return bad;
 }"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +147,9 @@ def test_hostile_answers_stay_inert_everywhere(browser, lab):
         assert page.evaluate(KERNEL_READY_JS) == "python3"
         panel = page.locator("#jp-right-stack .jc-panel").first
 
-        page.evaluate(RUN_CELL_JS, 0)
+        page.evaluate(RUN_INDEX_JS, 0)
         expect(panel).to_be_visible(timeout=30_000)
-        page.evaluate(RUN_CELL_JS, 1)
+        page.evaluate(RUN_INDEX_JS, 1)
         cell = page.locator(".jp-Notebook .jp-Cell").nth(1)
         outputs = cell.locator(".jp-OutputArea-output")
         expect(outputs).to_have_count(len(PAYLOADS) + 1, timeout=60_000)  # + Out[2]
@@ -171,7 +161,7 @@ def test_hostile_answers_stay_inert_everywhere(browser, lab):
         assert bad == [], bad[:20]
         assert cell.locator(".jc-answer").count() == len(PAYLOADS)
 
-        page.evaluate(RUN_CELL_JS, 2)
+        page.evaluate(RUN_INDEX_JS, 2)
         math_out = page.locator(".jp-Notebook .jp-Cell").nth(2).locator(".jc-answer")
         expect(math_out.locator(".jc-footer")).to_be_visible(timeout=20_000)
         expect(math_out.locator("mjx-container")).to_have_count(3, timeout=20_000)
@@ -182,12 +172,12 @@ def test_hostile_answers_stay_inert_everywhere(browser, lab):
         math_out.scroll_into_view_if_needed()
         shot(page, "1-math-and-code")
 
-        page.evaluate(RUN_CELL_JS, 3)
+        page.evaluate(RUN_INDEX_JS, 3)
         history = page.locator(".jp-Notebook .jp-Cell").nth(3).locator(".jc-history")
         expect(history).to_contain_text("payload script", timeout=20_000)
         expect(history).to_contain_text("Show me math and code")
 
-        page.evaluate(RUN_CELL_JS, 4)
+        page.evaluate(RUN_INDEX_JS, 4)
         page.wait_for_timeout(1500)  # the enqueue cell has run
         before = panel.locator(".jc-list .jc-assistant").count()
         assert before >= len(PAYLOADS) + 1  # every cell turn reached the panel

@@ -13,7 +13,6 @@ install it with ``apt-get install -y chromium``; never ``playwright install``).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -23,18 +22,12 @@ nbformat = pytest.importorskip("nbformat")
 
 from playwright.sync_api import Dialog, Page, expect  # noqa: E402
 
-from browser_lab import CHROMIUM, LABEXTENSION_ENV, OVERRIDES, launch_args  # noqa: E402
+from browser_lab import ARTIFACTS, LABEXTENSION_ENV, OVERRIDES, REPO, browser_marks  # noqa: E402
 from jupychat.store import SessionStore  # noqa: E402
 from jupychat_server_helpers import make_session, run_jupyter  # noqa: E402
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium"),
-    pytest.mark.timeout(180),
-]
+pytestmark = browser_marks(180)
 
-REPO = Path(__file__).resolve().parent.parent
-ARTIFACTS = REPO / "test-artifacts"
 REPLY = """Here is a histogram of the prices:
 
 ```python
@@ -47,11 +40,6 @@ df["price"].plot.hist(bins=20)
 
 <script>window.__pwned = true; alert("xss")</script> <img src=x onerror="alert('img')">
 [a bad link](javascript:alert('link'))"""
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args):
-    return launch_args(browser_type_launch_args)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 from jupyter_client.manager import start_new_kernel
@@ -20,6 +24,27 @@ from fixtures_server import fake_server  # noqa: F401  (fixture)
 from llama_fixtures import needs_llama
 
 pytestmark = pytest.mark.kernel
+
+
+@contextmanager
+def kernel(tmp_path: Path, notebook: str, model: str | None = None) -> Iterator[tuple[Any, Any]]:
+    """A real python3 kernel for notebook ``tmp_path/notebook`` (``JPY_SESSION_NAME``) with
+    a temporary store, config and IPython folder, and ``model`` as ``JUPYCHAT_MODEL``;
+    yields ``(manager, client)`` and shuts the kernel down afterwards."""
+    env = {
+        **os.environ,
+        **({"JUPYCHAT_MODEL": model} if model else {}),
+        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
+        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
+        "JPY_SESSION_NAME": str(tmp_path / notebook),
+        "IPYTHONDIR": str(tmp_path / "ipython"),
+    }
+    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
+    try:
+        yield manager, client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def _run(client, code: str, timeout: float = 60) -> tuple[dict, list[dict]]:
@@ -48,16 +73,9 @@ def _texts(outputs: list[dict]) -> str:
 
 
 def test_stop_button_interrupts_stream_and_keeps_partial(tmp_path, fake_server, monkeypatch):  # noqa: F811
-    env = {
-        **os.environ,
-        "JUPYCHAT_MODEL": f"openai-compatible:fake@{fake_server.openai_base_url}",
-        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
-        "JPY_SESSION_NAME": str(tmp_path / "interrupt.ipynb"),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-    }
-    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
-    try:
+    with kernel(
+        tmp_path, "interrupt.ipynb", model=f"openai-compatible:fake@{fake_server.openai_base_url}"
+    ) as (manager, client):
         reply, _ = _run(client, "%load_ext jupychat")
         assert reply["status"] == "ok"
         fake_server.enqueue("word " * 400, chunk_size=5, chunk_delay=0.05)  # ~20 s if not stopped
@@ -92,13 +110,11 @@ def test_stop_button_interrupts_stream_and_keeps_partial(tmp_path, fake_server, 
         reply, outputs = _run(client, "%%chat\nAre you still there?")
         assert reply["status"] == "ok"
         assert "You said: Are you still there?" in _texts(outputs)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
 
 
-def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
-    """Send an execute_request carrying the cell id, as JupyterLab does (metadata.cellId)."""
+def send_cell(client, code: str, cell_id: str) -> str:
+    """Send an execute_request carrying the cell id, as JupyterLab does (metadata.cellId);
+    returns its message id."""
     content = {
         "code": code,
         "silent": False,
@@ -109,10 +125,16 @@ def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
     }
     msg = client.session.msg("execute_request", content, metadata={"cellId": cell_id})
     client.shell_channel.send(msg)
+    return str(msg["header"]["msg_id"])
+
+
+def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
+    """Run a cell with its cell id (:func:`send_cell`); returns its outputs."""
+    msg_id = send_cell(client, code, cell_id)
     outputs = []
     while True:
         reply = client.get_iopub_msg(timeout=60)
-        if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+        if reply["parent_header"].get("msg_id") != msg_id:
             continue
         if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
             break
@@ -122,16 +144,9 @@ def _run_cell_with_id(client, code: str, cell_id: str) -> list[dict]:
 
 
 def test_rerunning_a_cell_in_a_real_kernel_replaces_its_turn(tmp_path, fake_server):  # noqa: F811
-    env = {
-        **os.environ,
-        "JUPYCHAT_MODEL": f"openai-compatible:fake@{fake_server.openai_base_url}",
-        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
-        "JPY_SESSION_NAME": str(tmp_path / "rerun.ipynb"),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-    }
-    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
-    try:
+    with kernel(
+        tmp_path, "rerun.ipynb", model=f"openai-compatible:fake@{fake_server.openai_base_url}"
+    ) as (_manager, client):
         _run(client, "%load_ext jupychat")
         _run_cell_with_id(client, "%%chat\nfirst wording", "cell-A")
         _run_cell_with_id(client, "%%chat\nanother cell", "cell-B")
@@ -143,9 +158,6 @@ def test_rerunning_a_cell_in_a_real_kernel_replaces_its_turn(tmp_path, fake_serv
         )
         # the re-run keeps its place above the later cell (issue 21)
         assert "['second wording', 'another cell']" in _texts(outputs)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
 
 
 @needs_llama
@@ -154,15 +166,7 @@ def test_a_local_cell_shows_the_loading_status_before_the_answer(tmp_path):
     """A fresh kernel: the embedded model loads on the first ``%%chat -m local`` cell, and
     the cell shows that it is loading before the answer streams in (the status line is
     cleared when the answer starts)."""
-    env = {
-        **os.environ,
-        "JUPYCHAT_STORE": str(tmp_path / "sessions.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "config.toml"),
-        "JPY_SESSION_NAME": str(tmp_path / "local.ipynb"),
-        "IPYTHONDIR": str(tmp_path / "ipython"),
-    }
-    manager, client = start_new_kernel(kernel_name="python3", env=env, cwd=str(tmp_path))
-    try:
+    with kernel(tmp_path, "local.ipynb") as (_manager, client):
         reply, _ = _run(client, "%load_ext jupychat")
         assert reply["status"] == "ok"
         reply, outputs = _run(
@@ -184,6 +188,3 @@ def test_a_local_cell_shows_the_loading_status_before_the_answer(tmp_path):
         # the model stays loaded in the kernel: the next local cell shows no loading line
         reply, outputs = _run(client, "%%chat -m local --max-tokens 4\nAgain.", timeout=120)
         assert reply["status"] == "ok" and "loading the local model" not in _texts(outputs)
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)

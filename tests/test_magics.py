@@ -12,6 +12,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from ipython_run import run_ipython
 from jupychat.notebook import get_chat, unload_ipython_extension
 from jupychat.providers.fake import get_fake
 
@@ -263,30 +264,10 @@ def test_session_resumes_after_restart(shell, fake):
 
 
 def _terminal_ipython(tmp_path, prelude: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "JUPYCHAT_MODEL": "fake",
-        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-        "IPYTHONDIR": str(tmp_path / "ipy"),
-    }
-    env.pop("JPY_SESSION_NAME", None)
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "IPython",
-            "--no-banner",
-            "--colors=NoColor",
-            "--quick",
-            "-c",
-            prelude + "get_ipython().run_line_magic('load_ext', 'jupychat'); "
-            "get_ipython().run_cell_magic('chat', '', 'hello **terminal**')",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    return run_ipython(
+        tmp_path,
+        prelude + "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+        "get_ipython().run_cell_magic('chat', '', 'hello **terminal**')",
     )
 
 

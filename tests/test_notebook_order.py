@@ -23,6 +23,7 @@ from nbclient import NotebookClient
 
 from fixtures_server import fake_server  # noqa: F401  (fixture)
 from jupychat.store import SessionStore
+from test_kernel import send_cell
 
 pytestmark = pytest.mark.kernel
 
@@ -86,20 +87,10 @@ def run_with_ids(path: Path, cells: list[str] | None = None, extra: str | None =
     printed: list[str] = []
     try:
         for code, cell_id in todo:
-            content = {
-                "code": code,
-                "silent": False,
-                "store_history": True,
-                "user_expressions": {},
-                "allow_stdin": False,
-                "stop_on_error": True,
-            }
-            msg = kc.session.msg("execute_request", content)
-            msg["metadata"]["cellId"] = cell_id
-            kc.shell_channel.send(msg)
+            msg_id = send_cell(kc, code, cell_id)
             while True:
                 reply = kc.get_shell_msg(timeout=120)
-                if reply["parent_header"].get("msg_id") == msg["header"]["msg_id"]:
+                if reply["parent_header"].get("msg_id") == msg_id:
                     break
             assert reply["content"]["status"] == "ok", reply["content"]
             while True:  # outputs of this cell, up to its idle status
@@ -107,7 +98,7 @@ def run_with_ids(path: Path, cells: list[str] | None = None, extra: str | None =
                     out = kc.get_iopub_msg(timeout=30)
                 except queue.Empty:
                     break
-                if out["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                if out["parent_header"].get("msg_id") != msg_id:
                     continue
                 if out["msg_type"] == "status" and out["content"]["execution_state"] == "idle":
                     break

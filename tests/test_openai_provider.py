@@ -32,6 +32,7 @@ from jupychat.providers.openai import (
 )
 from jupychat.providers.registry import resolve_model
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
+from mock_http import Recorder
 
 __all__ = ["fake_server"]  # the loopback server fixture, imported so pytest finds it here
 
@@ -54,33 +55,6 @@ def chunk(delta: dict | None = None, finish: str | None = None, **extra: object)
         "choices": [{"index": 0, "delta": delta or {}, "finish_reason": finish}],
         **extra,
     }
-
-
-class Recorder:
-    """A MockTransport handler that records requests and plays back one response."""
-
-    def __init__(
-        self,
-        body: bytes = b"",
-        status: int = 200,
-        content_type: str = "text/event-stream",
-        headers: dict | None = None,
-    ):
-        self.requests: list[httpx.Request] = []
-        self.body, self.status, self.content_type = body, status, content_type
-        self.headers = headers or {}
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return httpx.Response(
-            self.status,
-            content=self.body,
-            headers={"content-type": self.content_type, **self.headers},
-        )
-
-    @property
-    def json(self) -> dict:
-        return json.loads(self.requests[-1].content)
 
 
 def provider_with(recorder: Recorder, **options: object) -> OpenAIProvider:

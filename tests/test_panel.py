@@ -17,6 +17,7 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 from fixtures_server import fake_server  # noqa: F401  (pytest fixture)
+from ipython_run import run_ipython
 from jupychat.errors import ProviderUnavailable
 from jupychat.notebook import get_chat, unload_ipython_extension
 from jupychat.notebook.events import Delta, Failed, Started
@@ -395,33 +396,10 @@ def test_markdown_is_rendered_safely():
 
 
 def test_the_panel_in_a_terminal_is_a_one_line_error(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    env = {
-        **os.environ,
-        "JUPYCHAT_MODEL": "fake",
-        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-        "IPYTHONDIR": str(tmp_path / "ipy"),
-    }
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "IPython",
-            "--no-banner",
-            "--colors=NoColor",
-            "--quick",
-            "-c",
-            "get_ipython().run_line_magic('load_ext', 'jupychat'); "
-            "get_ipython().run_line_magic('chat', 'panel')",
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
+    out = run_ipython(
+        tmp_path,
+        "get_ipython().run_line_magic('load_ext', 'jupychat'); "
+        "get_ipython().run_line_magic('chat', 'panel')",
     )
     text = out.stdout + out.stderr
     assert "UsageError: the chat panel needs a notebook front end" in text

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
-from pathlib import Path
+from doc_examples import REPO, run_example
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = REPO / "README.md"
 
 
 def test_readme_python_example_runs_as_printed(tmp_path):
     text = README.read_text(encoding="utf-8")
     section = text.split("## From Python", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
-    expected = [m.group(1).strip() for m in re.finditer(r"#\s*->\s*(.*)$", code, re.MULTILINE)]
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        env={
-            "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-            "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-            "PATH": "/usr/bin:/bin",
-        },
-    )
+    expected, out = run_example(section, tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == expected[0] == "Paris."

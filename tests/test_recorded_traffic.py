@@ -499,9 +499,23 @@ def test_openrouter_upstream_error_keeps_the_upstream_message():
     assert session.history == []
 
 
-def test_store_round_trip_keeps_what_anthropic_needs_back(tmp_path: Path):
-    """Thinking blocks survive the store: a resumed session sends them back as received."""
-    rec = load("anthropic/redacted_thinking_followup")
+def _redacted_thinking_stored(rec: Recording, server: ReplayServer, session: ChatSession) -> None:
+    assert session.history[1].meta["provider_data"]["content"][0]["type"] == "redacted_thinking"
+
+
+# what a provider needs sent back (Anthropic's thinking blocks, z.ai's reasoning_content)
+ROUND_TRIPS = {
+    "anthropic/redacted_thinking_followup": _both(
+        _anthropic_blocks_replayed, _redacted_thinking_stored
+    ),
+    "zai/reasoning_followup": _reasoning_field_passed_back("reasoning_content"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROUND_TRIPS))
+def test_store_round_trip_keeps_what_the_provider_needs_back(name: str, tmp_path: Path):
+    """The data survives the store: a resumed session sends it back as received."""
+    rec = load(name)
     prompts = user_texts(rec.request(1))
     store = SessionStore(tmp_path / "sessions.db")
     with ReplayServer(rec) as server:
@@ -509,20 +523,7 @@ def test_store_round_trip_keeps_what_anthropic_needs_back(tmp_path: Path):
         first.send(prompts[0])
         resumed = ChatSession.resume(first.id, store=store, model=provider_for(rec, server.url))
         resumed.send(prompts[1])
-        _anthropic_blocks_replayed(rec, server, resumed)
-    assert resumed.history[1].meta["provider_data"]["content"][0]["type"] == "redacted_thinking"
-
-
-def test_store_round_trip_keeps_reasoning_content(tmp_path: Path):
-    rec = load("zai/reasoning_followup")
-    prompts = user_texts(rec.request(1))
-    store = SessionStore(tmp_path / "sessions.db")
-    with ReplayServer(rec) as server:
-        first = ChatSession(provider_for(rec, server.url), store=store)
-        first.send(prompts[0])
-        resumed = ChatSession.resume(first.id, store=store, model=provider_for(rec, server.url))
-        resumed.send(prompts[1])
-        _reasoning_field_passed_back("reasoning_content")(rec, server, resumed)
+        ROUND_TRIPS[name](rec, server, resumed)
 
 
 def test_another_provider_never_gets_the_replay_data():

@@ -12,10 +12,7 @@ terminal paths run a real terminal IPython in a subprocess.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 
 import pytest
@@ -24,6 +21,7 @@ from hypothesis import strategies as st
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from ipython_run import run_ipython
 from safety_payloads import PAYLOADS, assert_safe_html, html_problems
 
 IDS = [name for name, _ in PAYLOADS]
@@ -304,35 +302,14 @@ def test_terminal_text_makes_controls_visible():
 
 
 def _terminal(tmp_path, answer: str, prelude: str = "") -> str:
-    env = {
-        **os.environ,
-        "JUPYCHAT_MODEL": "fake:term",
-        "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-        "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-        "IPYTHONDIR": str(tmp_path / "ipy"),
-        "TERM": "xterm-256color",
-    }
-    env.pop("JPY_SESSION_NAME", None)
     code = (
         prelude + "from jupychat.providers.fake import get_fake; "
         f"get_fake('term').enqueue(json.loads({json.dumps(json.dumps(answer))}), chunk_size=3); "
         "ip = get_ipython(); ip.run_line_magic('load_ext', 'jupychat'); "
         "ip.run_cell_magic('chat', '', 'hello'); ip.run_line_magic('chat', 'history')"
     )
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "IPython",
-            "--no-banner",
-            "--colors=NoColor",
-            "--quick",
-            "-c",
-            "import json; " + code,
-        ],
-        capture_output=True,
-        env=env,
-        timeout=60,
+    out = run_ipython(
+        tmp_path, "import json; " + code, "fake:term", text=False, TERM="xterm-256color"
     )
     assert out.returncode == 0, out.stderr.decode(errors="replace")
     return out.stdout.decode("utf-8")

@@ -7,9 +7,7 @@ order and exactly once, and the user is told once, in one line.
 from __future__ import annotations
 
 import os
-import shutil
 import sqlite3
-import subprocess
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 from jupychat import ChatSession
 from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore
-from store_kernels import NOTEBOOK, Kernel, active_turns, integrity, prompts_of, texts
+from store_kernels import NOTEBOOK, Kernel, active_turns, integrity, prompts_of, read_only, texts
 
 # -- a store that cannot be written for a while -----------------------------------------
 
@@ -50,25 +48,8 @@ def fault(kind: str, store: SessionStore, path: Path):
     else:  # read-only file and folder (chattr +i: root ignores file modes)
         store.close()
         files = [path.parent, *(p for p in path.parent.iterdir() if p.name.startswith(path.name))]
-        if os.geteuid() != 0:
-            modes = {p: p.stat().st_mode for p in files}
-            for p in files:
-                p.chmod(0o555 if p.is_dir() else 0o444)
-            try:
-                yield
-            finally:
-                for p, mode in modes.items():
-                    p.chmod(mode)
-            return
-        if not shutil.which("chattr"):
-            pytest.skip("running as root without chattr: cannot make a read-only store")
-        done = subprocess.run(["chattr", "+i", *map(str, files)], capture_output=True)
-        if done.returncode != 0:
-            pytest.skip(f"chattr +i not permitted here: {done.stderr.decode().strip()}")
-        try:
+        with read_only(*files):
             yield
-        finally:
-            subprocess.run(["chattr", "-i", *map(str, files)], check=True)
 
 
 @pytest.mark.parametrize("kind", ["full", "read-only", "locked"])

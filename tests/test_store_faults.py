@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from jupychat.errors import StoreError
 from jupychat.store import SessionStore
 from jupychat.store.migrations import MIGRATIONS
 from jupychat.types import Message, Usage
+from store_kernels import read_only
 
 
 def user(text: str) -> dict:
@@ -127,30 +127,6 @@ def test_foreign_sqlite_and_non_sqlite_files(tmp_path):
 
 
 # -- read-only places --------------------------------------------------------------------
-
-
-@contextmanager
-def read_only(*paths: Path):
-    """Make paths read-only even for root (chattr +i), or by mode for other users."""
-    if os.geteuid() != 0:
-        modes = [p.stat().st_mode for p in paths]
-        for p in paths:
-            p.chmod(0o555 if p.is_dir() else 0o444)
-        try:
-            yield
-        finally:
-            for p, mode in zip(paths, modes, strict=True):
-                p.chmod(mode)
-        return
-    if not shutil.which("chattr"):
-        pytest.skip("running as root without chattr: cannot make a read-only folder")
-    done = subprocess.run(["chattr", "+i", *map(str, paths)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"chattr +i not permitted here: {done.stderr.decode().strip()}")
-    try:
-        yield
-    finally:
-        subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
 
 
 def test_read_only_folder_for_a_new_store(tmp_path):

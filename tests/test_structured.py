@@ -17,6 +17,7 @@ import pytest
 from IPython.core.error import UsageError
 from IPython.utils.capture import capture_output
 
+from doc_examples import REPO, run_example
 from fixtures_server import fake_server
 from jupychat import ChatSession, StructuredOutputError
 from jupychat._schema import Mismatch, compile_schema, json_from_text
@@ -429,28 +430,8 @@ def test_the_json_that_fits_wins_over_json_quoted_before_it():
 
 
 def test_the_docs_example_runs_as_printed(tmp_path):
-    import re
-    import subprocess
-    from pathlib import Path
-
-    text = (Path(__file__).resolve().parents[1] / "docs" / "structured-output.md").read_text(
-        "utf-8"
-    )
-    code = re.search(r"```python\n(.*?)```", text, re.DOTALL).group(1)
-    expected = [m.group(1).strip() for m in re.finditer(r"#\s*->\s*(.*)$", code, re.MULTILINE)]
-    out = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        env={
-            "JUPYCHAT_STORE": str(tmp_path / "s.db"),
-            "JUPYCHAT_CONFIG": str(tmp_path / "c.toml"),
-            "PATH": "/usr/bin:/bin",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src"),
-        },
-    )
+    text = (REPO / "docs" / "structured-output.md").read_text("utf-8")
+    expected, out = run_example(text, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == expected and len(expected) == 6
 

@@ -9,7 +9,6 @@ sees in the terminal.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import pty
 import re
@@ -19,36 +18,16 @@ import subprocess
 import sys
 import termios
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from fakeserver import spawn
+from fixtures_server import script
 
 pytestmark = pytest.mark.timeout(120)
 
 REPO = Path(__file__).resolve().parent.parent
 IPYTHON = Path(sys.executable).with_name("ipython")
-
-
-@pytest.fixture(scope="module")
-def model_server():
-    proc, url = spawn(python=sys.executable)
-    yield url
-    proc.terminate()
-    proc.wait(10)
-
-
-def script(url: str, **fields) -> None:
-    """Queue the fake server's next reply."""
-    request = urllib.request.Request(
-        f"{url}/_script",
-        data=json.dumps(fields).encode(),
-        headers={"content-type": "application/json"},
-        method="POST",
-    )
-    urllib.request.urlopen(request, timeout=5).close()
 
 
 ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\r")

@@ -15,8 +15,8 @@ once and keeps what arrived.
 Widget updates from that thread are plain trait changes (sent as comm messages through
 ipykernel's thread-safe IOPub channel); no ``Output`` capture is used anywhere. The
 transcript itself (entries, the live answer, throttling) is drawn by
-:class:`~.panel_transcript.Transcript`; this module is the controller: widgets, actions,
-pickers and the worker thread.
+:class:`~.panel_transcript.Transcript` and the widgets are built by :mod:`.panel_build`;
+this module is the controller: wiring, actions, pickers and the worker thread.
 
 One panel per ``NotebookChat``: opening it again reuses it (see :func:`open_panel` and
 :mod:`.panel_place` for where it goes).
@@ -31,22 +31,19 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import ipywidgets as widgets
-
 from jupychat.errors import ChatError
 
 from .engine import Ask, Prepared
 from .events import Finished, NotebookEvent, SessionChanged, Started, Status
-from .panel_layout import session_label, show_model, style_panel
+from .panel_build import build_widgets
+from .panel_layout import session_label, show_model
 from .panel_place import Frontend, frontend, may_answer
-from .panel_transcript import Transcript, one_line
+from .panel_transcript import one_line
 
 __all__ = ["ChatPanel", "close_panel", "get_panel", "open_panel"]
 
 log = logging.getLogger("jupychat")
 
-PLACEHOLDER = "Ask anything… (Enter sends, Shift+Enter adds a line; @var attaches a variable)"
-EMPTY = "No messages yet. Ask below, or in a cell with %%chat."
 INSERT_TIMEOUT = 5.0  # seconds to wait for a new cell's editor before typing into it anyway
 MAX_VARIABLES = 300
 
@@ -65,16 +62,32 @@ class ChatPanel:
     ----------
     widget:
         The root ipywidget (display it, or let :func:`open_panel` place it).
+
+    The other widgets are built by :func:`~.panel_build.build_widgets`.
     """
 
+    # the widgets build_widgets sets (ipywidgets, or anywidgets from .panel_widgets)
+    session_picker: Any
+    new_button: Any
+    model_picker: Any
+    model_line: Any
+    view: Any
+    transcript: Any
+    status: Any
+    input: Any
+    send_button: Any
+    stop_button: Any
+    continue_button: Any
+    vars_picker: Any
+    vars_refresh: Any
+    vars_label: Any
+    export_path: Any
+    export_button: Any
+    extras: Any
+    widget: Any
+
     def __init__(self, chat: Any, *, interval: float = 0.1, front: Frontend | None = None) -> None:
-        try:
-            from .panel_widgets import ChatInput, ChatView
-        except ImportError as exc:
-            raise ChatError(
-                f"the chat panel needs the {exc.name or 'anywidget'} package; "
-                "pip install 'jupychat[lab]' (or pip install anywidget)"
-            ) from None
+        build_widgets(self, interval)
 
         self.chat = chat
         self.shell = chat.shell
@@ -90,102 +103,6 @@ class ChatPanel:
         self._closed = False
         self.sidecar: Any = None
         self.holder: Any = None
-
-        # -- widgets ---------------------------------------------------------------
-        self.session_picker = widgets.Dropdown(
-            options=[],
-            description="",
-            layout=widgets.Layout(flex="1 1 0%", width="auto", min_width="0"),
-            tooltip="This notebook's sessions",
-        )
-        self.new_button = widgets.Button(
-            description="New",
-            icon="plus",
-            tooltip="Start a fresh session",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.model_picker = widgets.Combobox(
-            options=[],
-            placeholder="provider:model",
-            ensure_option=False,
-            continuous_update=False,
-            description="Model",
-            layout=widgets.Layout(width="auto", min_width="0"),
-            style={"description_width": "initial"},
-        )
-        self.view = ChatView(empty_text=EMPTY, max_height="60vh")
-        self.view.add_class("jc-panel-view")
-        self.view.layout = widgets.Layout(width="100%")
-        self.transcript = Transcript(self.view, interval)
-        self.status = widgets.HTML("", layout=widgets.Layout(width="100%", min_height="1.2em"))
-        self.input = ChatInput(placeholder=PLACEHOLDER, rows=3)
-        self.input.layout = widgets.Layout(width="100%")
-        self.send_button = widgets.Button(
-            description="Send",
-            button_style="primary",
-            icon="paper-plane",
-            tooltip="Send (Enter)",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.stop_button = widgets.Button(
-            description="Stop",
-            icon="stop",
-            disabled=True,
-            tooltip="Stop the answer",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.continue_button = widgets.Button(
-            description="Continue",
-            icon="forward",
-            disabled=True,
-            tooltip="Continue the answer cut at max tokens (%chat continue)",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.vars_picker = widgets.SelectMultiple(
-            options=[],
-            rows=6,
-            layout=widgets.Layout(width="100%"),
-        )
-        self.vars_refresh = widgets.Button(
-            description="Refresh",
-            icon="refresh",
-            tooltip="Re-read the notebook's variables",
-            layout=widgets.Layout(width="auto"),
-        )
-        self.vars_label = widgets.HTML(
-            '<div style="line-height:1.3;font-size:0.85em;margin:2px 0">Attach these '
-            "variables' descriptions to your next messages (Ctrl/Shift-click for several):</div>"
-        )
-        self.export_path = widgets.Text(
-            placeholder="chat.md, chat.json or chat.ipynb",
-            layout=widgets.Layout(flex="1 1 auto", width="auto"),
-        )
-        self.export_button = widgets.Button(
-            description="Export",
-            icon="download",
-            layout=widgets.Layout(width="auto"),
-        )
-        context_box = widgets.VBox([self.vars_label, self.vars_picker, self.vars_refresh])
-        export_box = widgets.HBox([self.export_path, self.export_button])
-        self.extras = widgets.Accordion(children=[context_box, export_box], selected_index=None)
-        self.extras.set_title(0, "Context variables")
-        self.extras.set_title(1, "Export")
-        self.widget = widgets.VBox(
-            [
-                widgets.HBox(
-                    [self.session_picker, self.new_button], layout=widgets.Layout(width="100%")
-                ),
-                self.model_picker,
-                self.view,
-                self.status,
-                self.input,
-                widgets.HBox([self.send_button, self.stop_button, self.continue_button]),
-                self.extras,
-            ],
-            layout=widgets.Layout(width="100%", padding="4px"),
-        )
-        self.widget.add_class("jc-panel")
-        style_panel(self)
 
         # -- wiring -----------------------------------------------------------------
         self.input.on("submit", lambda msg: self.send(str(msg.get("text", ""))))

@@ -5,7 +5,7 @@ renderer every view uses, :func:`jupychat.markdown.render` (raw HTML escaped, li
 http/https/mailto, images turned into links so a transcript never fetches a remote URL,
 math kept as escaped TeX); code is not colour-highlighted here (the page has no Pygments
 stylesheet). Everything else is escaped with ``markupsafe``. The page's
-Content-Security-Policy (see ``handlers.py``) is a second fence.
+Content-Security-Policy (see ``pages.py``) is a second fence.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ from jupychat.errors import StoreError
 from jupychat.store.postgres import grantees
 from jupychat.store.scrub import scrub
 
+from ._base import MAX_BODY
 from .access import caller_access, read_only_error, session_link, supports_sharing
-from .handlers import MAX_BODY, _APIBase
+from .api import _APIBase
 
 __all__ = ["SharesAPI"]
 
