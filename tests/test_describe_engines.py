@@ -59,7 +59,7 @@ def check_figures(text: str, truth: dict, engine: str) -> None:
         assert lo - 1e-9 <= num(amount, key + "≈") <= hi + 1e-9, (key, amount)
     # distinct counts and top values from the sample
     region = rows["region"][3]
-    assert "≈3 distinct" in region and "len 4–5" in region, region
+    assert "≈3 distinct" in region and "len≈4–5" in region, region
     for value, exact in truth["region_shares"].items():
         assert share(region, value) == pytest.approx(exact, abs=0.02), region
     assert "id-like" in rows["event_id"][3], rows["event_id"]
