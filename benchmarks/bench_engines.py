@@ -94,6 +94,9 @@ def cases(n: int, engines: list[str]) -> list[tuple[str, Any, Callable[[], Any],
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .config("spark.sql.shuffle.partitions", "2")
+            # room for the cached 10M rows (the default 1g driver evicts part of the
+            # cache, and every job then recomputes the evicted partitions)
+            .config("spark.driver.memory", "4g")
             .getOrCreate()
         )
         spark.sparkContext.setLogLevel("ERROR")
@@ -153,6 +156,7 @@ def main() -> None:
     parser.add_argument(
         "--engines", nargs="*", default=["duckdb", "ibis", "polars", "dask", "spark"]
     )
+    parser.add_argument("--show", metavar="DIR", help="write each description to DIR/<engine>.md")
     args = parser.parse_args()
     counter, count_tokens, close_counter = token_counter()
     budget = ContextSettings().engine_seconds
@@ -178,6 +182,10 @@ def main() -> None:
             bounded = ours(settings=ContextSettings())
             t_bounded = time.perf_counter() - start
             verdict = "complete" if "Not computed" not in bounded else "PARTIAL"
+            if args.show:
+                os.makedirs(args.show, exist_ok=True)
+                with open(os.path.join(args.show, f"{name}.md"), "w", encoding="utf-8") as f:
+                    f.write(f"{bounded}\n")
             engine = {"polars": "polars-lazy"}.get(name, name)
             backend = backend_for(obj, engine)
             result = compute(backend, Request("events", SETTINGS, 1500), SETTINGS, 600)
