@@ -1,10 +1,11 @@
 """Engine-held tables (DuckDB, Ibis, Dask, Spark, polars lazy) described in their engine.
 
 Every engine here is real and started by the tests: in-process DuckDB (and Ibis on it),
-a Dask LocalCluster (threads), a local[2] Spark session (one per test session; the JVM
-takes ~10 s to start). Tables of 10M+ rows are generated in the engine; each figure the
-description calls exact is checked against an exact engine query, each estimate against
-a tolerance band computed by the engine too.
+a Dask LocalCluster (threads), one local[2] Spark JVM for the module (~15 s to start)
+that also runs the Spark Connect plugin on 127.0.0.1, so classic and Connect DataFrames
+are tested without a second JVM. Tables of 10M+ rows are generated in the engine; each
+figure the description calls exact is checked against an exact engine query, each
+estimate against a tolerance band computed by the engine too.
 """
 
 from __future__ import annotations
