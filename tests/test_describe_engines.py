@@ -127,6 +127,8 @@ def test_duckdb_relation_is_described_by_duckdb_against_exact_ground_truth(duck)
     assert time.monotonic() - start < 60
     check_figures(text, duck_truth(duck, "events"), "DuckDB")
     assert "DuckDBPyRelation" in text
+    # exact aggregate + one sample statement that also brings the example rows
+    assert "by 2 queries" in text
 
 
 def test_duckdb_second_description_is_a_cache_hit_and_a_new_query_is_not(duck):
@@ -502,6 +504,7 @@ def test_polars_lazyframe_is_described_by_bounded_lazy_queries():
         "region_shares": {"east": 0.6, "north": 0.2, "south": 0.2},
     }
     check_figures(text, truth, "polars")
+    assert "by 2 queries" in text  # the sample select also brings the example rows
 
 
 # ---------------------------------------------------------------------------- data tools
