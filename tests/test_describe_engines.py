@@ -507,6 +507,17 @@ def test_polars_lazyframe_is_described_by_bounded_lazy_queries():
     assert "by 2 queries" in text  # the sample select also brings the example rows
 
 
+def test_polars_lazy_columns_named_like_the_querys_own_fields():
+    """Columns called n, v or count (the names a value count uses) keep their figures."""
+    pl = pytest.importorskip("polars")
+    clear_cache()
+    lf = pl.LazyFrame({"n": [1, 2, 2, 3] * 100, "v": ["a", "b", "b", None] * 100})
+    rows = rows_of(describe(lf.with_columns(count=pl.col("n") * 1.5), "lf", settings=GENEROUS))
+    assert rows["n"][3].endswith("3 distinct; top: 2 50%, 1 25%, 3 25%"), rows["n"]
+    assert rows["v"][2] == "100 (25%)" and "top: b 67%, a 33%" in rows["v"][3], rows["v"]
+    assert "3 distinct" in rows["count"][3], rows["count"]
+
+
 # ---------------------------------------------------------------------------- data tools
 
 

@@ -149,8 +149,9 @@ class PolarsLazyBackend(EngineBackend):
             c = pl.col(self.labels[i])
             kind = self.kinds[i]
             values = c.drop_nulls()
-            counts = values.cast(pl.String).value_counts(sort=True, name="n")
-            n_of = counts.struct.field("n")
+            # fixed field names: a column called "n" or "count" must not collide
+            counts = values.cast(pl.String).alias("v").value_counts(sort=True, name="__n")
+            n_of = counts.struct.field("__n")
             exprs += [
                 counts.len().alias(f"d{i}"),
                 (n_of == 1).sum().alias(f"f1_{i}"),
@@ -179,7 +180,7 @@ class PolarsLazyBackend(EngineBackend):
             picked = [row[f"r{j}"] or [] for j in shown]
             self._rows = [list(r) for r in zip(*picked, strict=False)]
         for i in used:
-            top = [(t[self.labels[i]], int(t["n"])) for t in (row[f"top{i}"] or [])]
+            top = [(t["v"], int(t["__n"])) for t in (row[f"top{i}"] or [])]
             quantiles = [row.get(f"q{k}_{i}") for k in range(3)]
             lo = row.get(f"lo{i}")
             out[i] = Distinct(
