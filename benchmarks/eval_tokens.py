@@ -33,12 +33,15 @@ def _smollm2() -> tuple[Callable[[str], int], Callable[[], None]] | None:
     path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():
         return None
+    import secrets
+
     import httpx
     import xllamacpp
 
     from jupychat.providers import _llama
 
-    params, socket_dir = _llama._server_params(str(path), 512, 1, False)
+    # _server_params takes the server's API key (it once made its own)
+    params, socket_dir = _llama._server_params(str(path), 512, 1, False, secrets.token_hex(16))
     if socket_dir is None:
         return None
     server = xllamacpp.Server(params)

@@ -2,12 +2,13 @@
 
 Design note: imported only when a Dask DataFrame is described (dask is loaded). Each
 partition (a pandas frame, on a worker) is reduced to a small dict: its row count, per
-column the non-null count, min/max, sum (for the mean), true count and string length
-range, and a seeded uniform sample of at most ``k`` of its rows. Dicts are merged
+column the non-null count, min/max, sum (for the mean) and true count, and a seeded
+uniform sample of at most ``k`` of its rows. Dicts are merged
 pairwise in a tree; two samples merge into a uniform ``k``-sample of their union by
 splitting ``k`` hypergeometrically, so the root holds exact figures and a uniform sample
 of the whole frame. A last task (still on the worker) turns that sample into quantiles,
-distinct/singleton/doubleton counts, top values and three example rows, and only that
+distinct/singleton/doubleton counts, top values, string length ranges and three example
+rows, and only that
 result (a few KB) comes back. All of it is one graph, computed once; with a
 ``distributed`` client it is a future that is cancelled when over budget, otherwise the
 local scheduler is stopped by a callback that raises before the next task. The cache key
@@ -64,9 +65,6 @@ def _chunk(pdf: Any, kinds: Sequence[str], k: int, seed: int) -> dict[str, Any]:
                     entry["sum"] = float(s.sum())
                 if kind == "bool":
                     entry["true"] = int(s.sum())
-                if kind == "str":
-                    lengths = s.dropna().astype(str).str.len()
-                    entry["len"] = (int(lengths.min()), int(lengths.max()))
             except Exception:
                 pass
         cols.append(entry)
@@ -97,9 +95,6 @@ def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
         for key in ("sum", "true"):
             if key in x or key in y:
                 entry[key] = x.get(key, 0) + y.get(key, 0)
-        lens = [v["len"] for v in (x, y) if "len" in v]
-        if lens:
-            entry["len"] = (min(t[0] for t in lens), max(t[1] for t in lens))
         cols.append(entry)
     k, n1, n2 = a["k"], a["n"], b["n"]
     rng = np.random.default_rng([a["seed"], b["seed"]])
@@ -135,6 +130,12 @@ def _finish(root: dict[str, Any], kinds: Sequence[str], hide: Sequence[int], row
                 entry["q"] = [float(v) for v in np.quantile(vals, [0.25, 0.5, 0.75])]
             elif kind == "time":
                 entry["q"] = [None, s.sort_values().iloc[len(s) // 2], None]
+            elif kind == "str":  # from the sample: a full pass of str.len costs seconds
+                try:
+                    lengths = s.astype(str).str.len()
+                    entry["len"] = (int(lengths.min()), int(lengths.max()))
+                except Exception:
+                    pass
         out["cols"].append(entry)
     if rows:
         picked = sample.sample(n=min(rows, len(sample)), random_state=1) if len(sample) else sample
@@ -161,7 +162,6 @@ class DaskBackend(EngineBackend):
     """A Dask DataFrame (see the module note)."""
 
     engine = "Dask"
-    one_query = True
 
     def __init__(self, df: Any) -> None:
         self.df = df
@@ -215,6 +215,7 @@ class DaskBackend(EngineBackend):
         """Compute one collection (or a list of them, together) so ``cancel`` can stop it."""
         import dask
 
+        self.queries += 1
         many = isinstance(graph, list)
         items = graph if many else [graph]
         try:

@@ -2,13 +2,15 @@
 
 Design note: imported only when a relation is described (duckdb is then loaded). The
 relation is queried through ``relation.query(name, sql)``, so the SQL sees it as a table
-named ``name`` and no data leaves DuckDB except the results. Pass 1 is one statement:
-an aggregate over every row (``count(*)``, per column ``count``, ``min``/``max``/``avg``,
-string length range) joined with one over a seeded reservoir sample
-(``USING SAMPLE reservoir(n ROWS) REPEATABLE (seed)``) for ``approx_quantile``. Distinct
-counts and top values come from one group-by over the same sample unnested into
-(column, value) pairs (``max_by(..., 5)`` keeps the top five per column); example rows
-are three rows of that sample picked by a seeded hash. A pass over budget is stopped
+named ``name`` and no data leaves DuckDB except the results. Pass 1 is one statement of
+cheap aggregates over every row (``count(*)``, per column ``count``, ``min``/``max``/
+``avg``, ``count_if``; no string lengths, quantiles or distinct counts: those cost a hash
+or sort of every value and are what makes ``SUMMARIZE`` slow). Pass 2 is one statement
+over a seeded reservoir sample of the needed columns (``USING SAMPLE reservoir(n ROWS)
+REPEATABLE (seed)``, materialised once): per column a group-by of the sample unnested
+into (column, value) pairs (``max_by(..., 5)`` keeps the top five), ``quantile_disc``
+and the string length range, plus three example rows of the sample picked by a seeded
+hash, all returned as one row of lists. A pass over budget is stopped
 with the connection's ``interrupt()``. The cache key is the connection and the relation's SQL text
 (``sql_query()``): a relation over a table that is changed in place keeps its cached
 figures until ``clear_cache()``.
@@ -58,7 +60,7 @@ def duckdb_kind(type_text: str) -> str:
 
 
 def numeric_stats_sql(kind: str, col: str) -> list[str]:
-    """SQL aggregates (over every row) for one column of ``kind``; shared with Ibis SQL."""
+    """SQL aggregates (over every row, all cheap) for one column of ``kind``."""
     out = [f"count({col})"]
     if kind in ("int", "num", "time"):
         out += [f"min({col})", f"max({col})"]
@@ -66,8 +68,6 @@ def numeric_stats_sql(kind: str, col: str) -> list[str]:
         out.append(f"avg({col})")
     if kind == "bool":
         out.append(f"count_if({col})")
-    if kind == "str":
-        out += [f"min(length({col}))", f"max(length({col}))"]
     return out
 
 
@@ -100,75 +100,105 @@ class DuckDBBackend(EngineBackend):
         self.connection().interrupt()
 
     def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+        self.queries += 1
         rows = self.rel.query(VIEW, sql).fetchall()
         self.received += len(repr(rows))
         return rows
 
     # -- passes ----------------------------------------------------------------------------
+    def prepare(self, hide: set[int], rows: int) -> None:
+        self.rows_wanted = rows
+        self._rows: list[list[Any]] | None = None
+
     def aggregate(self, cols: Sequence[int], sample_size: int, seed: int) -> EngineResult:
         full = ["count(*)"]
-        sampled = ["count(*)"]
-        layout: list[tuple[int, list[str], list[str]]] = []
+        layout: list[tuple[int, int]] = []
         for i in cols:
-            col = quote(self.labels[i])
-            kind = self.kinds[i]
-            exact = numeric_stats_sql(kind, col)
-            approx = []
-            if kind in ("int", "num"):
-                approx.append(f"approx_quantile({col}, [0.25, 0.5, 0.75])")
-            elif kind == "time":
-                approx.append(f"quantile_disc({col}, 0.5)")
-            layout.append((i, exact, approx))
+            exact = numeric_stats_sql(self.kinds[i], quote(self.labels[i]))
+            layout.append((i, len(exact)))
             full += exact
-            sampled += approx
-        sql = (
-            f"WITH s AS (SELECT * FROM {VIEW} USING SAMPLE reservoir({int(sample_size)} ROWS) "
-            f"REPEATABLE ({int(seed)})), "
-            f"a AS (SELECT {', '.join(full)} FROM {VIEW}), "
-            f"b AS (SELECT {', '.join(sampled)} FROM s) SELECT * FROM a, b"
-        )
-        row = list(self.fetch(sql)[0])
+        row = list(self.fetch(f"SELECT {', '.join(full)} FROM {VIEW}")[0])
         n = int(row[0])
-        a = row[1 : len(full)]
-        sample_n = int(row[len(full)])
-        b = row[len(full) + 1 :]
-        result = EngineResult(n_rows=n, sample_n=sample_n)
-        for i, exact, approx in layout:
-            values, a = a[: len(exact)], a[len(exact) :]
-            est, b = b[: len(approx)], b[len(approx) :]
-            result.columns[i] = stats_from_values(self.kinds[i], n, values, est)
+        values = row[1:]
+        result = EngineResult(n_rows=n, sample_n=min(n, int(sample_size)))
+        for i, width in layout:
+            part, values = values[:width], values[width:]
+            result.columns[i] = stats_from_values(self.kinds[i], n, part)
         result.received_bytes = self.received
         return result
 
     def distinct(
         self, cols: Sequence[int], hide: set[int], result: EngineResult, seed: int
     ) -> dict[int, Distinct]:
+        """One statement over one materialised sample: counts, top values, quantiles,
+        string lengths and (when wanted) the example rows."""
         size = max(1, result.sample_n)
+        shown = list(result.row_cols) if getattr(self, "rows_wanted", 0) else []
+        needed = sorted(set(cols) | set(shown))
+        names = ", ".join(quote(self.labels[i]) for i in needed)
         ids = ", ".join(str(i) for i in cols)
         values = ", ".join(f"CAST({quote(self.labels[i])} AS VARCHAR)" for i in cols)
         hidden = ", ".join(str(i) for i in sorted(hide)) or "-1"
-        # one scan of the sample: each row unnested into (column, value) pairs
+        quants = []
+        for i in cols:
+            col, kind = quote(self.labels[i]), self.kinds[i]
+            if kind in ("int", "num"):
+                quants.append(f"quantile_disc({col}, [0.25, 0.5, 0.75])")
+            elif kind == "time":
+                quants.append(f"[NULL, quantile_disc({col}, 0.5), NULL]")
+            else:
+                quants.append("NULL")
+        rows_sql = "SELECT NULL AS r"
+        if shown:
+            picked = ", ".join(quote(self.labels[i]) for i in shown)
+            # k rows picked by a seeded hash out of the uniform sample: a direct reservoir
+            # of 3 rows came out of the first vectors scanned (measured)
+            rows_sql = (
+                f"SELECT list(row({picked})) AS r FROM (SELECT {picked} FROM s "
+                f"ORDER BY hash(__jupychat_r + {int(seed) + 1}) LIMIT {int(self.rows_wanted)})"
+            )
+        # one scan into a materialised sample; each sampled row unnested into
+        # (column, value) pairs and grouped per column
         sql = (
-            f"WITH s AS (SELECT * FROM {VIEW} USING SAMPLE reservoir({size} ROWS) "
-            f"REPEATABLE ({int(seed)})), "
+            f"WITH s AS MATERIALIZED (SELECT *, row_number() OVER () AS __jupychat_r FROM "
+            f"(SELECT {names} FROM {VIEW} USING SAMPLE reservoir({size} ROWS) "
+            f"REPEATABLE ({int(seed)}))), "
             f"p AS (SELECT unnest([{ids}]) AS i, unnest([{values}]) AS v FROM s), "
-            "c AS (SELECT i, v, count(*) AS n FROM p WHERE v IS NOT NULL GROUP BY i, v) "
-            "SELECT i, count(*), count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n = 2), "
-            f"sum(n), CASE WHEN i IN ({hidden}) THEN [] ELSE "
-            "max_by({'v': v, 'n': n}, {'n': n, 'v': v}, 5) END FROM c GROUP BY i ORDER BY i"
+            "c AS (SELECT i, v, count(*) AS n FROM p WHERE v IS NOT NULL GROUP BY i, v), "
+            "g AS (SELECT list({'i': i, 'd': d, 'f1': f1, 'f2': f2, 'total': total, 'top': top, "
+            "'lo': lo, 'hi': hi}) AS g FROM (SELECT i, count(*) AS d, "
+            "count(*) FILTER (WHERE n = 1) AS f1, count(*) FILTER (WHERE n = 2) AS f2, "
+            f"sum(n) AS total, CASE WHEN i IN ({hidden}) THEN [] ELSE "
+            "max_by({'v': v, 'n': n}, {'n': n, 'v': v}, 5) END AS top, "
+            "min(length(v)) AS lo, max(length(v)) AS hi FROM c GROUP BY i)), "
+            f"q AS (SELECT {', '.join(quants)} FROM s), r AS ({rows_sql}) "
+            "SELECT g, r, q.* FROM g, r, q"
         )
-        return distinct_from_rows(self.fetch(sql))
+        g, r, *q = self.fetch(sql)[0]
+        if shown:
+            self._rows = [list(t) for t in (r or [])]
+        found = distinct_from_rows(
+            [(t["i"], t["d"], t["f1"], t["f2"], t["total"], t["top"]) for t in (g or [])]
+        )
+        for t in g or []:
+            i = int(t["i"])
+            k = list(cols).index(i)
+            found[i].quantiles = list(q[k]) if q and q[k] is not None else None
+            if self.kinds[i] == "str" and t["lo"] is not None:
+                found[i].lens = (int(t["lo"]), int(t["hi"]))
+        return found
 
     def sample_rows(
         self, k: int, cols: Sequence[int], result: EngineResult, seed: int
     ) -> list[list[Any]]:
+        stashed = getattr(self, "_rows", None)
+        if stashed is not None:  # brought by the sample pass: no further query
+            return stashed[:k]
         names = ", ".join(quote(self.labels[i]) for i in cols)
-        # k rows picked by a seeded hash out of the description's uniform sample: a direct
-        # reservoir of 3 rows came out of the first vectors scanned (measured)
         size = max(int(k), result.sample_n or int(k))
         sql = (
             f"SELECT {names} FROM (SELECT *, row_number() OVER () AS __jupychat_r FROM "
-            f"(SELECT * FROM {VIEW} USING SAMPLE reservoir({size} ROWS) REPEATABLE "
+            f"(SELECT {names} FROM {VIEW} USING SAMPLE reservoir({size} ROWS) REPEATABLE "
             f"({int(seed)}))) ORDER BY hash(__jupychat_r + {int(seed) + 1}) LIMIT {int(k)}"
         )
         return [list(r) for r in self.fetch(sql)]

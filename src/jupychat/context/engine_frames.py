@@ -5,16 +5,21 @@ kernel's memory, so a description is a handful of engine queries whose *results*
 few KB: never a collect, ``toPandas()`` or a write. Each backend module (``spark_frames``,
 ``dask_frames``, ``duckdb_frames``, ``ibis_frames``, ``polars_lazy``) implements
 :class:`EngineBackend`: the schema (free), an identity for the cache, and up to three
-passes, each a single engine query:
+passes, each at most one engine query:
 
-1. ``aggregate``: row count, and per column null count, min/max/mean, true count and
-   string length range over every row (cheap, vectorised aggregates: exact), plus
-   quantiles of a seeded random sample of about ``settings.sample_size`` rows;
-2. ``distinct``: per column, a group-by over the same sample in the engine, of which only
-   the distinct, singleton and doubleton counts and the five most frequent values come
-   back; the distinct count is the Chao1 estimate of :func:`.summary.distinct_info`, the
-   same as for a sampled pandas frame (shares are of the sample, marked ≈);
-3. ``sample_rows``: a few random rows (never the head).
+1. ``aggregate``: row count, and per column null count, min/max/mean and true count over
+   every row (cheap, vectorised aggregates that read only the columns described: exact);
+2. ``distinct``: one query over a seeded random sample of about ``settings.sample_size``
+   rows, grouped per column in the engine, of which only the distinct, singleton and
+   doubleton counts, the five most frequent values, the quantiles and the string length
+   range come back (all marked ≈); the distinct count is the Chao1 estimate of
+   :func:`.summary.distinct_info`, the same as for a sampled pandas frame. Where the
+   engine allows, the same query also returns the example rows, picked from the sample;
+3. ``sample_rows``: a few random rows (never the head), unless pass 2 brought them.
+
+Costly exact figures (string lengths, quantiles and distinct counts over every row) are
+left to the sample on purpose: they cost a full sort or hash of each column, and the
+engine's own summaries spend most of their time there.
 
 The passes share one time budget (``settings.engine_seconds``). Each runs in a worker
 thread; when the budget runs out the backend's ``cancel`` stops the query in the engine
@@ -76,8 +81,9 @@ class EngineTimeout(Exception):
 class ColStats:
     """Engine-computed figures of one column (``None``: not computed).
 
-    ``nulls``, ``min``, ``max``, ``mean``, ``true``, ``len_min``/``len_max`` are exact
-    (every row); ``quantiles`` (p25, p50, p75) come from the sample; ``d``, ``f1``, ``f2``
+    ``nulls``, ``min``, ``max``, ``mean``, ``true`` are exact (every row); ``quantiles``
+    (p25, p50, p75) and ``len_min``/``len_max`` come from the sample (exact only when the
+    sample is every row); ``d``, ``f1``, ``f2``
     are the distinct, singleton and doubleton counts among ``top_denom`` non-null sampled
     values, and ``top`` their most frequent (value, count) pairs.
     """
@@ -100,13 +106,16 @@ class ColStats:
 
 @dataclass
 class Distinct:
-    """One column's counts over the sample's non-null values (see :class:`ColStats`)."""
+    """One column's counts over the sample's non-null values (see :class:`ColStats`);
+    ``quantiles`` and ``lens`` (min, max string length) when the pass computed them."""
 
     d: int
     f1: int
     f2: int
     total: int
     top: list[tuple[Any, int]]
+    quantiles: list[Any] | None = None
+    lens: tuple[int, int] | None = None
 
 
 @dataclass
@@ -139,7 +148,7 @@ class EngineBackend:
 
     engine = "engine"
     kind = "table"
-    one_query = False  # the first pass also computes what the later passes return
+    queries = 0  # engine queries started (each backend counts its own)
     labels: list[str]
     dtypes: list[str]
     kinds: list[str]
@@ -242,7 +251,6 @@ def compute(
         result.done.append("aggregate")
     except EngineTimeout:
         result = EngineResult(left_out=["aggregate"])
-    result.queries += 1
     passes: list[tuple[str, Callable[[], Any]]] = []
     counted = [i for i in cols if backend.kinds[i] != "bool"]
     if "aggregate" in result.done and counted and (result.n_rows or 0) > 0:
@@ -261,21 +269,30 @@ def compute(
             value = run_bounded(backend, fn, remaining())
         except EngineTimeout:
             result.left_out.append(name)
-            result.queries += 0 if backend.one_query else 1
             continue
-        result.queries += 0 if backend.one_query else 1
         result.done.append(name)
         if name == "distinct":
-            for i, counts in value.items():
-                stats = result.columns.get(i)
-                if stats is not None:
-                    stats.d, stats.f1, stats.f2 = counts.d, counts.f1, counts.f2
-                    stats.top, stats.top_denom = counts.top, counts.total
+            merge_distinct(result, value)
         else:
             result.rows = value
+    result.queries = int(backend.queries)
     result.seconds = time.monotonic() - start
     result.received_bytes = int(getattr(backend, "received", 0))
     return result
+
+
+def merge_distinct(result: EngineResult, found: dict[int, Distinct]) -> None:
+    """Put pass 2's per-column figures into ``result``'s :class:`ColStats`."""
+    for i, counts in found.items():
+        stats = result.columns.get(i)
+        if stats is None:
+            continue
+        stats.d, stats.f1, stats.f2 = counts.d, counts.f1, counts.f2
+        stats.top, stats.top_denom = counts.top, counts.total
+        if counts.quantiles is not None and stats.kind in ("int", "num", "time"):
+            stats.quantiles = list(counts.quantiles)
+        if counts.lens is not None and stats.kind == "str":
+            stats.len_min, stats.len_max = counts.lens
 
 
 class EngineAdapter(FrameAdapter):
@@ -305,11 +322,15 @@ class EngineAdapter(FrameAdapter):
         engine = self.backend.engine
         lines = []
         if r.done:
-            queries = 1 if self.backend.one_query else r.queries
+            queries = max(1, r.queries)
             lines.append(
                 f"Computed in {engine} by {queries} quer{'y' if queries == 1 else 'ies'} "
                 f"in {r.seconds:.1f} s; no rows were collected into the kernel."
-                + (" Distinct counts are approximate (≈)." if "distinct" in r.done else "")
+                + (
+                    " Quantiles, distinct counts, shares and lengths come from a random sample (≈)."
+                    if "distinct" in r.done and self.sampled
+                    else ""
+                )
             )
         note = getattr(self.backend, "note", None)
         if callable(note):
@@ -387,7 +408,7 @@ def column_info(
             info.value_stats.append(f"p50{mark}{_t(stats.quantiles[1])}")
     if stats.kind == "str" and stats.len_min is not None:
         lo, hi = stats.len_min, stats.len_max
-        info.shape_stats.append(f"len {lo}" if lo == hi else f"len {lo}–{hi}")
+        info.shape_stats.append(f"len{mark}{lo}" if lo == hi else f"len{mark}{lo}–{hi}")
     if stats.d is None or not stats.top_denom:
         return
     upper = None
@@ -422,7 +443,7 @@ def stats_from_values(
     kind: str, n: int, values: Sequence[Any], est: Sequence[Any] = ()
 ) -> ColStats:
     """A :class:`ColStats` from pass-1 values in the order ``count, [min, max], [avg],
-    [true count], [min len, max len]`` (by kind), and sample quantile estimates."""
+    [true count]`` (by kind), and sample quantile estimates."""
     vals = list(values)
     stats = ColStats(kind)
     count = int(vals.pop(0) or 0)
@@ -434,8 +455,6 @@ def stats_from_values(
         stats.mean = float(mean) if mean is not None else None
     if kind == "bool":
         stats.true = int(vals.pop(0) or 0)
-    if kind == "str":
-        stats.len_min, stats.len_max = vals.pop(0), vals.pop(0)
     if est and kind in ("int", "num") and est[0] is not None:
         stats.quantiles = list(est[0])
     elif est and kind == "time" and est[0] is not None:

@@ -86,6 +86,7 @@ class PolarsLazyBackend(EngineBackend):
             query.cancel()
 
     def collect(self, frame: Any) -> Any:
+        self.queries += 1
         query = frame.collect(background=True)
         token = getattr(self, "_token", "")
         with self._lock:
@@ -101,21 +102,22 @@ class PolarsLazyBackend(EngineBackend):
     def col(self, i: int) -> Any:
         return pl.col(self.labels[i])
 
+    def prepare(self, hide: set[int], rows: int) -> None:
+        self.rows_wanted = rows
+        self._rows: list[list[Any]] | None = None
+
     def aggregate(self, cols: Sequence[int], sample_size: int, seed: int) -> EngineResult:
         exprs = [pl.len().alias("__n")]
         layout = []
         for i in cols:
             c, kind = self.col(i), self.kinds[i]
-            parts = [c.count()]
+            parts = [pl.len() - c.null_count()]  # a null count is free in memory
             if kind in ("int", "num", "time"):
                 parts += [c.min(), c.max()]
             if kind in ("int", "num"):
                 parts.append(c.mean())
             if kind == "bool":
                 parts.append(c.sum())
-            if kind == "str":
-                chars = c.cast(pl.String).str.len_chars()
-                parts += [chars.min(), chars.max()]
             exprs += [e.alias(f"__{i}_{k}") for k, e in enumerate(parts)]
             layout.append((i, len(parts)))
         row = list(self.collect(self.lf.select(exprs)).row(0))
@@ -130,62 +132,74 @@ class PolarsLazyBackend(EngineBackend):
     def distinct(
         self, cols: Sequence[int], hide: set[int], result: EngineResult, seed: int
     ) -> dict[int, Distinct]:
-        frames = []
-        for i in cols:
-            if self.kinds[i] == "other":
-                continue
-            stats = result.columns.get(i)
-            nonnull = (result.n_rows or 0) - (stats.nulls or 0 if stats else 0)
-            m = min(nonnull, max(1, result.sample_n))
-            if m <= 0:
-                continue
-            s = self.col(i).drop_nulls().sample(n=m, seed=seed)
-            numeric = self.kinds[i] in ("int", "num")
-            base = self.lf.select(
-                s.cast(pl.String).alias("v"),
-                (s.cast(pl.Float64) if numeric else pl.lit(None, pl.Float64)).alias("x"),
-            )
-            counted = base.group_by("v").agg(pl.len().alias("n"), pl.col("x").first())
-            top = counted.sort(["n", "v"], descending=[True, False]).head(5)
-            summary = counted.select(
-                pl.lit(i).alias("i"),
-                pl.len().alias("d"),
-                (pl.col("n") == 1).sum().alias("f1"),
-                (pl.col("n") == 2).sum().alias("f2"),
-                pl.col("n").sum().alias("total"),
-            )
-            quant = base.select(
-                *[
-                    pl.col("x").quantile(p, "nearest").alias(f"q{k}")
+        """One ``select`` over one row sample (the same rows for every column, nulls
+        kept): per column its value counts (distinct, singletons, doubletons, top five),
+        quantiles and string lengths, plus the example rows, as one row of scalars and
+        short lists."""
+        n = result.n_rows or 0
+        m = min(n, max(1, result.sample_n))
+        shown = list(result.row_cols) if getattr(self, "rows_wanted", 0) else []
+        needed = sorted(set(cols) | set(shown))
+        sample = self.lf.select(
+            pl.col([self.labels[i] for i in needed]).sample(n=m, seed=seed, shuffle=True)
+        )
+        exprs: list[Any] = []
+        used = [i for i in cols if self.kinds[i] != "other"]
+        for i in used:
+            c = pl.col(self.labels[i])
+            kind = self.kinds[i]
+            values = c.drop_nulls()
+            # fixed field names: a column called "n" or "count" must not collide
+            counts = values.cast(pl.String).alias("v").value_counts(sort=True, name="__n")
+            n_of = counts.struct.field("__n")
+            exprs += [
+                counts.len().alias(f"d{i}"),
+                (n_of == 1).sum().alias(f"f1_{i}"),
+                (n_of == 2).sum().alias(f"f2_{i}"),
+                n_of.sum().alias(f"t{i}"),
+                counts.head(5).implode().alias(f"top{i}"),
+            ]
+            if kind in ("int", "num"):
+                x = values.cast(pl.Float64)
+                exprs += [
+                    x.quantile(p, "nearest").alias(f"q{k}_{i}")
                     for k, p in enumerate((0.25, 0.5, 0.75))
                 ]
-            )
-            shown = top.select(
-                pl.col("v").implode().alias("top_v"), pl.col("n").implode().alias("top_n")
-            )
-            frames.append(pl.concat([summary, shown, quant], how="horizontal"))
+            elif kind == "time":
+                exprs.append(values.sort().gather(values.len() // 2).first().alias(f"q1_{i}"))
+            elif kind == "str":
+                chars = values.cast(pl.String).str.len_chars()
+                exprs += [chars.min().alias(f"lo{i}"), chars.max().alias(f"hi{i}")]
+        k = int(getattr(self, "rows_wanted", 0) or 0)
+        exprs += [pl.col(self.labels[j]).head(k).implode().alias(f"r{j}") for j in shown]
         out: dict[int, Distinct] = {}
-        if not frames:
+        if not exprs:
             return out
-        table = self.collect(pl.concat(frames, how="diagonal_relaxed"))
-        for row in table.iter_rows(named=True):
-            i = int(row["i"])
-            pairs = list(zip(row["top_v"] or [], row["top_n"] or [], strict=False))
+        row = self.collect(sample.select(exprs)).row(0, named=True)
+        if shown:
+            picked = [row[f"r{j}"] or [] for j in shown]
+            self._rows = [list(r) for r in zip(*picked, strict=False)]
+        for i in used:
+            top = [(t["v"], int(t["__n"])) for t in (row[f"top{i}"] or [])]
+            quantiles = [row.get(f"q{k}_{i}") for k in range(3)]
+            lo = row.get(f"lo{i}")
             out[i] = Distinct(
-                int(row["d"]),
-                int(row["f1"]),
-                int(row["f2"]),
-                int(row["total"]),
-                [] if i in hide else [(v, int(c)) for v, c in pairs],
+                int(row[f"d{i}"]),
+                int(row[f"f1_{i}"]),
+                int(row[f"f2_{i}"]),
+                int(row[f"t{i}"] or 0),
+                [] if i in hide else top,
+                quantiles=quantiles if quantiles[1] is not None else None,
+                lens=(int(lo), int(row[f"hi{i}"])) if lo is not None else None,
             )
-            stats = result.columns.get(i)
-            if stats is not None and stats.kind in ("int", "num") and row["q1"] is not None:
-                stats.quantiles = [row["q0"], row["q1"], row["q2"]]
         return out
 
     def sample_rows(
         self, k: int, cols: Sequence[int], result: EngineResult, seed: int
     ) -> list[list[Any]]:
+        stashed = getattr(self, "_rows", None)
+        if stashed is not None:  # brought by the sample pass: no further query
+            return stashed[:k]
         from ._sampling import sample_positions
 
         n = result.n_rows or 0
