@@ -37,7 +37,9 @@ else:  # imported on first use, i.e. when a pandas object is described
 from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
 from ._frame_stats import (
     ISO_LIKE,
+    arrow_string_nulls,
     count_values,
+    datetime_min_max,
     drop_listed,
     exact_int_counts,
     int_quantiles,
@@ -45,6 +47,7 @@ from ._frame_stats import (
     sorted_quantiles,
     strictly_increasing,
     string_nulls,
+    top_positions,
     valid_int_values,
     whole_floats,
 )
@@ -278,7 +281,17 @@ class PandasAdapter(FrameAdapter):
             return 0
         if isinstance(dtype, pd.CategoricalDtype):
             return int((s.cat.codes.to_numpy() == -1).sum())
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":
+            return int(np.count_nonzero(np.isnan(s.to_numpy())))
         fast = string_nulls(s)
+        if fast is None:
+            fast = arrow_string_nulls(s)
+        if fast is None and (
+            getattr(dtype, "kind", "") == "M" or isinstance(dtype, pd.DatetimeTZDtype)
+        ):
+            raw = getattr(s.array, "asi8", None)  # int64 view; NaT is the smallest int64
+            if isinstance(raw, np.ndarray):
+                fast = int(np.count_nonzero(raw == np.iinfo(np.int64).min))
         if fast is not None:
             return fast
         return int(s.isna().sum())
@@ -380,7 +393,13 @@ class PandasAdapter(FrameAdapter):
     def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         dtype = s.dtype
         is_int = ptypes.is_integer_dtype(dtype)
-        mn, mx, mean = min_max_mean(s)
+        full = valid_int_values(s) if is_int else None
+        if full is not None:  # one pass for the valid values of a masked column
+            if not len(full):
+                return
+            mn, mx, mean = full.min(), full.max(), float(full.mean(dtype=np.float64))
+        else:
+            mn, mx, mean = min_max_mean(s)
         if mn is None:
             return
         if mn == mx:
@@ -395,7 +414,6 @@ class PandasAdapter(FrameAdapter):
         def fmt_mean(x: Any) -> str:
             return fmt_num(x, sep=False)
 
-        full = valid_int_values(s) if is_int else None
         increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
         if increasing and full is not None:  # a key: every value distinct, already sorted
             q = sorted_quantiles(full, (0.25, 0.5, 0.75))
@@ -413,7 +431,7 @@ class PandasAdapter(FrameAdapter):
             stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.value_stats = stats
             present = np.flatnonzero(counts)
-            order = np.lexsort((present, -counts[present]))[:8]
+            order = top_positions(counts[present], 8)
             pairs = [(int(mn) + int(present[j]), int(counts[present[j]])) for j in order]
             self._distinct(
                 info,
@@ -483,7 +501,13 @@ class PandasAdapter(FrameAdapter):
             ]
 
     def _boolean(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
-        true = int(s.sum())
+        data, mask = getattr(s.array, "_data", None), getattr(s.array, "_mask", None)
+        if isinstance(s.dtype, np.dtype):
+            true = int(np.count_nonzero(s.to_numpy()))
+        elif isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+            true = int(np.count_nonzero(data & ~mask))  # masked values count as false
+        else:
+            true = int(s.sum())
         info.value_stats = [
             f"true {fmt_pct(true, nonnull)}",
             f"false {fmt_pct(nonnull - true, nonnull)}",
@@ -492,7 +516,7 @@ class PandasAdapter(FrameAdapter):
             info.flags.append("constant")
 
     def _datetime(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
-        mn, mx = s.min(), s.max()
+        mn, mx = datetime_min_max(s)
         sample = self.sample_of(s).dropna()
         tz = getattr(sample.dt, "tz", None)
         # wall-clock values as int64 nanoseconds (tz-aware: local time, as shown)
