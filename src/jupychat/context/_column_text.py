@@ -13,7 +13,14 @@ from typing import Any
 from ._fmt import cell, fmt_int, fmt_num, fmt_pct
 from .privacy import name_tokens
 
-__all__ = ["distinct_info", "quantile_stats", "show_top", "top_text", "value_texts"]
+__all__ = [
+    "distinct_info",
+    "quantile_stats",
+    "share_pct",
+    "show_top",
+    "top_text",
+    "value_texts",
+]
 
 _ID_TOKENS = frozenset({"id", "ids", "uuid", "guid", "key", "code", "ref", "no", "number", "sku"})
 
@@ -102,6 +109,17 @@ def show_top(d: int, counts: Sequence[int], n_sample: int) -> bool:
     return d <= 50 or counts[0] / n_sample >= 0.02
 
 
+def share_pct(part: float, whole: float) -> str:
+    """A value's share: whole percents from 1% (``6%``), one decimal below (``0.8%``).
+
+    A decimal on a 1–10% share (``5.5%``) costs two tokens and rarely matters for a
+    value's weight; below 1% it tells a rare value from a very rare one.
+    """
+    if whole > 0 and 0.995 <= 100.0 * part / whole < 9.95:
+        return f"{100.0 * part / whole:.0f}%"
+    return fmt_pct(part, whole)
+
+
 def top_text(
     pairs: Sequence[tuple[Any, int]], denom: int, sampled: bool, more: int, k: int = 5
 ) -> str:
@@ -110,6 +128,6 @@ def top_text(
         return ""
     shown = list(pairs)[:k]
     texts = value_texts([v for v, _ in shown])
-    items = [f"{t} {fmt_pct(c, denom)}" for t, (_, c) in zip(texts, shown, strict=False)]
+    items = [f"{t} {share_pct(c, denom)}" for t, (_, c) in zip(texts, shown, strict=False)]
     tail = ", …" if more > 0 or len(pairs) > k else ""
     return ("top≈ " if sampled else "top: ") + ", ".join(items) + tail

@@ -63,6 +63,10 @@ from .summary import (
 
 __all__ = ["PandasAdapter", "fingerprint"]
 
+# Significant digits of means, and of quartiles of non-whole columns (min and max are
+# values: up to 6 digits when whole, else 4). Integer parts are never cut (1996.5 -> 1996).
+SUMMARY_DIGITS = 3
+
 _LEN: Any = None
 
 
@@ -73,15 +77,21 @@ def _lengths(values: np.ndarray) -> np.ndarray:
     return _LEN(values).astype(np.int64)
 
 
+# pandas' own aliases of its default numeric dtypes (``astype("float")`` is float64):
+# the bit width of the default adds nothing and costs two tokens on every numeric row.
+_DEFAULT_ALIASES = {"float64": "float", "int64": "int"}
+
+
 def dtype_label(dtype: Any) -> str:
-    """``category[5]``, ``datetime64[us, UTC]``, ``str``, ``Int64``..."""
+    """``float`` (float64), ``int`` (int64), ``category[5]``, ``datetime64[us, UTC]``..."""
     if isinstance(dtype, pd.CategoricalDtype):
         try:
             n = len(dtype.categories)
         except Exception:
             return "category"
         return f"category[{n}{', ordered' if dtype.ordered else ''}]"
-    return str(dtype)
+    text = str(dtype)
+    return _DEFAULT_ALIASES.get(text, text)
 
 
 def _is_obj_like(dtype: Any) -> bool:
@@ -186,7 +196,9 @@ class PandasAdapter(FrameAdapter):
                     deep = float(s.memory_usage(index=False, deep=True))
                     flat = float(s.memory_usage(index=False, deep=False))
                     extra += (deep - flat) * self.n_rows / max(1, len(s))
-            if extra > 0.01 * shallow:
+            if shallow + extra < 1e6:  # a small frame's size decides nothing
+                pass
+            elif extra > 0.01 * shallow:
                 mark = "~" if step == 1 else "≈"
                 bits.append(
                     f"~{fmt_bytes(shallow)} shallow, {mark}{fmt_bytes(shallow + extra)} "
@@ -216,7 +228,7 @@ class PandasAdapter(FrameAdapter):
                 dup = self._duplicate_rows()
                 if dup is not None:
                     lines.append(
-                        f"{fmt_int(dup)} duplicate rows (whole rows, exact)"
+                        f"{fmt_int(dup)} duplicate row{'s' if dup != 1 else ''}"
                         if dup
                         else "no duplicate rows"
                     )
@@ -411,13 +423,16 @@ class PandasAdapter(FrameAdapter):
         def fmt(x: Any) -> str:  # no separators: "2,013" misleads and costs tokens
             return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
 
-        def fmt_mean(x: Any) -> str:
-            return fmt_num(x, sep=False)
+        def fmt_mean(x: Any) -> str:  # summaries, not values: 3 significant digits
+            return fmt_num(x, sig=SUMMARY_DIGITS, sep=False)
+
+        # quartiles of whole numbers are exact in full (1965.75, not 1966: years, counts)
+        fmt_q = fmt if whole else fmt_mean
 
         increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
         if increasing and full is not None:  # a key: every value distinct, already sorted
             q = sorted_quantiles(full, (0.25, 0.5, 0.75))
-            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt_q)]
             info.value_stats = [*stats, f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.flags += [
                 "id-like (all distinct)" if len(full) >= 20 else "all distinct",
@@ -427,7 +442,7 @@ class PandasAdapter(FrameAdapter):
         counts = exact_int_counts(full, mn, mx) if full is not None else None
         if counts is not None and full is not None:  # every value counted: exact at any size
             q = int_quantiles(counts, mn, (0.25, 0.5, 0.75))
-            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt_q)]
             stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.value_stats = stats
             present = np.flatnonzero(counts)
@@ -450,7 +465,7 @@ class PandasAdapter(FrameAdapter):
         stats = [f"min {fmt(mn)}"]
         if len(vals):
             q = np.quantile(vals, [0.25, 0.5, 0.75])
-            stats += quantile_stats(list(q), self.sampled, fmt)
+            stats += quantile_stats(list(q), self.sampled, fmt_q)
         stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
         if np.isinf(float(mn)) or np.isinf(float(mx)):
             info.flags.append("contains ±inf")

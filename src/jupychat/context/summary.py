@@ -26,7 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from ._adapter import ColumnInfo, FrameAdapter
-from ._column_text import distinct_info, quantile_stats, show_top, top_text, value_texts
+from ._column_text import (
+    distinct_info,
+    quantile_stats,
+    share_pct,
+    show_top,
+    top_text,
+    value_texts,
+)
 from ._fmt import cell, fmt_int, fmt_pct, md_escape, short
 from ._layout import LEVELS, NUM_KEYS, column_groups, dtype_counts, dtype_kind, numeric_cells
 from .budget import cap_text, chars_for_tokens, estimate_tokens
@@ -61,7 +68,7 @@ def _nulls_text(nulls: int | None, n_rows: int) -> str:
         return "0"
     if nulls * 100 < n_rows:  # under 1%: the count says enough
         return fmt_int(nulls)
-    text = f"{fmt_int(nulls)} ({fmt_pct(nulls, n_rows)})"
+    text = f"{fmt_int(nulls)} ({share_pct(nulls, n_rows)})"
     return text + " all null" if nulls == n_rows else text
 
 
@@ -109,6 +116,7 @@ class _Renderer:
         focus_set = set(self.focus)
         self.others = [i for i in self.visible if i not in focus_set]
         self.values = settings.values
+        self._no_nulls: bool | None = None
 
     def is_private(self, i: int) -> bool:
         """Private by name or settings, or because the values look personal."""
@@ -146,25 +154,55 @@ class _Renderer:
         if self.values != "schema" and a.n_rows > 0:
             if brief:
                 lines.append("Null counts are exact.")
-            elif a.sampled:
-                lines.append(
-                    "Figures without ≈ are exact (every row read); "
-                    f"≈ = estimated from a {fmt_int(a.sample_n)}-row random sample "
-                    "(shares are of non-null values)."
-                )
             else:
-                lines.append(
-                    "All figures are exact (every row read; shares are of non-null values)."
+                parts = (
+                    [
+                        "Figures without ≈ are exact (every row read)",
+                        f"≈ = from a {fmt_int(a.sample_n)}-row random sample",
+                    ]
+                    if a.sampled
+                    else ["All figures are exact (every row read)"]
                 )
+                if self.no_nulls():
+                    parts.append("no nulls")
+                elif self.shares_with_nulls():
+                    parts.append("% = share of non-null values")
+                lines.append("; ".join(parts) + ".")
         return lines
+
+    def no_nulls(self) -> bool:
+        """No visible column has a null: said once in the head, and the full tables drop
+        their nulls column (a frame of a few hundred rows × 20 columns saves ~40 tokens)."""
+        if self._no_nulls is None:
+            ok = (
+                self.values != "schema"
+                and self.a.n_rows > 0
+                and len(self.visible) <= self.s.wide_columns
+            )
+            self._no_nulls = ok and all(n == 0 for n in self.a.nulls_many(self.visible))
+        return self._no_nulls
+
+    def shares_with_nulls(self) -> bool:
+        """Whether a column with nulls shows shares (then say what the shares are of)."""
+        if len(self.visible) > self.s.wide_columns:
+            return True
+        for i in self.visible:
+            if self.a.nulls(i) == 0:
+                continue
+            info = self.a.column(i)
+            if "%" in info.top or any("%" in x for x in info.value_stats):
+                return True
+        return False
+
+    def nulls_cell(self, nulls: int | None) -> str:
+        """`` 12 (3.4%) |`` for the full tables, or nothing when no column has nulls."""
+        return "" if self.no_nulls() else f" {_nulls_text(nulls, self.a.n_rows)} |"
 
     def full_row(self, i: int, level: int) -> str:
         info = self.a.column(i)
         summary = _summary_text(info, level, self.is_private(i), self.values)
-        return (
-            f"| {self.label(i)} | {md_escape(info.dtype)} | "
-            f"{_nulls_text(info.nulls, self.a.n_rows)} | {summary} |"
-        )
+        nulls = self.nulls_cell(info.nulls)
+        return f"| {self.label(i)} | {md_escape(info.dtype)} |{nulls} {summary} |"
 
     def compact_row(self, i: int) -> str:
         if self.values == "schema":
@@ -183,10 +221,11 @@ class _Renderer:
             if cells is not None:
                 numeric[i] = cells
         lines: list[str] = []
+        nulls_head, nulls_rule = ("", "") if self.no_nulls() else (" nulls |", "-|")
         if len(numeric) >= 3:
             lines += [
-                "| column | dtype | nulls | " + " | ".join(NUM_KEYS) + " | more |",
-                "|-|-|-|" + "-|" * (len(NUM_KEYS) + 1),
+                f"| column | dtype |{nulls_head} " + " | ".join(NUM_KEYS) + " | more |",
+                f"|-|-|{nulls_rule}" + "-|" * (len(NUM_KEYS) + 1),
             ]
             for i, cells in numeric.items():
                 lv = level[i] if isinstance(level, dict) else level
@@ -194,8 +233,8 @@ class _Renderer:
                 rest = _summary_text(replace(info, value_stats=[]), lv, False, self.values)
                 stats = " | ".join(cells.get(k, "") for k in NUM_KEYS)
                 lines.append(
-                    f"| {self.label(i)} | {md_escape(info.dtype)} | "
-                    f"{_nulls_text(info.nulls, self.a.n_rows)} | {stats} | {rest} |"
+                    f"| {self.label(i)} | {md_escape(info.dtype)} |"
+                    f"{self.nulls_cell(info.nulls)} {stats} | {rest} |"
                 )
             others = [i for i in cols if i not in numeric]
             if not others:
@@ -203,7 +242,7 @@ class _Renderer:
             lines.append("")
         else:
             others = list(cols)
-        lines += ["| column | dtype | nulls | summary |", "|-|-|-|-|"]
+        lines += [f"| column | dtype |{nulls_head} summary |", f"|-|-|{nulls_rule}-|"]
         for i in others:
             lv = level[i] if isinstance(level, dict) else level
             lines.append(self.full_row(i, lv))
@@ -248,9 +287,7 @@ class _Renderer:
             values = [WITHHELD if self.is_private(cols[0]) else cell(r[0], 40) for r in rows]
             return [f"Random example values ({len(values)}): " + ", ".join(values)]
         title = (
-            f"All {fmt_int(len(rows))} rows:"
-            if inline
-            else f"Random example rows ({len(rows)}; text columns not listed above):"
+            f"All {fmt_int(len(rows))} rows:" if inline else f"Random example rows ({len(rows)}):"
         )
         lines = [
             title,
@@ -281,6 +318,8 @@ class _Renderer:
             # numbers, dates and bools are summed up by their statistics; text shows its
             # format only in examples (ids, names, codes, free text)
             if listed or numeric_cells(info) is not None or not info.shape_stats:
+                continue
+            if any(" … " in x for x in info.value_stats):  # date text: its range shows it
                 continue
             if info.dtype.startswith(("bool", "boolean", "datetime", "category", "timedelta")):
                 continue
