@@ -30,6 +30,7 @@ from eval_data import load_frames
 from eval_questions import (
     baseline_answer,
     baseline_text,
+    column_row,
     grade,
     jupychat_answer,
     questions,
@@ -48,6 +49,10 @@ class Result:
     tokens: dict[str, int] = field(default_factory=dict)
     ms: dict[str, float] = field(default_factory=dict)
     wrong: list[str] = field(default_factory=list)
+    # questions on columns the text shows only inside a run row (wide frames), asked
+    # again with the column named in the prompt, as a chat turn does (``columns=``)
+    named: dict[str, int] = field(default_factory=dict)
+    named_tokens: list[int] = field(default_factory=list)
 
 
 def cpu_median(
@@ -87,6 +92,19 @@ def evaluate(name: str, df: pd.DataFrame, count: Callable[[str], int], runs: int
                 )
         res.grades[who] = tally
         res.tokens[who] = count(text)
+    for q in qs:
+        if q.column is None or column_row(ours, df, q.column) not in (None, "run"):
+            continue
+        clear_cache()
+        text = describe(df, name, columns=[str(q.column)])
+        status, answer = jupychat_answer(text, df, q)
+        g = grade(q, status, answer, df)
+        res.named[g] = res.named.get(g, 0) + 1
+        res.named_tokens.append(count(text))
+        if g == "wrong":
+            res.wrong.append(
+                f"named {name}.{q.column} {q.kind}: said {answer!r}, truth {q.truth!r}"
+            )
     big = len(df) * max(1, df.shape[1]) > 5_000_000
     res.ms["jupychat"] = 1e3 * cpu_median(lambda: describe(df, name), runs, before=clear_cache)
     res.ms["baseline"] = 1e3 * cpu_median(
@@ -171,6 +189,15 @@ def main() -> int:
     finally:
         close()
     print("\n".join(table(results, stress)))
+    for r in results:
+        if r.named:
+            n = sum(r.named.values())
+            print(
+                f"\n{r.name}: {n} questions on columns shown only in a run row, asked again "
+                f"with the column named in the prompt: {pct(r.named.get('exact', 0), n)} exact, "
+                f"{r.named.get('wrong', 0)} wrong, mean {statistics.mean(r.named_tokens):,.0f} "
+                "tokens per description"
+            )
     wrong = [w for r in results for w in r.wrong]
     print(f"\nstated as exact but wrong: {len(wrong)}")
     for w in wrong:

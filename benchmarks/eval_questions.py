@@ -27,7 +27,14 @@ import pandas as pd
 
 from jupychat.context._fmt import md_escape, short
 
-__all__ = ["Question", "baseline_answer", "grade", "jupychat_answer", "questions"]
+__all__ = [
+    "Question",
+    "baseline_answer",
+    "column_row",
+    "grade",
+    "jupychat_answer",
+    "questions",
+]
 
 ISO = re.compile(r"\d{4}-\d{2}(?:-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?)?")
 PCT = r"(<0\.1%|>99\.9%|\d+(?:\.\d+)?%)"
@@ -218,6 +225,15 @@ def _row(text: str, df: pd.DataFrame, col: Any) -> tuple[list[str], bool] | None
                 if lo <= labels.index(str(col)) <= hi:
                     return cells, True
     return None
+
+
+def column_row(text: str, df: pd.DataFrame, col: Any) -> str | None:
+    """``"own"`` when the text has the column's own row, ``"run"`` when only a run row
+    covers it, None when neither (used to ask again with the column named)."""
+    found = _row(text, df, col)
+    if found is None:
+        return None
+    return "run" if found[1] else "own"
 
 
 def _range(summary: str) -> tuple[str, str, bool] | None:

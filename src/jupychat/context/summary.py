@@ -55,6 +55,7 @@ __all__ = [
 
 FULL, NO_TOP, COMPACT = 0, 1, 2
 LABEL_CHARS = 40
+RUNS_NOTE = "runs of columns with one name pattern and dtype share a row (nulls: range)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -421,10 +422,7 @@ class _Renderer:
             return text
         grouped = self.grouped_lines(self.visible)
         if len(grouped) < len(self.visible):
-            note = (
-                "Runs of columns with one name pattern and dtype share a row (nulls: range); "
-                "ask with describe_column for one column."
-            )
+            note = f"{RUNS_NOTE.capitalize()}; ask with describe_column for one column."
             text = "\n".join([*head, note, *self.compact_header(), *grouped])
             if self.fits(text):
                 return text
@@ -445,6 +443,13 @@ class _Renderer:
             used = head_len + sum(len(x) + 1 for x in lines) + 80
             room = self.limit - used
             room = max(0, room - 300)
+            _, shown = self.compact_lines(self.others, room)
+            grouped = self.grouped_lines(self.others) if shown < len(self.others) else []
+            if grouped and len(grouped) < len(self.others):
+                # too many to list: runs of one name pattern account for every column
+                tail = [f"Other columns; {RUNS_NOTE}:", *self.compact_header(), *grouped]
+                if self.fits("\n".join([*self.head(), *lines, *tail])):
+                    return lines + tail
             while True:  # fewer rows until the whole fits by tokens too
                 rows, shown = self.compact_lines(self.others, room)
                 tail = ["Other columns:", *self.compact_header(), *rows]
