@@ -34,7 +34,7 @@ else:  # imported on first use, i.e. when a pandas object is described
     np = LazyModule("numpy")
     pd = LazyModule("pandas")
     ptypes = LazyModule("pandas.api.types")
-from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
+from ._fmt import fmt_int, fmt_num, fmt_pct, short
 from ._frame_stats import (
     ISO_LIKE,
     arrow_string_nulls,
@@ -51,6 +51,15 @@ from ._frame_stats import (
     valid_int_values,
     whole_floats,
 )
+from ._pandas_text import (
+    dtype_label,
+    index_lines,
+    is_obj_like,
+    memory_bits,
+    str_lengths,
+    ts_text,
+    type_path,
+)
 from .pii_values import personal_values
 from .summary import (
     ColumnInfo,
@@ -66,54 +75,6 @@ __all__ = ["PandasAdapter", "fingerprint"]
 # Significant digits of means, and of quartiles of non-whole columns (min and max are
 # values: up to 6 digits when whole, else 4). Integer parts are never cut (1996.5 -> 1996).
 SUMMARY_DIGITS = 3
-
-_LEN: Any = None
-
-
-def _lengths(values: np.ndarray) -> np.ndarray:
-    global _LEN
-    if _LEN is None:
-        _LEN = np.frompyfunc(len, 1, 1)
-    return _LEN(values).astype(np.int64)
-
-
-# pandas' own aliases of its default numeric dtypes (``astype("float")`` is float64):
-# the bit width of the default adds nothing and costs two tokens on every numeric row.
-_DEFAULT_ALIASES = {"float64": "float", "int64": "int"}
-
-
-def dtype_label(dtype: Any) -> str:
-    """``float`` (float64), ``int`` (int64), ``category[5]``, ``datetime64[us, UTC]``..."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        try:
-            n = len(dtype.categories)
-        except Exception:
-            return "category"
-        return f"category[{n}{', ordered' if dtype.ordered else ''}]"
-    text = str(dtype)
-    return _DEFAULT_ALIASES.get(text, text)
-
-
-def _is_obj_like(dtype: Any) -> bool:
-    if isinstance(dtype, pd.StringDtype):
-        return True
-    if isinstance(dtype, np.dtype) and dtype.kind == "O":
-        return True
-    pa_type = getattr(dtype, "pyarrow_dtype", None)
-    return pa_type is not None and ("string" in str(pa_type) or "utf8" in str(pa_type))
-
-
-def _ts_text(value: Any, date_only: bool) -> str:
-    if value is None or value is pd.NaT:
-        return "NaT"
-    try:
-        ts = pd.Timestamp(value)
-        if date_only:
-            return ts.strftime("%Y-%m-%d")
-        text = ts.isoformat(sep=" ", timespec="seconds")
-        return text[:19]
-    except Exception:
-        return short(str(value), 30)
 
 
 class PandasAdapter(FrameAdapter):
@@ -172,51 +133,16 @@ class PandasAdapter(FrameAdapter):
         return s if idx is None else s.take(idx)
 
     def title_bits(self) -> list[str]:
-        if "title_bits" in self.memo:
-            return self.memo["title_bits"]
-        bits: list[str] = []
-        try:
-            obj = self.obj
-            shallow = float(
-                obj.memory_usage(index=True, deep=False)
-                if self.series
-                else obj.memory_usage(index=True, deep=False).sum()
-            )
-            obj_cols = (
-                ([0] if _is_obj_like(obj.dtype) else [])
-                if self.series
-                else [i for i, t in enumerate(obj.dtypes) if _is_obj_like(t)]
-            )
-            extra = 0.0
-            step = 1
-            if obj_cols and self.n_rows and len(obj_cols) <= 200:
-                step = max(1, self.n_rows // 2000)
-                for i in obj_cols:
-                    s = self.col(i).iloc[::step]
-                    deep = float(s.memory_usage(index=False, deep=True))
-                    flat = float(s.memory_usage(index=False, deep=False))
-                    extra += (deep - flat) * self.n_rows / max(1, len(s))
-            if shallow + extra < 1e6:  # a small frame's size decides nothing
-                pass
-            elif extra > 0.01 * shallow:
-                mark = "~" if step == 1 else "≈"
-                bits.append(
-                    f"~{fmt_bytes(shallow)} shallow, {mark}{fmt_bytes(shallow + extra)} "
-                    "with string contents"
-                )
-            else:
-                bits.append(f"~{fmt_bytes(shallow)}")
-        except Exception:
-            pass
-        self.memo["title_bits"] = bits
-        return bits
+        if "title_bits" not in self.memo:
+            self.memo["title_bits"] = memory_bits(self.obj, self.series, self.n_rows)
+        return self.memo["title_bits"]
 
     def extra_lines(self) -> list[str]:
         if "extra_lines" in self.memo:
             return self.memo["extra_lines"]
         lines: list[str] = []
         try:
-            lines.extend(_index_lines(self.obj.index, "index"))
+            lines.extend(index_lines(self.obj.index, "index"))
             if not self.series:
                 cols = self.obj.columns
                 if isinstance(cols, pd.MultiIndex):
@@ -344,7 +270,7 @@ class PandasAdapter(FrameAdapter):
                 and not isinstance(dtype, pd.SparseDtype)
             ):
                 self._numeric(s, info, nonnull)
-            elif _is_obj_like(dtype):
+            elif is_obj_like(dtype):
                 self._objects(s, info, nonnull)
             else:
                 self._generic(s, info, nonnull)
@@ -555,11 +481,11 @@ class PandasAdapter(FrameAdapter):
                 date_only = bool((ints % 86_400_000_000_000 == 0).all())
         except Exception:
             date_only = False
-        stats = [f"{_ts_text(mn, date_only)} … {_ts_text(mx, date_only)}"]
+        stats = [f"{ts_text(mn, date_only)} … {ts_text(mx, date_only)}"]
         if len(ints) > 2:
             med = np.quantile(ints, 0.5)  # linear, as pandas' median
             mark = "≈" if self.sampled else " "
-            stats.append(f"p50{mark}{_ts_text(pd.Timestamp(round(float(med))), date_only)}")
+            stats.append(f"p50{mark}{ts_text(pd.Timestamp(round(float(med))), date_only)}")
         info.value_stats = stats
         if len(ints):
             self._distinct(info, count_values(ints), len(ints), nonnull, id_hint=False, top=False)
@@ -620,7 +546,7 @@ class PandasAdapter(FrameAdapter):
                 if len(types) > 1:
                     info.flags.append("mixed types")
             if sized:
-                lengths = _lengths(values)
+                lengths = str_lengths(values)
         info.personal = personal_values(spread)
         if sized and lengths is not None and len(lengths):
             lo, hi = int(lengths.min()), int(lengths.max())
@@ -668,37 +594,3 @@ class PandasAdapter(FrameAdapter):
             positions = np.sort(pool[pick])
         columns = [self.col(i).take(positions).tolist() for i in cols]
         return [list(row) for row in zip(*columns, strict=False)]
-
-
-def _index_lines(index: Any, what: str) -> list[str]:
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
-        return []
-    name_part = ""
-    if isinstance(index, pd.MultiIndex):
-        names = ", ".join(str(n) for n in index.names)
-        return [f"{what}: MultiIndex with {index.nlevels} levels ({names})"]
-    if index.name is not None:
-        name_part = f" {short(repr(index.name), 30)}"
-    text = f"{what}: {type(index).__name__}{name_part} ({dtype_label(index.dtype)})"
-    numeric = ptypes.is_numeric_dtype(index.dtype) and not ptypes.is_bool_dtype(index.dtype)
-    if len(index) and (isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)) or numeric):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                mn, mx = index.min(), index.max()
-            if isinstance(index, pd.DatetimeIndex):
-                text += f", {_ts_text(mn, False)} … {_ts_text(mx, False)}"
-            else:
-                text += f", {fmt_num(mn)} … {fmt_num(mx)}"
-        except Exception:
-            pass
-    return [text]
-
-
-def type_path(obj: Any) -> str:
-    cls = type(obj)
-    if cls is pd.DataFrame:
-        return "pandas.DataFrame"
-    if cls is pd.Series:
-        return "pandas.Series"
-    return f"{cls.__module__}.{cls.__qualname__}"
