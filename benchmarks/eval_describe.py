@@ -157,6 +157,9 @@ def main() -> int:
     parser.add_argument("--show", help="print both texts of this frame and its grading")
     parser.add_argument("--only", help="comma-separated frame names")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per frame")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print only the docs/context.md block"
+    )
     args = parser.parse_args()
     frames, stress, missing = load_frames(args.quick)
     if args.only:
@@ -169,7 +172,10 @@ def main() -> int:
     describe(pd.DataFrame({"a": [1, 2]}), "warmup")
     name, count, close = token_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"tokens: {name}; times: median CPU ms of this process, cold cache; load {load:.1f}")
+    head = f"tokens: {name}; times: median CPU ms of this process, cold cache; load {load:.1f}"
+    if args.markdown:
+        head = f"Tokens: {name}. Times: median CPU ms of this process, cold cache, load {load:.1f}."
+    print(head + ("\n" if args.markdown else ""))
     try:
         if args.show:
             df = frames[args.show]
@@ -185,7 +191,8 @@ def main() -> int:
         results = []
         for fname, df in frames.items():
             results.append(evaluate(fname, df, count, args.runs))
-            print(f"  {fname}: done", file=sys.stderr)
+            if not args.markdown:
+                print(f"  {fname}: done", file=sys.stderr)
     finally:
         close()
     print("\n".join(table(results, stress)))
