@@ -49,6 +49,9 @@ class FrameAdapter:
     dtypes: list[str]
     sampled: bool = False
     sample_n: int = 0
+    # a frame with no null anywhere says so once and its full tables drop the nulls
+    # column (backends whose readers expect the column keep it)
+    compact_no_nulls: bool = False
 
     def __init__(self, memo: dict[Any, Any]) -> None:
         self.memo = memo

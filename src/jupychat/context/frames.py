@@ -80,6 +80,8 @@ SUMMARY_DIGITS = 3
 class PandasAdapter(FrameAdapter):
     """Lazy per-column statistics of a pandas DataFrame or Series."""
 
+    compact_no_nulls = True
+
     def __init__(
         self,
         obj: Any,

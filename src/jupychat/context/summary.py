@@ -176,7 +176,8 @@ class _Renderer:
         their nulls column (a frame of a few hundred rows × 20 columns saves ~40 tokens)."""
         if self._no_nulls is None:
             ok = (
-                self.values != "schema"
+                self.a.compact_no_nulls
+                and self.values != "schema"
                 and self.a.n_rows > 0
                 and len(self.visible) <= self.s.wide_columns
             )
