@@ -30,6 +30,7 @@ from eval_data import load_frames
 from eval_questions import (
     baseline_answer,
     baseline_text,
+    column_row,
     grade,
     jupychat_answer,
     questions,
@@ -48,6 +49,10 @@ class Result:
     tokens: dict[str, int] = field(default_factory=dict)
     ms: dict[str, float] = field(default_factory=dict)
     wrong: list[str] = field(default_factory=list)
+    # questions on columns the text shows only inside a run row (wide frames), asked
+    # again with the column named in the prompt, as a chat turn does (``columns=``)
+    named: dict[str, int] = field(default_factory=dict)
+    named_tokens: list[int] = field(default_factory=list)
 
 
 def cpu_median(
@@ -87,6 +92,19 @@ def evaluate(name: str, df: pd.DataFrame, count: Callable[[str], int], runs: int
                 )
         res.grades[who] = tally
         res.tokens[who] = count(text)
+    for q in qs:
+        if q.column is None or column_row(ours, df, q.column) not in (None, "run"):
+            continue
+        clear_cache()
+        text = describe(df, name, columns=[str(q.column)])
+        status, answer = jupychat_answer(text, df, q)
+        g = grade(q, status, answer, df)
+        res.named[g] = res.named.get(g, 0) + 1
+        res.named_tokens.append(count(text))
+        if g == "wrong":
+            res.wrong.append(
+                f"named {name}.{q.column} {q.kind}: said {answer!r}, truth {q.truth!r}"
+            )
     big = len(df) * max(1, df.shape[1]) > 5_000_000
     res.ms["jupychat"] = 1e3 * cpu_median(lambda: describe(df, name), runs, before=clear_cache)
     res.ms["baseline"] = 1e3 * cpu_median(
@@ -139,6 +157,9 @@ def main() -> int:
     parser.add_argument("--show", help="print both texts of this frame and its grading")
     parser.add_argument("--only", help="comma-separated frame names")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per frame")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print only the docs/context.md block"
+    )
     args = parser.parse_args()
     frames, stress, missing = load_frames(args.quick)
     if args.only:
@@ -151,7 +172,10 @@ def main() -> int:
     describe(pd.DataFrame({"a": [1, 2]}), "warmup")
     name, count, close = token_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"tokens: {name}; times: median CPU ms of this process, cold cache; load {load:.1f}")
+    head = f"tokens: {name}; times: median CPU ms of this process, cold cache; load {load:.1f}"
+    if args.markdown:
+        head = f"Tokens: {name}. Times: median CPU ms of this process, cold cache, load {load:.1f}."
+    print(head + ("\n" if args.markdown else ""))
     try:
         if args.show:
             df = frames[args.show]
@@ -167,10 +191,20 @@ def main() -> int:
         results = []
         for fname, df in frames.items():
             results.append(evaluate(fname, df, count, args.runs))
-            print(f"  {fname}: done", file=sys.stderr)
+            if not args.markdown:
+                print(f"  {fname}: done", file=sys.stderr)
     finally:
         close()
     print("\n".join(table(results, stress)))
+    for r in results:
+        if r.named:
+            n = sum(r.named.values())
+            print(
+                f"\n{r.name}: {n} questions on columns shown only in a run row, asked again "
+                f"with the column named in the prompt: {pct(r.named.get('exact', 0), n)} exact, "
+                f"{r.named.get('wrong', 0)} wrong, mean {statistics.mean(r.named_tokens):,.0f} "
+                "tokens per description"
+            )
     wrong = [w for r in results for w in r.wrong]
     print(f"\nstated as exact but wrong: {len(wrong)}")
     for w in wrong:

@@ -27,7 +27,14 @@ import pandas as pd
 
 from jupychat.context._fmt import md_escape, short
 
-__all__ = ["Question", "baseline_answer", "grade", "jupychat_answer", "questions"]
+__all__ = [
+    "Question",
+    "baseline_answer",
+    "column_row",
+    "grade",
+    "jupychat_answer",
+    "questions",
+]
 
 ISO = re.compile(r"\d{4}-\d{2}(?:-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?)?)?")
 PCT = r"(<0\.1%|>99\.9%|\d+(?:\.\d+)?%)"
@@ -194,6 +201,7 @@ def _row(text: str, df: pd.DataFrame, col: Any) -> tuple[list[str], bool] | None
     want = md_escape(short(str(col), 40))
     labels = [str(c) for c in df.columns]
     header: list[str] = []
+    no_nulls = bool(re.search(r"^All figures.*; no nulls\.$", text, re.M))
     for line in text.splitlines():
         if not line.startswith("| ") or line.startswith("|---"):
             continue
@@ -201,9 +209,14 @@ def _row(text: str, df: pd.DataFrame, col: Any) -> tuple[list[str], bool] | None
         if cells[0] == "column":
             header = cells
             continue
+        if header[2:3] != ["nulls"] and no_nulls:  # the text says so once for all columns
+            cells = [*cells[:2], "0", *cells[2:]]
+            header_n = [*header[:2], "nulls", *header[2:]]
+        else:
+            header_n = header
         if cells[0] == want:
-            if len(header) > 4 and header[3] == "min":
-                return _joined(header, cells), False
+            if len(header_n) > 4 and header_n[3] == "min":
+                return _joined(header_n, cells), False
             return cells, False
         if "…" in cells[0] and "×" in (cells[1] if len(cells) > 1 else ""):
             a, _, b = cells[0].partition("…")
@@ -212,6 +225,15 @@ def _row(text: str, df: pd.DataFrame, col: Any) -> tuple[list[str], bool] | None
                 if lo <= labels.index(str(col)) <= hi:
                     return cells, True
     return None
+
+
+def column_row(text: str, df: pd.DataFrame, col: Any) -> str | None:
+    """``"own"`` when the text has the column's own row, ``"run"`` when only a run row
+    covers it, None when neither (used to ask again with the column named)."""
+    found = _row(text, df, col)
+    if found is None:
+        return None
+    return "run" if found[1] else "own"
 
 
 def _range(summary: str) -> tuple[str, str, bool] | None:
@@ -249,7 +271,7 @@ def _top(summary: str) -> tuple[str, str, bool] | None:
 def jupychat_answer(text: str, df: pd.DataFrame, q: Question) -> tuple[str, Any]:
     """('exact'|'approx'|'missing', the stated answer) for one question."""
     if q.kind == "dup_rows":
-        m = re.search(r"^([\d,]+) duplicate rows", text, re.M)
+        m = re.search(r"^([\d,]+) duplicate rows?\b", text, re.M)
         if m:
             return "exact", int(m.group(1).replace(",", ""))
         return ("exact", 0) if re.search(r"^no duplicate rows", text, re.M) else ("missing", None)

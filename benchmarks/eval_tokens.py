@@ -11,6 +11,7 @@ neither is available, the caller is told, and ``len / 3.5`` is used and labelled
 from __future__ import annotations
 
 import importlib.util
+import secrets
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -33,19 +34,16 @@ def _smollm2() -> tuple[Callable[[str], int], Callable[[], None]] | None:
     path = Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
     if not path.is_file():
         return None
-    import secrets
-
     import httpx
     import xllamacpp
 
     from jupychat.providers import _llama
 
-    # _server_params takes the server's API key (it once made its own)
-    params, socket_dir = _llama._server_params(str(path), 512, 1, False, secrets.token_hex(16))
+    key = secrets.token_urlsafe(24)
+    params, socket_dir = _llama._server_params(str(path), 512, 1, False, key)
     if socket_dir is None:
         return None
     server = xllamacpp.Server(params)
-    key = params.api_keys[0]
     client = httpx.Client(
         transport=httpx.HTTPTransport(uds=str(Path(socket_dir) / "llama.sock")),
         base_url="http://llama",

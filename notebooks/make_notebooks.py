@@ -22,8 +22,10 @@ KERNEL = {"name": "python3", "display_name": "Python 3", "language": "python"}
 #   Show Python code to sort a list called numbers. (75 tokens) →
 #       ```python / def sort_list(numbers): / return sorted(numbers) / numbers = [5, 2, 8, …]
 #       / sorted_numbers = sort_list(numbers) / print(sorted_numbers) / ```
-#   Name the three columns of @sales. (30 tokens) →
-#       "The three columns of the `sales` DataFrame are: / - `region`: / - `units`: / - `price`:"
+#   Name the three columns of @sales. (40 tokens) →
+#       "The three columns of the `sales` DataFrame are: / - `region`: `north` / - `units`:
+#       `100` / - `price`: `49." (issue 16's shorter frame description; at 30 tokens it
+#       stopped after `units`)
 # The token limits stop it where it would start to ramble or repeat itself.
 
 SWITCH_MODEL = """\
@@ -77,7 +79,7 @@ QUICKSTART = [
         "sales.head(3)"
     ),
     new_code_cell("%chat context sales"),
-    new_code_cell("%%chat --max-tokens 30\nName the three columns of @sales."),
+    new_code_cell("%%chat --max-tokens 40\nName the three columns of @sales."),
     new_markdown_cell(
         "## Managing the session\n\n"
         "`%chat history`, `%chat stats`, `%chat clear`, `%chat new`, `%chat sessions`,\n"

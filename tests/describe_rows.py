@@ -20,6 +20,10 @@ def row(text: str, column: str) -> tuple[str, str, str]:
             continue
         if len(cells) < 3 or cells[0] != column:
             continue
+        if header[2:3] != ["nulls"] and len(header) > 2 and header[2] != "nulls":
+            # "no nulls" in the head: the tables leave the nulls column out
+            header = [*header[:2], "nulls", *header[2:]]
+            cells = [*cells[:2], "0", *cells[2:]]
         if len(header) > 4 and header[3] == "min":
             stats = [
                 f"{h}{v}" if v.startswith("≈") else f"{h} {v}"

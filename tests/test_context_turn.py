@@ -122,7 +122,7 @@ def test_prompt_columns_get_full_detail_in_wide_frames():
     blocks = turn_context(ns, ["wide"], prompt="why does sensor_250 spike?")
     text = blocks["var:wide"]
     assert "Columns named in the prompt" in text
-    assert "| sensor_250 | float64 | 0 | min" in text
+    assert "| sensor_250 | float | 0 | min" in text
 
 
 def test_variables_and_inventory_context_split_the_turn_budget():

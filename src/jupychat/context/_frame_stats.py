@@ -29,7 +29,9 @@ else:
 
 __all__ = [
     "ISO_LIKE",
+    "arrow_string_nulls",
     "count_values",
+    "datetime_min_max",
     "drop_listed",
     "exact_int_counts",
     "int_quantiles",
@@ -38,6 +40,7 @@ __all__ = [
     "sorted_quantiles",
     "strictly_increasing",
     "string_nulls",
+    "top_positions",
     "valid_int_values",
     "whole_floats",
 ]
@@ -72,6 +75,22 @@ def count_values(values: Any, k: int = 8) -> tuple[list[tuple[Any, int]], Any] |
         key = keys[j]
         pairs.append((key.item() if hasattr(key, "item") else key, int(counts[j])))
     return pairs, counts
+
+
+def top_positions(counts: Any, k: int) -> Any:
+    """Positions of the ``k`` largest counts, larger first, ties by position.
+
+    Same order as ``np.lexsort((positions, -counts))[:k]`` but sorts only the
+    candidates at or above the ``k``-th largest count (a 50,000-value bincount: ~0.3 ms
+    instead of ~3 ms).
+    """
+    n = len(counts)
+    if n > 4 * k:
+        kth = np.partition(counts, n - k)[n - k]
+        cand = np.flatnonzero(counts >= kth)
+    else:
+        cand = np.arange(n)
+    return cand[np.lexsort((cand, -counts[cand]))][:k]
 
 
 def exact_int_counts(values: Any, mn: int, mx: int) -> Any | None:
@@ -164,6 +183,37 @@ def string_nulls(s: pd.Series) -> int | None:
     count = int((pointers == id(na)).sum())
     del pointers, buffer
     return count
+
+
+def arrow_string_nulls(s: pd.Series) -> int | None:
+    """Exact nulls of a pyarrow-backed string column: arrow keeps the count (O(1))."""
+    dtype = s.dtype
+    storage = getattr(dtype, "storage", None)
+    pa_type = getattr(dtype, "pyarrow_dtype", None)
+    if storage != "pyarrow" and "string" not in str(pa_type) and "utf8" not in str(pa_type):
+        return None
+    chunked = getattr(s.array, "_pa_array", None)
+    count = getattr(chunked, "null_count", None)
+    return int(count) if isinstance(count, int) else None
+
+
+def datetime_min_max(s: pd.Series) -> tuple[Any, Any]:
+    """Exact min and max of a datetime column (NaT skipped) from its int64 view.
+
+    NaT is the smallest int64, so the max needs no mask, and ``raw - 1`` (wrapping)
+    turns NaT into the largest value, so ``argmin`` of it finds the earliest real time
+    without copying out the valid values. Falls back to pandas for other layouts.
+    """
+    raw = getattr(s.array, "asi8", None)
+    if not isinstance(raw, np.ndarray) or raw.dtype != np.int64 or not len(raw):
+        return s.min(), s.max()
+    nat = np.iinfo(np.int64).min
+    hi = int(raw.argmax())
+    if raw[hi] == nat:  # every value is NaT
+        return pd.NaT, pd.NaT
+    with np.errstate(over="ignore"):
+        lo = int(np.subtract(raw, 1, dtype=np.int64).argmin())
+    return s.iloc[lo], s.iloc[hi]
 
 
 def min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:

@@ -35,7 +35,8 @@ def column_groups(
     """Runs of neighbouring columns that share a name pattern and a dtype.
 
     The pattern is the label without its trailing digits (``m_000`` … ``m_699`` →
-    ``m_``); a label without trailing digits forms its own group.
+    ``m_``); a label without trailing digits forms its own group, and a run stops at a
+    gap in positions so that ``a…b`` covers exactly the columns from ``a`` to ``b``.
     """
     groups: list[list[int]] = []
     last: tuple[str, str] | None = None
@@ -43,7 +44,8 @@ def column_groups(
         label = labels[i]
         prefix = TRAILING_DIGITS.sub("", label)
         key = (prefix, dtype_kind(dtypes[i])) if prefix != label else None
-        if key is not None and key == last and groups:
+        # a gap (a column shown elsewhere or excluded) ends the run: a…b covers a to b
+        if key is not None and key == last and groups and i == groups[-1][-1] + 1:
             groups[-1].append(i)
         else:
             groups.append([i])

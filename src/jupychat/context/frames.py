@@ -34,10 +34,12 @@ else:  # imported on first use, i.e. when a pandas object is described
     np = LazyModule("numpy")
     pd = LazyModule("pandas")
     ptypes = LazyModule("pandas.api.types")
-from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, short
+from ._fmt import fmt_int, fmt_num, fmt_pct, short
 from ._frame_stats import (
     ISO_LIKE,
+    arrow_string_nulls,
     count_values,
+    datetime_min_max,
     drop_listed,
     exact_int_counts,
     int_quantiles,
@@ -45,8 +47,18 @@ from ._frame_stats import (
     sorted_quantiles,
     strictly_increasing,
     string_nulls,
+    top_positions,
     valid_int_values,
     whole_floats,
+)
+from ._pandas_text import (
+    dtype_label,
+    index_lines,
+    is_obj_like,
+    memory_bits,
+    str_lengths,
+    ts_text,
+    type_path,
 )
 from .pii_values import personal_values
 from .summary import (
@@ -60,51 +72,15 @@ from .summary import (
 
 __all__ = ["PandasAdapter", "fingerprint"]
 
-_LEN: Any = None
-
-
-def _lengths(values: np.ndarray) -> np.ndarray:
-    global _LEN
-    if _LEN is None:
-        _LEN = np.frompyfunc(len, 1, 1)
-    return _LEN(values).astype(np.int64)
-
-
-def dtype_label(dtype: Any) -> str:
-    """``category[5]``, ``datetime64[us, UTC]``, ``str``, ``Int64``..."""
-    if isinstance(dtype, pd.CategoricalDtype):
-        try:
-            n = len(dtype.categories)
-        except Exception:
-            return "category"
-        return f"category[{n}{', ordered' if dtype.ordered else ''}]"
-    return str(dtype)
-
-
-def _is_obj_like(dtype: Any) -> bool:
-    if isinstance(dtype, pd.StringDtype):
-        return True
-    if isinstance(dtype, np.dtype) and dtype.kind == "O":
-        return True
-    pa_type = getattr(dtype, "pyarrow_dtype", None)
-    return pa_type is not None and ("string" in str(pa_type) or "utf8" in str(pa_type))
-
-
-def _ts_text(value: Any, date_only: bool) -> str:
-    if value is None or value is pd.NaT:
-        return "NaT"
-    try:
-        ts = pd.Timestamp(value)
-        if date_only:
-            return ts.strftime("%Y-%m-%d")
-        text = ts.isoformat(sep=" ", timespec="seconds")
-        return text[:19]
-    except Exception:
-        return short(str(value), 30)
+# Significant digits of means, and of quartiles of non-whole columns (min and max are
+# values: up to 6 digits when whole, else 4). Integer parts are never cut (1996.5 -> 1996).
+SUMMARY_DIGITS = 3
 
 
 class PandasAdapter(FrameAdapter):
     """Lazy per-column statistics of a pandas DataFrame or Series."""
+
+    compact_no_nulls = True
 
     def __init__(
         self,
@@ -159,49 +135,16 @@ class PandasAdapter(FrameAdapter):
         return s if idx is None else s.take(idx)
 
     def title_bits(self) -> list[str]:
-        if "title_bits" in self.memo:
-            return self.memo["title_bits"]
-        bits: list[str] = []
-        try:
-            obj = self.obj
-            shallow = float(
-                obj.memory_usage(index=True, deep=False)
-                if self.series
-                else obj.memory_usage(index=True, deep=False).sum()
-            )
-            obj_cols = (
-                ([0] if _is_obj_like(obj.dtype) else [])
-                if self.series
-                else [i for i, t in enumerate(obj.dtypes) if _is_obj_like(t)]
-            )
-            extra = 0.0
-            step = 1
-            if obj_cols and self.n_rows and len(obj_cols) <= 200:
-                step = max(1, self.n_rows // 2000)
-                for i in obj_cols:
-                    s = self.col(i).iloc[::step]
-                    deep = float(s.memory_usage(index=False, deep=True))
-                    flat = float(s.memory_usage(index=False, deep=False))
-                    extra += (deep - flat) * self.n_rows / max(1, len(s))
-            if extra > 0.01 * shallow:
-                mark = "~" if step == 1 else "≈"
-                bits.append(
-                    f"~{fmt_bytes(shallow)} shallow, {mark}{fmt_bytes(shallow + extra)} "
-                    "with string contents"
-                )
-            else:
-                bits.append(f"~{fmt_bytes(shallow)}")
-        except Exception:
-            pass
-        self.memo["title_bits"] = bits
-        return bits
+        if "title_bits" not in self.memo:
+            self.memo["title_bits"] = memory_bits(self.obj, self.series, self.n_rows)
+        return self.memo["title_bits"]
 
     def extra_lines(self) -> list[str]:
         if "extra_lines" in self.memo:
             return self.memo["extra_lines"]
         lines: list[str] = []
         try:
-            lines.extend(_index_lines(self.obj.index, "index"))
+            lines.extend(index_lines(self.obj.index, "index"))
             if not self.series:
                 cols = self.obj.columns
                 if isinstance(cols, pd.MultiIndex):
@@ -213,7 +156,7 @@ class PandasAdapter(FrameAdapter):
                 dup = self._duplicate_rows()
                 if dup is not None:
                     lines.append(
-                        f"{fmt_int(dup)} duplicate rows (whole rows, exact)"
+                        f"{fmt_int(dup)} duplicate row{'s' if dup != 1 else ''}"
                         if dup
                         else "no duplicate rows"
                     )
@@ -247,13 +190,24 @@ class PandasAdapter(FrameAdapter):
         return [self.nulls(i) for i in cols]
 
     def _duplicate_rows(self) -> int | None:
-        """Exact count of rows equal to an earlier row, when the frame is read whole."""
-        if self.sampled or self.n_rows < 2 or not 0 < len(self.labels) <= 100:
+        """Exact count of rows equal to an earlier row, when the frame is read whole.
+
+        A frame wider than 100 columns is not hashed row by row (5,000 × 800: ~150 ms);
+        it has no duplicate rows for certain when one of its first columns is a key
+        (no nulls, every value distinct), which costs one column's ``nunique``.
+        """
+        if self.sampled or self.n_rows < 2 or not self.labels:
             return None
         try:
-            return int(self.obj.duplicated().sum())
+            if len(self.labels) <= 100:
+                return int(self.obj.duplicated().sum())
+            for i in range(min(5, len(self.labels))):
+                s = self.col(i)
+                if self.nulls(i) == 0 and s.nunique(dropna=False) == self.n_rows:
+                    return 0
         except Exception:  # unhashable cells
             return None
+        return None
 
     def _var_label(self, i: int) -> str:
         """A variable label: ``Series.attrs["label"]`` or the frame's ``column_labels``."""
@@ -278,7 +232,17 @@ class PandasAdapter(FrameAdapter):
             return 0
         if isinstance(dtype, pd.CategoricalDtype):
             return int((s.cat.codes.to_numpy() == -1).sum())
+        if isinstance(dtype, np.dtype) and dtype.kind == "f":
+            return int(np.count_nonzero(np.isnan(s.to_numpy())))
         fast = string_nulls(s)
+        if fast is None:
+            fast = arrow_string_nulls(s)
+        if fast is None and (
+            getattr(dtype, "kind", "") == "M" or isinstance(dtype, pd.DatetimeTZDtype)
+        ):
+            raw = getattr(s.array, "asi8", None)  # int64 view; NaT is the smallest int64
+            if isinstance(raw, np.ndarray):
+                fast = int(np.count_nonzero(raw == np.iinfo(np.int64).min))
         if fast is not None:
             return fast
         return int(s.isna().sum())
@@ -308,7 +272,7 @@ class PandasAdapter(FrameAdapter):
                 and not isinstance(dtype, pd.SparseDtype)
             ):
                 self._numeric(s, info, nonnull)
-            elif _is_obj_like(dtype):
+            elif is_obj_like(dtype):
                 self._objects(s, info, nonnull)
             else:
                 self._generic(s, info, nonnull)
@@ -380,7 +344,13 @@ class PandasAdapter(FrameAdapter):
     def _numeric(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
         dtype = s.dtype
         is_int = ptypes.is_integer_dtype(dtype)
-        mn, mx, mean = min_max_mean(s)
+        full = valid_int_values(s) if is_int else None
+        if full is not None:  # one pass for the valid values of a masked column
+            if not len(full):
+                return
+            mn, mx, mean = full.min(), full.max(), float(full.mean(dtype=np.float64))
+        else:
+            mn, mx, mean = min_max_mean(s)
         if mn is None:
             return
         if mn == mx:
@@ -392,14 +362,16 @@ class PandasAdapter(FrameAdapter):
         def fmt(x: Any) -> str:  # no separators: "2,013" misleads and costs tokens
             return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
 
-        def fmt_mean(x: Any) -> str:
-            return fmt_num(x, sep=False)
+        def fmt_mean(x: Any) -> str:  # summaries, not values: 3 significant digits
+            return fmt_num(x, sig=SUMMARY_DIGITS, sep=False)
 
-        full = valid_int_values(s) if is_int else None
+        # quartiles of whole numbers are exact in full (1965.75, not 1966: years, counts)
+        fmt_q = fmt if whole else fmt_mean
+
         increasing = full is not None and info.nulls == 0 and strictly_increasing(full)
         if increasing and full is not None:  # a key: every value distinct, already sorted
             q = sorted_quantiles(full, (0.25, 0.5, 0.75))
-            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt_q)]
             info.value_stats = [*stats, f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.flags += [
                 "id-like (all distinct)" if len(full) >= 20 else "all distinct",
@@ -409,11 +381,11 @@ class PandasAdapter(FrameAdapter):
         counts = exact_int_counts(full, mn, mx) if full is not None else None
         if counts is not None and full is not None:  # every value counted: exact at any size
             q = int_quantiles(counts, mn, (0.25, 0.5, 0.75))
-            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt)]
+            stats = [f"min {fmt(mn)}", *quantile_stats(q, False, fmt_q)]
             stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
             info.value_stats = stats
             present = np.flatnonzero(counts)
-            order = np.lexsort((present, -counts[present]))[:8]
+            order = top_positions(counts[present], 8)
             pairs = [(int(mn) + int(present[j]), int(counts[present[j]])) for j in order]
             self._distinct(
                 info,
@@ -432,7 +404,7 @@ class PandasAdapter(FrameAdapter):
         stats = [f"min {fmt(mn)}"]
         if len(vals):
             q = np.quantile(vals, [0.25, 0.5, 0.75])
-            stats += quantile_stats(list(q), self.sampled, fmt)
+            stats += quantile_stats(list(q), self.sampled, fmt_q)
         stats += [f"max {fmt(mx)}", f"mean {fmt_mean(mean)}"]
         if np.isinf(float(mn)) or np.isinf(float(mx)):
             info.flags.append("contains ±inf")
@@ -483,7 +455,13 @@ class PandasAdapter(FrameAdapter):
             ]
 
     def _boolean(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
-        true = int(s.sum())
+        data, mask = getattr(s.array, "_data", None), getattr(s.array, "_mask", None)
+        if isinstance(s.dtype, np.dtype):
+            true = int(np.count_nonzero(s.to_numpy()))
+        elif isinstance(data, np.ndarray) and isinstance(mask, np.ndarray):
+            true = int(np.count_nonzero(data & ~mask))  # masked values count as false
+        else:
+            true = int(s.sum())
         info.value_stats = [
             f"true {fmt_pct(true, nonnull)}",
             f"false {fmt_pct(nonnull - true, nonnull)}",
@@ -492,7 +470,7 @@ class PandasAdapter(FrameAdapter):
             info.flags.append("constant")
 
     def _datetime(self, s: pd.Series, info: ColumnInfo, nonnull: int) -> None:
-        mn, mx = s.min(), s.max()
+        mn, mx = datetime_min_max(s)
         sample = self.sample_of(s).dropna()
         tz = getattr(sample.dt, "tz", None)
         # wall-clock values as int64 nanoseconds (tz-aware: local time, as shown)
@@ -505,11 +483,11 @@ class PandasAdapter(FrameAdapter):
                 date_only = bool((ints % 86_400_000_000_000 == 0).all())
         except Exception:
             date_only = False
-        stats = [f"{_ts_text(mn, date_only)} … {_ts_text(mx, date_only)}"]
+        stats = [f"{ts_text(mn, date_only)} … {ts_text(mx, date_only)}"]
         if len(ints) > 2:
             med = np.quantile(ints, 0.5)  # linear, as pandas' median
             mark = "≈" if self.sampled else " "
-            stats.append(f"p50{mark}{_ts_text(pd.Timestamp(round(float(med))), date_only)}")
+            stats.append(f"p50{mark}{ts_text(pd.Timestamp(round(float(med))), date_only)}")
         info.value_stats = stats
         if len(ints):
             self._distinct(info, count_values(ints), len(ints), nonnull, id_hint=False, top=False)
@@ -570,7 +548,7 @@ class PandasAdapter(FrameAdapter):
                 if len(types) > 1:
                     info.flags.append("mixed types")
             if sized:
-                lengths = _lengths(values)
+                lengths = str_lengths(values)
         info.personal = personal_values(spread)
         if sized and lengths is not None and len(lengths):
             lo, hi = int(lengths.min()), int(lengths.max())
@@ -618,37 +596,3 @@ class PandasAdapter(FrameAdapter):
             positions = np.sort(pool[pick])
         columns = [self.col(i).take(positions).tolist() for i in cols]
         return [list(row) for row in zip(*columns, strict=False)]
-
-
-def _index_lines(index: Any, what: str) -> list[str]:
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
-        return []
-    name_part = ""
-    if isinstance(index, pd.MultiIndex):
-        names = ", ".join(str(n) for n in index.names)
-        return [f"{what}: MultiIndex with {index.nlevels} levels ({names})"]
-    if index.name is not None:
-        name_part = f" {short(repr(index.name), 30)}"
-    text = f"{what}: {type(index).__name__}{name_part} ({dtype_label(index.dtype)})"
-    numeric = ptypes.is_numeric_dtype(index.dtype) and not ptypes.is_bool_dtype(index.dtype)
-    if len(index) and (isinstance(index, (pd.DatetimeIndex, pd.RangeIndex)) or numeric):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                mn, mx = index.min(), index.max()
-            if isinstance(index, pd.DatetimeIndex):
-                text += f", {_ts_text(mn, False)} … {_ts_text(mx, False)}"
-            else:
-                text += f", {fmt_num(mn)} … {fmt_num(mx)}"
-        except Exception:
-            pass
-    return [text]
-
-
-def type_path(obj: Any) -> str:
-    cls = type(obj)
-    if cls is pd.DataFrame:
-        return "pandas.DataFrame"
-    if cls is pd.Series:
-        return "pandas.Series"
-    return f"{cls.__module__}.{cls.__qualname__}"

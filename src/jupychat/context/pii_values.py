@@ -101,8 +101,10 @@ def personal_values(values: Iterable[object], limit: int = 200, share: float = 0
 
 
 def personal_column(obj: Any, label: str) -> str:
-    """What personal data a pandas column's values look like (200 spread values)."""
+    """What personal data a pandas or polars column's values look like (200 spread values)."""
     root = (type(obj).__module__ or "").split(".")[0]
+    if root == "polars":
+        return _polars_personal(obj, label)
     if root != "pandas":
         return ""
     if hasattr(obj, "columns"):
@@ -116,3 +118,17 @@ def personal_column(obj: Any, label: str) -> str:
         return ""
     step = max(1, len(col) // 200)
     return personal_values(col.iloc[::step].iloc[:200].dropna().tolist())
+
+
+def _polars_personal(obj: Any, label: str) -> str:
+    """:func:`personal_column` for a polars DataFrame or Series (String columns)."""
+    if hasattr(obj, "columns"):
+        if label not in obj.columns:
+            return ""
+        col = obj.get_column(label)
+    else:
+        col = obj
+    if str(col.dtype) not in ("String", "Utf8"):
+        return ""
+    col = col.drop_nulls()
+    return personal_values(col.gather_every(max(1, len(col) // 200)).head(200).to_list())

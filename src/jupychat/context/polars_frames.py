@@ -27,6 +27,7 @@ else:  # imported on first use, i.e. when a polars object is described
 from ._fmt import fmt_bytes, fmt_int, fmt_num, fmt_pct, md_escape, short
 from .budget import cap_text, chars_for_tokens
 from .cache import memo_for
+from .pii_values import personal_values
 from .privacy import column_excluded
 from .request import Request
 from .summary import (
@@ -243,6 +244,10 @@ class PolarsAdapter(FrameAdapter):
         lo, hi = lengths.min(), lengths.max()
         mark = "≈" if self.sampled else " "
         info.shape_stats.append(f"len{mark}{lo!s}" if lo == hi else f"len{mark}{lo!s}–{hi!s}")
+        if s.dtype == pl.String:  # the value shapes of personal data, as for pandas
+            info.personal = personal_values(
+                sample.gather_every(max(1, len(sample) // 200)).head(200).to_list()
+            )
         self._distinct(info, sample, nonnull, id_hint=False)
 
     def _generic(self, s: pl.Series, info: ColumnInfo, nonnull: int) -> None:

@@ -23,225 +23,39 @@ costs only the null counts of the rows that are shown.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import replace
 
-from ._fmt import cell, fmt_int, fmt_num, fmt_pct, md_escape, short
+from ._adapter import ColumnInfo, FrameAdapter
+from ._column_text import (
+    distinct_info,
+    quantile_stats,
+    share_pct,
+    show_top,
+    top_text,
+    value_texts,
+)
+from ._fmt import cell, fmt_int, fmt_pct, md_escape, short
 from ._layout import LEVELS, NUM_KEYS, column_groups, dtype_counts, dtype_kind, numeric_cells
 from .budget import cap_text, chars_for_tokens, estimate_tokens
-from .privacy import WITHHELD, column_excluded, column_private, column_public, name_tokens
+from .privacy import WITHHELD, column_excluded, column_private, column_public
 from .settings import ContextSettings
 
-__all__ = ["ColumnInfo", "FrameAdapter", "render_frame"]
+# ColumnInfo, FrameAdapter and the column-text helpers live in ._adapter and
+# ._column_text; they are re-exported here, where the backends import them from.
+__all__ = [
+    "ColumnInfo",
+    "FrameAdapter",
+    "distinct_info",
+    "quantile_stats",
+    "render_frame",
+    "show_top",
+    "top_text",
+    "value_texts",
+]
 
 FULL, NO_TOP, COMPACT = 0, 1, 2
 LABEL_CHARS = 40
-_ID_TOKENS = frozenset({"id", "ids", "uuid", "guid", "key", "code", "ref", "no", "number", "sku"})
-
-
-@dataclass
-class ColumnInfo:
-    """What we know about one column.
-
-    ``value_stats`` are aggregates of the values (min/max/mean, quantiles, ranges, bool
-    shares): hidden for private columns. ``shape_stats`` reveal no value (distinct
-    counts, lengths, level counts, types). ``top`` names values (top values, levels):
-    shown only with ``values="full"`` and never for private columns.
-    """
-
-    label: str
-    dtype: str
-    nulls: int | None = None
-    value_stats: list[str] = field(default_factory=list)
-    shape_stats: list[str] = field(default_factory=list)
-    top: str = ""
-    flags: list[str] = field(default_factory=list)
-    error: str = ""
-    personal: str = ""  # what personal data the values look like ("e-mail addresses")
-    var_label: str = ""  # a variable label (``Series.attrs["label"]``), shown first
-
-
-class FrameAdapter:
-    """What a DataFrame backend provides to the renderer (override every method)."""
-
-    kind: str = "DataFrame"
-    n_rows: int = 0
-    labels: list[str]
-    dtypes: list[str]
-    sampled: bool = False
-    sample_n: int = 0
-
-    def __init__(self, memo: dict[Any, Any]) -> None:
-        self.memo = memo
-        self.memo.setdefault("nulls", {})
-        self.memo.setdefault("columns", {})
-
-    @property
-    def n_cols(self) -> int:
-        return len(self.labels)
-
-    def rows_text(self) -> str:
-        """The row count as shown in the title (an engine may not know it)."""
-        return fmt_int(self.n_rows)
-
-    def title_bits(self) -> list[str]:
-        """Extra facts for the title line (memory...)."""
-        return []
-
-    def extra_lines(self) -> list[str]:
-        """Lines under the title (index, duplicate labels...)."""
-        return []
-
-    def is_series(self) -> bool:
-        return False
-
-    def nulls(self, i: int) -> int | None:
-        cache = self.memo["nulls"]
-        if i not in cache:
-            try:
-                cache[i] = self._nulls(i)
-            except Exception:
-                cache[i] = None
-        return cache[i]
-
-    def nulls_many(self, cols: Sequence[int]) -> list[int | None]:
-        """Null counts of many columns (backends may count them in blocks)."""
-        return [self.nulls(i) for i in cols]
-
-    def column(self, i: int) -> ColumnInfo:
-        cache = self.memo["columns"]
-        if i not in cache:
-            try:
-                info = self._column(i)
-            except Exception as exc:  # never let one odd column break the description
-                info = ColumnInfo(
-                    self.labels[i], self.dtypes[i], error=f"summary failed ({type(exc).__name__})"
-                )
-            if info.nulls is None:
-                info.nulls = self.nulls(i)
-            cache[i] = info
-        return cache[i]
-
-    def rows(self, k: int, cols: Sequence[int], all_rows: bool) -> list[list[Any]]:
-        """``k`` random rows of the sample (or every row), values of ``cols``."""
-        key = ("rows", k, tuple(cols), all_rows)
-        if key not in self.memo:
-            try:
-                self.memo[key] = self._rows(k, cols, all_rows)
-            except Exception:
-                self.memo[key] = []
-        return self.memo[key]
-
-    # backend hooks
-    def _nulls(self, i: int) -> int | None:
-        raise NotImplementedError
-
-    def _column(self, i: int) -> ColumnInfo:
-        raise NotImplementedError
-
-    def _rows(self, k: int, cols: Sequence[int], all_rows: bool) -> list[list[Any]]:
-        raise NotImplementedError
-
-
-# ---------------------------------------------------------------------------------------
-# helpers the backends share
-
-
-def quantile_stats(
-    q: Sequence[Any], sampled: bool, fmt: Callable[[Any], str] = fmt_num
-) -> list[str]:
-    mark = "≈" if sampled else " "
-    names = ("p25", "p50", "p75")
-    return [f"{n}{mark}{fmt(v)}" for n, v in zip(names, q, strict=False)]
-
-
-def distinct_info(
-    d: int,
-    f1: int,
-    n_sample: int,
-    n_total: int,
-    sampled: bool,
-    *,
-    label: str,
-    id_hint: bool,
-    f2: int = 0,
-    upper: int | None = None,
-) -> tuple[list[str], list[str], bool]:
-    """Distinct-count text, flags, and whether the column looks id-like.
-
-    ``d`` distinct values, ``f1`` singletons and ``f2`` doubletons among ``n_sample``
-    non-null sampled values out of ``n_total`` non-null values. When sampled, the total
-    is estimated with Chao1 corrected for sampling without replacement (Chao & Lin
-    2012): ``d + f1² / (2·f2·n/(n−1) + f1·q/(1−q))`` with ``q = n_sample / n_total``,
-    which removes Chao1's upward bias when the sample is a large share of the column.
-    The estimate is capped by ``n_total`` and by ``upper`` (e.g. the width of an
-    integer range); when ``upper`` is below ``n_total`` the column cannot be all
-    distinct, so it is never called id-like.
-    """
-    if n_sample <= 0:
-        return [], [], False
-    ratio = d / n_sample
-    unique = d == n_sample
-    id_like = id_hint or bool(set(name_tokens(label)) & _ID_TOKENS)
-    if not sampled:
-        if unique and n_sample >= 20:
-            if id_like:
-                return [], ["id-like (all distinct)"], True
-            return [], ["all distinct"], False
-        if d == 1 and n_sample > 1:
-            return ["1 distinct"], ["constant"], False
-        return [f"{fmt_int(d)} distinct"], [], False
-    cap = n_total if upper is None else min(n_total, upper)
-    if ratio >= 0.95 and cap >= n_total:
-        pct = "100%" if ratio >= 0.995 else fmt_pct(d, n_sample)
-        if id_like:
-            return [], [f"id-like (≈{pct} distinct in sample)"], True
-        return [], [f"high-cardinality (≈{pct} distinct in sample)"], False
-    est = float(d)
-    if f1:
-        q = min(n_sample / max(1, n_total), 0.999999)
-        denom = 2.0 * f2 * n_sample / max(1, n_sample - 1) + f1 * q / (1.0 - q)
-        est = d + (f1 * f1 / denom if denom > 0 else f1 * (f1 - 1) / 2.0)
-    est_int = int(max(d, min(round(est), cap)))
-    stats = [f"≈{fmt_int(est_int)} distinct"]
-    flags: list[str] = []
-    if d == 1 and f1 == 0:
-        flags.append("constant in sample")
-    elif est_int > 1000 and est_int > 0.5 * n_total:
-        flags.append("high-cardinality")
-    return stats, flags, False
-
-
-def value_texts(values: Sequence[Any], limit: int = 60) -> list[str]:
-    """Cell texts of values, whole up to ``limit`` characters and never two alike.
-
-    Two different values that would be cut to the same text are shown longer (up to
-    200 characters), so a shown value can be used to write a filter.
-    """
-    texts = [cell(v, limit) for v in values]
-    if len(set(texts)) < len(texts):
-        texts = [cell(v, 200) for v in values]
-    return texts
-
-
-def show_top(d: int, counts: Sequence[int], n_sample: int) -> bool:
-    """Top values are worth their tokens when few values dominate."""
-    if not counts or n_sample <= 0:
-        return False
-    return d <= 50 or counts[0] / n_sample >= 0.02
-
-
-def top_text(
-    pairs: Sequence[tuple[Any, int]], denom: int, sampled: bool, more: int, k: int = 5
-) -> str:
-    """``top≈ a 60%, b 20%, …`` from (value, count) pairs sorted by count."""
-    if not pairs or denom <= 0:
-        return ""
-    shown = list(pairs)[:k]
-    texts = value_texts([v for v, _ in shown])
-    items = [f"{t} {fmt_pct(c, denom)}" for t, (_, c) in zip(texts, shown, strict=False)]
-    tail = ", …" if more > 0 or len(pairs) > k else ""
-    return ("top≈ " if sampled else "top: ") + ", ".join(items) + tail
+RUNS_NOTE = "runs of columns with one name pattern and dtype share a row (nulls: range)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -255,7 +69,7 @@ def _nulls_text(nulls: int | None, n_rows: int) -> str:
         return "0"
     if nulls * 100 < n_rows:  # under 1%: the count says enough
         return fmt_int(nulls)
-    text = f"{fmt_int(nulls)} ({fmt_pct(nulls, n_rows)})"
+    text = f"{fmt_int(nulls)} ({share_pct(nulls, n_rows)})"
     return text + " all null" if nulls == n_rows else text
 
 
@@ -303,6 +117,7 @@ class _Renderer:
         focus_set = set(self.focus)
         self.others = [i for i in self.visible if i not in focus_set]
         self.values = settings.values
+        self._no_nulls: bool | None = None
 
     def is_private(self, i: int) -> bool:
         """Private by name or settings, or because the values look personal."""
@@ -340,25 +155,56 @@ class _Renderer:
         if self.values != "schema" and a.n_rows > 0:
             if brief:
                 lines.append("Null counts are exact.")
-            elif a.sampled:
-                lines.append(
-                    "Figures without ≈ are exact (every row read); "
-                    f"≈ = estimated from a {fmt_int(a.sample_n)}-row random sample "
-                    "(shares are of non-null values)."
-                )
             else:
-                lines.append(
-                    "All figures are exact (every row read; shares are of non-null values)."
+                parts = (
+                    [
+                        "Figures without ≈ are exact (every row read)",
+                        f"≈ = from a {fmt_int(a.sample_n)}-row random sample",
+                    ]
+                    if a.sampled
+                    else ["All figures are exact (every row read)"]
                 )
+                if self.no_nulls():
+                    parts.append("no nulls")
+                elif self.shares_with_nulls():
+                    parts.append("% = share of non-null values")
+                lines.append("; ".join(parts) + ".")
         return lines
+
+    def no_nulls(self) -> bool:
+        """No visible column has a null: said once in the head, and the full tables drop
+        their nulls column (a frame of a few hundred rows × 20 columns saves ~40 tokens)."""
+        if self._no_nulls is None:
+            ok = (
+                self.a.compact_no_nulls
+                and self.values != "schema"
+                and self.a.n_rows > 0
+                and len(self.visible) <= self.s.wide_columns
+            )
+            self._no_nulls = ok and all(n == 0 for n in self.a.nulls_many(self.visible))
+        return self._no_nulls
+
+    def shares_with_nulls(self) -> bool:
+        """Whether a column with nulls shows shares (then say what the shares are of)."""
+        if len(self.visible) > self.s.wide_columns:
+            return True
+        for i in self.visible:
+            if self.a.nulls(i) == 0:
+                continue
+            info = self.a.column(i)
+            if "%" in info.top or any("%" in x for x in info.value_stats):
+                return True
+        return False
+
+    def nulls_cell(self, nulls: int | None) -> str:
+        """`` 12 (3.4%) |`` for the full tables, or nothing when no column has nulls."""
+        return "" if self.no_nulls() else f" {_nulls_text(nulls, self.a.n_rows)} |"
 
     def full_row(self, i: int, level: int) -> str:
         info = self.a.column(i)
         summary = _summary_text(info, level, self.is_private(i), self.values)
-        return (
-            f"| {self.label(i)} | {md_escape(info.dtype)} | "
-            f"{_nulls_text(info.nulls, self.a.n_rows)} | {summary} |"
-        )
+        nulls = self.nulls_cell(info.nulls)
+        return f"| {self.label(i)} | {md_escape(info.dtype)} |{nulls} {summary} |"
 
     def compact_row(self, i: int) -> str:
         if self.values == "schema":
@@ -377,10 +223,11 @@ class _Renderer:
             if cells is not None:
                 numeric[i] = cells
         lines: list[str] = []
+        nulls_head, nulls_rule = ("", "") if self.no_nulls() else (" nulls |", "-|")
         if len(numeric) >= 3:
             lines += [
-                "| column | dtype | nulls | " + " | ".join(NUM_KEYS) + " | more |",
-                "|-|-|-|" + "-|" * (len(NUM_KEYS) + 1),
+                f"| column | dtype |{nulls_head} " + " | ".join(NUM_KEYS) + " | more |",
+                f"|-|-|{nulls_rule}" + "-|" * (len(NUM_KEYS) + 1),
             ]
             for i, cells in numeric.items():
                 lv = level[i] if isinstance(level, dict) else level
@@ -388,8 +235,8 @@ class _Renderer:
                 rest = _summary_text(replace(info, value_stats=[]), lv, False, self.values)
                 stats = " | ".join(cells.get(k, "") for k in NUM_KEYS)
                 lines.append(
-                    f"| {self.label(i)} | {md_escape(info.dtype)} | "
-                    f"{_nulls_text(info.nulls, self.a.n_rows)} | {stats} | {rest} |"
+                    f"| {self.label(i)} | {md_escape(info.dtype)} |"
+                    f"{self.nulls_cell(info.nulls)} {stats} | {rest} |"
                 )
             others = [i for i in cols if i not in numeric]
             if not others:
@@ -397,7 +244,7 @@ class _Renderer:
             lines.append("")
         else:
             others = list(cols)
-        lines += ["| column | dtype | nulls | summary |", "|-|-|-|-|"]
+        lines += [f"| column | dtype |{nulls_head} summary |", f"|-|-|{nulls_rule}-|"]
         for i in others:
             lv = level[i] if isinstance(level, dict) else level
             lines.append(self.full_row(i, lv))
@@ -442,9 +289,7 @@ class _Renderer:
             values = [WITHHELD if self.is_private(cols[0]) else cell(r[0], 40) for r in rows]
             return [f"Random example values ({len(values)}): " + ", ".join(values)]
         title = (
-            f"All {fmt_int(len(rows))} rows:"
-            if inline
-            else f"Random example rows ({len(rows)}; text columns not listed above):"
+            f"All {fmt_int(len(rows))} rows:" if inline else f"Random example rows ({len(rows)}):"
         )
         lines = [
             title,
@@ -475,6 +320,8 @@ class _Renderer:
             # numbers, dates and bools are summed up by their statistics; text shows its
             # format only in examples (ids, names, codes, free text)
             if listed or numeric_cells(info) is not None or not info.shape_stats:
+                continue
+            if any(" … " in x for x in info.value_stats):  # date text: its range shows it
                 continue
             if info.dtype.startswith(("bool", "boolean", "datetime", "category", "timedelta")):
                 continue
@@ -576,10 +423,7 @@ class _Renderer:
             return text
         grouped = self.grouped_lines(self.visible)
         if len(grouped) < len(self.visible):
-            note = (
-                "Runs of columns with one name pattern and dtype share a row (nulls: range); "
-                "ask with describe_column for one column."
-            )
+            note = f"{RUNS_NOTE.capitalize()}; ask with describe_column for one column."
             text = "\n".join([*head, note, *self.compact_header(), *grouped])
             if self.fits(text):
                 return text
@@ -600,6 +444,13 @@ class _Renderer:
             used = head_len + sum(len(x) + 1 for x in lines) + 80
             room = self.limit - used
             room = max(0, room - 300)
+            _, shown = self.compact_lines(self.others, room)
+            grouped = self.grouped_lines(self.others) if shown < len(self.others) else []
+            if grouped and len(grouped) < len(self.others):
+                # too many to list: runs of one name pattern account for every column
+                tail = [f"Other columns; {RUNS_NOTE}:", *self.compact_header(), *grouped]
+                if self.fits("\n".join([*self.head(), *lines, *tail])):
+                    return lines + tail
             while True:  # fewer rows until the whole fits by tokens too
                 rows, shown = self.compact_lines(self.others, room)
                 tail = ["Other columns:", *self.compact_header(), *rows]
