@@ -55,6 +55,11 @@ def type_name(obj: Any) -> str:
     return f"{module}.{qual}"
 
 
+# Significant digits of means, and of quartiles of non-whole columns (min and max are
+# values: up to 6 digits when whole, else 4). Integer parts are never cut (1996.5 -> 1996).
+SUMMARY_DIGITS = 3
+
+
 def fmt_int(n: int) -> str:
     """``1234567`` → ``"1,234,567"``."""
     return f"{int(n):,}"

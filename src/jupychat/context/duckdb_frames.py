@@ -143,9 +143,9 @@ class DuckDBBackend(EngineBackend):
         for i in cols:
             col, kind = quote(self.labels[i]), self.kinds[i]
             if kind in ("int", "num"):
-                quants.append(f"quantile_disc({col}, [0.25, 0.5, 0.75])")
+                quants.append(f"quantile_cont({col}, [0.25, 0.5, 0.75])")
             elif kind == "time":
-                quants.append(f"[NULL, quantile_disc({col}, 0.5), NULL]")
+                quants.append(f"[NULL, quantile_cont({col}, 0.5), NULL]")
             else:
                 quants.append("NULL")
         rows_sql = "SELECT NULL AS r"

@@ -390,17 +390,23 @@ def column_info(
         if stats.min is not None and stats.min == stats.max:
             info.value_stats = [f"constant {fmt_num(stats.min)}"]
             return
+        whole = stats.kind == "int"
+
+        def fmt(x: Any) -> str:  # as for pandas: no separators on integer values (years,
+            # ids), and their quartiles whole (1965.75, not 1966) when exact
+            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
+
         values = []
         if stats.min is not None:
-            values.append(f"min {fmt_num(stats.min)}")
+            values.append(f"min {fmt(stats.min)}")
         if stats.quantiles and None not in stats.quantiles:
-            values += quantile_stats(stats.quantiles, sampled)
+            values += quantile_stats(stats.quantiles, sampled, fmt)
         elif stats.quantiles and stats.quantiles[1] is not None:  # a median only
-            values.append(f"p50≈{fmt_num(stats.quantiles[1])}")
+            values.append(f"p50≈{fmt(stats.quantiles[1])}")
         if stats.max is not None:
-            values.append(f"max {fmt_num(stats.max)}")
+            values.append(f"max {fmt(stats.max)}")
         if stats.mean is not None:
-            values.append(f"mean {fmt_num(stats.mean)}")
+            values.append(f"mean {fmt_num(stats.mean, sep=False)}")
         info.value_stats = values
     elif stats.kind == "time" and stats.min is not None:
         info.value_stats = [f"{_t(stats.min)} … {_t(stats.max)}"]

@@ -34,7 +34,7 @@ else:  # imported on first use, i.e. when a pandas object is described
     np = LazyModule("numpy")
     pd = LazyModule("pandas")
     ptypes = LazyModule("pandas.api.types")
-from ._fmt import fmt_int, fmt_num, fmt_pct, short
+from ._fmt import SUMMARY_DIGITS, fmt_int, fmt_num, fmt_pct, short
 from ._frame_stats import (
     ISO_LIKE,
     arrow_string_nulls,
@@ -71,10 +71,6 @@ from .summary import (
 )
 
 __all__ = ["PandasAdapter", "fingerprint"]
-
-# Significant digits of means, and of quartiles of non-whole columns (min and max are
-# values: up to 6 digits when whole, else 4). Integer parts are never cut (1996.5 -> 1996).
-SUMMARY_DIGITS = 3
 
 
 class PandasAdapter(FrameAdapter):

@@ -162,7 +162,7 @@ class PolarsLazyBackend(EngineBackend):
             if kind in ("int", "num"):
                 x = values.cast(pl.Float64)
                 exprs += [
-                    x.quantile(p, "nearest").alias(f"q{k}_{i}")
+                    x.quantile(p, "linear").alias(f"q{k}_{i}")
                     for k, p in enumerate((0.25, 0.5, 0.75))
                 ]
             elif kind == "time":
