@@ -430,6 +430,7 @@ def test_spark_connect_dataframe_is_described_served_by_the_data_tools_and_cance
     assert "computed in Spark" in counts and "| east | 600,000 | 60% |" in counts
     col = tools.describe_column("events", "amount")
     assert "distinct: 1,000 (exact)" in col and "mean 49.95" in col
+    assert "p50≈" in col and "p50 " not in col  # percentile_approx: marked
     rows = tools.get_rows("events", n=3)
     assert all("‹withheld›" in ln for ln in rows.splitlines()[3:6]), rows
     # over budget: the operation is interrupted by its tag (session.interruptTag)
@@ -529,6 +530,7 @@ def test_data_tools_run_as_engine_queries_with_the_same_privacy(duck):
     col = tools.describe_column("events", "amount", top_k=3)
     assert "10,000,000 rows (computed in DuckDB" in col and "distinct: 1,000 (exact)" in col
     assert "mean 49.95" in col and "min 0, p1 " in col and "max 99.9" in col
+    assert "≈" not in col  # quantile_cont over every row: exact
     assert "top 3 values" in col and ": 10,000 (0.1%)" in col
     email = tools.describe_column("events", "user_email")
     assert "values withheld (privacy)" in email and "@x.org" not in email
@@ -559,6 +561,7 @@ def test_data_tools_on_dask_and_polars_lazy(dask_events):
     assert "computed in Dask" in counts and "| east | 6,000,000 | 60% |" in counts
     col = tools.describe_column("events", "amount")
     assert "distinct: 1,000 (exact)" in col and "mean 49.95" in col
+    assert "p50≈" in col  # Dask's partition-wise quantile is approximate: marked
     rows = tools.get_rows("events", n=3, columns=["event_id", "region"], order="head")
     assert "| 0 | north |" in rows and "| 2 | east |" in rows
     assert "| b | 3 | 75% |" in tools.value_counts("lf", ["s"])

@@ -6,8 +6,9 @@ results are bounded by the tool's own caps (``top_k`` ≤ 50/100 groups, ``n`` �
 run with the same time budget and cancellation as a description (``settings.
 engine_seconds``, :func:`.engine_frames.run_bounded`). ``describe_column`` is exact where
 the engine makes it so (counts, distinct count, min/max/mean/std, top values) and says
-so; its quantiles are the engine's (exact in DuckDB, polars and Dask's pandas-backed
-``quantile`` is approximate, Spark's ``percentile_approx`` at accuracy 10,000). Privacy is
+so; its quantiles are exact in DuckDB and polars (linear, as pandas), and approximate,
+marked ≈, in Dask (its partition-wise ``quantile``) and Spark (``percentile_approx`` at
+accuracy 10,000). Privacy is
 applied by the caller (:mod:`.datatools`) exactly as for pandas: private columns get no
 values, excluded columns do not exist. ``get_rows(order="tail")`` is refused: an engine
 table has no order unless a query gives it one.
@@ -106,7 +107,7 @@ def _column_query(b: Any, i: int, top_k: int) -> dict[str, Any]:
         row = list(b.collect(b.df.agg(*exprs))[0])
         counted = b.df.where(c.isNotNull()).groupBy(c.cast("string").alias("v")).count()
         top = b.collect(counted.orderBy(F.desc("count"), "v").limit(int(top_k)))
-        return _pack(row, numeric, kind, [(r[0], r[1]) for r in top])
+        return _pack(row, numeric, kind, [(r[0], r[1]) for r in top], approx_q=True)
     if "Dask" in name:
         s = b.df[b.df.columns[i]]
         parts = [s.size, s.count(), s.nunique()]
@@ -119,7 +120,7 @@ def _column_query(b: Any, i: int, top_k: int) -> dict[str, Any]:
         vc = out.pop()
         if numeric:
             out[-1] = list(out[-1])
-        return _pack(out, numeric, kind, list(vc.items()))
+        return _pack(out, numeric, kind, list(vc.items()), approx_q=True)
     import polars as pl
 
     pc = pl.col(b.labels[i])
@@ -143,10 +144,15 @@ def _column_query(b: Any, i: int, top_k: int) -> dict[str, Any]:
     return _pack(row, numeric, kind, b.collect(top_frame).rows())
 
 
-def _pack(row: Sequence[Any], numeric: bool, kind: str, top: Sequence[Any]) -> dict[str, Any]:
+def _pack(
+    row: Sequence[Any], numeric: bool, kind: str, top: Sequence[Any], approx_q: bool = False
+) -> dict[str, Any]:
+    """``approx_q``: the engine's quantiles are approximate (Spark's ``percentile_approx``,
+    Dask's partition-wise ``quantile``), shown with ≈."""
     out: dict[str, Any] = {"n": int(row[0]), "count": int(row[1]), "distinct": int(row[2])}
     if numeric:
         out.update(min=row[3], max=row[4], mean=row[5], std=row[6], q=list(row[7] or []))
+        out["q_mark"] = "≈" if approx_q else " "
     elif kind == "time":
         out.update(min=row[3], max=row[4])
     out["top"] = [(v, int(n)) for v, n in top]
@@ -181,7 +187,8 @@ def engine_column(
         return "\n".join(lines)
     if "mean" in stats:
         names = ["p1", "p5", "p25", "p50", "p75", "p95", "p99"]
-        qs = ", ".join(f"{k} {fmt_num(v)}" for k, v in zip(names, stats["q"], strict=False))
+        mark = stats["q_mark"]
+        qs = ", ".join(f"{k}{mark}{fmt_num(v)}" for k, v in zip(names, stats["q"], strict=False))
         lines.append(f"min {fmt_num(stats['min'])}, {qs}, max {fmt_num(stats['max'])}")
         lines.append(f"mean {fmt_num(stats['mean'])}, std {fmt_num(stats['std'])}")
     elif "min" in stats:
