@@ -223,3 +223,46 @@ def test_anthropic_named_events_in_one_chunk():
     events = list(provider.stream(_request()))
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Hello"]
     assert events[-1].finish_reason == "stop"
+
+
+# ------------------------------------------------------- the chunk parser's short way
+
+_delta = st.fixed_dictionaries(
+    {},
+    optional={
+        "content": st.one_of(st.none(), st.sampled_from(["", "a", "<think>x</think>b", "é"])),
+        "role": st.just("assistant"),
+        "refusal": st.sampled_from(["no", None]),
+        "reasoning_content": st.sampled_from(["r", None]),
+        "tool_calls": st.just([{"index": 0, "id": "c1", "function": {"name": "f"}}]),
+    },
+)
+_choice = st.fixed_dictionaries(
+    {"delta": _delta},
+    optional={"index": st.sampled_from([0, 1]), "finish_reason": st.sampled_from([None, "stop"])},
+)
+_wire_chunk = st.fixed_dictionaries(
+    {"choices": st.lists(_choice, max_size=2)},
+    optional={"usage": st.sampled_from([None, {"prompt_tokens": 3, "completion_tokens": 1}])},
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_wire_chunk, min_size=1, max_size=6))
+def test_streamed_chunks_read_as_the_parsed_ones_are(chunks):
+    from jupychat.providers._errors import Endpoint
+    from jupychat.providers.chat_completions import OpenAIStreamParser
+
+    def run(feed) -> list:
+        parser = OpenAIStreamParser(Endpoint("openai", "m", "u"), "openai:m")
+        out = []
+        try:
+            for chunk in chunks:
+                out.extend(feed(parser, chunk))
+            out.extend(parser.finish())
+        except ProtocolError as exc:
+            out.append(str(exc))
+        return out
+
+    # feed() (the wire, with its short way for plain text) and feed_chunk() (dicts)
+    assert run(lambda p, c: p.feed("message", json.dumps(c))) == run(lambda p, c: p.feed_chunk(c))
