@@ -22,6 +22,11 @@ memory (keyed by the message object, so history needs no database ids), the sess
 * **a lost store** (the file deleted or replaced while open, or the session deleted by
   another program): the whole session is written again from memory with
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
+* **a write aside** (:meth:`StoreLink.flush_aside`, for a notebook cell): the turn's
+  write runs on a worker thread while the cell shows the answer, and
+  :meth:`StoreLink.settle` waits for it before the cell returns, so the turn is as
+  durable as with :meth:`flush`. Its warnings are held and given on the caller's thread
+  by :meth:`settle`; an unexpected exception is raised there.
 """
 
 from __future__ import annotations
@@ -80,6 +85,9 @@ class StoreLink:
         self._failing = False
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
+        self._aside: threading.Thread | None = None
+        self._aside_error: BaseException | None = None
+        self._held: list[str] | None = None  # warnings of a write aside, until settle()
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -160,6 +168,37 @@ class StoreLink:
                 )
             if self._lost() is not None:  # the file was replaced during this write
                 self._rewrite(session)
+
+    def flush_aside(self, session: ChatSession) -> None:
+        """:meth:`flush` on a worker thread; :meth:`settle` waits for it (and must be called)."""
+        self.settle()  # one write at a time, in order
+
+        def work() -> None:
+            try:
+                self.flush(session)
+            except BaseException as exc:  # given to the caller by settle()
+                self._aside_error = exc
+
+        with self._lock:
+            self._held = []
+        thread = threading.Thread(target=work, name="jupychat-store-write", daemon=True)
+        self._aside = thread
+        thread.start()
+
+    def settle(self) -> None:
+        """Wait for a write started by :meth:`flush_aside`: give its warnings, raise its error."""
+        thread = self._aside
+        if thread is None:
+            return
+        thread.join()  # (an interrupt here leaves it to the next settle())
+        self._aside = None
+        with self._lock:
+            held, self._held = self._held or [], None
+        error, self._aside_error = self._aside_error, None
+        for text in held:
+            self._warn(text)
+        if error is not None:
+            raise error
 
     def _changes(
         self, session: ChatSession
@@ -385,6 +424,8 @@ class StoreLink:
             "memory and saved with the next change once the store works again"
         )
 
-    @staticmethod
-    def _warn(text: str) -> None:
+    def _warn(self, text: str) -> None:
+        if self._held is not None and threading.current_thread() is self._aside:
+            self._held.append(text)  # a write aside: given on the caller's thread
+            return
         warnings.warn(f"jupychat: {text}", UserWarning, stacklevel=5)

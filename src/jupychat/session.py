@@ -156,6 +156,7 @@ class ChatSession:
         self._stop = threading.Event()
         self._store = None
         self._link: StoreLink | None = None
+        self._aside: int | None = None  # the thread in _writes_aside(): its writes go beside
         self._checkpoints = Checkpoints()
         if store is not None:
             self.attach_store(store)
@@ -610,7 +611,26 @@ class ChatSession:
         wrote); a failure keeps it in memory, with a one-line warning, and the next
         write saves it (see :mod:`jupychat._storelink`)."""
         if self._link is not None:
-            self._link.flush(self)
+            if self._aside == threading.get_ident():
+                self._link.flush_aside(self)
+            else:
+                self._link.flush(self)
+
+    @contextlib.contextmanager
+    def _writes_aside(self) -> Iterator[None]:
+        """Within the block, store writes run on a worker thread beside what follows (a
+        cell's final display); leaving the block waits for them, so they are durable."""
+        if self._aside is not None or self._link is None:
+            yield
+            return
+        self._aside = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._aside = None
+            link = self._link
+            if link is not None:
+                link.settle()
 
     def _touch(self, save: bool = False) -> None:
         self.updated_at = now_iso()

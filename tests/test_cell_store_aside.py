@@ -1,0 +1,99 @@
+"""A ``%%chat`` cell writes its turn to the store beside the final display, durably.
+
+The write runs on a worker thread while the cell shows the answer and is waited for
+before the cell returns; a failing write warns on the cell's thread and loses nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from jupychat.errors import StoreError
+from jupychat.notebook import get_chat
+from jupychat.providers.fake import get_fake
+
+
+@pytest.fixture
+def shell(notebook_shell):
+    return notebook_shell("fake:a", "/work/aside.ipynb")
+
+
+def run(shell, cell):
+    with capture_output() as out:
+        result = shell.run_cell(cell)
+    assert result.success, result.error_in_exec
+    return out
+
+
+def test_the_store_write_runs_beside_the_final_display_and_ends_before_the_cell(shell, monkeypatch):
+    from jupychat.notebook.render import StreamRenderer
+
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")  # the session exists in the store from here on
+    store = chat.store
+    shown = threading.Event()
+    seen: dict[str, object] = {}
+    finish = StreamRenderer.finish
+
+    def watched_finish(self, *args, **kwargs):  # the final display of the answer
+        finish(self, *args, **kwargs)
+        if "the answer" in self.text:
+            shown.set()
+
+    commit = store.commit
+
+    def slow_commit(*args, **kwargs):
+        seen["thread"] = threading.current_thread()
+        # the answer is shown while the turn is being written (old code: written first)
+        seen["shown_meanwhile"] = shown.wait(5)
+        seen["done"] = True
+        return commit(*args, **kwargs)
+
+    monkeypatch.setattr(StreamRenderer, "finish", watched_finish)
+    store.commit = slow_commit
+    try:
+        get_fake("a").enqueue("the answer")
+        out = run(shell, "%%chat\na question")
+    finally:
+        store.commit = commit
+    assert any("the answer" in o.data.get("text/plain", "") for o in out.outputs)
+    assert seen["thread"] is not threading.main_thread()
+    assert seen["shown_meanwhile"] is True
+    # durable when the cell returned: a fresh read of the file has the turn
+    stored = [m["content"] for m in store.load(chat.session().id)["messages"]]
+    assert any("the answer" in str(c) for c in stored)
+
+
+def test_a_failing_write_warns_on_the_cells_thread_and_keeps_the_turn(shell):
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")
+    store = chat.store
+    commit = store.commit
+
+    def failing(*args, **kwargs):
+        raise StoreError("disk full")
+
+    store.commit = failing
+    try:
+        get_fake("a").enqueue("kept in memory")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run(shell, "%%chat\nsave me")
+    finally:
+        store.commit = commit
+    messages = [str(w.message) for w in caught]
+    assert any("not saved for now" in m and "disk full" in m for m in messages)
+    session = chat.session()
+    assert session.history[-1].text == "kept in memory"
+    # the next turn's write stores the kept one too, in order
+    get_fake("a").enqueue("later")
+    run(shell, "%%chat\nnext")
+    texts = [str(m["content"]) for m in store.load(session.id)["messages"]]
+    assert [t for t in texts if "kept in memory" in t or "later" in t][-2:] == [
+        next(t for t in texts if "kept in memory" in t),
+        next(t for t in texts if "later" in t),
+    ]
