@@ -48,8 +48,10 @@ def test_the_store_write_runs_beside_the_final_display_and_ends_before_the_cell(
 
     def slow_commit(*args, **kwargs):
         seen["thread"] = threading.current_thread()
-        # the answer is shown while the turn is being written (old code: written first)
-        seen["shown_meanwhile"] = shown.wait(5)
+        # the answer is shown while the turn is being written (old code: written first),
+        # even with the database busy (the cell's recording is written aside too)
+        with store._db._lock:
+            seen["shown_meanwhile"] = shown.wait(5)
         seen["done"] = True
         return commit(*args, **kwargs)
 
@@ -66,6 +68,8 @@ def test_the_store_write_runs_beside_the_final_display_and_ends_before_the_cell(
     # durable when the cell returned: a fresh read of the file has the turn
     stored = [m["content"] for m in store.load(chat.session().id)["messages"]]
     assert any("the answer" in str(c) for c in stored)
+    recordings = store._db.read(lambda conn: conn.execute("SELECT body FROM recordings").fetchall())
+    assert sum("the answer" in body for (body,) in recordings) == 1
 
 
 def test_a_failing_write_warns_on_the_cells_thread_and_keeps_the_turn(shell):

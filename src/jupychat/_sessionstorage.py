@@ -140,6 +140,15 @@ class SessionStorage:
             else:
                 self._link.flush(cast("ChatSession", self))
 
+    def _write_beside(self, work: Callable[..., Any], *args: Any) -> None:
+        """``work(*args)`` (a store write), on the worker within :meth:`_writes_aside`,
+        else now."""
+        link = self._link
+        if link is not None and self._aside == threading.get_ident():
+            link.aside(work, *args)
+        else:
+            work(*args)
+
     @contextlib.contextmanager
     def _writes_aside(self) -> Iterator[None]:
         """Within the block, store writes run on a worker thread beside what follows (a

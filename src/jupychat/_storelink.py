@@ -22,11 +22,12 @@ memory (keyed by the message object, so history needs no database ids), the sess
 * **a lost store** (the file deleted or replaced while open, or the session deleted by
   another program): the whole session is written again from memory with
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
-* **a write aside** (:meth:`StoreLink.flush_aside`, for a notebook cell): the turn's
-  write runs on a worker thread while the cell shows the answer, and
-  :meth:`StoreLink.settle` waits for it before the cell returns, so the turn is as
-  durable as with :meth:`flush`. Its warnings are held and given on the caller's thread
-  by :meth:`settle`; an unexpected exception is raised there.
+* **writes aside** (:meth:`StoreLink.flush_aside`, :meth:`StoreLink.aside`, for a
+  notebook cell): the turn's write (and the cell's recording) run on a worker thread,
+  one at a time and in order, while the cell shows the answer; :meth:`StoreLink.settle`
+  waits for them before the cell returns, so the turn is as durable as with
+  :meth:`flush`. Their warnings are held and given on the caller's thread by
+  :meth:`settle`; an unexpected exception is raised there.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import json
 import math
 import threading
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
@@ -85,9 +87,13 @@ class StoreLink:
         self._failing = False
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
-        self._aside: threading.Thread | None = None
+        # writes aside (see aside()): the queue, its worker, the threads to wait for
+        self._aside_lock = threading.Lock()
+        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._worker: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._aside_error: BaseException | None = None
-        self._held: list[str] | None = None  # warnings of a write aside, until settle()
+        self._held: list[str] | None = None  # warnings of writes aside, until settle()
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -170,29 +176,44 @@ class StoreLink:
                 self._rewrite(session)
 
     def flush_aside(self, session: ChatSession) -> None:
-        """:meth:`flush` on a worker thread; :meth:`settle` waits for it (and must be called)."""
-        self.settle()  # one write at a time, in order
+        """:meth:`flush` on the worker thread (see :meth:`aside`)."""
+        self.aside(self.flush, session)
 
-        def work() -> None:
-            try:
-                self.flush(session)
-            except BaseException as exc:  # given to the caller by settle()
-                self._aside_error = exc
+    def aside(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work(*args)`` on a worker thread, after the work given before it.
 
-        with self._lock:
-            self._held = []
-        thread = threading.Thread(target=work, name="jupychat-store-write", daemon=True)
-        self._aside = thread
+        :meth:`settle` waits for all of it (and must be called); the writes stay one at
+        a time and in order, and the caller's thread goes on meanwhile.
+        """
+        with self._aside_lock:
+            self._tasks.append((work, args))
+            if self._held is None:
+                self._held = []
+            if self._worker is not None:
+                return  # the running worker takes it next
+            thread = threading.Thread(target=self._drain, name="jupychat-store-write", daemon=True)
+            self._worker = thread
+            self._threads.append(thread)
         thread.start()
 
+    def _drain(self) -> None:
+        while True:
+            with self._aside_lock:
+                if not self._tasks:
+                    self._worker = None
+                    return
+                work, args = self._tasks.pop(0)
+            try:
+                work(*args)
+            except BaseException as exc:  # given to the caller by settle()
+                self._aside_error = self._aside_error or exc
+
     def settle(self) -> None:
-        """Wait for a write started by :meth:`flush_aside`: give its warnings, raise its error."""
-        thread = self._aside
-        if thread is None:
-            return
-        thread.join()  # (an interrupt here leaves it to the next settle())
-        self._aside = None
-        with self._lock:
+        """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
+        while self._threads:
+            self._threads[0].join()  # (an interrupt here leaves it to the next settle())
+            self._threads.pop(0)
+        with self._aside_lock:
             held, self._held = self._held or [], None
         error, self._aside_error = self._aside_error, None
         for text in held:
@@ -425,7 +446,8 @@ class StoreLink:
         )
 
     def _warn(self, text: str) -> None:
-        if self._held is not None and threading.current_thread() is self._aside:
-            self._held.append(text)  # a write aside: given on the caller's thread
+        held = self._held
+        if held is not None and threading.current_thread() in self._threads:
+            held.append(text)  # a write aside: given on the caller's thread
             return
         warnings.warn(f"jupychat: {text}", UserWarning, stacklevel=5)
