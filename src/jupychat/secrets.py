@@ -109,7 +109,7 @@ def _fingerprint(env: Any) -> tuple[Any, ...]:
 
     path = config.config_path()
     try:
-        mtime: float | None = path.stat().st_mtime
+        mtime: float | None = os.stat(path).st_mtime
     except OSError:
         mtime = None
     return (env, str(path), mtime, tuple(config._keys.items()), len(_registered))
