@@ -118,6 +118,12 @@ def test_heard_is_true_only_for_chunks_with_fields():
     assert decoder.heard is True
     decoder.feed(b"\n: ping\n")
     assert decoder.heard is False
+    decoder.feed(b"data: a long line in pie")  # no line end yet: still data
+    assert decoder.heard is True
+    decoder.feed(b"ces\n\n: pi")
+    assert decoder.heard is True
+    decoder.feed(b"ng\n")
+    assert decoder.heard is False
 
 
 def test_invalid_utf8_becomes_replacement_characters():

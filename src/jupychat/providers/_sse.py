@@ -19,7 +19,8 @@ as ``(event, data)`` pairs. It follows the event-stream rules of the HTML standa
 
 Text is decoded as UTF-8 (the format's only encoding); invalid bytes become U+FFFD.
 :attr:`SSEDecoder.heard` tells the caller whether the last chunk carried anything
-but comments and blank lines (the idle timeout counts keep-alives as silence).
+but comments and blank lines, a field line still arriving included (the idle timeout
+counts keep-alives as silence).
 """
 
 from __future__ import annotations
@@ -94,7 +95,9 @@ class SSEDecoder:
                 heard = True
                 self._event = value
         self._data = data
-        self.heard = heard
+        rest = self._rest
+        # a field line still arriving (a long data line in pieces) is data too
+        self.heard = heard or (bool(rest) and rest[0] != 58 and rest != b"\r")
         return out
 
     def close(self) -> list[tuple[str, str]]:
