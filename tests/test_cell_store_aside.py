@@ -101,3 +101,35 @@ def test_a_failing_write_warns_on_the_cells_thread_and_keeps_the_turn(shell):
         next(t for t in texts if "kept in memory" in t),
         next(t for t in texts if "later" in t),
     ]
+
+
+def test_cells_in_a_row_reuse_one_writer_thread_and_an_idle_one_ends(shell, monkeypatch):
+    import time
+
+    from jupychat import _storelink
+
+    chat = get_chat(shell)
+    seen: list[threading.Thread] = []
+    commit = type(chat.store).commit
+
+    def watched(self, *args, **kwargs):
+        seen.append(threading.current_thread())
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(chat.store), "commit", watched)
+    for n in range(3):
+        run(shell, f"%%chat\nquestion {n}")
+    writers = [t for t in seen if t is not threading.main_thread()]
+    assert len(writers) == 3 and len(set(writers)) == 1  # no thread started per cell
+    assert len(chat.session().history) == 6  # every turn stored and kept
+    # an idle writer ends after WORKER_IDLE seconds; the next cell starts another
+    link = chat.session()._link
+    monkeypatch.setattr(_storelink, "WORKER_IDLE", 0.05)
+    link.aside(lambda: None)
+    link.settle()
+    deadline = time.monotonic() + 5
+    while link._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert link._worker is None and not writers[0].is_alive()
+    run(shell, "%%chat\none more")
+    assert seen[-1] is not writers[0] and seen[-1] is not threading.main_thread()

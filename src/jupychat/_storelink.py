@@ -24,7 +24,8 @@ memory (keyed by the message object, so history needs no database ids), the sess
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
 * **writes aside** (:meth:`StoreLink.flush_aside`, :meth:`StoreLink.aside`, for a
   notebook cell): the turn's write (and the cell's recording) run on a worker thread,
-  one at a time and in order, while the cell shows the answer; :meth:`StoreLink.settle`
+  one at a time and in order, while the cell shows the answer (the worker stays a
+  while after its last task, so later cells do not start a thread); :meth:`StoreLink.settle`
   waits for them before the cell returns, so the turn is as durable as with
   :meth:`flush`. Their warnings are held and given on the caller's thread by
   :meth:`settle`; an unexpected exception is raised there.
@@ -52,6 +53,8 @@ __all__ = ["StoreLink"]
 SCALARS = ("title", "name", "notebook", "model", "system_prompt", "tools", "max_steps", "settings")
 #: Dict fields merged key by key, both ways.
 KEYED = ("memory", "metadata")
+#: Seconds the worker of writes aside waits for more work before it ends.
+WORKER_IDLE = 30.0
 
 
 def _jsonable(value: Any) -> Any:
@@ -88,10 +91,10 @@ class StoreLink:
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
         # writes aside (see aside()): the queue, its worker, the threads to wait for
-        self._aside_lock = threading.Lock()
+        self._aside_lock = threading.Condition(threading.Lock())
         self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._pending = 0  # tasks given to aside() and not done yet
         self._worker: threading.Thread | None = None
-        self._threads: list[threading.Thread] = []
         self._aside_error: BaseException | None = None
         self._held: list[str] | None = None  # warnings of writes aside, until settle()
 
@@ -183,37 +186,46 @@ class StoreLink:
         """Run ``work(*args)`` on a worker thread, after the work given before it.
 
         :meth:`settle` waits for all of it (and must be called); the writes stay one at
-        a time and in order, and the caller's thread goes on meanwhile.
+        a time and in order, and the caller's thread goes on meanwhile. The worker stays
+        for :data:`WORKER_IDLE` seconds after its last task, so a cell run soon after the
+        last one does not wait for a thread to start (~1-2 ms on a busy machine).
         """
         with self._aside_lock:
             self._tasks.append((work, args))
+            self._pending += 1
             if self._held is None:
                 self._held = []
             if self._worker is not None:
-                return  # the running worker takes it next
+                self._aside_lock.notify_all()  # the waiting worker takes it
+                return
             thread = threading.Thread(target=self._drain, name="jupychat-store-write", daemon=True)
             self._worker = thread
-            self._threads.append(thread)
-        thread.start()
+            thread.start()  # (it waits for this lock before looking at the tasks)
 
     def _drain(self) -> None:
+        lock = self._aside_lock
         while True:
-            with self._aside_lock:
+            with lock:
                 if not self._tasks:
-                    self._worker = None
+                    lock.wait_for(lambda: bool(self._tasks), timeout=WORKER_IDLE)
+                if not self._tasks:
+                    self._worker = None  # idle: the next aside() starts another
                     return
                 work, args = self._tasks.pop(0)
             try:
                 work(*args)
             except BaseException as exc:  # given to the caller by settle()
                 self._aside_error = self._aside_error or exc
+            finally:
+                with lock:
+                    self._pending -= 1
+                    lock.notify_all()
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
-        while self._threads:
-            self._threads[0].join()  # (an interrupt here leaves it to the next settle())
-            self._threads.pop(0)
         with self._aside_lock:
+            # (an interrupt here leaves the rest to the next settle())
+            self._aside_lock.wait_for(lambda: not self._pending)
             held, self._held = self._held or [], None
         error, self._aside_error = self._aside_error, None
         for text in held:
@@ -447,7 +459,7 @@ class StoreLink:
 
     def _warn(self, text: str) -> None:
         held = self._held
-        if held is not None and threading.current_thread() in self._threads:
+        if held is not None and threading.current_thread() is self._worker:
             held.append(text)  # a write aside: given on the caller's thread
             return
         warnings.warn(f"jupychat: {text}", UserWarning, stacklevel=5)
