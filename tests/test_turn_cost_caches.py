@@ -49,3 +49,20 @@ def test_every_new_secret_source_is_seen_after_a_cached_scrub(monkeypatch, tmp_p
     assert not any(k in scrubbed for k in (env_key, file_key, set_key, arg_key))
     monkeypatch.delenv("SOMESERVICE_API_KEY")
     assert env_key in secrets.scrub_text(text)  # an unset variable is no longer a secret
+
+
+def test_context_settings_are_made_once_and_follow_every_change(monkeypatch):
+    from jupychat.notebook.namespace import context_settings
+
+    first = context_settings()
+    assert context_settings() is first  # asked twice a turn: made once
+    config.set_override("values", "schema")
+    assert context_settings().values == "schema"
+    monkeypatch.setenv("JUPYCHAT_EXCLUDE_VARS", "secret_*, token")
+    assert context_settings().exclude_vars == ("secret_*", "token")
+    monkeypatch.setenv("JUPYCHAT_SAMPLE_ROWS", "3")
+    assert context_settings().sample_rows == 3
+    config.set_override("values", None)
+    monkeypatch.delenv("JUPYCHAT_EXCLUDE_VARS")
+    monkeypatch.delenv("JUPYCHAT_SAMPLE_ROWS")
+    assert context_settings() == first
