@@ -133,3 +133,23 @@ def test_cells_in_a_row_reuse_one_writer_thread_and_an_idle_one_ends(shell, monk
     assert link._worker is None and not writers[0].is_alive()
     run(shell, "%%chat\none more")
     assert seen[-1] is not writers[0] and seen[-1] is not threading.main_thread()
+
+
+def test_a_field_changed_while_a_write_aside_runs_is_written_by_the_next_write(shell, monkeypatch):
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")
+    session = chat.session()
+    store = chat.store
+    commit = type(store).commit
+
+    def slow_commit(self, *args, **kwargs):
+        done = commit(self, *args, **kwargs)
+        session.title = "renamed during the write"  # e.g. from another thread meanwhile
+        return done
+
+    monkeypatch.setattr(type(store), "commit", slow_commit)
+    run(shell, "%%chat\nsecond")
+    monkeypatch.setattr(type(store), "commit", commit)
+    session._persist()  # the next write
+    stored = store.load(session.id)
+    assert stored["title"] == "renamed during the write"

@@ -135,7 +135,8 @@ class StoreLink:
             present = {id(m) for m in session._history}
             new = [m for m in session._history if not self._known(m)]
             dropped = [key for key in self._rows if key not in present]
-            updates, merge, unset = self._changes(session)
+            fields = session.record_fields()  # once: what is written becomes the base
+            updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
@@ -166,7 +167,7 @@ class StoreLink:
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
-            self._saved(session)
+            self._saved(session, fields)
             if done.previous == self.revision:
                 self.revision = done.revision  # nobody else wrote in between
             if self._failing:
@@ -234,9 +235,9 @@ class StoreLink:
             raise error
 
     def _changes(
-        self, session: ChatSession
+        self, session: ChatSession, now: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, list[str]]]:
-        now = session.record_fields()
+        now = session.record_fields() if now is None else now
         base = self._base
         updates = {k: now[k] for k in SCALARS if k not in base or _differs(now[k], base[k])}
         merge: dict[str, dict[str, Any]] = {}
@@ -327,9 +328,11 @@ class StoreLink:
             self._rows[id(message)] = (message, rid)
             self._ids.add(rid)
 
-    def _saved(self, session: ChatSession) -> None:
-        """The store now holds this session's fields: remember them as the base."""
-        self._base = copy.deepcopy(session.record_fields())
+    def _saved(self, session: ChatSession, fields: dict[str, Any] | None = None) -> None:
+        """The store now holds this session's fields (``fields``, as they were written, or
+        as they are now): remember them as the base. A field changed while a write aside
+        ran is not in ``fields``, so the next write sends it."""
+        self._base = copy.deepcopy(session.record_fields() if fields is None else fields)
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)
