@@ -262,7 +262,9 @@ def test_usage_reasoning_and_finish_reason():
         },
     )
     events = list(provider_with(Recorder(body)).stream(ChatRequest([Message.of("user", "x")])))
-    assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["think ", "more"]
+    # one network chunk: its adjacent reasoning pieces come up as one delta, before the text
+    assert [type(e).__name__ for e in events] == ["ReasoningDelta", "TextDelta", "Done"]
+    assert [e.text for e in events if isinstance(e, ReasoningDelta)] == ["think more"]
     assert [e.text for e in events if isinstance(e, TextDelta)] == ["Answer"]
     done = events[-1]
     assert (done.usage, done.finish_reason, done.model) == (

@@ -22,6 +22,13 @@ memory (keyed by the message object, so history needs no database ids), the sess
 * **a lost store** (the file deleted or replaced while open, or the session deleted by
   another program): the whole session is written again from memory with
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
+* **writes aside** (:meth:`StoreLink.flush_aside`, :meth:`StoreLink.aside`, for a
+  notebook cell): the turn's write (and the cell's recording) run on a worker thread,
+  one at a time and in order, while the cell shows the answer (the worker stays a
+  while after its last task, so later cells do not start a thread); :meth:`StoreLink.settle`
+  waits for them before the cell returns, so the turn is as durable as with
+  :meth:`flush`. Their warnings are held and given on the caller's thread by
+  :meth:`settle`; an unexpected exception is raised there.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ import json
 import math
 import threading
 import warnings
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import StoreError
@@ -45,6 +53,8 @@ __all__ = ["StoreLink"]
 SCALARS = ("title", "name", "notebook", "model", "system_prompt", "tools", "max_steps", "settings")
 #: Dict fields merged key by key, both ways.
 KEYED = ("memory", "metadata")
+#: Seconds the worker of writes aside waits for more work before it ends.
+WORKER_IDLE = 30.0
 
 
 def _jsonable(value: Any) -> Any:
@@ -80,6 +90,13 @@ class StoreLink:
         self._failing = False
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
+        # writes aside (see aside()): the queue, its worker, the threads to wait for
+        self._aside_lock = threading.Condition(threading.Lock())
+        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._pending = 0  # tasks given to aside() and not done yet
+        self._worker: threading.Thread | None = None
+        self._aside_error: BaseException | None = None
+        self._held: list[str] | None = None  # warnings of writes aside, until settle()
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -118,7 +135,8 @@ class StoreLink:
             present = {id(m) for m in session._history}
             new = [m for m in session._history if not self._known(m)]
             dropped = [key for key in self._rows if key not in present]
-            updates, merge, unset = self._changes(session)
+            fields = session.record_fields()  # once: what is written becomes the base
+            updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
@@ -149,7 +167,7 @@ class StoreLink:
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
-            self._saved(session)
+            self._saved(session, fields)
             if done.previous == self.revision:
                 self.revision = done.revision  # nobody else wrote in between
             if self._failing:
@@ -161,10 +179,65 @@ class StoreLink:
             if self._lost() is not None:  # the file was replaced during this write
                 self._rewrite(session)
 
+    def flush_aside(self, session: ChatSession) -> None:
+        """:meth:`flush` on the worker thread (see :meth:`aside`)."""
+        self.aside(self.flush, session)
+
+    def aside(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work(*args)`` on a worker thread, after the work given before it.
+
+        :meth:`settle` waits for all of it (and must be called); the writes stay one at
+        a time and in order, and the caller's thread goes on meanwhile. The worker stays
+        for :data:`WORKER_IDLE` seconds after its last task, so a cell run soon after the
+        last one does not wait for a thread to start (~1-2 ms on a busy machine).
+        """
+        with self._aside_lock:
+            self._tasks.append((work, args))
+            self._pending += 1
+            if self._held is None:
+                self._held = []
+            if self._worker is not None:
+                self._aside_lock.notify_all()  # the waiting worker takes it
+                return
+            thread = threading.Thread(target=self._drain, name="jupychat-store-write", daemon=True)
+            self._worker = thread
+            thread.start()  # (it waits for this lock before looking at the tasks)
+
+    def _drain(self) -> None:
+        lock = self._aside_lock
+        while True:
+            with lock:
+                if not self._tasks:
+                    lock.wait_for(lambda: bool(self._tasks), timeout=WORKER_IDLE)
+                if not self._tasks:
+                    self._worker = None  # idle: the next aside() starts another
+                    return
+                work, args = self._tasks.pop(0)
+            try:
+                work(*args)
+            except BaseException as exc:  # given to the caller by settle()
+                self._aside_error = self._aside_error or exc
+            finally:
+                with lock:
+                    self._pending -= 1
+                    lock.notify_all()
+
+    def settle(self) -> None:
+        """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
+        with self._aside_lock:
+            # (an interrupt here leaves the rest to the next settle())
+            self._aside_lock.wait_for(lambda: not self._pending)
+            held, self._held = self._held or [], None
+        error, self._aside_error = self._aside_error, None
+        for text in held:
+            self._warn(text)
+        if error is not None:
+            raise error
+
     def _changes(
-        self, session: ChatSession
+        self, session: ChatSession, now: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, list[str]]]:
-        now = session.record_fields()
+        now = session.record_fields() if now is None else now
         base = self._base
         updates = {k: now[k] for k in SCALARS if k not in base or _differs(now[k], base[k])}
         merge: dict[str, dict[str, Any]] = {}
@@ -255,9 +328,11 @@ class StoreLink:
             self._rows[id(message)] = (message, rid)
             self._ids.add(rid)
 
-    def _saved(self, session: ChatSession) -> None:
-        """The store now holds this session's fields: remember them as the base."""
-        self._base = copy.deepcopy(session.record_fields())
+    def _saved(self, session: ChatSession, fields: dict[str, Any] | None = None) -> None:
+        """The store now holds this session's fields (``fields``, as they were written, or
+        as they are now): remember them as the base. A field changed while a write aside
+        ran is not in ``fields``, so the next write sends it."""
+        self._base = copy.deepcopy(session.record_fields() if fields is None else fields)
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)
@@ -385,6 +460,9 @@ class StoreLink:
             "memory and saved with the next change once the store works again"
         )
 
-    @staticmethod
-    def _warn(text: str) -> None:
+    def _warn(self, text: str) -> None:
+        held = self._held
+        if held is not None and threading.current_thread() is self._worker:
+            held.append(text)  # a write aside: given on the caller's thread
+            return
         warnings.warn(f"jupychat: {text}", UserWarning, stacklevel=5)

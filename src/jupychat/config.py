@@ -66,8 +66,14 @@ def config_path() -> Path:
     """Where the user config file is (it need not exist)."""
     explicit = os.environ.get("JUPYCHAT_CONFIG")
     if explicit:
-        return Path(explicit).expanduser()
+        return _explicit_config(explicit, os.environ.get("HOME"))
     return _platform_config(os.environ.get("XDG_CONFIG_HOME"), os.environ.get("APPDATA"))
+
+
+@functools.lru_cache(maxsize=8)
+def _explicit_config(explicit: str, home: str | None) -> Path:
+    """``JUPYCHAT_CONFIG`` as a path (cached: settings are resolved ~25 times a turn)."""
+    return Path(explicit).expanduser()
 
 
 @functools.lru_cache(maxsize=8)
@@ -83,7 +89,7 @@ def load_file() -> dict[str, Any]:
     global _file_cache
     path = config_path()
     try:
-        mtime = path.stat().st_mtime
+        mtime = os.stat(path).st_mtime
     except OSError:
         return {}
     if _file_cache is not None and _file_cache[0] == path and _file_cache[1] == mtime:

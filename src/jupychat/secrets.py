@@ -109,10 +109,29 @@ def _fingerprint(env: Any) -> tuple[Any, ...]:
 
     path = config.config_path()
     try:
-        mtime: float | None = path.stat().st_mtime
+        mtime: float | None = os.stat(path).st_mtime
     except OSError:
         mtime = None
     return (env, str(path), mtime, tuple(config._keys.items()), len(_registered))
+
+
+def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
+    """Whether ``fingerprint`` still holds, comparing the live environment with its copy
+    (no new copy is made: texts are scrubbed ~20 times a turn)."""
+    from jupychat import config
+
+    env, path, mtime, keys, registered = fingerprint
+    data = getattr(os.environ, "_data", None)
+    if not (data == env if isinstance(data, dict) else dict(os.environ) == env):
+        return False
+    where = config.config_path()
+    if str(where) != path:
+        return False
+    try:
+        now: float | None = os.stat(where).st_mtime
+    except OSError:
+        now = None
+    return now == mtime and tuple(config._keys.items()) == keys and len(_registered) == registered
 
 
 def _walk_config(value: Any, found: set[str], secret: bool = False) -> None:
@@ -197,11 +216,10 @@ def _collect() -> set[str]:
 
 def _state() -> _Known:
     global _cache
-    env = _env_snapshot()
-    fingerprint = _fingerprint(env)
     cached = _cache
-    if cached is not None and cached.fingerprint == fingerprint:
+    if cached is not None and _unchanged(cached.fingerprint):
         return cached
+    fingerprint = _fingerprint(_env_snapshot())
     fresh = _Known(fingerprint, _collect())
     _cache = fresh
     return fresh

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from . import _compaction as _longsession
@@ -33,22 +31,17 @@ from . import _sanitize
 from ._compaction import is_summary
 from ._sanitize import clean_message
 from ._sessioncontext import ContextLike, blocks_to_send, sent_digests
-from ._sessionpersist import Checkpoints, find_stored, open_store
+from ._sessionpersist import Checkpoints
 from ._sessionrecord import SCHEMA as SCHEMA
 from ._sessionrecord import SCHEMA_VERSION as SCHEMA_VERSION
 from ._sessionrecord import (
     clone_record,
     fork_record,
-    from_record,
     new_id,
-    read_record,
-    record_fields,
-    stored_record,
     title_from,
-    to_record,
-    write_record,
 )
 from ._sessionstats import group_turns, session_stats
+from ._sessionstorage import SessionStorage
 from ._storelink import StoreLink
 from ._turnrunner import ChatStream, adrive, drive
 from ._turnstate import Response, as_parts
@@ -65,7 +58,7 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "ChatSession", "ChatStream", "Response"]
 Approver = Callable[[Tool, ToolCall], bool]
 
 
-class ChatSession:
+class ChatSession(SessionStorage):
     """A conversation that remembers.
 
     Parameters
@@ -156,6 +149,7 @@ class ChatSession:
         self._stop = threading.Event()
         self._store = None
         self._link: StoreLink | None = None
+        self._aside: int | None = None  # the thread in _writes_aside(): its writes go beside
         self._checkpoints = Checkpoints()
         if store is not None:
             self.attach_store(store)
@@ -466,46 +460,6 @@ class ChatSession:
             new.attach_store(store)
         return new
 
-    # -- serialisation -------------------------------------------------------
-    def to_dict(self) -> dict[str, Any]:
-        """The session as JSON-able data (no keys, no code: tools are listed by name).
-
-        ``schema``, ``version``, ``id``, ``created_at``, ``updated_at``, the fields of
-        :meth:`record_fields`, and ``messages`` (each ``Message.to_dict()``).
-        """
-        return to_record(self)
-
-    def record_fields(self) -> dict[str, Any]:
-        """The session's stored fields other than messages, as they may be stored: text
-        cleaned and known secret values removed (the store and exports see only these)."""
-        return record_fields(self)
-
-    @classmethod
-    def from_dict(
-        cls,
-        data: Mapping[str, Any],
-        *,
-        model: str | Provider | None = None,
-        tools: Sequence[Tool | Callable[..., Any]] | None = None,
-        hooks: Hooks | Mapping[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> ChatSession:
-        """Rebuild a session from :meth:`to_dict` output; tools and hooks are re-attached.
-
-        Raises :class:`StoreError` when ``data`` is not a session record (or a newer one),
-        and warns when the record names tools that ``tools`` does not bring back.
-        """
-        return from_record(cls, data, model=model, tools=tools, hooks=hooks, **kwargs)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the session to a JSON file (atomically); returns its path."""
-        return write_record(path, self.to_dict())
-
-    @classmethod
-    def restore(cls, path: str | os.PathLike[str], **kwargs: Any) -> ChatSession:
-        """Load a session written by :meth:`save` (pass ``tools=``/``hooks=`` to re-attach)."""
-        return cls.from_dict(read_record(path), **kwargs)
-
     # -- checkpoints ---------------------------------------------------------
     def checkpoint(self, label: str | None = None) -> int:
         """Record the session as it is now; returns an id for :meth:`restore_checkpoint`.
@@ -542,42 +496,7 @@ class ChatSession:
             self._touch()
         return self
 
-    # -- persistence ---------------------------------------------------------
-    def attach_store(self, store: Any) -> ChatSession:
-        """Save this session (now and after every turn) to ``store``."""
-        self._store = store = open_store(store)
-        self._link = StoreLink(store)
-        self._link.attach(self)
-        return self
-
-    @property
-    def store(self) -> Any:
-        """The attached :class:`~jupychat.store.SessionStore`, or ``None``."""
-        return self._store
-
-    @classmethod
-    def resume(
-        cls,
-        id: str | None = None,
-        *,
-        store: Any = None,
-        notebook: str | None = None,
-        name: str | None = None,
-        **kwargs: Any,
-    ) -> ChatSession:
-        """Bring back a stored session by id, or the latest one for ``notebook``/``name``."""
-        if store is None:
-            from .store import SessionStore
-
-            store = SessionStore()  # the configured default store
-        store = open_store(store)
-        snap = find_stored(store, id, notebook=notebook, name=name)
-        session = cls.from_dict(stored_record(snap), **kwargs)
-        session._store = store
-        session._link = StoreLink(store)
-        session._link.bind(session, snap.revision, snap.order, snap.record)
-        return session
-
+    # -- history ---------------------------------------------------------------
     def _commit(
         self,
         messages: Sequence[Message],
@@ -599,23 +518,6 @@ class ChatSession:
             self._last_response = response
         self._touch()
         self._persist()  # appended turns are added, replaced ones superseded
-
-    def _sync(self) -> None:
-        """Take in what other processes wrote to the stored session (cheap when nothing)."""
-        if self._link is not None:
-            self._link.sync(self)
-
-    def _persist(self) -> None:
-        """Write every change made here and not saved yet (never what other processes
-        wrote); a failure keeps it in memory, with a one-line warning, and the next
-        write saves it (see :mod:`jupychat._storelink`)."""
-        if self._link is not None:
-            self._link.flush(self)
-
-    def _touch(self, save: bool = False) -> None:
-        self.updated_at = now_iso()
-        if save:
-            self._persist()
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:

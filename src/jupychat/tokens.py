@@ -25,6 +25,7 @@ module load.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -69,6 +70,11 @@ _W_WIDE = 1.5  # a character outside ASCII: one to three bytes, often a token ea
 _FLOOR = 1 / 6  # never fewer tokens than one per 6 characters
 
 
+#: Texts at least this long have their estimate remembered (:func:`_estimate_long`): a
+#: variable's description or the inventory is measured again, unchanged, every turn.
+_REMEMBER_FROM = 256
+
+
 def estimate_tokens(text: str) -> int:
     """The estimated number of tokens in ``text`` (no tokenizer needed).
 
@@ -84,6 +90,18 @@ def estimate_tokens(text: str) -> int:
     """
     if not text:
         return 0
+    if len(text) >= _REMEMBER_FROM and type(text) is str:
+        return _estimate_long(text)
+    return _estimate(text)
+
+
+@functools.lru_cache(maxsize=128)
+def _estimate_long(text: str) -> int:
+    """:func:`_estimate` of a long text, remembered (eight regex passes over it otherwise)."""
+    return _estimate(text)
+
+
+def _estimate(text: str) -> int:
     words = _WORD.findall(text)
     long_letters = sum(len(w) - 6 for w in words if len(w) > 6)
     raw = (

@@ -246,19 +246,21 @@ class NotebookChat:
         from .engine import Prepared
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
-        run = self._begin(prepared, view)
-        try:
-            stream = _turn_stream(prepared)
-            for item in stream:
-                run.item(item)
-        except (KeyboardInterrupt, TurnInterrupted):
-            return run.stopped()
-        except ChatError as exc:
-            run.failed(exc)
-            raise
-        finally:
-            self._runs.discard(run)
-        return run.finished(stream.response)
+        # the turn's store write runs while the answer is shown; durable before returning
+        with prepared.session._writes_aside():
+            run = self._begin(prepared, view)
+            try:
+                stream = _turn_stream(prepared)
+                for item in stream:
+                    run.item(item)
+            except (KeyboardInterrupt, TurnInterrupted):
+                return run.stopped()
+            except ChatError as exc:
+                run.failed(exc)
+                raise
+            finally:
+                self._runs.discard(run)
+            return run.finished(stream.response)
 
     async def aask(self, ask: Ask | Prepared, view: View | None = None) -> Response | None:
         """Async twin of :meth:`ask` (the panel runs it on its worker thread's loop).

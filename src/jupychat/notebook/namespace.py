@@ -167,7 +167,16 @@ def context_settings() -> Any:
             raise ConfigError(
                 f"engine_seconds must be a number of seconds, e.g. 5; got {engine_seconds!r}"
             ) from None
-    return ContextSettings(**overrides)
+    global _last_settings
+    last = _last_settings
+    if last is not None and last[0] == overrides:
+        return last[1]  # frozen: the same settings as last time (asked twice a turn)
+    made = ContextSettings(**overrides)
+    _last_settings = (overrides, made)
+    return made
+
+
+_last_settings: tuple[dict[str, Any], Any] | None = None
 
 
 def describe_named(

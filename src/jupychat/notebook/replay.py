@@ -275,16 +275,28 @@ class ReplayState:
                 return match.recording
         return None
 
-    def keep(self, recording: Recording) -> None:
-        """Remember ``recording`` here and in the store (a store failure only warns)."""
+    def keep(self, recording: Recording, session: Any = None) -> None:
+        """Remember ``recording`` here and in the store (a store failure only warns).
+
+        With the turn's ``session``, the store write goes beside the answer's display
+        when the session writes aside (a cell), and is durable when the cell returns.
+        """
         self.recent[recording.key] = recording
         store = self.store
         if store is None:
             return
-        try:
-            store.put(recording, self.chat.notebook)
-        except ChatError as exc:
-            log.warning("jupychat: recording not saved: %s", exc)
+        notebook = self.chat.notebook
+
+        def put() -> None:
+            try:
+                store.put(recording, notebook)
+            except ChatError as exc:
+                log.warning("jupychat: recording not saved: %s", exc)
+
+        if session is None:
+            put()
+        else:
+            session._write_beside(put)
 
 
 def state_of(chat: NotebookChat) -> ReplayState:
@@ -436,7 +448,7 @@ class CellTurn:
         if self.hit is not None:
             recording = self.hit
             if recording.key not in self.state.recent:
-                self.state.keep(recording)  # found in the file: now in this store too
+                self.state.keep(recording, self.prepared.session)  # from the file: now stored too
         else:
             if event.stopped or event.response.interrupted or event.footer.note:
                 return None
@@ -457,7 +469,7 @@ class CellTurn:
                 source=self.source,
                 cell_id=self.cell_id,
             )
-            self.state.keep(recording)
+            self.state.keep(recording, self.prepared.session)
         return {BLOCK_KEY: recording.to_block(recording.answer)}
 
 

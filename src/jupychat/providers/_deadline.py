@@ -10,7 +10,7 @@ Design note: a turn has one absolute deadline (``time.monotonic()`` seconds, fro
   attempt at the deadline instead of after ``read_timeout`` per retry;
 * **backoff sleeps**: a retry whose wait (backoff or ``Retry-After``) would end past the
   deadline is not slept; the call fails at once, saying so;
-* **streaming**: each piece of the body read is followed by a check, so a stream of
+* **streaming**: each chunk of the body read is followed by a check, so a stream of
   ``: ping`` keep-alive comments (which never make an event) or a slow trickle ends at
   the deadline; a read that blocks is cut at the deadline by :class:`Watchdog` (sync: a
   timer shuts the socket down, which wakes the blocked read) or by an ``asyncio``
@@ -39,7 +39,7 @@ from jupychat.errors import ProviderUnavailable
 if TYPE_CHECKING:  # the session imports this module: httpx and asyncio load only when used
     import httpx
 
-__all__ = ["GRACE", "Deadline", "Watchdog", "aiter_text", "iter_text", "wait_until"]
+__all__ = ["GRACE", "Deadline", "Watchdog", "aiter_bytes", "iter_bytes", "wait_until"]
 
 GRACE = 2.0  # seconds a server may keep a finished stream open before we close it
 _MIN = 0.001
@@ -231,38 +231,43 @@ class Watchdog:
         self.close()
 
 
-def iter_text(
+def iter_bytes(
     response: httpx.Response,
     deadline: Deadline,
     started: Callable[[], bool],
     ended: Callable[[], bool],
     watchdog: Watchdog | None = None,
-) -> Iterator[str]:
-    """``response.iter_text()`` that stops at the deadline (or after :data:`GRACE`)."""
+) -> Iterator[bytes]:
+    """``response.iter_bytes()`` that stops at the deadline (or after :data:`GRACE`).
+
+    One check per chunk read (not per event in it): a chunk holds any number of events.
+    """
     grace: float | None = None
-    for text in response.iter_text():
+    at = deadline.at
+    monotonic = time.monotonic
+    for chunk in response.iter_bytes():
         if ended():
             if grace is None:
-                grace = time.monotonic() + GRACE
+                grace = monotonic() + GRACE
                 if watchdog is not None:
-                    watchdog.move(min(grace, deadline.at) if deadline.at else grace)
-            elif time.monotonic() >= grace:
+                    watchdog.move(min(grace, at) if at else grace)
+            elif monotonic() >= grace:
                 return
-        elif deadline.expired():
+        elif at is not None and monotonic() >= at:
             raise deadline.error(started())
-        yield text
+        yield chunk
 
 
-async def aiter_text(
+async def aiter_bytes(
     response: httpx.Response,
     deadline: Deadline,
     started: Callable[[], bool],
     ended: Callable[[], bool],
-) -> AsyncIterator[str]:
-    """Async twin of :func:`iter_text`: each read is also bounded by the time left."""
+) -> AsyncIterator[bytes]:
+    """Async twin of :func:`iter_bytes`: each read is also bounded by the time left."""
     import asyncio
 
-    pieces = response.aiter_text()
+    pieces = response.aiter_bytes()
     grace: float | None = None
     try:
         while True:
@@ -272,7 +277,7 @@ async def aiter_text(
             else:
                 limit = deadline.at
             try:
-                text = await wait_until(pieces.__anext__(), limit)
+                chunk = await wait_until(pieces.__anext__(), limit)
             except StopAsyncIteration:
                 return
             except (TimeoutError, asyncio.TimeoutError):
@@ -281,7 +286,7 @@ async def aiter_text(
                 raise deadline.error(started()) from None
             if not ended() and deadline.expired():
                 raise deadline.error(started())
-            yield text
+            yield chunk
     finally:
         await pieces.aclose()  # type: ignore[attr-defined]
 

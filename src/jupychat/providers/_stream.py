@@ -10,9 +10,12 @@ shape into a one-line :class:`~jupychat.errors.ProtocolError`. Two thin drivers,
 share every decision.
 
 The body sent is the payload as JSON with every known secret value removed
-(:mod:`jupychat.secrets`) and only valid UTF-8. Server-sent events are parsed by
-``httpx_sse`` from the response text, which passes through ``_Watched`` so the turn
-deadline is checked after every piece read (keep-alive comments included).
+(:mod:`jupychat.secrets`) and only valid UTF-8. Server-sent events are decoded from the
+response's bytes by :class:`~._sse.SSEDecoder`, one network chunk at a time: every
+event a chunk completes goes through the parser, and what they produced is handed up
+at once, adjacent text (and reasoning) pieces merged into one delta. The turn deadline
+and the idle limit are checked once per chunk read (keep-alive comments included), not
+once per event.
 """
 
 from __future__ import annotations
@@ -20,18 +23,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from typing import Any, Protocol, cast
+from itertools import chain
+from typing import Any, Protocol
 
 import httpx
 
 from jupychat import secrets as _secrets
 from jupychat.errors import ProtocolError, ProviderError, ProviderUnavailable
-from jupychat.events import Event
+from jupychat.events import Event, ReasoningDelta, TextDelta
 
 from . import _deadline
 from ._deadline import Deadline, Watchdog
 from ._errors import Endpoint, one_line, parse_json, redact
 from ._retry import RetryPolicy, RetryState, StreamEndedEarly
+from ._sse import SSEDecoder
 from ._unicode import clean
 
 __all__ = ["ParserFactory", "StreamParser", "arun_stream", "parse_json", "run_stream"]
@@ -63,6 +68,30 @@ class StreamParser(Protocol):
 
 ParserFactory = Callable[[Endpoint], StreamParser]
 
+_UNREADABLE = (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError)
+"""What a parser raises on a chunk of an unexpected shape (made a ProtocolError)."""
+
+
+def merge_deltas(events: list[Event]) -> list[Event]:
+    """``events`` with each run of adjacent text (or reasoning) deltas joined into one."""
+    out: list[Event] = []
+    run: list[str] = []
+    kind: type | None = None
+    for event in events:
+        if type(event) is kind:
+            run.append(event.text)  # type: ignore[union-attr]
+            continue
+        if len(run) > 1:
+            out[-1] = kind(text="".join(run))  # type: ignore[misc]
+        if type(event) in (TextDelta, ReasoningDelta):
+            kind, run = type(event), [event.text]  # type: ignore[union-attr]
+        else:
+            kind, run = None, []
+        out.append(event)
+    if len(run) > 1:
+        out[-1] = kind(text="".join(run))  # type: ignore[misc]
+    return out
+
 
 def _body_kind(response: httpx.Response, endpoint: Endpoint) -> str:
     ctype = response.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -93,15 +122,16 @@ class _Attempt:
         self.responded = False
         self.idle = idle
         self._heard = time.monotonic()  # when the server last sent more than a keep-alive
+        self.decoder = SSEDecoder()
 
-    def heard(self, text: str) -> None:
-        """Note a piece of the body: data resets the idle clock, keep-alives do not.
+    def heard(self, data: bool) -> None:
+        """Note a chunk of the body: data resets the idle clock, keep-alives do not.
 
         With ``idle`` (the ``timeout=`` option), a server that sends only ``: comment``
         keep-alives for longer than that has not answered in time, although bytes flow
         (OpenRouter keeps a queued request open that way).
         """
-        if any(line.strip() and not line.startswith(":") for line in text.splitlines()):
+        if data:
             self._heard = time.monotonic()
             return
         if self.idle is None or self.parser.ended:
@@ -114,21 +144,30 @@ class _Attempt:
                 provider=self.endpoint.provider,
             )
 
+    def _protocol_error(self, exc: BaseException) -> ProtocolError:
+        return ProtocolError(
+            f"{self.endpoint.provider} sent a chunk we cannot read "
+            f"({one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
+            f"{self.endpoint.url} is the right kind of API",
+            provider=self.endpoint.provider,
+        )
+
     def _mark(self, produce: Callable[[], Iterable[Event]]) -> list[Event]:
         try:
             out = list(produce())
         except ProviderError:
             raise
-        except (AttributeError, TypeError, ValueError, KeyError, IndexError, RecursionError) as exc:
-            raise ProtocolError(
-                f"{self.endpoint.provider} sent a chunk we cannot read "
-                f"({one_line(redact(str(exc), self.endpoint.secrets), 80)}); check that "
-                f"{self.endpoint.url} is the right kind of API",
-                provider=self.endpoint.provider,
-            ) from exc
+        except _UNREADABLE as exc:
+            raise self._protocol_error(exc) from exc
         if out:
             self.started = True
         return out
+
+    def is_started(self) -> bool:
+        return self.started
+
+    def is_ended(self) -> bool:
+        return self.parser.ended
 
     def is_json(self, response: httpx.Response) -> bool:
         return _body_kind(response, self.endpoint) == "json"
@@ -137,10 +176,37 @@ class _Attempt:
         body = parse_json(raw, self.endpoint, "response")
         return self._mark(lambda: self.parser.feed_json(body))
 
-    def on_sse(self, event: str, data: str) -> list[Event]:
-        if self.parser.ended:
-            return []  # keep reading to the end, so the connection can be reused
-        return self._mark(lambda: self.parser.feed(event, data))
+    def on_chunk(self, chunk: bytes | None) -> tuple[list[Event], BaseException | None]:
+        """The events one chunk of an event stream makes, merged, and the error it raised.
+
+        Events parsed before a failing one are handed out first (``(events, error)``:
+        yield the events, then raise the error), as if they had come one by one.
+        ``None`` marks the end of the body.
+        """
+        decoder = self.decoder
+        pairs = decoder.feed(chunk) if chunk is not None else decoder.close()
+        if chunk is not None:
+            self.heard(decoder.heard)
+        if not pairs:
+            return [], None
+        parser = self.parser
+        out: list[Event] = []
+        error: BaseException | None = None
+        try:
+            for event, data in pairs:
+                if parser.ended:
+                    break  # keep reading to the end, so the connection can be reused
+                out.extend(parser.feed(event, data))
+        except ProviderError as exc:
+            error = exc
+        except _UNREADABLE as exc:
+            error = self._protocol_error(exc)
+            error.__cause__ = exc
+        if out:
+            self.started = True
+            if len(out) > 1:
+                out = merge_deltas(out)
+        return out, error
 
     def on_read_error(self, exc: httpx.TransportError) -> None:
         """A read failed: fine after the end marker (we have everything), else re-raise."""
@@ -218,8 +284,6 @@ def run_stream(
     retries and their sleeps, and reading (see :mod:`._deadline`). ``idle`` bounds the
     time the server may send only keep-alive comments (see :meth:`_Attempt.heard`).
     """
-    from httpx_sse import EventSource
-
     clock = Deadline(deadline, endpoint.provider)
     state = RetryState(policy, endpoint, clock)
     body = _request_body(payload)
@@ -245,10 +309,15 @@ def run_stream(
                     if attempt.is_json(response):
                         yield from attempt.on_json(response.read())
                     else:
-                        source = EventSource(_Watched.wrap(response, clock, attempt, watchdog))
+                        chunks = _deadline.iter_bytes(
+                            response, clock, attempt.is_started, attempt.is_ended, watchdog
+                        )
                         try:
-                            for sse in source.iter_sse():
-                                yield from attempt.on_sse(sse.event, sse.data)
+                            for chunk in chain(chunks, (None,)):  # None: the end
+                                events, error = attempt.on_chunk(chunk)
+                                yield from events
+                                if error is not None:
+                                    raise error
                         except httpx.TransportError as exc:
                             attempt.on_read_error(exc)
                     yield from attempt.end()
@@ -274,8 +343,6 @@ async def arun_stream(
     """Async twin of :func:`run_stream`; every decision is shared with it."""
     import asyncio
 
-    from httpx_sse import EventSource
-
     asleep = sleep or asyncio.sleep
     clock = Deadline(deadline, endpoint.provider)
     state = RetryState(policy, endpoint, clock)
@@ -300,16 +367,25 @@ async def arun_stream(
                         for event in attempt.on_json(await _aread(response, clock)):
                             yield event
                     else:
-                        source = EventSource(_Watched.wrap(response, clock, attempt))
-                        sse_events = source.aiter_sse()
+                        chunks = _deadline.aiter_bytes(
+                            response, clock, attempt.is_started, attempt.is_ended
+                        )
                         try:
-                            async for sse in sse_events:
-                                for event in attempt.on_sse(sse.event, sse.data):
+                            async for chunk in chunks:
+                                events, error = attempt.on_chunk(chunk)
+                                for event in events:
                                     yield event
+                                if error is not None:
+                                    raise error
+                            events, error = attempt.on_chunk(None)  # the end
+                            for event in events:
+                                yield event
+                            if error is not None:
+                                raise error
                         except httpx.TransportError as exc:
                             attempt.on_read_error(exc)
                         finally:
-                            await sse_events.aclose()
+                            await chunks.aclose()  # type: ignore[attr-defined]
                     for event in attempt.end():
                         yield event
                     return
@@ -331,60 +407,3 @@ async def _aread(response: httpx.Response, clock: Deadline) -> bytes:
         return await asyncio.wait_for(response.aread(), max(left, 0.001))
     except (TimeoutError, asyncio.TimeoutError):
         raise clock.error(started=False) from None
-
-
-class _Watched:
-    """What ``httpx_sse.EventSource`` reads: the response's text, checked for the deadline.
-
-    Each piece of text read (a data line, a ``: ping`` comment...) is followed by a check,
-    so a stream that sends only keep-alives still ends at the deadline.
-    """
-
-    def __init__(
-        self,
-        response: httpx.Response,
-        clock: Deadline,
-        attempt: _Attempt,
-        watchdog: Watchdog | None = None,
-    ) -> None:
-        self._response = response
-        self._clock = clock
-        self._attempt = attempt
-        self._watchdog = watchdog
-
-    @classmethod
-    def wrap(
-        cls,
-        response: httpx.Response,
-        clock: Deadline,
-        attempt: _Attempt,
-        watchdog: Watchdog | None = None,
-    ) -> httpx.Response:
-        """The wrapper, typed as what ``EventSource`` reads (it uses ``headers`` and text)."""
-        return cast(httpx.Response, cls(response, clock, attempt, watchdog))
-
-    @property
-    def headers(self) -> httpx.Headers:
-        return self._response.headers
-
-    def _started(self) -> bool:
-        return self._attempt.started
-
-    def _ended(self) -> bool:
-        return self._attempt.parser.ended
-
-    def iter_text(self) -> Iterator[str]:
-        for text in _deadline.iter_text(
-            self._response, self._clock, self._started, self._ended, self._watchdog
-        ):
-            self._attempt.heard(text)
-            yield text
-
-    async def aiter_text(self) -> AsyncIterator[str]:
-        pieces = _deadline.aiter_text(self._response, self._clock, self._started, self._ended)
-        try:
-            async for text in pieces:
-                self._attempt.heard(text)
-                yield text
-        finally:
-            await pieces.aclose()  # type: ignore[attr-defined]

@@ -325,7 +325,40 @@ class OpenAIStreamParser:
             return []
         if not text or self._error is not None:
             return []
-        return self.feed_chunk(parse_json(text, self._endpoint))
+        try:
+            chunk = json.loads(text)
+        except (ValueError, RecursionError):
+            chunk = parse_json(text, self._endpoint)  # raises the one-line ProtocolError
+        if type(chunk) is dict:
+            out = self._plain(chunk)
+            if out is not None:
+                return out
+        return self.feed_chunk(chunk)
+
+    def _plain(self, chunk: dict[str, Any]) -> list[Event] | None:
+        """The common chunk, one choice whose delta is a piece of answer text and nothing
+        else, read the short way; ``None`` for any other chunk (read the long way)."""
+        choices = chunk.get("choices")
+        if (
+            type(choices) is not list
+            or len(choices) != 1
+            or chunk.get("usage")
+            or chunk.get("error")
+        ):
+            return None
+        choice = choices[0]
+        if type(choice) is not dict or choice.get("finish_reason") or choice.get("index", 0) != 0:
+            return None
+        delta = choice.get("delta")
+        if type(delta) is not dict:
+            return None
+        content = delta.get("content")
+        if type(content) is not str or not _PLAIN_DELTA.issuperset(delta):
+            return None
+        out = self._text_piece(content) if content else []
+        if out:
+            self._started = True
+        return out
 
     def feed_chunk(self, chunk: Any) -> list[Event]:
         """One chunk already parsed from JSON (what llama.cpp hands its callbacks)."""

@@ -19,7 +19,8 @@ docstring for exactly what it replaces.
 The store hands out and takes back plain record dicts in the ``ChatSession.to_dict()``
 format; ``types.py`` stays free of database ids. Message ids (``"msg_<n>"``) exist only
 here. Modules: :mod:`.tables` (row SQL), :mod:`.search` (listing and full-text search),
-:mod:`.checkpoints`, :mod:`.lineage` (copy, fork, merge).
+:mod:`.checkpoints`, :mod:`.lineage` (copy, fork, merge); :mod:`.sqlite_edits` holds
+the edit, export/import, lineage and checkpoint methods (a mixin).
 """
 
 from __future__ import annotations
@@ -35,19 +36,18 @@ from typing import Any
 from jupychat import config
 from jupychat.errors import StoreError
 
-from . import checkpoints, lineage, sync, tables
+from . import sync, tables
 from .connection import Database
 from .paths import default_store_path, resolve_store_path
 from .pg_connection import is_postgres_url
 from .records import (
-    dumps,
     message_rows,
     normalize_session,
-    stamp_now,
 )
 from .search import SEARCH_SCAN, SEARCH_WINDOW, SUMMARY_COLS, fts_query, listing, metadata_filter
 from .search import search as _search
 from .search import summary as summary_row
+from .sqlite_edits import SessionEdits
 from .sync import Commit, Snapshot
 
 __all__ = [
@@ -64,7 +64,7 @@ Summary = dict[str, Any]
 Record = dict[str, Any]
 
 
-class SessionStore:
+class SessionStore(SessionEdits):
     """Persistent chat sessions in one SQLite database.
 
     Parameters
@@ -483,144 +483,3 @@ class SessionStore:
             return value
 
         return self._db.read(run)
-
-    # -- small edits -------------------------------------------------------------------
-
-    def delete(self, session_id: str) -> None:
-        """Delete a session, its messages (superseded ones too) and its checkpoints."""
-
-        def run(conn: sqlite3.Connection) -> None:
-            pk = tables.session_pk(conn, session_id)
-            conn.execute("DELETE FROM messages WHERE session_pk = ?", (pk,))
-            conn.execute("DELETE FROM checkpoints WHERE session_pk = ?", (pk,))
-            conn.execute("DELETE FROM sessions WHERE pk = ?", (pk,))
-
-        self._db.write(run)
-
-    def rename(self, session_id: str, title: str | None) -> str | None:
-        """Set the title (``None``: back to the automatic one). Returns the new title."""
-        if title is not None:
-            if not isinstance(title, str):
-                raise StoreError(f"a title must be a string, not {type(title).__name__}")
-            title = " ".join(title.split()) or None
-
-        def run(conn: sqlite3.Connection) -> str | None:
-            pk = tables.session_pk(conn, session_id)
-            new = title if title is not None else tables.stored_title(conn, pk)
-            conn.execute(
-                "UPDATE sessions SET title = ?, updated_at = ?, revision = revision + 1 "
-                "WHERE pk = ?",
-                (new, stamp_now(), pk),
-            )
-            return new
-
-        return self._db.write(run)
-
-    def update_metadata(self, session_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
-        """Merge ``changes`` into the metadata; a ``None`` value deletes that key.
-
-        Returns the metadata after the change.
-        """
-        if not isinstance(changes, Mapping):
-            raise StoreError("metadata changes must be a dict")
-        dumps(dict(changes), "metadata")
-
-        def run(conn: sqlite3.Connection) -> dict[str, Any]:
-            row = conn.execute(
-                "SELECT pk, metadata FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
-            if row is None:
-                raise tables.no_session(session_id)
-            metadata: dict[str, Any] = json.loads(row[1])
-            for key, value in changes.items():
-                if value is None:
-                    metadata.pop(key, None)
-                else:
-                    metadata[key] = value
-            conn.execute(
-                "UPDATE sessions SET metadata = ?, updated_at = ?, revision = revision + 1 "
-                "WHERE pk = ?",
-                (dumps(metadata, "metadata"), stamp_now(), row[0]),
-            )
-            return metadata
-
-        return self._db.write(run)
-
-    # -- export / import ------------------------------------------------------------
-
-    def export(
-        self, session_id: str, path: str | os.PathLike[str], format: str | None = None
-    ) -> Path:
-        """Write the session to a file, scrubbed of credentials.
-
-        Parameters
-        ----------
-        session_id:
-            The session.
-        path:
-            Output file (folders are created; an existing file is replaced atomically).
-        format:
-            ``"json"`` (re-importable), ``"markdown"`` or ``"ipynb"``; default from the
-            file suffix (``.json``, ``.md``, ``.ipynb``), else JSON.
-        """
-        from . import export as _export  # tempfile, nbformat...: only when exporting
-
-        target = Path(path).expanduser()
-        fmt = _export.format_for(target, format)
-        record = self.load(session_id)
-        _export.write_atomic(target, _export.render(record, fmt))
-        return target
-
-    def import_(self, path: str | os.PathLike[str], new_id: bool = False) -> str:
-        """Add a session from a JSON export; returns its id.
-
-        Parameters
-        ----------
-        path:
-            A file written by ``export(..., format="json")``.
-        new_id:
-            Give it a fresh id (and record ``metadata["imported_from"]``), so the same
-            file can be imported next to the original. Without it, an id that is
-            already stored is an error.
-        """
-        return lineage.import_file(self, path, new_id)
-
-    # -- copy / fork / merge (see lineage.py) -------------------------------------------
-
-    def copy(self, session_id: str, title: str | None = None) -> str:
-        """A new session with the same messages and state (``metadata["copied_from"]``)."""
-        return lineage.copy(self, session_id, title)
-
-    def fork(self, session_id: str, at: int, title: str | None = None) -> str:
-        """A new session holding the first ``at`` messages (``metadata["forked_from"]``)."""
-        return lineage.fork(self, session_id, at, title)
-
-    def merge(self, session_ids: Sequence[str], title: str | None = None) -> str:
-        """A new session with the messages of all ``session_ids`` in time order.
-
-        Messages are interleaved by ``created_at`` (ties keep the input order). The
-        system prompt, model, tools and settings come from the first session, memory
-        is merged (later sessions win), and ``metadata["merged_from"]`` lists the ids.
-        """
-        return lineage.merge(self, session_ids, title)
-
-    # -- checkpoints (see checkpoints.py) ---------------------------------------------
-
-    def checkpoint(self, session_id: str, label: str | None = None) -> int:
-        """Record the session as it is now; returns the checkpoint id."""
-        if label is not None and not isinstance(label, str):
-            raise StoreError("a checkpoint label must be a string")
-        return self._db.write(lambda conn: checkpoints.create(conn, session_id, label))
-
-    def list_checkpoints(self, session_id: str) -> list[dict[str, Any]]:
-        """The session's checkpoints, oldest first: ``id, label, created_at, message_count``."""
-        return self._db.read(lambda conn: checkpoints.listing(conn, session_id))
-
-    def restore_checkpoint(self, session_id: str, checkpoint_id: int | str) -> None:
-        """Put the session's messages and state back as they were at the checkpoint.
-
-        Title, name and notebook stay as they are now; the messages written since are
-        superseded (kept, not deleted), and the checkpoint itself (and any later ones)
-        stay available.
-        """
-        self._db.write(lambda conn: checkpoints.restore(conn, session_id, checkpoint_id))

@@ -1,0 +1,155 @@
+"""A ``%%chat`` cell writes its turn to the store beside the final display, durably.
+
+The write runs on a worker thread while the cell shows the answer and is waited for
+before the cell returns; a failing write warns on the cell's thread and loses nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+
+import pytest
+from IPython.utils.capture import capture_output
+
+from jupychat.errors import StoreError
+from jupychat.notebook import get_chat
+from jupychat.providers.fake import get_fake
+
+
+@pytest.fixture
+def shell(notebook_shell):
+    return notebook_shell("fake:a", "/work/aside.ipynb")
+
+
+def run(shell, cell):
+    with capture_output() as out:
+        result = shell.run_cell(cell)
+    assert result.success, result.error_in_exec
+    return out
+
+
+def test_the_store_write_runs_beside_the_final_display_and_ends_before_the_cell(shell, monkeypatch):
+    from jupychat.notebook.render import StreamRenderer
+
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")  # the session exists in the store from here on
+    store = chat.store
+    shown = threading.Event()
+    seen: dict[str, object] = {}
+    finish = StreamRenderer.finish
+
+    def watched_finish(self, *args, **kwargs):  # the final display of the answer
+        finish(self, *args, **kwargs)
+        if "the answer" in self.text:
+            shown.set()
+
+    commit = store.commit
+
+    def slow_commit(*args, **kwargs):
+        seen["thread"] = threading.current_thread()
+        # the answer is shown while the turn is being written (old code: written first),
+        # even with the database busy (the cell's recording is written aside too)
+        with store._db._lock:
+            seen["shown_meanwhile"] = shown.wait(5)
+        seen["done"] = True
+        return commit(*args, **kwargs)
+
+    monkeypatch.setattr(StreamRenderer, "finish", watched_finish)
+    store.commit = slow_commit
+    try:
+        get_fake("a").enqueue("the answer")
+        out = run(shell, "%%chat\na question")
+    finally:
+        store.commit = commit
+    assert any("the answer" in o.data.get("text/plain", "") for o in out.outputs)
+    assert seen["thread"] is not threading.main_thread()
+    assert seen["shown_meanwhile"] is True
+    # durable when the cell returned: a fresh read of the file has the turn
+    stored = [m["content"] for m in store.load(chat.session().id)["messages"]]
+    assert any("the answer" in str(c) for c in stored)
+    recordings = store._db.read(lambda conn: conn.execute("SELECT body FROM recordings").fetchall())
+    assert sum("the answer" in body for (body,) in recordings) == 1
+
+
+def test_a_failing_write_warns_on_the_cells_thread_and_keeps_the_turn(shell):
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")
+    store = chat.store
+    commit = store.commit
+
+    def failing(*args, **kwargs):
+        raise StoreError("disk full")
+
+    store.commit = failing
+    try:
+        get_fake("a").enqueue("kept in memory")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run(shell, "%%chat\nsave me")
+    finally:
+        store.commit = commit
+    messages = [str(w.message) for w in caught]
+    assert any("not saved for now" in m and "disk full" in m for m in messages)
+    session = chat.session()
+    assert session.history[-1].text == "kept in memory"
+    # the next turn's write stores the kept one too, in order
+    get_fake("a").enqueue("later")
+    run(shell, "%%chat\nnext")
+    texts = [str(m["content"]) for m in store.load(session.id)["messages"]]
+    assert [t for t in texts if "kept in memory" in t or "later" in t][-2:] == [
+        next(t for t in texts if "kept in memory" in t),
+        next(t for t in texts if "later" in t),
+    ]
+
+
+def test_cells_in_a_row_reuse_one_writer_thread_and_an_idle_one_ends(shell, monkeypatch):
+    import time
+
+    from jupychat import _storelink
+
+    chat = get_chat(shell)
+    seen: list[threading.Thread] = []
+    commit = type(chat.store).commit
+
+    def watched(self, *args, **kwargs):
+        seen.append(threading.current_thread())
+        return commit(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(chat.store), "commit", watched)
+    for n in range(3):
+        run(shell, f"%%chat\nquestion {n}")
+    writers = [t for t in seen if t is not threading.main_thread()]
+    assert len(writers) == 3 and len(set(writers)) == 1  # no thread started per cell
+    assert len(chat.session().history) == 6  # every turn stored and kept
+    # an idle writer ends after WORKER_IDLE seconds; the next cell starts another
+    link = chat.session()._link
+    monkeypatch.setattr(_storelink, "WORKER_IDLE", 0.05)
+    link.aside(lambda: None)
+    link.settle()
+    deadline = time.monotonic() + 5
+    while link._worker is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert link._worker is None and not writers[0].is_alive()
+    run(shell, "%%chat\none more")
+    assert seen[-1] is not writers[0] and seen[-1] is not threading.main_thread()
+
+
+def test_a_field_changed_while_a_write_aside_runs_is_written_by_the_next_write(shell, monkeypatch):
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")
+    session = chat.session()
+    store = chat.store
+    commit = type(store).commit
+
+    def slow_commit(self, *args, **kwargs):
+        done = commit(self, *args, **kwargs)
+        session.title = "renamed during the write"  # e.g. from another thread meanwhile
+        return done
+
+    monkeypatch.setattr(type(store), "commit", slow_commit)
+    run(shell, "%%chat\nsecond")
+    monkeypatch.setattr(type(store), "commit", commit)
+    session._persist()  # the next write
+    stored = store.load(session.id)
+    assert stored["title"] == "renamed during the write"

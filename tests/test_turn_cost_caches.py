@@ -1,0 +1,68 @@
+"""Caches that keep a later chat cell cheap (issue 22) must never serve a stale answer:
+token estimates of long texts, and the known-secrets set between scrubs."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jupychat import config, secrets, tokens
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=0, max_size=900))
+def test_a_remembered_estimate_equals_a_fresh_one(text):
+    assert tokens.estimate_tokens(text) == (tokens._estimate(text) if text else 0)
+    assert tokens.estimate_tokens(text) == (tokens._estimate(text) if text else 0)
+
+
+def test_a_long_text_is_measured_once():
+    text = "| col | mean |\n|---|---|\n" + "| price_usd | 12.5 |\n" * 40
+    before = tokens._estimate_long.cache_info()
+    first = tokens.estimate_tokens(text)
+    again = tokens.estimate_tokens(str(text))  # an equal text, another object
+    after = tokens._estimate_long.cache_info()
+    assert first == again == tokens._estimate(text)
+    assert after.hits >= before.hits + 1
+
+
+def test_every_new_secret_source_is_seen_after_a_cached_scrub(monkeypatch, tmp_path):
+    env_key = "sk-envkey-" + "a" * 30
+    file_key = "sk-filekey-" + "b" * 30
+    set_key = "sk-setkey-" + "c" * 30
+    arg_key = "sk-argkey-" + "d" * 30
+    cfg = tmp_path / "config.toml"
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    text = f"{env_key} {file_key} {set_key} {arg_key}"
+    assert secrets.scrub_text(text) == text  # none known yet: the set is cached now
+    monkeypatch.setenv("SOMESERVICE_API_KEY", env_key)
+    assert env_key not in secrets.scrub_text(text)
+    cfg.write_text(f'[providers.anthropic]\napi_key = "{file_key}"\n')
+    os.utime(cfg, (1, 1))  # a fresh mtime even on a coarse clock
+    assert file_key not in secrets.scrub_text(text)
+    config.set_api_key("groq", set_key)
+    assert set_key not in secrets.scrub_text(text)
+    secrets.register(arg_key)
+    scrubbed = secrets.scrub_text(text)
+    assert not any(k in scrubbed for k in (env_key, file_key, set_key, arg_key))
+    monkeypatch.delenv("SOMESERVICE_API_KEY")
+    assert env_key in secrets.scrub_text(text)  # an unset variable is no longer a secret
+
+
+def test_context_settings_are_made_once_and_follow_every_change(monkeypatch):
+    from jupychat.notebook.namespace import context_settings
+
+    first = context_settings()
+    assert context_settings() is first  # asked twice a turn: made once
+    config.set_override("values", "schema")
+    assert context_settings().values == "schema"
+    monkeypatch.setenv("JUPYCHAT_EXCLUDE_VARS", "secret_*, token")
+    assert context_settings().exclude_vars == ("secret_*", "token")
+    monkeypatch.setenv("JUPYCHAT_SAMPLE_ROWS", "3")
+    assert context_settings().sample_rows == 3
+    config.set_override("values", None)
+    monkeypatch.delenv("JUPYCHAT_EXCLUDE_VARS")
+    monkeypatch.delenv("JUPYCHAT_SAMPLE_ROWS")
+    assert context_settings() == first
