@@ -19,7 +19,15 @@ from ._fmt import fmt_int, md_escape, short
 if TYPE_CHECKING:
     from .summary import ColumnInfo
 
-__all__ = ["LEVELS", "NUM_KEYS", "column_groups", "dtype_counts", "dtype_kind", "numeric_cells"]
+__all__ = [
+    "LEAN_KEYS",
+    "LEVELS",
+    "NUM_KEYS",
+    "column_groups",
+    "dtype_counts",
+    "dtype_kind",
+    "numeric_cells",
+]
 
 TRAILING_DIGITS = re.compile(r"\d+$")
 LEVELS = re.compile(r"^category\[(\d+)")
@@ -65,6 +73,8 @@ def dtype_counts(dtypes: Sequence[str], cols: Sequence[int], k: int = 6) -> str:
 
 
 NUM_KEYS = ("min", "p25", "p50", "p75", "max", "mean")
+# the lean plans' numeric statistics: a median without the quartiles around it
+LEAN_KEYS = ("min", "p50", "max", "mean")
 NUM_STAT = re.compile(r"^(min|p25|p50|p75|max|mean)( |≈)(\S+)$")
 
 

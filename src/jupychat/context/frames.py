@@ -312,8 +312,8 @@ class PandasAdapter(FrameAdapter):
         info.shape_stats.extend(stats)
         info.flags.extend(flags)
         high = id_like or any(f.startswith(("high-cardinality", "all distinct")) for f in flags)
-        if not top or not pairs:
-            return high
+        if not top or not pairs or (not sampled and pairs[0][1] < 2):
+            return high  # every value once: no mode, and shares of 1/n say nothing
         k = d if d <= 8 else 3  # a short list in full, else the head of a long one
         if not high and not sampled and d <= k:  # every value with its share
             listed = top_text(pairs, n_sample, False, more=0, k=len(pairs))

@@ -91,8 +91,10 @@ class ContextSettings:
         Tokens for one data tool result.
     wide_columns:
         Frames with more columns than this start at the compact level.
-    inline_rows, inline_columns:
-        Frames at most this small are shown whole (with ``values="full"``).
+    inline_rows, inline_columns, inline_cells:
+        Frames at most this small (rows, columns, and rows × columns) are shown whole
+        (with ``values="full"``); a bigger table of rows costs more tokens than the
+        statistics it repeats (a 16 × 7 frame's rows are ~800 tokens).
     cell_outputs:
         Executed cells' outputs (printed text, results, tracebacks, figures) may be sent;
         when False only their code is (``values`` other than ``"full"`` also withholds
@@ -130,6 +132,7 @@ class ContextSettings:
     wide_columns: int = 60
     inline_rows: int = 30
     inline_columns: int = 10
+    inline_cells: int = 60
     cell_outputs: bool = True
     cell_images: bool = True
     cell_stream_chars: int = 2_000
@@ -168,7 +171,14 @@ class ContextSettings:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name} must be a positive integer; got {value!r}")
-        for name in ("sample_rows", "seed", "inline_rows", "inline_columns", "cell_stream_chars"):
+        for name in (
+            "sample_rows",
+            "seed",
+            "inline_rows",
+            "inline_columns",
+            "inline_cells",
+            "cell_stream_chars",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"{name} must be an integer >= 0; got {value!r}")

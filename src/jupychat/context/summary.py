@@ -11,10 +11,13 @@ richest to leanest until one fits the token budget:
 2. without example rows;
 3. without top values/levels (columns the prompt names keep them);
 4. ``column | dtype | nulls`` only (named columns keep full detail);
-5. named columns lose top values too; 6. everything compact;
-7. runs of columns with one name pattern and dtype on one row each (every column
+5. named columns lose top values too;
+6. every column again, numeric ones with min, p50, max and mean only (then without their
+   distinct counts and flags), so a 30-column frame keeps its statistics;
+7. everything compact;
+8. runs of columns with one name pattern and dtype on one row each (every column
    accounted for, see :mod:`._layout`);
-8. as many compact rows as fit, then ``… N more columns (float64 ×700, …): a, b, …``.
+9. as many compact rows as fit, then ``… N more columns (float64 ×700, …): a, b, …``.
 
 Frames wider than ``settings.wide_columns`` start at plan 4, so a 10,000-column frame
 costs only the null counts of the rows that are shown.
@@ -35,7 +38,15 @@ from ._column_text import (
     value_texts,
 )
 from ._fmt import cell, fmt_int, fmt_pct, md_escape, short
-from ._layout import LEVELS, NUM_KEYS, column_groups, dtype_counts, dtype_kind, numeric_cells
+from ._layout import (
+    LEAN_KEYS,
+    LEVELS,
+    NUM_KEYS,
+    column_groups,
+    dtype_counts,
+    dtype_kind,
+    numeric_cells,
+)
 from .budget import cap_text, chars_for_tokens, estimate_tokens
 from .privacy import WITHHELD, column_excluded, column_private, column_public
 from .settings import ContextSettings
@@ -214,9 +225,18 @@ class _Renderer:
             f"{_nulls_text(self.a.nulls(i), self.a.n_rows)} |"
         )
 
-    def full_table(self, cols: Sequence[int], level: int | dict[int, int]) -> list[str]:
+    def full_table(
+        self,
+        cols: Sequence[int],
+        level: int | dict[int, int],
+        keys: Sequence[str] = NUM_KEYS,
+        more: bool = True,
+    ) -> list[str]:
         """Numeric columns (three or more) in their own table with one cell per statistic
-        (the labels ``min``, ``p25`` … are written once), then the other columns."""
+        (the labels ``min``, ``p25`` … are written once), then the other columns.
+
+        ``keys`` are the statistics shown (the lean plans keep ``LEAN_KEYS``); ``more``
+        keeps the numeric table's last column (distinct counts, flags)."""
         numeric: dict[int, dict[str, str]] = {}
         for i in cols:
             cells = None if self.is_private(i) else numeric_cells(self.a.column(i))
@@ -225,18 +245,23 @@ class _Renderer:
         lines: list[str] = []
         nulls_head, nulls_rule = ("", "") if self.no_nulls() else (" nulls |", "-|")
         if len(numeric) >= 3:
+            tail = " more |" if more else ""
             lines += [
-                f"| column | dtype |{nulls_head} " + " | ".join(NUM_KEYS) + " | more |",
-                f"|-|-|{nulls_rule}" + "-|" * (len(NUM_KEYS) + 1),
+                f"| column | dtype |{nulls_head} " + " | ".join(keys) + f" |{tail}",
+                f"|-|-|{nulls_rule}" + "-|" * (len(keys) + more),
             ]
             for i, cells in numeric.items():
                 lv = level[i] if isinstance(level, dict) else level
                 info = self.a.column(i)
-                rest = _summary_text(replace(info, value_stats=[]), lv, False, self.values)
-                stats = " | ".join(cells.get(k, "") for k in NUM_KEYS)
+                stats = " | ".join(cells.get(k, "") for k in keys)
+                rest = (
+                    f" {_summary_text(replace(info, value_stats=[]), lv, False, self.values)} |"
+                    if more
+                    else ""
+                )
                 lines.append(
                     f"| {self.label(i)} | {md_escape(info.dtype)} |"
-                    f"{self.nulls_cell(info.nulls)} {stats} | {rest} |"
+                    f"{self.nulls_cell(info.nulls)} {stats} |{rest}"
                 )
             others = [i for i in cols if i not in numeric]
             if not others:
@@ -274,6 +299,7 @@ class _Renderer:
         inline = (
             a.n_rows <= self.s.inline_rows
             and len(self.visible) <= self.s.inline_columns
+            and a.n_rows * len(self.visible) <= self.s.inline_cells
             and not a.is_series()
         )
         k = a.n_rows if inline else min(self.s.sample_rows, a.n_rows)
@@ -407,6 +433,10 @@ class _Renderer:
             if self.focus:
                 candidates.append(lambda: self.split_tables(FULL))
                 candidates.append(lambda: self.split_tables(NO_TOP))
+            if not wide:  # before dropping every statistic: the lean numeric table
+                no_top = {**dict.fromkeys(self.others, NO_TOP), **levels_focus_full}
+                candidates.append(lambda: self.full_table(self.visible, no_top, LEAN_KEYS))
+                candidates.append(lambda: self.full_table(self.visible, no_top, LEAN_KEYS, False))
         for build in candidates:
             body = build()
             text = "\n".join([*head, *body])
