@@ -396,6 +396,19 @@ def spark_functions(df):
     return F
 
 
+def assert_cut_and_cancelled(spark, heavy, message: str) -> None:
+    """A 1 s budget cuts ``heavy``'s description, says so, and no Spark job is left."""
+    start = time.monotonic()
+    text = describe(heavy, "heavy", settings=ContextSettings(engine_seconds=1))
+    assert time.monotonic() - start < 4
+    assert "Not computed within the 1 s budget (cancelled in Spark)" in text
+    tracker = spark.sparkContext.statusTracker()
+    deadline = time.monotonic() + 10
+    while tracker.getActiveJobsIds():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.2)
+
+
 def test_spark_frame_is_described_by_spark_jobs_and_cached_by_plan(spark):
     # (whether 10M rows fit the default 5 s budget is measured by bench_engines.py, not
     # asserted here: timings on a shared 2-core machine are not a unit test's business)
@@ -436,15 +449,7 @@ def test_spark_connect_dataframe_is_described_served_by_the_data_tools_and_cance
     # over budget: the operation is interrupted by its tag (session.interruptTag)
     F = spark_functions(df)
     heavy = spark_connect.range(10**10).withColumn("h", F.sha2(F.col("id").cast("string"), 256))
-    start = time.monotonic()
-    text = describe(heavy, "heavy", settings=ContextSettings(engine_seconds=1))
-    assert time.monotonic() - start < 4
-    assert "Not computed within the 1 s budget (cancelled in Spark)" in text
-    tracker = spark.sparkContext.statusTracker()
-    deadline = time.monotonic() + 10
-    while tracker.getActiveJobsIds():
-        assert time.monotonic() < deadline, "the Connect operation was not interrupted"
-        time.sleep(0.2)
+    assert_cut_and_cancelled(spark, heavy, "the Connect operation was not interrupted")
 
 
 def test_spark_over_budget_cancels_its_jobs(spark):
@@ -452,15 +457,7 @@ def test_spark_over_budget_cancels_its_jobs(spark):
 
     clear_cache()
     heavy = spark.range(10**10).withColumn("h", F.sha2(F.col("id").cast("string"), 256))
-    start = time.monotonic()
-    text = describe(heavy, "heavy", settings=ContextSettings(engine_seconds=1))
-    assert time.monotonic() - start < 4
-    assert "Not computed within the 1 s budget (cancelled in Spark)" in text
-    tracker = spark.sparkContext.statusTracker()
-    deadline = time.monotonic() + 10
-    while tracker.getActiveJobsIds():
-        assert time.monotonic() < deadline, "the description's Spark job was not cancelled"
-        time.sleep(0.2)
+    assert_cut_and_cancelled(spark, heavy, "the description's Spark job was not cancelled")
 
 
 # --------------------------------------------------------------------------- polars lazy
