@@ -76,3 +76,24 @@ def test_every_value_once_gets_no_top_shares():
     text = describe(df, "codes")
     assert "16 distinct" in _row(text, "code")[-1], text
     assert not re.search(r"top: C\d\d 6%", text), text
+
+
+def test_a_frame_shown_whole_keeps_its_row_labels_unless_they_are_personal():
+    cities = pd.DataFrame(
+        {"cases": [126, 908, 913, 235], "controls": [100, 688, 747, 172]},
+        index=pd.Index(["Beijing", "Shanghai", "Shenyang", "Nanjing"], name="Location"),
+    )
+    clear_cache()
+    text = describe(cities, "cities")
+    rows = text[text.index("All 4 rows:") :].splitlines()
+    assert rows[1] == "| Location | cases | controls |", text
+    assert rows[3] == "| Beijing | 126 | 100 |" and rows[6] == "| Nanjing | 235 | 172 |", text
+    people = cities.set_axis(
+        pd.Index([f"user{i}@corp.example" for i in range(4)], name="who"), axis=0
+    )
+    clear_cache()
+    text = describe(people, "people")
+    assert "All 4 rows:" in text and "@corp.example" not in text, text
+    named = cities.rename_axis("email")
+    clear_cache()
+    assert "Beijing" not in describe(named, "named")  # private by the rule on names

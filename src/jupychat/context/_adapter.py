@@ -77,6 +77,11 @@ class FrameAdapter:
     def is_series(self) -> bool:
         return False
 
+    def row_labels(self) -> tuple[str, list[Any]] | None:
+        """(name, every row's label) when the rows have labels of their own (a pandas
+        index other than 0..n-1); shown with a frame that is shown whole."""
+        return None
+
     def nulls(self, i: int) -> int | None:
         cache = self.memo["nulls"]
         if i not in cache:

@@ -135,6 +135,15 @@ class PandasAdapter(FrameAdapter):
             self.memo["title_bits"] = memory_bits(self.obj, self.series, self.n_rows)
         return self.memo["title_bits"]
 
+    def row_labels(self) -> tuple[str, list[Any]] | None:
+        index = self.obj.index
+        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+            return None
+        if isinstance(index, pd.MultiIndex):
+            name = " / ".join(str(n) for n in index.names)
+            return name, [" / ".join(str(v) for v in key) for key in index.tolist()]
+        return str(index.name) if index.name is not None else "(index)", index.tolist()
+
     def extra_lines(self) -> list[str]:
         if "extra_lines" in self.memo:
             return self.memo["extra_lines"]

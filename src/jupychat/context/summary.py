@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 from ._adapter import ColumnInfo, FrameAdapter
 from ._column_text import (
@@ -141,6 +142,16 @@ class _Renderer:
         if not self.s.pii or self.public[i] or self.values != "full":
             return False
         return bool(self.a.column(i).personal)
+
+    def _private_labels(self, name: str, values: Sequence[Any]) -> bool:
+        """Row labels are held to the column rules: private by name, or by their values."""
+        if column_private(self.name, name, self.s):
+            return True
+        if not self.s.pii or column_public(self.name, name, self.s):
+            return False
+        from .pii_values import personal_values
+
+        return bool(personal_values(values))
 
     def label(self, i: int) -> str:
         return md_escape(short(self.a.labels[i], LABEL_CHARS))
@@ -317,13 +328,21 @@ class _Renderer:
         title = (
             f"All {fmt_int(len(rows))} rows:" if inline else f"Random example rows ({len(rows)}):"
         )
+        # a frame shown whole keeps its row labels (a city, a date), unless they are 0..n-1
+        index = a.row_labels() if inline else None
+        if index is not None and (
+            len(index[1]) != len(rows) or self._private_labels(index[0], index[1])
+        ):
+            index = None
+        head = [cell(index[0], 30)] if index else []
         lines = [
             title,
-            "| " + " | ".join(self.label(i) for i in cols) + " |",
-            "|" + "-|" * len(cols),
+            "| " + " | ".join([*head, *(self.label(i) for i in cols)]) + " |",
+            "|" + "-|" * (len(cols) + len(head)),
         ]
-        for r in rows:
-            cells = [
+        for n, r in enumerate(rows):
+            cells = [cell(index[1][n], 24)] if index else []
+            cells += [
                 WITHHELD if self.is_private(i) else cell(v, 24)
                 for i, v in zip(cols, r, strict=False)
             ]
