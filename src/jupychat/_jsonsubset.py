@@ -11,6 +11,8 @@ structured-output schemas use: ``type`` (one or a list), ``enum``, ``const``,
 numeric bounds, string and array lengths and ``pattern``. Other keywords are not
 checked. Paths read like ``people[2].age``.
 
+:func:`is_jsonable` says whether ``json.dumps`` takes a value as it is.
+
 :func:`is_strict` says whether a schema meets OpenAI's strict structured-output rules.
 """
 
@@ -23,7 +25,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["is_strict", "subset_problem", "validator"]
+__all__ = ["is_jsonable", "is_strict", "subset_problem", "validator"]
 
 Problem = tuple[str, str]
 _NOT_STRICT = frozenset(
@@ -47,6 +49,15 @@ _NOT_STRICT = frozenset(
         "default",
     }
 )  # keywords OpenAI's strict mode refuses (or may): such a schema is sent with strict off
+
+
+def is_jsonable(value: Any) -> bool:
+    """Whether ``json.dumps`` can write ``value`` as it is."""
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _path(parts: Any) -> str:

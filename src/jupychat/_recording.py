@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-__all__ = ["BLOCK_KEY", "VERSION", "Inputs", "Recording", "digest", "public_model"]
+__all__ = ["BLOCK_KEY", "FOOTER_FIELDS", "VERSION", "Inputs", "Recording", "digest", "public_model"]
 
 BLOCK_KEY = "jupychat"
 VERSION = 1

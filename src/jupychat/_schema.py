@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._jsonsubset import is_strict
+from ._jsonsubset import is_jsonable, is_strict
 from .errors import ConfigError
 
 __all__ = ["CompiledSchema", "Mismatch", "compile_schema", "json_from_text", "json_values"]
@@ -236,16 +236,8 @@ def _doc(tp: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if _jsonable(value) else repr(value)
+    text = json.dumps(value, ensure_ascii=False) if is_jsonable(value) else repr(value)
     return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _expect(what: str) -> Callable[[Any, str], Mismatch]:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union, get_args, get_origin
 
+from ._jsonsubset import is_jsonable
 from .errors import ToolError
 from .providers.base import ToolSpec
 
@@ -170,7 +171,7 @@ class Tool:
                 schema["description"] = param_docs[pname]
             if param.default is param.empty:
                 required.append(pname)
-            elif param.default is not None and _jsonable(param.default):
+            elif param.default is not None and is_jsonable(param.default):
                 schema["default"] = param.default
             properties[pname] = schema
         parameters: dict[str, Any] = {"type": "object", "properties": properties}
@@ -200,14 +201,6 @@ class Tool:
         if inspect.isawaitable(result):
             result = await result
         return to_text(result)
-
-
-def _jsonable(value: Any) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def to_text(result: Any) -> str:

@@ -29,7 +29,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .._recording import BLOCK_KEY, Inputs, Recording, digest, public_model
+from .._jsonsubset import is_jsonable
+from .._recording import BLOCK_KEY, FOOTER_FIELDS, Inputs, Recording, digest, public_model
 from ..errors import ChatError
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> I
     context.update(_inlined(prepared, user_ns or {}))
     options: dict[str, Any] = {}
     for name, value in session.options.items():  # seed, top_p, stop, extra...
-        if name not in _NOT_INPUTS and _jsonable(value):
+        if name not in _NOT_INPUTS and is_jsonable(value):
             options[name] = value
     for name in ("temperature", "max_tokens"):
         if opts.get(name) is not None:
@@ -148,16 +149,6 @@ def _inlined(prepared: Prepared, user_ns: Mapping[str, Any]) -> dict[str, str]:
 
 
 _NOT_INPUTS = frozenset({"turn_timeout"})  # how long to wait changes no answer
-
-
-def _jsonable(value: Any) -> bool:
-    import json
-
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def _schema_digest(schema: Any, as_frame: bool) -> str:
@@ -452,7 +443,9 @@ class CellTurn:
         else:
             if event.stopped or event.response.interrupted or event.footer.note:
                 return None
-            footer: dict[str, Any] = {k: getattr(event.footer, k) for k in _FOOTER_ATTRS}
+            footer: dict[str, Any] = {
+                k: getattr(event.footer, k) for k in FOOTER_FIELDS if k != "window"
+            }  # the window note is recorded from the answer's meta, below
             window = (event.response.message.meta or {}).get("window")
             if isinstance(window, dict) and window.get("size"):
                 footer["window"] = {
@@ -471,18 +464,6 @@ class CellTurn:
             )
             self.state.keep(recording, self.prepared.session)
         return {BLOCK_KEY: recording.to_block(recording.answer)}
-
-
-_FOOTER_ATTRS = (
-    "model",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost",
-    "latency",
-    "interrupted",
-    "cut",
-)
 
 
 def ensure_model(chat: NotebookChat) -> None:
