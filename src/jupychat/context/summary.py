@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Any
 
 from ._adapter import ColumnInfo, FrameAdapter
 from ._column_text import (
@@ -49,6 +48,7 @@ from ._layout import (
     numeric_cells,
 )
 from .budget import cap_text, chars_for_tokens, estimate_tokens
+from .pii_values import personal_values
 from .privacy import WITHHELD, column_excluded, column_private, column_public
 from .settings import ContextSettings
 
@@ -123,7 +123,6 @@ class _Renderer:
         ]
         self.n_excluded = adapter.n_cols - len(self.visible)
         self.private: dict[int, bool] = {}
-        self.public: dict[int, bool] = {}
         wanted = {f.lower() for f in focus}
         self.focus = [i for i in self.visible if adapter.labels[i].lower() in wanted]
         focus_set = set(self.focus)
@@ -134,24 +133,17 @@ class _Renderer:
     def is_private(self, i: int) -> bool:
         """Private by name or settings, or because the values look personal."""
         if i not in self.private:
-            label = self.a.labels[i]
-            self.private[i] = column_private(self.name, label, self.s)
-            self.public[i] = column_public(self.name, label, self.s)
-        if self.private[i]:
-            return True
-        if not self.s.pii or self.public[i] or self.values != "full":
-            return False
-        return bool(self.a.column(i).personal)
+            self.private[i] = self._withheld(self.a.labels[i], lambda: self.a.column(i).personal)
+        return self.private[i]
 
-    def _private_labels(self, name: str, values: Sequence[Any]) -> bool:
-        """Row labels are held to the column rules: private by name, or by their values."""
-        if column_private(self.name, name, self.s):
+    def _withheld(self, label: object, personal: Callable[[], object]) -> bool:
+        """The privacy rules for one column (or the row labels): by name and settings, then,
+        unless the name is public, by what ``personal()`` finds in the values."""
+        if column_private(self.name, label, self.s):
             return True
-        if not self.s.pii or column_public(self.name, name, self.s):
+        if not self.s.pii or column_public(self.name, label, self.s) or self.values != "full":
             return False
-        from .pii_values import personal_values
-
-        return bool(personal_values(values))
+        return bool(personal())
 
     def label(self, i: int) -> str:
         return md_escape(short(self.a.labels[i], LABEL_CHARS))
@@ -330,10 +322,10 @@ class _Renderer:
         )
         # a frame shown whole keeps its row labels (a city, a date), unless they are 0..n-1
         index = a.row_labels() if inline else None
-        if index is not None and (
-            len(index[1]) != len(rows) or self._private_labels(index[0], index[1])
-        ):
-            index = None
+        if index is not None:
+            name, labels = index
+            if len(labels) != len(rows) or self._withheld(name, lambda: personal_values(labels)):
+                index = None
         head = [cell(index[0], 30)] if index else []
         lines = [
             title,
