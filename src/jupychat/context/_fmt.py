@@ -60,6 +60,13 @@ def type_name(obj: Any) -> str:
 SUMMARY_DIGITS = 3
 
 
+def fmt_value(x: Any, whole: bool) -> str:
+    """A column's value (min, max, a quartile): no thousands separators ("2,013" misleads
+    and costs tokens); up to 6 significant digits in a whole-number column, so a year or
+    an exact quartile stays whole (1965.75, not 1966), else about 4."""
+    return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
+
+
 def fmt_int(n: int) -> str:
     """``1234567`` → ``"1,234,567"``."""
     return f"{int(n):,}"

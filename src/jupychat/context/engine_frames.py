@@ -39,7 +39,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._fmt import fmt_int, fmt_num, fmt_pct, short
+from ._fmt import fmt_int, fmt_num, fmt_pct, fmt_value, short
 from .cache import memo_for
 from .privacy import column_excluded, column_private
 from .request import Request
@@ -392,9 +392,8 @@ def column_info(
             return
         whole = stats.kind == "int"
 
-        def fmt(x: Any) -> str:  # as for pandas: no separators on integer values (years,
-            # ids), and their quartiles whole (1965.75, not 1966) when exact
-            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
+        def fmt(x: Any) -> str:  # as for pandas frames
+            return fmt_value(x, whole)
 
         values = []
         if stats.min is not None:

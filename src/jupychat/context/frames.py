@@ -34,7 +34,7 @@ else:  # imported on first use, i.e. when a pandas object is described
     np = LazyModule("numpy")
     pd = LazyModule("pandas")
     ptypes = LazyModule("pandas.api.types")
-from ._fmt import SUMMARY_DIGITS, fmt_int, fmt_num, fmt_pct, short
+from ._fmt import SUMMARY_DIGITS, fmt_int, fmt_num, fmt_pct, fmt_value, short
 from ._frame_stats import (
     ISO_LIKE,
     arrow_string_nulls,
@@ -364,8 +364,8 @@ class PandasAdapter(FrameAdapter):
 
         whole = is_int or whole_floats(s, self.sample_of(s))
 
-        def fmt(x: Any) -> str:  # no separators: "2,013" misleads and costs tokens
-            return fmt_num(x, sig=6, sep=False) if whole else fmt_num(x, sep=False)
+        def fmt(x: Any) -> str:
+            return fmt_value(x, whole)
 
         def fmt_mean(x: Any) -> str:  # summaries, not values: 3 significant digits
             return fmt_num(x, sig=SUMMARY_DIGITS, sep=False)
