@@ -24,6 +24,7 @@ else:
 
 __all__ = [
     "dtype_label",
+    "index_labels",
     "index_lines",
     "is_obj_like",
     "memory_bits",
@@ -82,8 +83,23 @@ def ts_text(value: Any, date_only: bool) -> str:
         return short(str(value), 30)
 
 
+def index_labels(index: Any) -> tuple[str, list[Any]] | None:
+    """(name, every row's label) of an index other than 0..n-1 (a MultiIndex's levels
+    joined with " / "); ``None`` for the default one."""
+    if _default_index(index):
+        return None
+    if isinstance(index, pd.MultiIndex):
+        name = " / ".join(str(n) for n in index.names)
+        return name, [" / ".join(str(v) for v in key) for key in index.tolist()]
+    return str(index.name) if index.name is not None else "(index)", index.tolist()
+
+
+def _default_index(index: Any) -> bool:
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
+
+
 def index_lines(index: Any, what: str) -> list[str]:
-    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+    if _default_index(index):
         return []
     name_part = ""
     if isinstance(index, pd.MultiIndex):

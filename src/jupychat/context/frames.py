@@ -53,6 +53,7 @@ from ._frame_stats import (
 )
 from ._pandas_text import (
     dtype_label,
+    index_labels,
     index_lines,
     is_obj_like,
     memory_bits,
@@ -136,13 +137,7 @@ class PandasAdapter(FrameAdapter):
         return self.memo["title_bits"]
 
     def row_labels(self) -> tuple[str, list[Any]] | None:
-        index = self.obj.index
-        if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
-            return None
-        if isinstance(index, pd.MultiIndex):
-            name = " / ".join(str(n) for n in index.names)
-            return name, [" / ".join(str(v) for v in key) for key in index.tolist()]
-        return str(index.name) if index.name is not None else "(index)", index.tolist()
+        return index_labels(self.obj.index)
 
     def extra_lines(self) -> list[str]:
         if "extra_lines" in self.memo:
