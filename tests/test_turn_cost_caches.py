@@ -66,3 +66,57 @@ def test_context_settings_are_made_once_and_follow_every_change(monkeypatch):
     monkeypatch.delenv("JUPYCHAT_EXCLUDE_VARS")
     monkeypatch.delenv("JUPYCHAT_SAMPLE_ROWS")
     assert context_settings() == first
+
+
+def test_a_turn_reads_the_config_file_once_and_the_next_turn_sees_an_edit(
+    monkeypatch, tmp_path
+):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("read_timeout = 11\n")
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    stats = []
+    real_stat = os.stat
+    monkeypatch.setattr(
+        config.os, "stat", lambda p, *a, **k: stats.append(p) or real_stat(p, *a, **k)
+    )
+    with config.settled():
+        assert config.resolve("read_timeout") == 11
+        cfg.write_text("read_timeout = 22\n")
+        os.utime(cfg, (1, 1))
+        with config.settled():  # nested blocks share the turn's view
+            assert config.resolve("read_timeout") == 11
+        assert config.resolve("connect_timeout") == 10.0
+        assert config.provider_settings("openai") == {}
+    assert len(stats) == 1  # one look at the file for the whole block
+    assert config.resolve("read_timeout") == 22  # outside: every call looks again
+    with config.settled():
+        assert config.resolve("read_timeout") == 22
+
+
+def test_a_turn_view_is_per_thread(monkeypatch, tmp_path):
+    import threading
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("read_timeout = 11\n")
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    seen = []
+    with config.settled():
+        assert config.resolve("read_timeout") == 11
+        cfg.write_text("read_timeout = 33\n")
+        os.utime(cfg, (2, 2))
+        worker = threading.Thread(target=lambda: seen.append(config.resolve("read_timeout")))
+        worker.start()
+        worker.join()
+    assert seen == [33]
+
+
+def test_remembered_message_splits_equal_fresh_ones():
+    from jupychat.types import ContextBlock, Message, Text
+
+    a = Message.of("user", (Text("hello"), ContextBlock("var:df", "a table")))
+    b = Message.of("user", (Text("hello again"),))
+    for message in (a, b, a, b):
+        assert tokens._split_message(message) == tokens._split_parts(message)
+    assert tokens.request_tokens([a, b]).total == tokens.request_tokens(
+        [Message.of("user", a.content), Message.of("user", b.content)]
+    ).total

@@ -323,8 +323,24 @@ def _tool_text(spec: Any) -> str:
     )
 
 
+_SPLITS: dict[int, tuple[Any, tuple[list[str], list[str], int]]] = {}
+_SPLITS_LIMIT = 4096
+
+
 def _split_message(message: Any) -> tuple[list[str], list[str], int]:
-    """A message's (conversation texts, context texts, images)."""
+    """A message's (conversation texts, context texts, images), remembered per message
+    object (messages are frozen; each turn counts the whole history again)."""
+    hit = _SPLITS.get(id(message))
+    if hit is not None and hit[0] is message:
+        return hit[1]
+    split = _split_parts(message)
+    if len(_SPLITS) >= _SPLITS_LIMIT:
+        _SPLITS.clear()
+    _SPLITS[id(message)] = (message, split)  # held: its id is not reused while remembered
+    return split
+
+
+def _split_parts(message: Any) -> tuple[list[str], list[str], int]:
     from .types import ContextBlock, Image, Text, ToolCall, ToolResult
 
     talk: list[str] = []
