@@ -120,3 +120,12 @@ def test_remembered_message_splits_equal_fresh_ones():
     assert tokens.request_tokens([a, b]).total == tokens.request_tokens(
         [Message.of("user", a.content), Message.of("user", b.content)]
     ).total
+
+
+def test_a_key_set_in_the_environment_during_a_turn_is_still_scrubbed(monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(tmp_path / "config.toml"))
+    key = "sk-midturn-" + "e" * 30
+    with config.settled():
+        assert secrets.scrub_text(key) == key
+        monkeypatch.setenv("MIDTURN_API_KEY", key)  # e.g. an approved tool sets one
+        assert key not in secrets.scrub_text(f"the key is {key}")

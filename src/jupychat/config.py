@@ -111,22 +111,37 @@ def settled() -> Iterator[None]:
 
 
 def load_file() -> dict[str, Any]:
-    """The parsed user config file, or ``{}`` when there is none (cached by mtime; once
-    per :func:`settled` block)."""
+    """The parsed user config file, or ``{}`` when there is none (cached by mtime; looked
+    at once per :func:`settled` block)."""
     if getattr(_turn, "depth", 0):
-        data = getattr(_turn, "data", None)
-        if data is None:
-            data = _turn.data = _read_file()
-        return data
-    return _read_file()
+        if getattr(_turn, "data", None) is None:
+            file_mtime()  # takes the block's one look at the file
+        return _turn.data  # type: ignore[no-any-return]
+    return _read_file(_stat_mtime())
 
 
-def _read_file() -> dict[str, Any]:
+def file_mtime() -> float | None:
+    """The config file's modification time, ``None`` when there is no file (looked up
+    once per :func:`settled` block)."""
+    if not getattr(_turn, "depth", 0):
+        return _stat_mtime()
+    if getattr(_turn, "data", None) is None:
+        _turn.mtime = _stat_mtime()
+        _turn.data = _read_file(_turn.mtime)
+    return _turn.mtime  # type: ignore[no-any-return]
+
+
+def _stat_mtime() -> float | None:
+    try:
+        return os.stat(config_path()).st_mtime
+    except OSError:
+        return None
+
+
+def _read_file(mtime: float | None) -> dict[str, Any]:
     global _file_cache
     path = config_path()
-    try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
+    if mtime is None:
         return {}
     if _file_cache is not None and _file_cache[0] == path and _file_cache[1] == mtime:
         return _file_cache[2]
