@@ -68,9 +68,7 @@ def test_context_settings_are_made_once_and_follow_every_change(monkeypatch):
     assert context_settings() == first
 
 
-def test_a_turn_reads_the_config_file_once_and_the_next_turn_sees_an_edit(
-    monkeypatch, tmp_path
-):
+def test_a_turn_reads_the_config_file_once_and_the_next_turn_sees_an_edit(monkeypatch, tmp_path):
     cfg = tmp_path / "config.toml"
     cfg.write_text("read_timeout = 11\n")
     monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
@@ -117,9 +115,12 @@ def test_remembered_message_splits_equal_fresh_ones():
     b = Message.of("user", (Text("hello again"),))
     for message in (a, b, a, b):
         assert tokens._split_message(message) == tokens._split_parts(message)
-    assert tokens.request_tokens([a, b]).total == tokens.request_tokens(
-        [Message.of("user", a.content), Message.of("user", b.content)]
-    ).total
+    assert (
+        tokens.request_tokens([a, b]).total
+        == tokens.request_tokens(
+            [Message.of("user", a.content), Message.of("user", b.content)]
+        ).total
+    )
 
 
 def test_a_key_set_in_the_environment_during_a_turn_is_still_scrubbed(monkeypatch, tmp_path):

@@ -331,7 +331,14 @@ class NotebookChat:
 
         self.emit(SessionChanged(session))
 
+    @property
+    def listening(self) -> bool:
+        """True while something (the panel) listens to this notebook's events."""
+        return bool(self._listeners)
+
     def emit(self, event: NotebookEvent) -> None:
+        if not self._listeners:
+            return
         for listener in list(self._listeners):
             try:
                 listener(event)

@@ -508,6 +508,11 @@ class CellView:
         self.turn = turn  # a %%chat cell's replay.CellTurn: its recording goes in the output
         self._kinds = (Delta, Status, Finished, Failed)
 
+    def delta(self, text: str) -> None:
+        """More answer text (what a ``Delta`` event carries, without the event)."""
+        if self.stream:
+            self.renderer.add(text)
+
     def __call__(self, event: NotebookEvent) -> None:
         delta, status, finished, failed = self._kinds
         if isinstance(event, delta):  # the common case first: one per streamed piece

@@ -178,7 +178,7 @@ class StreamRenderer:
         self._handle = display(self._bundle(""), raw=True, display_id=new_display_id())
 
     def add(self, delta: str) -> None:
-        self._clear_status()
+        self._status = None
         self.text += delta
         now = time.monotonic()
         if self._live is not None:
