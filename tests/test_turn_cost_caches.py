@@ -130,3 +130,21 @@ def test_a_key_set_in_the_environment_during_a_turn_is_still_scrubbed(monkeypatc
         assert secrets.scrub_text(key) == key
         monkeypatch.setenv("MIDTURN_API_KEY", key)  # e.g. an approved tool sets one
         assert key not in secrets.scrub_text(f"the key is {key}")
+
+
+def test_remembered_tool_texts_and_digests_follow_every_change():
+    from jupychat._recording import digest
+    from jupychat.notebook.replay import _tools_digest
+    from jupychat.providers.base import ToolSpec
+
+    params = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    one = [ToolSpec("head", "first rows", params)]
+    fresh = digest(repr(sorted((s.name, s.description, s.parameters) for s in one)))
+    assert _tools_digest(one) == _tools_digest([ToolSpec("head", "first rows", params)]) == fresh
+    assert tokens._tool_text(one[0]) == tokens._tool_text(ToolSpec("head", "first rows", params))
+    other = {"type": "object", "properties": {"k": {"type": "string"}}}
+    changed = [ToolSpec("head", "first rows", other)]
+    assert _tools_digest(changed) != fresh
+    assert '"k"' in tokens._tool_text(changed[0])
+    assert _tools_digest([*one, ToolSpec("tail", "last rows", params)]) != fresh
+    assert _tools_digest([]) == ""

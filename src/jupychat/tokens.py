@@ -316,15 +316,28 @@ class RequestTokens:
         }
 
 
+_MEMO_LIMIT = 4096  # remembered tool texts / message splits, each
+_TOOL_TEXTS: dict[tuple[str, str, int], tuple[Any, str]] = {}
+
+
 def _tool_text(spec: Any) -> str:
-    return json.dumps(
+    """A tool's schema as the model sees it, remembered per tool (a spec is made afresh
+    each turn, around the same parameters mapping, which is held here)."""
+    key = (spec.name, spec.description, id(spec.parameters))
+    hit = _TOOL_TEXTS.get(key)
+    if hit is not None and hit[0] is spec.parameters:
+        return hit[1]
+    text = json.dumps(
         {"name": spec.name, "description": spec.description, "parameters": spec.parameters},
         default=str,
     )
+    if len(_TOOL_TEXTS) >= _MEMO_LIMIT:
+        _TOOL_TEXTS.clear()
+    _TOOL_TEXTS[key] = (spec.parameters, text)
+    return text
 
 
 _SPLITS: dict[int, tuple[Any, tuple[list[str], list[str], int]]] = {}
-_SPLITS_LIMIT = 4096
 
 
 def _split_message(message: Any) -> tuple[list[str], list[str], int]:
@@ -334,7 +347,7 @@ def _split_message(message: Any) -> tuple[list[str], list[str], int]:
     if hit is not None and hit[0] is message:
         return hit[1]
     split = _split_parts(message)
-    if len(_SPLITS) >= _SPLITS_LIMIT:
+    if len(_SPLITS) >= _MEMO_LIMIT:
         _SPLITS.clear()
     _SPLITS[id(message)] = (message, split)  # held: its id is not reused while remembered
     return split
