@@ -135,7 +135,7 @@ def _tools_digest(specs: list[Any]) -> str:
         return ""
     key = tuple((s.name, s.description, id(s.parameters)) for s in specs)
     hit = _tool_digests.get(key)
-    if hit is not None and all(a is s.parameters for a, s in zip(hit[0], specs)):
+    if hit is not None and all(a is s.parameters for a, s in zip(hit[0], specs, strict=True)):
         return hit[1]
     value = digest(repr(sorted((s.name, s.description, s.parameters) for s in specs)))
     if len(_tool_digests) >= 64:
