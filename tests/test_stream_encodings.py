@@ -37,7 +37,7 @@ def server():
     class Handler(BaseHTTPRequestHandler):
         coding = "identity"
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers.get("content-length") or 0))
             body = CODINGS[type(self).coding](sse_body())
             self.send_response(200)

@@ -246,9 +246,11 @@ def iter_bytes(
     at = deadline.at
     monotonic = time.monotonic
     encoded = response.headers.get("content-encoding", "identity").strip().lower()
-    # no content coding: the raw bytes are the body (skips httpx's decoder and chunker,
-    # two more steps for each of the ~200 chunks of an answer)
-    source = response.iter_raw() if encoded in ("", "identity") else response.iter_bytes()
+    # a body still streaming with no content coding: the raw bytes are the body (skips
+    # httpx's decoder and chunker, two more steps for each of the ~200 chunks of an
+    # answer); a coded body, or one a transport handed over already read, the usual way
+    raw = encoded in ("", "identity") and not response.is_stream_consumed
+    source = response.iter_raw() if raw else response.iter_bytes()
     for chunk in source:
         if ended():
             if grace is None:
