@@ -148,3 +148,17 @@ def test_remembered_tool_texts_and_digests_follow_every_change():
     assert '"k"' in tokens._tool_text(changed[0])
     assert _tools_digest([*one, ToolSpec("tail", "last rows", params)]) != fresh
     assert _tools_digest([]) == ""
+
+
+def test_a_context_blocks_digest_is_made_once_and_follows_its_text():
+    import dataclasses
+    import hashlib
+
+    from jupychat.types import ContextBlock
+
+    block = ContextBlock("var:df", "| a | b |")
+    fresh = hashlib.sha256(b"| a | b |").hexdigest()[:16]
+    assert block.digest == fresh
+    assert block.__dict__["digest"] == fresh  # kept on the block: later turns reuse it
+    assert dataclasses.replace(block, text="| a | c |").digest != fresh
+    assert block == ContextBlock("var:df", "| a | b |")  # equality is by fields only
