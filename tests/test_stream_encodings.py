@@ -3,6 +3,7 @@ are read raw (no decoding step per chunk, issue 22), gzip/deflate ones are decod
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 import threading
@@ -70,4 +71,10 @@ def test_an_answer_reads_the_same_in_every_content_coding(server, coding):
     session = ChatSession(model=f"openai-compatible:m@{url}", store=None)
     pieces = list(session.stream("hi"))
     assert "".join(pieces) == "".join(WORDS)
+    assert session.history[-1].text == "".join(WORDS)
+
+    async def ask_async():
+        return [piece async for piece in session.astream("again")]
+
+    assert "".join(asyncio.run(ask_async())) == "".join(WORDS)
     assert session.history[-1].text == "".join(WORDS)
