@@ -116,7 +116,7 @@ def load_file() -> dict[str, Any]:
     if getattr(_turn, "depth", 0):
         if getattr(_turn, "data", None) is None:
             file_mtime()  # takes the block's one look at the file
-        return _turn.data  # type: ignore[no-any-return]
+        return _turn.data
     return _read_file(_stat_mtime())
 
 
@@ -128,7 +128,7 @@ def file_mtime() -> float | None:
     if getattr(_turn, "data", None) is None:
         _turn.mtime = _stat_mtime()
         _turn.data = _read_file(_turn.mtime)
-    return _turn.mtime  # type: ignore[no-any-return]
+    return _turn.mtime
 
 
 def _stat_mtime() -> float | None:

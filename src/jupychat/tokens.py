@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._memo import IdentityMemo
+
 __all__ = [
     "IMAGE_TOKENS",
     "MESSAGE_OVERHEAD",
@@ -316,41 +318,27 @@ class RequestTokens:
         }
 
 
-_MEMO_LIMIT = 4096  # remembered tool texts / message splits, each
-_TOOL_TEXTS: dict[tuple[str, str, int], tuple[Any, str]] = {}
+_TOOL_TEXTS: IdentityMemo[str] = IdentityMemo()
+_SPLITS: IdentityMemo[tuple[list[str], list[str], int]] = IdentityMemo()
 
 
 def _tool_text(spec: Any) -> str:
     """A tool's schema as the model sees it, remembered per tool (a spec is made afresh
-    each turn, around the same parameters mapping, which is held here)."""
-    key = (spec.name, spec.description, id(spec.parameters))
-    hit = _TOOL_TEXTS.get(key)
-    if hit is not None and hit[0] is spec.parameters:
-        return hit[1]
-    text = json.dumps(
-        {"name": spec.name, "description": spec.description, "parameters": spec.parameters},
-        default=str,
+    each turn, around the same parameters mapping)."""
+    return _TOOL_TEXTS.get(
+        spec.parameters,
+        lambda parameters: json.dumps(
+            {"name": spec.name, "description": spec.description, "parameters": parameters},
+            default=str,
+        ),
+        (spec.name, spec.description),
     )
-    if len(_TOOL_TEXTS) >= _MEMO_LIMIT:
-        _TOOL_TEXTS.clear()
-    _TOOL_TEXTS[key] = (spec.parameters, text)
-    return text
-
-
-_SPLITS: dict[int, tuple[Any, tuple[list[str], list[str], int]]] = {}
 
 
 def _split_message(message: Any) -> tuple[list[str], list[str], int]:
     """A message's (conversation texts, context texts, images), remembered per message
     object (messages are frozen; each turn counts the whole history again)."""
-    hit = _SPLITS.get(id(message))
-    if hit is not None and hit[0] is message:
-        return hit[1]
-    split = _split_parts(message)
-    if len(_SPLITS) >= _MEMO_LIMIT:
-        _SPLITS.clear()
-    _SPLITS[id(message)] = (message, split)  # held: its id is not reused while remembered
-    return split
+    return _SPLITS.get(message, _split_parts)
 
 
 def _split_parts(message: Any) -> tuple[list[str], list[str], int]:

@@ -299,7 +299,7 @@ def map_error(
     )
 
 
-_scan = json.JSONDecoder().scan_once  # the C scanner json.loads ends in
+_scan: Any = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # C scanner
 
 
 def fast_loads(text: str) -> Any:
