@@ -119,3 +119,24 @@ def test_only_the_engine_runs_turns_in_the_notebook_layer():
         ["astream", "stream", "switch_model"],
     )
     assert {k: v for k, v in owners.items() if v != ["switch_model"]} == {}
+
+
+def test_a_cell_streams_the_same_answer_with_and_without_a_listener(shell):
+    """A cell hands streamed text straight to its view when nobody listens; a listener
+    (the panel) that subscribes gets every piece as a Delta event, and the cell shows
+    the same answer either way."""
+    chat = get_chat(shell)
+    get_fake("a").enqueue("one two three four", chunk_size=3)
+    quiet = run(shell, "%%chat\nfirst")
+    seen = []
+    unsubscribe = chat.subscribe(lambda event: seen.append(event))
+    try:
+        get_fake("a").enqueue("one two three four", chunk_size=3)
+        heard = run(shell, "%%chat\nsecond")
+    finally:
+        unsubscribe()
+    pieces = [e.text for e in seen if type(e).__name__ == "Delta"]
+    assert "".join(pieces) == "one two three four" and len(pieces) == 6
+    assert [e.source for e in seen if type(e).__name__ == "Delta"] == ["cell"] * 6
+    texts = [o.data["text/plain"] for o in (*quiet.outputs, *heard.outputs)]
+    assert texts == ["one two three four"] * 2

@@ -66,3 +66,99 @@ def test_context_settings_are_made_once_and_follow_every_change(monkeypatch):
     monkeypatch.delenv("JUPYCHAT_EXCLUDE_VARS")
     monkeypatch.delenv("JUPYCHAT_SAMPLE_ROWS")
     assert context_settings() == first
+
+
+def test_a_turn_reads_the_config_file_once_and_the_next_turn_sees_an_edit(monkeypatch, tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("read_timeout = 11\n")
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    stats = []
+    real_stat = os.stat
+    monkeypatch.setattr(
+        config.os, "stat", lambda p, *a, **k: stats.append(p) or real_stat(p, *a, **k)
+    )
+    with config.settled():
+        assert config.resolve("read_timeout") == 11
+        cfg.write_text("read_timeout = 22\n")
+        os.utime(cfg, (1, 1))
+        with config.settled():  # nested blocks share the turn's view
+            assert config.resolve("read_timeout") == 11
+        assert config.resolve("connect_timeout") == 10.0
+        assert config.provider_settings("openai") == {}
+    assert len(stats) == 1  # one look at the file for the whole block
+    assert config.resolve("read_timeout") == 22  # outside: every call looks again
+    with config.settled():
+        assert config.resolve("read_timeout") == 22
+
+
+def test_a_turn_view_is_per_thread(monkeypatch, tmp_path):
+    import threading
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("read_timeout = 11\n")
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    seen = []
+    with config.settled():
+        assert config.resolve("read_timeout") == 11
+        cfg.write_text("read_timeout = 33\n")
+        os.utime(cfg, (2, 2))
+        worker = threading.Thread(target=lambda: seen.append(config.resolve("read_timeout")))
+        worker.start()
+        worker.join()
+    assert seen == [33]
+
+
+def test_remembered_message_splits_equal_fresh_ones():
+    from jupychat.types import ContextBlock, Message, Text
+
+    a = Message.of("user", (Text("hello"), ContextBlock("var:df", "a table")))
+    b = Message.of("user", (Text("hello again"),))
+    for message in (a, b, a, b):
+        assert tokens._split_message(message) == tokens._split_parts(message)
+    assert (
+        tokens.request_tokens([a, b]).total
+        == tokens.request_tokens(
+            [Message.of("user", a.content), Message.of("user", b.content)]
+        ).total
+    )
+
+
+def test_a_key_set_in_the_environment_during_a_turn_is_still_scrubbed(monkeypatch, tmp_path):
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(tmp_path / "config.toml"))
+    key = "sk-midturn-" + "e" * 30
+    with config.settled():
+        assert secrets.scrub_text(key) == key
+        monkeypatch.setenv("MIDTURN_API_KEY", key)  # e.g. an approved tool sets one
+        assert key not in secrets.scrub_text(f"the key is {key}")
+
+
+def test_remembered_tool_texts_and_digests_follow_every_change():
+    from jupychat._recording import digest
+    from jupychat.notebook.replay import _tools_digest
+    from jupychat.providers.base import ToolSpec
+
+    params = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    one = [ToolSpec("head", "first rows", params)]
+    fresh = digest(repr(sorted((s.name, s.description, s.parameters) for s in one)))
+    assert _tools_digest(one) == _tools_digest([ToolSpec("head", "first rows", params)]) == fresh
+    assert tokens._tool_text(one[0]) == tokens._tool_text(ToolSpec("head", "first rows", params))
+    other = {"type": "object", "properties": {"k": {"type": "string"}}}
+    changed = [ToolSpec("head", "first rows", other)]
+    assert _tools_digest(changed) != fresh
+    assert '"k"' in tokens._tool_text(changed[0])
+    assert _tools_digest([*one, ToolSpec("tail", "last rows", params)]) != fresh
+    assert _tools_digest([]) == ""
+
+
+def test_a_context_blocks_digest_is_made_once_and_follows_its_text():
+    import dataclasses
+    import hashlib
+
+    from jupychat.types import ContextBlock
+
+    block = ContextBlock("var:df", "| a | b |")
+    fresh = hashlib.sha256(b"| a | b |").hexdigest()[:16]
+    assert block.digest == fresh
+    assert block.__dict__["digest"] == fresh  # kept on the block: later turns reuse it
+    assert dataclasses.replace(block, text="| a | c |").digest != fresh
+    assert block == ContextBlock("var:df", "| a | b |")  # equality is by fields only

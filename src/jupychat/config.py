@@ -18,14 +18,21 @@ them and removes their values from requests, results, errors and stored text.
 ``turn_timeout`` (default 600 s) is the most time one turn may spend waiting for the model:
 connecting, retrying (backoff sleeps included) and streaming, summed over the turn's model
 calls (time spent running tools does not count).
+
+A turn resolves some 25 settings; within :func:`settled` (a turn, on one thread) the config
+file is looked at once and that view is used for the rest of the block, instead of one
+``stat`` per setting. Outside the block every call looks again, so an edit to the file
+counts from the next turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +48,7 @@ __all__ = [
     "resolve",
     "set_api_key",
     "set_override",
+    "settled",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -60,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
 _overrides: dict[str, Any] = {}
 _keys: dict[str, str] = {}
 _file_cache: tuple[Path, float, dict[str, Any]] | None = None
+_turn = threading.local()  # .depth: settled() blocks entered on this thread; .data: the view
 
 
 def config_path() -> Path:
@@ -84,13 +93,55 @@ def _platform_config(xdg: str | None, appdata: str | None) -> Path:
     return Path(platformdirs.user_config_dir("jupychat", appauthor=False)) / "config.toml"
 
 
+@contextlib.contextmanager
+def settled() -> Iterator[None]:
+    """Within the block, on this thread, :func:`load_file` reads the file's state once.
+
+    A turn wraps its work in it: one consistent view of the config file for the whole
+    turn, and one ``stat`` instead of one per setting resolved. Blocks nest.
+    """
+    depth = getattr(_turn, "depth", 0)
+    _turn.depth = depth + 1
+    try:
+        yield
+    finally:
+        _turn.depth = depth
+        if not depth:
+            _turn.data = None
+
+
 def load_file() -> dict[str, Any]:
-    """The parsed user config file, or ``{}`` when there is none (cached by mtime)."""
+    """The parsed user config file, or ``{}`` when there is none (cached by mtime; looked
+    at once per :func:`settled` block)."""
+    if getattr(_turn, "depth", 0):
+        if getattr(_turn, "data", None) is None:
+            file_mtime()  # takes the block's one look at the file
+        return _turn.data
+    return _read_file(_stat_mtime())
+
+
+def file_mtime() -> float | None:
+    """The config file's modification time, ``None`` when there is no file (looked up
+    once per :func:`settled` block)."""
+    if not getattr(_turn, "depth", 0):
+        return _stat_mtime()
+    if getattr(_turn, "data", None) is None:
+        _turn.mtime = _stat_mtime()
+        _turn.data = _read_file(_turn.mtime)
+    return _turn.mtime
+
+
+def _stat_mtime() -> float | None:
+    try:
+        return os.stat(config_path()).st_mtime
+    except OSError:
+        return None
+
+
+def _read_file(mtime: float | None) -> dict[str, Any]:
     global _file_cache
     path = config_path()
-    try:
-        mtime = os.stat(path).st_mtime
-    except OSError:
+    if mtime is None:
         return {}
     if _file_cache is not None and _file_cache[0] == path and _file_cache[1] == mtime:
         return _file_cache[2]

@@ -108,11 +108,7 @@ def _fingerprint(env: Any) -> tuple[Any, ...]:
     from jupychat import config
 
     path = config.config_path()
-    try:
-        mtime: float | None = os.stat(path).st_mtime
-    except OSError:
-        mtime = None
-    return (env, str(path), mtime, tuple(config._keys.items()), len(_registered))
+    return (env, str(path), config.file_mtime(), tuple(config._keys.items()), len(_registered))
 
 
 def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
@@ -127,10 +123,7 @@ def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
     where = config.config_path()
     if str(where) != path:
         return False
-    try:
-        now: float | None = os.stat(where).st_mtime
-    except OSError:
-        now = None
+    now = config.file_mtime()  # once per turn within config.settled()
     return now == mtime and tuple(config._keys.items()) == keys and len(_registered) == registered
 
 

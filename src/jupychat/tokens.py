@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._memo import IdentityMemo
+
 __all__ = [
     "IMAGE_TOKENS",
     "MESSAGE_OVERHEAD",
@@ -316,15 +318,30 @@ class RequestTokens:
         }
 
 
+_TOOL_TEXTS: IdentityMemo[str] = IdentityMemo()
+_SPLITS: IdentityMemo[tuple[list[str], list[str], int]] = IdentityMemo()
+
+
 def _tool_text(spec: Any) -> str:
-    return json.dumps(
-        {"name": spec.name, "description": spec.description, "parameters": spec.parameters},
-        default=str,
+    """A tool's schema as the model sees it, remembered per tool (a spec is made afresh
+    each turn, around the same parameters mapping)."""
+    return _TOOL_TEXTS.get(
+        spec.parameters,
+        lambda parameters: json.dumps(
+            {"name": spec.name, "description": spec.description, "parameters": parameters},
+            default=str,
+        ),
+        (spec.name, spec.description),
     )
 
 
 def _split_message(message: Any) -> tuple[list[str], list[str], int]:
-    """A message's (conversation texts, context texts, images)."""
+    """A message's (conversation texts, context texts, images), remembered per message
+    object (messages are frozen; each turn counts the whole history again)."""
+    return _SPLITS.get(message, _split_parts)
+
+
+def _split_parts(message: Any) -> tuple[list[str], list[str], int]:
     from .types import ContextBlock, Image, Text, ToolCall, ToolResult
 
     talk: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any, Literal
 
 __all__ = [
@@ -59,8 +60,10 @@ class ContextBlock:
     text: str
     type: Literal["context"] = field(default="context", init=False)
 
-    @property
+    @cached_property
     def digest(self) -> str:
+        """16 hex digits of SHA-256 of the text (made once per block: every turn compares
+        the history's blocks with the new ones)."""
         import hashlib
 
         return hashlib.sha256(self.text.encode("utf-8", "surrogatepass")).hexdigest()[:16]

@@ -232,9 +232,11 @@ class NotebookChat:
 
     def prepare(self, ask: Ask) -> Prepared:
         """Everything a turn needs before a request is made; ChatError (one line) if not."""
+        from ..config import settled
         from .engine import prepare
 
-        return prepare(self, ask)
+        with settled():
+            return prepare(self, ask)
 
     def ask(self, ask: Ask | Prepared, view: View | None = None) -> Response | None:
         """Run one turn here and now (a cell); events go to ``view`` and the listeners.
@@ -243,11 +245,12 @@ class NotebookChat:
         interrupted, and returned; ``None`` when nothing had arrived. A failed turn raises
         its one-line :class:`~jupychat.errors.ChatError` after telling the view.
         """
+        from ..config import settled
         from .engine import Prepared
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         # the turn's store write runs while the answer is shown; durable before returning
-        with prepared.session._writes_aside():
+        with settled(), prepared.session._writes_aside():
             run = self._begin(prepared, view)
             try:
                 stream = _turn_stream(prepared)
@@ -328,7 +331,14 @@ class NotebookChat:
 
         self.emit(SessionChanged(session))
 
+    @property
+    def listening(self) -> bool:
+        """True while something (the panel) listens to this notebook's events."""
+        return bool(self._listeners)
+
     def emit(self, event: NotebookEvent) -> None:
+        if not self._listeners:
+            return
         for listener in list(self._listeners):
             try:
                 listener(event)

@@ -307,6 +307,9 @@ class TurnRun:
         self.before = self.session.last_response
         self.cancel: Callable[[], Any] | None = None  # set by the async driver
         self.stop_requested = False
+        # a view may take streamed text directly (``view.delta(text)``): a cell's answer
+        # then costs no event object per piece while no listener wants one
+        self._view_delta: Callable[[str], None] | None = getattr(view, "delta", None)
 
     def stop(self) -> None:
         """Stop at once, keeping what arrived (any thread)."""
@@ -330,7 +333,10 @@ class TurnRun:
 
         if isinstance(item, TextDelta):
             self.partial.append(item.text)
-            self.emit(Delta(self.session, self.id, self.source, item.text))
+            if self._view_delta is not None and not self.chat.listening:
+                self._view_delta(item.text)
+            else:
+                self.emit(Delta(self.session, self.id, self.source, item.text))
         elif isinstance(item, StatusEvent):
             self.emit(Status(self.session, self.id, self.source, item.text))
 

@@ -337,6 +337,14 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
     ) -> Any:
         """Run one turn through the notebook's engine, rendered into this cell's output
         (``cell``: the ``%%chat`` line and body; its turn is recorded and may replay)."""
+        from ..config import settled
+
+        with settled():  # one view of the config file for the whole turn
+            return self._ask_settled(ask, fmt, stream, cell)
+
+    def _ask_settled(
+        self, ask: Ask | Prepared, fmt: str, stream: bool, cell: tuple[str, str] | None
+    ) -> Any:
         from .engine import Prepared
 
         turn = None
@@ -499,6 +507,11 @@ class CellView:
         self.stream = stream
         self.turn = turn  # a %%chat cell's replay.CellTurn: its recording goes in the output
         self._kinds = (Delta, Status, Finished, Failed)
+
+    def delta(self, text: str) -> None:
+        """More answer text (what a ``Delta`` event carries, without the event)."""
+        if self.stream:
+            self.renderer.add(text)
 
     def __call__(self, event: NotebookEvent) -> None:
         delta, status, finished, failed = self._kinds

@@ -17,6 +17,7 @@ first (:func:`jupychat.markdown.terminal_text`), so an answer cannot drive the t
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import time
@@ -79,6 +80,20 @@ def history_bundle(messages: Any) -> dict[str, str]:
         "text/html": '<div class="jc-history mathjax_ignore">' + "<hr>".join(html_parts) + "</div>",
         "text/plain": terminal_text("\n\n---\n\n".join(text_parts)),
     }
+
+
+_display_ids = itertools.count(1)
+_display_prefix: list[str] = []
+
+
+def new_display_id() -> str:
+    """A display id unique to this kernel's answers: a random prefix made once, then a
+    counter (IPython's own ``display_id=True`` reads ``os.urandom`` for every display)."""
+    if not _display_prefix:
+        import secrets
+
+        _display_prefix.append(f"jc-{secrets.token_hex(8)}-")
+    return f"{_display_prefix[0]}{next(_display_ids)}"
 
 
 def html_escape(text: str) -> str:
@@ -160,10 +175,10 @@ class StreamRenderer:
             return
         from IPython.display import display
 
-        self._handle = display(self._bundle(""), raw=True, display_id=True)
+        self._handle = display(self._bundle(""), raw=True, display_id=new_display_id())
 
     def add(self, delta: str) -> None:
-        self._clear_status()
+        self._status = None
         self.text += delta
         now = time.monotonic()
         if self._live is not None:
@@ -187,7 +202,9 @@ class StreamRenderer:
 
             # the first showing creates the output with its content: one message, not two
             extra = {"metadata": metadata} if metadata else {}
-            self._handle = display(self._bundle(text, foot), raw=True, display_id=True, **extra)
+            self._handle = display(
+                self._bundle(text, foot), raw=True, display_id=new_display_id(), **extra
+            )
             return
         if metadata:
             self._handle.update(self._bundle(text, foot), raw=True, metadata=metadata)

@@ -112,7 +112,6 @@ def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> I
     if prepared.ask.schema is not None:
         options["schema"] = _schema_digest(prepared.ask.schema, prepared.ask.as_frame)
     model = opts.get("model") or session.model_id
-    tools = sorted((t.spec.name, t.spec.description, t.spec.parameters) for t in session.tools)
     prompt = clean_text(prepared.prompt)
     ask = prepared.ask
     return Inputs(
@@ -120,10 +119,29 @@ def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> I
         context=context,
         model=public_model(str(model)),
         options=options,
-        tools=digest(repr(tools)) if tools else "",
+        tools=_tools_digest([t.spec for t in session.tools]),
         prompt_text=prompt,
         template=digest(clean_text(ask.text.strip())) if ask.expand else "",
     )
+
+
+_tool_digests: dict[tuple[tuple[str, str, int], ...], tuple[list[Any], str]] = {}
+
+
+def _tools_digest(specs: list[Any]) -> str:
+    """The digest of the tools offered ("" for none), remembered per set of tools (their
+    specs are made afresh each turn around the same parameters mappings, held here)."""
+    if not specs:
+        return ""
+    key = tuple((s.name, s.description, id(s.parameters)) for s in specs)
+    hit = _tool_digests.get(key)
+    if hit is not None and all(a is s.parameters for a, s in zip(hit[0], specs, strict=True)):
+        return hit[1]
+    value = digest(repr(sorted((s.name, s.description, s.parameters) for s in specs)))
+    if len(_tool_digests) >= 64:
+        _tool_digests.clear()
+    _tool_digests[key] = ([s.parameters for s in specs], value)
+    return value
 
 
 def _inlined(prepared: Prepared, user_ns: Mapping[str, Any]) -> dict[str, str]:

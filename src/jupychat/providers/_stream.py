@@ -184,9 +184,14 @@ class _Attempt:
         ``None`` marks the end of the body.
         """
         decoder = self.decoder
-        pairs = decoder.feed(chunk) if chunk is not None else decoder.close()
-        if chunk is not None:
-            self.heard(decoder.heard)
+        if chunk is None:
+            pairs = decoder.close()
+        else:
+            pairs = decoder.feed(chunk)
+            if decoder.heard:  # (what heard(True) does, without the call: once a chunk)
+                self._heard = time.monotonic()
+            else:
+                self.heard(False)
         if not pairs:
             return [], None
         parser = self.parser

@@ -41,7 +41,7 @@ from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
 
-from ._errors import Endpoint, error_info, map_error, parse_json
+from ._errors import Endpoint, error_info, fast_loads, map_error, parse_json
 from ._fence import context_text
 from ._reasoning import ThinkSplitter, content_pieces, details_text, merge_details
 from ._replay import replay_data, source_of
@@ -326,7 +326,7 @@ class OpenAIStreamParser:
         if not text or self._error is not None:
             return []
         try:
-            chunk = json.loads(text)
+            chunk = fast_loads(text)
         except (ValueError, RecursionError):
             chunk = parse_json(text, self._endpoint)  # raises the one-line ProtocolError
         if type(chunk) is dict:
