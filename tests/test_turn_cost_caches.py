@@ -66,3 +66,46 @@ def test_context_settings_are_made_once_and_follow_every_change(monkeypatch):
     monkeypatch.delenv("JUPYCHAT_EXCLUDE_VARS")
     monkeypatch.delenv("JUPYCHAT_SAMPLE_ROWS")
     assert context_settings() == first
+
+
+def test_resolved_settings_are_reused_until_a_source_changes(monkeypatch, tmp_path):
+    """The context and cell settings are made once while the overrides, the environment
+    and the config file are unchanged, and made again after any of them changes."""
+    from jupychat.context import ContextSettings
+    from jupychat.context.cells import cell_settings
+    from jupychat.notebook.namespace import context_settings
+
+    cfg = tmp_path / "config.toml"
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    base = ContextSettings()
+    first, cells = context_settings(), cell_settings(base)
+    assert context_settings() is first and cell_settings(base) is cells  # made once
+    assert cells.cell_outputs is True and first.values == "full"
+    cfg.write_text('values = "aggregates"\ncell_outputs = false\n')
+    os.utime(cfg, (1, 1))
+    assert context_settings().values == "aggregates"
+    assert cell_settings(base).cell_outputs is False
+    cfg.write_text('values = "schema"\ncell_outputs = true\n')
+    os.utime(cfg, (2, 2))  # the same file rewritten: a new mtime
+    assert context_settings().values == "schema"
+    assert cell_settings(base).cell_outputs is True
+    monkeypatch.setenv("JUPYCHAT_CELLS_BUDGET", "123")
+    assert cell_settings(base).cells_budget == 123
+    config.set_override("cells_budget", 456)
+    assert cell_settings(base).cells_budget == 456
+    other = ContextSettings(values="schema")
+    assert cell_settings(other).values == "schema"  # another base: its own entry
+    assert cell_settings(base, cells_budget=7).cells_budget == 7  # explicit: not remembered
+    assert cell_settings(base).cells_budget == 456
+    cfg.unlink()
+    assert context_settings().values == "full"
+
+
+def test_a_list_set_by_config_and_changed_in_place_is_seen():
+    from jupychat.notebook.namespace import context_settings
+
+    names = ["raw_*"]
+    config.set_override("exclude_vars", names)
+    assert context_settings().exclude_vars == ("raw_*",)
+    names.append("secret")  # the same list object, changed after it was set
+    assert context_settings().exclude_vars == ("raw_*", "secret")

@@ -142,6 +142,12 @@ def export_session(session: Any, path: str, store: Any = None) -> Path:
 
 def context_settings() -> Any:
     """The context settings as resolved now (``%config ChatMagics.*``, env, config file)."""
+    from ..context._resolved import remembered
+
+    return remembered("context", _resolve_settings)
+
+
+def _resolve_settings() -> Any:
     from .. import config
     from ..context import ContextSettings
 
@@ -170,7 +176,7 @@ def context_settings() -> Any:
     global _last_settings
     last = _last_settings
     if last is not None and last[0] == overrides:
-        return last[1]  # frozen: the same settings as last time (asked twice a turn)
+        return last[1]  # frozen: the same object as last time, when the values are the same
     made = ContextSettings(**overrides)
     _last_settings = (overrides, made)
     return made
