@@ -109,3 +109,46 @@ def test_a_list_set_by_config_and_changed_in_place_is_seen():
     assert context_settings().exclude_vars == ("raw_*",)
     names.append("secret")  # the same list object, changed after it was set
     assert context_settings().exclude_vars == ("raw_*", "secret")
+
+
+def test_a_settings_copy_is_made_once_and_is_the_copy_asked_for():
+    import pytest
+
+    from jupychat.context import ContextSettings
+    from jupychat.errors import ConfigError
+
+    base = ContextSettings()
+    room = base.with_(turn_budget=5_200)
+    assert base.with_(turn_budget=5_200) is room  # every turn: the same object
+    assert room.turn_budget == 5_200 and room == ContextSettings(turn_budget=5_200)
+    assert base.with_(turn_budget=5_201).turn_budget == 5_201
+    assert ContextSettings(values="schema").with_(turn_budget=5_200).values == "schema"
+    listed = base.with_(exclude_vars=["a", "b"])  # unhashable: made, not remembered
+    assert listed.exclude_vars == ("a", "b") and base.with_(exclude_vars=["a"]) is not listed
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            base.with_(turn_budgte=1)
+        with pytest.raises(ConfigError):
+            base.with_(turn_budget=-1)
+
+
+def test_the_columns_a_prompt_names_follow_renamed_columns():
+    import pandas as pd
+
+    from jupychat.context import turn_context
+    from jupychat.context.turn import _focus, mentioned_columns
+
+    df = pd.DataFrame({f"col_{i}": range(3) for i in range(80)})  # wide: compact unless named
+    prompt = "compare col_42 with price in @df"
+
+    def named() -> list[str]:
+        text = turn_context({"df": df}, ["df"], prompt=prompt)["var:df"]
+        detail = text.split("Columns named in the prompt", 1)[-1].split("\n\n", 1)[0]
+        assert _focus(prompt, df) == mentioned_columns(prompt, list(df.columns))
+        return [c for c in ("col_42", "price") if f"| {c} |" in detail]
+
+    assert named() == named() == ["col_42"]
+    df.columns = [*(f"col_{i}" for i in range(79)), "price"]  # in place: a new column Index
+    assert named() == ["col_42", "price"]
+    df.columns = [f"other_{i}" for i in range(80)]
+    assert named() == []

@@ -69,7 +69,7 @@ def remembered(key: Hashable, make: Callable[[], T], held: Any = None) -> T:
     """
     hit = _memo.get(key)
     if hit is not None and hit[1] is held and _unchanged(hit[0]):
-        return hit[2]  # type: ignore[no-any-return]
+        return hit[2]
     state = _state()  # taken first: a change while making is seen next time
     value = make()
     with _lock:

@@ -94,11 +94,18 @@ def _register_lazy(root: str) -> None:
 
 def is_tabular(obj: Any) -> bool:
     """Whether ``obj`` is a DataFrame/Series-like table we summarise column by column."""
-    from .engines import engine_of
+    kind: type = type(obj)
+    return _tabular_type(kind)
 
-    if engine_of(obj) is not None:
+
+@functools.lru_cache(maxsize=256)
+def _tabular_type(kind: type) -> bool:
+    """:func:`is_tabular` by type: a class's bases and modules do not change."""
+    from .engines import _engine_of_type
+
+    if _engine_of_type(kind) is not None:
         return True
-    for cls in type(obj).__mro__:
+    for cls in kind.__mro__:
         root = (getattr(cls, "__module__", "") or "").split(".")[0]
         if root in ("pandas", "polars") and cls.__name__ in ("DataFrame", "Series", "LazyFrame"):
             return True
