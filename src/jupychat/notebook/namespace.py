@@ -237,12 +237,37 @@ def _inventory(shell: Any) -> dict[str, str]:
 
     record = get_record(shell)
     if record is not None:
-        from ..context.cells import cell_settings, cells_inventory
-
-        lines = cells_inventory(record, RECENT_CELLS, cell_settings(settings))
+        lines = _cells_lines(record, settings)
         if lines:
             blocks["cells"] = lines
     return blocks
+
+
+_cells_memo: list[Any] = []  # [record, settings, known secrets, its cells, the text]
+
+
+def _cells_lines(record: Any, settings: Any) -> str:
+    """The recent-cells inventory, remembered while the record holds the same cells (a
+    cell updated later, e.g. by ``update_display``, is a new object), the settings and the
+    known secrets are the same. Holds the record's cells until the next turn, no more."""
+    from ..context.cells import cell_settings, cells_inventory
+    from ..secrets import known
+
+    settings = cell_settings(settings)
+    cells = record.cells(include_chat=True)  # a copy of the list: compared item by item
+    secrets = known()
+    memo = _cells_memo
+    if (
+        memo
+        and memo[0] is record
+        and memo[1] is settings
+        and memo[2] is secrets
+        and memo[3] == cells
+    ):
+        return str(memo[4])
+    text = cells_inventory([c for c in cells if not c.is_chat], RECENT_CELLS, settings)
+    memo[:] = [record, settings, secrets, cells, text]
+    return text
 
 
 def notebook_tools(shell: Any) -> list[Any]:
