@@ -135,7 +135,9 @@ def _hash_sample(h: Any, dtype: str, values: Any) -> None:
     h.update(b"\x1e")
 
 
-def _sampled_fast(obj: Any, positions: Any, series: bool, h: Any) -> tuple[str, ...] | None:
+def _sampled_fast(
+    obj: Any, positions: Any, series: bool, ncols: int, h: Any
+) -> tuple[str, ...] | None:
     """Hash the sampled rows into ``h`` block by block, read from the frame's own arrays;
     the dtype texts, or None (nothing hashed) when the frame is laid out otherwise.
 
@@ -150,7 +152,7 @@ def _sampled_fast(obj: Any, positions: Any, series: bool, h: Any) -> tuple[str, 
         else:
             mgr = obj._mgr
             numbers = mgr.blknos.tolist()  # column j lives in block numbers[j]
-            if len(numbers) != obj.shape[1]:
+            if len(numbers) != ncols:
                 return None
             blocks = [
                 (_dtype_text(b.dtype), b.values, b.mgr_locs.as_array.tobytes()) for b in mgr.blocks
@@ -209,8 +211,8 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
         h.update(repr(obj.name).encode("utf-8", "replace")[:200])
         ncols = 1
     else:
-        ncols = obj.shape[1]
         columns = obj.columns
+        ncols = len(columns)
         if isinstance(columns, pd.Index):
             h.update(_remembered(_label_hashes, columns, _labels_hash))
         else:
@@ -220,7 +222,7 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
     if n:
         positions = _spread(n, rows)
         if FAST and ncols <= 512:
-            dtypes = _sampled_fast(obj, positions, series, h)
+            dtypes = _sampled_fast(obj, positions, series, ncols, h)
         if dtypes is None:
             _sampled_iloc(obj, positions, series, ncols, h)
     if dtypes is None:
