@@ -243,7 +243,7 @@ def _inventory(shell: Any) -> dict[str, str]:
     return blocks
 
 
-_cells_memo: list[Any] = []  # [record, settings, known secrets, its cells, the text]
+_cells_memo: list[tuple[Any, ...]] = [()]  # (record, settings, known secrets, cells, text)
 
 
 def _cells_lines(record: Any, settings: Any) -> str:
@@ -256,17 +256,12 @@ def _cells_lines(record: Any, settings: Any) -> str:
     settings = cell_settings(settings)
     cells = record.cells(include_chat=True)  # a copy of the list: compared item by item
     secrets = known()
-    memo = _cells_memo
-    if (
-        memo
-        and memo[0] is record
-        and memo[1] is settings
-        and memo[2] is secrets
-        and memo[3] == cells
-    ):
+    memo = _cells_memo[0]  # one tuple, replaced whole: a panel thread sees one or the other
+    same = memo and memo[0] is record and memo[1] is settings and memo[2] is secrets
+    if same and memo[3] == cells:
         return str(memo[4])
     text = cells_inventory([c for c in cells if not c.is_chat], RECENT_CELLS, settings)
-    memo[:] = [record, settings, secrets, cells, text]
+    _cells_memo[0] = (record, settings, secrets, cells, text)
     return text
 
 
