@@ -103,6 +103,25 @@ def test_a_key_known_after_the_inventory_was_made_is_redacted():
     assert key[:50] not in inv.inventory(ns, settings)
 
 
+class Unhashable(type):
+    def __hash__(cls):
+        raise TypeError("no hash")
+
+    def __eq__(cls, other):
+        raise TypeError("no comparison")
+
+
+def test_a_value_of_an_odd_type_is_listed_and_never_remembered_stale():
+    odd = Unhashable("Odd", (), {})
+    ns = {"o": odd(), "x": 1}
+    settings = ContextSettings()
+    for x in (1, 2):
+        ns["x"] = x
+        text = inv.inventory(ns, settings)
+        assert text == inv._inventory(ns, settings, settings.inventory_budget, frozenset())
+        assert "- o: " in text and f"- x: int = {x}" in text
+
+
 @pytest.fixture
 def shell():
     InteractiveShell.clear_instance()

@@ -134,12 +134,17 @@ def inventory(
     settings = settings or ContextSettings()
     budget = budget or settings.inventory_budget
     key = (id(settings), budget, skip)
-    signature = _signature(namespace)
     secrets = known()  # the text is redacted of them: a newly known key is a change
-    hit = _memo.get(key)
-    if hit is not None and hit[0] is settings and hit[1] is secrets and hit[2] == signature:
-        return str(hit[3])
+    try:
+        signature: list[Any] | None = _signature(namespace)
+        hit = _memo.get(key)
+        if hit is not None and hit[0] is settings and hit[1] is secrets and hit[2] == signature:
+            return str(hit[3])
+    except Exception:  # an odd type (its metaclass cannot hash or compare): not remembered
+        signature = None
     text = _inventory(namespace, settings, budget, skip)
+    if signature is None:
+        return text
     if len(_memo) >= _MEMO_LIMIT:
         _memo.clear()
     _memo[key] = (settings, secrets, signature, text)  # settings held: its id stays its own
