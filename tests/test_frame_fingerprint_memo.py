@@ -60,7 +60,8 @@ def test_the_sample_positions_are_shared_read_only():
 
 
 def kinds_frame(n: int = 3_000) -> pd.DataFrame:
-    """Every kind of block: float, int, object (mixed), str, category, datetime, NaN."""
+    """Every kind of block: float, int, object (mixed), str, category, datetime (naive and
+    tz-aware), bool, NaN, nullable Int64 and boolean, period, interval, timedelta."""
     rng = np.random.default_rng(1)
     values = rng.normal(size=n)
     values[::7] = np.nan
@@ -74,6 +75,11 @@ def kinds_frame(n: int = 3_000) -> pd.DataFrame:
             "t": pd.date_range("2024-01-01", periods=n, freq="min"),
             "tz": pd.date_range("2024-01-01", periods=n, freq="h", tz="Europe/Oslo"),
             "ok": rng.random(n) < 0.5,
+            "n": pd.array(rng.integers(0, 5, n), dtype="Int64"),
+            "b": pd.array(([True, None, False] * n)[:n], dtype="boolean"),
+            "p": pd.period_range("2020-01", periods=n, freq="D"),
+            "iv": pd.IntervalIndex.from_breaks(range(n + 1)),
+            "td": pd.to_timedelta(range(n), unit="s"),
         }
     )
 
@@ -143,6 +149,11 @@ def _edits(df: pd.DataFrame) -> list[tuple[str, object]]:
         ),
         ("bool value", lambda: df.iloc.__setitem__((row, col("ok")), not df.iat[row, col("ok")])),
         ("NaN to number", lambda: df.iloc.__setitem__((_sampled(df, 0), col("x")), 7.0)),
+        ("nullable int", lambda: df.iloc.__setitem__((row, col("n")), 77)),
+        ("nullable bool", lambda: df.iloc.__setitem__((_sampled(df, 1), col("b")), pd.NA)),
+        ("period", lambda: df.iloc.__setitem__((row, col("p")), pd.Period("1999-01-01", "D"))),
+        ("interval", lambda: df.iloc.__setitem__((row, col("iv")), pd.Interval(-5, -4))),
+        ("timedelta", lambda: df.iloc.__setitem__((row, col("td")), pd.Timedelta(-1, "s"))),
         ("dtype", lambda: df.__setitem__("k", df["k"].astype("float64"))),
         ("str to object", lambda: df.__setitem__("s", df["s"].astype(object))),
         ("columns swapped", lambda: df.__setitem__(["x", "k"], df[["k", "x"]].to_numpy())),

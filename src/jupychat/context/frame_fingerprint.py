@@ -120,11 +120,9 @@ def _take(values: Any, positions: Any) -> Any:
     return values.take(positions)
 
 
-def _hash_sample(h: Any, dtype: str, values: Any) -> None:
+def _hash_sample(h: Any, dtype: str, values: np.ndarray) -> None:
     """Feed sampled values (numeric bytes, or each value) of one block to ``h``."""
     h.update(dtype.encode())
-    if not isinstance(values, np.ndarray):
-        values = np.asarray(values)
     if values.dtype.kind in "biufcmM":
         # Python's own 64-bit hash of the bytes: ~5x faster than blake2b over 10 KB, and
         # the key lives only in this process (its per-process seed does not matter)
@@ -158,7 +156,9 @@ def _sampled_fast(
                 (_dtype_text(b.dtype), b.values, b.mgr_locs.as_array.tobytes()) for b in mgr.blocks
             ]
             dtypes = [blocks[b][0] for b in numbers]
-        samples = [_take(values, positions) for _, values, _ in blocks]
+        # every block read and made a numpy array before anything is hashed: a block
+        # that cannot be (an odd extension array) sends the whole frame through iloc
+        samples = [np.asarray(_take(values, positions)) for _, values, _ in blocks]
     except Exception:
         return None
     h.update(b"blocks")
