@@ -231,29 +231,42 @@ def _inventory(shell: Any) -> dict[str, str]:
     """The standing context: the variables, and the recent cells, one line each."""
     from ..context import inventory_context
 
-    settings = context_settings()
+    settings, cells = _notebook_settings()
     blocks = inventory_context(visible_namespace(shell), settings)
     from .cells import get_record
 
     record = get_record(shell)
     if record is not None:
-        lines = _cells_lines(record, settings)
+        lines = _cells_lines(record, cells)
         if lines:
             blocks["cells"] = lines
     return blocks
+
+
+def _notebook_settings() -> tuple[Any, Any]:
+    """(context settings, cell settings) as resolved now, made again only once a config
+    source changed (one check of them, not one for each)."""
+    from ..context._resolved import remembered
+    from ..context.cells import cell_settings
+
+    def make() -> tuple[Any, Any]:
+        settings = context_settings()
+        return settings, cell_settings(settings)
+
+    return remembered("notebook", make)
 
 
 _cells_memo: list[tuple[Any, ...]] = [()]  # (record, settings, known secrets, cells, text)
 
 
 def _cells_lines(record: Any, settings: Any) -> str:
-    """The recent-cells inventory, remembered while the record holds the same cells (a
-    cell updated later, e.g. by ``update_display``, is a new object), the settings and the
-    known secrets are the same. Holds the record's cells until the next turn, no more."""
-    from ..context.cells import cell_settings, cells_inventory
+    """The recent-cells inventory with the cell ``settings``, remembered while the record
+    holds the same cells (a cell updated later, e.g. by ``update_display``, is a new
+    object), the settings and the known secrets are the same. Holds the record's cells
+    until the next turn, no more."""
+    from ..context.cells import cells_inventory
     from ..secrets import known
 
-    settings = cell_settings(settings)
     cells = record.cells(include_chat=True)  # a copy of the list: compared item by item
     secrets = known()
     memo = _cells_memo[0]  # one tuple, replaced whole: a panel thread sees one or the other
