@@ -12,16 +12,31 @@ fingerprint cache cleared before every run), the median time of the baseline
 their ratio, the summary's size in tokens (chars / 3.5), and the time of a second,
 cached call. Targets on the 1,000,000 × 20 frame: >= 10x faster than the baseline,
 < 150 ms median, <= 1,500 tokens.
+
+A later chat turn (issue 22)::
+
+    python benchmarks/bench_describe.py --turn [--against /path/to/other/src] [--rounds 5]
+
+times, in a real IPython shell with a 1,000,000 × 20 float frame ``df``, 30 other
+variables and 12 executed cells, what a later ``%%chat`` cell naming ``@df`` spends on
+context when nothing changed: ``describe_named`` plus ``_inventory`` (the standing
+inventory of variables and cells), median µs per call. With ``--against``, each round
+runs this tree and the other source tree (e.g. main's ``src``) in fresh subprocesses,
+interleaved, and prints their ratio. Target: <= 150 µs together.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
 import sys
 import time
+import timeit
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -237,12 +252,106 @@ def docs_examples() -> None:
     show("Tool: value_counts", tools.value_counts("orders", ["region", "channel"], top_k=5))
 
 
+TURN_TARGET_US = 150.0
+
+
+def turn_cost() -> dict[str, float]:
+    """Median µs per call of describe_named and _inventory on an unchanged notebook."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from jupychat.notebook import namespace
+    from jupychat.notebook.cells import CellRecord
+
+    shell = InteractiveShell.instance()
+    CellRecord.install(shell)
+    for i in range(12):  # executed cells: the inventory lists the last 8
+        shell.run_cell(f"v{i} = {i} * 1.5\nprint(v{i})", store_history=True, silent=False)
+    rng = np.random.default_rng(0)
+    ns = shell.user_ns
+    ns["df"] = pd.DataFrame({f"c{i}": rng.normal(size=1_000_000) for i in range(20)})
+    ns.update(np=np, pd=pd, json=json, os=os, timeit=timeit)  # 5 modules
+    for i in range(5):
+        ns[f"s{i}"] = f"label {i}"
+        ns[f"lst{i}"] = list(range(i * 10))
+    for i in range(3):
+        ns[f"small{i}"] = pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "z"]})
+        ns[f"arr{i}"] = np.zeros((100, i + 1))
+    ns["fn"], ns["cfg"] = turn_cost, {"a": 1}
+    prompt = "what is the mean of c3 in @df, and is it far from c4?"
+    namespace.describe_named(ns, ["df"], prompt)  # the first turn: described once
+    namespace._inventory(shell)
+    out = {}
+    for label, fn in (
+        ("describe_named", lambda: namespace.describe_named(ns, ["df"], prompt)),
+        ("_inventory", lambda: namespace._inventory(shell)),
+    ):
+        number = 500
+        for suffix, timer in (("", time.perf_counter), (" cpu", time.process_time)):
+            runs = timeit.repeat(fn, number=number, repeat=7, timer=timer)
+            out[label + suffix] = statistics.median(runs) / number * 1e6
+    out["total"] = out["describe_named"] + out["_inventory"]
+    out["total cpu"] = out["describe_named cpu"] + out["_inventory cpu"]
+    return out
+
+
+def turn_main(against: str | None, rounds: int) -> int:
+    """Run :func:`turn_cost` in fresh subprocesses, this tree and ``against`` interleaved."""
+    here = str(Path(__file__).resolve().parents[1] / "src")
+    trees = [("this tree", here)] + ([("against", against)] if against else [])
+    results: dict[str, list[dict[str, float]]] = {label: [] for label, _ in trees}
+    for _ in range(rounds):
+        for label, src in trees:
+            env = {**os.environ, "PYTHONPATH": src}
+            done = subprocess.run(
+                [sys.executable, __file__, "--turn-child"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            results[label].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"later turn, unchanged 1M x 20 frame + 30 variables + 12 cells; {rounds} rounds; "
+        f"load {load:.1f}"
+    )
+    print("median us per call, wall (CPU time of this process in brackets)")
+    print(f"{'tree':<11}{'describe_named':>20}{'_inventory':>20}{'total':>20}")
+    medians = {}
+    for label, _ in trees:
+        row = {k: statistics.median(r[k] for r in results[label]) for k in results[label][0]}
+        medians[label] = row
+        cells = [
+            f"{row[k]:.1f} ({row[k + ' cpu']:.1f})"
+            for k in ("describe_named", "_inventory", "total")
+        ]
+        print(f"{label:<11}" + "".join(f"{c:>20}" for c in cells))
+    total, cpu = medians["this tree"]["total"], medians["this tree"]["total cpu"]
+    if against:
+        old = medians["against"]
+        print(
+            f"ratio this/against: {total / old['total']:.2f} wall, {cpu / old['total cpu']:.2f} CPU"
+        )
+    verdict = "yes" if min(total, cpu) <= TURN_TARGET_US else "NO"
+    print(f"target <= {TURN_TARGET_US:.0f} us (CPU; wall grows with the machine's load): {verdict}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller frames, fewer runs")
     parser.add_argument("--show", action="store_true", help="print the main summary")
     parser.add_argument("--docs", action="store_true", help="print the docs examples")
+    parser.add_argument("--turn", action="store_true", help="a later chat turn's context cost")
+    parser.add_argument("--against", help="another src tree to compare --turn with")
+    parser.add_argument("--rounds", type=int, default=5, help="--turn rounds (subprocesses)")
+    parser.add_argument("--turn-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.turn_child:
+        print(json.dumps(turn_cost()))
+        return 0
+    if args.turn:
+        return turn_main(args.against, args.rounds)
     if args.docs:
         docs_examples()
         return 0

@@ -162,3 +162,89 @@ def test_a_context_blocks_digest_is_made_once_and_follows_its_text():
     assert block.__dict__["digest"] == fresh  # kept on the block: later turns reuse it
     assert dataclasses.replace(block, text="| a | c |").digest != fresh
     assert block == ContextBlock("var:df", "| a | b |")  # equality is by fields only
+
+
+def test_resolved_settings_are_reused_until_a_source_changes(monkeypatch, tmp_path):
+    """The context and cell settings are made once while the overrides, the environment
+    and the config file are unchanged, and made again after any of them changes."""
+    from jupychat.context import ContextSettings
+    from jupychat.context.cells import cell_settings
+    from jupychat.notebook.namespace import context_settings
+
+    cfg = tmp_path / "config.toml"
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(cfg))
+    base = ContextSettings()
+    first, cells = context_settings(), cell_settings(base)
+    assert context_settings() is first and cell_settings(base) is cells  # made once
+    assert cells.cell_outputs is True and first.values == "full"
+    cfg.write_text('values = "aggregates"\ncell_outputs = false\n')
+    os.utime(cfg, (1, 1))
+    assert context_settings().values == "aggregates"
+    assert cell_settings(base).cell_outputs is False
+    cfg.write_text('values = "schema"\ncell_outputs = true\n')
+    os.utime(cfg, (2, 2))  # the same file rewritten: a new mtime
+    assert context_settings().values == "schema"
+    assert cell_settings(base).cell_outputs is True
+    monkeypatch.setenv("JUPYCHAT_CELLS_BUDGET", "123")
+    assert cell_settings(base).cells_budget == 123
+    config.set_override("cells_budget", 456)
+    assert cell_settings(base).cells_budget == 456
+    other = ContextSettings(values="schema")
+    assert cell_settings(other).values == "schema"  # another base: its own entry
+    assert cell_settings(base, cells_budget=7).cells_budget == 7  # explicit: not remembered
+    assert cell_settings(base).cells_budget == 456
+    cfg.unlink()
+    assert context_settings().values == "full"
+
+
+def test_a_list_set_by_config_and_changed_in_place_is_seen():
+    from jupychat.notebook.namespace import context_settings
+
+    names = ["raw_*"]
+    config.set_override("exclude_vars", names)
+    assert context_settings().exclude_vars == ("raw_*",)
+    names.append("secret")  # the same list object, changed after it was set
+    assert context_settings().exclude_vars == ("raw_*", "secret")
+
+
+def test_a_settings_copy_is_made_once_and_is_the_copy_asked_for():
+    import pytest
+
+    from jupychat.context import ContextSettings
+    from jupychat.errors import ConfigError
+
+    base = ContextSettings()
+    room = base.with_(turn_budget=5_200)
+    assert base.with_(turn_budget=5_200) is room  # every turn: the same object
+    assert room.turn_budget == 5_200 and room == ContextSettings(turn_budget=5_200)
+    assert base.with_(turn_budget=5_201).turn_budget == 5_201
+    assert ContextSettings(values="schema").with_(turn_budget=5_200).values == "schema"
+    listed = base.with_(exclude_vars=["a", "b"])  # unhashable: made, not remembered
+    assert listed.exclude_vars == ("a", "b") and base.with_(exclude_vars=["a"]) is not listed
+    for _ in range(2):
+        with pytest.raises(ConfigError):
+            base.with_(turn_budgte=1)
+        with pytest.raises(ConfigError):
+            base.with_(turn_budget=-1)
+
+
+def test_the_columns_a_prompt_names_follow_renamed_columns():
+    import pandas as pd
+
+    from jupychat.context import turn_context
+    from jupychat.context.turn import _focus, mentioned_columns
+
+    df = pd.DataFrame({f"col_{i}": range(3) for i in range(80)})  # wide: compact unless named
+    prompt = "compare col_42 with price in @df"
+
+    def named() -> list[str]:
+        text = turn_context({"df": df}, ["df"], prompt=prompt)["var:df"]
+        detail = text.split("Columns named in the prompt", 1)[-1].split("\n\n", 1)[0]
+        assert _focus(prompt, df) == mentioned_columns(prompt, list(df.columns))
+        return [c for c in ("col_42", "price") if f"| {c} |" in detail]
+
+    assert named() == named() == ["col_42"]
+    df.columns = [*(f"col_{i}" for i in range(79)), "price"]  # in place: a new column Index
+    assert named() == ["col_42", "price"]
+    df.columns = [f"other_{i}" for i in range(80)]
+    assert named() == []

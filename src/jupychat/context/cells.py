@@ -102,16 +102,24 @@ def cell_settings(settings: ContextSettings | None = None, **explicit: Any) -> C
     """
     from jupychat import config
 
+    from ._resolved import remembered
+
     base = settings or ContextSettings()
-    changes = {}
-    for name in ("cell_outputs", "cell_images", "cell_stream_chars", "cells_budget"):
-        value = config.resolve(name, explicit.get(name), default=getattr(base, name))
-        if isinstance(getattr(base, name), bool) and isinstance(value, str):
-            value = value.strip().lower() in ("1", "true", "yes", "on")
-        elif isinstance(getattr(base, name), int) and isinstance(value, str):
-            value = int(value)
-        changes[name] = value
-    return base.with_(**changes)
+
+    def resolve() -> ContextSettings:
+        changes = {}
+        for name in ("cell_outputs", "cell_images", "cell_stream_chars", "cells_budget"):
+            value = config.resolve(name, explicit.get(name), default=getattr(base, name))
+            if isinstance(getattr(base, name), bool) and isinstance(value, str):
+                value = value.strip().lower() in ("1", "true", "yes", "on")
+            elif isinstance(getattr(base, name), int) and isinstance(value, str):
+                value = int(value)
+            changes[name] = value
+        return base.with_(**changes)
+
+    if explicit:
+        return resolve()
+    return remembered(("cells", id(base)), resolve, held=base)  # asked a few times a turn
 
 
 # ------------------------------------------------------------------------------ images

@@ -94,11 +94,18 @@ def _register_lazy(root: str) -> None:
 
 def is_tabular(obj: Any) -> bool:
     """Whether ``obj`` is a DataFrame/Series-like table we summarise column by column."""
-    from .engines import engine_of
+    kind: type = type(obj)
+    return _tabular_type(kind)
 
-    if engine_of(obj) is not None:
+
+@functools.lru_cache(maxsize=256)
+def _tabular_type(kind: type) -> bool:
+    """:func:`is_tabular` by type: a class's bases and modules do not change."""
+    from .engines import _engine_of_type
+
+    if _engine_of_type(kind) is not None:
         return True
-    for cls in type(obj).__mro__:
+    for cls in kind.__mro__:
         root = (getattr(cls, "__module__", "") or "").split(".")[0]
         if root in ("pandas", "polars") and cls.__name__ in ("DataFrame", "Series", "LazyFrame"):
             return True
@@ -197,13 +204,13 @@ def _describe_pandas(obj: Any, req: Request) -> str:
     memo = memo_for(("pandas", frames.fingerprint(obj), s.sample_size, s.seed, s.exact_cells))
     # an unchanged frame described the same way again (every later turn naming it) gets
     # the text it got before, not a fresh rendering of the same cached statistics
+    key: Any = ("text", req.name, s, req.budget, req.focus, req.private)
     try:
-        key: Any = ("text", req.name, s, req.budget, req.focus, req.private)
-        hash(key)
+        known = memo.get(key)  # one hash of the key (the settings hash all their fields)
     except TypeError:
-        key = None
-    if key is not None and key in memo:
-        return str(memo[key])
+        key = known = None
+    if known is not None:
+        return str(known)
     adapter = frames.PandasAdapter(obj, memo, s.sample_size, s.seed, s.exact_cells)
     settings = s.with_(private_columns=(*s.private_columns, "*")) if req.private else s
     text = render_frame(adapter, req.name, settings, req.budget, req.focus)

@@ -9,6 +9,7 @@ no attribute access that could compute), for the inventory and the data tools.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +19,14 @@ __all__ = ["engine_of", "register_engine"]
 
 def engine_of(obj: Any) -> str | None:
     """``"spark" | "dask" | "duckdb" | "ibis" | "polars-lazy"`` or None, by class path."""
-    for cls in type(obj).__mro__:
+    kind: type = type(obj)
+    return _engine_of_type(kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _engine_of_type(kind: type) -> str | None:
+    """:func:`engine_of` by type: a class's bases and modules do not change."""
+    for cls in kind.__mro__:
         module = getattr(cls, "__module__", "") or ""
         name = cls.__name__
         root = module.split(".")[0]

@@ -10,6 +10,14 @@ The sampled rows are read afresh every time (that is what notices an in-place ed
 parts that cannot change in place are remembered by object: the text of a numpy dtype
 (``str(dtype)`` is slow Python in numpy) and the hash of a column Index's labels (pandas
 Index objects are immutable; renaming columns makes a new one).
+
+The rows are read straight from the frame's arrays (one numpy take per block of columns,
+a ``take`` per extension array), not through ``obj.iloc``, which builds a whole frame for
+64 rows (~0.3 ms on a 1M x 20 frame); the dtypes come from the same blocks, not from
+``obj.dtypes`` (a new Series). A frame of more than 512 columns (only some are sampled)
+or of a layout this does not know falls back to ``iloc``. The two paths hash the same
+rows differently, but one frame always takes the same path; pandas regrouping a frame's
+blocks in place (consolidation) changes the key once: a fresh description, same text.
 """
 
 from __future__ import annotations
@@ -55,6 +63,8 @@ def _remembered(memo: dict[int, tuple[Any, Any]], obj: Any, make: Any) -> Any:
 
 
 def _dtype_text(dtype: Any) -> str:
+    import numpy as np  # loaded already (a frame exists); a plain import is ~4x faster here
+
     if isinstance(dtype, np.dtype):  # immutable; pandas' own dtypes may hold data: not kept
         return str(_remembered(_dtype_names, dtype, str))
     return str(dtype)
@@ -102,6 +112,94 @@ def _spread(n: int, k: int) -> Any:
     return spread
 
 
+def _take(values: Any, positions: Any) -> Any:
+    """``values`` at ``positions`` (a numpy array or a pandas extension array; on the last
+    axis when 2-D: a block holds its columns as rows)."""
+    return values[:, positions] if values.ndim == 2 else values.take(positions)
+
+
+def _hash_sample(h: Any, dtype: str, values: np.ndarray) -> None:
+    """Feed sampled values (numeric bytes, or each value) of one block to ``h``."""
+    import numpy as np
+
+    h.update(dtype.encode())
+    if values.dtype.kind in "biufcmM":
+        # Python's own 64-bit hash of the bytes: ~5x faster than blake2b over 10 KB, and
+        # the key lives only in this process (its per-process seed does not matter)
+        data = np.ascontiguousarray(values).tobytes()
+        h.update(hash(data).to_bytes(8, "little", signed=True))
+    else:
+        _hash_values(h, values)
+    h.update(b"\x1e")
+
+
+def _sampled_fast(
+    obj: Any, positions: Any, series: bool, ncols: int, h: Any
+) -> tuple[str, ...] | None:
+    """Hash the sampled rows into ``h`` block by block, read from the frame's own arrays;
+    the dtype texts, or None (nothing hashed) when the frame is laid out otherwise.
+
+    A frame's columns live in blocks (one 2-D array per run of columns of one dtype, one
+    extension array per column of another kind); each block's column positions are
+    hashed with its values, so moving data between columns changes the key.
+    """
+    import numpy as np
+    import pandas as pd
+
+    try:
+        if series:
+            blocks = [(_dtype_text(obj.dtype), obj._values, b"")]
+            dtypes = [blocks[0][0]]
+        else:
+            mgr = obj._mgr
+            numbers = mgr.blknos.tolist()  # column j lives in block numbers[j]
+            if len(numbers) != ncols:
+                return None
+            blocks = [
+                (_dtype_text(b.dtype), b.values, b.mgr_locs.as_array.tobytes()) for b in mgr.blocks
+            ]
+            dtypes = [blocks[b][0] for b in numbers]
+        # every block read and made a numpy array before anything is hashed: a block
+        # that cannot be (an odd extension array) sends the whole frame through iloc
+        samples = [np.asarray(_take(values, positions)) for _, values, _ in blocks]
+    except Exception:
+        return None
+    h.update(b"blocks")
+    for (dtype, _, where), sample in zip(blocks, samples, strict=True):
+        h.update(where)
+        try:
+            _hash_sample(h, dtype, sample)
+        except Exception:
+            h.update(b"?")
+    index = obj.index
+    if type(index) is pd.RangeIndex:  # its sampled labels follow from start and step
+        h.update(repr((index.start, index.step)).encode())
+    else:
+        try:
+            _hash_values(h, np.asarray(index.take(positions)))
+        except Exception:
+            h.update(b"?")
+    return tuple(dtypes)
+
+
+def _sampled_iloc(obj: Any, positions: Any, series: bool, ncols: int, h: Any) -> None:
+    """Hash the sampled rows into ``h`` through ``obj.iloc`` (any frame or Series)."""
+    sub = obj.iloc[positions]
+    if not series and ncols > 512:
+        sub = sub.iloc[:, _spread(ncols, 512)]
+    try:
+        _hash_values(h, np.asarray(sub.to_numpy()))
+    except Exception:
+        h.update(b"?")
+    try:
+        _hash_values(h, np.asarray(sub.index.to_numpy()))
+    except Exception:
+        h.update(b"?")
+
+
+FAST = True  # read the sampled rows from the frame's arrays (False: always through iloc)
+
+
 def fingerprint(obj: Any) -> tuple[Any, ...]:
     """A cheap key that changes when the frame visibly changes.
 
@@ -109,34 +207,31 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
     (positions spread evenly, first and last included). An in-place edit of a row not in
     that set is not seen; ``clear_cache()`` forces a fresh description.
     """
+    import pandas as pd  # a frame exists: loaded already (cheaper than the lazy stand-in)
+
     n = len(obj)
     series = isinstance(obj, pd.Series)
     h = hashlib.blake2b(digest_size=16)
     if series:
-        dtypes: tuple[str, ...] = (str(obj.dtype),)
         h.update(repr(obj.name).encode("utf-8", "replace")[:200])
         ncols = 1
     else:
-        dtypes = tuple(_dtype_text(t) for t in obj.dtypes)
-        ncols = obj.shape[1]
         columns = obj.columns
+        ncols = len(columns)
         if isinstance(columns, pd.Index):
             h.update(_remembered(_label_hashes, columns, _labels_hash))
         else:
             h.update(_labels_hash(columns))
     rows = max(8, min(64, 8192 // max(1, ncols)))
+    dtypes = None
     if n:
-        sub = obj.iloc[_spread(n, rows)]
-        if not series and ncols > 512:
-            sub = sub.iloc[:, _spread(ncols, 512)]
-        try:
-            _hash_values(h, np.asarray(sub.to_numpy()))
-        except Exception:
-            h.update(b"?")
-        try:
-            _hash_values(h, np.asarray(sub.index.to_numpy()))
-        except Exception:
-            h.update(b"?")
+        positions = _spread(n, rows)
+        if FAST and ncols <= 512:
+            dtypes = _sampled_fast(obj, positions, series, ncols, h)
+        if dtypes is None:
+            _sampled_iloc(obj, positions, series, ncols, h)
+    if dtypes is None:
+        dtypes = (str(obj.dtype),) if series else tuple(_dtype_text(t) for t in obj.dtypes)
     return (
         type(obj).__qualname__,
         id(obj),

@@ -7,6 +7,11 @@ type name only. Scalars and short strings show their value unless privacy settin
 the name say not to. Names starting with ``_``, IPython's own (``In``, ``Out``,
 ``get_ipython``, ``exit``, ``quit``) and excluded variables are skipped; modules are
 gathered on one ``Imports:`` line. The text is capped at ``settings.inventory_budget``.
+
+The text is remembered: a later turn over an unchanged namespace gets it back after one
+pass that reads, per variable, only what its line shows (:func:`_signature`: the name,
+the type, and the shape, length or short value the line prints), never holding a value
+bigger than a short string or a number, so deleting a frame still frees it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ..secrets import known
 from ._fmt import fmt_int, short, type_name
 from .budget import cap_text, chars_for_tokens, estimate_tokens
 from .privacy import looks_secret, redact_secrets, var_excluded, var_private
@@ -127,6 +133,27 @@ def inventory(
     """
     settings = settings or ContextSettings()
     budget = budget or settings.inventory_budget
+    key = (id(settings), budget, skip)
+    secrets = known()  # the text is redacted of them: a newly known key is a change
+    try:
+        signature: list[Any] | None = _signature(namespace)
+        hit = _memo.get(key)
+        if hit is not None and hit[0] is settings and hit[1] is secrets and hit[2] == signature:
+            return str(hit[3])
+    except Exception:  # an odd type (its metaclass cannot hash or compare): not remembered
+        signature = None
+    text = _inventory(namespace, settings, budget, skip)
+    if signature is None:
+        return text
+    if len(_memo) >= _MEMO_LIMIT:
+        _memo.clear()
+    _memo[key] = (settings, secrets, signature, text)  # settings held: its id stays its own
+    return text
+
+
+def _inventory(
+    namespace: Mapping[str, Any], settings: ContextSettings, budget: int, skip: frozenset[str]
+) -> str:
     lines, modules = inventory_lines(namespace, settings, skip)
     if not lines and not modules:
         return ""
@@ -161,3 +188,85 @@ def _listing(title: str, lines: list[str], imports: str, limit: int) -> str:
     if imports:
         out.append(imports)
     return "\n".join(out)
+
+
+# --- remembering the text ----------------------------------------------------------------
+
+_MEMO_LIMIT = 16
+_memo: dict[tuple[Any, ...], tuple[ContextSettings, Any, list[Any], str]] = {}
+_kinds: dict[type, str] = {}  # a type -> what of its values a line shows (see _kind)
+
+
+def _kind(cls: type) -> str:
+    """What an inventory line shows of a value of type ``cls`` besides the type (as in
+    :func:`_line` and :func:`shape_text`): ``"value"``, ``"repr"`` (a builtin number),
+    ``"str"``, ``"shape"`` (pandas, numpy, polars), ``"len"`` (a builtin container),
+    ``"module"`` (its name and version) or ``"type"`` (nothing else)."""
+    kind = _kinds.get(cls)
+    if kind is not None:
+        return kind
+    module = getattr(cls, "__module__", "") or ""
+    if module == "builtins" and cls in (bool, int):
+        kind = "value"
+    elif module == "builtins" and issubclass(cls, (float, complex)):
+        kind = "repr"  # -0.0 == 0.0 and nan != nan: the printed text is what counts
+    elif cls is str:
+        kind = "str"
+    elif module.split(".")[0] in ("pandas", "numpy", "polars"):
+        kind = "type" if cls.__name__ == "LazyFrame" else "shape"
+    elif issubclass(cls, str):
+        kind = "strsub"
+    elif issubclass(cls, _SIZED):
+        kind = "len"
+    elif issubclass(cls, types.ModuleType):
+        kind = "module"
+    else:
+        kind = "type"
+    if len(_kinds) >= 1024:
+        _kinds.clear()
+    _kinds[cls] = kind
+    return kind
+
+
+def _state(value: Any, kind: str) -> Any:
+    if kind == "value":
+        return value
+    if kind == "str":
+        return value if len(value) <= 60 else len(value)
+    try:
+        if kind == "shape":
+            shape = getattr(value, "shape", None)
+            return shape if isinstance(shape, tuple) else type(shape)
+        if kind == "len":
+            return len(value)
+        if kind == "repr":
+            return repr(value)
+        if kind == "strsub":
+            return repr(value) if len(value) <= 60 else len(value)
+        if kind == "module":
+            version = getattr(value, "__version__", None)
+            return (getattr(value, "__name__", None), version if isinstance(version, str) else None)
+    except Exception as exc:
+        return type(exc)
+    return None
+
+
+def _signature(namespace: Mapping[str, Any]) -> list[Any]:
+    """What every line of the namespace's inventory depends on, in order: each listed
+    name with its value's type and :func:`_state`. Equal signatures give equal texts
+    (with the same settings, budget, names skipped and known secrets)."""
+    out: list[Any] = []
+    append = out.append
+    kinds = _kinds
+    for name, value in list(namespace.items()):
+        if not isinstance(name, str) or name[:1] == "_":
+            continue
+        cls = type(value)
+        kind = kinds.get(cls) or _kind(cls)
+        if kind == "type":
+            append((name, cls))
+        elif kind == "value":
+            append((name, cls, value))
+        else:
+            append((name, cls, _state(value, kind)))
+    return out

@@ -45,6 +45,10 @@ def _tuple(value: Any, what: str) -> tuple[str, ...]:
     raise ConfigError(f"{what} must be a list of names or patterns, e.g. ['df_secret', 'raw_*']")
 
 
+_DERIVED_LIMIT = 256
+_derived: dict[Any, tuple[ContextSettings, ContextSettings]] = {}  # see ContextSettings.with_
+
+
 @dataclass(frozen=True)
 class ContextSettings:
     """What variable context may contain and how large it may be.
@@ -194,17 +198,33 @@ class ContextSettings:
             raise ConfigError(f"sample_rows must be at most 50; got {self.sample_rows}")
 
     def with_(self, **changes: Any) -> ContextSettings:
-        """A copy with some fields changed (``None`` values are ignored)."""
+        """A copy with some fields changed (``None`` values are ignored).
+
+        The copy is remembered per settings object and changes (both frozen), so asking
+        for the same copy every turn returns the same object instead of validating anew.
+        """
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
+        try:
+            key: Any = (id(self), tuple(changes.items()))
+            hit = _derived.get(key)
+        except TypeError:  # an unhashable value (a list of names): not remembered
+            key = hit = None
+        if hit is not None and hit[0] is self:
+            return hit[1]
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ConfigError(
                 f"unknown context setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
             )
-        return replace(self, **changes)
+        made = replace(self, **changes)
+        if key is not None:
+            if len(_derived) >= _DERIVED_LIMIT:
+                _derived.clear()
+            _derived[key] = (self, made)  # self held: its id is not reused meanwhile
+        return made
 
     def key(self) -> tuple[Any, ...]:
         """A hashable key of every field that changes a description."""

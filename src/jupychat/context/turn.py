@@ -73,6 +73,31 @@ def _columns_of(obj: Any) -> list[Any]:
         return []
 
 
+_FOCUS_LIMIT = 64
+_focus_memo: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # (id(labels), prompt) -> ...
+
+
+def _focus(prompt: str, obj: Any) -> list[str]:
+    """The columns of ``obj`` that ``prompt`` names, remembered per column Index and prompt
+    (a pandas Index is immutable: renaming columns makes a new one); other labels (a
+    polars frame's list, made anew on each access) are looked at every time."""
+    try:
+        labels = obj.columns
+    except Exception:
+        return []
+    if isinstance(labels, list) or not (type(labels).__module__ or "").startswith("pandas"):
+        return mentioned_columns(prompt, _columns_of(obj))
+    key = (id(labels), prompt)
+    hit = _focus_memo.get(key)
+    if hit is not None and hit[0] is labels:
+        return list(hit[1])
+    found = mentioned_columns(prompt, _columns_of(obj))
+    if len(_focus_memo) >= _FOCUS_LIMIT:
+        _focus_memo.clear()
+    _focus_memo[key] = (labels, found)  # the labels held: their id is not reused meanwhile
+    return list(found)
+
+
 def turn_context(
     namespace: Mapping[str, Any],
     names: Sequence[str] = (),
@@ -115,14 +140,11 @@ def turn_context(
             out[key] = f"`{name}` is not defined in the notebook."
         else:
             obj = namespace[name]
-            own = settings.var_budget if is_tabular(obj) else settings.other_budget
+            tabular = is_tabular(obj)
+            own = settings.var_budget if tabular else settings.other_budget
             share = max(60, (remaining - reserve) // (len(wanted) - position))
             budget = max(60, min(own, share))
-            focus = (
-                mentioned_columns(prompt or "", _columns_of(obj))
-                if prompt and is_tabular(obj)
-                else []
-            )
+            focus = _focus(prompt, obj) if prompt and tabular else []
             out[key] = describe(obj, name, budget=budget, settings=settings, columns=focus)
         remaining -= estimate_tokens(out[key])
     if include_inventory:

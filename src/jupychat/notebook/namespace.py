@@ -142,6 +142,12 @@ def export_session(session: Any, path: str, store: Any = None) -> Path:
 
 def context_settings() -> Any:
     """The context settings as resolved now (``%config ChatMagics.*``, env, config file)."""
+    from ..context._resolved import remembered
+
+    return remembered("context", _resolve_settings)
+
+
+def _resolve_settings() -> Any:
     from .. import config
     from ..context import ContextSettings
 
@@ -170,7 +176,7 @@ def context_settings() -> Any:
     global _last_settings
     last = _last_settings
     if last is not None and last[0] == overrides:
-        return last[1]  # frozen: the same settings as last time (asked twice a turn)
+        return last[1]  # frozen: the same object as last time, when the values are the same
     made = ContextSettings(**overrides)
     _last_settings = (overrides, made)
     return made
@@ -225,18 +231,51 @@ def _inventory(shell: Any) -> dict[str, str]:
     """The standing context: the variables, and the recent cells, one line each."""
     from ..context import inventory_context
 
-    settings = context_settings()
+    settings, cells = _notebook_settings()
     blocks = inventory_context(visible_namespace(shell), settings)
     from .cells import get_record
 
     record = get_record(shell)
     if record is not None:
-        from ..context.cells import cell_settings, cells_inventory
-
-        lines = cells_inventory(record, RECENT_CELLS, cell_settings(settings))
+        lines = _cells_lines(record, cells)
         if lines:
             blocks["cells"] = lines
     return blocks
+
+
+def _notebook_settings() -> tuple[Any, Any]:
+    """(context settings, cell settings) as resolved now, made again only once a config
+    source changed (one check of them, not one for each)."""
+    from ..context._resolved import remembered
+    from ..context.cells import cell_settings
+
+    def make() -> tuple[Any, Any]:
+        settings = context_settings()
+        return settings, cell_settings(settings)
+
+    return remembered("notebook", make)
+
+
+_cells_memo: list[tuple[Any, ...]] = [()]  # (record, settings, known secrets, cells, text)
+
+
+def _cells_lines(record: Any, settings: Any) -> str:
+    """The recent-cells inventory with the cell ``settings``, remembered while the record
+    holds the same cells (a cell updated later, e.g. by ``update_display``, is a new
+    object), the settings and the known secrets are the same. Holds the record's cells
+    until the next turn, no more."""
+    from ..context.cells import cells_inventory
+    from ..secrets import known
+
+    cells = record.cells(include_chat=True)  # a copy of the list: compared item by item
+    secrets = known()
+    memo = _cells_memo[0]  # one tuple, replaced whole: a panel thread sees one or the other
+    same = memo and memo[0] is record and memo[1] is settings and memo[2] is secrets
+    if same and memo[3] == cells:
+        return str(memo[4])
+    text = cells_inventory([c for c in cells if not c.is_chat], RECENT_CELLS, settings)
+    _cells_memo[0] = (record, settings, secrets, cells, text)
+    return text
 
 
 def notebook_tools(shell: Any) -> list[Any]:

@@ -1,0 +1,79 @@
+"""Settings resolved through the config chain, remembered while their sources are unchanged.
+
+Design note: :func:`jupychat.config.resolve` reads the ``%config`` overrides, the
+environment and the config file every time (~7 µs a name), and a chat turn resolves the
+same dozen context settings several times. A resolved value depends on nothing else (the
+defaults are constants), so a value made from those sources is reused while the overrides,
+the environment (its raw dict compared to a copy, nothing decoded) and the config file's
+path and modification time all compare equal: one check costs ~3 µs. What is remembered
+must be immutable (frozen settings), since every caller gets the same object.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+__all__ = ["remembered"]
+
+T = TypeVar("T")
+_LIMIT = 32
+_memo: dict[Hashable, tuple[tuple[Any, ...], Any, Any]] = {}  # key -> (state, held, value)
+_lock = threading.Lock()
+
+
+def _environ() -> Any:
+    data = getattr(os.environ, "_data", None)  # the raw dict: compared without decoding
+    return data if isinstance(data, dict) else dict(os.environ)
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return None
+
+
+def _state() -> tuple[Any, ...]:
+    from jupychat import config
+
+    path = str(config.config_path())
+    # a deep copy: a list set by %config and changed in place afterwards is a change
+    return (dict(_environ()), copy.deepcopy(config._overrides), path, _mtime(path))
+
+
+def _unchanged(state: tuple[Any, ...]) -> bool:
+    from jupychat import config
+
+    env, overrides, path, mtime = state
+    # the config file's path follows from the environment alone: unchanged with it
+    return _environ() == env and config._overrides == overrides and _mtime(path) == mtime
+
+
+def remembered(key: Hashable, make: Callable[[], T], held: Any = None) -> T:
+    """``make()``, made again only once the overrides, environment or config file changed.
+
+    Parameters
+    ----------
+    key:
+        What is being resolved (e.g. ``"context"``, or ``("cells", id(base))``).
+    make:
+        Resolves the value through :func:`jupychat.config.resolve`; an error it raises
+        is not remembered.
+    held:
+        An object the value was made from and that ``key`` names by id: it is kept
+        alive with the entry, and a different object under the same id is a miss.
+    """
+    hit = _memo.get(key)
+    if hit is not None and hit[1] is held and _unchanged(hit[0]):
+        return hit[2]
+    state = _state()  # taken first: a change while making is seen next time
+    value = make()
+    with _lock:
+        if len(_memo) >= _LIMIT:
+            _memo.clear()
+        _memo[key] = (state, held, value)
+    return value
