@@ -132,16 +132,13 @@ class StoreLink:
             if self._lost() is not None:
                 self._rewrite(session)
                 return
-            present = {id(m) for m in session._history}
-            new = [m for m in session._history if not self._known(m)]
-            dropped = [key for key in self._rows if key not in present]
+            new, before, dropped = self._diff(session._history)
             fields = session.record_fields()  # once: what is written becomes the base
             updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
             messages = [m.to_dict() for m in new]
-            before = self._anchors(session)  # where a placed turn goes (None: at the end)
             extra = {"before": before} if any(b is not None for b in before) else {}
             for attempt in (1, 2):
                 try:
@@ -220,7 +217,8 @@ class StoreLink:
             finally:
                 with lock:
                     self._pending -= 1
-                    lock.notify_all()
+                    if not self._pending:  # settle() waits for this (not each task)
+                        lock.notify_all()
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
@@ -302,18 +300,30 @@ class StoreLink:
             )
         return changed
 
-    def _anchors(self, session: ChatSession) -> list[int | None]:
-        """For each message not stored yet, the store id of the stored message that
-        follows it in memory (``None`` when none does: it goes at the end)."""
+    def _diff(self, history: list[Message]) -> tuple[list[Message], list[int | None], list[int]]:
+        """What :meth:`flush` writes, in one pass over ``history``: the messages not
+        stored yet, for each of them the store id of the stored message that follows it
+        in memory (``None`` when none does: it goes at the end), and the keys of stored
+        messages no longer in memory."""
+        rows = self._rows
+        new: list[Message] = []
         anchors: list[int | None] = []
         following: int | None = None
-        for message in reversed(session._history):
-            if self._known(message):
-                following = self._rows[id(message)][1]
+        kept: set[int] = set()
+        for message in reversed(history):
+            key = id(message)
+            entry = rows.get(key)
+            if entry is not None and entry[0] is message:
+                following = entry[1]
+                kept.add(key)
             else:
+                new.append(message)
                 anchors.append(following)
+        new.reverse()
         anchors.reverse()
-        return anchors
+        if len(kept) == len(rows):  # every stored message is still in memory (the usual case)
+            return new, anchors, []
+        return new, anchors, [key for key in rows if key not in kept]
 
     def _known(self, message: Message) -> bool:
         entry = self._rows.get(id(message))
@@ -332,7 +342,13 @@ class StoreLink:
         """The store now holds this session's fields (``fields``, as they were written, or
         as they are now): remember them as the base. A field changed while a write aside
         ran is not in ``fields``, so the next write sends it."""
-        self._base = copy.deepcopy(session.record_fields() if fields is None else fields)
+        if fields is None:
+            self._base = session.record_fields()
+        else:
+            self._base = dict(fields)
+        # record_fields() builds new containers (memory and metadata deep-copied), all
+        # but the values of settings, which may be shared with session.options
+        self._base["settings"] = copy.deepcopy(self._base.get("settings"))
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)
