@@ -22,7 +22,8 @@ of ~20-30 messages (a file store in a temp folder), two ways:
 The baseline is the package at ``--baseline`` (a git revision, exported with ``git
 archive``); each round runs a child process of each version in turn (interleaved, so a
 busy machine hurts both alike) and the table gives medians over rounds of the per-round
-medians, and new/old ratios. Timings on a shared machine are noisy: read the ratios.
+medians (and of the per-round means, which count the rare slow turns: a checkpoint),
+and new/old ratios. Timings on a shared machine are noisy: read the ratios.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def _spin(n: int) -> int:
     for i in range(n):
         total += i * i % 7
     return total
+
+
+def _stamp(into: list[float], clock: Any) -> None:
+    into.append(clock())
 
 
 def _child(mode: str, sessions: int, cycles: int) -> dict[str, float]:
@@ -166,17 +171,17 @@ def _child(mode: str, sessions: int, cycles: int) -> dict[str, float]:
             link = s._link
             with s._writes_aside():
                 t_wake = time.perf_counter()
-                s._write_beside(lambda: woke.append(time.perf_counter()))
+                s._write_beside(_stamp, woke, time.perf_counter)
             t = time.perf_counter()
             _spin(spin_n)  # the display work alone, just before: the stretch's baseline
             spin_alone = time.perf_counter() - t
             # the worker is warm now: time the turn's own write
             t0 = time.perf_counter()
             with s._writes_aside():
-                s._write_beside(lambda: cpu.append(time.thread_time()))
+                s._write_beside(_stamp, cpu, time.thread_time)
                 s._commit(messages)
                 s._write_beside(records.put, rec, s.notebook)
-                s._write_beside(lambda: cpu.append(time.thread_time()))
+                s._write_beside(_stamp, cpu, time.thread_time)
                 t1 = time.perf_counter()
                 _spin(spin_n)
                 t2 = time.perf_counter()
@@ -190,7 +195,11 @@ def _child(mode: str, sessions: int, cycles: int) -> dict[str, float]:
                 add("cell: commit to settled", t3 - t0)
                 add("writer wake-up (warm)", woke[0] - t_wake)
     store.close()
-    return {k: statistics.median(v) for k, v in out.items()}
+    result = {k: statistics.median(v) for k, v in out.items()}
+    for key in ("write wall (sync)", "cell: commit to settled"):
+        if key in out:  # the mean: with the rare slow turns (a checkpoint's fsyncs)
+            result[f"{key}, mean"] = statistics.mean(out[key])
+    return result
 
 
 # -- the parent: versions, rounds, the table ----------------------------------------
@@ -222,7 +231,7 @@ def main() -> None:
     parser.add_argument("--baseline", default="main", help="git revision of the old code")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=30)
-    parser.add_argument("--cycles", type=int, default=5, help="turns per session (1 warm-up)")
+    parser.add_argument("--cycles", type=int, default=8, help="turns per session (1 warm-up)")
     parser.add_argument("--child", choices=("sync", "aside"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -33,6 +33,7 @@ memory (keyed by the message object, so history needs no database ids), the sess
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -201,6 +202,13 @@ class StoreLink:
             thread.start()  # (it waits for this lock before looking at the tasks)
 
     def _drain(self) -> None:
+        # The store's checkpoint (copying its WAL into the file) waits until settle()
+        # has been let go: a cell does not wait for it (see jupychat.store.connection).
+        deferring = getattr(self.store, "deferring_checkpoints", contextlib.nullcontext)
+        with deferring():
+            self._drain_tasks()
+
+    def _drain_tasks(self) -> None:
         lock = self._aside_lock
         while True:
             with lock:
@@ -217,8 +225,20 @@ class StoreLink:
             finally:
                 with lock:
                     self._pending -= 1
-                    if not self._pending:  # settle() waits for this (not each task)
+                    done = not self._pending
+                    if done:  # settle() waits for this (not for each task)
                         lock.notify_all()
+            if done:
+                self._checkpoint_due()
+
+    def _checkpoint_due(self) -> None:
+        due = getattr(self.store, "checkpoint_due", None)
+        if due is None:
+            return
+        try:
+            due()
+        except Exception:  # nothing is lost by not checkpointing; the worker must live on
+            pass
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
