@@ -7,7 +7,8 @@ After each cell the session's changes (a user and an assistant message, the scal
 fields) and the cell's replay recording are written to SQLite (``StoreLink.flush`` and
 ``RecordingStore.put``), on a writer thread beside the final display; the cell waits for
 them before it returns. This benchmark times exactly that write, in-process, on sessions
-of ~20-30 messages (a file store in a temp folder), two ways:
+of ~20-30 messages (a file store in a temp folder), ``--gap`` seconds apart (a cell
+does not follow the last one at once: there is the model's answer), two ways:
 
 * ``sync``: the write on the calling thread (``ChatSession._commit`` + ``put``): its
   CPU time (``time.thread_time``), and how much of it was spent inside sqlite3 calls
@@ -82,7 +83,7 @@ def _stamp(into: list[float], clock: Any) -> None:
     into.append(clock())
 
 
-def _child(mode: str, sessions: int, cycles: int) -> dict[str, float]:
+def _child(mode: str, sessions: int, cycles: int, gap: float) -> dict[str, float]:
     connect = sqlite3.connect
     sqlite3.connect = functools.partial(connect, factory=_TimedConnection)  # type: ignore[assignment]
 
@@ -151,6 +152,7 @@ def _child(mode: str, sessions: int, cycles: int) -> dict[str, float]:
     me = threading.get_ident()
     for cycle in range(cycles):
         for s in fleet:
+            time.sleep(gap)  # the model's answer: cells do not follow each other at once
             messages, rec = turn(s)
             measured = cycle > 0  # the first cycle starts each session's writer thread
             if mode == "sync":
@@ -194,6 +196,28 @@ def _child(mode: str, sessions: int, cycles: int) -> dict[str, float]:
                 add("main: wait in settle", t3 - t2)
                 add("cell: commit to settled", t3 - t0)
                 add("writer wake-up (warm)", woke[0] - t_wake)
+    if mode == "sync":  # noise-free counts: Python calls and SQL statements per turn
+        calls = [0, 0]
+        statements: list[str] = []
+
+        def count(frame: Any, event: str, arg: Any) -> None:
+            if event == "call":
+                calls[0] += 1
+            elif event == "c_call":
+                calls[1] += 1
+
+        conn = store._db.connection()
+        conn.set_trace_callback(statements.append)
+        for s in fleet:
+            messages, rec = turn(s)
+            sys.setprofile(count)
+            s._commit(messages)
+            records.put(rec, s.notebook)
+            sys.setprofile(None)
+        conn.set_trace_callback(None)
+        out["Python function calls (count)"] = [calls[0] / len(fleet)]
+        out["builtin calls (count)"] = [calls[1] / len(fleet)]
+        out["SQL statements (count)"] = [len(statements) / len(fleet)]
     store.close()
     result = {k: statistics.median(v) for k, v in out.items()}
     for key in ("write wall (sync)", "cell: commit to settled"):
@@ -219,6 +243,7 @@ def _run(src: Path, mode: str, args: argparse.Namespace) -> dict[str, float]:
     env.pop("JUPYCHAT_STORE", None)
     cmd = [sys.executable, str(Path(__file__)), "--child", mode]
     cmd += ["--sessions", str(args.sessions), "--cycles", str(args.cycles)]
+    cmd += ["--gap", str(args.gap)]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     if done.returncode:
         raise SystemExit(f"child failed ({src}):\n{done.stderr[-3000:]}")
@@ -232,10 +257,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sessions", type=int, default=30)
     parser.add_argument("--cycles", type=int, default=8, help="turns per session (1 warm-up)")
+    parser.add_argument("--gap", type=float, default=0.01, help="seconds between turns")
     parser.add_argument("--child", choices=("sync", "aside"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(_child(args.child, args.sessions, args.cycles)))
+        print(json.dumps(_child(args.child, args.sessions, args.cycles, args.gap)))
         return
     with tempfile.TemporaryDirectory(prefix="bench-turn-src-") as tmp:
         old = _export(args.baseline, Path(tmp))
