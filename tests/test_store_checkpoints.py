@@ -54,9 +54,7 @@ def test_the_store_checkpoints_its_wal_every_few_writes(tmp_path, monkeypatch):
     assert 0 < checked < unchecked / 3
 
 
-def test_a_cell_does_not_wait_for_the_checkpoint_its_write_made_due(
-    notebook_shell, monkeypatch
-):
+def test_a_cell_does_not_wait_for_the_checkpoint_its_write_made_due(notebook_shell, monkeypatch):
     # (failed before: the checkpoint ran inside the turn's COMMIT, while the cell waited)
     shell = notebook_shell("fake:a", "/work/checkpoint.ipynb")
     with capture_output():

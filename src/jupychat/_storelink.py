@@ -28,7 +28,9 @@ memory (keyed by the message object, so history needs no database ids), the sess
   while after its last task, so later cells do not start a thread); :meth:`StoreLink.settle`
   waits for them before the cell returns, so the turn is as durable as with
   :meth:`flush`. Their warnings are held and given on the caller's thread by
-  :meth:`settle`; an unexpected exception is raised there.
+  :meth:`settle`; an unexpected exception is raised there. The store's periodic WAL
+  checkpoint, when these writes made one due, runs on the worker after :meth:`settle`
+  has let the caller go (``SessionStore.deferring_checkpoints``).
 """
 
 from __future__ import annotations
