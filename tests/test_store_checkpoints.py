@@ -17,6 +17,7 @@ import pytest
 from IPython.utils.capture import capture_output
 
 from jupychat.notebook import get_chat
+from jupychat.notebook.replay import ReplayState
 from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore, connection
 from jupychat.types import Message
@@ -69,12 +70,21 @@ def test_a_cell_does_not_wait_for_the_checkpoint_its_write_made_due(notebook_she
     def slow_checkpoint(self):
         seen["thread"] = threading.current_thread()
         seen["cell waiting"] = link._pending
+        seen["in the cell"] = chat.session()._aside is not None
         entered.set()
         release.wait(10)
         if real is not None:
             real(self)
 
     monkeypatch.setattr(connection.Database, "_checkpoint", slow_checkpoint, raising=False)
+    # the turn's write is done well before the cell gives the writer its recording
+    keep = ReplayState.keep
+
+    def late_keep(self, *args, **kwargs):
+        time.sleep(0.3)
+        return keep(self, *args, **kwargs)
+
+    monkeypatch.setattr(ReplayState, "keep", late_keep)
     get_fake("a").enqueue("the answer")
     started = time.monotonic()
     try:
@@ -88,6 +98,7 @@ def test_a_cell_does_not_wait_for_the_checkpoint_its_write_made_due(notebook_she
     assert took < 5  # the cell returned while the checkpoint was held
     assert seen["thread"] is not threading.main_thread()
     assert seen["cell waiting"] == 0  # settle() had let the cell go
+    assert seen["in the cell"] is False  # not between the turn and its recording
     link.settle()
     stored = chat.store.load(chat.session().id)["messages"]
     assert any("the answer" in str(m["content"]) for m in stored)

@@ -29,8 +29,9 @@ memory (keyed by the message object, so history needs no database ids), the sess
   waits for them before the cell returns, so the turn is as durable as with
   :meth:`flush`. Their warnings are held and given on the caller's thread by
   :meth:`settle`; an unexpected exception is raised there. The store's periodic WAL
-  checkpoint, when these writes made one due, runs on the worker after :meth:`settle`
-  has let the caller go (``SessionStore.deferring_checkpoints``).
+  checkpoint, when these writes made one due, runs on the worker once :meth:`settle`
+  has let the caller go (``SessionStore.deferring_checkpoints``), never between two
+  writes of one cell.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ class StoreLink:
         self._worker: threading.Thread | None = None
         self._aside_error: BaseException | None = None
         self._held: list[str] | None = None  # warnings of writes aside, until settle()
+        self._due = False  # the writes aside made the store's checkpoint due
+        self._settled = False  # settle() let the caller go: the worker may checkpoint
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -194,6 +197,7 @@ class StoreLink:
         with self._aside_lock:
             self._tasks.append((work, args))
             self._pending += 1
+            self._settled = False  # a checkpoint waits for this work's settle()
             if self._held is None:
                 self._held = []
             if self._worker is not None:
@@ -214,26 +218,37 @@ class StoreLink:
         lock = self._aside_lock
         while True:
             with lock:
-                if not self._tasks:
-                    lock.wait_for(lambda: bool(self._tasks), timeout=WORKER_IDLE)
-                if not self._tasks:
+                if not self._tasks and not self._settled:
+                    lock.wait_for(lambda: bool(self._tasks or self._settled), WORKER_IDLE)
+                settled, self._settled = self._settled and not self._tasks, False
+                if not (settled or self._tasks):
                     self._worker = None  # idle: the next aside() starts another
                     return
-                work, args = self._tasks.pop(0)
+                if not settled:
+                    work, args = self._tasks.pop(0)
+            if settled:  # the caller has gone on: the store's checkpoint, if due
+                self._checkpoint()
+                continue
             try:
                 work(*args)
             except BaseException as exc:  # given to the caller by settle()
                 self._aside_error = self._aside_error or exc
             finally:
+                due = self._checkpoint_wanted()
                 with lock:
                     self._pending -= 1
-                    done = not self._pending
-                    if done:  # settle() waits for this (not for each task)
+                    self._due = self._due or due
+                    if not self._pending:  # settle() waits for this (not for each task)
                         lock.notify_all()
-            if done:
-                self._checkpoint_due()
 
-    def _checkpoint_due(self) -> None:
+    def _checkpoint_wanted(self) -> bool:
+        wanted = getattr(self.store, "checkpoint_wanted", None)
+        try:
+            return bool(wanted()) if wanted is not None else False
+        except Exception:
+            return False
+
+    def _checkpoint(self) -> None:
         due = getattr(self.store, "checkpoint_due", None)
         if due is None:
             return
@@ -248,6 +263,10 @@ class StoreLink:
             # (an interrupt here leaves the rest to the next settle())
             self._aside_lock.wait_for(lambda: not self._pending)
             held, self._held = self._held or [], None
+            if self._due and self._worker is not None:
+                self._due = False
+                self._settled = True  # the worker checkpoints now, not while a cell waits
+                self._aside_lock.notify_all()
         error, self._aside_error = self._aside_error, None
         for text in held:
             self._warn(text)

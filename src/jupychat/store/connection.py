@@ -22,7 +22,8 @@ WAL over 1,000 pages: a notebook cell waiting for its turn's write would wait fo
 (~3-15 ms every ~50 turns). A passive checkpoint runs after every
 :data:`CHECKPOINT_EVERY` writes, at the end of the write that reaches the count, or,
 for writes made inside :meth:`Database.deferring` (a cell's writes aside), when the
-writer calls :meth:`Database.checkpoint_due` after the cell stopped waiting for it.
+writer calls :meth:`Database.checkpoint_due` after the cell stopped waiting for it
+(``StoreLink.settle`` tells it when).
 SQLite's own stays on at :data:`WAL_BACKSTOP` pages, for very large writes. A checkpoint
 changes no content and no durability: a commit is durable once it is in the WAL.
 
@@ -395,6 +396,10 @@ class Database:
             yield
         finally:
             self._deferring.on = before
+
+    def checkpoint_wanted(self) -> bool:
+        """True when the writes so far made a checkpoint due."""
+        return self._writes >= CHECKPOINT_EVERY
 
     def checkpoint_due(self) -> None:
         """Run the checkpoint the writes so far have made due, if any."""

@@ -287,6 +287,10 @@ class PgDatabase:
         """Nothing to defer: PostgreSQL checkpoints on its own (see ``Database.deferring``)."""
         return contextlib.nullcontext()
 
+    def checkpoint_wanted(self) -> bool:
+        """Never (see ``Database.checkpoint_wanted``)."""
+        return False
+
     def checkpoint_due(self) -> None:
         """Nothing to do (see ``Database.checkpoint_due``)."""
 

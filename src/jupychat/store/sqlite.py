@@ -133,6 +133,10 @@ class SessionStore(SessionEdits):
         others wait for (a notebook cell's turn), so they do not wait for it too."""
         return self._db.deferring()
 
+    def checkpoint_wanted(self) -> bool:
+        """True when the writes so far made the periodic checkpoint due."""
+        return self._db.checkpoint_wanted()
+
     def checkpoint_due(self) -> None:
         """Run the periodic checkpoint if the writes so far made it due (see
         :meth:`deferring_checkpoints`); it changes no content and no durability."""
