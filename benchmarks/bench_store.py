@@ -15,7 +15,9 @@ then measures through ``SessionStore``:
 Each figure is printed next to a baseline measured in the same run on the same file:
 the same SQL through a bare ``sqlite3`` connection, without our code (validation, JSON,
 dict building, locking, retries). Targets: append p50 < 2 ms, load < 100 ms,
-list < 20 ms, search < 100 ms.
+list < 20 ms, search < 100 ms. What one notebook turn's write costs the kernel (the
+session's changes and the cell's recording, old code against new) is
+``bench_store_turn.py``.
 """
 
 from __future__ import annotations

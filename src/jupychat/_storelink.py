@@ -28,11 +28,15 @@ memory (keyed by the message object, so history needs no database ids), the sess
   while after its last task, so later cells do not start a thread); :meth:`StoreLink.settle`
   waits for them before the cell returns, so the turn is as durable as with
   :meth:`flush`. Their warnings are held and given on the caller's thread by
-  :meth:`settle`; an unexpected exception is raised there.
+  :meth:`settle`; an unexpected exception is raised there. The store's periodic WAL
+  checkpoint, when these writes made one due, runs on the worker once :meth:`settle`
+  has let the caller go (``SessionStore.deferring_checkpoints``), never between two
+  writes of one cell.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -97,6 +101,8 @@ class StoreLink:
         self._worker: threading.Thread | None = None
         self._aside_error: BaseException | None = None
         self._held: list[str] | None = None  # warnings of writes aside, until settle()
+        self._due = False  # the writes aside made the store's checkpoint due
+        self._settled = False  # settle() let the caller go: the worker may checkpoint
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -132,16 +138,13 @@ class StoreLink:
             if self._lost() is not None:
                 self._rewrite(session)
                 return
-            present = {id(m) for m in session._history}
-            new = [m for m in session._history if not self._known(m)]
-            dropped = [key for key in self._rows if key not in present]
+            new, before, dropped = self._diff(session._history)
             fields = session.record_fields()  # once: what is written becomes the base
             updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
             messages = [m.to_dict() for m in new]
-            before = self._anchors(session)  # where a placed turn goes (None: at the end)
             extra = {"before": before} if any(b is not None for b in before) else {}
             for attempt in (1, 2):
                 try:
@@ -194,6 +197,7 @@ class StoreLink:
         with self._aside_lock:
             self._tasks.append((work, args))
             self._pending += 1
+            self._settled = False  # a checkpoint waits for this work's settle()
             if self._held is None:
                 self._held = []
             if self._worker is not None:
@@ -204,23 +208,54 @@ class StoreLink:
             thread.start()  # (it waits for this lock before looking at the tasks)
 
     def _drain(self) -> None:
+        # The store's checkpoint (copying its WAL into the file) waits until settle()
+        # has been let go: a cell does not wait for it (see jupychat.store.connection).
+        deferring = getattr(self.store, "deferring_checkpoints", contextlib.nullcontext)
+        with deferring():
+            self._drain_tasks()
+
+    def _drain_tasks(self) -> None:
         lock = self._aside_lock
         while True:
             with lock:
-                if not self._tasks:
-                    lock.wait_for(lambda: bool(self._tasks), timeout=WORKER_IDLE)
-                if not self._tasks:
+                if not self._tasks and not self._settled:
+                    lock.wait_for(lambda: bool(self._tasks or self._settled), WORKER_IDLE)
+                settled, self._settled = self._settled and not self._tasks, False
+                if not (settled or self._tasks):
                     self._worker = None  # idle: the next aside() starts another
                     return
-                work, args = self._tasks.pop(0)
+                if not settled:
+                    work, args = self._tasks.pop(0)
+            if settled:  # the caller has gone on: the store's checkpoint, if due
+                self._checkpoint()
+                continue
             try:
                 work(*args)
             except BaseException as exc:  # given to the caller by settle()
                 self._aside_error = self._aside_error or exc
             finally:
+                due = self._checkpoint_wanted()
                 with lock:
                     self._pending -= 1
-                    lock.notify_all()
+                    self._due = self._due or due
+                    if not self._pending:  # settle() waits for this (not for each task)
+                        lock.notify_all()
+
+    def _checkpoint_wanted(self) -> bool:
+        wanted = getattr(self.store, "checkpoint_wanted", None)
+        try:
+            return bool(wanted()) if wanted is not None else False
+        except Exception:
+            return False
+
+    def _checkpoint(self) -> None:
+        due = getattr(self.store, "checkpoint_due", None)
+        if due is None:
+            return
+        try:
+            due()
+        except Exception:  # nothing is lost by not checkpointing; the worker must live on
+            pass
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
@@ -228,6 +263,10 @@ class StoreLink:
             # (an interrupt here leaves the rest to the next settle())
             self._aside_lock.wait_for(lambda: not self._pending)
             held, self._held = self._held or [], None
+            if self._due and self._worker is not None:
+                self._due = False
+                self._settled = True  # the worker checkpoints now, not while a cell waits
+                self._aside_lock.notify_all()
         error, self._aside_error = self._aside_error, None
         for text in held:
             self._warn(text)
@@ -302,18 +341,30 @@ class StoreLink:
             )
         return changed
 
-    def _anchors(self, session: ChatSession) -> list[int | None]:
-        """For each message not stored yet, the store id of the stored message that
-        follows it in memory (``None`` when none does: it goes at the end)."""
+    def _diff(self, history: list[Message]) -> tuple[list[Message], list[int | None], list[int]]:
+        """What :meth:`flush` writes, in one pass over ``history``: the messages not
+        stored yet, for each of them the store id of the stored message that follows it
+        in memory (``None`` when none does: it goes at the end), and the keys of stored
+        messages no longer in memory."""
+        rows = self._rows
+        new: list[Message] = []
         anchors: list[int | None] = []
         following: int | None = None
-        for message in reversed(session._history):
-            if self._known(message):
-                following = self._rows[id(message)][1]
+        kept: set[int] = set()
+        for message in reversed(history):
+            key = id(message)
+            entry = rows.get(key)
+            if entry is not None and entry[0] is message:
+                following = entry[1]
+                kept.add(key)
             else:
+                new.append(message)
                 anchors.append(following)
+        new.reverse()
         anchors.reverse()
-        return anchors
+        if len(kept) == len(rows):  # every stored message is still in memory (the usual case)
+            return new, anchors, []
+        return new, anchors, [key for key in rows if key not in kept]
 
     def _known(self, message: Message) -> bool:
         entry = self._rows.get(id(message))
@@ -332,7 +383,13 @@ class StoreLink:
         """The store now holds this session's fields (``fields``, as they were written, or
         as they are now): remember them as the base. A field changed while a write aside
         ran is not in ``fields``, so the next write sends it."""
-        self._base = copy.deepcopy(session.record_fields() if fields is None else fields)
+        if fields is None:
+            self._base = session.record_fields()
+        else:
+            self._base = dict(fields)
+        # record_fields() builds new containers (memory and metadata deep-copied), all
+        # but the values of settings, which may be shared with session.options
+        self._base["settings"] = copy.deepcopy(self._base.get("settings"))
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)

@@ -38,6 +38,7 @@ callers (``_storelink``) keep unsaved turns in memory and write them on a later 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import random
@@ -281,6 +282,17 @@ class PgDatabase:
         self._migrated = True
 
     # -- transactions ----------------------------------------------------------------
+
+    def deferring(self) -> contextlib.AbstractContextManager[None]:
+        """Nothing to defer: PostgreSQL checkpoints on its own (see ``Database.deferring``)."""
+        return contextlib.nullcontext()
+
+    def checkpoint_wanted(self) -> bool:
+        """Never (see ``Database.checkpoint_wanted``)."""
+        return False
+
+    def checkpoint_due(self) -> None:
+        """Nothing to do (see ``Database.checkpoint_due``)."""
 
     def read(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in one read-only snapshot of what ``user`` may see."""

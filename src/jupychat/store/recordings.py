@@ -35,8 +35,9 @@ class RecordingStore:
         from .._sanitize import clean_text
 
         body = clean_text(recording.to_json())
+        key = recording.key  # (a digest of the inputs: worked out once)
         row = (
-            recording.key,
+            key,
             recording.inputs.loose_key,
             notebook,
             recording.source,
@@ -47,7 +48,7 @@ class RecordingStore:
 
         def write(conn: sqlite3.Connection) -> None:
             # replace, in SQL both backends speak (PostgreSQL has no INSERT OR REPLACE)
-            conn.execute("DELETE FROM recordings WHERE key = ?", (recording.key,))
+            conn.execute("DELETE FROM recordings WHERE key = ?", (key,))
             conn.execute(
                 "INSERT INTO recordings (key, loose, notebook, source, cell_id, "
                 "created_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -25,6 +25,7 @@ the edit, export/import, lineage and checkpoint methods (a mixin).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -125,6 +126,21 @@ class SessionStore(SessionEdits):
     def close(self) -> None:
         """Close the database connection (a later call reopens it)."""
         self._db.close()
+
+    def deferring_checkpoints(self) -> contextlib.AbstractContextManager[None]:
+        """Within the block, this thread's writes leave the store's periodic checkpoint
+        (its WAL copied into the file) to :meth:`checkpoint_due`: for a writer that
+        others wait for (a notebook cell's turn), so they do not wait for it too."""
+        return self._db.deferring()
+
+    def checkpoint_wanted(self) -> bool:
+        """True when the writes so far made the periodic checkpoint due."""
+        return self._db.checkpoint_wanted()
+
+    def checkpoint_due(self) -> None:
+        """Run the periodic checkpoint if the writes so far made it due (see
+        :meth:`deferring_checkpoints`); it changes no content and no durability."""
+        self._db.checkpoint_due()
 
     def __enter__(self) -> SessionStore:
         return self

@@ -94,8 +94,10 @@ def check_updates(
             f"updates name session {updates['id']}, not {session_id}; nothing was saved"
         )
     known = {k: v for k, v in updates.items() if k in UPDATABLE}
-    fields = normalize_session(known)
-    columns = {key: getattr(fields, key) for key in known}
+    columns: dict[str, Any] = {}
+    if known:  # (a turn's write usually sets only updated_at: nothing to check here)
+        fields = normalize_session(known)
+        columns = {key: getattr(fields, key) for key in known}
     ignored = {"schema", "version", "id", "created_at", "updated_at"}
     extra = {k: v for k, v in updates.items() if k not in UPDATABLE and k not in ignored}
     updated_at = stamp_now()
