@@ -40,3 +40,6 @@ class IdentityMemo(Generic[T]):
 
     def clear(self) -> None:
         self._memo.clear()
+
+    def __len__(self) -> int:
+        return len(self._memo)

@@ -4,8 +4,9 @@ Design note: :func:`jupychat.config.resolve` reads the ``%config`` overrides, th
 environment and the config file every time (~7 µs a name), and a chat turn resolves the
 same dozen context settings several times. A resolved value depends on nothing else (the
 defaults are constants), so a value made from those sources is reused while the overrides,
-the environment (its raw dict compared to a copy, nothing decoded) and the config file's
-path and modification time all compare equal: one check costs ~3 µs. What is remembered
+the environment (its raw dict compared to a copy, nothing decoded; the config file's path
+follows from it) and the file's modification time (looked up once per turn, within
+``config.settled``) all compare equal: one check costs ~3 µs. What is remembered
 must be immutable (frozen settings), since every caller gets the same object.
 """
 
@@ -30,27 +31,20 @@ def _environ() -> Any:
     return data if isinstance(data, dict) else dict(os.environ)
 
 
-def _mtime(path: str) -> float | None:
-    try:
-        return os.stat(path).st_mtime
-    except OSError:
-        return None
-
-
 def _state() -> tuple[Any, ...]:
     from jupychat import config
 
-    path = str(config.config_path())
     # a deep copy: a list set by %config and changed in place afterwards is a change
-    return (dict(_environ()), copy.deepcopy(config._overrides), path, _mtime(path))
+    return (dict(_environ()), copy.deepcopy(config._overrides), config.file_mtime())
 
 
 def _unchanged(state: tuple[Any, ...]) -> bool:
     from jupychat import config
 
-    env, overrides, path, mtime = state
-    # the config file's path follows from the environment alone: unchanged with it
-    return _environ() == env and config._overrides == overrides and _mtime(path) == mtime
+    env, overrides, mtime = state
+    # the config file's path follows from the environment alone: unchanged with it; its
+    # modification time is looked up once per turn (config.settled)
+    return _environ() == env and config._overrides == overrides and config.file_mtime() == mtime
 
 
 def remembered(key: Hashable, make: Callable[[], T], held: Any = None) -> T:

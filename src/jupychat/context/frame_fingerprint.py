@@ -26,6 +26,7 @@ import functools
 import hashlib
 from typing import TYPE_CHECKING, Any
 
+from .._memo import IdentityMemo
 from ._lazy import LazyModule
 
 if TYPE_CHECKING:
@@ -46,27 +47,15 @@ def column_label(col: Any) -> str:
 
 
 _MEMO_LIMIT = 256
-_dtype_names: dict[int, tuple[Any, str]] = {}  # id -> (the dtype, kept alive; its text)
-_label_hashes: dict[int, tuple[Any, bytes]] = {}  # id -> (the column Index; its labels' hash)
-
-
-def _remembered(memo: dict[int, tuple[Any, Any]], obj: Any, make: Any) -> Any:
-    """``make(obj)``, remembered for this very object (held, so its id is not reused)."""
-    hit = memo.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    value = make(obj)
-    if len(memo) >= _MEMO_LIMIT:
-        memo.clear()
-    memo[id(obj)] = (obj, value)
-    return value
+_dtype_names: IdentityMemo[str] = IdentityMemo(_MEMO_LIMIT)  # a numpy dtype -> its text
+_label_hashes: IdentityMemo[bytes] = IdentityMemo(_MEMO_LIMIT)  # column Index -> labels' hash
 
 
 def _dtype_text(dtype: Any) -> str:
     import numpy as np  # loaded already (a frame exists); a plain import is ~4x faster here
 
     if isinstance(dtype, np.dtype):  # immutable; pandas' own dtypes may hold data: not kept
-        return str(_remembered(_dtype_names, dtype, str))
+        return _dtype_names.get(dtype, str)
     return str(dtype)
 
 
@@ -219,7 +208,7 @@ def fingerprint(obj: Any) -> tuple[Any, ...]:
         columns = obj.columns
         ncols = len(columns)
         if isinstance(columns, pd.Index):
-            h.update(_remembered(_label_hashes, columns, _labels_hash))
+            h.update(_label_hashes.get(columns, _labels_hash))
         else:
             h.update(_labels_hash(columns))
     rows = max(8, min(64, 8192 // max(1, ncols)))
