@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from .._memo import IdentityMemo
 from .budget import estimate_tokens
 from .describe import describe, is_tabular
 from .inventory import inventory
@@ -75,6 +76,7 @@ def _columns_of(obj: Any) -> list[Any]:
 
 _FOCUS_LIMIT = 64
 _focus_memo: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # (id(labels), prompt) -> ...
+_column_lists: IdentityMemo[list[Any]] = IdentityMemo(_FOCUS_LIMIT)  # pandas Index -> list
 
 
 def _focus(prompt: str, obj: Any) -> list[str]:
@@ -91,7 +93,8 @@ def _focus(prompt: str, obj: Any) -> list[str]:
     hit = _focus_memo.get(key)
     if hit is not None and hit[0] is labels:
         return list(hit[1])
-    found = mentioned_columns(prompt, _columns_of(obj))
+    # the labels as a list, once per Index (an arrow-backed Index iterates slowly)
+    found = mentioned_columns(prompt, _column_lists.get(labels, lambda _: _columns_of(obj)))
     if len(_focus_memo) >= _FOCUS_LIMIT:
         _focus_memo.clear()
     _focus_memo[key] = (labels, found)  # the labels held: their id is not reused meanwhile
