@@ -10,8 +10,8 @@ import threading
 import warnings
 
 import pytest
-from IPython.utils.capture import capture_output
 
+from cell_run import run
 from jupychat.errors import StoreError
 from jupychat.notebook import get_chat
 from jupychat.providers.fake import get_fake
@@ -20,13 +20,6 @@ from jupychat.providers.fake import get_fake
 @pytest.fixture
 def shell(notebook_shell):
     return notebook_shell("fake:a", "/work/aside.ipynb")
-
-
-def run(shell, cell):
-    with capture_output() as out:
-        result = shell.run_cell(cell)
-    assert result.success, result.error_in_exec
-    return out
 
 
 def test_the_store_write_runs_beside_the_final_display_and_ends_before_the_cell(shell, monkeypatch):

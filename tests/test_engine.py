@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from IPython.utils.capture import capture_output
 
+from cell_run import run
 from jupychat import ChatSession
 from jupychat.notebook import get_chat
 from jupychat.notebook.engine import Footer
@@ -22,13 +22,6 @@ NOTEBOOK_LAYER = Path(__file__).resolve().parents[1] / "src" / "jupychat" / "not
 @pytest.fixture
 def shell(notebook_shell):
     return notebook_shell("fake:a", "/work/engine.ipynb")
-
-
-def run(shell, cell):
-    with capture_output() as out:
-        result = shell.run_cell(cell)
-    assert result.success, result.error_in_exec
-    return out
 
 
 def test_a_one_off_model_never_becomes_the_sessions_model(shell):

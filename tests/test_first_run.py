@@ -10,8 +10,8 @@ import sys
 import textwrap
 
 import pytest
-from IPython.utils.capture import capture_output
 
+from cell_run import run
 from fakeserver import FakeServer
 from jupychat import ChatSession
 from jupychat.notebook import get_chat
@@ -19,13 +19,6 @@ from jupychat.prompts import NOTEBOOK_SYSTEM, TINY_HINT, TINY_SYSTEM
 from jupychat.providers import discover
 from jupychat.providers.fake import get_fake
 from llama_fixtures import needs_llama
-
-
-def run(shell, cell):
-    with capture_output() as captured:
-        result = shell.run_cell(cell)
-    assert result.success, result.error_in_exec or result.error_before_exec
-    return captured
 
 
 def rendered(captured) -> str:

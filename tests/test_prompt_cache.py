@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from IPython.utils.capture import capture_output
 
+from cell_run import run
 from fakecache import CacheRequestError, PromptCache
 from fixtures_server import fake_server
 from jupychat import ChatSession, config
@@ -303,12 +304,6 @@ def frame_shell(notebook_shell, fake_server, monkeypatch):
         return shell
 
     return make
-
-
-def run(shell, cell):
-    with capture_output():
-        result = shell.run_cell(cell)
-    assert result.success, result.error_in_exec
 
 
 @pytest.mark.parametrize("wire", ["openai", "anthropic"])
