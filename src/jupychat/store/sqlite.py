@@ -26,7 +26,6 @@ the edit, export/import, lineage and checkpoint methods (a mixin).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 import uuid
@@ -490,12 +489,6 @@ class SessionStore(SessionEdits):
         """The session's metadata dict."""
 
         def run(conn: sqlite3.Connection) -> dict[str, Any]:
-            row = conn.execute(
-                "SELECT metadata FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
-            if row is None:
-                raise tables.no_session(session_id)
-            value: dict[str, Any] = json.loads(row[0])
-            return value
+            return tables.session_metadata(conn, session_id)[1]
 
         return self._db.read(run)

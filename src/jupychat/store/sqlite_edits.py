@@ -9,7 +9,6 @@ the work. The turn-by-turn writing and the reading stay in :mod:`.sqlite`.
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
@@ -79,12 +78,7 @@ class SessionEdits:
         dumps(dict(changes), "metadata")
 
         def run(conn: sqlite3.Connection) -> dict[str, Any]:
-            row = conn.execute(
-                "SELECT pk, metadata FROM sessions WHERE id = ?", (session_id,)
-            ).fetchone()
-            if row is None:
-                raise tables.no_session(session_id)
-            metadata: dict[str, Any] = json.loads(row[1])
+            pk, metadata = tables.session_metadata(conn, session_id)
             for key, value in changes.items():
                 if value is None:
                     metadata.pop(key, None)
@@ -93,7 +87,7 @@ class SessionEdits:
             conn.execute(
                 "UPDATE sessions SET metadata = ?, updated_at = ?, revision = revision + 1 "
                 "WHERE pk = ?",
-                (dumps(metadata, "metadata"), stamp_now(), row[0]),
+                (dumps(metadata, "metadata"), stamp_now(), pk),
             )
             return metadata
 

@@ -84,6 +84,15 @@ def session_pk(conn: sqlite3.Connection, session_id: Any) -> int:
     return int(row[0])
 
 
+def session_metadata(conn: sqlite3.Connection, session_id: Any) -> tuple[int, dict[str, Any]]:
+    """A session's primary key and its metadata dict (``no_session`` when there is none)."""
+    row = conn.execute("SELECT pk, metadata FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    if row is None:
+        raise no_session(session_id)
+    metadata: dict[str, Any] = json.loads(row[1])
+    return int(row[0]), metadata
+
+
 def message_id(value: Any) -> int:
     """A store message id (``"msg_<n>"`` or ``n``) as an int."""
     if isinstance(value, str) and value.startswith("msg_") and value[4:].isdigit():
