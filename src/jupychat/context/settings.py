@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from jupychat.errors import ConfigError
 
+from .._memo import IdentityMemo
+
 __all__ = ["VALUES_LEVELS", "ContextSettings", "Values"]
 
 Values = Literal["full", "aggregates", "schema"]
@@ -45,8 +47,7 @@ def _tuple(value: Any, what: str) -> tuple[str, ...]:
     raise ConfigError(f"{what} must be a list of names or patterns, e.g. ['df_secret', 'raw_*']")
 
 
-_DERIVED_LIMIT = 256
-_derived: dict[Any, tuple[ContextSettings, ContextSettings]] = {}  # see ContextSettings.with_
+_derived: IdentityMemo[ContextSettings] = IdentityMemo(256)  # see ContextSettings.with_
 
 
 @dataclass(frozen=True)
@@ -206,25 +207,21 @@ class ContextSettings:
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return self
+        items = tuple(changes.items())
         try:
-            key: Any = (id(self), tuple(changes.items()))
-            hit = _derived.get(key)
+            hash(items)
         except TypeError:  # an unhashable value (a list of names): not remembered
-            key = hit = None
-        if hit is not None and hit[0] is self:
-            return hit[1]
+            return self._replaced(changes)
+        return _derived.get(self, lambda base: base._replaced(changes), items)
+
+    def _replaced(self, changes: dict[str, Any]) -> ContextSettings:
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ConfigError(
                 f"unknown context setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
             )
-        made = replace(self, **changes)
-        if key is not None:
-            if len(_derived) >= _DERIVED_LIMIT:
-                _derived.clear()
-            _derived[key] = (self, made)  # self held: its id is not reused meanwhile
-        return made
+        return replace(self, **changes)
 
     def key(self) -> tuple[Any, ...]:
         """A hashable key of every field that changes a description."""

@@ -67,6 +67,14 @@ def mentioned_columns(prompt: str, columns: Iterable[Any], limit: int = 50) -> l
 def _columns_of(obj: Any) -> list[Any]:
     try:
         cols = obj.columns
+    except Exception:
+        return []
+    return _labels_list(cols)
+
+
+def _labels_list(cols: Any) -> list[Any]:
+    """The first 20,000 column labels as a list (``[]`` when they cannot be read)."""
+    try:
         if len(cols) > 20_000:
             return list(cols[:20_000])
         return list(cols)
@@ -75,7 +83,7 @@ def _columns_of(obj: Any) -> list[Any]:
 
 
 _FOCUS_LIMIT = 64
-_focus_memo: dict[tuple[int, str], tuple[Any, list[str]]] = {}  # (id(labels), prompt) -> ...
+_focus_memo: IdentityMemo[list[str]] = IdentityMemo(_FOCUS_LIMIT)  # (Index, prompt) -> named
 _column_lists: IdentityMemo[list[Any]] = IdentityMemo(_FOCUS_LIMIT)  # pandas Index -> list
 
 
@@ -89,15 +97,12 @@ def _focus(prompt: str, obj: Any) -> list[str]:
         return []
     if isinstance(labels, list) or not (type(labels).__module__ or "").startswith("pandas"):
         return mentioned_columns(prompt, _columns_of(obj))
-    key = (id(labels), prompt)
-    hit = _focus_memo.get(key)
-    if hit is not None and hit[0] is labels:
-        return list(hit[1])
-    # the labels as a list, once per Index (an arrow-backed Index iterates slowly)
-    found = mentioned_columns(prompt, _column_lists.get(labels, lambda _: _columns_of(obj)))
-    if len(_focus_memo) >= _FOCUS_LIMIT:
-        _focus_memo.clear()
-    _focus_memo[key] = (labels, found)  # the labels held: their id is not reused meanwhile
+    # the labels listed once per Index (an arrow-backed Index iterates slowly)
+    found = _focus_memo.get(
+        labels,
+        lambda index: mentioned_columns(prompt, _column_lists.get(index, _labels_list)),
+        prompt,
+    )
     return list(found)
 
 
