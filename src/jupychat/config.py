@@ -42,8 +42,10 @@ __all__ = [
     "DEFAULTS",
     "api_key",
     "config_path",
+    "file_mtime",
     "load_file",
     "provider_settings",
+    "raw_environ",
     "reset_for_tests",
     "resolve",
     "set_api_key",
@@ -118,6 +120,13 @@ def load_file() -> dict[str, Any]:
             file_mtime()  # takes the block's one look at the file
         return _turn.data
     return _read_file(_stat_mtime())
+
+
+def raw_environ() -> Mapping[Any, Any]:
+    """The environment as ``os.environ`` holds it: its raw dict where there is one (to
+    compare with a copy without decoding every entry), else a copy."""
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else dict(os.environ)
 
 
 def file_mtime() -> float | None:

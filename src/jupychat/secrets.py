@@ -100,8 +100,9 @@ class _Known:
 
 
 def _env_snapshot() -> Any:
-    data = getattr(os.environ, "_data", None)  # the raw dict: compared without decoding
-    return dict(data) if isinstance(data, dict) else dict(os.environ)
+    from jupychat import config
+
+    return dict(config.raw_environ())
 
 
 def _fingerprint(env: Any) -> tuple[Any, ...]:
@@ -117,8 +118,7 @@ def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
     from jupychat import config
 
     env, path, mtime, keys, registered = fingerprint
-    data = getattr(os.environ, "_data", None)
-    if not (data == env if isinstance(data, dict) else dict(os.environ) == env):
+    if config.raw_environ() != env:
         return False
     where = config.config_path()
     if str(where) != path:

@@ -13,7 +13,6 @@ must be immutable (frozen settings), since every caller gets the same object.
 from __future__ import annotations
 
 import copy
-import os
 import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
@@ -26,16 +25,11 @@ _memo: dict[Hashable, tuple[tuple[Any, ...], Any, Any]] = {}  # key -> (state, h
 _lock = threading.Lock()
 
 
-def _environ() -> Any:
-    data = getattr(os.environ, "_data", None)  # the raw dict: compared without decoding
-    return data if isinstance(data, dict) else dict(os.environ)
-
-
 def _state() -> tuple[Any, ...]:
     from jupychat import config
 
     # a deep copy: a list set by %config and changed in place afterwards is a change
-    return (dict(_environ()), copy.deepcopy(config._overrides), config.file_mtime())
+    return (dict(config.raw_environ()), copy.deepcopy(config._overrides), config.file_mtime())
 
 
 def _unchanged(state: tuple[Any, ...]) -> bool:
@@ -44,7 +38,11 @@ def _unchanged(state: tuple[Any, ...]) -> bool:
     env, overrides, mtime = state
     # the config file's path follows from the environment alone: unchanged with it; its
     # modification time is looked up once per turn (config.settled)
-    return _environ() == env and config._overrides == overrides and config.file_mtime() == mtime
+    return (
+        config.raw_environ() == env
+        and config._overrides == overrides
+        and config.file_mtime() == mtime
+    )
 
 
 def remembered(key: Hashable, make: Callable[[], T], held: Any = None) -> T:
