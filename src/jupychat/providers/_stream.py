@@ -184,14 +184,9 @@ class _Attempt:
         ``None`` marks the end of the body.
         """
         decoder = self.decoder
-        if chunk is None:
-            pairs = decoder.close()
-        else:
-            pairs = decoder.feed(chunk)
-            if decoder.heard:  # (what heard(True) does, without the call: once a chunk)
-                self._heard = time.monotonic()
-            else:
-                self.heard(False)
+        pairs = decoder.feed(chunk) if chunk is not None else decoder.close()
+        if chunk is not None:
+            self.heard(decoder.heard)
         if not pairs:
             return [], None
         parser = self.parser
