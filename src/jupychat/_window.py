@@ -154,10 +154,14 @@ def _asked(provider: Any) -> Window | None:
     try:
         import httpx
 
+        from .providers._transport import ssl_context
+
         key = provider.api_key() if hasattr(provider, "api_key") else None
         headers = provider.auth_headers(key) if hasattr(provider, "auth_headers") else {}
         root = base[: -len("/v1")] if base.endswith("/v1") else base
-        with httpx.Client(timeout=_TIMEOUT, trust_env=False, headers=headers) as client:
+        with httpx.Client(
+            timeout=_TIMEOUT, trust_env=False, headers=headers, verify=ssl_context()
+        ) as client:
             if name == "ollama":
                 return _ollama(client, root, provider.model)
             return _models(client, base, provider.model) or _props(client, root)

@@ -5,17 +5,23 @@ Design note: providers without an injected client share one process-wide sync cl
 keep-alive survives switching models and a provider dropped without ``close()`` leaves
 no socket behind; an async call opens its own client (see
 :meth:`~jupychat.providers._http.HTTPProvider.astream`), so no connection outlives the
-event loop that made it. Building a verified TLS context costs ~50 ms: there is one
-(:func:`ssl_context`). A base URL may carry a password or a key in its query: it is used
-to send requests, and :func:`public_url` is what may be shown or saved.
+event loop that made it. There is one TLS context (:func:`ssl_context`), and it reads
+its CA certificates (~50 ms) at the first TLS handshake, not when a client is made: a
+notebook that talks only to a local server over plain ``http://`` (the embedded model,
+Ollama, llama.cpp, LM Studio) never reads them. A base URL may carry a password or a key
+in its query: it is used to send requests, and :func:`public_url` is what may be shown or
+saved.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import os
 import ssl
+import sys
 import threading
+from typing import Any
 
 import httpx
 
@@ -30,12 +36,59 @@ _shared_lock = threading.Lock()
 _ssl: ssl.SSLContext | None = None
 
 
+class DeferredTrustContext(ssl.SSLContext):
+    """A verifying client context, as ``httpx.create_ssl_context()`` makes it, that loads
+    its CA certificates just before its first handshake (reading certifi's bundle costs
+    ~50 ms). The same sources, in httpx's order: ``$SSL_CERT_FILE``, ``$SSL_CERT_DIR``,
+    else certifi. Settings match ``ssl.create_default_context()`` (tested)."""
+
+    _trusted = False
+
+    def __new__(cls) -> DeferredTrustContext:
+        context = super().__new__(cls, ssl.PROTOCOL_TLS_CLIENT)  # verifies, checks hostnames
+        if sys.version_info >= (3, 13):  # what create_default_context adds from 3.13
+            context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+        keylog = os.environ.get("SSLKEYLOGFILE")
+        if keylog and not sys.flags.ignore_environment:
+            context.keylog_filename = keylog
+        return context
+
+    def trust(self) -> None:
+        """Load the CA certificates (once; the first handshake calls it)."""
+        if self._trusted:
+            return
+        with _trust_lock:
+            if self._trusted:
+                return
+            if os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._trusted = True
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:  # httpcore's sync backend
+        self.trust()
+        return super().wrap_socket(*args, **kwargs)
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:  # anyio, TLS in TLS
+        self.trust()
+        return super().wrap_bio(*args, **kwargs)
+
+
+_trust_lock = threading.Lock()
+
+
 def ssl_context() -> ssl.SSLContext:
-    """One verified TLS context for every client we open (building one costs ~50 ms)."""
+    """The one verifying TLS context of every client we open (see
+    :class:`DeferredTrustContext`: plain-http use never reads the CA bundle)."""
     global _ssl
     with _shared_lock:
         if _ssl is None:
-            _ssl = httpx.create_ssl_context()
+            _ssl = DeferredTrustContext()
         return _ssl
 
 
