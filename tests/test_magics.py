@@ -96,6 +96,24 @@ def test_cell_options(shell, fake):
     assert session(shell).history[-1].model == "fake:percell"
 
 
+def test_a_repeated_options_line_parses_the_same_each_time(shell, fake):
+    """Parsed options are remembered per line: the same line gives equal, separate
+    options each time, and another line never inherits them."""
+    magics = shell.magics_manager.registry["ChatMagics"]
+    first = magics._parse_cell_args("--out a --context df,x --temperature 0.5")
+    first.context.append("changed")  # a caller that changes what it got
+    first.out = "b"
+    again = magics._parse_cell_args("--out a --context df,x --temperature 0.5")
+    assert (again.out, again.context, again.temperature) == ("a", ["df,x"], 0.5)
+    plain = magics._parse_cell_args("")
+    assert (plain.out, plain.context, plain.temperature) == (None, [], None)
+    fake.enqueue("one")
+    fake.enqueue("two")
+    run(shell, "%%chat --temperature 0.2\nq1")
+    run(shell, "%%chat\nq2")
+    assert [r.temperature for r in fake.requests[-2:]] == [0.2, None]
+
+
 def test_new_and_named_sessions(shell, fake):
     run(shell, "%%chat\nin main")
     main_id = session(shell).id

@@ -13,6 +13,7 @@ the partial answer stays visible and is kept in history, marked interrupted.
 
 from __future__ import annotations
 
+import copy
 import shlex
 import sys
 import traceback
@@ -37,6 +38,8 @@ if TYPE_CHECKING:  # loaded with the first turn, keeping %load_ext light
     from .events import NotebookEvent
 
 __all__ = ["ChatMagics"]
+
+_parsed_lines: dict[str, Any] = {}  # a %%chat line -> its parsed options (_parse_cell_args)
 
 HELP = """\
 Chat with a model from this notebook; each session remembers the conversation.
@@ -265,14 +268,26 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
         return self._cell(line, cell)
 
     def _parse_cell_args(self, line: str) -> Any:
-        try:
-            words = shlex.split(line)
-        except ValueError as exc:
-            raise UsageError(f"cannot parse the options {line!r}: {exc}") from None
-        try:
-            return self.chat.parser.parse_args(words)
-        except UsageError as exc:
-            raise UsageError(f"{exc}; see %chat help") from None
+        """The ``%%chat`` line's options (a fresh copy of a line parsed before: parsing
+        costs ~0.1 ms, and most cells repeat one of a few lines, often the empty one)."""
+        parsed = _parsed_lines.get(line)
+        if parsed is None:
+            try:
+                words = shlex.split(line)
+            except ValueError as exc:
+                raise UsageError(f"cannot parse the options {line!r}: {exc}") from None
+            try:
+                parsed = self.chat.parser.parse_args(words)
+            except UsageError as exc:
+                raise UsageError(f"{exc}; see %chat help") from None
+            if len(_parsed_lines) >= 64:
+                _parsed_lines.clear()
+            _parsed_lines[line] = parsed
+        fresh = copy.copy(parsed)  # lists (--context) copied too: the caller may change them
+        for key, value in vars(parsed).items():
+            if isinstance(value, list):
+                setattr(fresh, key, list(value))
+        return fresh
 
     def _cell(self, line: str, cell: str) -> None:
         args = self._parse_cell_args(line)
