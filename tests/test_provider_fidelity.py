@@ -166,6 +166,10 @@ def test_reasoning_content_goes_back_to_the_server_that_sent_it_and_no_other():
     for other in (None, source_of("openai", "https://api.openai.com/v1/chat/completions")):
         body = chat_completions.build_payload("m", request, source=other)
         assert body["messages"][1] == {"role": "assistant", "content": "a"}
+    # entries are remembered per message and source: asked again, each source gets its own
+    again = chat_completions.build_payload("m", request, source=deepseek)
+    assert again["messages"] == same["messages"]
+    assert "reasoning_content" not in json.dumps(chat_completions.build_payload("m", request))
     # nor to Anthropic, whatever its source
     _, messages = anthropic.messages_payload(request, source_of("anthropic", A_URL))
     assert "because" not in json.dumps(messages)

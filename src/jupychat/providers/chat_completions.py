@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupychat._memo import IdentityMemo
 from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
 from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
@@ -142,22 +143,30 @@ def messages_payload(request: ChatRequest, source: str | None = None) -> list[di
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": request.system})
+    make = lambda m: _wire(m, source)  # noqa: E731
     for message in request.messages:
-        if message.role == "assistant":
-            out.append(_assistant_message(message, source))
-            continue
-        results = message.tool_results
-        out.extend(_tool_result_message(r) for r in results)
-        if message.role == "tool":
-            continue
-        if message.role == "system":
-            if message.text:
-                out.append({"role": "system", "content": message.text})
-            continue
+        out.extend(_wire_messages.get(message, make, source))  # (the history is frozen)
+    return out
+
+
+def _wire(message: Message, source: str | None) -> list[dict[str, Any]]:
+    """One history message as the ``messages`` entries it becomes (remembered per
+    message and source in ``_wire_messages``: no caller changes them)."""
+    if message.role == "assistant":
+        return [_assistant_message(message, source)]
+    results = message.tool_results
+    out = [_tool_result_message(r) for r in results]
+    if message.role == "system":
+        if message.text:
+            out.append({"role": "system", "content": message.text})
+    elif message.role != "tool":
         content = _user_content(message)
         if content or not results:
             out.append({"role": "user", "content": content})
     return out
+
+
+_wire_messages: IdentityMemo[list[dict[str, Any]]] = IdentityMemo()
 
 
 def build_payload(
