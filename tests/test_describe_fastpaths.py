@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from jupychat.context import describe
-from jupychat.context._frame_stats import arrow_string_nulls, datetime_min_max, top_positions
+from jupychat.context._frame_stats import (
+    arrow_string_nulls,
+    datetime_min_max,
+    min_max_mean,
+    top_positions,
+)
 from jupychat.context.frames import PandasAdapter
 
 
@@ -46,3 +51,27 @@ def test_fast_null_counts_and_shares_match_pandas():
     true = int(df["flag"].sum())
     share = f"true {100 * true / int(df['flag'].notna().sum()):.0f}%"
     assert share in describe(df, "d")
+
+
+def test_min_max_mean_is_pandas_own_figure_bit_for_bit():
+    """The one-pass float mean is pandas' ``Series.mean()`` exactly (not to a tolerance),
+    with or without missing values, infinities, float32 and sizes around numpy's pairwise
+    summation blocks."""
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 7, 8, 9, 127, 128, 129, 1000, 10_001, 262_145):
+        for kind in ("normal", "huge", "nan", "inf", "both_inf", "f32", "whole"):
+            values = rng.normal(size=n) * (1e300 if kind == "huge" else 1.0)
+            if kind == "nan":
+                values[rng.integers(0, n, max(1, n // 10))] = np.nan
+            if kind in ("inf", "both_inf"):
+                values[rng.integers(0, n)] = np.inf
+            if kind == "both_inf":
+                values[rng.integers(0, n)] = -np.inf
+            if kind == "whole":
+                values = np.round(values * 1000)
+            s = pd.Series(values.astype(np.float32) if kind == "f32" else values)
+            mn, mx, mean = min_max_mean(s)
+            expected = float(s.mean())
+            assert (np.isnan(mean) and np.isnan(expected)) or mean == expected, (n, kind)
+            if not s.isna().all():
+                assert (mn, mx) == (s.min(), s.max())

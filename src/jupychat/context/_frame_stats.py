@@ -216,6 +216,18 @@ def datetime_min_max(s: pd.Series) -> tuple[Any, Any]:
     return s.iloc[lo], s.iloc[hi]
 
 
+def _float_mean(s: pd.Series, arr: np.ndarray) -> float:
+    """``s.mean()``, exactly: pandas sums the float64 values (pairwise, as numpy does)
+    and divides by the count, so a column whose sum is not NaN (no missing value) gets
+    the same figure from one pass instead of pandas' mask, copy and sum (~4× the time)."""
+    if arr.dtype == np.float64 and arr.ndim == 1:
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: pandas decides below
+            total = arr.sum()
+        if not np.isnan(total):
+            return float(total / np.float64(len(arr)))
+    return float(s.mean())
+
+
 def min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:
     """Exact min, max and mean, skipping missing values, without copying the column."""
     dtype = s.dtype
@@ -227,7 +239,7 @@ def min_max_mean(s: pd.Series) -> tuple[Any, Any, float]:
             mn, mx = np.fmin.reduce(arr), np.fmax.reduce(arr)
             if np.isnan(mn):
                 return None, None, float("nan")
-            return mn, mx, float(s.mean())
+            return mn, mx, _float_mean(s, arr)
         return arr.min(), arr.max(), float(arr.mean(dtype=np.float64))
     array = s.array
     data, mask = getattr(array, "_data", None), getattr(array, "_mask", None)
