@@ -166,7 +166,7 @@ def _wire(message: Message, source: str | None) -> list[dict[str, Any]]:
     return out
 
 
-_wire_messages: IdentityMemo[list[dict[str, Any]]] = IdentityMemo()
+_wire_messages: IdentityMemo[list[dict[str, Any]]] = IdentityMemo(limit=2048)
 
 
 def build_payload(
