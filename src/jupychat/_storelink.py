@@ -144,7 +144,9 @@ class StoreLink:
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
-            messages = [m.to_dict() for m in new]
+            # the messages themselves: the store builds their rows from them directly
+            # (a dict would be validated by rebuilding the Message it came from)
+            messages: list[Any] = list(new)
             extra = {"before": before} if any(b is not None for b in before) else {}
             for attempt in (1, 2):
                 try:
@@ -160,6 +162,7 @@ class StoreLink:
                     )
                     break
                 except StoreError as exc:
+                    messages = [m.to_dict() for m in new]
                     if attempt == 1 and self._make_storable(session, messages):
                         continue  # a message held values JSON cannot store: now text
                     if self._lost(session) is not None:
