@@ -45,6 +45,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import config
 from .errors import StoreError
 from .types import Message
 
@@ -96,7 +97,7 @@ class StoreLink:
         self._lock = threading.RLock()
         # writes aside (see aside()): the queue, its worker, the threads to wait for
         self._aside_lock = threading.Condition(threading.Lock())
-        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...], config.View | None]] = []
         self._pending = 0  # tasks given to aside() and not done yet
         self._worker: threading.Thread | None = None
         self._aside_error: BaseException | None = None
@@ -196,9 +197,12 @@ class StoreLink:
         a time and in order, and the caller's thread goes on meanwhile. The worker stays
         for :data:`WORKER_IDLE` seconds after its last task, so a cell run soon after the
         last one does not wait for a thread to start (~1-2 ms on a busy machine).
+        The work sees the config file as the caller's turn does (``config.settled``):
+        it is part of that turn, and does not look at the file again.
         """
+        view = config.turn_view()
         with self._aside_lock:
-            self._tasks.append((work, args))
+            self._tasks.append((work, args, view))
             self._pending += 1
             self._settled = False  # a checkpoint waits for this work's settle()
             if self._held is None:
@@ -228,12 +232,13 @@ class StoreLink:
                     self._worker = None  # idle: the next aside() starts another
                     return
                 if not settled:
-                    work, args = self._tasks.pop(0)
+                    work, args, view = self._tasks.pop(0)
             if settled:  # the caller has gone on: the store's checkpoint, if due
                 self._checkpoint()
                 continue
             try:
-                work(*args)
+                with config.settled(view):
+                    work(*args)
             except BaseException as exc:  # given to the caller by settle()
                 self._aside_error = self._aside_error or exc
             finally:
