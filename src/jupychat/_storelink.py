@@ -397,7 +397,9 @@ class StoreLink:
             self._base = dict(fields)
         # record_fields() builds new containers (memory and metadata deep-copied), all
         # but the values of settings, which may be shared with session.options
-        self._base["settings"] = copy.deepcopy(self._base.get("settings"))
+        settings = self._base.get("settings")
+        if settings:  # (an empty one is a new dict: nothing in it to share)
+            self._base["settings"] = copy.deepcopy(settings)
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)
