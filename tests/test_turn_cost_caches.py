@@ -250,9 +250,7 @@ def test_the_columns_a_prompt_names_follow_renamed_columns():
     assert named() == []
 
 
-def test_a_config_file_chosen_by_the_environment_is_seen_by_the_next_scrub(
-    monkeypatch, tmp_path
-):
+def test_a_config_file_chosen_by_the_environment_is_seen_by_the_next_scrub(monkeypatch, tmp_path):
     # the cached set is checked against the environment, not the file's path: the path
     # is made from it (JUPYCHAT_CONFIG, HOME...), so pointing it elsewhere is a change
     key = "sk-otherfile-" + "f" * 30
