@@ -675,3 +675,22 @@ def test_a_message_and_its_dict_make_the_same_row():
     plain = Message(role="user", content=(Text("just text"),))
     assert message_row(plain) == message_row(plain.to_dict())
     assert message_row(plain).content is None
+
+
+def test_a_recording_put_again_replaces_the_row_of_its_inputs(tmp_path):
+    # (SQLite replaces in one statement; PostgreSQL deletes, then inserts)
+    from jupychat._recording import Inputs, Recording
+    from jupychat.store.recordings import RecordingStore
+
+    recordings = RecordingStore(SessionStore(tmp_path / "sessions.db"))
+    asked = Inputs(prompt="What is in df?", context={"var:df": "abc"}, model="m", options={})
+    other = Inputs(prompt="And now?", context={}, model="m", options={})
+    recordings.put(Recording(inputs=asked, answer="old", source="s1", cell_id="c1"), "nb")
+    recordings.put(Recording(inputs=other, answer="other", source="s2"), "nb")
+    recordings.put(Recording(inputs=asked, answer="new", source="s1", cell_id="c1"), "nb")
+    assert recordings.count() == 2
+    got = recordings.get(asked.key)
+    assert got is not None and got.answer == "new"
+    latest = recordings.latest_for("nb", "s1", "c1")
+    assert latest is not None and latest.answer == "new"
+    assert recordings.get_loose(asked.loose_key).answer == "new"  # type: ignore[union-attr]
