@@ -40,6 +40,7 @@ import contextlib
 import copy
 import json
 import math
+import operator
 import threading
 import warnings
 from collections.abc import Callable
@@ -91,6 +92,9 @@ class StoreLink:
         self.epoch = int(getattr(store, "epoch", 0))
         self._rows: dict[int, tuple[Message, int]] = {}  # id(message) -> (message, store id)
         self._ids: set[int] = set()  # the store ids in _rows
+        # history as last written in full: every message of it stored, nothing else in
+        # _rows (None: not known), so the usual write finds its new messages at once
+        self._stored: list[Message] | None = None
         self._base: dict[str, Any] = {}
         self._failing = False
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
@@ -111,6 +115,7 @@ class StoreLink:
         with self._lock:
             self._rows = {id(m): (m, rid) for m, rid in zip(session._history, order, strict=True)}
             self._ids = set(order)
+            self._stored = list(session._history)
             self._base = {k: copy.deepcopy(record.get(k)) for k in (*SCALARS, *KEYED)}
             self.revision = revision
             self.epoch = int(getattr(self.store, "epoch", 0))
@@ -125,6 +130,7 @@ class StoreLink:
                 self._fail(session, exc)
                 return
             self._remember(session, done.ids)
+            self._stored = None
             if not existed:
                 self.revision = done.revision
                 self._saved(session)
@@ -139,7 +145,8 @@ class StoreLink:
             if self._lost() is not None:
                 self._rewrite(session)
                 return
-            new, before, dropped = self._diff(session._history)
+            history = list(session._history)  # (as diffed: what is stored once written)
+            new, before, dropped = self._diff(history)
             fields = session.record_fields()  # once: what is written becomes the base
             updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
@@ -174,6 +181,7 @@ class StoreLink:
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
+            self._stored = history
             self._saved(session, fields)
             if done.previous == self.revision:
                 self.revision = done.revision  # nobody else wrote in between
@@ -350,10 +358,25 @@ class StoreLink:
         return changed
 
     def _diff(self, history: list[Message]) -> tuple[list[Message], list[int | None], list[int]]:
-        """What :meth:`flush` writes, in one pass over ``history``: the messages not
-        stored yet, for each of them the store id of the stored message that follows it
-        in memory (``None`` when none does: it goes at the end), and the keys of stored
-        messages no longer in memory."""
+        """What :meth:`flush` writes: the messages not stored yet, for each of them the
+        store id of the stored message that follows it in memory (``None`` when none
+        does: it goes at the end), and the keys of stored messages no longer in memory.
+
+        Usually ``history`` is what was last written plus new messages at its end: that
+        is checked by identity at C speed (a long session's write does not walk its
+        history in Python); anything else takes :meth:`_diff_all`."""
+        stored, rows = self._stored, self._rows
+        k = -1 if stored is None or len(stored) != len(rows) else len(stored)
+        if 0 <= k <= len(history) and all(map(operator.is_, history[:k], stored or ())):
+            new = history[k:]
+            if not any(id(m) in rows for m in new):
+                return new, [None] * len(new), []
+        return self._diff_all(history)
+
+    def _diff_all(
+        self, history: list[Message]
+    ) -> tuple[list[Message], list[int | None], list[int]]:
+        """:meth:`_diff` in one pass over ``history``, whatever changed in it."""
         rows = self._rows
         new: list[Message] = []
         anchors: list[int | None] = []
@@ -444,6 +467,7 @@ class StoreLink:
             session._last_response = None
         self._rows = rows
         self._ids = set(snap.order)
+        self._stored = None
         self._merge_fields(session, snap.record, pull_all)
         self.revision = snap.revision
 
@@ -494,7 +518,7 @@ class StoreLink:
         except StoreError as exc:
             self._fail(session, exc)
             return
-        self._rows, self._ids = {}, set()
+        self._rows, self._ids, self._stored = {}, set(), None
         self._remember(session, done.ids)
         self.epoch = int(getattr(self.store, "epoch", 0))
         self.revision = None  # take in anything else the store holds on the next sync
