@@ -146,3 +146,39 @@ def test_a_field_changed_while_a_write_aside_runs_is_written_by_the_next_write(s
     session._persist()  # the next write
     stored = store.load(session.id)
     assert stored["title"] == "renamed during the write"
+
+
+def test_writes_aside_see_the_config_file_as_their_turn_does(tmp_path, monkeypatch):
+    # the turn looked at the config file once (config.settled); its store writes on the
+    # worker use that look instead of their own stat per scrubbed text
+    from jupychat import config, secrets
+    from jupychat._storelink import StoreLink
+    from jupychat.store import SessionStore
+
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(tmp_path / "config.toml"))
+    looks: list[threading.Thread] = []
+    stat_mtime = config._stat_mtime
+
+    def counted() -> float | None:
+        looks.append(threading.current_thread())
+        return stat_mtime()
+
+    monkeypatch.setattr(config, "_stat_mtime", counted)
+    link = StoreLink(SessionStore(tmp_path / "sessions.db"))
+    key = "zq-mid-turn-9f8e7d6c5b4a"
+    seen: list[tuple[threading.Thread, str]] = []
+
+    def work() -> None:
+        seen.append((threading.current_thread(), secrets.scrub_text(f"key {key}")))
+
+    here = threading.current_thread()
+    with config.settled():
+        config.load_file()  # the turn's one look
+        monkeypatch.setenv("ZQ_API_KEY", key)  # exported mid-turn: still caught
+        link.aside(work)
+        link.settle()
+    assert looks == [here]
+    assert seen[0][0] is not here and seen[0][1] == "key [redacted]"
+    link.aside(work)  # outside a turn the worker looks for itself
+    link.settle()
+    assert len(looks) == 2 and looks[1] is seen[1][0]

@@ -654,3 +654,43 @@ def test_match_ids_by_prefix(store):
     assert store.match_ids("abc123") == ["abc123"]
     assert store.match_ids("q") == [] and store.match_ids("") == []
     assert len(ids) == 4
+
+
+def test_a_message_and_its_dict_make_the_same_row():
+    # StoreLink.flush hands the store Message objects; a dict is validated by rebuilding
+    # its Message: both must give the same row (usage counts as Usage.from_dict makes them)
+    from jupychat.store.records import message_row
+
+    message = Message(
+        role="assistant",
+        content=(Text("hi"), ContextBlock("df", "a frame"), ToolCall("c1", "f", {"x": 1})),
+        model="fake:x",
+        usage=Usage(3.0, 2, 0, 1),  # type: ignore[arg-type]
+        finish_reason="stop",
+        meta={"latency": 0.5},
+    )
+    row = message_row(message)
+    assert row == message_row(message.to_dict())
+    assert type(row.input_tokens) is int and row.input_tokens == 3
+    plain = Message(role="user", content=(Text("just text"),))
+    assert message_row(plain) == message_row(plain.to_dict())
+    assert message_row(plain).content is None
+
+
+def test_a_recording_put_again_replaces_the_row_of_its_inputs(tmp_path):
+    # (SQLite replaces in one statement; PostgreSQL deletes, then inserts)
+    from jupychat._recording import Inputs, Recording
+    from jupychat.store.recordings import RecordingStore
+
+    recordings = RecordingStore(SessionStore(tmp_path / "sessions.db"))
+    asked = Inputs(prompt="What is in df?", context={"var:df": "abc"}, model="m", options={})
+    other = Inputs(prompt="And now?", context={}, model="m", options={})
+    recordings.put(Recording(inputs=asked, answer="old", source="s1", cell_id="c1"), "nb")
+    recordings.put(Recording(inputs=other, answer="other", source="s2"), "nb")
+    recordings.put(Recording(inputs=asked, answer="new", source="s1", cell_id="c1"), "nb")
+    assert recordings.count() == 2
+    got = recordings.get(asked.key)
+    assert got is not None and got.answer == "new"
+    latest = recordings.latest_for("nb", "s1", "c1")
+    assert latest is not None and latest.answer == "new"
+    assert recordings.get_loose(asked.loose_key).answer == "new"  # type: ignore[union-attr]

@@ -326,9 +326,14 @@ def test_a_forked_child_opens_its_own_connection(tmp_path):
 
     store = SessionStore(tmp_path / "sessions.db")
     sid = store.create(messages=[user("from the parent")])  # the parent's connection is open
+    parent = store._db._conn
 
     def child() -> None:
+        from jupychat.store.connection import current_pid
+
+        assert current_pid() == os.getpid()  # the fork hook keeps the cached id true
         store.append_messages(sid, [user("from the child")])
+        assert store._db._conn is not parent  # its own connection, not the parent's
         store.close()
 
     proc = multiprocessing.get_context("fork").Process(target=child)

@@ -248,3 +248,20 @@ def test_the_columns_a_prompt_names_follow_renamed_columns():
     assert named() == ["col_42", "price"]
     df.columns = [f"other_{i}" for i in range(80)]
     assert named() == []
+
+
+def test_a_config_file_chosen_by_the_environment_is_seen_by_the_next_scrub(monkeypatch, tmp_path):
+    # the cached set is checked against the environment, not the file's path: the path
+    # is made from it (JUPYCHAT_CONFIG, HOME...), so pointing it elsewhere is a change
+    key = "sk-otherfile-" + "f" * 30
+    plain, keyed = tmp_path / "plain.toml", tmp_path / "keyed.toml"
+    plain.write_text("read_timeout = 11\n")
+    keyed.write_text(f'[providers.anthropic]\napi_key = "{key}"\n')
+    for cfg in (plain, keyed):
+        os.utime(cfg, (5, 5))  # the same mtime: only the path tells them apart
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(plain))
+    with config.settled():
+        assert secrets.scrub_text(key) == key
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(keyed))
+    with config.settled():
+        assert secrets.scrub_text(key) == "[redacted]"

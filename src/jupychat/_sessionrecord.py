@@ -76,12 +76,22 @@ def record_fields(session: ChatSession) -> dict[str, Any]:
         "notebook": session.notebook,
         "model": session.model_id,
         "system_prompt": clean_text(session.system_prompt) if session.system_prompt else None,
-        "memory": _sanitize.clean_data_value(copy.deepcopy(session._memory)),
-        "metadata": _sanitize.clean_data_value(copy.deepcopy(session._metadata)),
+        "memory": _stored_data(session._memory),
+        "metadata": _stored_data(session._metadata),
         "tools": [tool.name for tool in session.tools],
         "max_steps": session.max_steps,
-        "settings": _sanitize.stored_options(session.options),
+        # (no options, the usual case: nothing to check; every store write asks)
+        "settings": _sanitize.stored_options(session.options) if session.options else {},
     }
+
+
+def _stored_data(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Memory or metadata as stored: a cleaned deep copy (of an empty one, the usual
+    case, a new empty dict without copying or walking anything)."""
+    if not value:
+        return {}
+    cleaned: dict[str, Any] = _sanitize.clean_data_value(copy.deepcopy(value))
+    return cleaned
 
 
 def to_record(session: ChatSession) -> dict[str, Any]:

@@ -40,11 +40,13 @@ import contextlib
 import copy
 import json
 import math
+import operator
 import threading
 import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import config
 from .errors import StoreError
 from .types import Message
 
@@ -90,13 +92,16 @@ class StoreLink:
         self.epoch = int(getattr(store, "epoch", 0))
         self._rows: dict[int, tuple[Message, int]] = {}  # id(message) -> (message, store id)
         self._ids: set[int] = set()  # the store ids in _rows
+        # history as last written in full: every message of it stored, nothing else in
+        # _rows (None: not known), so the usual write finds its new messages at once
+        self._stored: list[Message] | None = None
         self._base: dict[str, Any] = {}
         self._failing = False
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
         # writes aside (see aside()): the queue, its worker, the threads to wait for
         self._aside_lock = threading.Condition(threading.Lock())
-        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...], config.View | None]] = []
         self._pending = 0  # tasks given to aside() and not done yet
         self._worker: threading.Thread | None = None
         self._aside_error: BaseException | None = None
@@ -110,6 +115,7 @@ class StoreLink:
         with self._lock:
             self._rows = {id(m): (m, rid) for m, rid in zip(session._history, order, strict=True)}
             self._ids = set(order)
+            self._stored = list(session._history)
             self._base = {k: copy.deepcopy(record.get(k)) for k in (*SCALARS, *KEYED)}
             self.revision = revision
             self.epoch = int(getattr(self.store, "epoch", 0))
@@ -124,6 +130,7 @@ class StoreLink:
                 self._fail(session, exc)
                 return
             self._remember(session, done.ids)
+            self._stored = None
             if not existed:
                 self.revision = done.revision
                 self._saved(session)
@@ -138,13 +145,16 @@ class StoreLink:
             if self._lost() is not None:
                 self._rewrite(session)
                 return
-            new, before, dropped = self._diff(session._history)
+            history = list(session._history)  # (as diffed: what is stored once written)
+            new, before, dropped = self._diff(history)
             fields = session.record_fields()  # once: what is written becomes the base
             updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
                 return
             updates["updated_at"] = session.updated_at
-            messages = [m.to_dict() for m in new]
+            # the messages themselves: the store builds their rows from them directly
+            # (a dict would be validated by rebuilding the Message it came from)
+            messages: list[Any] = list(new)
             extra = {"before": before} if any(b is not None for b in before) else {}
             for attempt in (1, 2):
                 try:
@@ -160,6 +170,7 @@ class StoreLink:
                     )
                     break
                 except StoreError as exc:
+                    messages = [m.to_dict() for m in new]
                     if attempt == 1 and self._make_storable(session, messages):
                         continue  # a message held values JSON cannot store: now text
                     if self._lost(session) is not None:
@@ -170,6 +181,7 @@ class StoreLink:
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
+            self._stored = history
             self._saved(session, fields)
             if done.previous == self.revision:
                 self.revision = done.revision  # nobody else wrote in between
@@ -193,9 +205,12 @@ class StoreLink:
         a time and in order, and the caller's thread goes on meanwhile. The worker stays
         for :data:`WORKER_IDLE` seconds after its last task, so a cell run soon after the
         last one does not wait for a thread to start (~1-2 ms on a busy machine).
+        The work sees the config file as the caller's turn does (``config.settled``):
+        it is part of that turn, and does not look at the file again.
         """
+        view = config.turn_view()
         with self._aside_lock:
-            self._tasks.append((work, args))
+            self._tasks.append((work, args, view))
             self._pending += 1
             self._settled = False  # a checkpoint waits for this work's settle()
             if self._held is None:
@@ -225,12 +240,13 @@ class StoreLink:
                     self._worker = None  # idle: the next aside() starts another
                     return
                 if not settled:
-                    work, args = self._tasks.pop(0)
+                    work, args, view = self._tasks.pop(0)
             if settled:  # the caller has gone on: the store's checkpoint, if due
                 self._checkpoint()
                 continue
             try:
-                work(*args)
+                with config.settled(view):
+                    work(*args)
             except BaseException as exc:  # given to the caller by settle()
                 self._aside_error = self._aside_error or exc
             finally:
@@ -342,10 +358,25 @@ class StoreLink:
         return changed
 
     def _diff(self, history: list[Message]) -> tuple[list[Message], list[int | None], list[int]]:
-        """What :meth:`flush` writes, in one pass over ``history``: the messages not
-        stored yet, for each of them the store id of the stored message that follows it
-        in memory (``None`` when none does: it goes at the end), and the keys of stored
-        messages no longer in memory."""
+        """What :meth:`flush` writes: the messages not stored yet, for each of them the
+        store id of the stored message that follows it in memory (``None`` when none
+        does: it goes at the end), and the keys of stored messages no longer in memory.
+
+        Usually ``history`` is what was last written plus new messages at its end: that
+        is checked by identity at C speed (a long session's write does not walk its
+        history in Python); anything else takes :meth:`_diff_all`."""
+        stored, rows = self._stored, self._rows
+        k = -1 if stored is None or len(stored) != len(rows) else len(stored)
+        if 0 <= k <= len(history) and all(map(operator.is_, history[:k], stored or ())):
+            new = history[k:]
+            if not any(id(m) in rows for m in new):
+                return new, [None] * len(new), []
+        return self._diff_all(history)
+
+    def _diff_all(
+        self, history: list[Message]
+    ) -> tuple[list[Message], list[int | None], list[int]]:
+        """:meth:`_diff` in one pass over ``history``, whatever changed in it."""
         rows = self._rows
         new: list[Message] = []
         anchors: list[int | None] = []
@@ -389,7 +420,9 @@ class StoreLink:
             self._base = dict(fields)
         # record_fields() builds new containers (memory and metadata deep-copied), all
         # but the values of settings, which may be shared with session.options
-        self._base["settings"] = copy.deepcopy(self._base.get("settings"))
+        settings = self._base.get("settings")
+        if settings:  # (an empty one is a new dict: nothing in it to share)
+            self._base["settings"] = copy.deepcopy(settings)
         for field, name in self._memory_only:  # still to send, should it become storable
             if name is None:
                 self._base.pop(field, None)
@@ -434,6 +467,7 @@ class StoreLink:
             session._last_response = None
         self._rows = rows
         self._ids = set(snap.order)
+        self._stored = None
         self._merge_fields(session, snap.record, pull_all)
         self.revision = snap.revision
 
@@ -484,7 +518,7 @@ class StoreLink:
         except StoreError as exc:
             self._fail(session, exc)
             return
-        self._rows, self._ids = {}, set()
+        self._rows, self._ids, self._stored = {}, set(), None
         self._remember(session, done.ids)
         self.epoch = int(getattr(self.store, "epoch", 0))
         self.revision = None  # take in anything else the store holds on the next sync

@@ -51,6 +51,7 @@ __all__ = [
     "set_api_key",
     "set_override",
     "settled",
+    "turn_view",
 ]
 
 DEFAULTS: dict[str, Any] = {
@@ -71,6 +72,8 @@ _overrides: dict[str, Any] = {}
 _keys: dict[str, str] = {}
 _file_cache: tuple[Path, float, dict[str, Any]] | None = None
 _turn = threading.local()  # .depth: settled() blocks entered on this thread; .data: the view
+#: A settled block's look at the config file: (modification time, parsed content).
+View = tuple[float | None, dict[str, Any]]
 
 
 def config_path() -> Path:
@@ -96,20 +99,33 @@ def _platform_config(xdg: str | None, appdata: str | None) -> Path:
 
 
 @contextlib.contextmanager
-def settled() -> Iterator[None]:
+def settled(view: View | None = None) -> Iterator[None]:
     """Within the block, on this thread, :func:`load_file` reads the file's state once.
 
     A turn wraps its work in it: one consistent view of the config file for the whole
-    turn, and one ``stat`` instead of one per setting resolved. Blocks nest.
+    turn, and one ``stat`` instead of one per setting resolved. Blocks nest. ``view``
+    (from :func:`turn_view` on the turn's thread) makes an outermost block use the
+    turn's look instead of its own: a worker doing part of the turn (its store write).
     """
     depth = getattr(_turn, "depth", 0)
     _turn.depth = depth + 1
+    if view is not None and not depth:
+        _turn.mtime, _turn.data = view
     try:
         yield
     finally:
         _turn.depth = depth
         if not depth:
             _turn.data = None
+
+
+def turn_view() -> View | None:
+    """The config file as this thread's :func:`settled` block has seen it (``None``
+    outside a block, or before its first look), for :func:`settled` on another thread."""
+    if not getattr(_turn, "depth", 0):
+        return None
+    data = getattr(_turn, "data", None)
+    return None if data is None else (_turn.mtime, data)
 
 
 def load_file() -> dict[str, Any]:

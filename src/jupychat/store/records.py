@@ -73,12 +73,17 @@ MESSAGE_KEYS = frozenset(
     }
 )
 TITLE_LENGTH = 60
+USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens")
+
+
+#: The column encoder (json.dumps with options builds a new one every call: ~2 us).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def dumps(value: Any, what: str) -> str:
     """Compact JSON for a column; a value JSON cannot hold is a one-line StoreError."""
     try:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"the session {what} holds a value JSON cannot store ({exc}); "
@@ -164,6 +169,8 @@ def message_row(message: Any, index: int = 0) -> MessageRow:
     text = "\n".join(p["text"] for p in parts if p.get("type") == "text")
     single_text = len(parts) == 1 and parts[0] == {"type": "text", "text": text}
     usage = data.get("usage")
+    if usage is not None:  # counts as Usage.from_dict makes them (a Message's may be any number)
+        usage = {k: int(usage.get(k, 0) or 0) for k in USAGE_KEYS}
     meta = data.get("meta")
     return MessageRow(
         role=data["role"],

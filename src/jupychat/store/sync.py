@@ -100,9 +100,8 @@ def check_updates(
         columns = {key: getattr(fields, key) for key in known}
     ignored = {"schema", "version", "id", "created_at", "updated_at"}
     extra = {k: v for k, v in updates.items() if k not in UPDATABLE and k not in ignored}
-    updated_at = stamp_now()
-    if updates.get("updated_at") is not None:
-        updated_at = utc_timestamp(updates["updated_at"], "updated_at")
+    stamp = updates.get("updated_at")
+    updated_at = stamp_now() if stamp is None else utc_timestamp(stamp, "updated_at")
     return columns, extra, updated_at
 
 
