@@ -1,0 +1,33 @@
+"""The work a turn does before its request, done once: each shortcut gives what the long
+way gives (cleaned text, cached descriptions, remembered inventories)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from jupychat import secrets
+from jupychat._sanitize import clean_text
+from jupychat.providers._unicode import clean
+
+_TEXT = st.text(
+    alphabet=st.one_of(
+        st.characters(min_codepoint=0, max_codepoint=0x7F),
+        st.characters(min_codepoint=0x80, max_codepoint=0xFFFF),  # surrogates included
+        st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
+    ),
+    max_size=40,
+)
+
+
+@given(_TEXT)
+def test_clean_text_is_clean_then_scrub(text: str) -> None:
+    assert clean_text(text) == secrets.scrub_text(clean(text))
+
+
+def test_clean_text_mends_surrogates_in_ascii_and_wide_text() -> None:
+    assert clean_text("plain") == "plain"
+    assert clean_text("é → ok") == "é → ok"
+    assert clean_text("a\ud83d") == "a\ufffd"  # a lone half, in otherwise ASCII text
+    assert clean_text("→ \ud83d\ude00") == "→ \U0001f600"  # a split pair made whole
+    assert clean_text("\ude00 é") == "\ufffd é"
