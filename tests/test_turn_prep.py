@@ -31,3 +31,27 @@ def test_clean_text_mends_surrogates_in_ascii_and_wide_text() -> None:
     assert clean_text("a\ud83d") == "a\ufffd"  # a lone half, in otherwise ASCII text
     assert clean_text("→ \ud83d\ude00") == "→ \U0001f600"  # a split pair made whole
     assert clean_text("\ude00 é") == "\ufffd é"
+
+
+def _naive_digests(history) -> dict[str, str]:
+    return {b.key: b.digest for m in history for b in m.context_blocks}
+
+
+def test_sent_digests_follow_each_message_as_it_is_now() -> None:
+    from jupychat._sessioncontext import sent_digests
+    from jupychat.types import ContextBlock, Message, Text
+
+    def asked(text: str, **blocks: str) -> Message:
+        parts = (*(ContextBlock(k, v) for k, v in blocks.items()), Text(text))
+        return Message.of("user", parts)
+
+    history = [asked("one", inventory="x = 1"), Message.of("assistant", "ok")]
+    assert sent_digests(history) == _naive_digests(history)
+    history.append(asked("two", inventory="x = 2", cells="In [1]"))
+    assert sent_digests(history) == _naive_digests(history)
+    assert sent_digests(history)["inventory"] == ContextBlock("inventory", "x = 2").digest
+    history[2] = asked("two", inventory="x = 3")  # a re-run turn replaced in place
+    assert sent_digests(history) == _naive_digests(history)
+    assert "cells" not in sent_digests(history)
+    del history[2]
+    assert sent_digests(history)["inventory"] == ContextBlock("inventory", "x = 1").digest

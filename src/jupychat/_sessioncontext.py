@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ._memo import IdentityMemo
 from ._sanitize import clean_text
 from .types import ContextBlock, Message
 
@@ -56,9 +57,18 @@ def sent_digests(history: Iterable[Message]) -> dict[str, str]:
     """The digest of each context key as last sent in ``history``."""
     digests: dict[str, str] = {}
     for message in history:
-        for block in message.context_blocks:
-            digests[block.key] = block.digest
+        for key, digest in _SENT.get(message, _message_digests):
+            digests[key] = digest
     return digests
+
+
+_SENT: IdentityMemo[tuple[tuple[str, str], ...]] = IdentityMemo()
+
+
+def _message_digests(message: Message) -> tuple[tuple[str, str], ...]:
+    """``(key, digest)`` of a message's context blocks, remembered per message by
+    :func:`sent_digests` (messages are frozen; each turn reads the whole history again)."""
+    return tuple((block.key, block.digest) for block in message.context_blocks)
 
 
 def blocks_to_send(
