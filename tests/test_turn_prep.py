@@ -55,3 +55,21 @@ def test_sent_digests_follow_each_message_as_it_is_now() -> None:
     assert "cells" not in sent_digests(history)
     del history[2]
     assert sent_digests(history)["inventory"] == ContextBlock("inventory", "x = 1").digest
+
+
+def test_a_config_file_named_by_a_new_environment_value_is_read_for_secrets(
+    tmp_path, monkeypatch
+) -> None:
+    from jupychat import config
+
+    first, second = tmp_path / "a.toml", tmp_path / "b.toml"
+    first.write_text('[providers.openai]\napi_key = "first-file-key-0123456789"\n')
+    second.write_text('[providers.openai]\napi_key = "second-file-key-9876543210"\n')
+    both = "first-file-key-0123456789 second-file-key-9876543210"
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(first))
+    with config.settled():  # a turn: the file looked at once
+        assert secrets.scrub_text(both) == "[redacted] second-file-key-9876543210"
+    monkeypatch.setenv("JUPYCHAT_CONFIG", str(second))
+    assert secrets.scrub_text(both) == "first-file-key-0123456789 [redacted]"
+    monkeypatch.delenv("JUPYCHAT_CONFIG")
+    assert "second-file-key-9876543210" in secrets.scrub_text(both)
