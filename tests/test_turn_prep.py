@@ -73,3 +73,23 @@ def test_a_config_file_named_by_a_new_environment_value_is_read_for_secrets(
     assert secrets.scrub_text(both) == "first-file-key-0123456789 [redacted]"
     monkeypatch.delenv("JUPYCHAT_CONFIG")
     assert "second-file-key-9876543210" in secrets.scrub_text(both)
+
+
+def test_sent_digests_of_histories_that_share_a_beginning_or_not() -> None:
+    from jupychat._sessioncontext import sent_digests
+    from jupychat.types import ContextBlock, Message, Text
+
+    def asked(text: str, **blocks: str) -> Message:
+        return Message.of("user", (*(ContextBlock(k, v) for k, v in blocks.items()), Text(text)))
+
+    one = [asked("1", inventory="a", cells="x"), Message.of("assistant", "ok")]
+    two = [*one, asked("2", inventory="b"), Message.of("assistant", "ok")]
+    other = [asked("1", inventory="c")]
+    equal_copy = [asked("1", inventory="a", cells="x"), Message.of("assistant", "ok")]
+    for history in (one, two, one, other, two, two[:3], equal_copy, [], two, (m for m in two)):
+        history = list(history)
+        assert sent_digests(history) == _naive_digests(history)
+        assert list(sent_digests(history)) == list(_naive_digests(history))  # same key order
+    got = sent_digests(two)
+    got["inventory"] = "changed by the caller"
+    assert sent_digests(two) == _naive_digests(two)

@@ -191,12 +191,11 @@ class _Planner:
         got = request_tokens(
             [*sent, *self.new], system=system, tools=self.tools, counter=self.counter
         )
-        extra = request_tokens(
-            [Message.of("user", tuple(carry))] if carry else [], counter=self.counter
-        )
         out = got.as_dict()
-        out["context"] += extra.context
-        out["total"] += extra.context
+        if carry:  # blocks carried over from dropped turns (none: nothing to count)
+            extra = request_tokens([Message.of("user", tuple(carry))], counter=self.counter)
+            out["context"] += extra.context
+            out["total"] += extra.context
         return out
 
     def size(self, messages: Sequence[Message]) -> int:

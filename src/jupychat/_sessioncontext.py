@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ._memo import IdentityMemo
 from ._sanitize import clean_text
 from .types import ContextBlock, Message
 
@@ -54,21 +53,30 @@ def render_context(context: ContextLike, key: str = "context") -> dict[str, str]
 
 
 def sent_digests(history: Iterable[Message]) -> dict[str, str]:
-    """The digest of each context key as last sent in ``history``."""
-    digests: dict[str, str] = {}
-    for message in history:
-        for key, digest in _SENT.get(message, _message_digests):
-            digests[key] = digest
+    """The digest of each context key as last sent in ``history``.
+
+    Each turn asks again about a history that has only grown since: the answer for the
+    last history asked about is kept, and used when this one starts with equal messages
+    (a list comparison, identical messages compared by identity in C), so only the new
+    messages are read. The digests follow from the messages' values alone, so equal
+    messages give an equal answer."""
+    global _last_sent
+    messages = list(history)
+    known_messages, known = _last_sent
+    n = len(known_messages)
+    if n <= len(messages) and messages[:n] == known_messages:
+        digests = dict(known)
+        messages_new = messages[n:]
+    else:
+        digests, messages_new = {}, messages
+    for message in messages_new:
+        for block in message.context_blocks:
+            digests[block.key] = block.digest
+    _last_sent = (messages, dict(digests))  # one tuple, replaced whole (panel threads)
     return digests
 
 
-_SENT: IdentityMemo[tuple[tuple[str, str], ...]] = IdentityMemo()
-
-
-def _message_digests(message: Message) -> tuple[tuple[str, str], ...]:
-    """``(key, digest)`` of a message's context blocks, remembered per message by
-    :func:`sent_digests` (messages are frozen; each turn reads the whole history again)."""
-    return tuple((block.key, block.digest) for block in message.context_blocks)
+_last_sent: tuple[list[Message], dict[str, str]] = ([], {})  # messages asked about, digests
 
 
 def blocks_to_send(
