@@ -93,3 +93,35 @@ def test_sent_digests_of_histories_that_share_a_beginning_or_not() -> None:
     got = sent_digests(two)
     got["inventory"] = "changed by the caller"
     assert sent_digests(two) == _naive_digests(two)
+
+
+def _fresh_request_tokens(messages, **kw):
+    from jupychat import tokens
+
+    tokens._SUMS.clear()
+    return tokens.request_tokens(messages, **kw)
+
+
+def test_remembered_message_counts_equal_fresh_ones_per_counter() -> None:
+    from jupychat import tokens
+    from jupychat.providers.base import ToolSpec
+    from jupychat.tokens import TokenCounter
+    from jupychat.types import ContextBlock, Image, Message, Text
+
+    by_len = TokenCounter("len", lambda texts: [len(t) for t in texts])
+    by_words = TokenCounter("words", lambda texts: [len(t.split()) for t in texts])
+    a = Message.of("user", (ContextBlock("var:df", "a small table"), Text("what is in it?")))
+    b = Message.of("assistant", "a table of three rows")
+    c = Message.of("user", (Text("and this"), Image("aGVsbG8=", "image/png")))
+    spec = ToolSpec("add", "adds", {"type": "object"})
+    histories = [[a], [a, b], [a, b, c], [c, a], [], [b, b]]
+    for counter in (by_len, None, by_words, by_len):
+        for history in histories:
+            for system in (None, "be brief"):
+                kw = {"system": system, "tools": [spec], "counter": counter}
+                remembered = tokens.request_tokens(history, **kw)
+                assert remembered == _fresh_request_tokens(history, **kw)
+                assert tokens.request_tokens(history, **kw) == remembered
+    wrapped = '<context name="var:df">\na small table\n</context>'
+    assert tokens.request_tokens([a], counter=by_len).context == len(wrapped)
+    assert tokens.request_tokens([a], counter=by_words).context == len(wrapped.split())

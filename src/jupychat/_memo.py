@@ -38,6 +38,18 @@ class IdentityMemo(Generic[T]):
         self._memo[key] = (obj, value)
         return value
 
+    def find(self, obj: Any, extra: Hashable = None) -> T | None:
+        """The value remembered for this very ``obj`` (and ``extra``), or None."""
+        hit = self._memo.get(id(obj) if extra is None else (id(obj), extra))
+        return hit[1] if hit is not None and hit[0] is obj else None
+
+    def put(self, obj: Any, value: T, extra: Hashable = None) -> None:
+        """Remember ``value`` for ``obj`` (and ``extra``): :meth:`get` in two steps, for
+        callers that make the values of many objects at once."""
+        if len(self._memo) >= self._limit:
+            self._memo.clear()
+        self._memo[id(obj) if extra is None else (id(obj), extra)] = (obj, value)
+
     def clear(self) -> None:
         self._memo.clear()
 
