@@ -125,3 +125,21 @@ def test_remembered_message_counts_equal_fresh_ones_per_counter() -> None:
     wrapped = '<context name="var:df">\na small table\n</context>'
     assert tokens.request_tokens([a], counter=by_len).context == len(wrapped)
     assert tokens.request_tokens([a], counter=by_words).context == len(wrapped.split())
+
+
+def test_a_tool_spec_is_made_once_and_follows_a_replaced_tool() -> None:
+    import dataclasses
+
+    from jupychat.tools import Tool
+
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    tool = Tool.from_function(add)
+    assert tool.spec is tool.spec
+    assert (tool.spec.name, tool.spec.description) == ("add", "Add two numbers.")
+    assert tool.spec.parameters is tool.parameters
+    renamed = dataclasses.replace(tool, name="plus", description="Plus.")
+    assert (renamed.spec.name, renamed.spec.description) == ("plus", "Plus.")
+    assert renamed == dataclasses.replace(tool, name="plus", description="Plus.")
