@@ -143,3 +143,25 @@ def test_a_tool_spec_is_made_once_and_follows_a_replaced_tool() -> None:
     renamed = dataclasses.replace(tool, name="plus", description="Plus.")
     assert (renamed.spec.name, renamed.spec.description) == ("plus", "Plus.")
     assert renamed == dataclasses.replace(tool, name="plus", description="Plus.")
+
+
+def test_a_remembered_context_block_is_cleaned_again_once_a_new_secret_is_known() -> None:
+    from jupychat import config
+    from jupychat._sessioncontext import clean_block
+    from jupychat.types import ContextBlock
+
+    key = "zq9" + "x7" * 20  # no credential shape: known by value only
+    text = f"### `df`: note {key} and a lone half \ud83d"
+    first = clean_block("var:df", text)
+    assert first == ContextBlock(clean_text("var:df"), clean_text(text))
+    assert clean_block("var:df", text) is first  # the same text again: remembered
+    assert clean_block("var:other", text).key == "var:other"
+    assert key in first.text and "\ud83d" not in first.text
+    config.set_api_key("groq", key)
+    try:
+        again = clean_block("var:df", text)
+        assert key not in again.text and again.digest != first.digest
+        assert again == ContextBlock(clean_text("var:df"), clean_text(text))
+    finally:
+        config.set_api_key("groq", None)
+    assert clean_block("var:df", text).text == first.text
