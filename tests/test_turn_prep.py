@@ -99,6 +99,7 @@ def _fresh_request_tokens(messages, **kw):
     from jupychat import tokens
 
     tokens._SUMS.clear()
+    tokens._REQUESTS.clear()
     return tokens.request_tokens(messages, **kw)
 
 
@@ -165,3 +166,61 @@ def test_a_remembered_context_block_is_cleaned_again_once_a_new_secret_is_known(
     finally:
         config.set_api_key("groq", None)
     assert clean_block("var:df", text).text == first.text
+
+
+def test_a_prefix_memo_resumes_only_a_list_that_starts_with_the_remembered_one() -> None:
+    from jupychat._memo import PrefixMemo
+
+    memo: PrefixMemo[int] = PrefixMemo()
+    a, b, c = [1], [2], [3]
+    assert memo.resume([a, b]) == (None, 0)
+    items = [a, b]
+    memo.keep(items, 3)
+    items.append(c)  # the caller's list changed afterwards: a copy was kept
+    assert memo.resume(items) == (3, 2)
+    assert memo.resume([a, b]) == (3, 2)
+    assert memo.resume([[1], [2], c]) == (3, 2)  # equal items: an equal value
+    assert memo.resume([a]) == (None, 0)  # shorter
+    assert memo.resume([b, a, c]) == (None, 0)  # another order
+    assert memo.resume([a, [9]]) == (None, 0)  # an item replaced
+    counter = object()
+    memo.keep([a], 1, counter)
+    assert memo.resume([a, b], counter) == (1, 1)
+    assert memo.resume([a, b], object()) == (None, 0)  # another extra
+    assert memo.resume([a, b]) == (None, 0)
+
+
+def test_request_tokens_after_a_turn_replaced_in_the_middle_equal_fresh_ones() -> None:
+    from jupychat import tokens
+    from jupychat.types import ContextBlock, Message, Text
+
+    def turn(i: int, text: str = "question") -> list[Message]:
+        asked = Message.of("user", (ContextBlock("cells", f"In [{i}]"), Text(f"{text} {i}")))
+        return [asked, Message.of("assistant", f"answer {i} " * i)]
+
+    history: list[Message] = []
+    for i in range(6):
+        history += turn(i)
+        assert tokens.request_tokens(history) == _fresh_request_tokens(history)
+    history[4:6] = turn(2, "asked again, longer this time")  # a re-run cell's turn
+    assert tokens.request_tokens(history) == _fresh_request_tokens(history)
+    assert tokens.request_tokens(history[:3]) == _fresh_request_tokens(history[:3])
+    assert tokens.request_tokens(history) == _fresh_request_tokens(history)
+
+
+def test_the_planned_conversation_follows_every_history() -> None:
+    from jupychat._compaction import conversation
+    from jupychat.types import Message
+
+    system = Message.of("system", "be brief")
+    turns = [
+        Message.of("user", f"q{i}") if i % 2 == 0 else Message.of("assistant", "a")
+        for i in range(8)
+    ]
+    histories = [turns[:2], [system, *turns[:4]], [system, *turns], turns[:4], [system, *turns]]
+    histories += [[*turns[:2], system, *turns[2:]], [], turns]
+    for history in histories:
+        got = conversation(history)
+        assert got == [m for m in history if m.role != "system"]
+        got.append(system)  # the caller's list: the remembered one is untouched
+        assert conversation(history) == [m for m in history if m.role != "system"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["IdentityMemo"]
+__all__ = ["IdentityMemo", "PrefixMemo"]
 
 T = TypeVar("T")
 
@@ -55,3 +55,36 @@ class IdentityMemo(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._memo)
+
+
+class PrefixMemo(Generic[T]):
+    """A value computed over a list, remembered for the last list it was computed over.
+
+    Each turn walks the whole history again, which has only grown since the last turn;
+    and walking it touches every message, which costs ~1 us each once the stream has
+    pushed them out of the CPU's caches. A list that starts with the remembered one
+    (a list comparison: identical items are equal without being looked at) resumes from
+    the remembered value and reads only what follows. Only for values that follow from
+    the items' values (equal items give an equal value) and ``extra`` (compared by
+    identity). One list, replaced whole: another thread sees the old one or the new one.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[list[Any], Any, T | None] = ([], None, None)
+
+    def resume(self, items: list[Any], extra: Any = None) -> tuple[T | None, int]:
+        """``(value, n)``: the value remembered for ``items[:n]``, or ``(None, 0)``."""
+        known, known_extra, value = self._last
+        n = len(known)
+        if value is not None and known_extra is extra and n <= len(items) and items[:n] == known:
+            return value, n
+        return None, 0
+
+    def keep(self, items: list[Any], value: T, extra: Any = None) -> None:
+        """Remember ``value`` for a copy of ``items`` (the caller may change its list)."""
+        self._last = (list(items), extra, value)
+
+    def clear(self) -> None:
+        self._last = ([], None, None)

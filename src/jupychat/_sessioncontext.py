@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import secrets
-from ._memo import IdentityMemo
+from ._memo import IdentityMemo, PrefixMemo
 from ._sanitize import clean_text
 from .types import ContextBlock, Message
 
@@ -55,30 +55,19 @@ def render_context(context: ContextLike, key: str = "context") -> dict[str, str]
 
 
 def sent_digests(history: Iterable[Message]) -> dict[str, str]:
-    """The digest of each context key as last sent in ``history``.
-
-    Each turn asks again about a history that has only grown since: the answer for the
-    last history asked about is kept, and used when this one starts with equal messages
-    (a list comparison, identical messages compared by identity in C), so only the new
-    messages are read. The digests follow from the messages' values alone, so equal
-    messages give an equal answer."""
-    global _last_sent
+    """The digest of each context key as last sent in ``history`` (resumed from the last
+    history asked about when this one starts with it: see :class:`PrefixMemo`)."""
     messages = list(history)
-    known_messages, known = _last_sent
-    n = len(known_messages)
-    if n <= len(messages) and messages[:n] == known_messages:
-        digests = dict(known)
-        messages_new = messages[n:]
-    else:
-        digests, messages_new = {}, messages
-    for message in messages_new:
+    known, start = _SENT.resume(messages)
+    digests = dict(known or {})
+    for message in messages[start:]:
         for block in message.context_blocks:
             digests[block.key] = block.digest
-    _last_sent = (messages, dict(digests))  # one tuple, replaced whole (panel threads)
+    _SENT.keep(messages, dict(digests))
     return digests
 
 
-_last_sent: tuple[list[Message], dict[str, str]] = ([], {})  # messages asked about, digests
+_SENT: PrefixMemo[dict[str, str]] = PrefixMemo()
 
 
 def blocks_to_send(

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._memo import IdentityMemo
+from ._memo import IdentityMemo, PrefixMemo
 
 __all__ = [
     "IMAGE_TOKENS",
@@ -323,6 +323,9 @@ _SPLITS: IdentityMemo[tuple[list[str], list[str], int]] = IdentityMemo()
 # (message, counter) -> tokens of its (conversation texts, context texts), its images: the
 # sums of the counter's counts of its texts (a counter counts a text once: cached)
 _SUMS: IdentityMemo[tuple[int, int, int]] = IdentityMemo()
+# the sums of the messages of the last request counted (per counter): the next request
+# usually starts with the same messages
+_REQUESTS: PrefixMemo[tuple[int, int, int]] = PrefixMemo()
 
 
 def _tool_text(spec: Any) -> str:
@@ -385,10 +388,12 @@ def request_tokens(
         Default: the estimate.
     """
     counter = counter or _ESTIMATE
-    history = context = images = count = 0
+    messages = list(messages)
+    known, start = _REQUESTS.resume(messages, counter)
+    history, context, images = known or (0, 0, 0)
+    count = len(messages)
     new: list[tuple[Any, tuple[list[str], list[str], int]]] = []
-    for message in messages:
-        count += 1
+    for message in messages[start:]:
         sums = _SUMS.find(message, counter)
         if sums is None:
             new.append((message, _split_message(message)))
@@ -414,6 +419,7 @@ def request_tokens(
         history += sums[0]
         context += sums[1]
         images += sums[2]
+    _REQUESTS.keep(messages, (history, context, images), counter)
     return RequestTokens(
         system=sizes[0] + (MESSAGE_OVERHEAD if system else 0) + (REQUEST_OVERHEAD if count else 0),
         history=history + MESSAGE_OVERHEAD * count,
