@@ -224,3 +224,32 @@ def test_the_planned_conversation_follows_every_history() -> None:
         assert got == [m for m in history if m.role != "system"]
         got.append(system)  # the caller's list: the remembered one is untouched
         assert conversation(history) == [m for m in history if m.role != "system"]
+
+
+def test_the_cell_turns_by_source_follow_every_history() -> None:
+    from jupychat.notebook.order import _cell_turns
+    from jupychat.types import Message
+
+    def cell(source: object, run: str = "r1", kind: str = "cell") -> Message:
+        return Message.of(
+            "user", "q", meta={"source": kind, "cell_source": source, "cell_run": run}
+        )
+
+    def naive(history: list[Message], digest: str) -> list[Message]:
+        return [
+            m
+            for m in history
+            if m.role == "user"
+            and (m.meta or {}).get("source") == "cell"
+            and m.meta.get("cell_source") == digest
+        ]
+
+    answer = Message.of("assistant", "a")
+    a, b, a2 = cell("aaa"), cell("bbb"), cell("aaa", "r2")
+    odd, panel = cell(["aaa"]), cell("aaa", kind="panel")
+    histories = [[a, answer], [a, answer, b, answer], [a, answer, b, answer, a2, answer]]
+    histories += [[b, answer, a2], [a, odd, panel, a2], [], [a2, a, a2]]
+    for history in histories:
+        found = _cell_turns(history)
+        for digest in ("aaa", "bbb", "ccc"):
+            assert list(found.get(digest, ())) == naive(history, digest)
