@@ -253,3 +253,14 @@ def test_the_cell_turns_by_source_follow_every_history() -> None:
         found = _cell_turns(history)
         for digest in ("aaa", "bbb", "ccc"):
             assert list(found.get(digest, ())) == naive(history, digest)
+
+
+def test_the_code_cells_follow_every_record() -> None:
+    from jupychat.context.celldata import Cell
+    from jupychat.notebook.namespace import _code_cells
+
+    cells = [Cell(i, i, "%%chat\nq" if i % 3 == 0 else f"x = {i}") for i in range(1, 10)]
+    updated = Cell(2, 2, "%%chat\nnow a chat cell")
+    records = [cells[:3], cells[:6], cells, cells[2:], [cells[0], updated, *cells[2:]], [], cells]
+    for record in records:
+        assert _code_cells(list(record)) == [c for c in record if not c.is_chat]
