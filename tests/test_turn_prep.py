@@ -264,3 +264,19 @@ def test_the_code_cells_follow_every_record() -> None:
     records = [cells[:3], cells[:6], cells, cells[2:], [cells[0], updated, *cells[2:]], [], cells]
     for record in records:
         assert _code_cells(list(record)) == [c for c in record if not c.is_chat]
+
+
+def test_a_prefix_memo_takes_items_that_cannot_be_compared_for_different_ones() -> None:
+    from jupychat._memo import PrefixMemo
+
+    class Moody:
+        def __eq__(self, other: object) -> bool:
+            raise ValueError("ambiguous")
+
+        __hash__ = object.__hash__
+
+    memo: PrefixMemo[int] = PrefixMemo()
+    first = Moody()
+    memo.keep([first], 1)
+    assert memo.resume([first, Moody()]) == (1, 1)  # the same object: not compared
+    assert memo.resume([Moody()]) == (None, 0)

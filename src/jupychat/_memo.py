@@ -78,9 +78,13 @@ class PrefixMemo(Generic[T]):
         """``(value, n)``: the value remembered for ``items[:n]``, or ``(None, 0)``."""
         known, known_extra, value = self._last
         n = len(known)
-        if value is not None and known_extra is extra and n <= len(items) and items[:n] == known:
-            return value, n
-        return None, 0
+        if value is None or known_extra is not extra or n > len(items):
+            return None, 0
+        try:
+            same = items[:n] == known
+        except Exception:  # an item whose comparison fails: not the same list
+            same = False
+        return (value, n) if same else (None, 0)
 
     def keep(self, items: list[Any], value: T, extra: Any = None) -> None:
         """Remember ``value`` for a copy of ``items`` (the caller may change its list)."""
