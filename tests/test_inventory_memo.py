@@ -20,6 +20,7 @@ from jupychat.notebook import namespace
 from jupychat.notebook.cells import CellRecord, get_record
 
 inv = importlib.import_module("jupychat.context.inventory")  # the package binds the function
+cells_module = importlib.import_module("jupychat.context.cells")
 
 
 class Thing:
@@ -135,6 +136,7 @@ def shell():
 
 
 def _fresh(shell) -> dict[str, str]:
+    cells_module._LINES.clear()  # each cell's line made anew too
     settings = namespace.context_settings()
     text = inv._inventory(
         namespace.visible_namespace(shell), settings, settings.inventory_budget, frozenset()

@@ -36,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ._memo import PrefixMemo
 from ._sessionstats import group_turns
 from ._summary import summarise
 from ._window import Window, context_window
@@ -176,7 +177,7 @@ class _Planner:
         self.reserve = output_reserve(options, provider, self.window.tokens)
         share = float(options.get("compact_at") or COMPACT_AT)
         self.threshold = int(self.window.tokens * min(1.0, max(0.1, share)))
-        self.conv = [m for m in self.history if m.role != "system"]
+        self.conv = conversation(self.history)
         self.pins = pinned_stamps(session)
 
     def cost(
@@ -191,12 +192,11 @@ class _Planner:
         got = request_tokens(
             [*sent, *self.new], system=system, tools=self.tools, counter=self.counter
         )
-        extra = request_tokens(
-            [Message.of("user", tuple(carry))] if carry else [], counter=self.counter
-        )
         out = got.as_dict()
-        out["context"] += extra.context
-        out["total"] += extra.context
+        if carry:  # blocks carried over from dropped turns (none: nothing to count)
+            extra = request_tokens([Message.of("user", tuple(carry))], counter=self.counter)
+            out["context"] += extra.context
+            out["total"] += extra.context
         return out
 
     def size(self, messages: Sequence[Message]) -> int:
@@ -209,6 +209,19 @@ class _Planner:
 
     def pinned(self, group: Sequence[Message]) -> bool:
         return any(m.created_at in self.pins for m in group)
+
+
+def conversation(history: list[Message]) -> list[Message]:
+    """``history`` without system messages (a new list), resumed from the last history
+    asked about when this one starts with it (see :class:`PrefixMemo`)."""
+    known, start = _CONVERSATIONS.resume(history)
+    conv = list(known or ())
+    conv += [m for m in history[start:] if m.role != "system"]
+    _CONVERSATIONS.keep(history, tuple(conv))
+    return conv
+
+
+_CONVERSATIONS: PrefixMemo[tuple[Message, ...]] = PrefixMemo()
 
 
 def _with_summary(system: str | None, summary: str | None) -> str | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
-__all__ = ["IdentityMemo"]
+__all__ = ["IdentityMemo", "PrefixMemo"]
 
 T = TypeVar("T")
 
@@ -38,8 +38,57 @@ class IdentityMemo(Generic[T]):
         self._memo[key] = (obj, value)
         return value
 
+    def find(self, obj: Any, extra: Hashable = None) -> T | None:
+        """The value remembered for this very ``obj`` (and ``extra``), or None."""
+        hit = self._memo.get(id(obj) if extra is None else (id(obj), extra))
+        return hit[1] if hit is not None and hit[0] is obj else None
+
+    def put(self, obj: Any, value: T, extra: Hashable = None) -> None:
+        """Remember ``value`` for ``obj`` (and ``extra``): :meth:`get` in two steps, for
+        callers that make the values of many objects at once."""
+        if len(self._memo) >= self._limit:
+            self._memo.clear()
+        self._memo[id(obj) if extra is None else (id(obj), extra)] = (obj, value)
+
     def clear(self) -> None:
         self._memo.clear()
 
     def __len__(self) -> int:
         return len(self._memo)
+
+
+class PrefixMemo(Generic[T]):
+    """A value computed over a list, remembered for the last list it was computed over.
+
+    Each turn walks the whole history again, which has only grown since the last turn;
+    and walking it touches every message, which costs ~1 us each once the stream has
+    pushed them out of the CPU's caches. A list that starts with the remembered one
+    (a list comparison: identical items are equal without being looked at) resumes from
+    the remembered value and reads only what follows. Only for values that follow from
+    the items' values (equal items give an equal value) and ``extra`` (compared by
+    identity). One list, replaced whole: another thread sees the old one or the new one.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[list[Any], Any, T | None] = ([], None, None)
+
+    def resume(self, items: list[Any], extra: Any = None) -> tuple[T | None, int]:
+        """``(value, n)``: the value remembered for ``items[:n]``, or ``(None, 0)``."""
+        known, known_extra, value = self._last
+        n = len(known)
+        if value is None or known_extra is not extra or n > len(items):
+            return None, 0
+        try:
+            same = items[:n] == known
+        except Exception:  # an item whose comparison fails: not the same list
+            same = False
+        return (value, n) if same else (None, 0)
+
+    def keep(self, items: list[Any], value: T, extra: Any = None) -> None:
+        """Remember ``value`` for a copy of ``items`` (the caller may change its list)."""
+        self._last = (list(items), extra, value)
+
+    def clear(self) -> None:
+        self._last = ([], None, None)

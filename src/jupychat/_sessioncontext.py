@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from . import secrets
+from ._memo import IdentityMemo, PrefixMemo
 from ._sanitize import clean_text
 from .types import ContextBlock, Message
 
-__all__ = ["ContextLike", "blocks_to_send", "render_context", "sent_digests"]
+__all__ = ["ContextLike", "blocks_to_send", "clean_block", "render_context", "sent_digests"]
 
 ContextLike = Any  # str | object with a text rendering | Mapping[str, ...] | Callable[[], ...]
 
@@ -53,12 +55,19 @@ def render_context(context: ContextLike, key: str = "context") -> dict[str, str]
 
 
 def sent_digests(history: Iterable[Message]) -> dict[str, str]:
-    """The digest of each context key as last sent in ``history``."""
-    digests: dict[str, str] = {}
-    for message in history:
+    """The digest of each context key as last sent in ``history`` (resumed from the last
+    history asked about when this one starts with it: see :class:`PrefixMemo`)."""
+    messages = list(history)
+    known, start = _SENT.resume(messages)
+    digests = dict(known or {})
+    for message in messages[start:]:
         for block in message.context_blocks:
             digests[block.key] = block.digest
+    _SENT.keep(messages, dict(digests))
     return digests
+
+
+_SENT: PrefixMemo[dict[str, str]] = PrefixMemo()
 
 
 def blocks_to_send(
@@ -75,5 +84,23 @@ def blocks_to_send(
     if not rendered:
         return []
     sent = sent_digests(history)
-    blocks = [ContextBlock(clean_text(k), clean_text(t)) for k, t in rendered.items()]
+    blocks = [clean_block(k, t) for k, t in rendered.items()]
     return [b for b in blocks if sent.get(b.key) != b.digest]
+
+
+def clean_block(key: str, text: str) -> ContextBlock:
+    """``ContextBlock(clean_text(key), clean_text(text))``, remembered per text object,
+    key and set of known secrets (the cleaning depends on nothing else): a variable's
+    description is the same text object turn after turn, and replay and the turn each
+    clean it and take its digest."""
+    known = secrets.known()
+    hit = _CLEAN.find(text, (key, known))
+    if hit is not None:
+        return hit
+    block = ContextBlock(clean_text(key), clean_text(text))
+    if secrets.known() is known:  # cleaned with that very set: remembered under it
+        _CLEAN.put(text, block, (key, known))
+    return block
+
+
+_CLEAN: IdentityMemo[ContextBlock] = IdentityMemo(64)  # text -> its cleaned block

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._memo import IdentityMemo
+from ._memo import IdentityMemo, PrefixMemo
 
 __all__ = [
     "IMAGE_TOKENS",
@@ -320,6 +320,12 @@ class RequestTokens:
 
 _TOOL_TEXTS: IdentityMemo[str] = IdentityMemo()
 _SPLITS: IdentityMemo[tuple[list[str], list[str], int]] = IdentityMemo()
+# (message, counter) -> tokens of its (conversation texts, context texts), its images: the
+# sums of the counter's counts of its texts (a counter counts a text once: cached)
+_SUMS: IdentityMemo[tuple[int, int, int]] = IdentityMemo()
+# the sums of the messages of the last request counted (per counter): the next request
+# usually starts with the same messages
+_REQUESTS: PrefixMemo[tuple[int, int, int]] = PrefixMemo()
 
 
 def _tool_text(spec: Any) -> str:
@@ -382,24 +388,43 @@ def request_tokens(
         Default: the estimate.
     """
     counter = counter or _ESTIMATE
-    talk: list[str] = []
-    context: list[str] = []
-    images = 0
-    count = 0
-    for message in messages:
-        t, c, i = _split_message(message)
-        talk.extend(t)
-        context.extend(c)
-        images += i
-        count += 1
+    messages = list(messages)
+    known, start = _REQUESTS.resume(messages, counter)
+    history, context, images = known or (0, 0, 0)
+    count = len(messages)
+    new: list[tuple[Any, tuple[list[str], list[str], int]]] = []
+    for message in messages[start:]:
+        sums = _SUMS.find(message, counter)
+        if sums is None:
+            new.append((message, _split_message(message)))
+            continue
+        history += sums[0]
+        context += sums[1]
+        images += sums[2]
     tool_texts = [_tool_text(spec) for spec in tools]
-    sizes = counter.counts([system or "", *talk, *context, *tool_texts])
-    n_talk, n_ctx = len(talk), len(context)
+    texts = [system or "", *tool_texts]
+    for _message, (talk, ctx, _images) in new:
+        texts += talk
+        texts += ctx
+    sizes = counter.counts(texts)  # one call for everything not counted before
+    at = 1 + len(tool_texts)
+    for message, (talk, ctx, n_images) in new:
+        sums = (
+            sum(sizes[at : at + len(talk)]),
+            sum(sizes[at + len(talk) : at + len(talk) + len(ctx)]),
+            n_images,
+        )
+        at += len(talk) + len(ctx)
+        _SUMS.put(message, sums, counter)
+        history += sums[0]
+        context += sums[1]
+        images += sums[2]
+    _REQUESTS.keep(messages, (history, context, images), counter)
     return RequestTokens(
         system=sizes[0] + (MESSAGE_OVERHEAD if system else 0) + (REQUEST_OVERHEAD if count else 0),
-        history=sum(sizes[1 : 1 + n_talk]) + MESSAGE_OVERHEAD * count,
-        context=sum(sizes[1 + n_talk : 1 + n_talk + n_ctx]),
-        tools=sum(sizes[1 + n_talk + n_ctx :]),
+        history=history + MESSAGE_OVERHEAD * count,
+        context=context,
+        tools=sum(sizes[1 : 1 + len(tool_texts)]),
         images=IMAGE_TOKENS * images,
         counter=counter.name,
     )

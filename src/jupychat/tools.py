@@ -13,6 +13,7 @@ and refuses when there is none.
 from __future__ import annotations
 
 import enum
+import functools
 import inspect
 import json
 import re
@@ -185,8 +186,10 @@ class Tool:
             requires_approval=requires_approval,
         )
 
-    @property
+    @functools.cached_property
     def spec(self) -> ToolSpec:
+        """What the model is told about this tool (made once: a tool is frozen, and a
+        turn asks for every tool's spec three times)."""
         return ToolSpec(self.name, self.description, self.parameters)
 
     def run(self, arguments: Mapping[str, Any]) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._memo import IdentityMemo
 from ._cell_text import (
     CODE_CHARS,
     SHORT_CODE_CHARS,
@@ -382,33 +383,7 @@ def cells_inventory(record: Any, k: int = 10, settings: ContextSettings | None =
         f"Recent cells (oldest first; {len(cells)} recorded; get_cell(n) returns one "
         "with its outputs):"
     ]
-    for cell in recent:
-        first = next((ln.strip() for ln in cell.code.splitlines() if ln.strip()), "")
-        line = f"{cell.label} `{short(first, 60).replace('`', chr(39))}`"
-        if cell.lines > 1:
-            line += f" ({cell.lines} lines)"
-        results = []
-        for output in cell.outputs:
-            if output.is_figure:
-                account = output.figure or ""
-                first_line = account.splitlines()[0] if account else ""
-                if policy.accounts and first_line.startswith("Summary: "):
-                    results.append("figure: " + short(first_line[len("Summary: ") :], 90))
-                else:
-                    results.append("figure")
-            elif output.kind == "result":
-                results.append(
-                    short(output.summary, 60)
-                    if policy.text
-                    else short(output.type_name or "a value", 40)
-                )
-        if cell.error is not None:
-            results.append(short(cell.error.line, 100) if policy.text else cell.error.ename)
-        elif cell.stdout_chars and not results:
-            results.append(f"printed {fmt_int(cell.stdout_chars)} chars")
-        if results:
-            line += " → " + "; ".join(results[:3])
-        lines.append(line)
+    lines.extend(_LINES.get(cell, lambda c: _inventory_line(c, policy), policy) for cell in recent)
     text = redact_secrets("\n".join(lines))
     return (
         cap_text(text, settings.inventory_budget)
@@ -416,3 +391,38 @@ def cells_inventory(record: Any, k: int = 10, settings: ContextSettings | None =
         or estimate_tokens(text) > settings.inventory_budget
         else text
     )
+
+
+_LINES: IdentityMemo[str] = IdentityMemo(64)  # (cell, policy) -> its line; holds <= 64 cells
+
+
+def _inventory_line(cell: Cell, policy: Policy) -> str:
+    """One cell's line of :func:`cells_inventory`, remembered per cell and policy by the
+    caller: a recorded cell is frozen (a cell updated later is a new object), and each
+    turn lists the same recent cells again."""
+    first = next((ln.strip() for ln in cell.code.splitlines() if ln.strip()), "")
+    line = f"{cell.label} `{short(first, 60).replace('`', chr(39))}`"
+    if cell.lines > 1:
+        line += f" ({cell.lines} lines)"
+    results = []
+    for output in cell.outputs:
+        if output.is_figure:
+            account = output.figure or ""
+            first_line = account.splitlines()[0] if account else ""
+            if policy.accounts and first_line.startswith("Summary: "):
+                results.append("figure: " + short(first_line[len("Summary: ") :], 90))
+            else:
+                results.append("figure")
+        elif output.kind == "result":
+            results.append(
+                short(output.summary, 60)
+                if policy.text
+                else short(output.type_name or "a value", 40)
+            )
+    if cell.error is not None:
+        results.append(short(cell.error.line, 100) if policy.text else cell.error.ename)
+    elif cell.stdout_chars and not results:
+        results.append(f"printed {fmt_int(cell.stdout_chars)} chars")
+    if results:
+        line += " → " + "; ".join(results[:3])
+    return line

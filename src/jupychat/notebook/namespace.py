@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .._memo import PrefixMemo
 from ..errors import ChatError
 
 __all__ = [
@@ -273,9 +274,23 @@ def _cells_lines(record: Any, settings: Any) -> str:
     same = memo and memo[0] is record and memo[1] is settings and memo[2] is secrets
     if same and memo[3] == cells:
         return str(memo[4])
-    text = cells_inventory([c for c in cells if not c.is_chat], RECENT_CELLS, settings)
+    text = cells_inventory(_code_cells(cells), RECENT_CELLS, settings)
     _cells_memo[0] = (record, settings, secrets, cells, text)
     return text
+
+
+def _code_cells(cells: list[Any]) -> list[Any]:
+    """``cells`` without the chat cells, resumed from the last list when this one starts
+    with it (see :class:`~jupychat._memo.PrefixMemo`; recorded cells are frozen): a
+    turn looks at every recorded cell otherwise."""
+    known, start = _CODE_CELLS.resume(cells)
+    code = list(known or ())
+    code += [c for c in cells[start:] if not c.is_chat]
+    _CODE_CELLS.keep(cells, tuple(code))
+    return code
+
+
+_CODE_CELLS: PrefixMemo[tuple[Any, ...]] = PrefixMemo()
 
 
 def notebook_tools(shell: Any) -> list[Any]:

@@ -38,6 +38,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._memo import PrefixMemo
+
 if TYPE_CHECKING:
     from ..session import ChatSession
     from ..types import Message
@@ -109,11 +111,7 @@ class CellOrder:
                 return True
             return m.meta.get("cell_run") != self.run and other not in page
 
-        same = [
-            m
-            for m in history
-            if _is_cell(m) and m.meta.get("cell_source") == digest and eligible(m)
-        ]
+        same = [m for m in _cell_turns(history).get(digest, ()) if eligible(m)]
         # never a turn of this run: without ids, a second cell asking the same question
         # in one run (nbclient runs each cell once) is a twin, not a re-run
         earlier = [m for m in same if m.meta.get("cell_run") != self.run]
@@ -141,6 +139,24 @@ class CellOrder:
         order = {} if saved is None else {c.cell_id: c.index for c in saved.cells if c.cell_id}
         self._page = (stamp, order)
         return order
+
+
+def _cell_turns(history: Sequence[Message]) -> dict[str, tuple[Message, ...]]:
+    """``{cell_source: the user messages of the cell turns that asked it}`` in history
+    order, resumed from the last history asked about when this one starts with it (see
+    :class:`~jupychat._memo.PrefixMemo`): each cell looks for its earlier turns. Read only."""
+    messages = list(history)
+    known, start = _CELL_TURNS.resume(messages)
+    found = dict(known or {})
+    for message in messages[start:]:
+        source = message.meta.get("cell_source") if _is_cell(message) else None
+        if isinstance(source, str):  # a digest is text: nothing else can equal one
+            found[source] = (*found.get(source, ()), message)
+    _CELL_TURNS.keep(messages, found)
+    return found
+
+
+_CELL_TURNS: PrefixMemo[dict[str, tuple[Message, ...]]] = PrefixMemo()
 
 
 def _is_cell(message: Message) -> bool:

@@ -87,16 +87,15 @@ def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> I
 
     ``user_ns``: the namespace the prompt was expanded in (names ``{value}`` changes)."""
     from .._sanitize import clean_text
-    from .._sessioncontext import render_context
-    from ..types import ContextBlock
+    from .._sessioncontext import clean_block, render_context
 
     session = prepared.session
     opts = prepared.options
     rendered = render_context(opts.get("context"))
-    context = {
-        clean_text(k): ContextBlock(clean_text(k), clean_text(t)).digest
-        for k, t in rendered.items()
-    }
+    context = {}
+    for key, text in rendered.items():
+        block = clean_block(key, text)  # the block the turn sends (and its digest)
+        context[block.key] = block.digest
     for number, image in enumerate(prepared.images, 1):
         context[f"image:{number}"] = digest(str(getattr(image, "data", "")))
     context.update(_inlined(prepared, user_ns or {}))
