@@ -3,7 +3,8 @@
 Design note: one format, two transports. Every OpenAI-compatible HTTP server
 (:mod:`.openai`) and the embedded llama.cpp model (:mod:`.local`, which hands over
 already-parsed chunk dicts) speak it, and both use what is here: :func:`build_payload`
-maps a :class:`ChatRequest` to the JSON body (a pure function), and a per-request
+(from :mod:`.chat_payload`) maps a :class:`ChatRequest` to the JSON body (a pure
+function), and a per-request
 :class:`OpenAIStreamParser` turns chunks into :mod:`jupychat.events`, so nothing about
 one stream is kept on a provider. No network code here (and no httpx import).
 
@@ -37,17 +38,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jupychat._memo import IdentityMemo
 from jupychat.errors import ProtocolError
 from jupychat.events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete, ToolCallDelta
-from jupychat.types import ContextBlock, Image, Message, Text, ToolCall, ToolResult, Usage
+from jupychat.types import ToolCall, Usage
 
 from ._errors import Endpoint, error_info, fast_loads, map_error, parse_json
 from ._fence import context_text
 from ._reasoning import ThinkSplitter, content_pieces, details_text, merge_details
-from ._replay import replay_data, source_of
+from ._replay import source_of
 from ._unicode import Joiner, clean, clean_data
-from .base import ChatRequest, OutputSchema
+from .chat_payload import REASONING_FIELDS, build_payload, messages_payload, response_format
 
 __all__ = [
     "OpenAIStreamParser",
@@ -57,170 +57,8 @@ __all__ = [
     "response_format",
 ]
 
-_REASONING_FIELDS = ("reasoning_content", "reasoning")
-"""Reasoning text fields a server may send beside ``content`` (kept under their names)."""
-_REPLAY_FIELDS = frozenset({*_REASONING_FIELDS, "reasoning_details"})
 _PLAIN_DELTA = frozenset({"content", "role"})
 """Keys of a delta that carries answer text only (``role`` changes nothing here)."""
-"""Fields of an assistant message that go back to the server that sent them."""
-
-
-# -------------------------------------------------------------------------- payload
-
-
-def _user_content(message: Message) -> str | list[dict[str, Any]]:
-    # one pass over the parts: this runs for every message of the history on every call
-    texts: list[str] = []
-    blocks: list[ContextBlock] = []
-    has_image = False
-    for part in message.content:
-        if isinstance(part, Text):
-            texts.append(part.text)
-        elif isinstance(part, ContextBlock):
-            blocks.append(part)
-        elif isinstance(part, Image):
-            has_image = True
-    context = context_text(blocks) if blocks else ""
-    if not has_image:
-        text = "".join(texts)
-        return f"{context}\n\n{text}" if context and text else (context or text)
-    parts: list[dict[str, Any]] = []
-    if context:
-        parts.append({"type": "text", "text": context})
-    for part in message.content:
-        if isinstance(part, Text) and part.text:
-            parts.append({"type": "text", "text": part.text})
-        elif isinstance(part, Image):
-            url = f"data:{part.media_type};base64,{part.data}"
-            parts.append({"type": "image_url", "image_url": {"url": url}})
-    return parts
-
-
-def _tool_result_message(result: ToolResult) -> dict[str, Any]:
-    content = result.content
-    if result.is_error and not content.lower().startswith("error"):
-        content = f"Error: {content}"
-    return {"role": "tool", "tool_call_id": result.tool_call_id, "content": content}
-
-
-def _assistant_message(message: Message, source: str | None = None) -> dict[str, Any]:
-    calls = message.tool_calls
-    out: dict[str, Any] = {"role": "assistant", "content": message.text or (None if calls else "")}
-    replay = replay_data(message, source) or {}
-    fields = replay.get("fields")
-    if isinstance(fields, Mapping):
-        # this server's own reasoning fields (DeepSeek's thinking mode requires them back)
-        out.update({k: v for k, v in fields.items() if k in _REPLAY_FIELDS})
-    found = replay.get("tool_calls")
-    extras: dict[str, Mapping[str, Any]] = {
-        str(k): v
-        for k, v in (found.items() if isinstance(found, Mapping) else ())
-        if isinstance(v, Mapping)
-    }
-    if calls:
-        out["tool_calls"] = [
-            {
-                **extras.get(call.id, {}),  # what the server added (Gemini: a thought signature)
-                "id": call.id,
-                "type": "function",
-                "function": {
-                    "name": call.name,
-                    "arguments": json.dumps(dict(call.arguments), ensure_ascii=False),
-                },
-            }
-            for call in calls
-        ]
-    return out
-
-
-def messages_payload(request: ChatRequest, source: str | None = None) -> list[dict[str, Any]]:
-    """The ``messages`` array: system prompt first, then the history in order.
-
-    Assistant messages that came from ``source`` (see :mod:`._replay`) carry back the
-    reasoning fields that server sent (``reasoning_content``, ``reasoning``,
-    ``reasoning_details``); no other server gets them.
-    """
-    out: list[dict[str, Any]] = []
-    if request.system:
-        out.append({"role": "system", "content": request.system})
-    make = lambda m: _wire(m, source)  # noqa: E731
-    for message in request.messages:
-        out.extend(_wire_messages.get(message, make, source))  # (the history is frozen)
-    return out
-
-
-def _wire(message: Message, source: str | None) -> list[dict[str, Any]]:
-    """One history message as the ``messages`` entries it becomes (remembered per
-    message and source in ``_wire_messages``: no caller changes them)."""
-    if message.role == "assistant":
-        return [_assistant_message(message, source)]
-    results = message.tool_results
-    out = [_tool_result_message(r) for r in results]
-    if message.role == "system":
-        if message.text:
-            out.append({"role": "system", "content": message.text})
-    elif message.role != "tool":
-        content = _user_content(message)
-        if content or not results:
-            out.append({"role": "user", "content": content})
-    return out
-
-
-_wire_messages: IdentityMemo[list[dict[str, Any]]] = IdentityMemo(limit=2048)
-
-
-def build_payload(
-    model: str, request: ChatRequest, *, stream: bool = True, source: str | None = None
-) -> dict[str, Any]:
-    """Map a :class:`ChatRequest` to a Chat Completions JSON body.
-
-    ``request.extra`` is merged last, so it can set anything the API accepts
-    (``response_format``, ``top_p``, ``max_completion_tokens``...). ``source``
-    (:func:`._replay.source_of` of the request URL) names the server, whose own reasoning
-    fields are sent back with its earlier answers.
-    """
-    payload: dict[str, Any] = {"model": model, "messages": messages_payload(request, source)}
-    if stream:
-        payload["stream"] = True
-        payload["stream_options"] = {"include_usage": True}
-    if request.tools:
-        payload["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": dict(tool.parameters),
-                },
-            }
-            for tool in request.tools
-        ]
-    if request.temperature is not None:
-        payload["temperature"] = request.temperature
-    if request.max_tokens is not None:
-        payload["max_tokens"] = request.max_tokens
-    if request.seed is not None:
-        payload["seed"] = request.seed
-    if request.stop:
-        payload["stop"] = list(request.stop)
-    if request.output is not None:
-        payload["response_format"] = response_format(request.output)
-    payload.update(request.extra)
-    return payload
-
-
-def response_format(output: OutputSchema) -> dict[str, Any]:
-    """``response_format`` asking for JSON that matches ``output.schema``.
-
-    OpenAI, Azure, Ollama (0.5 and later), vLLM, llama.cpp's server and LM Studio take
-    this shape; ``strict`` only when the schema meets OpenAI's strict rules.
-    """
-    spec: dict[str, Any] = {"name": output.name}
-    if output.description:
-        spec["description"] = output.description
-    spec["schema"] = dict(output.schema)
-    spec["strict"] = output.strict
-    return {"type": "json_schema", "json_schema": spec}
 
 
 # --------------------------------------------------------------------------- stream
@@ -479,7 +317,7 @@ class OpenAIStreamParser:
                 self._started = True
             return out
         out = []
-        for name in _REASONING_FIELDS:
+        for name in REASONING_FIELDS:
             value = part.get(name)
             if value and isinstance(value, str):
                 self._fields.setdefault(name, []).append(value)
