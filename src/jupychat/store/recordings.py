@@ -56,27 +56,17 @@ class RecordingStore:
     def _statements(
         self, recording: Recording, notebook: str | None
     ) -> Callable[[sqlite3.Connection], None]:
-        from .._sanitize import clean_text
-
-        body = clean_text(recording.to_json())
-        key = recording.key  # (a digest of the inputs: worked out once)
-        row = (
-            key,
-            recording.inputs.loose_key,
-            notebook,
-            recording.source,
-            recording.cell_id,
-            now_iso(),
-            body,
-        )
-
         one_statement = self._one_statement
+        rows: list[tuple[object, ...]] = []  # the row, made once, on the thread that writes
 
         def write(conn: sqlite3.Connection) -> None:
+            if not rows:
+                rows.append(_row(recording, notebook))
+            row = rows[0]
             if one_statement:  # (a cell's write: one statement less to run)
                 conn.execute(f"INSERT OR REPLACE {_INSERT}", row)
                 return
-            conn.execute("DELETE FROM recordings WHERE key = ?", (key,))
+            conn.execute("DELETE FROM recordings WHERE key = ?", (row[0],))
             conn.execute(f"INSERT {_INSERT}", row)
 
         return write
@@ -118,6 +108,23 @@ class RecordingStore:
                 0
             ]
         )
+
+
+def _row(recording: Recording, notebook: str | None) -> tuple[object, ...]:
+    """The recording's row (its answer scrubbed of secrets)."""
+    from .._sanitize import clean_text
+
+    body = clean_text(recording.to_json())
+    key = recording.key  # (a digest of the inputs: worked out once)
+    return (
+        key,
+        recording.inputs.loose_key,
+        notebook,
+        recording.source,
+        recording.cell_id,
+        now_iso(),
+        body,
+    )
 
 
 def _parse(body: str) -> Recording | None:
