@@ -130,13 +130,14 @@ class SessionStorage:
         if self._link is not None:
             self._link.sync(cast("ChatSession", self))
 
-    def _persist(self) -> None:
+    def _persist(self, hold: bool = False) -> None:
         """Write every change made here and not saved yet (never what other processes
         wrote); a failure keeps it in memory, with a one-line warning, and the next
-        write saves it (see :mod:`jupychat._storelink`)."""
+        write saves it (see :mod:`jupychat._storelink`). With ``hold`` (a finished
+        turn), a write aside waits for the cell's recording to join its transaction."""
         if self._link is not None:
             if self._aside == threading.get_ident():
-                self._link.flush_aside(cast("ChatSession", self))
+                self._link.flush_aside(cast("ChatSession", self), hold)
             else:
                 self._link.flush(cast("ChatSession", self))
 
@@ -148,6 +149,26 @@ class SessionStorage:
             link.aside(work, *args)
         else:
             work(*args)
+
+    def _write_joined(
+        self,
+        statement: Callable[[Any], Any],
+        alone: Callable[[], Any],
+        failed: Callable[[Exception], Any],
+    ) -> None:
+        """A cell's recording: in the turn write's transaction within
+        :meth:`_writes_aside` (see ``StoreLink.join_aside``), else ``alone()`` now."""
+        link = self._link
+        if link is not None and self._aside == threading.get_ident():
+            link.join_aside(statement, alone, failed)
+        else:
+            alone()
+
+    def _writes_go(self) -> None:
+        """Start the turn write held for a recording (the cell's final display follows)."""
+        link = self._link
+        if link is not None and self._aside == threading.get_ident():
+            link.release()
 
     @contextlib.contextmanager
     def _writes_aside(self) -> Iterator[None]:

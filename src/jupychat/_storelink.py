@@ -32,6 +32,12 @@ memory (keyed by the message object, so history needs no database ids), the sess
   checkpoint, when these writes made one due, runs on the worker once :meth:`settle`
   has let the caller go (``SessionStore.deferring_checkpoints``), never between two
   writes of one cell.
+* **one transaction a cell** (:meth:`StoreLink.flush_aside` with ``hold``,
+  :meth:`StoreLink.join_aside`, :meth:`StoreLink.release`): the turn's write is held
+  back (not queued) until the cell's recording joins it, so both are one transaction
+  (the recording in a savepoint: its failure undoes only itself); the cell releases a
+  turn write no recording joined right before its final display, and any other work
+  given aside or :meth:`StoreLink.settle` releases it first, so the order stays.
 """
 
 from __future__ import annotations
@@ -108,6 +114,7 @@ class StoreLink:
         self._held: list[str] | None = None  # warnings of writes aside, until settle()
         self._due = False  # the writes aside made the store's checkpoint due
         self._settled = False  # settle() let the caller go: the worker may checkpoint
+        self._hold: ChatSession | None = None  # a turn's write held for the recording
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -139,23 +146,29 @@ class StoreLink:
         self.flush(session)  # and send this copy's fields where they differ
 
     # -- writing -------------------------------------------------------------------
-    def flush(self, session: ChatSession) -> None:
-        """Write everything this process changed since the last successful write."""
+    def flush(self, session: ChatSession, beside: Callable[[Any], Any] | None = None) -> Any:
+        """Write everything this process changed since the last successful write.
+
+        ``beside`` (a recording's statement) goes in the same transaction (see
+        ``SessionStore.commit``). Returns the store's ``Commit`` when something was
+        written (``beside`` with it), else ``None`` (``beside`` was not run)."""
         with self._lock:
             if self._lost() is not None:
                 self._rewrite(session)
-                return
+                return None
             history = list(session._history)  # (as diffed: what is stored once written)
             new, before, dropped = self._diff(history)
             fields = session.record_fields()  # once: what is written becomes the base
             updates, merge, unset = self._changes(session, fields)
             if not (new or dropped or updates or merge or unset):
-                return
+                return None
             updates["updated_at"] = session.updated_at
             # the messages themselves: the store builds their rows from them directly
             # (a dict would be validated by rebuilding the Message it came from)
             messages: list[Any] = list(new)
-            extra = {"before": before} if any(b is not None for b in before) else {}
+            extra: dict[str, Any] = {"before": before} if any(b is not None for b in before) else {}
+            if beside is not None:
+                extra["beside"] = beside
             for attempt in (1, 2):
                 try:
                     done = self.store.commit(
@@ -177,7 +190,7 @@ class StoreLink:
                         self._rewrite(session)
                     else:
                         self._fail(session, exc)
-                    return
+                    return None
             for key in dropped:
                 self._ids.discard(self._rows.pop(key)[1])
             self._remember(session, done.ids, new)
@@ -193,12 +206,58 @@ class StoreLink:
                 )
             if self._lost() is not None:  # the file was replaced during this write
                 self._rewrite(session)
+            return done
 
-    def flush_aside(self, session: ChatSession) -> None:
-        """:meth:`flush` on the worker thread (see :meth:`aside`)."""
-        self.aside(self.flush, session)
+    def flush_aside(self, session: ChatSession, hold: bool = False) -> None:
+        """:meth:`flush` on the worker thread (see :meth:`aside`); with ``hold`` (a
+        cell's turn) it waits for :meth:`join_aside` or :meth:`release` (see the module
+        note). Called on the caller's thread, as the others."""
+        self.release()
+        if hold:
+            self._hold = session
+        else:
+            self._queue(self.flush, session)
+
+    def join_aside(
+        self,
+        statement: Callable[[Any], Any],
+        alone: Callable[[], Any],
+        failed: Callable[[Exception], Any],
+    ) -> None:
+        """A cell's recording: ``statement`` in the held turn write's transaction
+        (``failed(error)`` when only it was undone); ``alone()`` when there is none, or
+        it had nothing to write (or could not write): the recording's own write."""
+        session, self._hold = self._hold, None
+        if session is None:
+            self._queue(alone)
+        else:
+            self._queue(self._flush_with, session, statement, alone, failed)
+
+    def _flush_with(
+        self,
+        session: ChatSession,
+        statement: Callable[[Any], Any],
+        alone: Callable[[], Any],
+        failed: Callable[[Exception], Any],
+    ) -> None:
+        done = self.flush(session, statement)
+        if done is None:
+            alone()
+        elif done.beside_error is not None:
+            failed(done.beside_error)
+
+    def release(self) -> None:
+        """Queue the held turn write, if any (the cell's final display follows)."""
+        session, self._hold = self._hold, None
+        if session is not None:
+            self._queue(self.flush, session)
 
     def aside(self, work: Callable[..., Any], *args: Any) -> None:
+        """:meth:`_queue` ``work(*args)``, after a held turn write (see :meth:`release`)."""
+        self.release()
+        self._queue(work, *args)
+
+    def _queue(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` on a worker thread, after the work given before it.
 
         :meth:`settle` waits for all of it (and must be called); the writes stay one at
@@ -275,6 +334,7 @@ class StoreLink:
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
+        self.release()
         with self._aside_lock:
             # (an interrupt here leaves the rest to the next settle())
             self._aside_lock.wait_for(lambda: not self._pending)

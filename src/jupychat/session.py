@@ -517,7 +517,8 @@ class ChatSession(SessionStorage):
         if response is not None:
             self._last_response = response
         self._touch()
-        self._persist()  # appended turns are added, replaced ones superseded
+        # appended turns are added, replaced ones superseded; in a cell, with its recording
+        self._persist(hold=True)
 
     @contextlib.contextmanager
     def _exclusive(self) -> Iterator[None]:

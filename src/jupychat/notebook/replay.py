@@ -287,7 +287,8 @@ class ReplayState:
         """Remember ``recording`` here and in the store (a store failure only warns).
 
         With the turn's ``session``, the store write goes beside the answer's display
-        when the session writes aside (a cell), and is durable when the cell returns.
+        when the session writes aside (a cell), in the turn's own transaction (SQLite),
+        and is durable when the cell returns.
         """
         self.recent[recording.key] = recording
         store = self.store
@@ -295,16 +296,23 @@ class ReplayState:
             return
         notebook = self.chat.notebook
 
+        def failed(exc: Exception) -> None:
+            log.warning("jupychat: recording not saved: %s", exc)
+
         def put() -> None:
             try:
                 store.put(recording, notebook)
             except ChatError as exc:
-                log.warning("jupychat: recording not saved: %s", exc)
+                failed(exc)
 
         if session is None:
             put()
-        else:
+            return
+        statement = store.statement(recording, notebook)
+        if statement is None:  # (PostgreSQL: its own transaction)
             session._write_beside(put)
+        else:  # in the turn's transaction
+            session._write_joined(statement, put, failed)
 
 
 def state_of(chat: NotebookChat) -> ReplayState:

@@ -4,13 +4,15 @@ Design note: a thin view over the store's database for :mod:`jupychat._recording
 ``put`` replaces the row of the same inputs key (a refreshed answer wins), ``get`` finds
 a recording by key, ``get_loose`` by every input but the model, ``latest_for`` a cell's
 most recent one (by cell id, else by the digest of its source). Every call is one
-transaction; errors are one-line :class:`~jupychat.errors.StoreError`. Answers and
-prompts pass through the same secret scrubbing as messages before they are written.
+transaction (``statement`` hands ``put`` to a cell's turn write, to join its own);
+errors are one-line :class:`~jupychat.errors.StoreError`. Answers and prompts pass
+through the same secret scrubbing as messages before they are written.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._recording import Recording
@@ -41,30 +43,33 @@ class RecordingStore:
 
     def put(self, recording: Recording, notebook: str | None = None) -> None:
         """Keep ``recording``, replacing any earlier one with the same inputs."""
-        from .._sanitize import clean_text
+        self._db.write(self._statements(recording, notebook))
 
-        body = clean_text(recording.to_json())
-        key = recording.key  # (a digest of the inputs: worked out once)
-        row = (
-            key,
-            recording.inputs.loose_key,
-            notebook,
-            recording.source,
-            recording.cell_id,
-            now_iso(),
-            body,
-        )
+    def statement(
+        self, recording: Recording, notebook: str | None = None
+    ) -> Callable[[sqlite3.Connection], None] | None:
+        """:meth:`put` as one statement to run in another write's transaction (a cell's
+        turn: ``SessionStore.commit(beside=...)``); ``None`` on PostgreSQL, which keeps
+        the recording's own transaction."""
+        return self._statements(recording, notebook) if self._one_statement else None
 
+    def _statements(
+        self, recording: Recording, notebook: str | None
+    ) -> Callable[[sqlite3.Connection], None]:
         one_statement = self._one_statement
+        rows: list[tuple[object, ...]] = []  # the row, made once, on the thread that writes
 
         def write(conn: sqlite3.Connection) -> None:
+            if not rows:
+                rows.append(_row(recording, notebook))
+            row = rows[0]
             if one_statement:  # (a cell's write: one statement less to run)
                 conn.execute(f"INSERT OR REPLACE {_INSERT}", row)
                 return
-            conn.execute("DELETE FROM recordings WHERE key = ?", (key,))
+            conn.execute("DELETE FROM recordings WHERE key = ?", (row[0],))
             conn.execute(f"INSERT {_INSERT}", row)
 
-        self._db.write(write)
+        return write
 
     def get(self, key: str) -> Recording | None:
         """The recording of these inputs, or None."""
@@ -103,6 +108,23 @@ class RecordingStore:
                 0
             ]
         )
+
+
+def _row(recording: Recording, notebook: str | None) -> tuple[object, ...]:
+    """The recording's row (its answer scrubbed of secrets)."""
+    from .._sanitize import clean_text
+
+    body = clean_text(recording.to_json())
+    key = recording.key  # (a digest of the inputs: worked out once)
+    return (
+        key,
+        recording.inputs.loose_key,
+        notebook,
+        recording.source,
+        recording.cell_id,
+        now_iso(),
+        body,
+    )
 
 
 def _parse(body: str) -> Recording | None:

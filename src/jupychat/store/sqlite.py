@@ -29,7 +29,7 @@ import contextlib
 import os
 import sqlite3
 import uuid
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from jupychat import config
 from jupychat.errors import StoreError
 
 from . import sync, tables
-from .connection import Database
+from .connection import Database, map_error
 from .paths import default_store_path, resolve_store_path
 from .pg_connection import is_postgres_url
 from .records import (
@@ -248,6 +248,7 @@ class SessionStore(SessionEdits):
         unset: Mapping[str, Iterable[str]] | None = None,
         epoch: int | None = None,
         before: Sequence[int | str | None] | None = None,
+        beside: Callable[[sqlite3.Connection], Any] | None = None,
     ) -> Commit:
         """Apply one process's changes to a session as one transaction (one revision).
 
@@ -274,6 +275,11 @@ class SessionStore(SessionEdits):
             One entry per message: the id of the stored message it goes before in the
             conversation (``None``: at the end, the default for all). A re-run notebook
             cell's turn keeps its place this way (see :mod:`jupychat.store.places`).
+        beside:
+            Another write (``beside(conn)``, a cell's recording) made in the same
+            transaction, after the session's changes, within a savepoint: when it fails,
+            only its own changes are undone, the session's still commit, and its error
+            is the result's ``beside_error``.
 
         Returns
         -------
@@ -296,9 +302,29 @@ class SessionStore(SessionEdits):
                     f"the session store {self.path} was deleted or replaced; nothing was "
                     "written: save the session again"
                 )
-            return sync.commit(conn, session_id, rows, drop, fields, merges, anchors)
+            done = sync.commit(conn, session_id, rows, drop, fields, merges, anchors)
+            if beside is None:
+                return done
+            return done._replace(beside_error=self._beside(conn, beside))
 
         return self._db.write(run)
+
+    def _beside(
+        self, conn: sqlite3.Connection, write: Callable[[sqlite3.Connection], Any]
+    ) -> Exception | None:
+        """Run ``write(conn)`` in a savepoint of the open transaction; on its failure
+        undo only what it did and return the error (the transaction goes on)."""
+        conn.execute("SAVEPOINT beside")
+        try:
+            write(conn)
+        except Exception as exc:
+            conn.execute("ROLLBACK TO SAVEPOINT beside")
+            conn.execute("RELEASE SAVEPOINT beside")
+            return (
+                map_error(exc, self._db.where) if isinstance(exc, (sqlite3.Error, OSError)) else exc
+            )
+        conn.execute("RELEASE SAVEPOINT beside")
+        return None
 
     def reconcile(self, record: Mapping[str, Any]) -> Commit:
         """Make sure every message of ``record`` is stored, dropping nothing stored.

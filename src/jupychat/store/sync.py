@@ -59,12 +59,15 @@ class Commit(NamedTuple):
 
     ``ids`` are the new messages' ids (ints), ``revision`` the session's revision after
     the write and ``previous`` the one just before it: when ``previous`` is the revision
-    the caller last saw, nobody else wrote the session in between.
+    the caller last saw, nobody else wrote the session in between. ``beside_error``
+    is why the other write made in the same transaction (``SessionStore.commit``'s
+    ``beside``) was undone, while this one was kept.
     """
 
     ids: list[int]
     revision: int
     previous: int
+    beside_error: Exception | None = None
 
 
 class Snapshot(NamedTuple):
