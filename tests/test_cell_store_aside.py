@@ -99,7 +99,7 @@ def test_a_failing_write_warns_on_the_cells_thread_and_keeps_the_turn(shell):
 def test_cells_in_a_row_reuse_one_writer_thread_and_an_idle_one_ends(shell, monkeypatch):
     import time
 
-    from jupychat import _storelink
+    from jupychat import _storewriter
 
     chat = get_chat(shell)
     seen: list[threading.Thread] = []
@@ -117,7 +117,7 @@ def test_cells_in_a_row_reuse_one_writer_thread_and_an_idle_one_ends(shell, monk
     assert len(chat.session().history) == 6  # every turn stored and kept
     # an idle writer ends after WORKER_IDLE seconds; the next cell starts another
     link = chat.session()._link
-    monkeypatch.setattr(_storelink, "WORKER_IDLE", 0.05)
+    monkeypatch.setattr(_storewriter, "WORKER_IDLE", 0.05)
     link.aside(lambda: None)
     link.settle()
     deadline = time.monotonic() + 5

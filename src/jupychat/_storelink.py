@@ -23,15 +23,15 @@ memory (keyed by the message object, so history needs no database ids), the sess
   another program): the whole session is written again from memory with
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
 * **writes aside** (:meth:`StoreLink.flush_aside`, :meth:`StoreLink.aside`, for a
-  notebook cell): the turn's write (and the cell's recording) run on a worker thread,
-  one at a time and in order, while the cell shows the answer (the worker stays a
-  while after its last task, so later cells do not start a thread); :meth:`StoreLink.settle`
-  waits for them before the cell returns, so the turn is as durable as with
-  :meth:`flush`. Their warnings are held and given on the caller's thread by
-  :meth:`settle`; an unexpected exception is raised there. The store's periodic WAL
-  checkpoint, when these writes made one due, runs on the worker once :meth:`settle`
-  has let the caller go (``SessionStore.deferring_checkpoints``), never between two
-  writes of one cell.
+  notebook cell): the turn's write (and the cell's recording) run on a worker thread
+  (:class:`~jupychat._storewriter.StoreWriter`), one at a time and in order, while the
+  cell shows the answer (the worker stays a while after its last task, so later cells do
+  not start a thread); :meth:`StoreLink.settle` waits for them before the cell returns,
+  so the turn is as durable as with :meth:`flush`. Their warnings are held and given on
+  the caller's thread by :meth:`settle`; an unexpected exception is raised there. The
+  store's periodic WAL checkpoint, when these writes made one due, runs on the worker
+  once :meth:`settle` has let the caller go (``SessionStore.deferring_checkpoints``),
+  never between two writes of one cell.
 * **one transaction a cell** (:meth:`StoreLink.flush_aside` with ``hold``,
   :meth:`StoreLink.join_aside`, :meth:`StoreLink.release`): the turn's write is held
   back (not queued) until the cell's recording joins it, so both are one transaction
@@ -42,7 +42,6 @@ memory (keyed by the message object, so history needs no database ids), the sess
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
@@ -52,7 +51,7 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from . import config
+from ._storewriter import StoreWriter
 from .errors import StoreError
 from .types import Message
 
@@ -65,8 +64,6 @@ __all__ = ["StoreLink"]
 SCALARS = ("title", "name", "notebook", "model", "system_prompt", "tools", "max_steps", "settings")
 #: Dict fields merged key by key, both ways.
 KEYED = ("memory", "metadata")
-#: Seconds the worker of writes aside waits for more work before it ends.
-WORKER_IDLE = 30.0
 
 
 def _jsonable(value: Any) -> Any:
@@ -105,15 +102,7 @@ class StoreLink:
         self._failing = False
         self._memory_only: set[tuple[str, str | None]] = set()  # values JSON cannot hold
         self._lock = threading.RLock()
-        # writes aside (see aside()): the queue, its worker, the threads to wait for
-        self._aside_lock = threading.Condition(threading.Lock())
-        self._tasks: list[tuple[Callable[..., Any], tuple[Any, ...], config.View | None]] = []
-        self._pending = 0  # tasks given to aside() and not done yet
-        self._worker: threading.Thread | None = None
-        self._aside_error: BaseException | None = None
-        self._held: list[str] | None = None  # warnings of writes aside, until settle()
-        self._due = False  # the writes aside made the store's checkpoint due
-        self._settled = False  # settle() let the caller go: the worker may checkpoint
+        self._writer = StoreWriter(store)  # writes aside (see aside())
         self._hold: ChatSession | None = None  # a turn's write held for the recording
 
     # -- binding -------------------------------------------------------------------
@@ -258,92 +247,22 @@ class StoreLink:
         self._queue(work, *args)
 
     def _queue(self, work: Callable[..., Any], *args: Any) -> None:
-        """Run ``work(*args)`` on a worker thread, after the work given before it.
+        """Run ``work(*args)`` on the writer thread, after the work given before it
+        (see :class:`~jupychat._storewriter.StoreWriter`)."""
+        self._writer.queue(work, *args)
 
-        :meth:`settle` waits for all of it (and must be called); the writes stay one at
-        a time and in order, and the caller's thread goes on meanwhile. The worker stays
-        for :data:`WORKER_IDLE` seconds after its last task, so a cell run soon after the
-        last one does not wait for a thread to start (~1-2 ms on a busy machine).
-        The work sees the config file as the caller's turn does (``config.settled``):
-        it is part of that turn, and does not look at the file again.
-        """
-        view = config.turn_view()
-        with self._aside_lock:
-            self._tasks.append((work, args, view))
-            self._pending += 1
-            self._settled = False  # a checkpoint waits for this work's settle()
-            if self._held is None:
-                self._held = []
-            if self._worker is not None:
-                self._aside_lock.notify_all()  # the waiting worker takes it
-                return
-            thread = threading.Thread(target=self._drain, name="jupychat-store-write", daemon=True)
-            self._worker = thread
-            thread.start()  # (it waits for this lock before looking at the tasks)
+    @property
+    def _worker(self) -> threading.Thread | None:
+        return self._writer.thread
 
-    def _drain(self) -> None:
-        # The store's checkpoint (copying its WAL into the file) waits until settle()
-        # has been let go: a cell does not wait for it (see jupychat.store.connection).
-        deferring = getattr(self.store, "deferring_checkpoints", contextlib.nullcontext)
-        with deferring():
-            self._drain_tasks()
-
-    def _drain_tasks(self) -> None:
-        lock = self._aside_lock
-        while True:
-            with lock:
-                if not self._tasks and not self._settled:
-                    lock.wait_for(lambda: bool(self._tasks or self._settled), WORKER_IDLE)
-                settled, self._settled = self._settled and not self._tasks, False
-                if not (settled or self._tasks):
-                    self._worker = None  # idle: the next aside() starts another
-                    return
-                if not settled:
-                    work, args, view = self._tasks.pop(0)
-            if settled:  # the caller has gone on: the store's checkpoint, if due
-                self._checkpoint()
-                continue
-            try:
-                with config.settled(view):
-                    work(*args)
-            except BaseException as exc:  # given to the caller by settle()
-                self._aside_error = self._aside_error or exc
-            finally:
-                due = self._checkpoint_wanted()
-                with lock:
-                    self._pending -= 1
-                    self._due = self._due or due
-                    if not self._pending:  # settle() waits for this (not for each task)
-                        lock.notify_all()
-
-    def _checkpoint_wanted(self) -> bool:
-        wanted = getattr(self.store, "checkpoint_wanted", None)
-        try:
-            return bool(wanted()) if wanted is not None else False
-        except Exception:
-            return False
-
-    def _checkpoint(self) -> None:
-        due = getattr(self.store, "checkpoint_due", None)
-        if due is None:
-            return
-        try:
-            due()
-        except Exception:  # nothing is lost by not checkpointing; the worker must live on
-            pass
+    @property
+    def _pending(self) -> int:
+        return self._writer.pending
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
         self.release()
-        with self._aside_lock:
-            # (an interrupt here leaves the rest to the next settle())
-            self._aside_lock.wait_for(lambda: not self._pending)
-            held, self._held = self._held or [], None
-            if self._due and self._worker is not None:
-                self._due = False
-                self._settled = True  # the worker checkpoints now, not while a cell waits
-                self._aside_lock.notify_all()
-        error, self._aside_error = self._aside_error, None
+        held, error = self._writer.wait()
         for text in held:
             self._warn(text)
         if error is not None:
@@ -612,8 +531,6 @@ class StoreLink:
         )
 
     def _warn(self, text: str) -> None:
-        held = self._held
-        if held is not None and threading.current_thread() is self._worker:
-            held.append(text)  # a write aside: given on the caller's thread
+        if self._writer.hold_warning(text):  # a write aside: given on the caller's thread
             return
         warnings.warn(f"jupychat: {text}", UserWarning, stacklevel=5)
