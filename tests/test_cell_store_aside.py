@@ -121,9 +121,9 @@ def test_cells_in_a_row_reuse_one_writer_thread_and_an_idle_one_ends(shell, monk
     link.aside(lambda: None)
     link.settle()
     deadline = time.monotonic() + 5
-    while link._worker is not None and time.monotonic() < deadline:
+    while link._writer.thread is not None and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert link._worker is None and not writers[0].is_alive()
+    assert link._writer.thread is None and not writers[0].is_alive()
     run(shell, "%%chat\none more")
     assert seen[-1] is not writers[0] and seen[-1] is not threading.main_thread()
 

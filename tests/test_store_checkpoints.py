@@ -69,7 +69,7 @@ def test_a_cell_does_not_wait_for_the_checkpoint_its_write_made_due(notebook_she
 
     def slow_checkpoint(self):
         seen["thread"] = threading.current_thread()
-        seen["cell waiting"] = link._pending
+        seen["cell waiting"] = link._writer.pending
         seen["in the cell"] = chat.session()._aside is not None
         entered.set()
         release.wait(10)

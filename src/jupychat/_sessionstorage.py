@@ -135,17 +135,17 @@ class SessionStorage:
         wrote); a failure keeps it in memory, with a one-line warning, and the next
         write saves it (see :mod:`jupychat._storelink`). With ``hold`` (a finished
         turn), a write aside waits for the cell's recording to join its transaction."""
-        if self._link is not None:
-            if self._aside == threading.get_ident():
-                self._link.flush_aside(cast("ChatSession", self), hold)
-            else:
-                self._link.flush(cast("ChatSession", self))
+        aside = self._aside_link()
+        if aside is not None:
+            aside.flush_aside(cast("ChatSession", self), hold)
+        elif self._link is not None:
+            self._link.flush(cast("ChatSession", self))
 
     def _write_beside(self, work: Callable[..., Any], *args: Any) -> None:
         """``work(*args)`` (a store write), on the worker within :meth:`_writes_aside`,
         else now."""
-        link = self._link
-        if link is not None and self._aside == threading.get_ident():
+        link = self._aside_link()
+        if link is not None:
             link.aside(work, *args)
         else:
             work(*args)
@@ -158,17 +158,23 @@ class SessionStorage:
     ) -> None:
         """A cell's recording: in the turn write's transaction within
         :meth:`_writes_aside` (see ``StoreLink.join_aside``), else ``alone()`` now."""
-        link = self._link
-        if link is not None and self._aside == threading.get_ident():
+        link = self._aside_link()
+        if link is not None:
             link.join_aside(statement, alone, failed)
         else:
             alone()
 
     def _writes_go(self) -> None:
         """Start the turn write held for a recording (the cell's final display follows)."""
-        link = self._link
-        if link is not None and self._aside == threading.get_ident():
+        link = self._aside_link()
+        if link is not None:
             link.release()
+
+    def _aside_link(self) -> StoreLink | None:
+        """The store link when this thread's writes go aside (within
+        :meth:`_writes_aside`), else ``None``: they are made in place."""
+        link = self._link
+        return link if link is not None and self._aside == threading.get_ident() else None
 
     @contextlib.contextmanager
     def _writes_aside(self) -> Iterator[None]:

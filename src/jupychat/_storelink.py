@@ -251,14 +251,6 @@ class StoreLink:
         (see :class:`~jupychat._storewriter.StoreWriter`)."""
         self._writer.queue(work, *args)
 
-    @property
-    def _worker(self) -> threading.Thread | None:
-        return self._writer.thread
-
-    @property
-    def _pending(self) -> int:
-        return self._writer.pending
-
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
         self.release()

@@ -108,8 +108,8 @@ def _env_snapshot() -> Any:
 def _fingerprint(env: Any) -> tuple[Any, ...]:
     from jupychat import config
 
-    path = config.config_path()
-    return (env, str(path), config.file_mtime(), tuple(config._keys.items()), len(_registered))
+    # (no config path: it is made from the environment, compared whole)
+    return (env, config.file_mtime(), tuple(config._keys.items()), len(_registered))
 
 
 def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
@@ -117,7 +117,7 @@ def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
     (no new copy is made: texts are scrubbed ~20 times a turn)."""
     from jupychat import config
 
-    env, _path, mtime, keys, registered = fingerprint
+    env, mtime, keys, registered = fingerprint
     if config.raw_environ() != env:
         return False
     # (the config file's path is made from the environment, just found equal:
