@@ -214,11 +214,7 @@ class _Planner:
 def conversation(history: list[Message]) -> list[Message]:
     """``history`` without system messages (a new list), resumed from the last history
     asked about when this one starts with it (see :class:`PrefixMemo`)."""
-    known, start = _CONVERSATIONS.resume(history)
-    conv = list(known or ())
-    conv += [m for m in history[start:] if m.role != "system"]
-    _CONVERSATIONS.keep(history, tuple(conv))
-    return conv
+    return _CONVERSATIONS.filtered(history, lambda m: m.role != "system")
 
 
 _CONVERSATIONS: PrefixMemo[tuple[Message, ...]] = PrefixMemo()

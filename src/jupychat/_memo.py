@@ -86,6 +86,15 @@ class PrefixMemo(Generic[T]):
             same = False
         return (value, n) if same else (None, 0)
 
+    def filtered(self: PrefixMemo[tuple[Any, ...]], items: list[Any], wanted: Any) -> list[Any]:
+        """The items ``wanted(item)`` keeps, in order (a new list), resumed from the last
+        list's when ``items`` starts with it."""
+        known, start = self.resume(items)
+        out = list(known or ())
+        out += [item for item in items[start:] if wanted(item)]
+        self.keep(items, tuple(out))
+        return out
+
     def keep(self, items: list[Any], value: T, extra: Any = None) -> None:
         """Remember ``value`` for a copy of ``items`` (the caller may change its list)."""
         self._last = (list(items), extra, value)

@@ -283,11 +283,7 @@ def _code_cells(cells: list[Any]) -> list[Any]:
     """``cells`` without the chat cells, resumed from the last list when this one starts
     with it (see :class:`~jupychat._memo.PrefixMemo`; recorded cells are frozen): a
     turn looks at every recorded cell otherwise."""
-    known, start = _CODE_CELLS.resume(cells)
-    code = list(known or ())
-    code += [c for c in cells[start:] if not c.is_chat]
-    _CODE_CELLS.keep(cells, tuple(code))
-    return code
+    return _CODE_CELLS.filtered(cells, lambda c: not c.is_chat)
 
 
 _CODE_CELLS: PrefixMemo[tuple[Any, ...]] = PrefixMemo()

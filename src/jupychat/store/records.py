@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from jupychat.errors import StoreError
-from jupychat.types import Message, now_iso
+from jupychat.types import Message, Usage, now_iso
 
 __all__ = [
     "SCHEMA",
@@ -73,9 +73,6 @@ MESSAGE_KEYS = frozenset(
     }
 )
 TITLE_LENGTH = 60
-USAGE_KEYS = ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens")
-
-
 #: The column encoder (json.dumps with options builds a new one every call: ~2 us).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
@@ -168,9 +165,9 @@ def message_row(message: Any, index: int = 0) -> MessageRow:
     parts = data["content"]
     text = "\n".join(p["text"] for p in parts if p.get("type") == "text")
     single_text = len(parts) == 1 and parts[0] == {"type": "text", "text": text}
-    usage = data.get("usage")
-    if usage is not None:  # counts as Usage.from_dict makes them (a Message's may be any number)
-        usage = {k: int(usage.get(k, 0) or 0) for k in USAGE_KEYS}
+    # the counts as Usage.from_dict makes them (a Message's may be any number)
+    counts = Usage.from_dict(data.get("usage"))
+    usage = counts.to_dict() if counts is not None else None
     meta = data.get("meta")
     return MessageRow(
         role=data["role"],
