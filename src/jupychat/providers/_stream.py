@@ -184,19 +184,29 @@ class _Attempt:
         ``None`` marks the end of the body.
         """
         decoder = self.decoder
-        pairs = decoder.feed(chunk) if chunk is not None else decoder.close()
-        if chunk is not None:
-            self.heard(decoder.heard)
+        if chunk is None:
+            pairs = decoder.close()
+        else:
+            pairs = decoder.feed(chunk)
+            if decoder.heard:  # (``heard(True)`` inline: this runs for every chunk)
+                self._heard = time.monotonic()
+            else:
+                self.heard(False)
         if not pairs:
             return [], None
         parser = self.parser
         out: list[Event] = []
         error: BaseException | None = None
         try:
-            for event, data in pairs:
-                if parser.ended:
-                    break  # keep reading to the end, so the connection can be reused
-                out.extend(parser.feed(event, data))
+            if len(pairs) == 1:  # the common chunk: one event
+                if not parser.ended:
+                    got = parser.feed(*pairs[0])  # (a parser may hand back any iterable)
+                    out = got if type(got) is list else list(got)
+            else:
+                for event, data in pairs:
+                    if parser.ended:
+                        break  # keep reading to the end, so the connection can be reused
+                    out.extend(parser.feed(event, data))
         except ProviderError as exc:
             error = exc
         except _UNREADABLE as exc:
