@@ -20,7 +20,6 @@ once per event.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from itertools import chain
@@ -32,7 +31,7 @@ from jupychat import secrets as _secrets
 from jupychat.errors import ProtocolError, ProviderError, ProviderUnavailable
 from jupychat.events import Event, ReasoningDelta, TextDelta
 
-from . import _deadline
+from . import _deadline, _wirejson
 from ._deadline import Deadline, Watchdog
 from ._errors import Endpoint, one_line, parse_json, redact
 from ._retry import RetryPolicy, RetryState, StreamEndedEarly
@@ -270,7 +269,7 @@ def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
 
 def _request_body(payload: Mapping[str, Any]) -> bytes:
     """The JSON body, with every known secret value removed and only valid UTF-8."""
-    text = _secrets.scrub_text(json.dumps(payload, ensure_ascii=False))
+    text = _secrets.scrub_text(_wirejson.dumps(payload))  # the history's entries: encoded once
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in an old history or a tool schema
