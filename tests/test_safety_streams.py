@@ -243,6 +243,9 @@ def test_joiner_joins_pairs_across_pieces_and_replaces_lone_halves():
     assert joiner.push(HIGH) == ""
     assert joiner.flush() == "\ufffd"  # the stream ended before its partner came
     assert joiner.flush() == ""
+    assert joiner.push("x" + HIGH) == "x"
+    assert joiner.push("plain ascii") == "\ufffd" + "plain ascii"  # a held half, then ASCII
+    assert not joiner.pending and joiner.push("ok") == "ok"
     assert clean("x" + HIGH + LOW + HIGH) == "x" + EMOJI + "\ufffd"
     assert clean("plain") == "plain"
 

@@ -20,7 +20,6 @@ once per event.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from itertools import chain
@@ -32,7 +31,7 @@ from jupychat import secrets as _secrets
 from jupychat.errors import ProtocolError, ProviderError, ProviderUnavailable
 from jupychat.events import Event, ReasoningDelta, TextDelta
 
-from . import _deadline
+from . import _deadline, _wirejson
 from ._deadline import Deadline, Watchdog
 from ._errors import Endpoint, one_line, parse_json, redact
 from ._retry import RetryPolicy, RetryState, StreamEndedEarly
@@ -184,19 +183,29 @@ class _Attempt:
         ``None`` marks the end of the body.
         """
         decoder = self.decoder
-        pairs = decoder.feed(chunk) if chunk is not None else decoder.close()
-        if chunk is not None:
-            self.heard(decoder.heard)
+        if chunk is None:
+            pairs = decoder.close()
+        else:
+            pairs = decoder.feed(chunk)
+            if decoder.heard:  # (``heard(True)`` inline: this runs for every chunk)
+                self._heard = time.monotonic()
+            else:
+                self.heard(False)
         if not pairs:
             return [], None
         parser = self.parser
         out: list[Event] = []
         error: BaseException | None = None
         try:
-            for event, data in pairs:
-                if parser.ended:
-                    break  # keep reading to the end, so the connection can be reused
-                out.extend(parser.feed(event, data))
+            if len(pairs) == 1:  # the common chunk: one event
+                if not parser.ended:
+                    got = parser.feed(*pairs[0])  # (a parser may hand back any iterable)
+                    out = got if type(got) is list else list(got)
+            else:
+                for event, data in pairs:
+                    if parser.ended:
+                        break  # keep reading to the end, so the connection can be reused
+                    out.extend(parser.feed(event, data))
         except ProviderError as exc:
             error = exc
         except _UNREADABLE as exc:
@@ -260,7 +269,7 @@ def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
 
 def _request_body(payload: Mapping[str, Any]) -> bytes:
     """The JSON body, with every known secret value removed and only valid UTF-8."""
-    text = _secrets.scrub_text(json.dumps(payload, ensure_ascii=False))
+    text = _secrets.scrub_text(_wirejson.dumps(payload))  # the history's entries: encoded once
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in an old history or a tool schema

@@ -66,6 +66,8 @@ class Joiner:
         if self._held:
             piece = self._held + piece
             self._held = ""
+        elif piece.isascii():  # the common piece: no surrogate can be in it
+            return piece
         if not piece or _SURROGATE.search(piece) is None:
             return piece
         if "\ud800" <= piece[-1] <= "\udbff":  # a high half: its partner may come next

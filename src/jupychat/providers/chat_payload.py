@@ -21,6 +21,7 @@ from jupychat.types import ContextBlock, Image, Message, Text, ToolResult
 
 from ._fence import context_text
 from ._replay import replay_data
+from ._wirejson import Entry
 from .base import ChatRequest, OutputSchema
 
 __all__ = ["REASONING_FIELDS", "build_payload", "messages_payload", "response_format"]
@@ -114,7 +115,11 @@ def messages_payload(request: ChatRequest, source: str | None = None) -> list[di
 
 def _wire(message: Message, source: str | None) -> list[dict[str, Any]]:
     """One history message as the ``messages`` entries it becomes (remembered per
-    message and source in ``_wire_messages``: no caller changes them)."""
+    message and source in ``_wire_messages``, as :class:`Entry`: each is encoded once)."""
+    return [Entry(entry) for entry in _entries(message, source)]
+
+
+def _entries(message: Message, source: str | None) -> list[dict[str, Any]]:
     if message.role == "assistant":
         return [_assistant_message(message, source)]
     results = message.tool_results
@@ -132,6 +137,24 @@ def _wire(message: Message, source: str | None) -> list[dict[str, Any]]:
 _wire_messages: IdentityMemo[list[dict[str, Any]]] = IdentityMemo(limit=2048)
 
 
+def _tool_entry(tool: Any) -> Entry:
+    """A tool's ``tools`` entry (remembered per tool spec in ``_wire_tools``: the data
+    tools' schemas are the same every turn, and are encoded once)."""
+    return Entry(
+        {
+            "type": "function",
+            "function": {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": dict(tool.parameters),
+            },
+        }
+    )
+
+
+_wire_tools: IdentityMemo[Entry] = IdentityMemo(limit=256)
+
+
 def build_payload(
     model: str, request: ChatRequest, *, stream: bool = True, source: str | None = None
 ) -> dict[str, Any]:
@@ -147,17 +170,7 @@ def build_payload(
         payload["stream"] = True
         payload["stream_options"] = {"include_usage": True}
     if request.tools:
-        payload["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": dict(tool.parameters),
-                },
-            }
-            for tool in request.tools
-        ]
+        payload["tools"] = [_wire_tools.get(tool, _tool_entry) for tool in request.tools]
     if request.temperature is not None:
         payload["temperature"] = request.temperature
     if request.max_tokens is not None:

@@ -1,0 +1,70 @@
+"""The request body's JSON with remembered history entries (providers/_wirejson.py).
+
+The body must be byte for byte what ``json.dumps(payload, ensure_ascii=False)`` gives,
+whatever the payload holds; a remembered entry must refuse changes (its text would lie).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import pickle
+
+import pytest
+
+from jupychat.providers._wirejson import Entry, dumps
+from jupychat.providers.base import ChatRequest
+from jupychat.providers.chat_payload import build_payload
+from jupychat.types import Message, Text, ToolCall, ToolResult
+
+ODD = 'quote " backslash \\ tab \t newline \n nul \x00 é 中 😀 \u2028'
+
+
+def _history() -> list[Message]:
+    call = ToolCall(id="c1", name="peek", arguments={"n": 3, "what": ODD})
+    return [
+        Message(role="user", content=(Text("first " + ODD),)),
+        Message(role="assistant", content=(Text("answer"), call)),
+        Message(
+            role="tool",
+            content=(ToolResult(tool_call_id="c1", name="peek", content="rows: 3 " + ODD),),
+        ),
+        Message(role="assistant", content=(Text(ODD),)),
+        Message(role="user", content=(Text("again"),)),
+    ]
+
+
+@pytest.mark.parametrize("extra", [{}, {"top_p": 0.5, "stop": ["x"]}, {"messages_note": [1, 2]}])
+def test_body_is_exactly_what_json_dumps_writes(extra):
+    request = ChatRequest(
+        messages=_history(), system="sys " + ODD, temperature=0.2, max_tokens=9, extra=extra
+    )
+    for _ in range(2):  # the second time from the entries' remembered text
+        payload = build_payload("m", request)
+        assert any(type(e) is Entry for e in payload["messages"])
+        assert dumps(payload) == json.dumps(payload, ensure_ascii=False)
+
+
+def test_payloads_without_entries_and_odd_keys_are_plain_json_dumps():
+    for payload in ({"a": [1, {"b": float("inf")}]}, {1: [Entry({"x": 1})]}, {}):
+        assert dumps(payload) == json.dumps(payload, ensure_ascii=False)
+
+
+def test_an_entry_refuses_changes_and_its_copies_are_plain_dicts():
+    entry = Entry({"role": "user", "content": "hi"})
+    assert entry.json() == '{"role": "user", "content": "hi"}'
+    for change in (
+        lambda: entry.__setitem__("content", "bye"),
+        lambda: entry.update(content="bye"),
+        lambda: entry.pop("role"),
+        lambda: entry.setdefault("name", "x"),
+        lambda: entry.clear(),
+        lambda: entry.__delitem__("role"),
+    ):
+        with pytest.raises(TypeError, match="cannot change"):
+            change()
+    assert entry == {"role": "user", "content": "hi"}
+    for twin in (copy.copy(entry), copy.deepcopy(entry), pickle.loads(pickle.dumps(entry))):
+        assert type(twin) is dict and twin == entry
+        twin["content"] = "changed"  # a copy is free to change
+    assert entry.json() == '{"role": "user", "content": "hi"}'
