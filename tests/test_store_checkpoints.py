@@ -19,7 +19,7 @@ from IPython.utils.capture import capture_output
 from jupychat.notebook import get_chat
 from jupychat.notebook.replay import ReplayState
 from jupychat.providers.fake import get_fake
-from jupychat.store import SessionStore, connection
+from jupychat.store import SessionStore, connection, fts
 from jupychat.types import Message
 
 
@@ -62,6 +62,13 @@ def test_a_cell_does_not_wait_for_the_checkpoint_its_write_made_due(notebook_she
         assert shell.run_cell("%%chat\nwarm up").success
     chat = get_chat(shell)
     link = chat.session()._link
+    # the writer indexes the warm-up's messages once it is let go (store.fts): let that
+    # end before a checkpoint becomes due after every write
+    deadline = time.monotonic() + 5
+    while chat.store._db.read(fts.has_pending) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    with chat.store._db._lock:  # (held by the writer until its idle work is done)
+        pass
     monkeypatch.setattr(connection, "CHECKPOINT_EVERY", 1, raising=False)
     entered, release = threading.Event(), threading.Event()
     seen: dict[str, object] = {}

@@ -26,6 +26,9 @@ writer calls :meth:`Database.checkpoint_due` after the cell stopped waiting for 
 (``StoreLink.settle`` tells it when).
 SQLite's own stays on at :data:`WAL_BACKSTOP` pages, for very large writes. A checkpoint
 changes no content and no durability: a commit is durable once it is in the WAL.
+The full-text index's catch-up (:mod:`.fts`, :meth:`Database.index_pending`) goes
+with it: at each periodic checkpoint of plain writes, and on the writer after every
+cell's writes aside; a search runs it first.
 
 A database file deleted (or replaced) while open: an open SQLite connection keeps
 working on the unlinked file, so every later write would vanish. Each transaction
@@ -56,7 +59,7 @@ from typing import TypeVar
 
 from jupychat.errors import StoreError
 
-from . import migrations
+from . import fts, migrations
 
 __all__ = ["MEMORY", "Database", "map_error"]
 
@@ -193,6 +196,7 @@ class Database:
         self._file: tuple[int, int] | None = None  # (device, inode) of the open file
         self.epoch = 0  # how many times the file was found deleted or replaced
         self._writes = 0  # write transactions since the last checkpoint
+        self._unindexed = False  # this object wrote since its last full-text catch-up
         self._deferring = threading.local()  # .on: this thread's checkpoints wait
 
     @property
@@ -398,9 +402,44 @@ class Database:
             result = self._with_retries(attempt)
             if begin != "BEGIN":
                 self._writes += 1
+                self._unindexed = True
                 if self._writes >= CHECKPOINT_EVERY and not getattr(self._deferring, "on", False):
+                    self.index_pending()
                     self._checkpoint()
             return result
+
+    # -- the full-text index's catch-up (see .fts) ---------------------------------------
+
+    def index_pending(self, wait: float = 0.0) -> bool:
+        """Index the messages written but not indexed yet, in one short write.
+
+        Waits at most ``wait`` seconds for the write lock, and never raises: False when
+        the index could not be written (read-only store, lock held, ...), which a search
+        makes up for (``fts.pending_hits``)."""
+        with self._lock:
+            if self._conn is None and isinstance(self.path, Path) and not self.path.exists():
+                return False  # (never creates the store: nothing is in it to index)
+            try:
+                self._check_file(writing=False)
+                conn = self.connection()
+                self._unindexed = False
+                if conn.in_transaction or not fts.has_pending(conn):
+                    return not conn.in_transaction
+                conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        fts.catch_up(conn)
+                        conn.execute("COMMIT")
+                    finally:
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                finally:
+                    conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            except (sqlite3.Error, OSError, StoreError):
+                return False
+            self._writes += 1
+            return True
 
     # -- checkpoints (see the module note) ------------------------------------------
 
@@ -416,12 +455,16 @@ class Database:
             self._deferring.on = before
 
     def checkpoint_wanted(self) -> bool:
-        """True when the writes so far made a checkpoint due."""
-        return self._writes >= CHECKPOINT_EVERY
+        """True when the writes so far made a checkpoint or a full-text catch-up due
+        (any write may have left messages to index)."""
+        return self._unindexed or self._writes >= CHECKPOINT_EVERY
 
     def checkpoint_due(self) -> None:
-        """Run the checkpoint the writes so far have made due, if any."""
+        """Index the messages left to index, then run the checkpoint the writes so far
+        have made due, if any."""
         with self._lock:
+            if self._unindexed:
+                self.index_pending()
             if self._writes >= CHECKPOINT_EVERY:
                 self._checkpoint()
 

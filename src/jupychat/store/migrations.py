@@ -217,6 +217,43 @@ def m007_message_places(conn: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m008_messages_fts_later(conn: sqlite3.Connection) -> None:
+    # A new message is no longer indexed in the write that adds it (a %%chat cell waits
+    # for that write): the insert trigger only records its id in `messages_fts_pending`,
+    # and jupychat.store.fts indexes the pending rows later, before any full-text query
+    # and when the writer is idle. A row is indexed exactly when its text is not empty
+    # and its id is not pending, so the delete and update triggers issue an FTS5
+    # 'delete' only for such rows (deleting a row FTS5 never saw corrupts it) and just
+    # drop a pending row's entry. (Not an id watermark: the id of a deleted last row is
+    # given again.) Rows already indexed stay indexed; nothing is pending at first.
+    _run(
+        conn,
+        "CREATE TABLE messages_fts_pending (id INTEGER PRIMARY KEY)",
+        "DROP TRIGGER messages_fts_insert",
+        "DROP TRIGGER messages_fts_delete",
+        "DROP TRIGGER messages_fts_update",
+        """CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages
+           WHEN new.text != '' BEGIN
+             INSERT OR IGNORE INTO messages_fts_pending (id) VALUES (new.id);
+           END""",
+        """CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages
+           WHEN old.text != '' BEGIN
+             INSERT INTO messages_fts (messages_fts, rowid, text)
+             SELECT 'delete', old.id, old.text
+             WHERE NOT EXISTS (SELECT 1 FROM messages_fts_pending WHERE id = old.id);
+             DELETE FROM messages_fts_pending WHERE id = old.id;
+           END""",
+        """CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN
+             INSERT INTO messages_fts (messages_fts, rowid, text)
+             SELECT 'delete', old.id, old.text WHERE old.text != ''
+             AND NOT EXISTS (SELECT 1 FROM messages_fts_pending WHERE id = old.id);
+             DELETE FROM messages_fts_pending WHERE id = old.id;
+             INSERT OR IGNORE INTO messages_fts_pending (id) SELECT new.id WHERE new.text != '';
+           END""",
+    )
+
+
 def applied(conn: sqlite3.Connection) -> list[str]:
     """Names of the migrations recorded in the database (empty for a fresh one)."""
     has_table = conn.execute(

@@ -211,6 +211,13 @@ def m007_message_places(conn: Any) -> None:
     )
 
 
+@migration
+def m008_messages_fts_later(conn: Any) -> None:
+    # Nothing to do: SQLite's FTS5 index now catches up after the write (see
+    # migrations.m008_messages_fts_later); here the tsvector column is generated.
+    del conn
+
+
 # -- the access layer ------------------------------------------------------------------
 
 # The caller is looked up once per query (a scalar subquery is an InitPlan), not per row.

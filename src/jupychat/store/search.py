@@ -7,6 +7,8 @@ match, so the walk stops once it has seen ``SEARCH_SCAN`` matches and enough ses
 the ranking is exact for words with fewer matches, and over the most recent
 ``SEARCH_SCAN`` matches for the very common ones. Superseded messages (replaced turns)
 stay in the index but never match. Everything here runs inside a read transaction.
+Messages not indexed yet (see :mod:`.fts`) are found too: the caller catches the index
+up first, and what it could not is searched in a temporary index (``fts.pending_hits``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from jupychat.errors import StoreError
 
+from . import fts
 from .records import dumps
 
 __all__ = ["SEARCH_SCAN", "SEARCH_WINDOW", "fts_query", "listing", "metadata_filter", "search"]
@@ -150,6 +153,33 @@ def _position(conn: sqlite3.Connection, spk: int, seq: int, count: int) -> int:
     )
 
 
+def _matches(query: str, extra: str | None) -> tuple[str, list[Any]]:
+    """The SQL of the active messages matching ``query``, in the index and, when not
+    None, in the temporary index ``extra`` of the messages not indexed yet."""
+    if extra is None:
+        return (
+            "SELECT f.rowid, f.rank, m.session_pk FROM messages_fts f "
+            "JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ? "
+            "AND m.superseded IS NULL"
+        ), [query]
+    return (
+        "SELECT f.rowid, f.rank, m.session_pk FROM ("
+        "SELECT rowid, rank FROM messages_fts WHERE messages_fts MATCH ? UNION ALL "
+        f"SELECT rowid, rank FROM {extra} WHERE {extra} MATCH ?) f "
+        "JOIN messages m ON m.id = f.rowid WHERE m.superseded IS NULL"
+    ), [query, query]
+
+
+def _snippet(conn: sqlite3.Connection, table: str, query: str, mid: int) -> Any:
+    """(snippet, seq) of message ``mid`` matching ``query`` in the FTS5 ``table``, or None."""
+    return conn.execute(
+        f"SELECT snippet({table}, 0, '**', '**', '…', 12), m.seq "
+        f"FROM {table} JOIN messages m ON m.id = {table}.rowid "
+        f"WHERE {table} MATCH ? AND {table}.rowid = ?",
+        (query, mid),
+    ).fetchone()
+
+
 def search(
     conn: sqlite3.Connection,
     query: str,
@@ -163,13 +193,9 @@ def search(
     best: dict[int, tuple[float, int]] = {}
     allowed: dict[int, bool] = {}
     scanned, before = 0, None
+    extra = fts.pending_hits(conn)  # messages the index has not caught up with (rare)
     while True:
-        sql = (
-            "SELECT f.rowid, f.rank, m.session_pk FROM messages_fts f "
-            "JOIN messages m ON m.id = f.rowid WHERE messages_fts MATCH ? "
-            "AND m.superseded IS NULL"
-        )
-        args: list[Any] = [query]
+        sql, args = _matches(query, extra)
         if before is not None:
             sql += " AND f.rowid < ?"
             args.append(before)
@@ -203,12 +229,9 @@ def search(
     out = []
     for spk, (rank, mid) in page:
         item = summary(found[spk])
-        hit = conn.execute(
-            "SELECT snippet(messages_fts, 0, '**', '**', '…', 12), m.seq "
-            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
-            "WHERE messages_fts MATCH ? AND messages_fts.rowid = ?",
-            (query, mid),
-        ).fetchone()
+        hit = _snippet(conn, "messages_fts", query, mid)
+        if hit is None and extra is not None:
+            hit = _snippet(conn, extra, query, mid)
         item["snippet"] = hit[0] if hit else ""
         item["match_index"] = _position(conn, spk, hit[1], item["message_count"]) if hit else None
         item["rank"] = rank

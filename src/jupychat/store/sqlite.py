@@ -62,6 +62,8 @@ __all__ = [
 
 Summary = dict[str, Any]
 Record = dict[str, Any]
+#: Seconds a search waits for the write lock to index the messages not indexed yet.
+SEARCH_CATCH_UP = 0.1
 
 
 class SessionStore(SessionEdits):
@@ -133,12 +135,14 @@ class SessionStore(SessionEdits):
         return self._db.deferring()
 
     def checkpoint_wanted(self) -> bool:
-        """True when the writes so far made the periodic checkpoint due."""
+        """True when the writes so far made the periodic checkpoint, or indexing the
+        messages they added for full-text search (see :mod:`.fts`), due."""
         return self._db.checkpoint_wanted()
 
     def checkpoint_due(self) -> None:
-        """Run the periodic checkpoint if the writes so far made it due (see
-        :meth:`deferring_checkpoints`); it changes no content and no durability."""
+        """Index the messages written for full-text search, and run the periodic
+        checkpoint if the writes so far made it due (see :meth:`deferring_checkpoints`);
+        neither changes what a call returns, nor any durability."""
         self._db.checkpoint_due()
 
     def __enter__(self) -> SessionStore:
@@ -504,6 +508,7 @@ class SessionStore(SessionEdits):
         query = fts_query(search)
         if not query:
             return []
+        self._db.index_pending(SEARCH_CATCH_UP)  # (what it cannot index, search scans)
         return self._db.read(lambda conn: _search(conn, query, clauses, params, limit, offset))
 
     def latest(self, notebook: str | None = None, name: str | None = None) -> Summary | None:
