@@ -73,6 +73,26 @@ def test_a_cells_turn_is_found_right_after_the_cell_and_indexed_by_the_writer(sh
     integrity(path)
 
 
+def test_the_writer_waits_for_the_notebook_to_rest_before_its_upkeep(shell, tmp_path, monkeypatch):
+    """Cells run one after another (Run All) do not pay for indexing beside them: the
+    writer indexes once no new work came for UPKEEP_IDLE seconds, all cells' rows at once."""
+    import jupychat._storewriter as storewriter
+
+    monkeypatch.setattr(storewriter, "UPKEEP_IDLE", 1.5)
+    path = tmp_path / "sessions.db"
+    run(shell, "%%chat\nwarm up")
+    run(shell, "%%chat\nfirst of a run")
+    first = pending(path)
+    run(shell, "%%chat\nsecond of a run")
+    both = pending(path)
+    assert first and len(both) > len(first)  # nothing indexed while the cells kept coming
+    deadline = time.monotonic() + 10
+    while pending(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pending(path) == []  # then all at once, without a search
+    integrity(path)
+
+
 # -- plain writes, other processes ----------------------------------------------------------
 
 

@@ -6,9 +6,11 @@ for all of them (:meth:`StoreWriter.wait`) before it returns, so they are as dur
 writes made in place. The worker stays :data:`WORKER_IDLE` seconds after its last task
 (a cell run soon after the last one does not wait for a thread to start, ~1-2 ms on a
 busy machine). Each task sees the config file as the turn that gave it does
-(``config.settled``). The store's periodic WAL checkpoint, when these writes made one
-due, runs on the worker once :meth:`wait` has let the caller go
-(``SessionStore.deferring_checkpoints``), never between two writes of one cell.
+(``config.settled``). The store's upkeep that these writes made due (indexing the new
+messages for search, the periodic WAL checkpoint) runs on the worker once :meth:`wait`
+has let the caller go (``SessionStore.deferring_checkpoints``) and no new work came for
+:data:`UPKEEP_IDLE` seconds: never between two writes of one cell, and not beside the
+next cell of a notebook run top to bottom (it would pay for it).
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ from typing import Any
 
 from . import config
 
-__all__ = ["WORKER_IDLE", "StoreWriter"]
+__all__ = ["UPKEEP_IDLE", "WORKER_IDLE", "StoreWriter"]
 
 #: Seconds the worker waits for more work before it ends.
 WORKER_IDLE = 30.0
+#: Seconds without new work before the worker runs the store's upkeep (indexing the new
+#: messages for search, the periodic WAL checkpoint): not while the next cell of a
+#: "Run All" is working beside it, but soon after the notebook rests.
+UPKEEP_IDLE = 0.25
 
 
 class StoreWriter:
@@ -96,7 +102,12 @@ class StoreWriter:
                     return
                 if not settled:
                     work, args, view = self._tasks.pop(0)
-            if settled:  # the caller has gone on: the store's checkpoint, if due
+            if settled:  # the caller has gone on: the store's upkeep, once it is idle
+                with lock:
+                    lock.wait_for(lambda: bool(self._tasks), UPKEEP_IDLE)
+                    if self._tasks:  # the next cell came first: its own wait() is next
+                        self._due = True
+                        continue
                 self._checkpoint()
                 continue
             try:
