@@ -18,7 +18,7 @@ from jupychat.notebook import get_chat
 from jupychat.providers.fake import get_fake
 from jupychat.store import SessionStore, migrations
 from jupychat.types import Message
-from store_kernels import read_only
+from store_kernels import integrity, read_only
 
 
 def user(text: str) -> dict:
@@ -28,15 +28,6 @@ def user(text: str) -> dict:
 def pending(path: Path) -> list[int]:
     with sqlite3.connect(path) as conn:
         return [r[0] for r in conn.execute("SELECT id FROM messages_fts_pending ORDER BY id")]
-
-
-def integrity(path: Path) -> None:
-    conn = sqlite3.connect(path)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        conn.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
-    finally:
-        conn.close()
 
 
 def found(store: SessionStore, words: str) -> list[tuple[str, str]]:
