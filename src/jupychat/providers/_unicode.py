@@ -9,30 +9,38 @@ fails. :class:`Joiner` is one stream channel's decoder: it holds back a trailing
 surrogate until the next piece arrives, combines pairs, and at the end of the stream
 replaces a half that never got its partner with U+FFFD. :func:`clean` does the same for a
 complete string (a non-streamed body, a stored message) and :func:`clean_data` for
-parsed JSON. Text without surrogates (nearly all of it) passes through after one
-``re.search``.
+parsed JSON. Text without surrogates (nearly all of it) passes through after one check
+(:func:`has_surrogates`).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["REPLACEMENT", "Joiner", "clean", "clean_data", "has_surrogates"]
 
 REPLACEMENT = "\ufffd"
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def has_surrogates(text: str) -> bool:
-    """Whether ``text`` holds any surrogate code point (paired or not)."""
-    return _SURROGATE.search(text) is not None
+    """Whether ``text`` holds any surrogate code point (paired or not).
+
+    ASCII is known without a scan; other text is tried as UTF-8, which refuses every
+    surrogate (a fast C loop: a regex search takes ~10 ns a char, ~30 us for a
+    variable's description, and a turn cleans a dozen texts and every streamed piece)."""
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def clean(text: str) -> str:
     """``text`` with surrogate pairs combined and lone surrogates replaced by U+FFFD."""
-    if not text or _SURROGATE.search(text) is None:
+    if not has_surrogates(text):
         return text
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
@@ -66,9 +74,7 @@ class Joiner:
         if self._held:
             piece = self._held + piece
             self._held = ""
-        elif piece.isascii():  # the common piece: no surrogate can be in it
-            return piece
-        if not piece or _SURROGATE.search(piece) is None:
+        if not has_surrogates(piece):
             return piece
         if "\ud800" <= piece[-1] <= "\udbff":  # a high half: its partner may come next
             self._held = piece[-1]
