@@ -33,9 +33,7 @@ class IdentityMemo(Generic[T]):
         if hit is not None and hit[0] is obj:
             return hit[1]
         value = make(obj)
-        if len(self._memo) >= self._limit:
-            self._memo.clear()
-        self._memo[key] = (obj, value)
+        self.put(obj, value, extra)
         return value
 
     def find(self, obj: Any, extra: Hashable = None) -> T | None:
