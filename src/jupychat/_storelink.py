@@ -29,9 +29,9 @@ memory (keyed by the message object, so history needs no database ids), the sess
   not start a thread); :meth:`StoreLink.settle` waits for them before the cell returns,
   so the turn is as durable as with :meth:`flush`. Their warnings are held and given on
   the caller's thread by :meth:`settle`; an unexpected exception is raised there. The
-  store's periodic WAL checkpoint, when these writes made one due, runs on the worker
-  once :meth:`settle` has let the caller go (``SessionStore.deferring_checkpoints``),
-  never between two writes of one cell.
+  store's upkeep these writes made due (indexing for search, the periodic WAL
+  checkpoint) runs on the worker once :meth:`settle` has let the caller go and no new
+  work came for a moment (``StoreWriter``), never between two writes of one cell.
 * **one transaction a cell** (:meth:`StoreLink.flush_aside` with ``hold``,
   :meth:`StoreLink.join_aside`, :meth:`StoreLink.release`): the turn's write is held
   back (not queued) until the cell's recording joins it, so both are one transaction

@@ -43,8 +43,8 @@ class StoreWriter:
         self.thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._held: list[str] | None = None  # warnings of the tasks, until wait()
-        self._due = False  # the tasks made the store's checkpoint due
-        self._settled = False  # wait() let the caller go: the worker may checkpoint
+        self._due = False  # the tasks made the store's upkeep due
+        self._settled = False  # wait() let the caller go: the worker may do the upkeep
 
     def queue(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` on the worker, after the work given before it; the caller
@@ -79,7 +79,7 @@ class StoreWriter:
             held, self._held = self._held or [], None
             if self._due and self.thread is not None:
                 self._due = False
-                self._settled = True  # the worker checkpoints now, not while a cell waits
+                self._settled = True  # the worker's upkeep: not while a cell waits
                 self._lock.notify_all()
         error, self._error = self._error, None
         return held, error
@@ -97,17 +97,16 @@ class StoreWriter:
                 if not self._tasks and not self._settled:
                     lock.wait_for(lambda: bool(self._tasks or self._settled), WORKER_IDLE)
                 settled, self._settled = self._settled and not self._tasks, False
+                if settled:  # the caller has gone on: the store's upkeep, once it is idle
+                    lock.wait_for(lambda: bool(self._tasks), UPKEEP_IDLE)
+                    if self._tasks:  # the next cell came first: its own wait() is next
+                        settled, self._due = False, True
                 if not (settled or self._tasks):
                     self.thread = None  # idle: the next queue() starts another
                     return
                 if not settled:
                     work, args, view = self._tasks.pop(0)
-            if settled:  # the caller has gone on: the store's upkeep, once it is idle
-                with lock:
-                    lock.wait_for(lambda: bool(self._tasks), UPKEEP_IDLE)
-                    if self._tasks:  # the next cell came first: its own wait() is next
-                        self._due = True
-                        continue
+            if settled:
                 self._checkpoint()
                 continue
             try:
