@@ -69,24 +69,17 @@ class ChatStream:
         self.response: Response | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        gen = self._gen
-        if self._events:  # every event as it comes (one step per event, not three)
-            while True:
-                try:
-                    event = next(gen)
-                except StopIteration as stop:
-                    self.response = stop.value
-                    if self.response is not None:
-                        yield self.response
-                    return
-                yield event
         while True:
             try:
-                event = next(gen)
+                event = next(self._gen)
             except StopIteration as stop:
                 self.response = stop.value
+                if self._events and self.response is not None:
+                    yield self.response
                 return
-            if isinstance(event, TextDelta):
+            if self._events:
+                yield event
+            elif isinstance(event, TextDelta):
                 yield event.text
 
     def text(self) -> str:
