@@ -183,3 +183,31 @@ def test_on_postgresql_a_cell_stores_its_turn_and_its_recording(
     assert any("on the server" in t for t in stored_texts(store, chat.session().id))
     assert chat.session()._link.flush(chat.session()) is None
     assert sum("on the server" in body for body in recordings(store)) == 1
+
+
+def test_before_its_turn_a_cell_checks_for_other_writers_with_one_statement(shell):
+    from jupychat.store.sqlite import SessionStore
+    from jupychat.types import Message
+
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")
+    store = chat.store
+    seen = traced(store)
+    get_fake("a").enqueue("nothing new elsewhere")
+    run(shell, "%%chat\nfirst question")
+    store._db.connection().set_trace_callback(None)
+    assert not [sql for sql in seen if sql.upper() == "BEGIN"]  # no read transaction
+    assert any(sql.startswith("SELECT revision FROM sessions") for sql in seen)
+    # another process's write is still taken in before the next turn is sent
+    session = chat.session()
+    with SessionStore(store._db.path) as other:
+        other.append_messages(
+            session.id,
+            [Message.of("user", "written elsewhere"), Message.of("assistant", "seen here")],
+        )
+    get_fake("a").enqueue("after the other write")
+    run(shell, "%%chat\nsecond question")
+    texts = [m.text for m in session.history]
+    assert texts.index("seen here") < texts.index("second question")
+    sent = get_fake("a").requests[-1]
+    assert "written elsewhere" in str(sent)

@@ -55,7 +55,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from jupychat.errors import StoreError
 
@@ -371,6 +371,18 @@ class Database:
     def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` inside one read transaction (a consistent snapshot)."""
         return self._transaction(fn, "BEGIN")
+
+    def read_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None:
+        """The first row of one read statement, run on its own: SQLite reads it in one
+        implicit transaction (a consistent snapshot) without the ``BEGIN``/``COMMIT`` of
+        :meth:`read` (a turn's check that nothing changed is this one statement)."""
+        with self._lock:
+            self._check_file(writing=False)
+            conn = self.connection()
+            row: tuple[Any, ...] | None = self._with_retries(
+                lambda: conn.execute(sql, params).fetchone()
+            )
+            return row
 
     def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn(conn)`` inside one ``BEGIN IMMEDIATE`` transaction: all or nothing.

@@ -298,6 +298,11 @@ class PgDatabase:
         """Run ``fn(conn)`` in one read-only snapshot of what ``user`` may see."""
         return self._transaction(fn, writing=False)
 
+    def read_one(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        """The first row of one read statement (``Database.read_one``; here in
+        :meth:`read`'s snapshot, which row security needs)."""
+        return self.read(lambda conn: conn.execute(sql, params).fetchone())
+
     def write(self, fn: Callable[[Any], T]) -> T:
         """Run ``fn(conn)`` in one transaction on ``user``'s own sessions: all or nothing.
 

@@ -416,6 +416,10 @@ class SessionStore(SessionEdits):
         Snapshot or None
             ``None`` (one indexed lookup) when the revision is still ``since``.
         """
+        if since is not None:  # the common case, nothing changed: one statement
+            now = self._db.read_one(sync.REVISION_SQL, (session_id,))
+            if now is not None and now[0] == since:
+                return None
         held = known if isinstance(known, (set, frozenset)) else set(known)
         return self._db.read(lambda conn: sync.changes(conn, session_id, since, held))
 

@@ -38,6 +38,7 @@ from .records import (
 )
 
 __all__ = [
+    "REVISION_SQL",
     "Commit",
     "Snapshot",
     "changes",
@@ -275,12 +276,15 @@ def save_record(
     return session_id
 
 
+REVISION_SQL = "SELECT revision FROM sessions WHERE id = ?"
+
+
 def changes(
     conn: sqlite3.Connection, session_id: str, since: int | None, known: Collection[int]
 ) -> Snapshot | None:
     """``None`` if the session is still at revision ``since``, else its :class:`Snapshot`."""
     if since is not None:
-        now = conn.execute("SELECT revision FROM sessions WHERE id = ?", (session_id,)).fetchone()
+        now = conn.execute(REVISION_SQL, (session_id,)).fetchone()
         if now is None:
             raise tables.no_session(session_id)
         if now[0] == since:
