@@ -18,6 +18,7 @@ here is plain data: no IPython, no store.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -89,12 +90,13 @@ class Inputs:
     prompt_text: str | None = field(default=None, compare=False)
     template: str = field(default="", compare=False)
 
-    @property
+    @functools.cached_property
     def key(self) -> str:
-        """The digest of every input: equal inputs, equal keys."""
+        """The digest of every input: equal inputs, equal keys (worked out once: inputs
+        are frozen, and a turn asks for its key when it keeps, shows and stores it)."""
         return digest(_canonical(self.matched()))
 
-    @property
+    @functools.cached_property
     def loose_key(self) -> str:
         """The digest of every input but the model (for a notebook that does not choose
         its model: the recording is the answer, whatever the reader's default model)."""
