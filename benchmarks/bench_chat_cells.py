@@ -97,7 +97,12 @@ def kernel_seconds(cell: Any) -> float:
 CPU_REPORT = "print(json.dumps([_cpu, _tcpu]))"
 
 
-def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[float]]:
+def one_round(
+    url: str, cells: int, tokens: int, tmp: str, load: str = LOAD, report: str = CPU_REPORT
+) -> dict[str, Any]:
+    """One notebook run; ``load`` and ``report`` replace the load cell and the last cell
+    (``bench_chat_phases.py`` adds its clocks there; what ``report`` prints after the CPU
+    lists comes back as ``extra``)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -107,7 +112,7 @@ def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[flo
     httpx.post(f"{url}/_script", json=[script] * (2 * cells))
     nb = nbformat.v4.new_notebook()
     nb.cells.append(nbformat.v4.new_code_cell(SETUP))
-    nb.cells.append(nbformat.v4.new_code_cell(LOAD))
+    nb.cells.append(nbformat.v4.new_code_cell(load))
     chat_idx, floor_idx = [], []
     for i in range(cells):
         chat_idx.append(len(nb.cells))
@@ -117,7 +122,7 @@ def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[flo
         nb.cells.append(nbformat.v4.new_code_cell(FETCH))
         floor_idx.append(len(nb.cells))
         nb.cells.append(nbformat.v4.new_code_cell(FLOOR))
-    nb.cells.append(nbformat.v4.new_code_cell(CPU_REPORT))
+    nb.cells.append(nbformat.v4.new_code_cell(report))
     env = {
         **os.environ,
         "BENCH_URL": url,
@@ -139,7 +144,7 @@ def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[flo
     chat = [kernel_seconds(nb.cells[c]) - server[2 * k] for k, c in enumerate(chat_idx)]
     floor = [kernel_seconds(nb.cells[c]) - server[2 * k + 1] for k, c in enumerate(floor_idx)]
     # _cpu[i] is the CPU of cell i (the setup cell's entry counts from the hooks' setup)
-    cpu, thread = json.loads(nb.cells[-1].outputs[0]["text"])
+    cpu, thread, *extra = json.loads(nb.cells[-1].outputs[0]["text"])
     return {
         "load": [kernel_seconds(nb.cells[1])],
         "chat": chat,
@@ -148,6 +153,7 @@ def one_round(url: str, cells: int, tokens: int, tmp: str) -> dict[str, list[flo
         "floor_cpu": [cpu[c] for c in floor_idx],
         "chat_thread": [thread[c] for c in chat_idx],
         "floor_thread": [thread[c] for c in floor_idx],
+        "extra": extra,
     }
 
 
@@ -212,7 +218,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     proc, url = spawn()
-    runs: list[dict[str, list[float]]] = []
+    runs: list[dict[str, Any]] = []
     jai: list[dict[str, list[float]]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
