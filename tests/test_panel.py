@@ -161,7 +161,7 @@ def test_stop_closes_a_silent_http_stream_at_once(chat, panel, fake_server):  # 
     started = time.monotonic()
     panel.stop()
     assert panel.wait(3)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # the next chunk would come at 1.5 s
     last = panel.session.history[-1]
     assert last.interrupted and last.text.startswith("alpha")
     assert "epsilon" not in last.text
@@ -176,7 +176,7 @@ def test_stop_before_any_text_shows_one_line_and_keeps_nothing(chat, panel, fake
     started = time.monotonic()
     panel.stop()
     assert panel.wait(3)
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.0  # the first chunk would come at 3 s
     assert panel.session.history == []
     assert roles(panel) == ["user", "error"]
     assert "stopped before any answer" in panel.view.messages[-1]["text"]
