@@ -204,6 +204,20 @@ def test_streams_a_reply_in_several_deltas_with_usage(provider):
 
 
 @pytest.mark.llama
+def test_on_sent_runs_once_llama_cpp_has_the_request_before_any_reply(provider):
+    import dataclasses
+
+    order: list[str] = []
+    request = dataclasses.replace(
+        ask("Say hello.", max_tokens=8), on_sent=lambda: order.append("sent")
+    )
+    for event in provider.stream(request):
+        order.append(type(event).__name__)
+    assert order[0] == "sent" and order.count("sent") == 1
+    assert "TextDelta" in order and order[-1] == "Done"
+
+
+@pytest.mark.llama
 def test_max_tokens_and_length_stop(provider):
     reply = collect(provider.stream(ask("Tell me a long story about a dragon.", max_tokens=7)))
     assert reply.done.finish_reason == "length"

@@ -134,7 +134,7 @@ def test_a_key_set_in_the_environment_during_a_turn_is_still_scrubbed(monkeypatc
 
 def test_remembered_tool_texts_and_digests_follow_every_change():
     from jupychat._recording import digest
-    from jupychat.notebook.replay import _tools_digest
+    from jupychat.notebook.replay_inputs import _tools_digest
     from jupychat.providers.base import ToolSpec
 
     params = {"type": "object", "properties": {"n": {"type": "integer"}}}

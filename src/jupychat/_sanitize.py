@@ -60,10 +60,12 @@ TURN_OPTIONS = REQUEST_OPTIONS | {
     "model",
     "output",
     "continue_answer",
+    "while_waiting",
 }
 """Options one ``send``/``stream`` call accepts (``model``: a model for this turn only;
 ``output``: an :class:`~jupychat.providers.base.OutputSchema`, see :mod:`jupychat.structured`;
-``place``: where the turn goes, see :mod:`jupychat._turnplace`)."""
+``place``: where the turn goes, see :mod:`jupychat._turnplace`; ``while_waiting``: a
+function run once the first request has gone out, see ``ChatRequest.on_sent``)."""
 
 
 def split_options(options: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -140,7 +140,8 @@ def begin(
         provider = session.provider if model is None else session._model_for(model, {})
         replace = opts.pop("replace", None)
         place = opts.pop("place", None)
-        for name, value in (("replace", replace), ("place", place)):
+        waiting = opts.pop("while_waiting", None)
+        for name, value in (("replace", replace), ("place", place), ("while_waiting", waiting)):
             if value is not None and not callable(value):
                 raise ChatError(f"{name}= must be a function (see ChatSession.send)")
         below: list[Message] = []
@@ -174,6 +175,7 @@ def begin(
             timeout=timeout,
         )
         turn.provider = provider
+        turn.waiting = waiting
         turn.replaces = bool(replaced) or bool(below)
         turn.below = below
         turn.continues = continues

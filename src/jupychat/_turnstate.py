@@ -13,7 +13,7 @@ the driver at the very end: a failed turn leaves history exactly as it was.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,6 +149,9 @@ class Turn:
         self.timeout = timeout
         self.deadline = None if timeout is None else self.started + timeout
         self._request: ChatRequest | None = None  # the last one sent (for estimates)
+        # work the caller needs done only once the answer is in, done while the model
+        # thinks instead (the first request's ``on_sent``; see :class:`ChatRequest`)
+        self.waiting: Callable[[], Any] | None = None
         self._reset_step()
 
     def _reset_step(self) -> None:
@@ -191,8 +194,26 @@ class Turn:
             extra=self._extra(),
             deadline=self.deadline,
             output=self.options.get("output"),
+            on_sent=self._on_sent(),
         )
         return self._request
+
+    def _on_sent(self) -> Callable[[], None] | None:
+        """:attr:`waiting` for the first request, run at most once and never raising (it
+        is run inside the HTTP client; the caller does its work later if it failed)."""
+        work, self.waiting = self.waiting, None
+        if work is None:
+            return None
+        pending = [work]
+
+        def on_sent() -> None:
+            if pending:
+                try:
+                    pending.pop()()
+                except Exception:  # done again, and reported, where its result is used
+                    pass
+
+        return on_sent
 
     def _extra(self) -> dict[str, Any]:
         extra = dict(self.options.get("extra") or {})

@@ -317,7 +317,9 @@ class ChatSession(SessionStorage):
         ``replace`` (a predicate on user messages: the matching earlier turns are left out
         of this request and dropped from history when, and only when, this turn succeeds),
         and ``place`` (where in history the turn goes; the request then carries only the
-        turns above it: see :mod:`jupychat._turnplace`).
+        turns above it: see :mod:`jupychat._turnplace`), and ``while_waiting`` (a function
+        run once the first request has gone out, while the model thinks; an HTTP provider
+        runs it, others do not).
         """
         stream = ChatStream(drive(self, prompt, options), events=True)
         for _ in stream:

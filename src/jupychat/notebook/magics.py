@@ -14,6 +14,7 @@ the partial answer stays visible and is kept in history, marked interrupted.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import shlex
 import sys
 import traceback
@@ -373,6 +374,9 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
                 from .replay import begin
 
                 turn = begin(self.nbchat, prepared, cell[0], cell[1], self._cell_id)
+                if turn.hit is None:  # its recording's inputs: worked out while the model thinks
+                    options = {**prepared.options, "while_waiting": turn.while_waiting}
+                    prepared = dataclasses.replace(prepared, options=options)
         except ChatError as exc:
             raise UsageError(str(exc)) from None
         view = CellView(StreamRenderer(self.shell, fmt, self.stream_interval), stream, turn)

@@ -23,15 +23,16 @@ No front-end code is needed, and an ``.ipynb`` stays a plain notebook.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from .._jsonsubset import is_jsonable
-from .._recording import BLOCK_KEY, FOOTER_FIELDS, Inputs, Recording, digest, public_model
+from .._recording import BLOCK_KEY, FOOTER_FIELDS, Inputs, Recording, digest
 from ..errors import ChatError
+from .replay_inputs import _inlined, inputs_of
 
 if TYPE_CHECKING:
     from .binding import NotebookChat
@@ -80,101 +81,6 @@ def replay_mode() -> str:
 def cell_source_digest(line: str, body: str) -> str:
     """The digest that identifies a ``%%chat`` cell's text (options line and body)."""
     return digest(" ".join(line.split()) + "\n" + body.strip())
-
-
-def inputs_of(prepared: Prepared, user_ns: Mapping[str, Any] | None = None) -> Inputs:
-    """The inputs of a prepared turn: what decides its answer (see :mod:`._recording`).
-
-    ``user_ns``: the namespace the prompt was expanded in (names ``{value}`` changes)."""
-    from .._sanitize import clean_text
-    from .._sessioncontext import clean_block, render_context
-
-    session = prepared.session
-    opts = prepared.options
-    rendered = render_context(opts.get("context"))
-    context = {}
-    for key, text in rendered.items():
-        block = clean_block(key, text)  # the block the turn sends (and its digest)
-        context[block.key] = block.digest
-    for number, image in enumerate(prepared.images, 1):
-        context[f"image:{number}"] = digest(str(getattr(image, "data", "")))
-    context.update(_inlined(prepared, user_ns or {}))
-    options: dict[str, Any] = {}
-    for name, value in session.options.items():  # seed, top_p, stop, extra...
-        if name not in _NOT_INPUTS and is_jsonable(value):
-            options[name] = value
-    for name in ("temperature", "max_tokens"):
-        if opts.get(name) is not None:
-            options[name] = opts[name]
-    if session.system_prompt:
-        options["system"] = digest(session.system_prompt)
-    if prepared.ask.schema is not None:
-        options["schema"] = _schema_digest(prepared.ask.schema, prepared.ask.as_frame)
-    model = opts.get("model") or session.model_id
-    prompt = clean_text(prepared.prompt)
-    ask = prepared.ask
-    return Inputs(
-        prompt=digest(prompt),
-        context=context,
-        model=public_model(str(model)),
-        options=options,
-        tools=_tools_digest([t.spec for t in session.tools]),
-        prompt_text=prompt,
-        template=digest(clean_text(ask.text.strip())) if ask.expand else "",
-    )
-
-
-_tool_digests: dict[tuple[tuple[str, str, int], ...], tuple[list[Any], str]] = {}
-
-
-def _tools_digest(specs: list[Any]) -> str:
-    """The digest of the tools offered ("" for none), remembered per set of tools (their
-    specs are made afresh each turn around the same parameters mappings, held here)."""
-    if not specs:
-        return ""
-    key = tuple((s.name, s.description, id(s.parameters)) for s in specs)
-    hit = _tool_digests.get(key)
-    if hit is not None and all(a is s.parameters for a, s in zip(hit[0], specs, strict=True)):
-        return hit[1]
-    value = digest(repr(sorted((s.name, s.description, s.parameters) for s in specs)))
-    if len(_tool_digests) >= 64:
-        _tool_digests.clear()
-    _tool_digests[key] = ([s.parameters for s in specs], value)
-    return value
-
-
-def _inlined(prepared: Prepared, user_ns: Mapping[str, Any]) -> dict[str, str]:
-    """``{"value:NAME": digest}`` of each ``{NAME}`` whose value was written into the
-    prompt (a changed value then names its variable, not just "the prompt")."""
-    from .._sanitize import clean_text
-    from .namespace import _BRACE_RE, CODE_SPAN, _inline
-
-    ask = prepared.ask
-    if not ask.expand:
-        return {}
-    out: dict[str, str] = {}
-    for i, piece in enumerate(CODE_SPAN.split(ask.text.strip())):
-        if i % 2:
-            continue
-        for match in _BRACE_RE.finditer(piece):
-            name = match.group(1)
-            if name and name in user_ns:
-                text = _inline(user_ns[name])
-                if text is not None:
-                    out[f"value:{name}"] = digest(clean_text(text))
-    return out
-
-
-_NOT_INPUTS = frozenset({"turn_timeout"})  # how long to wait changes no answer
-
-
-def _schema_digest(schema: Any, as_frame: bool) -> str:
-    import json
-
-    from ..structured import compile_schema
-
-    spec = compile_schema(schema, as_frame=as_frame)
-    return digest(json.dumps([spec.name, spec.schema, as_frame], sort_keys=True, default=str))
 
 
 # -- what this kernel knows ----------------------------------------------------------------
@@ -403,7 +309,7 @@ class CellTurn:
         self.chat = chat
         self.prepared = prepared
         self.state = state_of(chat)
-        self.inputs = inputs_of(prepared, chat.shell.user_ns)
+        self._inlined = _inlined(prepared, chat.shell.user_ns)  # the values as sent, now
         self.source = source
         self.cell_id = cell_id
         self.hit: Recording | None = None
@@ -411,6 +317,17 @@ class CellTurn:
         self.model_pinned = prepared.ask.model is not None or chat.model_override is not None
         self.state.ordinal += 1
         self.ordinal = self.state.ordinal
+
+    @functools.cached_property
+    def inputs(self) -> Inputs:
+        """Worked out when first wanted: by :meth:`lookup` in replay mode, else while the
+        model thinks (:meth:`while_waiting`) or, failing that, when the answer is kept."""
+        return inputs_of(self.prepared, inlined=self._inlined)
+
+    def while_waiting(self) -> None:
+        """The turn's ``while_waiting``: its inputs and their keys, while the request is out."""
+        inputs = self.inputs
+        inputs.key, inputs.loose_key  # noqa: B018 (worked out once, kept on the inputs)
 
     def lookup(self, mode: str, refresh: bool = False) -> None:
         """Find the recording (sets :attr:`hit`); on a miss, say why, then either go on
@@ -480,8 +397,13 @@ class CellTurn:
                 }
             from .._sanitize import clean_text
 
+            try:
+                inputs = self.inputs
+            except Exception as exc:  # (worked out after the request) the answer stands
+                log.warning("jupychat: this answer is not kept for replay: %s", exc)
+                return None
             recording = Recording(
-                inputs=self.inputs,
+                inputs=inputs,
                 answer=clean_text(event.response.text),
                 footer=footer,
                 source=self.source,

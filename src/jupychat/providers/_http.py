@@ -296,6 +296,7 @@ class HTTPProvider(Provider):
             self.request_timeout(),
             deadline=request.deadline,
             idle=self.idle_limit(),
+            on_sent=request.on_sent,
         )
 
     async def astream(self, request: ChatRequest) -> AsyncIterator[Event]:
@@ -320,6 +321,7 @@ class HTTPProvider(Provider):
                 timeout,
                 deadline=request.deadline,
                 idle=self.idle_limit(),
+                on_sent=request.on_sent,
             ):
                 yield event
             return
@@ -335,6 +337,7 @@ class HTTPProvider(Provider):
                 timeout,
                 deadline=request.deadline,
                 idle=self.idle_limit(),
+                on_sent=request.on_sent,
             ):
                 yield event
 

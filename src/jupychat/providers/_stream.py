@@ -276,6 +276,34 @@ def _request_body(payload: Mapping[str, Any]) -> bytes:
         return clean(text).encode("utf-8", "replace")
 
 
+_SENT = "send_request_body.complete"  # httpcore's trace: the request is out (HTTP/1.1 and 2)
+
+
+def _sent_trace(on_sent: Callable[[], None] | None) -> dict[str, Any] | None:
+    """The request's ``trace`` extension: ``on_sent()`` once its body has gone out, while
+    the server works (see ``ChatRequest.on_sent``); ``None`` when there is nothing to do."""
+    if on_sent is None:
+        return None
+
+    def trace(name: str, info: Any) -> None:
+        if name.endswith(_SENT):
+            on_sent()
+
+    return {"trace": trace}
+
+
+def _asent_trace(on_sent: Callable[[], None] | None) -> dict[str, Any] | None:
+    """:func:`_sent_trace` for an async client (httpcore awaits its trace)."""
+    if on_sent is None:
+        return None
+
+    async def trace(name: str, info: Any) -> None:
+        if name.endswith(_SENT):
+            on_sent()
+
+    return {"trace": trace}
+
+
 def run_stream(
     client: httpx.Client,
     endpoint: Endpoint,
@@ -286,17 +314,20 @@ def run_stream(
     sleep: Callable[[float], None] = time.sleep,
     deadline: float | None = None,
     idle: float | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> Iterator[Event]:
     """POST ``payload`` and yield the parsed events, retrying as :class:`RetryState` says.
 
     ``deadline`` (a ``time.monotonic()`` value) bounds the whole call: connecting,
     retries and their sleeps, and reading (see :mod:`._deadline`). ``idle`` bounds the
     time the server may send only keep-alive comments (see :meth:`_Attempt.heard`).
+    ``on_sent`` is called each time the request has gone out, before its answer is read.
     """
     clock = Deadline(deadline, endpoint.provider)
     state = RetryState(policy, endpoint, clock)
     body = _request_body(payload)
     headers = dict(endpoint.headers)
+    extensions = _sent_trace(on_sent)
     while True:
         clock.check(started=False)
         attempt = _Attempt(endpoint, make_parser(endpoint), idle)
@@ -308,6 +339,7 @@ def run_stream(
                     content=body,
                     headers=headers,
                     timeout=clock.clip(timeout, client),
+                    extensions=extensions,
                 ) as response,
                 Watchdog(response, deadline) as watchdog,
             ):
@@ -348,6 +380,7 @@ async def arun_stream(
     sleep: Callable[[float], Any] | None = None,
     deadline: float | None = None,
     idle: float | None = None,
+    on_sent: Callable[[], None] | None = None,
 ) -> AsyncIterator[Event]:
     """Async twin of :func:`run_stream`; every decision is shared with it."""
     import asyncio
@@ -357,6 +390,7 @@ async def arun_stream(
     state = RetryState(policy, endpoint, clock)
     body = _request_body(payload)
     headers = dict(endpoint.headers)
+    extensions = _asent_trace(on_sent)
     while True:
         clock.check(started=False)
         attempt = _Attempt(endpoint, make_parser(endpoint), idle)
@@ -367,6 +401,7 @@ async def arun_stream(
                 content=body,
                 headers=headers,
                 timeout=clock.clip(timeout, client),
+                extensions=extensions,
             ) as response:
                 attempt.responded = True
                 if response.status_code >= 400:

@@ -13,7 +13,7 @@ stream as soon as that step returns.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,11 @@ class ChatRequest:
 
     ``output`` asks for structured output (see :class:`OutputSchema`); providers whose
     ``structured_output`` is true honour it.
+
+    ``on_sent`` (no arguments, returns nothing, never raises) is called once the request
+    has gone out, while the model thinks: the turn does there the work it needs only once
+    the answer is in. A provider that cannot tell that moment leaves it alone (the turn
+    then does that work at the end); it is not part of what is asked.
     """
 
     messages: Sequence[Message]
@@ -85,6 +90,7 @@ class ChatRequest:
     extra: Mapping[str, Any] = field(default_factory=dict)
     deadline: float | None = None
     output: OutputSchema | None = None
+    on_sent: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 class Provider:

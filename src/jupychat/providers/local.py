@@ -359,6 +359,8 @@ class LocalProvider(Provider):
         reader = _ChunkReader(self.model_id, loaded.n_ctx)
         started = False
         call.start()
+        if request.on_sent is not None:  # llama.cpp works on its own threads meanwhile
+            request.on_sent()
         try:
             while True:
                 try:
@@ -396,6 +398,8 @@ class LocalProvider(Provider):
         clock.check(started=False)
         started = False
         call.start()
+        if request.on_sent is not None:
+            request.on_sent()
         try:
             while True:
                 try:
