@@ -1,9 +1,9 @@
 """A ``%%chat`` cell's turn and its recording are one write transaction (issue 22).
 
 The turn's write waits (held, not queued) for the cell's recording to join it; the
-recording runs in a savepoint, so its failure undoes only itself; a turn write no
-recording joined starts right before the final display. Counted on the real SQLite
-store by tracing the statements of its connection.
+recording runs in a savepoint, so its failure undoes only itself; the write starts once
+the final display is shown, and is done before the cell returns. Counted on the real
+SQLite store by tracing the statements of its connection.
 """
 
 from __future__ import annotations
@@ -144,28 +144,35 @@ def test_a_failed_turn_write_still_writes_the_recording_alone(shell, monkeypatch
 
 
 @pytest.mark.parametrize("replay", ["auto", "off"])
-def test_the_turn_write_starts_before_the_final_display(shell, monkeypatch, replay):
+def test_the_turn_write_starts_once_the_final_display_is_shown(shell, monkeypatch, replay):
+    """Not beside the display (it waits on ipykernel's IOPub thread, which a write
+    holding the GIL slows down), and done before the cell returns."""
     from jupychat.notebook.render import StreamRenderer
 
     monkeypatch.setenv("JUPYCHAT_REPLAY", replay)
     chat = get_chat(shell)
     run(shell, "%%chat\nwarm up")
     link = chat.session()._link
-    held: list[object] = []
+    seen = traced(chat.store)
+    at_display: list[tuple[object, object, int]] = []
     finish = StreamRenderer.finish
 
     def watched(self, *args, **kwargs):
-        held.append(link._hold)  # nothing held back while the answer is shown
-        return finish(self, *args, **kwargs)
+        out = finish(self, *args, **kwargs)
+        at_display.append((link._hold, link._joined, writes(list(seen))))
+        return out
 
     monkeypatch.setattr(StreamRenderer, "finish", watched)
-    seen = traced(chat.store)
     get_fake("a").enqueue("shown")
     run(shell, "%%chat\nshow it")
     chat.store._db.connection().set_trace_callback(None)
-    assert held == [None]
-    assert writes(seen) == 1
-    assert link._hold is None
+    [(hold, joined, written)] = at_display
+    assert hold is chat.session() and joined is not None  # held, with its recording
+    assert written == 0  # nothing written yet when the answer was on screen
+    assert writes(seen) == 1  # then the turn and its recording, in one transaction
+    assert link._hold is None and link._joined is None
+    assert "shown" in stored_texts(chat.store, chat.session().id)[-1]
+    assert sum("shown" in body for body in recordings(chat.store)) == 1
 
 
 def test_on_postgresql_a_cell_stores_its_turn_and_its_recording(

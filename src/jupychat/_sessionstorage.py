@@ -141,23 +141,15 @@ class SessionStorage:
         elif self._link is not None:
             self._link.flush(cast("ChatSession", self))
 
-    def _write_beside(self, work: Callable[..., Any], *args: Any) -> None:
-        """``work(*args)`` (a store write), on the worker within :meth:`_writes_aside`,
-        else now."""
-        link = self._aside_link()
-        if link is not None:
-            link.aside(work, *args)
-        else:
-            work(*args)
-
     def _write_joined(
         self,
-        statement: Callable[[Any], Any],
+        statement: Callable[[Any], Any] | None,
         alone: Callable[[], Any],
         failed: Callable[[Exception], Any],
     ) -> None:
-        """A cell's recording: in the turn write's transaction within
-        :meth:`_writes_aside` (see ``StoreLink.join_aside``), else ``alone()`` now."""
+        """A cell's recording: in the turn write's transaction (or after it, without a
+        ``statement``) within :meth:`_writes_aside` (see ``StoreLink.join_aside``), else
+        ``alone()`` now."""
         link = self._aside_link()
         if link is not None:
             link.join_aside(statement, alone, failed)
@@ -165,7 +157,7 @@ class SessionStorage:
             alone()
 
     def _writes_go(self) -> None:
-        """Start the turn write held for a recording (the cell's final display follows)."""
+        """Start the turn write held for a recording (the cell has shown its answer)."""
         link = self._aside_link()
         if link is not None:
             link.release()
@@ -178,8 +170,9 @@ class SessionStorage:
 
     @contextlib.contextmanager
     def _writes_aside(self) -> Iterator[None]:
-        """Within the block, store writes run on a worker thread beside what follows (a
-        cell's final display); leaving the block waits for them, so they are durable."""
+        """Within the block, store writes run on a worker thread (a cell's turn write
+        once its final display is shown); leaving the block waits for them, so they are
+        durable."""
         if self._aside is not None or self._link is None:
             yield
             return

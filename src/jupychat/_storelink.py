@@ -24,9 +24,9 @@ memory (keyed by the message object, so history needs no database ids), the sess
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
 * **writes aside** (:meth:`StoreLink.flush_aside`, :meth:`StoreLink.aside`, for a
   notebook cell): the turn's write (and the cell's recording) run on a worker thread
-  (:class:`~jupychat._storewriter.StoreWriter`), one at a time and in order, while the
-  cell shows the answer (the worker stays a while after its last task, so later cells do
-  not start a thread); :meth:`StoreLink.settle` waits for them before the cell returns,
+  (:class:`~jupychat._storewriter.StoreWriter`), one at a time and in order, once the
+  cell has shown the answer (the worker stays a while after its last task, so later
+  cells do not start a thread); :meth:`StoreLink.settle` waits for them before the cell returns,
   so the turn is as durable as with :meth:`flush`. Their warnings are held and given on
   the caller's thread by :meth:`settle`; an unexpected exception is raised there. The
   store's upkeep these writes made due (indexing for search, the periodic WAL
@@ -35,9 +35,11 @@ memory (keyed by the message object, so history needs no database ids), the sess
 * **one transaction a cell** (:meth:`StoreLink.flush_aside` with ``hold``,
   :meth:`StoreLink.join_aside`, :meth:`StoreLink.release`): the turn's write is held
   back (not queued) until the cell's recording joins it, so both are one transaction
-  (the recording in a savepoint: its failure undoes only itself); the cell releases a
-  turn write no recording joined right before its final display, and any other work
-  given aside or :meth:`StoreLink.settle` releases it first, so the order stays.
+  (the recording in a savepoint: its failure undoes only itself); the cell releases
+  them right after its final display, and any other work given aside or
+  :meth:`StoreLink.settle` releases them first, so the order stays. Not beside the
+  display: the display waits twice for ipykernel's IOPub thread (it flushes stdout and
+  stderr), and a write holding the GIL then made it ~1 ms slower, for no gain in total.
 """
 
 from __future__ import annotations
@@ -104,6 +106,11 @@ class StoreLink:
         self._lock = threading.RLock()
         self._writer = StoreWriter(store)  # writes aside (see aside())
         self._hold: ChatSession | None = None  # a turn's write held for the recording
+        # the recording that joined it: (statement, alone, failed), until release()
+        self._joined: (
+            tuple[Callable[[Any], Any] | None, Callable[[], Any], Callable[..., Any]] | None
+        )
+        self._joined = None
 
     # -- binding -------------------------------------------------------------------
     def bind(self, session: ChatSession, revision: int, order: list[int], record: Any) -> None:
@@ -209,18 +216,19 @@ class StoreLink:
 
     def join_aside(
         self,
-        statement: Callable[[Any], Any],
+        statement: Callable[[Any], Any] | None,
         alone: Callable[[], Any],
         failed: Callable[[Exception], Any],
     ) -> None:
         """A cell's recording: ``statement`` in the held turn write's transaction
         (``failed(error)`` when only it was undone); ``alone()`` when there is none, or
-        it had nothing to write (or could not write): the recording's own write."""
-        session, self._hold = self._hold, None
-        if session is None:
-            self._queue(alone)
-        else:
-            self._queue(self._flush_with, session, statement, alone, failed)
+        it had nothing to write (or could not write), or there is no ``statement`` (a
+        store whose recordings take their own transaction): the recording's own write,
+        after the turn's. Both wait for :meth:`release` (the cell's final display is
+        shown first)."""
+        if self._joined is not None:
+            self.release()
+        self._joined = (statement, alone, failed)
 
     def _flush_with(
         self,
@@ -236,10 +244,21 @@ class StoreLink:
             failed(done.beside_error)
 
     def release(self) -> None:
-        """Queue the held turn write, if any (the cell's final display follows)."""
+        """Queue the held turn write and the recording that joined it, if any (the cell
+        has shown its final display)."""
         session, self._hold = self._hold, None
+        joined, self._joined = self._joined, None
+        if joined is None:
+            if session is not None:
+                self._queue(self.flush, session)
+            return
+        statement, alone, failed = joined
+        if session is not None and statement is not None:
+            self._queue(self._flush_with, session, statement, alone, failed)
+            return
         if session is not None:
             self._queue(self.flush, session)
+        self._queue(alone)
 
     def aside(self, work: Callable[..., Any], *args: Any) -> None:
         """:meth:`_queue` ``work(*args)``, after a held turn write (see :meth:`release`)."""

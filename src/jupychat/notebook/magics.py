@@ -541,10 +541,12 @@ class CellView:
             self.renderer.status(event.text)
         elif isinstance(event, finished):
             metadata = self.turn.recorded(event) if self.turn is not None else None
-            go = getattr(event.session, "_writes_go", None)
-            if go is not None:  # the turn's store write runs beside this display
-                go()
-            self.renderer.finish(event.response.text, event.footer.text(), metadata)
+            try:
+                self.renderer.finish(event.response.text, event.footer.text(), metadata)
+            finally:
+                go = getattr(event.session, "_writes_go", None)
+                if go is not None:  # the turn's store write, once the answer is shown
+                    go()
         elif isinstance(event, failed):
             self.renderer.finish("", "stopped before any answer arrived" if event.stopped else "")
 

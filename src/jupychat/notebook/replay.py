@@ -192,9 +192,9 @@ class ReplayState:
     def keep(self, recording: Recording, session: Any = None) -> None:
         """Remember ``recording`` here and in the store (a store failure only warns).
 
-        With the turn's ``session``, the store write goes beside the answer's display
-        when the session writes aside (a cell), in the turn's own transaction (SQLite),
-        and is durable when the cell returns.
+        With the turn's ``session``, the store write goes aside when the session
+        writes aside (a cell: once the answer is shown), in the turn's own transaction
+        (SQLite; PostgreSQL right after it), and is durable when the cell returns.
         """
         self.recent[recording.key] = recording
         store = self.store
@@ -214,11 +214,8 @@ class ReplayState:
         if session is None:
             put()
             return
-        statement = store.statement(recording, notebook)
-        if statement is None:  # (PostgreSQL: its own transaction)
-            session._write_beside(put)
-        else:  # in the turn's transaction
-            session._write_joined(statement, put, failed)
+        # in the turn's transaction; PostgreSQL (no statement): its own, after the turn's
+        session._write_joined(store.statement(recording, notebook), put, failed)
 
 
 def state_of(chat: NotebookChat) -> ReplayState:
