@@ -218,3 +218,42 @@ def test_before_its_turn_a_cell_checks_for_other_writers_with_one_statement(shel
     assert texts.index("seen here") < texts.index("second question")
     sent = get_fake("a").requests[-1]
     assert "written elsewhere" in str(sent)
+
+
+def test_the_turn_write_runs_on_the_cells_thread_and_holds_a_ctrl_c_until_it_is_done(shell):
+    """Nothing runs beside it, so no hand-over to the writer thread; a Ctrl-C that comes
+    during it (here: sent from inside the store's commit) is raised once the write and
+    what the session notes of it are done: stored once, never again."""
+    import os
+    import signal
+    import time
+
+    chat = get_chat(shell)
+    run(shell, "%%chat\nwarm up")
+    store = chat.store
+    commit = store.commit
+    threads: list[str] = []
+
+    def interrupted(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the signal is in: the write goes on all the same
+        return commit(*args, **kwargs)
+
+    store.commit = interrupted
+    try:
+        get_fake("a").enqueue("kept through the interrupt")
+        result = shell.run_cell("%%chat\ninterrupt the write")
+    finally:
+        store.commit = commit
+    assert threads == [threading.main_thread().name]
+    assert isinstance(result.error_in_exec, KeyboardInterrupt)  # raised, after the write
+    session = chat.session()
+    texts = stored_texts(store, session.id)
+    assert sum("kept through the interrupt" in t for t in texts) == 1
+    assert sum("kept through the interrupt" in b for b in recordings(store)) == 1
+    assert session._link.flush(session) is None  # noted as saved: not written again
+    get_fake("a").enqueue("next")
+    run(shell, "%%chat\nnext")
+    texts = stored_texts(store, chat.session().id)
+    assert sum("kept through the interrupt" in t for t in texts) == 1

@@ -160,7 +160,7 @@ class SessionStorage:
         """Start the turn write held for a recording (the cell has shown its answer)."""
         link = self._aside_link()
         if link is not None:
-            link.release()
+            link.release(here=True)
 
     def _aside_link(self) -> StoreLink | None:
         """The store link when this thread's writes go aside (within

@@ -23,10 +23,12 @@ memory (keyed by the message object, so history needs no database ids), the sess
   another program): the whole session is written again from memory with
   ``SessionStore.reconcile`` (nothing stored is dropped), and the user is told.
 * **writes aside** (:meth:`StoreLink.flush_aside`, :meth:`StoreLink.aside`, for a
-  notebook cell): the turn's write (and the cell's recording) run on a worker thread
-  (:class:`~jupychat._storewriter.StoreWriter`), one at a time and in order, once the
-  cell has shown the answer (the worker stays a while after its last task, so later
-  cells do not start a thread); :meth:`StoreLink.settle` waits for them before the cell returns,
+  notebook cell): writes within a cell's turn run on a worker thread
+  (:class:`~jupychat._storewriter.StoreWriter`), one at a time and in order; the turn's
+  own write (and the cell's recording) runs once the cell has shown the answer, on the
+  cell's thread as one of those tasks (nothing would run beside it; the worker stays a
+  while after its last task, so later cells do not start a thread);
+  :meth:`StoreLink.settle` waits for them before the cell returns,
   so the turn is as durable as with :meth:`flush`. Their warnings are held and given on
   the caller's thread by :meth:`settle`; an unexpected exception is raised there. The
   store's upkeep these writes made due (indexing for search, the periodic WAL
@@ -243,22 +245,24 @@ class StoreLink:
         elif done.beside_error is not None:
             failed(done.beside_error)
 
-    def release(self) -> None:
-        """Queue the held turn write and the recording that joined it, if any (the cell
-        has shown its final display)."""
+    def release(self, here: bool = False) -> None:
+        """Queue the held turn write and the recording that joined it, if any; ``here``
+        (the cell has shown its final display, and waits for them next): run them on
+        this thread now (``StoreWriter.run_here``)."""
         session, self._hold = self._hold, None
         joined, self._joined = self._joined, None
+        give = self._writer.run_here if here else self._writer.queue
         if joined is None:
             if session is not None:
-                self._queue(self.flush, session)
+                give(self.flush, session)
             return
         statement, alone, failed = joined
         if session is not None and statement is not None:
-            self._queue(self._flush_with, session, statement, alone, failed)
+            give(self._flush_with, session, statement, alone, failed)
             return
         if session is not None:
-            self._queue(self.flush, session)
-        self._queue(alone)
+            give(self.flush, session)
+        give(alone)
 
     def aside(self, work: Callable[..., Any], *args: Any) -> None:
         """:meth:`_queue` ``work(*args)``, after a held turn write (see :meth:`release`)."""
@@ -272,7 +276,7 @@ class StoreLink:
 
     def settle(self) -> None:
         """Wait for the work given to :meth:`aside`: give its warnings, raise its error."""
-        self.release()
+        self.release(here=True)
         held, error = self._writer.wait()
         for text in held:
             self._warn(text)

@@ -1,11 +1,14 @@
 """The writer thread of a session's writes aside (see :mod:`jupychat._storelink`).
 
 Design note: a notebook cell hands its store writes to one worker thread, which runs
-them one at a time and in order while the cell shows the answer; the cell then waits
-for all of them (:meth:`StoreWriter.wait`) before it returns, so they are as durable as
-writes made in place. The worker stays :data:`WORKER_IDLE` seconds after its last task
-(a cell run soon after the last one does not wait for a thread to start, ~1-2 ms on a
-busy machine). Each task sees the config file as the turn that gave it does
+them one at a time and in order; the cell then waits for all of them
+(:meth:`StoreWriter.wait`) before it returns, so they are as durable as writes made in
+place. The turn's own write comes once the answer is shown, when the cell has nothing
+left to do but wait: it runs on the cell's thread as one of the tasks
+(:meth:`StoreWriter.run_here`; a hand-over cost two thread wake-ups, 0.4-0.7 ms on a
+two-core VM, more with steal time). The worker stays :data:`WORKER_IDLE` seconds after
+its last task (a cell run soon after the last one does not wait for a thread to start,
+~1-2 ms on a busy machine). Each task sees the config file as the turn that gave it does
 (``config.settled``). The store's upkeep that these writes made due (indexing the new
 messages for search, the periodic WAL checkpoint) runs on the worker once :meth:`wait`
 has let the caller go (``SessionStore.deferring_checkpoints``) and no new work came for
@@ -16,8 +19,9 @@ next cell of a notebook run top to bottom (it would pay for it).
 from __future__ import annotations
 
 import contextlib
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import config
@@ -45,6 +49,7 @@ class StoreWriter:
         self._held: list[str] | None = None  # warnings of the tasks, until wait()
         self._due = False  # the tasks made the store's upkeep due
         self._settled = False  # wait() let the caller go: the worker may do the upkeep
+        self._here: int | None = None  # the thread running a task itself (run_here)
 
     def queue(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` on the worker, after the work given before it; the caller
@@ -63,10 +68,54 @@ class StoreWriter:
             self.thread = thread
             thread.start()  # (it waits for this lock before looking at the tasks)
 
+    def run_here(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work(*args)`` on the caller's thread as one of the tasks: its warnings and
+        its error are given by :meth:`wait`, and the store's upkeep it makes due is left
+        to the worker. For work nothing runs beside (a cell's turn write, once the answer
+        is shown): handing it to the worker would only add two thread wake-ups. Ctrl-C is
+        held until it is done (a write and what this process notes of it are never torn
+        apart), then raised. Queued as usual when other work is still queued."""
+        with self._lock:
+            queued = bool(self.pending)
+            if not queued:
+                self.pending += 1
+                self._settled = False
+                if self._held is None:
+                    self._held = []
+                self._here = threading.get_ident()
+        if queued:
+            self.queue(work, *args)
+            return
+        deferring = getattr(self.store, "deferring_checkpoints", contextlib.nullcontext)
+        due = False
+        try:
+            with _interrupts_held(), deferring():
+                try:
+                    work(*args)
+                except Exception as exc:  # given to the caller by wait(), as a task's
+                    self._error = self._error or exc
+                due = self._checkpoint_wanted()
+        finally:
+            with self._lock:
+                self._here = None
+                self.pending -= 1
+                self._due = self._due or due
+                start = self._due and self.thread is None
+                if start:  # a worker for the upkeep (wait() tells it to go)
+                    self.thread = threading.Thread(
+                        target=self._drain, name="jupychat-store-write", daemon=True
+                    )
+                thread = self.thread
+                self._lock.notify_all()
+            if start and thread is not None:
+                thread.start()
+
     def hold_warning(self, text: str) -> bool:
         """Keep ``text`` for :meth:`wait` when called from a task (True), else False."""
         held = self._held
-        if held is not None and threading.current_thread() is self.thread:
+        if held is not None and (
+            threading.current_thread() is self.thread or threading.get_ident() == self._here
+        ):
             held.append(text)
             return True
         return False
@@ -137,3 +186,24 @@ class StoreWriter:
             due()
         except Exception:  # nothing is lost by not checkpointing; the worker must live on
             pass
+
+
+@contextlib.contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Within the block, a Ctrl-C (SIGINT) waits; it is raised again when the block ends.
+    Only the main thread receives signals, so elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+    try:
+        before = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+    except (ValueError, TypeError, OSError):  # not the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+        if got:
+            signal.raise_signal(signal.SIGINT)  # as the handler in place would have had it
