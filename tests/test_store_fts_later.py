@@ -84,6 +84,29 @@ def test_the_writer_waits_for_the_notebook_to_rest_before_its_upkeep(shell, tmp_
     integrity(path)
 
 
+def test_a_run_of_cells_longer_than_the_upkeep_wait_still_keeps_it_for_the_end(
+    shell, tmp_path, monkeypatch
+):
+    """Each cell writes its turn itself (on its own thread, not through the writer's
+    queue): that is new work all the same, so the wait for rest starts again."""
+    import jupychat._storewriter as storewriter
+
+    monkeypatch.setattr(storewriter, "UPKEEP_IDLE", 0.4)
+    path = tmp_path / "sessions.db"
+    run(shell, "%%chat\nwarm up")
+    counts = []
+    for n in range(5):  # 5 x 0.25 s: three times the upkeep's wait, no gap as long
+        time.sleep(0.25)
+        run(shell, f"%%chat\ncell {n} of a slow run")
+        counts.append(len(pending(path)))
+    assert counts == sorted(counts) and counts[0] < counts[-1]  # nothing indexed meanwhile
+    deadline = time.monotonic() + 10
+    while pending(path) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert pending(path) == []
+    integrity(path)
+
+
 # -- plain writes, other processes ----------------------------------------------------------
 
 

@@ -179,3 +179,41 @@ def test_a_cell_whose_inputs_cannot_be_worked_out_still_shows_its_answer(
     assert "not kept for replay" in caplog.text
     session = shell.magics_manager.registry["ChatMagics"].nbchat.session()
     assert [m.role for m in session.history] == ["user", "assistant"]
+
+
+def test_the_user_messages_store_row_is_built_while_the_model_thinks(fake_server, monkeypatch):  # noqa: F811
+    from jupychat.store import SessionStore, records
+
+    built: list[bool] = []
+    real = records.row_ahead
+
+    def watched(message):  # calls through: only says where it ran
+        built.append(any("httpcore" in frame.filename for frame in inspect.stack()))
+        return real(message)
+
+    monkeypatch.setattr(records, "row_ahead", watched)
+    fake_server.enqueue("stored", chunk_delay=0.2)
+    store = SessionStore()
+    session = ChatSession(f"openai-compatible:m@{fake_server.openai_base_url}", store=store)
+    session.send("hello there", context={"notes": "a block the row carries"})
+    assert built == [True]
+    assert records._AHEAD == {}  # taken by the turn's write
+    stored = store.load(session.id)["messages"]
+    assert [m["role"] for m in stored] == ["user", "assistant"]
+    assert stored[0] == session.history[0].to_dict()  # the row built ahead is the row
+
+
+def test_a_row_built_ahead_is_taken_once_and_rebuilt_when_its_meta_changed():
+    from jupychat.store import records
+    from jupychat.types import Message
+
+    message = Message.of("user", "hi", meta={"source": "cell"})
+    records.row_ahead(message)
+    row = records.message_row(message)
+    assert row is not None and records.message_row(message) is not row  # once
+    assert records.message_row(message) == row
+    records.row_ahead(message)
+    message.meta["cell_id"] = "c1"  # changed after it was built
+    again = records.message_row(message)
+    assert again.meta is not None and '"cell_id":"c1"' in again.meta
+    assert again == records.message_row(message)  # as built now

@@ -245,6 +245,16 @@ class StoreLink:
         elif done.beside_error is not None:
             failed(done.beside_error)
 
+    def row_ahead(self, message: Message) -> None:
+        """Build the store row of ``message`` (about to be written) now; never raises
+        (its write builds it again, and says what is wrong)."""
+        try:
+            from .store.records import row_ahead
+
+            row_ahead(message)
+        except Exception:
+            pass
+
     def release(self, here: bool = False) -> None:
         """Queue the held turn write and the recording that joined it, if any; ``here``
         (the cell has shown its final display, and waits for them next): run them on

@@ -19,12 +19,18 @@ next cell of a notebook run top to bottom (it would pay for it).
 from __future__ import annotations
 
 import contextlib
+import functools
 import signal
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import config
+
+try:  # signal.signal without its enum conversion of the old handler (~20 us a pair)
+    from _signal import signal as _set_handler
+except ImportError:  # pragma: no cover (another Python)
+    _set_handler = signal.signal
 
 __all__ = ["UPKEEP_IDLE", "WORKER_IDLE", "StoreWriter"]
 
@@ -50,6 +56,9 @@ class StoreWriter:
         self._due = False  # the tasks made the store's upkeep due
         self._settled = False  # wait() let the caller go: the worker may do the upkeep
         self._here: int | None = None  # the thread running a task itself (run_here)
+        self._waiting = 0  # threads in wait()
+        self._runs = 0  # tasks run_here() started: new work, as a queued task is
+        self._upkeep_wait = False  # the worker waits to see that no new work comes
 
     def queue(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` on the worker, after the work given before it; the caller
@@ -83,6 +92,9 @@ class StoreWriter:
                 if self._held is None:
                     self._held = []
                 self._here = threading.get_ident()
+                self._runs += 1
+                if self._upkeep_wait:  # new work came: no upkeep beside it
+                    self._lock.notify_all()
         if queued:
             self.queue(work, *args)
             return
@@ -106,7 +118,8 @@ class StoreWriter:
                         target=self._drain, name="jupychat-store-write", daemon=True
                     )
                 thread = self.thread
-                self._lock.notify_all()
+                if self._waiting:  # (not the worker: nothing for it yet)
+                    self._lock.notify_all()
             if start and thread is not None:
                 thread.start()
 
@@ -124,7 +137,11 @@ class StoreWriter:
         """Wait for the queued work: its held warnings, and the first error it raised."""
         with self._lock:
             # (an interrupt here leaves the rest to the next wait())
-            self._lock.wait_for(lambda: not self.pending)
+            self._waiting += 1
+            try:
+                self._lock.wait_for(lambda: not self.pending)
+            finally:
+                self._waiting -= 1
             held, self._held = self._held or [], None
             if self._due and self.thread is not None:
                 self._due = False
@@ -147,9 +164,16 @@ class StoreWriter:
                     lock.wait_for(lambda: bool(self._tasks or self._settled), WORKER_IDLE)
                 settled, self._settled = self._settled and not self._tasks, False
                 if settled:  # the caller has gone on: the store's upkeep, once it is idle
-                    lock.wait_for(lambda: bool(self._tasks), UPKEEP_IDLE)
-                    if self._tasks:  # the next cell came first: its own wait() is next
-                        settled, self._due = False, True
+                    runs = self._runs
+                    self._upkeep_wait = True
+                    try:
+                        lock.wait_for(functools.partial(self._new_work, runs), UPKEEP_IDLE)
+                    finally:
+                        self._upkeep_wait = False
+                    if self._new_work(runs):  # the next cell came first:
+                        settled, self._due = False, True  # its own wait() is next
+                        if not self._tasks:
+                            continue  # (it runs its write itself)
                 if not (settled or self._tasks):
                     self.thread = None  # idle: the next queue() starts another
                     return
@@ -170,6 +194,10 @@ class StoreWriter:
                     self._due = self._due or due
                     if not self.pending:  # wait() waits for this (not for each task)
                         lock.notify_all()
+
+    def _new_work(self, runs: int) -> bool:
+        """Work queued, or run here, since :attr:`_runs` was ``runs``."""
+        return bool(self._tasks) or self._runs != runs
 
     def _checkpoint_wanted(self) -> bool:
         wanted = getattr(self.store, "checkpoint_wanted", None)
@@ -197,13 +225,13 @@ def _interrupts_held() -> Iterator[None]:
         return
     got: list[int] = []
     try:
-        before = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
+        before = _set_handler(signal.SIGINT, lambda signum, frame: got.append(signum))
     except (ValueError, TypeError, OSError):  # not the main interpreter
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, before)
+        _set_handler(signal.SIGINT, before)
         if got:
             signal.raise_signal(signal.SIGINT)  # as the handler in place would have had it

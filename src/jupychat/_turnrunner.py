@@ -25,7 +25,7 @@ from __future__ import annotations
 import sys
 import time
 import warnings
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from . import _sanitize
@@ -175,7 +175,7 @@ def begin(
             timeout=timeout,
         )
         turn.provider = provider
-        turn.waiting = waiting
+        turn.waiting = _while_waiting(session, user, waiting)
         turn.replaces = bool(replaced) or bool(below)
         turn.below = below
         turn.continues = continues
@@ -183,6 +183,25 @@ def begin(
     except BaseException:
         session._busy.release()
         raise
+
+
+def _while_waiting(
+    session: ChatSession, user: Message, waiting: Callable[[], Any] | None
+) -> Callable[[], Any] | None:
+    """What the turn does while the model thinks: the caller's ``while_waiting``, then
+    the store row of the user message (the turn's write takes it)."""
+    link = session._link
+    if link is None:
+        return waiting
+
+    def work() -> None:
+        try:
+            if waiting is not None:
+                waiting()
+        finally:
+            link.row_ahead(user)
+
+    return work
 
 
 def finish(

@@ -33,6 +33,7 @@ __all__ = [
     "message_row",
     "message_rows",
     "normalize_session",
+    "row_ahead",
     "row_message",
     "stamp_now",
     "utc_timestamp",
@@ -146,9 +147,27 @@ class MessageRow(NamedTuple):
     extra: str | None
 
 
+_AHEAD: dict[int, tuple[Message, MessageRow]] = {}  # rows built ahead (see row_ahead)
+
+
+def row_ahead(message: Message) -> None:
+    """Build ``message``'s row now, for its write to take instead of building it again:
+    a turn's user message while the model thinks (it holds the context blocks, the
+    largest part of a turn's rows). Taken once; a meta changed since is seen (rebuilt)."""
+    row = message_row(message)
+    if len(_AHEAD) >= 8:
+        _AHEAD.clear()
+    _AHEAD[id(message)] = (message, row)
+
+
 def message_row(message: Any, index: int = 0) -> MessageRow:
     """Validate one message (a ``Message`` or its ``to_dict()``) and build its row."""
     if isinstance(message, Message):
+        ahead = _AHEAD.pop(id(message), None) if _AHEAD else None
+        if ahead is not None and ahead[0] is message:
+            row = ahead[1]  # (the message is frozen; its meta is a dict: compared)
+            if row.meta == (dumps(message.meta, f"message {index} meta") if message.meta else None):
+                return row
         data: Mapping[str, Any] = message.to_dict()
         extra: dict[str, Any] = {}
     elif isinstance(message, Mapping):
