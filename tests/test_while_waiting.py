@@ -192,6 +192,7 @@ def test_the_user_messages_store_row_is_built_while_the_model_thinks(fake_server
         return real(message)
 
     monkeypatch.setattr(records, "row_ahead", watched)
+    monkeypatch.setattr(records, "_AHEAD", {})  # (rows of other tests' failed turns)
     fake_server.enqueue("stored", chunk_delay=0.2)
     store = SessionStore()
     session = ChatSession(f"openai-compatible:m@{fake_server.openai_base_url}", store=store)
