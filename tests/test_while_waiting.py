@@ -218,3 +218,25 @@ def test_a_row_built_ahead_is_taken_once_and_rebuilt_when_its_meta_changed():
     again = records.message_row(message)
     assert again.meta is not None and '"cell_id":"c1"' in again.meta
     assert again == records.message_row(message)  # as built now
+
+
+def test_an_async_turn_runs_it_too(fake_server):  # noqa: F811
+    import asyncio
+
+    fake_server.enqueue("async words", chunk_delay=0.2)
+    session = _session(fake_server)
+    seen: list[bool] = []
+
+    async def main() -> str:
+        text = []
+        async for piece in session.astream(
+            "hello",
+            while_waiting=lambda: seen.append(
+                any("httpcore" in frame.filename for frame in inspect.stack())
+            ),
+        ):
+            text.append(str(piece))
+        return "".join(text)
+
+    assert asyncio.run(main()) == "async words"
+    assert seen == [True]

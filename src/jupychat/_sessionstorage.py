@@ -171,8 +171,8 @@ class SessionStorage:
     @contextlib.contextmanager
     def _writes_aside(self) -> Iterator[None]:
         """Within the block, store writes run on a worker thread (a cell's turn write
-        once its final display is shown); leaving the block waits for them, so they are
-        durable."""
+        once its final display is shown, on this thread as one of the worker's tasks);
+        leaving the block waits for them, so they are durable."""
         if self._aside is not None or self._link is None:
             yield
             return

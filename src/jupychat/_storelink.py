@@ -261,18 +261,15 @@ class StoreLink:
         this thread now (``StoreWriter.run_here``)."""
         session, self._hold = self._hold, None
         joined, self._joined = self._joined, None
+        statement, alone, failed = joined or (None, None, None)
         give = self._writer.run_here if here else self._writer.queue
-        if joined is None:
-            if session is not None:
-                give(self.flush, session)
-            return
-        statement, alone, failed = joined
         if session is not None and statement is not None:
             give(self._flush_with, session, statement, alone, failed)
             return
         if session is not None:
             give(self.flush, session)
-        give(alone)
+        if alone is not None:
+            give(alone)
 
     def aside(self, work: Callable[..., Any], *args: Any) -> None:
         """:meth:`_queue` ``work(*args)``, after a held turn write (see :meth:`release`)."""

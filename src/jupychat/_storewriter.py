@@ -66,16 +66,22 @@ class StoreWriter:
         view = config.turn_view()
         with self._lock:
             self._tasks.append((work, args, view))
-            self.pending += 1
-            self._settled = False  # a checkpoint waits for this work's wait()
-            if self._held is None:
-                self._held = []
+            self._task_given()
             if self.thread is not None:
                 self._lock.notify_all()  # the waiting worker takes it
                 return
-            thread = threading.Thread(target=self._drain, name="jupychat-store-write", daemon=True)
-            self.thread = thread
+            thread = self.thread = self._new_worker()
             thread.start()  # (it waits for this lock before looking at the tasks)
+
+    def _task_given(self) -> None:
+        """Count a new task (under the lock); a checkpoint waits for its wait()."""
+        self.pending += 1
+        self._settled = False
+        if self._held is None:
+            self._held = []
+
+    def _new_worker(self) -> threading.Thread:
+        return threading.Thread(target=self._drain, name="jupychat-store-write", daemon=True)
 
     def run_here(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` on the caller's thread as one of the tasks: its warnings and
@@ -87,10 +93,7 @@ class StoreWriter:
         with self._lock:
             queued = bool(self.pending)
             if not queued:
-                self.pending += 1
-                self._settled = False
-                if self._held is None:
-                    self._held = []
+                self._task_given()
                 self._here = threading.get_ident()
                 self._runs += 1
                 if self._upkeep_wait:  # new work came: no upkeep beside it
@@ -114,9 +117,7 @@ class StoreWriter:
                 self._due = self._due or due
                 start = self._due and self.thread is None
                 if start:  # a worker for the upkeep (wait() tells it to go)
-                    self.thread = threading.Thread(
-                        target=self._drain, name="jupychat-store-write", daemon=True
-                    )
+                    self.thread = self._new_worker()
                 thread = self.thread
                 if self._waiting:  # (not the worker: nothing for it yet)
                     self._lock.notify_all()

@@ -318,8 +318,8 @@ class ChatSession(SessionStorage):
         of this request and dropped from history when, and only when, this turn succeeds),
         and ``place`` (where in history the turn goes; the request then carries only the
         turns above it: see :mod:`jupychat._turnplace`), and ``while_waiting`` (a function
-        run once the first request has gone out, while the model thinks; an HTTP provider
-        runs it, others do not).
+        run once the first request has gone out, while the model thinks; HTTP providers
+        and the embedded model run it, others do not).
         """
         stream = ChatStream(drive(self, prompt, options), events=True)
         for _ in stream:

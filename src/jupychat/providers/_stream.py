@@ -279,9 +279,10 @@ def _request_body(payload: Mapping[str, Any]) -> bytes:
 _SENT = "send_request_body.complete"  # httpcore's trace: the request is out (HTTP/1.1 and 2)
 
 
-def _sent_trace(on_sent: Callable[[], None] | None) -> dict[str, Any] | None:
+def _sent_trace(on_sent: Callable[[], None] | None, awaited: bool = False) -> dict[str, Any] | None:
     """The request's ``trace`` extension: ``on_sent()`` once its body has gone out, while
-    the server works (see ``ChatRequest.on_sent``); ``None`` when there is nothing to do."""
+    the server works (see ``ChatRequest.on_sent``); ``None`` when there is nothing to do.
+    ``awaited``: for an async client (httpcore awaits its trace)."""
     if on_sent is None:
         return None
 
@@ -289,19 +290,10 @@ def _sent_trace(on_sent: Callable[[], None] | None) -> dict[str, Any] | None:
         if name.endswith(_SENT):
             on_sent()
 
-    return {"trace": trace}
+    async def atrace(name: str, info: Any) -> None:
+        trace(name, info)
 
-
-def _asent_trace(on_sent: Callable[[], None] | None) -> dict[str, Any] | None:
-    """:func:`_sent_trace` for an async client (httpcore awaits its trace)."""
-    if on_sent is None:
-        return None
-
-    async def trace(name: str, info: Any) -> None:
-        if name.endswith(_SENT):
-            on_sent()
-
-    return {"trace": trace}
+    return {"trace": atrace if awaited else trace}
 
 
 def run_stream(
@@ -390,7 +382,7 @@ async def arun_stream(
     state = RetryState(policy, endpoint, clock)
     body = _request_body(payload)
     headers = dict(endpoint.headers)
-    extensions = _asent_trace(on_sent)
+    extensions = _sent_trace(on_sent, awaited=True)
     while True:
         clock.check(started=False)
         attempt = _Attempt(endpoint, make_parser(endpoint), idle)
