@@ -163,20 +163,27 @@ def test_a_cell_whose_inputs_cannot_be_worked_out_still_shows_its_answer(
     monkeypatch,
     caplog,
 ):
+    from jupychat import config
     from jupychat.notebook import replay
 
     shell = notebook_shell(f"openai-compatible:m@{fake_server.openai_base_url}")
+    secret = "sk-test-0123456789abcdefghijklmnop"
+    monkeypatch.setattr(config, "_keys", {**config._keys})  # the key goes with this copy
+    config.set_api_key("openai", secret)
 
     def broken(*args, **kwargs):
-        raise ValueError("an input that cannot be digested")
+        raise ValueError(f"an input that cannot be digested ({secret})")
 
     monkeypatch.setattr(replay, "inputs_of", broken)
     fake_server.enqueue("the answer")
-    captured = _run(shell, "%%chat\nHello")
+    try:
+        captured = _run(shell, "%%chat\nHello")
+    finally:
+        config.set_api_key("openai", None)  # (and no longer a known secret)
     outs = [o for o in captured.outputs if "jc-answer" in o.data.get("text/html", "")]
     assert "the answer" in outs[-1].data["text/plain"]
     assert "jupychat" not in outs[-1].metadata  # not kept for replay
-    assert "not kept for replay" in caplog.text
+    assert "not kept for replay" in caplog.text and secret not in caplog.text
     session = shell.magics_manager.registry["ChatMagics"].nbchat.session()
     assert [m.role for m in session.history] == ["user", "assistant"]
 

@@ -397,7 +397,8 @@ class CellTurn:
             try:
                 inputs = self.inputs
             except Exception as exc:  # (worked out after the request) the answer stands
-                log.warning("jupychat: this answer is not kept for replay: %s", exc)
+                reason = clean_text(str(exc))  # (no known secret in a log)
+                log.warning("jupychat: this answer is not kept for replay: %s", reason)
                 return None
             recording = Recording(
                 inputs=inputs,
