@@ -131,3 +131,69 @@ def test_request_tokens_splits_history_context_and_tools():
     assert got.context == len('<context name="df">\nabcd\n</context>')
     assert got.tools > 0
     assert got.total == got.system + got.history + got.context + got.tools
+
+
+# -- the counts behind the estimate are the patterns' counts, exactly ---------------------
+
+
+def _pattern_counts(text: str) -> tuple[int, ...]:
+    """What the estimator's patterns find in ``text`` (their definition, regex by regex)."""
+    from jupychat import tokens
+
+    words = tokens._WORD.findall(text)
+    return (
+        len(words),
+        sum(len(w) - 6 for w in words if len(w) > 6),
+        len(tokens._DIGIT.findall(text)),
+        len(tokens._PUNCT.findall(text)),
+        len(tokens._BREAK.findall(text)),
+        len(tokens._GAP.findall(text)),
+        len(tokens._JOINED.findall(text)),
+        len(tokens._WIDE.findall(text)),
+    )
+
+
+def test_counts_match_the_patterns_on_every_code_point():
+    from jupychat import tokens
+    from jupychat.tokens import _counts
+
+    every = "".join(chr(code) for code in range(0x110000))
+    # outside ASCII, punctuation is told by str methods: the same characters as [^\w\s]
+    wide = every[128:]
+    assert set(tokens._PUNCT.findall(wide)) == {c for c in wide if not (c.isalnum() or c.isspace())}
+    assert _counts(every) == _pattern_counts(every)
+    # each ASCII character (counted on bytes) alone, between letters, before an
+    # underscore, after a letter and before two spaces: classes and look-arounds
+    for code in range(128):
+        c = chr(code)
+        for text in (c, f"a{c}_b", f"x{c}  y\t", f"{c}_{c}"):
+            assert _counts(text) == _pattern_counts(text), repr(text)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_counts_match_the_patterns_on_random_texts(seed):
+    import random
+
+    from jupychat.tokens import _counts
+
+    rnd = random.Random(seed)
+    # the characters the fast paths treat differently, and runs of underscores (over 32
+    # in one text take the regex path)
+    alphabet = [*"aZz09_ \t\n\r\x0b\x0c\x1c|-→×é漢\U0001f600\ud800\xa0\u2003\x85"]
+    alphabet += ["_a", "a_", "  ", "1_2"]
+    many = 0
+    for _ in range(2000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 200)))
+        many += text.count("_") > 32
+        assert _counts(text) == _pattern_counts(text), repr(text)
+    assert many > 20  # both ways of counting joins were taken
+
+
+def test_counts_match_the_patterns_on_the_calibration_corpus():
+    from jupychat.tokens import _counts
+
+    for kind in KINDS:
+        pieces = corpus(kind)
+        assert pieces
+        for text in [*pieces, "\n".join(pieces)]:
+            assert _counts(text) == _pattern_counts(text)
