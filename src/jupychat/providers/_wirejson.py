@@ -18,6 +18,10 @@ from typing import Any, NoReturn
 
 __all__ = ["Entry", "dumps"]
 
+# json.dumps(value, ensure_ascii=False) makes a new encoder on each call (its options are
+# not the defaults): one made once writes the same text, ~2-4 us sooner a value
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def _frozen(*_args: Any, **_kwargs: Any) -> NoReturn:
     raise TypeError("a remembered wire entry cannot change (copy it: dict(entry))")
@@ -39,7 +43,7 @@ class Entry(dict[str, Any]):
         try:
             return self._text
         except AttributeError:
-            self._text: str = json.dumps(self, ensure_ascii=False)
+            self._text: str = _encode(self)
             return self._text
 
 
@@ -50,13 +54,13 @@ def dumps(payload: Mapping[str, Any]) -> str:
     if not any(text is not None for text in spliced.values()) or not all(
         type(key) is str for key in payload
     ):
-        return json.dumps(payload, ensure_ascii=False)
+        return _encode(payload)
     parts = []
     for key, value in payload.items():
         text = spliced.get(key)
         if text is None:
-            text = json.dumps(value, ensure_ascii=False)
-        parts.append(f"{json.dumps(key, ensure_ascii=False)}: {text}")
+            text = _encode(value)
+        parts.append(f"{_encode(key)}: {text}")
     return "{" + ", ".join(parts) + "}"
 
 
@@ -66,9 +70,6 @@ def _list(items: list[Any]) -> str | None:
         return None
     return (
         "["
-        + ", ".join(
-            item.json() if type(item) is Entry else json.dumps(item, ensure_ascii=False)
-            for item in items
-        )
+        + ", ".join(item.json() if type(item) is Entry else _encode(item) for item in items)
         + "]"
     )
