@@ -68,3 +68,41 @@ def test_an_entry_refuses_changes_and_its_copies_are_plain_dicts():
         assert type(twin) is dict and twin == entry
         twin["content"] = "changed"  # a copy is free to change
     assert entry.json() == '{"role": "user", "content": "hi"}'
+
+
+# -- the body's bytes: spliced from each entry's remembered UTF-8 ----------------------------
+
+
+def test_body_bytes_are_what_json_dumps_writes_in_utf8():
+    from jupychat.providers._stream import _request_body
+    from jupychat.providers._wirejson import dumps_utf8
+
+    request = ChatRequest(messages=_history(), system="sys " + ODD, max_tokens=9)
+    for _ in range(2):  # the second time from the entries' remembered bytes
+        payload = build_payload("m", request)
+        expected = json.dumps(payload, ensure_ascii=False)
+        assert dumps_utf8(payload) == (expected, expected.encode("utf-8"))
+        assert _request_body(payload) == expected.encode("utf-8")
+    for plain in ({"a": [1, "é"]}, {1: [Entry({"x": "中"})]}):
+        text = json.dumps(plain, ensure_ascii=False)
+        assert dumps_utf8(plain) == (text, text.encode("utf-8"))
+
+
+def test_body_with_a_lone_surrogate_or_a_secret_is_made_from_the_text():
+    from jupychat import secrets
+    from jupychat.providers._stream import _request_body
+    from jupychat.providers._wirejson import dumps_utf8
+
+    lone = [Message(role="user", content=(Text("half \ud800 pair"),)), *_history()]
+    payload = build_payload("m", ChatRequest(messages=lone))
+    assert dumps_utf8(payload)[1] is None
+    body = _request_body(payload)
+    assert json.loads(body)["messages"][0]["content"] == "half \ufffd pair"
+
+    key = "sk-test-" + "k" * 40
+    secrets.register(key)
+    said = [Message(role="user", content=(Text(f"my key is {key}"),)), *_history()]
+    request = ChatRequest(messages=said)
+    build_payload("m", request)  # its entries remembered before: the bytes hold the key
+    body = _request_body(build_payload("m", request))
+    assert key.encode() not in body and b"[redacted]" in body

@@ -269,7 +269,11 @@ def _without_secrets(exc: httpx.TransportError) -> httpx.TransportError:
 
 def _request_body(payload: Mapping[str, Any]) -> bytes:
     """The JSON body, with every known secret value removed and only valid UTF-8."""
-    text = _secrets.scrub_text(_wirejson.dumps(payload))  # the history's entries: encoded once
+    text, raw = _wirejson.dumps_utf8(payload)  # the history's entries: encoded once
+    scrubbed = _secrets.scrub_text(text)
+    if scrubbed is text and raw is not None:  # no secret in it: the bytes as spliced
+        return raw
+    text = scrubbed
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate in an old history or a tool schema

@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-__all__ = ["Entry", "dumps"]
+__all__ = ["Entry", "dumps", "dumps_utf8"]
 
 # json.dumps(value, ensure_ascii=False) makes a new encoder on each call (its options are
 # not the defaults): one made once writes the same text, ~2-4 us sooner a value
@@ -30,7 +30,7 @@ def _frozen(*_args: Any, **_kwargs: Any) -> NoReturn:
 class Entry(dict[str, Any]):
     """A wire entry (one ``messages`` item) that is encoded once: it refuses changes."""
 
-    __slots__ = ("_text",)
+    __slots__ = ("_text", "_utf8")
 
     __setitem__ = __delitem__ = _frozen
     update = pop = popitem = clear = setdefault = __ior__ = _frozen
@@ -46,30 +46,80 @@ class Entry(dict[str, Any]):
             self._text: str = _encode(self)
             return self._text
 
+    def utf8(self) -> bytes | None:
+        """:meth:`json` in UTF-8 (made once); ``None`` when it holds a lone surrogate."""
+        try:
+            return self._utf8
+        except AttributeError:
+            try:
+                self._utf8: bytes | None = self.json().encode("utf-8")
+            except UnicodeEncodeError:
+                self._utf8 = None
+            return self._utf8
+
 
 def dumps(payload: Mapping[str, Any]) -> str:
     """``json.dumps(payload, ensure_ascii=False)``, with each :class:`Entry` in a list
     at the top level spliced from its remembered text."""
-    spliced = {key: _list(value) for key, value in payload.items() if type(value) is list}
-    if not any(text is not None for text in spliced.values()) or not all(
-        type(key) is str for key in payload
-    ):
+    pieces = _pieces(payload)
+    if pieces is None:
         return _encode(payload)
-    parts = []
-    for key, value in payload.items():
-        text = spliced.get(key)
-        if text is None:
-            text = _encode(value)
-        parts.append(f"{_encode(key)}: {text}")
-    return "{" + ", ".join(parts) + "}"
+    return "".join(p.json() if type(p) is Entry else p for p in pieces)
 
 
-def _list(items: list[Any]) -> str | None:
-    """The list's JSON when it holds an :class:`Entry` (else None: encode it as usual)."""
-    if not any(type(item) is Entry for item in items):
+def dumps_utf8(payload: Mapping[str, Any]) -> tuple[str, bytes | None]:
+    """(:func:`dumps`, the same text in UTF-8, or ``None`` when it cannot be encoded).
+
+    The bytes are spliced too, from each entry's remembered UTF-8: a body that holds a
+    character outside ASCII anywhere is otherwise encoded whole again every turn.
+    """
+    pieces = _pieces(payload)
+    if pieces is None:
+        text = _encode(payload)
+        try:
+            return text, text.encode("utf-8")
+        except UnicodeEncodeError:
+            return text, None
+    text = "".join(p.json() if type(p) is Entry else p for p in pieces)
+    raw: list[bytes] = []
+    for piece in pieces:
+        if type(piece) is Entry:
+            data = piece.utf8()
+            if data is None:
+                return text, None
+        else:
+            try:
+                data = piece.encode("utf-8")
+            except UnicodeEncodeError:
+                return text, None
+        raw.append(data)
+    return text, b"".join(raw)
+
+
+def _pieces(payload: Mapping[str, Any]) -> list[Any] | None:
+    """The payload's JSON as texts and :class:`Entry` values (their remembered text) to
+    join in order; ``None`` when no list at the top level holds an entry, or a key is
+    not a string (then it is encoded whole)."""
+    if not all(type(key) is str for key in payload):
         return None
-    return (
-        "["
-        + ", ".join(item.json() if type(item) is Entry else _encode(item) for item in items)
-        + "]"
-    )
+    pieces: list[Any] = []
+    text = "{"  # the text since the last entry
+    found = False
+    for index, (key, value) in enumerate(payload.items()):
+        text += (", " if index else "") + _encode(key) + ": "
+        if type(value) is list and any(type(item) is Entry for item in value):
+            found = True
+            text += "["
+            for position, item in enumerate(value):
+                if position:
+                    text += ", "
+                if type(item) is Entry:
+                    pieces += (text, item)
+                    text = ""
+                else:
+                    text += _encode(item)
+            text += "]"
+        else:
+            text += _encode(value)
+    pieces.append(text + "}")
+    return pieces if found else None
