@@ -21,6 +21,9 @@ request; that time is subtracted, leaving what the client side costs.
 Cells alternate chat, floor, chat, floor… so both see the same machine state. The table
 gives the median of cells 2..N (cell 1 describes the frame cold and opens the store) and
 the ratio chat/floor. Target: ≤ 1.25×.
+
+To tell whether a change moved these figures, run ``ab_chat_cells.py``: it alternates
+rounds of this tree and of a git ref's (the machine's noise is often larger than a change).
 """
 
 from __future__ import annotations
