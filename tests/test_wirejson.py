@@ -12,7 +12,7 @@ import pickle
 
 import pytest
 
-from jupychat.providers._wirejson import Entry, dumps
+from jupychat.providers._wirejson import Entry, dumps_utf8
 from jupychat.providers.base import ChatRequest
 from jupychat.providers.chat_payload import build_payload
 from jupychat.types import Message, Text, ToolCall, ToolResult
@@ -42,12 +42,12 @@ def test_body_is_exactly_what_json_dumps_writes(extra):
     for _ in range(2):  # the second time from the entries' remembered text
         payload = build_payload("m", request)
         assert any(type(e) is Entry for e in payload["messages"])
-        assert dumps(payload) == json.dumps(payload, ensure_ascii=False)
+        assert dumps_utf8(payload)[0] == json.dumps(payload, ensure_ascii=False)
 
 
 def test_payloads_without_entries_and_odd_keys_are_plain_json_dumps():
     for payload in ({"a": [1, {"b": float("inf")}]}, {1: [Entry({"x": 1})]}, {}):
-        assert dumps(payload) == json.dumps(payload, ensure_ascii=False)
+        assert dumps_utf8(payload)[0] == json.dumps(payload, ensure_ascii=False)
 
 
 def test_an_entry_refuses_changes_and_its_copies_are_plain_dicts():
@@ -75,7 +75,6 @@ def test_an_entry_refuses_changes_and_its_copies_are_plain_dicts():
 
 def test_body_bytes_are_what_json_dumps_writes_in_utf8():
     from jupychat.providers._stream import _request_body
-    from jupychat.providers._wirejson import dumps_utf8
 
     request = ChatRequest(messages=_history(), system="sys " + ODD, max_tokens=9)
     for _ in range(2):  # the second time from the entries' remembered bytes
@@ -91,7 +90,6 @@ def test_body_bytes_are_what_json_dumps_writes_in_utf8():
 def test_body_with_a_lone_surrogate_or_a_secret_is_made_from_the_text():
     from jupychat import secrets
     from jupychat.providers._stream import _request_body
-    from jupychat.providers._wirejson import dumps_utf8
 
     lone = [Message(role="user", content=(Text("half \ud800 pair"),)), *_history()]
     payload = build_payload("m", ChatRequest(messages=lone))

@@ -4,10 +4,10 @@ Design note: a turn's request repeats the whole conversation, and the conversati
 frozen: only the new question is new. Encoding the body with ``json.dumps`` each turn
 encodes every earlier message again (0.3 ms for 22 messages on a slow machine, growing
 with the session). A payload builder that remembers a message's wire entries marks them
-:class:`Entry` (a dict that refuses changes); :func:`dumps` then encodes such an entry
-once, keeps its text on it, and splices the text into the body. The result is byte for
-byte what ``json.dumps(payload, ensure_ascii=False)`` gives (same separators, same key
-order), so servers, recordings and tests see no difference.
+:class:`Entry` (a dict that refuses changes); :func:`dumps_utf8` then encodes such an
+entry once, keeps its text (and bytes) on it, and splices them into the body. The result
+is byte for byte what ``json.dumps(payload, ensure_ascii=False)`` gives (same separators,
+same key order), so servers, recordings and tests see no difference.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-__all__ = ["Entry", "dumps", "dumps_utf8"]
+__all__ = ["Entry", "dumps_utf8"]
 
 # json.dumps(value, ensure_ascii=False) makes a new encoder on each call (its options are
 # not the defaults): one made once writes the same text, ~2-4 us sooner a value
@@ -58,20 +58,11 @@ class Entry(dict[str, Any]):
             return self._utf8
 
 
-def dumps(payload: Mapping[str, Any]) -> str:
-    """``json.dumps(payload, ensure_ascii=False)``, with each :class:`Entry` in a list
-    at the top level spliced from its remembered text."""
-    pieces = _pieces(payload)
-    if pieces is None:
-        return _encode(payload)
-    return "".join(p.json() if type(p) is Entry else p for p in pieces)
-
-
 def dumps_utf8(payload: Mapping[str, Any]) -> tuple[str, bytes | None]:
-    """(:func:`dumps`, the same text in UTF-8, or ``None`` when it cannot be encoded).
-
-    The bytes are spliced too, from each entry's remembered UTF-8: a body that holds a
-    character outside ASCII anywhere is otherwise encoded whole again every turn.
+    """(``json.dumps(payload, ensure_ascii=False)``, the same text in UTF-8, or ``None``
+    when it cannot be encoded), with each :class:`Entry` in a list at the top level
+    spliced from its remembered text and bytes: a body that holds a character outside
+    ASCII anywhere is otherwise encoded whole again every turn.
     """
     pieces = _pieces(payload)
     if pieces is None:
