@@ -9,6 +9,7 @@ in ``test_recorded_traffic.py``.
 from __future__ import annotations
 
 import json
+import random
 import time
 import warnings
 from datetime import datetime, timezone
@@ -85,6 +86,25 @@ def test_an_unclosed_think_block_is_all_reasoning_and_a_lone_lt_is_text():
     assert splitter.push("nk>deep") == ("deep", "")
     assert splitter.flush() == ("", "")
     assert ThinkSplitter().push("x</think>") == ("", "x</think>")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_plain_pieces_read_the_short_way_give_what_the_long_way_gives(seed: int):
+    # A plain text piece skips the think splitter and the joiner when they would hand it
+    # back unchanged; any tag, held tail or surrogate half must still go through them.
+    rng = random.Random(seed)
+    atoms = ["a", "b c", "\n", "<", ">", "<think>", "</think>", "<thi", "nk>", "</th", "x<y"]
+    atoms += ["é", "→", "😀", "\ud83d", "\ude00", ""]
+    for _ in range(300):
+        pieces = ["".join(rng.choices(atoms, k=rng.randint(0, 3))) for _ in range(12)]
+        short = chat_completions.OpenAIStreamParser(Endpoint("deepseek", "m", D_URL), "d:m")
+        long = chat_completions.OpenAIStreamParser(Endpoint("deepseek", "m", D_URL), "d:m")
+        for piece in pieces:
+            got = short.feed("", json.dumps(delta(content=piece)))
+            assert got == (long._text_piece(piece) if piece else []), pieces
+        got = [e for e in short.finish() if isinstance(e, (TextDelta, ReasoningDelta))]
+        want = [e for e in long.finish() if isinstance(e, (TextDelta, ReasoningDelta))]
+        assert got == want, pieces
 
 
 # -------------------------------------------------- reasoning fields and replay data

@@ -69,17 +69,18 @@ class ChatStream:
         self.response: Response | None = None
 
     def __iter__(self) -> Iterator[Any]:
+        if self._events:  # every event passed on as it is: delegated, no step here per event
+            self.response = yield from self._gen
+            if self.response is not None:
+                yield self.response
+            return
         while True:
             try:
                 event = next(self._gen)
             except StopIteration as stop:
                 self.response = stop.value
-                if self._events and self.response is not None:
-                    yield self.response
                 return
-            if self._events:
-                yield event
-            elif isinstance(event, TextDelta):
+            if isinstance(event, TextDelta):
                 yield event.text
 
     def text(self) -> str:
@@ -316,18 +317,20 @@ def drive(
     """Run one turn, yielding its events; the generator's return value is the Response."""
     turn = begin(session, prompt, options)
     stop = session._stop
+    monotonic = time.monotonic
     try:
         fit_turn(session, turn)
         while True:
             request = session.hooks.request(turn.request())
             events = turn.provider.stream(request)
+            deadline = turn.deadline  # (``turn.expired``, inline: it changes between steps)
             try:
                 for event in events:
                     turn.feed(event)
                     yield event
                     if stop.is_set():
                         raise KeyboardInterrupt
-                    if turn.expired:
+                    if deadline is not None and monotonic() >= deadline:
                         raise _Expired
             except ContextWindowError as exc:
                 if refit_after_refusal(session, turn, exc):

@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .. import config
@@ -330,6 +330,13 @@ class NotebookChat:
         from .events import SessionChanged
 
         self.emit(SessionChanged(session))
+
+    @property
+    def listeners(self) -> Sequence[Listener]:
+        """What listens to this notebook's events (the panel), as a live list: the same
+        object always, changed in place by :meth:`subscribe` and its unsubscribe (a
+        running turn looks at it for each streamed piece). Read it, do not change it."""
+        return self._listeners
 
     @property
     def listening(self) -> bool:

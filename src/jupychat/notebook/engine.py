@@ -308,8 +308,10 @@ class TurnRun:
         self.cancel: Callable[[], Any] | None = None  # set by the async driver
         self.stop_requested = False
         # a view may take streamed text directly (``view.delta(text)``): a cell's answer
-        # then costs no event object per piece while no listener wants one
+        # then costs no event object per piece while no listener wants one (the list of
+        # listeners is the notebook's own, looked at for each piece)
         self._view_delta: Callable[[str], None] | None = getattr(view, "delta", None)
+        self._listeners = chat.listeners
 
     def stop(self) -> None:
         """Stop at once, keeping what arrived (any thread)."""
@@ -333,7 +335,7 @@ class TurnRun:
 
         if isinstance(item, TextDelta):
             self.partial.append(item.text)
-            if self._view_delta is not None and not self.chat.listening:
+            if self._view_delta is not None and not self._listeners:
                 self._view_delta(item.text)
             else:
                 self.emit(Delta(self.session, self.id, self.source, item.text))

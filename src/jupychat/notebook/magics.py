@@ -526,11 +526,9 @@ class CellView:
         self.stream = stream
         self.turn = turn  # a %%chat cell's replay.CellTurn: its recording goes in the output
         self._kinds = (Delta, Status, Finished, Failed)
-
-    def delta(self, text: str) -> None:
-        """More answer text (what a ``Delta`` event carries, without the event)."""
-        if self.stream:
-            self.renderer.add(text)
+        # more answer text (what a ``Delta`` event carries, without the event): straight
+        # to the renderer, one call a piece (shown at the end only when not streaming)
+        self.delta: Callable[[str], None] = renderer.add if stream else _ignore
 
     def __call__(self, event: NotebookEvent) -> None:
         delta, status, finished, failed = self._kinds
@@ -549,6 +547,10 @@ class CellView:
                     go()
         elif isinstance(event, failed):
             self.renderer.finish("", "stopped before any answer arrived" if event.stopped else "")
+
+
+def _ignore(text: str) -> None:
+    """A view's ``delta`` when the answer is shown only once complete."""
 
 
 def _failing_cell(shell: Any) -> str:

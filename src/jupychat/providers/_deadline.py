@@ -31,15 +31,23 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Protocol
 
 from jupychat.errors import ProviderUnavailable
 
 if TYPE_CHECKING:  # the session imports this module: httpx and asyncio load only when used
     import httpx
 
-__all__ = ["GRACE", "Deadline", "Watchdog", "aiter_bytes", "iter_bytes", "wait_until"]
+__all__ = [
+    "GRACE",
+    "Deadline",
+    "Progress",
+    "Watchdog",
+    "aiter_bytes",
+    "iter_bytes",
+    "wait_until",
+]
 
 GRACE = 2.0  # seconds a server may keep a finished stream open before we close it
 _MIN = 0.001
@@ -240,11 +248,18 @@ def _raw(response: httpx.Response) -> bool:
     return encoded in ("", "identity") and not response.is_stream_consumed
 
 
+class Progress(Protocol):
+    """How far a stream's reading got: its ``started`` (an event came) and ``ended`` (the
+    end marker came) flags, kept up to date by the reader before it asks for a chunk."""
+
+    started: bool
+    ended: bool
+
+
 def iter_bytes(
     response: httpx.Response,
     deadline: Deadline,
-    started: Callable[[], bool],
-    ended: Callable[[], bool],
+    progress: Progress,
     watchdog: Watchdog | None = None,
 ) -> Iterator[bytes]:
     """``response.iter_bytes()`` that stops at the deadline (or after :data:`GRACE`).
@@ -256,7 +271,7 @@ def iter_bytes(
     monotonic = time.monotonic
     source = response.iter_raw() if _raw(response) else response.iter_bytes()
     for chunk in source:
-        if ended():
+        if progress.ended:
             if grace is None:
                 grace = monotonic() + GRACE
                 if watchdog is not None:
@@ -264,15 +279,12 @@ def iter_bytes(
             elif monotonic() >= grace:
                 return
         elif at is not None and monotonic() >= at:
-            raise deadline.error(started())
+            raise deadline.error(progress.started)
         yield chunk
 
 
 async def aiter_bytes(
-    response: httpx.Response,
-    deadline: Deadline,
-    started: Callable[[], bool],
-    ended: Callable[[], bool],
+    response: httpx.Response, deadline: Deadline, progress: Progress
 ) -> AsyncIterator[bytes]:
     """Async twin of :func:`iter_bytes`: each read is also bounded by the time left."""
     import asyncio
@@ -281,7 +293,7 @@ async def aiter_bytes(
     grace: float | None = None
     try:
         while True:
-            if ended():
+            if progress.ended:
                 grace = time.monotonic() + GRACE if grace is None else grace
                 limit: float | None = grace if deadline.at is None else min(grace, deadline.at)
             else:
@@ -291,11 +303,11 @@ async def aiter_bytes(
             except StopAsyncIteration:
                 return
             except (TimeoutError, asyncio.TimeoutError):
-                if ended():
+                if progress.ended:
                     return
-                raise deadline.error(started()) from None
-            if not ended() and deadline.expired():
-                raise deadline.error(started())
+                raise deadline.error(progress.started) from None
+            if not progress.ended and deadline.expired():
+                raise deadline.error(progress.started)
             yield chunk
     finally:
         await pieces.aclose()  # type: ignore[attr-defined]

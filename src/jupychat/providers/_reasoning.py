@@ -33,47 +33,48 @@ class ThinkSplitter:
 
     ``push(piece)`` returns what is ready on each channel; a tail that could be the start
     of a tag is held back until the next piece shows what it is. ``flush()`` returns what
-    was held at the end of the stream.
+    was held at the end of the stream. Its state (``held``, ``inside``, ``trim``) is read,
+    never set, by a parser that hands plain pieces on without calling it.
     """
 
-    __slots__ = ("_held", "_inside", "_trim")
+    __slots__ = ("held", "inside", "trim")
 
     def __init__(self) -> None:
-        self._held = ""
-        self._inside = False
-        self._trim = False  # the line breaks after ``</think>`` are not part of the answer
+        self.held = ""
+        self.inside = False
+        self.trim = False  # the line breaks after ``</think>`` are not part of the answer
 
     def push(self, piece: str) -> tuple[str, str]:
-        if not (self._held or self._inside or self._trim) and "<" not in piece:
+        if not (self.held or self.inside or self.trim) and "<" not in piece:
             return "", piece  # the common case: plain answer text, no tag can start here
-        data = self._held + piece
-        self._held = ""
+        data = self.held + piece
+        self.held = ""
         reasoning: list[str] = []
         text: list[str] = []
         while data:
-            tag = CLOSE if self._inside else OPEN
+            tag = CLOSE if self.inside else OPEN
             at = data.find(tag)
             if at >= 0:
-                (reasoning if self._inside else text).append(self._trimmed(data[:at]))
+                (reasoning if self.inside else text).append(self._trimmed(data[:at]))
                 data = data[at + len(tag) :]
-                self._inside = not self._inside
-                self._trim = not self._inside
+                self.inside = not self.inside
+                self.trim = not self.inside
                 continue
             keep = _partial_tag(data, tag)
-            (reasoning if self._inside else text).append(self._trimmed(data[: len(data) - keep]))
-            self._held = data[len(data) - keep :]
+            (reasoning if self.inside else text).append(self._trimmed(data[: len(data) - keep]))
+            self.held = data[len(data) - keep :]
             break
         return "".join(reasoning), "".join(text)
 
     def _trimmed(self, piece: str) -> str:
-        if self._trim and not self._inside:
+        if self.trim and not self.inside:
             piece = piece.lstrip("\r\n")
-            self._trim = not piece
+            self.trim = not piece
         return piece
 
     def flush(self) -> tuple[str, str]:
-        held, self._held = self._held, ""
-        return (held, "") if self._inside else ("", held)
+        held, self.held = self.held, ""
+        return (held, "") if self.inside else ("", held)
 
 
 def _partial_tag(data: str, tag: str) -> int:

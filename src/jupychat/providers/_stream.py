@@ -110,6 +110,8 @@ class _Attempt:
     """One try of a call, sans-IO: the drivers hand it what they read, it hands back events.
 
     ``started`` turns true once it has produced an event; from then on nothing is retried.
+    ``ended`` turns true once the stream's end marker has been read (the parser's own
+    flag, copied after each chunk: the reader looks at it for each chunk it reads).
     A parser that trips over a chunk of an unexpected shape (a ``TypeError`` on a number
     where an object belongs...) is a :class:`ProtocolError` here, never a bare exception.
     """
@@ -118,6 +120,7 @@ class _Attempt:
         self.endpoint = endpoint
         self.parser = parser
         self.started = False
+        self.ended = False
         self.responded = False
         self.idle = idle
         self._heard = time.monotonic()  # when the server last sent more than a keep-alive
@@ -162,12 +165,6 @@ class _Attempt:
             self.started = True
         return out
 
-    def is_started(self) -> bool:
-        return self.started
-
-    def is_ended(self) -> bool:
-        return self.parser.ended
-
     def is_json(self, response: httpx.Response) -> bool:
         return _body_kind(response, self.endpoint) == "json"
 
@@ -198,7 +195,7 @@ class _Attempt:
         error: BaseException | None = None
         try:
             if len(pairs) == 1:  # the common chunk: one event
-                if not parser.ended:
+                if not self.ended:
                     got = parser.feed(*pairs[0])  # (a parser may hand back any iterable)
                     out = got if type(got) is list else list(got)
             else:
@@ -211,6 +208,7 @@ class _Attempt:
         except _UNREADABLE as exc:
             error = self._protocol_error(exc)
             error.__cause__ = exc
+        self.ended = parser.ended
         if out:
             self.started = True
             if len(out) > 1:
@@ -346,9 +344,7 @@ def run_stream(
                     if attempt.is_json(response):
                         yield from attempt.on_json(response.read())
                     else:
-                        chunks = _deadline.iter_bytes(
-                            response, clock, attempt.is_started, attempt.is_ended, watchdog
-                        )
+                        chunks = _deadline.iter_bytes(response, clock, attempt, watchdog)
                         try:
                             for chunk in chain(chunks, (None,)):  # None: the end
                                 events, error = attempt.on_chunk(chunk)
@@ -407,9 +403,7 @@ async def arun_stream(
                         for event in attempt.on_json(await _aread(response, clock)):
                             yield event
                     else:
-                        chunks = _deadline.aiter_bytes(
-                            response, clock, attempt.is_started, attempt.is_ended
-                        )
+                        chunks = _deadline.aiter_bytes(response, clock, attempt)
                         try:
                             async for chunk in chunks:
                                 events, error = attempt.on_chunk(chunk)

@@ -63,28 +63,29 @@ class Joiner:
 
     ``push(piece)`` returns the text that is ready (possibly ``""``); ``flush()`` returns
     what was held back at the end of the stream, with a lone half replaced by U+FFFD.
+    ``held`` (a high half waiting for its partner) is read, never set, outside.
     """
 
-    __slots__ = ("_held",)
+    __slots__ = ("held",)
 
     def __init__(self) -> None:
-        self._held = ""
+        self.held = ""
 
     def push(self, piece: str) -> str:
-        if self._held:
-            piece = self._held + piece
-            self._held = ""
+        if self.held:
+            piece = self.held + piece
+            self.held = ""
         if not has_surrogates(piece):
             return piece
         if "\ud800" <= piece[-1] <= "\udbff":  # a high half: its partner may come next
-            self._held = piece[-1]
+            self.held = piece[-1]
             piece = piece[:-1]
         return clean(piece)
 
     def flush(self) -> str:
-        held, self._held = self._held, ""
+        held, self.held = self.held, ""
         return REPLACEMENT if held else ""
 
     @property
     def pending(self) -> bool:
-        return bool(self._held)
+        return bool(self.held)

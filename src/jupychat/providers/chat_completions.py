@@ -46,7 +46,7 @@ from ._errors import Endpoint, error_info, fast_loads, map_error, parse_json
 from ._fence import context_text
 from ._reasoning import ThinkSplitter, content_pieces, details_text, merge_details
 from ._replay import source_of
-from ._unicode import Joiner, clean, clean_data
+from ._unicode import Joiner, clean, clean_data, has_surrogates
 from .chat_payload import REASONING_FIELDS, build_payload, messages_payload, response_format
 
 __all__ = [
@@ -202,7 +202,19 @@ class OpenAIStreamParser:
         content = delta.get("content")
         if type(content) is not str or not _PLAIN_DELTA.issuperset(delta):
             return None
-        out = self._text_piece(content) if content else []
+        if not content:
+            return []
+        think = self._think
+        if (
+            not (think.held or think.inside or think.trim or self._text.held)
+            and "<" not in content
+            and (content.isascii() or not has_surrogates(content))
+        ):
+            # what the think splitter and the joiner hand back unchanged (no tag can start
+            # here, nothing held, no half of a surrogate pair): one event, no more calls
+            self._started = True
+            return [TextDelta(content)]
+        out = self._text_piece(content)
         if out:
             self._started = True
         return out
