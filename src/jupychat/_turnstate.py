@@ -223,7 +223,7 @@ class Turn:
 
     # -- absorbing a step ---------------------------------------------------
     def feed(self, event: Event) -> None:
-        if isinstance(event, (TextDelta, ReasoningDelta)) and self._step_ttft is None:
+        if self._step_ttft is None and isinstance(event, (TextDelta, ReasoningDelta)):
             now = time.monotonic()
             self._step_ttft = now - self._step_started
             if self.ttft is None:

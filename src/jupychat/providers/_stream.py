@@ -184,10 +184,10 @@ class _Attempt:
             pairs = decoder.close()
         else:
             pairs = decoder.feed(chunk)
-            if decoder.heard:  # (``heard(True)`` inline: this runs for every chunk)
-                self._heard = time.monotonic()
-            else:
+            if not decoder.heard:
                 self.heard(False)
+            elif self.idle is not None:  # (``heard(True)`` inline: this runs for every chunk)
+                self._heard = time.monotonic()
         if not pairs:
             return [], None
         parser = self.parser
