@@ -75,6 +75,20 @@ def test_stream_events_end_with_response(chat, fake):
     assert items[-1].text == "hi"
 
 
+@pytest.mark.parametrize("events", [False, True])
+def test_a_stream_left_mid_answer_goes_on_where_it_was(chat, fake, events):
+    # leaving the loop does not end the turn while the stream is held: iterating again
+    # (or text()) reads the rest of the same answer
+    fake.enqueue("one two three four", chunk_size=4)
+    stream = chat.stream("go", events=events)
+    first = next(iter(stream))  # a loop left after its first item
+    rest = list(stream)
+    text = [i if isinstance(i, str) else i.text for i in [first, *rest] if not isinstance(i, Done)]
+    assert "".join(text[:-1] if events else text) == "one two three four"
+    assert stream.response is not None and stream.response.text == "one two three four"
+    assert not stream.response.interrupted and chat.last_response is stream.response
+
+
 def test_append_message_and_clear_keep_system(chat):
     chat.append_message("user", "remember 7")
     chat.append_message("assistant", "ok", reasoning="noted")

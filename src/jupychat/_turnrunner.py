@@ -69,18 +69,17 @@ class ChatStream:
         self.response: Response | None = None
 
     def __iter__(self) -> Iterator[Any]:
-        if self._events:  # every event passed on as it is: delegated, no step here per event
-            self.response = yield from self._gen
-            if self.response is not None:
-                yield self.response
-            return
         while True:
             try:
                 event = next(self._gen)
             except StopIteration as stop:
                 self.response = stop.value
+                if self._events and self.response is not None:
+                    yield self.response
                 return
-            if isinstance(event, TextDelta):
+            if self._events:
+                yield event
+            elif isinstance(event, TextDelta):
                 yield event.text
 
     def text(self) -> str:
