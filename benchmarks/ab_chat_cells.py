@@ -1,6 +1,7 @@
 """Before and after for ``bench_chat_cells.py`` in one command: this tree against a git ref.
 
-Run: ``python benchmarks/ab_chat_cells.py [--against HEAD] [--pairs 8] [--cells 10]``
+Run: ``python benchmarks/ab_chat_cells.py [--against HEAD | --patch FILE] [--pairs 8]
+[--cells 10]``
 
 Why: a change worth 0.5 ms in a 15-20 ms cell is smaller than what a shared machine does
 to one round (the floor cell has ranged from 14 to 46 ms within an hour). So the two
@@ -13,6 +14,10 @@ wall ratio does.
 uncommitted changes included). Its tree is checked out in a temporary git worktree,
 removed at the end; each round runs that tree's own ``bench_chat_cells.py``, whose kernel
 imports that tree's ``src``.
+
+``--patch FILE`` measures an idea before it is written: "before" is this tree, "after" is
+this tree with the file's Python run in the kernel right after ``%load_ext jupychat``
+(``bench_chat_cells.py --after-load``), e.g. a function of ours replaced by another.
 """
 
 from __future__ import annotations
@@ -30,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FIGURES = ("ratio", "cpu_ratio", "thread_ratio", "chat_ms", "floor_ms")
 
 
-def one_round(tree: Path, cells: int, tokens: int) -> dict[str, Any]:
-    """One round of ``tree``'s ``bench_chat_cells.py``: the JSON figures it prints last."""
+def one_round(tree: Path, cells: int, tokens: int, patch: str | None = None) -> dict[str, Any]:
+    """One round of ``tree``'s ``bench_chat_cells.py`` (``patch``: run after the load):
+    the JSON figures it prints last."""
     done = subprocess.run(
         [
             sys.executable,
@@ -42,6 +48,7 @@ def one_round(tree: Path, cells: int, tokens: int) -> dict[str, Any]:
             str(cells),
             "--tokens",
             str(tokens),
+            *(["--after-load", patch] if patch else []),
         ],
         capture_output=True,
         text=True,
@@ -57,25 +64,33 @@ def one_round(tree: Path, cells: int, tokens: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--against", default="HEAD", help="git ref to compare with")
+    parser.add_argument(
+        "--patch", metavar="FILE", help="compare this tree with itself patched by FILE instead"
+    )
     parser.add_argument("--pairs", type=int, default=8)
     parser.add_argument("--cells", type=int, default=10)
     parser.add_argument("--tokens", type=int, default=200)
     args = parser.parse_args()
+    patch = str(Path(args.patch).resolve()) if args.patch else None
+    if patch is not None and not Path(patch).is_file():
+        raise SystemExit(f"--patch {args.patch}: no such file; give a file of Python")
 
     with tempfile.TemporaryDirectory() as tmp:
         before = Path(tmp) / "before"
-        subprocess.run(
-            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.against],
-            check=True,
-            capture_output=True,
-        )
+        if patch is None:
+            subprocess.run(
+                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.against],
+                check=True,
+                capture_output=True,
+            )
         try:
-            trees = {"before": before, "after": ROOT}
+            trees = {"before": ROOT if patch else before, "after": ROOT}
+            patches = {"before": None, "after": patch}
             runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
             for pair in range(args.pairs):
                 order = ("before", "after") if pair % 2 == 0 else ("after", "before")
                 for name in order:
-                    figures = one_round(trees[name], args.cells, args.tokens)
+                    figures = one_round(trees[name], args.cells, args.tokens, patches[name])
                     runs[name].append(figures)
                     print(
                         f"pair {pair + 1} {name:<6} wall {figures['ratio']:.3f}x  "
@@ -84,10 +99,11 @@ def main() -> None:
                         flush=True,
                     )
         finally:
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)],
-                capture_output=True,
-            )
+            if patch is None:
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)],
+                    capture_output=True,
+                )
 
     print()
     print(f"{args.pairs} pairs, one round each, order swapped every pair; medians of the rounds")

@@ -1,6 +1,7 @@
 """A chat cell's own cost: ten ``%%chat`` cells through nbclient against a bare-httpx floor.
 
-Run: ``python benchmarks/bench_chat_cells.py [--cells 10] [--rounds 3] [--tokens 200]``
+Run: ``python benchmarks/bench_chat_cells.py [--cells 10] [--rounds 3] [--tokens 200]
+[--after-load FILE]``
 
 What it measures
 ----------------
@@ -24,6 +25,8 @@ the ratio chat/floor. Target: ≤ 1.25×.
 
 To tell whether a change moved these figures, run ``ab_chat_cells.py``: it alternates
 rounds of this tree and of a git ref's (the machine's noise is often larger than a change).
+``--after-load FILE`` runs that file's Python in the kernel right after ``%load_ext``
+(an idea tried as a patch, before it is written: ``ab_chat_cells.py --patch FILE``).
 """
 
 from __future__ import annotations
@@ -215,18 +218,26 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--tokens", type=int, default=200)
     parser.add_argument(
+        "--after-load",
+        metavar="FILE",
+        help="Python to run in the kernel right after %%load_ext (a patch to try)",
+    )
+    parser.add_argument(
         "--jupyter-ai-kernel",
         metavar="NAME",
         help="also run jupyter-ai's %%%%ai cells in this kernel (an env with jupyter-ai-magics)",
     )
     args = parser.parse_args()
+    load = LOAD
+    if args.after_load:
+        load += "\n" + Path(args.after_load).read_text(encoding="utf-8")
     proc, url = spawn()
     runs: list[dict[str, Any]] = []
     jai: list[dict[str, list[float]]] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for r in range(args.rounds):
-                run = one_round(url, args.cells, args.tokens, tmp)
+                run = one_round(url, args.cells, args.tokens, tmp, load=load)
                 os.remove(f"{tmp}/store.db")
                 runs.append(run)
                 if args.jupyter_ai_kernel:  # interleaved with ours, round by round
