@@ -338,11 +338,6 @@ class NotebookChat:
         running turn looks at it for each streamed piece). Read it, do not change it."""
         return self._listeners
 
-    @property
-    def listening(self) -> bool:
-        """True while something (the panel) listens to this notebook's events."""
-        return bool(self._listeners)
-
     def emit(self, event: NotebookEvent) -> None:
         if not self._listeners:
             return
