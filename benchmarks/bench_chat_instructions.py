@@ -1,13 +1,13 @@
 """A chat cell's own work in instructions: ``%%chat`` cells against the bare-httpx floor.
 
-Run: ``python benchmarks/bench_chat_instructions.py [--cells 2]`` (needs ``valgrind``:
-``apt-get install -y valgrind``; about two minutes).
+Run: ``python benchmarks/bench_chat_instructions.py [--cells 2] [--cache-sim]`` (needs
+``valgrind``: ``apt-get install -y valgrind``; about two minutes, five with ``--cache-sim``).
 
 Why a second benchmark: ``bench_chat_cells.py`` times cells in a real kernel, and on a
 small shared machine its ratio moves by ±0.1 from one round to the next. This one counts
 the CPU instructions the cells execute under callgrind, which do not depend on the load,
 so a change of 1 % shows. It leaves out what only a clock sees (waiting on a socket, the
-store writer competing for the cores, cache misses), so it complements the timed
+store writer competing for the cores, the real caches), so it complements the timed
 benchmark and never replaces it.
 
 What it runs: an IPython shell in a child process (no kernel, no network). The provider's
@@ -20,6 +20,21 @@ cells (the same request with bare httpx, the SSE lines parsed, one ``display``),
 inside ``itertools.starmap`` and only those calls are counted
 (``--toggle-collect=starmap_next``). Hash seeds are fixed and live re-rendering is
 switched off, so a run's count does not depend on how slowly valgrind runs it.
+
+``--cache-sim`` also simulates the caches and the branch predictor (callgrind's
+``--cache-sim=yes --branch-sim=yes``, about twice as slow) and prints the misses, the
+mispredicted branches and an estimate of the cycles: L1 hits + 5 × LL hits + 35 × RAM
+reads (Itamar Turner-Trauring's weights, pythonspeed.com "consistent benchmarking in CI",
+which iai and iai-callgrind use), plus 15 per mispredicted branch (our own rough weight).
+
+What it found (2026-12-03): the two cells execute nearly the same instructions (chat
+1.03-1.04× the floor) while the clock gives the chat cell 1.3-1.5× the floor's CPU time.
+The simulated misses explain part of that: the chat cell has ~2× the floor's L1 data
+read misses, 1.26× its instruction-cache misses and 1.38× its mispredicted indirect
+branches (the interpreter's dispatch over more distinct code): about 1.1× in cycles. The rest is what no simulator
+here models (L2, TLB, a cache shared with other tenants). So a change that removes
+instructions from the chat cell helps less than its count suggests, and one that makes
+the cell touch less code and data may help more than its count shows.
 """
 
 from __future__ import annotations
@@ -134,12 +149,30 @@ def child(mode: str, cells: int, chunks_path: str, tmp: str) -> None:
     list(itertools.starmap(one, [(i,) for i in range(cells)]))
 
 
-def count(mode: str, cells: int, chunks_path: Path, tmp: str) -> int:
-    """Instructions of ``cells`` cells of ``mode``, as callgrind counts them."""
+#: What ``--cache-sim`` prints, in callgrind's names (see :func:`estimated_cycles`).
+SIMULATED = ("I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw", "Bcm", "Bim")
+
+
+def estimated_cycles(events: dict[str, int]) -> float:
+    """Cycles estimated from simulated events: L1 hits + 5 × LL hits + 35 × RAM reads
+    (pythonspeed.com's weights), + 15 × mispredicted branches."""
+    accesses = events["Ir"] + events["Dr"] + events["Dw"]
+    l1_misses = events["I1mr"] + events["D1mr"] + events["D1mw"]
+    ram = events["ILmr"] + events["DLmr"] + events["DLmw"]
+    branches = events["Bcm"] + events["Bim"]
+    return (accesses - l1_misses) + 5 * (l1_misses - ram) + 35 * ram + 15 * branches
+
+
+def count(
+    mode: str, cells: int, chunks_path: Path, tmp: str, simulate: bool = False
+) -> dict[str, int]:
+    """Callgrind's events for ``cells`` cells of ``mode`` (``Ir``: instructions; with
+    ``simulate``, the cache and branch events too), summed over the cells."""
     out = Path(tmp) / f"callgrind.{mode}.out"
     cmd = [
         "valgrind",
         "--tool=callgrind",
+        *(["--cache-sim=yes", "--branch-sim=yes"] if simulate else []),
         "--toggle-collect=starmap_next",
         f"--callgrind-out-file={out}",
         sys.executable,
@@ -155,15 +188,21 @@ def count(mode: str, cells: int, chunks_path: Path, tmp: str) -> int:
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
-    found = re.search(r"Collected\s*:\s*(\d+)", done.stderr)
-    if done.returncode != 0 or found is None:
+    names = re.search(r"Events\s*:\s*([\w ]+)", done.stderr)
+    found = re.search(r"Collected\s*:\s*([\d ]+)", done.stderr)
+    if done.returncode != 0 or names is None or found is None:
         raise SystemExit(f"the {mode} run failed:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
+    return dict(zip(names.group(1).split(), map(int, found.group(1).split()), strict=True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cells", type=int, default=2)
+    parser.add_argument(
+        "--cache-sim",
+        action="store_true",
+        help="also simulate the caches and branch predictor (about twice as slow)",
+    )
     parser.add_argument("--child", choices=["chat", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--chunks", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
@@ -177,15 +216,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         chunks = Path(tmp) / "chunks.pkl"
         n = record_chunks(chunks)
-        figures = {}
+        figures: dict[str, dict[str, int]] = {}
         for mode in ("chat", "floor"):
             with tempfile.TemporaryDirectory(dir=tmp) as run_tmp:
-                figures[mode] = count(mode, args.cells, chunks, run_tmp) / args.cells
-    chat, floor = figures["chat"], figures["floor"]
+                figures[mode] = count(mode, args.cells, chunks, run_tmp, args.cache_sim)
     print(f"answer: {TOKENS} tokens in {n} chunks; {args.cells} cells each, after 4 warm-up turns")
-    print(f"%%chat cell (names @df)             {chat / 1e6:8.2f} M instructions")
-    print(f"bare httpx + display (floor)       {floor / 1e6:8.2f} M instructions")
-    print(f"ratio chat/floor: {chat / floor:.3f}x")
+    print(f"{'per cell':<24}{'%%chat':>14}{'floor':>14}{'ratio':>9}")
+
+    def line(label: str, chat: float, floor: float) -> None:
+        ratio = f"{chat / floor:8.3f}x" if floor else f"{'-':>9}"
+        print(f"{label:<24}{chat / args.cells:>14,.0f}{floor / args.cells:>14,.0f}{ratio}")
+
+    chat, floor = figures["chat"], figures["floor"]
+    line("instructions (Ir)", chat["Ir"], floor["Ir"])
+    if args.cache_sim:
+        for name in SIMULATED:
+            line(name, chat[name], floor[name])
+        line("estimated cycles", estimated_cycles(chat), estimated_cycles(floor))
+    print(f"ratio chat/floor: {chat['Ir'] / floor['Ir']:.3f}x in instructions")
 
 
 if __name__ == "__main__":
