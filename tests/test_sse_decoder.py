@@ -91,6 +91,27 @@ def test_any_stream_cut_anywhere_decodes_as_the_standard_says(lines, bom, points
     assert decode([bytes([b]) for b in raw]) == expected  # one byte at a time
 
 
+def fed(chunks: list[bytes]) -> list[tuple[str, str]]:
+    """The events handed out as the chunks come, before the stream is closed."""
+    decoder = SSEDecoder()
+    return [pair for chunk in chunks for pair in decoder.feed(chunk)]
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_events_come_out_as_they_end_whatever_the_line_end(end):
+    # (the random streams above mix the three line ends and are read to their close,
+    # which reads whatever is left; here a stream with CRs alone, no LF, must hand out
+    # each event as soon as its blank line has come, not at the close)
+    lines = [": hi", "event: e", 'data: {"a":', "data: 1}", "", "data: x", "", "data: rest"]
+    raw = "".join(line + end for line in lines).encode()
+    expected = [("e", '{"a":\n1}'), ("message", "x")]
+    assert reference(raw) == expected
+    assert fed([raw]) == expected
+    assert fed([bytes([b]) for b in raw]) == expected
+    for at in range(1, len(raw)):
+        assert fed([raw[:at], raw[at:]]) == expected
+
+
 def test_the_shapes_providers_send():
     stream = (
         b": keep-alive\r\n\r\n"
