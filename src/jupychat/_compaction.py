@@ -115,15 +115,18 @@ def latest_summary(history: Sequence[Message]) -> tuple[Message | None, int]:
     The conversation is ``history`` without system messages; a summary whose last covered
     message is no longer there (history was edited) is skipped.
     """
-    conv = [m for m in history if m.role != "system"]
-    stamps = {m.created_at: i for i, m in enumerate(conv)}
+    conv: list[Message] | None = None
     for message in reversed(history):
         if not is_summary(message):
             continue
-        info = message.meta[SUMMARY_KEY]
-        last = stamps.get(str(info.get("last_at")))
-        if last is not None:
-            return message, last + 1
+        if conv is None:
+            conv = conversation(list(history))
+        stamp = str(message.meta[SUMMARY_KEY].get("last_at"))
+        # from the end: the covered messages come just before the summary, and a stamp
+        # found twice counts where it was last
+        for at in range(len(conv) - 1, -1, -1):
+            if conv[at].created_at == stamp:
+                return message, at + 1
     return None, 0
 
 
@@ -210,6 +213,13 @@ class _Planner:
     def pinned(self, group: Sequence[Message]) -> bool:
         return any(m.created_at in self.pins for m in group)
 
+    def pinned_messages(self, messages: Sequence[Message]) -> list[Message]:
+        """The messages of the pinned turns among ``messages``, in order (none pinned:
+        the conversation is not walked)."""
+        if not self.pins:
+            return []
+        return [m for g in group_turns(messages) if self.pinned(g) for m in g]
+
 
 def conversation(history: list[Message]) -> list[Message]:
     """``history`` without system messages (a new list), resumed from the last history
@@ -232,11 +242,24 @@ def _carried(
 ) -> tuple[ContextBlock, ...]:
     """The latest block of each context key found only in ``dropped`` messages."""
     later = {b.key for m in [*kept, *new] for b in m.context_blocks}
-    latest: dict[str, ContextBlock] = {}
-    for message in dropped:
-        for block in message.context_blocks:
-            latest[block.key] = block
+    latest = _latest_blocks(list(dropped))
     return tuple(b for k, b in latest.items() if k not in later)
+
+
+def _latest_blocks(messages: list[Message]) -> dict[str, ContextBlock]:
+    """The latest block of each context key in ``messages``, keys in the order they first
+    came (read only). What a summary covers only grows, so it is resumed from last turn's."""
+    known, start = _DROPPED.resume(messages)
+    latest = dict(known or {})
+    for message in messages[start:]:
+        for part in message.content:
+            if isinstance(part, ContextBlock):
+                latest[part.key] = part
+    _DROPPED.keep(messages, latest)
+    return latest
+
+
+_DROPPED: PrefixMemo[dict[str, ContextBlock]] = PrefixMemo()
 
 
 def fit_turn(session: ChatSession, turn: Turn) -> Fit:
@@ -304,7 +327,7 @@ def _use_summary(plan: _Planner, summary: Message | None, covered: int, full: in
     if summary is None:
         return Fit(plan.window, full, full, plan.reserve, plan.threshold)
     old = plan.conv[:covered]
-    pinned = [m for g in group_turns(old) if plan.pinned(g) for m in g]
+    pinned = plan.pinned_messages(old)
     sent = [*pinned, *plan.conv[covered:]]
     carry = _carried(old, sent, plan.new)
     used = plan.cost(sent, summary.text, carry)
@@ -313,7 +336,7 @@ def _use_summary(plan: _Planner, summary: Message | None, covered: int, full: in
 
 def _check_alone(plan: _Planner, turn: Turn) -> None:
     """Raise when the new turn with what is always kept cannot fit at all."""
-    pinned = [m for g in group_turns(plan.conv) if plan.pinned(g) for m in g]
+    pinned = plan.pinned_messages(plan.conv)
     parts = plan.parts(pinned)
     need = parts["total"] + min(plan.reserve, 64)
     if need <= plan.window.tokens:

@@ -56,33 +56,40 @@ class IdentityMemo(Generic[T]):
 
 
 class PrefixMemo(Generic[T]):
-    """A value computed over a list, remembered for the last list it was computed over.
+    """A value computed over a list, remembered for the last lists it was computed over.
 
     Each turn walks the whole history again, which has only grown since the last turn;
     and walking it touches every message, which costs ~1 us each once the stream has
-    pushed them out of the CPU's caches. A list that starts with the remembered one
-    (a list comparison: identical items are equal without being looked at) resumes from
-    the remembered value and reads only what follows. Only for values that follow from
-    the items' values (equal items give an equal value) and ``extra`` (compared by
-    identity). One list, replaced whole: another thread sees the old one or the new one.
+    pushed them out of the CPU's caches. A list that starts with a remembered one (a list
+    comparison: identical items are equal without being looked at) resumes from the
+    remembered value and reads only what follows. Only for values that follow from the
+    items' values (equal items give an equal value) and ``extra`` (compared by identity).
+
+    ``slots`` lists are remembered, the newest first; one that is not asked about again
+    falls out. A caller that walks several different lists each turn (compaction counts
+    the whole conversation, then what it would send with a summary) needs one slot for
+    each, or every walk would push out the list the next one resumes from. The entries
+    are replaced whole: another thread sees the old ones or the new ones.
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_entries", "_slots")
 
-    def __init__(self) -> None:
-        self._last: tuple[list[Any], Any, T | None] = ([], None, None)
+    def __init__(self, slots: int = 1) -> None:
+        self._slots = max(1, slots)
+        self._entries: tuple[tuple[list[Any], Any, T], ...] = ()
 
     def resume(self, items: list[Any], extra: Any = None) -> tuple[T | None, int]:
-        """``(value, n)``: the value remembered for ``items[:n]``, or ``(None, 0)``."""
-        known, known_extra, value = self._last
-        n = len(known)
-        if value is None or known_extra is not extra or n > len(items):
-            return None, 0
-        try:
-            same = items[:n] == known
-        except Exception:  # an item whose comparison fails: not the same list
-            same = False
-        return (value, n) if same else (None, 0)
+        """``(value, n)``: the value remembered for ``items[:n]``, the longest such prefix
+        remembered, or ``(None, 0)``."""
+        best: tuple[T | None, int] = (None, 0)
+        size = len(items)
+        for known, known_extra, value in self._entries:
+            n = len(known)
+            if known_extra is not extra or n > size or (best[0] is not None and n <= best[1]):
+                continue
+            if _same(items[:n], known):
+                best = (value, n)
+        return best
 
     def filtered(self: PrefixMemo[tuple[Any, ...]], items: list[Any], wanted: Any) -> list[Any]:
         """The items ``wanted(item)`` keeps, in order (a new list), resumed from the last
@@ -94,8 +101,19 @@ class PrefixMemo(Generic[T]):
         return out
 
     def keep(self, items: list[Any], value: T, extra: Any = None) -> None:
-        """Remember ``value`` for a copy of ``items`` (the caller may change its list)."""
-        self._last = (list(items), extra, value)
+        """Remember ``value`` for a copy of ``items`` (the caller may change its list), as
+        the newest entry; an entry for an equal list (same ``extra``) is replaced."""
+        copy = list(items)
+        older = tuple(e for e in self._entries if not (e[1] is extra and _same(e[0], copy)))
+        self._entries = ((copy, extra, value), *older[: self._slots - 1])
 
     def clear(self) -> None:
-        self._last = ([], None, None)
+        self._entries = ()
+
+
+def _same(items: list[Any], known: list[Any]) -> bool:
+    """Equal lists; an item whose comparison fails makes them different."""
+    try:
+        return len(items) == len(known) and items == known
+    except Exception:
+        return False

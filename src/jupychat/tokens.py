@@ -380,9 +380,11 @@ _SPLITS: IdentityMemo[tuple[list[str], list[str], int]] = IdentityMemo()
 # (message, counter) -> tokens of its (conversation texts, context texts), its images: the
 # sums of the counter's counts of its texts (a counter counts a text once: cached)
 _SUMS: IdentityMemo[tuple[int, int, int]] = IdentityMemo()
-# the sums of the messages of the last request counted (per counter): the next request
-# usually starts with the same messages
-_REQUESTS: PrefixMemo[tuple[int, int, int]] = PrefixMemo()
+# the sums of the messages of the last requests counted (per counter): the next request
+# usually starts with the same messages. A turn over the compaction threshold counts
+# several lists (the whole conversation, the new turn alone, what goes with the summary),
+# each resumed next turn: one slot each, and room to spare
+_REQUESTS: PrefixMemo[tuple[int, int, int]] = PrefixMemo(slots=8)
 
 
 def _tool_text(spec: Any) -> str:
