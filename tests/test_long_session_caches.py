@@ -19,7 +19,7 @@ import pytest
 from fakeserver import FakeServer
 from jupychat import ChatSession, tokens
 from jupychat import _compaction as compaction
-from jupychat._compaction import SUMMARY_KEY, _carried, latest_summary
+from jupychat._compaction import SUMMARY_KEY, _carried, is_summary, latest_summary, system_texts
 from jupychat._memo import PrefixMemo
 from jupychat._sessionstats import group_turns
 from jupychat._window import forget
@@ -32,6 +32,7 @@ def _clear_memos() -> None:
     tokens._REQUESTS.clear()
     compaction._CONVERSATIONS.clear()
     compaction._DROPPED.clear()
+    compaction._SYSTEM_TEXTS.clear()
 
 
 def test_a_prefix_memo_with_slots_resumes_the_longest_list_remembered() -> None:
@@ -76,6 +77,8 @@ def _turn(i: int, key: str | None = None, text: str = "question") -> list[Messag
     parts: tuple[Any, ...] = (Text(f"{text} {i}"),)
     if key is not None:
         parts = (ContextBlock(key, f"{key} as of turn {i}"), *parts)
+        if i % 3 == 0:  # a second block in the same message
+            parts = (ContextBlock(f"{key}:more", f"more as of turn {i}"), *parts)
     return [Message.of("user", parts), Message.of("assistant", f"answer {i} " * (i % 5 + 1))]
 
 
@@ -183,6 +186,25 @@ def test_blocks_carried_from_summarised_turns_equal_a_full_walk() -> None:
         assert [b.key for b in got] == [b.key for b in expected]
         carried_some += len(expected) > 1
     assert carried_some > 30  # the check compared something
+
+
+def test_the_system_texts_a_turn_joins_follow_every_history() -> None:
+    rng = random.Random(9)
+    history: list[Message] = []
+    for step in range(120):
+        roll = rng.random()
+        if roll < 0.15:
+            history.append(Message.of("system", f"note {step}"))
+        elif roll < 0.25 and history:
+            history.append(_summary(rng.choice(history)))
+        elif roll < 0.3 and history:  # an edit: a message replaced in place
+            history[rng.randrange(len(history))] = Message.of("system", f"edited {step}")
+        elif roll < 0.33:
+            history = history[: rng.randrange(len(history) + 1)]  # a cleared tail
+        else:
+            history += _turn(step)
+        expected = tuple(m.text for m in history if m.role == "system" and not is_summary(m))
+        assert system_texts(history) == expected
 
 
 def test_pinned_messages_are_the_pinned_turns_whatever_the_pins() -> None:

@@ -230,6 +230,21 @@ def conversation(history: list[Message]) -> list[Message]:
 _CONVERSATIONS: PrefixMemo[tuple[Message, ...]] = PrefixMemo()
 
 
+def system_texts(history: list[Message]) -> tuple[str, ...]:
+    """The texts of ``history``'s system messages that are not summaries, in order,
+    resumed from the last history asked about (each turn's system prompt joins them)."""
+    known, start = _SYSTEM_TEXTS.resume(history)
+    texts = (
+        *(known or ()),
+        *(m.text for m in history[start:] if m.role == "system" and not is_summary(m)),
+    )
+    _SYSTEM_TEXTS.keep(history, texts)
+    return texts
+
+
+_SYSTEM_TEXTS: PrefixMemo[tuple[str, ...]] = PrefixMemo()
+
+
 def _with_summary(system: str | None, summary: str | None) -> str | None:
     if not summary:
         return system
@@ -241,9 +256,15 @@ def _carried(
     dropped: Sequence[Message], kept: Sequence[Message], new: Sequence[Message]
 ) -> tuple[ContextBlock, ...]:
     """The latest block of each context key found only in ``dropped`` messages."""
-    later = {b.key for m in [*kept, *new] for b in m.context_blocks}
     latest = _latest_blocks(list(dropped))
-    return tuple(b for k, b in latest.items() if k not in later)
+    alone = set(latest)  # keys not found later yet: the walk stops once none is left
+    for message in (*new, *kept):
+        if not alone:
+            break
+        for part in message.content:
+            if isinstance(part, ContextBlock):
+                alone.discard(part.key)
+    return tuple(b for k, b in latest.items() if k in alone)
 
 
 def _latest_blocks(messages: list[Message]) -> dict[str, ContextBlock]:

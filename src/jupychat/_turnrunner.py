@@ -29,7 +29,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterat
 from typing import TYPE_CHECKING, Any
 
 from . import _sanitize
-from ._compaction import fit_turn, is_summary, refit_after_refusal
+from ._compaction import fit_turn, refit_after_refusal, system_texts
 from ._sanitize import clean_message, clean_parts, clean_text, scrub_exception
 from ._turnplace import split_history
 from ._turnstate import Response, Turn, as_parts
@@ -156,10 +156,7 @@ def begin(
         user = Message(
             role="user", content=tuple(blocks) + parts, meta=dict(opts.pop("meta", {}) or {})
         )
-        system = "\n\n".join(
-            [session.system_prompt or ""]
-            + [m.text for m in session._history if m.role == "system" and not is_summary(m)]
-        ).strip()
+        system = "\n\n".join([session.system_prompt or "", *system_texts(session._history)]).strip()
         if not system:  # jupychat's own prompt for the tiny model, or a notebook's
             from .prompts import default_system
 
