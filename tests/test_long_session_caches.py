@@ -1,3 +1,4 @@
+# ruff: noqa: F811
 """What a long session's turns remember between turns must never change a request.
 
 Past the compaction threshold every turn counts several lists of messages (the whole
@@ -14,17 +15,14 @@ from __future__ import annotations
 import random
 from typing import Any
 
-import pytest
-
 from fakeserver import FakeServer
 from jupychat import ChatSession, tokens
 from jupychat import _compaction as compaction
 from jupychat._compaction import SUMMARY_KEY, _carried, is_summary, latest_summary, system_texts
 from jupychat._memo import PrefixMemo
 from jupychat._sessionstats import group_turns
-from jupychat._window import forget
 from jupychat.types import ContextBlock, Message, Text
-from test_long_session import FILLER, capable
+from test_long_session import FILLER, server  # noqa: F401 (the compacting fake server)
 
 
 def _clear_memos() -> None:
@@ -216,17 +214,6 @@ def test_pinned_messages_are_the_pinned_turns_whatever_the_pins() -> None:
             m for g in group_turns(history) if any(m.created_at in pins for m in g) for m in g
         ]
         assert plan.pinned_messages(history) == expected
-
-
-@pytest.fixture
-def server():
-    forget()
-    with FakeServer() as srv:
-        srv.responder = capable
-        srv.model_meta = {"context_length": 1500}
-        srv.context_window = 2000
-        yield srv
-    forget()
 
 
 def _conversation(server: FakeServer, clear: bool) -> list[Any]:
