@@ -240,3 +240,40 @@ def test_a_compacting_conversation_sends_the_same_requests_with_nothing_remember
     assert len(remembered) == len(fresh)
     for a, b in zip(remembered, fresh, strict=True):
         assert a == b
+
+
+class _CountingSums:
+    """``tokens._SUMS`` that counts the messages looked up (work, not time)."""
+
+    def __init__(self, memo: Any) -> None:
+        self.memo, self.looked = memo, 0
+
+    def find(self, message: Any, extra: Any = None) -> Any:
+        self.looked += 1
+        return self.memo.find(message, extra)
+
+    def put(self, message: Any, value: Any, extra: Any = None) -> None:
+        self.memo.put(message, value, extra)
+
+    def clear(self) -> None:
+        self.memo.clear()
+
+
+def test_a_compacted_turn_looks_at_as_many_messages_late_as_early(server, monkeypatch):
+    """Failed before: with one remembered list, the counts a compacted turn makes pushed
+    each other out, and every turn looked up every message of the history again (turn 60
+    ~3x turn 20); then the sizes of single turns that compaction measures pushed out the
+    whole conversation's count, and the turn after each compaction did so (44 -> 124)."""
+    _clear_memos()
+    counting = _CountingSums(tokens._SUMS)
+    monkeypatch.setattr(tokens, "_SUMS", counting)
+    session = ChatSession(f"openai-compatible:fake-model@{server.openai_base_url}")
+    looked: list[int] = []
+    for n in range(64):
+        before = counting.looked
+        session.send(f"Question {n}: about topic {n}. {FILLER}")
+        looked.append(counting.looked - before)
+    assert sum(is_summary(m) for m in session.history) >= 3  # compacted several times
+    early, late = looked[16:28], looked[52:64]  # each span holds 2-3 compacting turns
+    assert max(late) <= max(early) * 1.25 + 4, (early, late)
+    assert sorted(late)[6] <= sorted(early)[6] * 1.25 + 4, (early, late)

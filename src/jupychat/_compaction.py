@@ -197,14 +197,16 @@ class _Planner:
         )
         out = got.as_dict()
         if carry:  # blocks carried over from dropped turns (none: nothing to count)
-            extra = request_tokens([Message.of("user", tuple(carry))], counter=self.counter)
+            extra = request_tokens(
+                [Message.of("user", tuple(carry))], counter=self.counter, remember=False
+            )
             out["context"] += extra.context
             out["total"] += extra.context
         return out
 
     def size(self, messages: Sequence[Message]) -> int:
         """Tokens ``messages`` alone take in a request (text, context, tool parts, images)."""
-        got = request_tokens(messages, counter=self.counter)
+        got = request_tokens(messages, counter=self.counter, remember=False)
         return got.history + got.context + got.images
 
     def groups(self, start: int) -> list[list[Message]]:

@@ -432,6 +432,7 @@ def request_tokens(
     system: str | None = None,
     tools: Iterable[Any] = (),
     counter: TokenCounter | None = None,
+    remember: bool = True,
 ) -> RequestTokens:
     """The tokens a request would take, split into system, history, context and tools.
 
@@ -445,10 +446,13 @@ def request_tokens(
         :class:`~jupychat.providers.base.ToolSpec` objects offered.
     counter:
         Default: the estimate.
+    remember:
+        False for a list the next request will not start with (one turn, one message):
+        it is neither resumed from nor remembered, so it does not push out one that is.
     """
     counter = counter or _ESTIMATE
     messages = list(messages)
-    known, start = _REQUESTS.resume(messages, counter)
+    known, start = _REQUESTS.resume(messages, counter) if remember else (None, 0)
     history, context, images = known or (0, 0, 0)
     count = len(messages)
     new: list[tuple[Any, tuple[list[str], list[str], int]]] = []
@@ -478,7 +482,8 @@ def request_tokens(
         history += sums[0]
         context += sums[1]
         images += sums[2]
-    _REQUESTS.keep(messages, (history, context, images), counter)
+    if remember:
+        _REQUESTS.keep(messages, (history, context, images), counter)
     return RequestTokens(
         system=sizes[0] + (MESSAGE_OVERHEAD if system else 0) + (REQUEST_OVERHEAD if count else 0),
         history=history + MESSAGE_OVERHEAD * count,
@@ -491,4 +496,4 @@ def request_tokens(
 
 def message_tokens(message: Any, counter: TokenCounter | None = None) -> int:
     """Tokens one message takes in a request (text, context, tool parts, images)."""
-    return request_tokens([message], counter=counter).total
+    return request_tokens([message], counter=counter, remember=False).total
