@@ -31,8 +31,8 @@ What it found (2026-12-03): the two cells execute nearly the same instructions (
 1.03-1.04× the floor) while the clock gives the chat cell 1.3-1.5× the floor's CPU time.
 The simulated misses explain part of that: the chat cell has ~2× the floor's L1 data
 read misses, 1.26× its instruction-cache misses and 1.38× its mispredicted indirect
-branches (the interpreter's dispatch over more distinct code): about 1.1× in cycles. The rest is what no simulator
-here models (L2, TLB, a cache shared with other tenants). So a change that removes
+branches (the interpreter's dispatch over more distinct code): about 1.1× in cycles. The
+rest is what no simulator here models (L2, TLB, a cache shared with other tenants). So a change that removes
 instructions from the chat cell helps less than its count suggests, and one that makes
 the cell touch less code and data may help more than its count shows.
 """

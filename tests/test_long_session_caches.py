@@ -30,7 +30,7 @@ def _clear_memos() -> None:
     tokens._REQUESTS.clear()
     compaction._CONVERSATIONS.clear()
     compaction._DROPPED.clear()
-    compaction._SYSTEM_TEXTS.clear()
+    compaction._SYSTEM_MESSAGES.clear()
 
 
 def test_a_prefix_memo_with_slots_resumes_the_longest_list_remembered() -> None:
@@ -202,7 +202,7 @@ def test_the_system_texts_a_turn_joins_follow_every_history() -> None:
         else:
             history += _turn(step)
         expected = tuple(m.text for m in history if m.role == "system" and not is_summary(m))
-        assert system_texts(history) == expected
+        assert system_texts(history) == list(expected)
 
 
 def test_pinned_messages_are_the_pinned_turns_whatever_the_pins() -> None:

@@ -232,19 +232,14 @@ def conversation(history: list[Message]) -> list[Message]:
 _CONVERSATIONS: PrefixMemo[tuple[Message, ...]] = PrefixMemo()
 
 
-def system_texts(history: list[Message]) -> tuple[str, ...]:
-    """The texts of ``history``'s system messages that are not summaries, in order,
-    resumed from the last history asked about (each turn's system prompt joins them)."""
-    known, start = _SYSTEM_TEXTS.resume(history)
-    texts = (
-        *(known or ()),
-        *(m.text for m in history[start:] if m.role == "system" and not is_summary(m)),
-    )
-    _SYSTEM_TEXTS.keep(history, texts)
-    return texts
+def system_texts(history: list[Message]) -> list[str]:
+    """The texts of ``history``'s system messages that are not summaries, in order (each
+    turn's system prompt joins them), found as :func:`conversation` finds the rest."""
+    kept = _SYSTEM_MESSAGES.filtered(history, lambda m: m.role == "system" and not is_summary(m))
+    return [m.text for m in kept]
 
 
-_SYSTEM_TEXTS: PrefixMemo[tuple[str, ...]] = PrefixMemo()
+_SYSTEM_MESSAGES: PrefixMemo[tuple[Message, ...]] = PrefixMemo()
 
 
 def _with_summary(system: str | None, summary: str | None) -> str | None:
@@ -263,9 +258,7 @@ def _carried(
     for message in (*new, *kept):
         if not alone:
             break
-        for part in message.content:
-            if isinstance(part, ContextBlock):
-                alone.discard(part.key)
+        alone.difference_update(b.key for b in message.context_blocks)
     return tuple(b for k, b in latest.items() if k in alone)
 
 
@@ -275,9 +268,7 @@ def _latest_blocks(messages: list[Message]) -> dict[str, ContextBlock]:
     known, start = _DROPPED.resume(messages)
     latest = dict(known or {})
     for message in messages[start:]:
-        for part in message.content:
-            if isinstance(part, ContextBlock):
-                latest[part.key] = part
+        latest.update((b.key, b) for b in message.context_blocks)
     _DROPPED.keep(messages, latest)
     return latest
 
