@@ -173,17 +173,17 @@ def _child(mode: str, sessions: int, cycles: int, gap: float) -> dict[str, float
             link = s._link
             with s._writes_aside():
                 t_wake = time.perf_counter()
-                s._write_beside(_stamp, woke, time.perf_counter)
+                link.aside(_stamp, woke, time.perf_counter)
             t = time.perf_counter()
             _spin(spin_n)  # the display work alone, just before: the stretch's baseline
             spin_alone = time.perf_counter() - t
             # the worker is warm now: time the turn's own write
             t0 = time.perf_counter()
             with s._writes_aside():
-                s._write_beside(_stamp, cpu, time.thread_time)
+                link.aside(_stamp, cpu, time.thread_time)
                 s._commit(messages)
-                s._write_beside(records.put, rec, s.notebook)
-                s._write_beside(_stamp, cpu, time.thread_time)
+                link.aside(records.put, rec, s.notebook)
+                link.aside(_stamp, cpu, time.thread_time)
                 t1 = time.perf_counter()
                 _spin(spin_n)
                 t2 = time.perf_counter()

@@ -138,7 +138,7 @@ def table(results: list[Result], stress: set[str]) -> list[str]:
         shape = f"{rs[0].shape[0]:,} × {rs[0].shape[1]}" if len(rs) == 1 else f"{len(rs)} frames"
         lines.append(
             f"| {label} | {shape} | {n} | {pct(ex, n)} | {ap} | {wr} | {pct(bex, n)} "
-            f"| {jt:,} | {bt:,} | {jt / bt:.0%} | {jm:.0f} | {bm:.0f} |"
+            f"| {jt:,} | {bt:,} | {pct(jt, bt)} | {jm:.0f} | {bm:.0f} |"
         )
 
     for r in results:
@@ -177,6 +177,9 @@ def main() -> int:
         print(
             f"skipped (package not installed): {', '.join(missing)}; pip install 'jupychat[eval]'"
         )
+    if not frames:
+        print("eval_describe: no frame to grade; pip install 'jupychat[eval]' (or fix --only)")
+        return 1
     describe(pd.DataFrame({"a": [1, 2]}), "warmup")
     name, count, close = token_counter()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
