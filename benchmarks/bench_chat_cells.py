@@ -23,6 +23,10 @@ Cells alternate chat, floor, chat, floor… so both see the same machine state. 
 gives the median of cells 2..N (cell 1 describes the frame cold and opens the store) and
 the ratio chat/floor. Target: ≤ 1.25×.
 
+With ``--cells 40`` or more it also prints how the cells' thread CPU grows with the
+conversation (cells 2..11 against the last 10): a turn's own work should not grow with
+the history before it; the floor's does a little (``json.dumps`` of the whole body).
+
 To tell whether a change moved these figures, run ``ab_chat_cells.py``: it alternates
 rounds of this tree and of a git ref's (the machine's noise is often larger than a change).
 ``--after-load FILE`` runs that file's Python in the kernel right after ``%load_ext``
@@ -279,6 +283,14 @@ def main() -> None:
         )
     figures["cpu_ratio"] = figures["chat_cpu_ms"] / figures["floor_cpu_ms"]
     figures["thread_ratio"] = figures["chat_thread_ms"] / figures["floor_thread_ms"]
+    if args.cells >= 40:  # does a cell cost more as the conversation grows?
+        for key in ("chat_thread", "floor_thread"):
+            figures[f"{key}_early_ms"] = (
+                statistics.median(v for run in runs for v in run[key][1:11]) * 1e3
+            )
+            figures[f"{key}_late_ms"] = (
+                statistics.median(v for run in runs for v in run[key][-10:]) * 1e3
+            )
     print()
     print(
         f"median over {args.rounds} rounds; wall = kernel time - server time; cpu = kernel "
@@ -302,6 +314,18 @@ def main() -> None:
         f"thread {figures['thread_ratio']:.2f}x (target <= 1.25x)"
     )
     print(f"%load_ext jupychat + first cell: {figures['load_plus_first_ms']:.1f} ms")
+    if "chat_thread_late_ms" in figures:
+        grew = {
+            key: figures[f"{key}_thread_late_ms"] - figures[f"{key}_thread_early_ms"]
+            for key in ("chat", "floor")
+        }
+        print(
+            f"growth over {args.cells} turns (thread ms, cells 2..11 -> last 10): chat "
+            f"{figures['chat_thread_early_ms']:.1f} -> {figures['chat_thread_late_ms']:.1f} "
+            f"({grew['chat']:+.1f}), floor {figures['floor_thread_early_ms']:.1f} -> "
+            f"{figures['floor_thread_late_ms']:.1f} ({grew['floor']:+.1f}; its json.dumps of "
+            "the growing body)"
+        )
     if jai:
         print(
             f"jupyter-ai %%ai cells 2..N: {figures['jai_chat_ms']:.1f} ms -> ours/theirs "

@@ -231,9 +231,8 @@ def test_the_cell_turns_by_source_follow_every_history() -> None:
     from jupychat.types import Message
 
     def cell(source: object, run: str = "r1", kind: str = "cell") -> Message:
-        return Message.of(
-            "user", "q", meta={"source": kind, "cell_source": source, "cell_run": run}
-        )
+        meta = {"source": kind, "cell_source": source, "cell_run": run, "cell_id": f"{source}"}
+        return Message.of("user", "q", meta=meta)
 
     def naive(history: list[Message], digest: str) -> list[Message]:
         return [
@@ -252,7 +251,9 @@ def test_the_cell_turns_by_source_follow_every_history() -> None:
     for history in histories:
         found = _cell_turns(history)
         for digest in ("aaa", "bbb", "ccc"):
-            assert list(found.get(digest, ())) == naive(history, digest)
+            assert list(found.sources.get(digest, ())) == naive(history, digest)
+            # the cell ids asked from (here each cell's id is its source's text)
+            assert (digest in found.ids) == bool(naive(history, digest))
 
 
 def test_the_code_cells_follow_every_record() -> None:

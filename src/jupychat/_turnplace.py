@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from ._sessionstats import group_turns
+from ._memo import PrefixMemo
 from .errors import ChatError
 from .types import Message
 
@@ -32,10 +32,11 @@ def split_history(
 ) -> tuple[list[Message], list[Message], int]:
     """``(above, below, replaced)``: the history the request carries, the history that
     follows the new turn, and how many turns the new one replaces."""
+    items = history if type(history) is list else list(history)
     kept: list[list[Message]] = []
     old: int | None = None
     replaced = 0
-    for group in group_turns(history):
+    for group in _turns(items):
         if replace is not None and group[0].role == "user" and replace(group[0]):
             replaced += 1
             if old is None:
@@ -51,9 +52,31 @@ def split_history(
                 f"place= must return the index of a turn (an int), not {type(where).__name__}"
             )
         index = max(lead, min(len(kept), where))
+    if not replaced and index == len(kept):  # the common turn: appended, nothing replaced
+        return list(items), [], 0
     above = [m for group in kept[:index] for m in group]
     below = [m for group in kept[index:] for m in group]
     return above, below, replaced
+
+
+def _turns(history: list[Message]) -> list[list[Message]]:
+    """``history`` grouped by turn, as :func:`jupychat._sessionstats.group_turns` groups
+    it (new lists), from where each group starts: remembered for the last histories
+    (:class:`~jupychat._memo.PrefixMemo`), so a turn looks only at the messages added
+    since the last one (each cell placed its turn by walking the whole history)."""
+    known, start = _STARTS.resume(history)
+    starts = list(known or ())
+    for i in range(start, len(history)):
+        if not starts or history[i].role == "user":
+            starts.append(i)
+    _STARTS.keep(history, tuple(starts))
+    ends = [*starts[1:], len(history)] if starts else []
+    return [history[a:b] for a, b in zip(starts, ends, strict=True)]
+
+
+#: where each turn of a history starts (indices: equal histories group alike, whatever
+#: objects hold them); two slots: a notebook's cell and its replay may look at two lists
+_STARTS: PrefixMemo[tuple[int, ...]] = PrefixMemo(slots=2)
 
 
 def after_turn(user: Message) -> Place:

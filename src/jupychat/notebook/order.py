@@ -36,7 +36,7 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._memo import PrefixMemo
 
@@ -80,7 +80,7 @@ class CellOrder:
         replace: Callable[[Message], bool] | None = None
         if cell_id:
             meta["cell_id"] = cell_id
-            if any(_is_cell(m) and m.meta.get("cell_id") == cell_id for m in history):
+            if cell_id in _cell_turns(history).ids:
                 replace = _same_id(cell_id)
         if replace is None:
             found = self._match(history, position, digest, page if cell_id else None)
@@ -111,7 +111,7 @@ class CellOrder:
                 return True
             return m.meta.get("cell_run") != self.run and other not in page
 
-        same = [m for m in _cell_turns(history).get(digest, ()) if eligible(m)]
+        same = [m for m in _cell_turns(history).sources.get(digest, ()) if eligible(m)]
         # never a turn of this run: without ids, a second cell asking the same question
         # in one run (nbclient runs each cell once) is a twin, not a re-run
         earlier = [m for m in same if m.meta.get("cell_run") != self.run]
@@ -141,22 +141,37 @@ class CellOrder:
         return order
 
 
-def _cell_turns(history: Sequence[Message]) -> dict[str, tuple[Message, ...]]:
-    """``{cell_source: the user messages of the cell turns that asked it}`` in history
-    order, resumed from the last history asked about when this one starts with it (see
-    :class:`~jupychat._memo.PrefixMemo`): each cell looks for its earlier turns. Read only."""
+class _CellTurns(NamedTuple):
+    """The cell turns of a history: ``{cell_source: the user messages of the cell turns
+    that asked it}`` in history order, and the cell ids they were asked from."""
+
+    sources: dict[str, tuple[Message, ...]]
+    ids: frozenset[str]
+
+
+def _cell_turns(history: Sequence[Message]) -> _CellTurns:
+    """The cell turns of ``history``, resumed from the last history asked about when
+    this one starts with it (see :class:`~jupychat._memo.PrefixMemo`): each cell looks
+    for its earlier turns, by id and by source. Read only."""
     messages = list(history)
     known, start = _CELL_TURNS.resume(messages)
-    found = dict(known or {})
+    found = dict(known.sources) if known else {}
+    ids = set(known.ids) if known else set()
     for message in messages[start:]:
-        source = message.meta.get("cell_source") if _is_cell(message) else None
+        if not _is_cell(message):
+            continue
+        source = message.meta.get("cell_source")
         if isinstance(source, str):  # a digest is text: nothing else can equal one
             found[source] = (*found.get(source, ()), message)
-    _CELL_TURNS.keep(messages, found)
-    return found
+        cell_id = message.meta.get("cell_id")
+        if isinstance(cell_id, str):  # (the cell ids asked about are text)
+            ids.add(cell_id)
+    turns = _CellTurns(found, frozenset(ids))
+    _CELL_TURNS.keep(messages, turns)
+    return turns
 
 
-_CELL_TURNS: PrefixMemo[dict[str, tuple[Message, ...]]] = PrefixMemo()
+_CELL_TURNS: PrefixMemo[_CellTurns] = PrefixMemo()
 
 
 def _is_cell(message: Message) -> bool:

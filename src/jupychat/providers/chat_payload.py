@@ -13,10 +13,11 @@ Context blocks are sent as text before the user's words, fenced by
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-from jupychat._memo import IdentityMemo
+from jupychat._memo import IdentityMemo, PrefixMemo
 from jupychat.types import ContextBlock, Image, Message, Text, ToolResult
 
 from ._fence import context_text
@@ -107,9 +108,16 @@ def messages_payload(request: ChatRequest, source: str | None = None) -> list[di
     out: list[dict[str, Any]] = []
     if request.system:
         out.append({"role": "system", "content": request.system})
+    messages = request.messages
+    items = messages if type(messages) is list else list(messages)
+    key = sys.intern(source) if source is not None else None  # (compared by identity)
+    known, start = _wire_lists.resume(items, key)
+    wire = list(known or ())
     make = lambda m: _wire(m, source)  # noqa: E731
-    for message in request.messages:
-        out.extend(_wire_messages.get(message, make, source))  # (the history is frozen)
+    for message in items[start:]:
+        wire.extend(_wire_messages.get(message, make, source))  # (the history is frozen)
+    _wire_lists.keep(items, tuple(wire), key)
+    out += wire
     return out
 
 
@@ -135,6 +143,10 @@ def _entries(message: Message, source: str | None) -> list[dict[str, Any]]:
 
 
 _wire_messages: IdentityMemo[list[dict[str, Any]]] = IdentityMemo(limit=2048)
+#: the entries of the last histories sent (each turn's request is the last one's plus a
+#: turn): a request looks up only its new messages, not all of them again. Two slots: a
+#: session compacting also sends its summary request
+_wire_lists: PrefixMemo[tuple[dict[str, Any], ...]] = PrefixMemo(slots=2)
 
 
 def _tool_entry(tool: Any) -> Entry:
