@@ -107,6 +107,27 @@ def kernel_seconds(cell: Any) -> float:
 CPU_REPORT = "print(json.dumps([_cpu, _tcpu]))"
 
 
+def server_seconds(url: str) -> tuple[list[float], list[float]]:
+    """The server's handling time of each chat cell's requests and of each floor cell's.
+
+    A floor cell re-sends the body of the request before it; the requests since the
+    last floor's are its chat cell's: its turn, and the summary requests of a long
+    conversation's compaction, when one came (past ~100 turns at a 128k window)."""
+    timings = httpx.get(f"{url}/_timings").json()
+    bodies = [r["body"] for r in httpx.get(f"{url}/_requests", timeout=120).json()]
+    chat: list[float] = []
+    floor: list[float] = []
+    spent = 0.0
+    for i, seconds in enumerate(timings):
+        if i and bodies[i] == bodies[i - 1] and spent:  # the floor's copy of its chat's
+            chat.append(spent)
+            floor.append(seconds)
+            spent = 0.0
+        else:
+            spent += seconds
+    return chat, floor
+
+
 def one_round(
     url: str, cells: int, tokens: int, tmp: str, load: str = LOAD, report: str = CPU_REPORT
 ) -> dict[str, Any]:
@@ -149,10 +170,10 @@ def one_round(
     finally:
         os.environ.clear()
         os.environ.update(old)
-    server = httpx.get(f"{url}/_timings").json()
-    assert len(server) == 2 * cells, f"expected {2 * cells} requests, server saw {len(server)}"
-    chat = [kernel_seconds(nb.cells[c]) - server[2 * k] for k, c in enumerate(chat_idx)]
-    floor = [kernel_seconds(nb.cells[c]) - server[2 * k + 1] for k, c in enumerate(floor_idx)]
+    chat_server, floor_server = server_seconds(url)
+    assert len(floor_server) == cells, f"expected {cells} floor requests, saw {len(floor_server)}"
+    chat = [kernel_seconds(nb.cells[c]) - chat_server[k] for k, c in enumerate(chat_idx)]
+    floor = [kernel_seconds(nb.cells[c]) - floor_server[k] for k, c in enumerate(floor_idx)]
     # _cpu[i] is the CPU of cell i (the setup cell's entry counts from the hooks' setup)
     cpu, thread, *extra = json.loads(nb.cells[-1].outputs[0]["text"])
     return {

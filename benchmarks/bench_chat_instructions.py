@@ -1,7 +1,8 @@
 """A chat cell's own work in instructions: ``%%chat`` cells against the bare-httpx floor.
 
-Run: ``python benchmarks/bench_chat_instructions.py [--cells 2] [--cache-sim]`` (needs
-``valgrind``: ``apt-get install -y valgrind``; about two minutes, five with ``--cache-sim``).
+Run: ``python benchmarks/bench_chat_instructions.py [--cells 2] [--cache-sim]
+[--warmup 4]`` (needs ``valgrind``: ``apt-get install -y valgrind``; about two minutes,
+five with ``--cache-sim``; ``--warmup 100``: the cells after a 100-turn conversation).
 
 Why a second benchmark: ``bench_chat_cells.py`` times cells in a real kernel, and on a
 small shared machine its ratio moves by ±0.1 from one round to the next. This one counts
@@ -75,7 +76,7 @@ def record_chunks(path: Path) -> int:
     return len(chunks)
 
 
-def child(mode: str, cells: int, chunks_path: str, tmp: str) -> None:
+def child(mode: str, cells: int, chunks_path: str, tmp: str, warmup: int = 4) -> None:
     """The measured process: warm up, then run the cells inside ``itertools.starmap``."""
     import contextlib
     import io
@@ -136,7 +137,7 @@ def child(mode: str, cells: int, chunks_path: str, tmp: str) -> None:
         return body
 
     stream_module._request_body = keep_body  # the floor sends the chat's own last request
-    for i in range(4):
+    for i in range(warmup):
         run(f"%%chat\nwarm-up {i}: what is in @df?")
     shell.user_ns["_body"] = json.loads(bodies[-1])
     floor = (HERE / "bench_chat_cells.py").read_text().split('FLOOR = """')[1].split('"""')[0]
@@ -164,7 +165,7 @@ def estimated_cycles(events: dict[str, int]) -> float:
 
 
 def count(
-    mode: str, cells: int, chunks_path: Path, tmp: str, simulate: bool = False
+    mode: str, cells: int, chunks_path: Path, tmp: str, simulate: bool = False, warmup: int = 4
 ) -> dict[str, int]:
     """Callgrind's events for ``cells`` cells of ``mode`` (``Ir``: instructions; with
     ``simulate``, the cache and branch events too), summed over the cells."""
@@ -185,6 +186,8 @@ def count(
         str(chunks_path),
         "--tmp",
         tmp,
+        "--warmup",
+        str(warmup),
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPATH": str(ROOT / "src")}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1800)
@@ -203,12 +206,18 @@ def main() -> None:
         action="store_true",
         help="also simulate the caches and branch predictor (about twice as slow)",
     )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=4,
+        help="turns before the counted cells (more: how a cell's work grows with history)",
+    )
     parser.add_argument("--child", choices=["chat", "floor"], help=argparse.SUPPRESS)
     parser.add_argument("--chunks", help=argparse.SUPPRESS)
     parser.add_argument("--tmp", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.cells, args.chunks, args.tmp)
+        child(args.child, args.cells, args.chunks, args.tmp, args.warmup)
         return
     if shutil.which("valgrind") is None:  # skipped, not failed: the code is not at fault
         print("skipped: valgrind is not installed; install it (apt-get install -y valgrind)")
@@ -219,8 +228,13 @@ def main() -> None:
         figures: dict[str, dict[str, int]] = {}
         for mode in ("chat", "floor"):
             with tempfile.TemporaryDirectory(dir=tmp) as run_tmp:
-                figures[mode] = count(mode, args.cells, chunks, run_tmp, args.cache_sim)
-    print(f"answer: {TOKENS} tokens in {n} chunks; {args.cells} cells each, after 4 warm-up turns")
+                figures[mode] = count(
+                    mode, args.cells, chunks, run_tmp, args.cache_sim, args.warmup
+                )
+    print(
+        f"answer: {TOKENS} tokens in {n} chunks; {args.cells} cells each, "
+        f"after {args.warmup} warm-up turns"
+    )
     print(f"{'per cell':<24}{'%%chat':>14}{'floor':>14}{'ratio':>9}")
 
     def line(label: str, chat: float, floor: float) -> None:

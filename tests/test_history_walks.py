@@ -271,3 +271,61 @@ def test_a_cells_turn_looks_at_the_new_messages_only(
     # the cell turns' index is resumed: each cell looks at the last turn's two messages
     # (before: every message, to find its cell id among the earlier turns)
     assert looked[5:30] == [looked[5]] * 25 and looked[5] <= 4, looked
+
+
+def _placed_afresh(turns: list[list[Message]], mine: int, page: dict[str, int]) -> int:
+    """Where a new cell at ``mine`` on the page goes, as the placer found it before."""
+    for index, group in enumerate(turns):
+        first = group[0]
+        other = first.meta.get("cell_id") if order._is_cell(first) else None
+        if other and page.get(other) is not None and page[other] > mine:
+            return index
+    return len(turns)
+
+
+def test_a_cell_on_the_saved_page_goes_before_the_first_cell_below_it() -> None:
+    rng = random.Random(3)
+    ids = [f"id{i}" for i in range(40)]
+    history: list[Message] = []
+    places = (-1, 0, 17, 29, 35)  # the asking cell's place (its id: "me")
+
+    def saved() -> tuple[dict[str, int], dict[int, dict[str, int]]]:
+        page = {cell: i for i, cell in enumerate(rng.sample(ids, 30))}  # 10 are not on it
+        return page, {mine: {**page, "me": mine} for mine in places}  # kept while unsaved
+
+    page, pages = saved()
+    for step in range(120):
+        if rng.random() < 0.1:  # the notebook saved with its cells moved: a new page
+            page, pages = saved()
+        if rng.random() < 0.15 and history:  # a rewrite in the middle: not a prefix any more
+            history = history[: rng.randrange(len(history))]
+        kind = "panel" if rng.random() < 0.2 else "cell"
+        meta = {"source": kind, "cell_id": rng.choice(ids)} if kind == "cell" else {}
+        history = [*history, Message.of("user", f"q{step}", meta=meta), _turn(step)[1]]
+        turns = group_turns(history)
+        for mine in places:
+            place = order._placer("me", pages[mine])
+            assert place(turns, None) == _placed_afresh(turns, mine, page)
+
+
+def test_placing_a_cell_by_the_page_looks_at_the_new_turns_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    looked = []
+    real = order._is_cell
+
+    def counting(message: Message) -> bool:
+        looked[-1] += 1
+        return real(message)
+
+    monkeypatch.setattr(order, "_is_cell", counting)
+    page = {f"id{i}": i for i in range(100)}
+    history: list[Message] = []
+    for i in range(100):
+        meta = {"source": "cell", "cell_id": f"id{i}"}
+        history = [*history, Message.of("user", f"q{i}", meta=meta), _turn(i)[1]]
+        looked.append(0)
+        # the cell at the end of the page: after every turn (before: it looked at each)
+        place = order._placer("id99", page)
+        assert place(group_turns(history), None) == i + 1
+    assert looked[1:] == [1] * 99, looked

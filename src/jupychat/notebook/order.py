@@ -31,6 +31,7 @@ only when the file changed.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 import uuid
@@ -208,10 +209,31 @@ def _placer(cell_id: str | None, page: Mapping[str, int]) -> Callable[[Groups, i
             below = next((w for w in map(where, turns[old:]) if w is not None), None)
             if (above is None or above < mine) and (below is None or below > mine):
                 return old
-        for index, group in enumerate(turns):
-            other = where(group)
-            if other is not None and other > mine:
-                return index
-        return len(turns)
+        # the first turn whose cell is below this one on the page (the end when none is)
+        return bisect.bisect_right(_highest(turns, page, where), mine)
 
     return place
+
+
+def _highest(turns: Groups, page: Mapping[str, int], where: Callable[[Any], int | None]) -> Any:
+    """For each turn, the place furthest down ``page`` of the cells of the turns up to it
+    (-1 until one is on the page): a sorted list, so the first turn below a place is
+    found by bisection. Resumed from the last turns asked about with this page (see
+    :class:`~jupychat._memo.PrefixMemo`): a cell at the end of a long notebook otherwise
+    looked at every turn above it."""
+    firsts = [group[0] for group in turns]
+    known, start = _HIGHEST.resume(firsts, page)
+    highest = list(known or ())
+    top = highest[-1] if highest else -1
+    for group in turns[start:]:
+        found = where(group)
+        if found is not None and found > top:
+            top = found
+        highest.append(top)
+    _HIGHEST.keep(firsts, tuple(highest), page)
+    return highest
+
+
+#: (a turn's place is its first message's: equal messages are placed alike; the page, by
+#: identity: ``CellOrder.page()`` gives the same mapping until the saved file changes)
+_HIGHEST: PrefixMemo[tuple[int, ...]] = PrefixMemo()
