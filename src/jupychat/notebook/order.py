@@ -215,7 +215,9 @@ def _placer(cell_id: str | None, page: Mapping[str, int]) -> Callable[[Groups, i
     return place
 
 
-def _highest(turns: Groups, page: Mapping[str, int], where: Callable[[Any], int | None]) -> Any:
+def _highest(
+    turns: Groups, page: Mapping[str, int], where: Callable[[Any], int | None]
+) -> list[int]:
     """For each turn, the place furthest down ``page`` of the cells of the turns up to it
     (-1 until one is on the page): a sorted list, so the first turn below a place is
     found by bisection. Resumed from the last turns asked about with this page (see
