@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from fixtures_server import fake_server
+from jupychat._compaction import conversation
 from jupychat._sessionstats import group_turns
 from jupychat._turnplace import after_turn, split_history
-from jupychat._turnstate import _without_system
 from jupychat.notebook import order
 from jupychat.providers import chat_payload
 from jupychat.providers._wirejson import Entry, dumps_utf8
@@ -152,14 +152,14 @@ def test_the_request_leaves_out_system_messages_wherever_they_come() -> None:
     for history in _histories(7, steps=80):
         extra = [Message.of("system", "late system note")] if len(history) % 5 == 0 else []
         history = [*history, *extra]
-        assert _without_system(history) == [m for m in history if m.role != "system"]
+        assert conversation(history) == [m for m in history if m.role != "system"]
     # and reads only the messages added since the last request
     counted: list[Any] = []
     reads = []
     for _ in range(60):
         counted = [*counted, _Counted("user"), _Counted("assistant")]
         _Counted.reads = 0
-        assert _without_system(counted) == counted
+        assert conversation(counted) == counted
         reads.append(_Counted.reads)
     assert reads[1:] == [2] * 59, reads
 
@@ -237,18 +237,18 @@ def test_a_request_looks_up_only_its_new_messages(monkeypatch: pytest.MonkeyPatc
         messages = [*messages, *_turn(i)]
         lookups.append(0)
         request = ChatRequest(messages=messages, system="be brief")
-        payload = chat_payload.build_payload("m", request, source="openai:" + str(i % 1 or "test"))
+        source = "".join(("openai:", "test"))  # a new string each turn: resumed all the same
+        payload = chat_payload.build_payload("m", request, source=source)
         assert len(payload["messages"]) == len(messages) + 1
     # the two new messages of each turn (before: every message of the history)
     assert lookups[1:] == [2] * 59, lookups
 
 
-def test_a_cells_turn_looks_at_the_new_messages_only(
-    notebook_shell: Any,
-    fake_server: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    looked = []
+@pytest.fixture
+def cell_looks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Calls of ``order._is_cell`` (a message looked at as a cell turn's), counted into
+    the list's last item: append a 0 before each step."""
+    looked: list[int] = []
     real = order._is_cell
 
     def counting(message: Message) -> bool:
@@ -256,6 +256,15 @@ def test_a_cells_turn_looks_at_the_new_messages_only(
         return real(message)
 
     monkeypatch.setattr(order, "_is_cell", counting)
+    return looked
+
+
+def test_a_cells_turn_looks_at_the_new_messages_only(
+    notebook_shell: Any,
+    fake_server: Any,
+    cell_looks: list[int],
+) -> None:
+    looked = cell_looks
     shell = notebook_shell(f"openai-compatible:fake@{fake_server.openai_base_url}")
     for i in range(30):
         looked.append(0)
@@ -308,17 +317,8 @@ def test_a_cell_on_the_saved_page_goes_before_the_first_cell_below_it() -> None:
             assert place(turns, None) == _placed_afresh(turns, mine, page)
 
 
-def test_placing_a_cell_by_the_page_looks_at_the_new_turns_only(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    looked = []
-    real = order._is_cell
-
-    def counting(message: Message) -> bool:
-        looked[-1] += 1
-        return real(message)
-
-    monkeypatch.setattr(order, "_is_cell", counting)
+def test_placing_a_cell_by_the_page_looks_at_the_new_turns_only(cell_looks: list[int]) -> None:
+    looked = cell_looks
     page = {f"id{i}": i for i in range(100)}
     history: list[Message] = []
     for i in range(100):

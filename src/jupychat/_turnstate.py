@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._memo import PrefixMemo
+from ._compaction import conversation
 from ._sanitize import clean_data_value
 from .events import Done, Event, ReasoningDelta, TextDelta, ToolCallComplete
 from .providers._replay import META_KEY as REPLAY_KEY
@@ -180,7 +180,7 @@ class Turn:
         self.steps += 1
         self._reset_step()
         sent = self.sent if self.sent is not None else self.history
-        messages = _without_system(sent) + self.new
+        messages = conversation(list(sent)) + self.new
         if self.carry:  # context of summarised turns rides with the first message sent
             first = next(i for i, m in enumerate(messages) if m.role == "user")
             messages[first] = messages[first].replace(content=self.carry + messages[first].content)
@@ -394,20 +394,3 @@ def _estimate_usage(request: ChatRequest | None, received: str) -> Usage:
         input_tokens=sum(estimate_tokens(t) for t in sent if t) + per_message,
         output_tokens=estimate_tokens(received) if received else 0,
     )
-
-
-def _without_system(history: Sequence[Message]) -> list[Message]:
-    """``history`` without its system messages (a new list). Whether there are any is
-    remembered for the last histories (:class:`~jupychat._memo.PrefixMemo`): in the
-    common history, with none, a request copies the list instead of looking at every
-    message again."""
-    items = history if type(history) is list else list(history)
-    _, start = _SYSTEM_FREE.resume(items)  # items[:start] is known to hold none
-    if all(m.role != "system" for m in items[start:]):
-        _SYSTEM_FREE.keep(items, True)
-        return list(items)
-    return [m for m in items if m.role != "system"]
-
-
-#: histories known to hold no system message (a value only for those)
-_SYSTEM_FREE: PrefixMemo[bool] = PrefixMemo(slots=2)

@@ -156,7 +156,10 @@ def _pieces(payload: Mapping[str, Any]) -> list[Any] | None:
                 if position:
                     text += ", "
                 if kinds[position]:  # a run of entries (up to the next other item): one piece
-                    end = kinds.index(False, position) if False in kinds[position:] else size
+                    try:
+                        end = kinds.index(False, position)
+                    except ValueError:  # entries to the end
+                        end = size
                     pieces += (text, _run(value[position:end]))
                     text = ""
                     position = end
