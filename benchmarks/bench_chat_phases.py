@@ -13,6 +13,15 @@ so read the steps against each other, not the total against ``bench_chat_cells.p
 Why both clocks: a step whose code runs once per cell runs cold (its code and data are
 not in the CPU caches), several times slower than the same call in a hot loop. The
 instruction count (``bench_chat_instructions.py``) cannot see that; these clocks do.
+
+It also splits each cell's wall time (from ``pre_run_cell`` to ``post_run_cell``, the
+server's time included) in three, for the chat cells and the floor cells alike: up to the
+answer's first bytes (the turn's preparation, the request, the server's work), while the
+answer streams (first to last bytes read), and after its last bytes (the final display,
+the store write). Both cells read the same answer the same way (``httpx.Response.
+iter_raw`` underneath), so where the chat cell's extra time sits shows there. Seen
+2026-12-04: streaming took the same in both (~10 ms); the chat cell's ~3 ms more were
+~1.5 ms before the first bytes and ~1.6 ms after the last.
 """
 
 from __future__ import annotations
@@ -55,6 +64,8 @@ STEPS = [
     ("jupychat.notebook.binding", "NotebookChat.ask"),
 ]
 
+SEGMENTS = ("before the first bytes", "streaming", "after the last bytes")
+
 CLOCKS = """
 import time as _t, functools as _ft, importlib as _il
 _ph, _phs, _kind = {}, [], [None]
@@ -77,12 +88,27 @@ def _clock(modname, attr):
     setattr(owner, name, timed)
 for _m, _a in STEPS:
     _clock(_m, _a)
+import httpx as _hx
+_raw_of, _stamps = _hx.Response.iter_raw, {}
+def _iter_raw(self, chunk_size=None):  # the answer's first and last bytes, either cell
+    for _chunk in _raw_of(self, chunk_size):
+        _stamps.setdefault("first", _t.perf_counter())
+        yield _chunk
+    _stamps["last"] = _t.perf_counter()
+_hx.Response.iter_raw = _iter_raw
 def _pre_steps(info):
     raw = info.raw_cell or ""
     _kind[0] = "chat" if raw.startswith("%%chat") else "floor" if "_client.stream" in raw else None
     _ph.clear()
+    _stamps.clear()
+    _stamps["pre"] = _t.perf_counter()
 def _post_steps(result):
     if _kind[0]:
+        end = _t.perf_counter()
+        first, last = _stamps.get("first", end), _stamps.get("last", end)
+        _ph["segment:before the first bytes"] = [0.0, first - _stamps["pre"]]
+        _ph["segment:streaming"] = [0.0, last - first]
+        _ph["segment:after the last bytes"] = [0.0, end - last]
         _phs.append([_kind[0], {k: list(v) for k, v in _ph.items()}])
 get_ipython().events.register("pre_run_cell", _pre_steps)
 get_ipython().events.register("post_run_cell", _post_steps)
@@ -124,6 +150,11 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait()
+    print("\nwall ms per cell (median of cells 2..N; the server's time included)")
+    print(f"  {'segment':<30}{'chat':>9}{'floor':>9}{'chat - floor':>14}")
+    for segment in SEGMENTS:
+        got = [statistics.median(w for _, w in per[k][f"segment:{segment}"]) * 1e3 for k in per]
+        print(f"  {segment:<30}{got[0]:>9.2f}{got[1]:>9.2f}{got[0] - got[1]:>+14.2f}")
     for kind in ("chat", "floor"):
         total = statistics.median(totals[kind]) * 1e3
         print(f"\n{kind} cells 2..N: {total:.2f} ms (kernel time - server time, clocks on)")

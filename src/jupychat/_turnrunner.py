@@ -59,8 +59,10 @@ class ChatStream:
     """An answer being streamed: iterate for text deltas (or events).
 
     After iteration ends, ``response`` holds the complete :class:`Response`.
-    ``close()`` (or breaking out of the loop) stops the stream and keeps the partial
-    answer, marked interrupted.
+    ``close()`` stops the stream and keeps the partial answer, marked interrupted; so does
+    dropping the stream (a loop over ``session.stream(...)`` left, the stream not kept).
+    A stream that is kept and left mid-answer goes on where it was when iterated again,
+    and holds the session (another turn is refused) until it ends or is closed.
     """
 
     def __init__(self, gen: Generator[Event, None, Response], events: bool) -> None:
