@@ -42,6 +42,7 @@ from .errors import (
     TurnInterrupted,
 )
 from .events import Event, TextDelta, ToolResultEvent
+from .prompts import default_system
 from .providers._deadline import wait_until
 from .tools import Tool
 from .types import Message, Part, Text, ToolCall, ToolResult, Usage
@@ -160,8 +161,6 @@ def begin(
         )
         system = "\n\n".join([session.system_prompt or "", *system_texts(session._history)]).strip()
         if not system:  # jupychat's own prompt for the tiny model, or a notebook's
-            from .prompts import default_system
-
             system = default_system(provider, session.in_notebook) or ""
         turn = Turn(
             user,

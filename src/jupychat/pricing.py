@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from . import config
 from .catalog import FREE_PROVIDERS, Price, lookup
 from .types import Message, Usage
 
@@ -24,9 +25,7 @@ def price_for(model_id: str | None) -> Price | None:
     if provider in FREE_PROVIDERS:
         return Price(0.0, 0.0, 0.0, 0.0)
     try:
-        from .config import load_file
-
-        custom = load_file().get("prices", {}).get(model_id)
+        custom = config.load_file().get("prices", {}).get(model_id)
     except Exception:
         custom = None
     if isinstance(custom, dict) and "input" in custom and "output" in custom:

@@ -37,6 +37,8 @@ import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from jupychat import config
+
 __all__ = [
     "MIN_LENGTH",
     "REDACTED",
@@ -100,14 +102,10 @@ class _Known:
 
 
 def _env_snapshot() -> Any:
-    from jupychat import config
-
     return dict(config.raw_environ())
 
 
 def _fingerprint(env: Any) -> tuple[Any, ...]:
-    from jupychat import config
-
     # (no config path: it is made from the environment, compared whole)
     return (env, config.file_mtime(), tuple(config._keys.items()), len(_registered))
 
@@ -115,8 +113,6 @@ def _fingerprint(env: Any) -> tuple[Any, ...]:
 def _unchanged(fingerprint: tuple[Any, ...]) -> bool:
     """Whether ``fingerprint`` still holds, comparing the live environment with its copy
     (no new copy is made: texts are scrubbed ~20 times a turn)."""
-    from jupychat import config
-
     env, mtime, keys, registered = fingerprint
     if config.raw_environ() != env:
         return False
@@ -170,8 +166,6 @@ def _add(found: set[str], value: str, guessed: bool = False) -> None:
 
 
 def _collect() -> set[str]:
-    from jupychat import config
-
     found: set[str] = set()
     for name, value in os.environ.items():
         if value and _ENV_NAME.search(name):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._memo import IdentityMemo, PrefixMemo
+from .types import ContextBlock, Image, Text, ToolCall, ToolResult
 
 __all__ = [
     "IMAGE_TOKENS",
@@ -407,8 +408,6 @@ def _split_message(message: Any) -> tuple[list[str], list[str], int]:
 
 
 def _split_parts(message: Any) -> tuple[list[str], list[str], int]:
-    from .types import ContextBlock, Image, Text, ToolCall, ToolResult
-
     talk: list[str] = []
     context: list[str] = []
     images = 0

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
+from jupychat import config
+
 __all__ = ["remembered"]
 
 T = TypeVar("T")
@@ -26,15 +28,11 @@ _lock = threading.Lock()
 
 
 def _state() -> tuple[Any, ...]:
-    from jupychat import config
-
     # a deep copy: a list set by %config and changed in place afterwards is a change
     return (dict(config.raw_environ()), copy.deepcopy(config._overrides), config.file_mtime())
 
 
 def _unchanged(state: tuple[Any, ...]) -> bool:
-    from jupychat import config
-
     env, overrides, mtime = state
     # the config file's path follows from the environment alone: unchanged with it; its
     # modification time is looked up once per turn (config.settled)

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ChatError
+from .cells import get_record
+from .namespace import CODE_SPAN, context_settings
 
 __all__ = ["NOTEBOOK_MENTION", "Attached", "attach", "notebook_mentions"]
 
@@ -45,8 +47,6 @@ class Attached:
 def notebook_mentions(prompt: str) -> list[tuple[str, int | None]]:
     """``[("error", None), ("fig", None), ("cell", 7)]`` for the mentions in ``prompt``."""
     found: list[tuple[str, int | None]] = []
-    from .namespace import CODE_SPAN
-
     for i, piece in enumerate(CODE_SPAN.split(prompt or "")):
         if i % 2:
             continue  # code is left alone
@@ -58,8 +58,6 @@ def notebook_mentions(prompt: str) -> list[tuple[str, int | None]]:
 
 
 def _record(shell: Any) -> Any:
-    from .cells import get_record
-
     return get_record(shell)
 
 
@@ -129,8 +127,6 @@ def _add(out: Attached, block: Any) -> None:
 
 
 def _base_settings() -> Any:
-    from .namespace import context_settings
-
     return context_settings()
 
 

@@ -232,10 +232,9 @@ class NotebookChat:
 
     def prepare(self, ask: Ask) -> Prepared:
         """Everything a turn needs before a request is made; ChatError (one line) if not."""
-        from ..config import settled
         from .engine import prepare
 
-        with settled():
+        with config.settled():
             return prepare(self, ask)
 
     def ask(self, ask: Ask | Prepared, view: View | None = None) -> Response | None:
@@ -245,12 +244,11 @@ class NotebookChat:
         interrupted, and returned; ``None`` when nothing had arrived. A failed turn raises
         its one-line :class:`~jupychat.errors.ChatError` after telling the view.
         """
-        from ..config import settled
         from .engine import Prepared
 
         prepared = ask if isinstance(ask, Prepared) else self.prepare(ask)
         # the turn's store write runs while the answer is shown; durable before returning
-        with settled(), prepared.session._writes_aside():
+        with config.settled(), prepared.session._writes_aside():
             run = self._begin(prepared, view)
             try:
                 stream = _turn_stream(prepared)

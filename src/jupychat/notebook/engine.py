@@ -29,7 +29,11 @@ from typing import TYPE_CHECKING, Any
 from .. import config
 from ..errors import ChatError
 from ..events import StatusEvent, TextDelta
+from ..pricing import turn_cost
+from ..types import Usage
+from .attach import attach
 from .events import Delta, Failed, Finished, Started, Status
+from .namespace import describe_named, expand_prompt
 
 if TYPE_CHECKING:
     from .._turnstate import Response
@@ -137,10 +141,6 @@ class Prepared:
 
 def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
     """Resolve everything a turn needs before any request is made (one-line errors)."""
-    from ..context import project_context
-    from .attach import attach
-    from .namespace import describe_named, expand_prompt
-
     if ask.schema is not None:  # an unusable schema fails here, before anything is sent
         from ..structured import compile_schema
 
@@ -167,6 +167,8 @@ def prepare(chat: NotebookChat, ask: Ask) -> Prepared:
     context: dict[str, Any] = describe_named(user_ns, mentioned, prompt) if mentioned else {}
     context.update(notebook.context)
     if ask.project:
+        from ..context import project_context
+
         context["project"] = project_context()
     meta: dict[str, Any] = {"source": ask.source, **ask.meta}
     options: dict[str, Any] = {}
@@ -225,9 +227,6 @@ class Footer:
         cls, messages: Sequence[Message], latency: float | None = None, note: str = ""
     ) -> Footer:
         """The footer of the assistant messages among ``messages`` (one turn's, or one)."""
-        from ..pricing import turn_cost
-        from ..types import Usage
-
         answers = [m for m in messages if m.role == "assistant"]
         usage = sum((m.usage or Usage() for m in answers), Usage())
         last = answers[-1] if answers else None

@@ -353,9 +353,7 @@ class ChatMagics(SessionCommands, LongSessionCommands, Magics):
     ) -> Any:
         """Run one turn through the notebook's engine, rendered into this cell's output
         (``cell``: the ``%%chat`` line and body; its turn is recorded and may replay)."""
-        from ..config import settled
-
-        with settled():  # one view of the config file for the whole turn
+        with config.settled():  # one view of the config file for the whole turn
             return self._ask_settled(ask, fmt, stream, cell)
 
     def _ask_settled(

@@ -18,8 +18,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .. import config
 from .._memo import PrefixMemo
+from ..context._resolved import remembered
+from ..context.cells import cell_settings, cells_inventory
+from ..context.settings import ContextSettings
+from ..context.turn import inventory_context, mentioned_names, variables_context
 from ..errors import ChatError
+from ..secrets import known
+from .cells import get_record
 
 __all__ = [
     "attach_notebook_context",
@@ -54,8 +61,6 @@ def expand_prompt(
     text: str, user_ns: dict[str, Any], explicit: list[str] | None = None
 ) -> tuple[str, list[str]]:
     """Apply ``{name}``/``@name`` syntax; returns the prompt and the names to describe."""
-    from ..context.turn import mentioned_names
-
     names: list[str] = []
     for name in explicit or ():
         if name not in user_ns:
@@ -143,15 +148,10 @@ def export_session(session: Any, path: str, store: Any = None) -> Path:
 
 def context_settings() -> Any:
     """The context settings as resolved now (``%config ChatMagics.*``, env, config file)."""
-    from ..context._resolved import remembered
-
     return remembered("context", _resolve_settings)
 
 
 def _resolve_settings() -> Any:
-    from .. import config
-    from ..context import ContextSettings
-
     overrides: dict[str, Any] = {}
     values = config.resolve("values")
     if values:
@@ -194,8 +194,6 @@ def describe_named(
     ``prompt`` reaches the describers: columns of a wide frame that it names get full
     statistics even when the frame is otherwise described compactly.
     """
-    from ..context import variables_context
-
     try:
         return variables_context(user_ns, names, context_settings(), prompt=prompt)
     except ChatError:
@@ -230,12 +228,8 @@ RECENT_CELLS = 8  # cells listed in the standing inventory, one line each
 
 def _inventory(shell: Any) -> dict[str, str]:
     """The standing context: the variables, and the recent cells, one line each."""
-    from ..context import inventory_context
-
     settings, cells = _notebook_settings()
     blocks = inventory_context(visible_namespace(shell), settings)
-    from .cells import get_record
-
     record = get_record(shell)
     if record is not None:
         lines = _cells_lines(record, cells)
@@ -247,8 +241,6 @@ def _inventory(shell: Any) -> dict[str, str]:
 def _notebook_settings() -> tuple[Any, Any]:
     """(context settings, cell settings) as resolved now, made again only once a config
     source changed (one check of them, not one for each)."""
-    from ..context._resolved import remembered
-    from ..context.cells import cell_settings
 
     def make() -> tuple[Any, Any]:
         settings = context_settings()
@@ -265,9 +257,6 @@ def _cells_lines(record: Any, settings: Any) -> str:
     holds the same cells (a cell updated later, e.g. by ``update_display``, is a new
     object), the settings and the known secrets are the same. Holds the record's cells
     until the next turn, no more."""
-    from ..context.cells import cells_inventory
-    from ..secrets import known
-
     cells = record.cells(include_chat=True)  # a copy of the list: compared item by item
     secrets = known()
     memo = _cells_memo[0]  # one tuple, replaced whole: a panel thread sees one or the other
@@ -293,9 +282,7 @@ def notebook_tools(shell: Any) -> list[Any]:
     """The read-only data tools over ``shell``'s namespace and its recorded cells, and
     ``run_python`` (asks first)."""
     from ..context import data_tools
-    from ..context.cells import cell_settings
     from ..context.celltools import cell_tools
-    from .cells import get_record
 
     settings = context_settings()
     # the live namespace: run_python (after the user's yes) must change the user's variables

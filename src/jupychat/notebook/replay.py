@@ -30,8 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from .. import config
 from .._recording import BLOCK_KEY, FOOTER_FIELDS, Inputs, Recording, digest
-from ..errors import ChatError
+from .._sanitize import clean_text
+from ..errors import ChatError, ConfigError
 from .replay_inputs import _inlined, inputs_of
 
 if TYPE_CHECKING:
@@ -73,8 +75,6 @@ def parse_mode(word: Any) -> str:
 
 def replay_mode() -> str:
     """The replay mode now: ``%chat replay`` / ``%config`` > ``JUPYCHAT_REPLAY`` > file."""
-    from .. import config
-
     return parse_mode(config.resolve("replay"))
 
 
@@ -392,8 +392,6 @@ class CellTurn:
                     "used": int(window.get("used", 0)),
                     **({"summarised": True} if window.get("summarised") else {}),
                 }
-            from .._sanitize import clean_text
-
             try:
                 inputs = self.inputs
             except Exception as exc:  # (worked out after the request) the answer stands
@@ -415,11 +413,8 @@ def ensure_model(chat: NotebookChat) -> None:
     """In replay mode with no model available at all (none named, no key, no embedded
     model), take the saved notebook's recorded model, so its cells can replay: a reader
     needs no model to see recorded answers. Anything else is left alone."""
-    from .. import config
-
     if replay_mode() == "off" or chat.model_override or config.resolve("model"):
         return
-    from ..errors import ConfigError
     from ..providers.registry import default_model
 
     try:

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._jsonsubset import is_jsonable
 from .._recording import Inputs, digest, public_model
+from .._sanitize import clean_text
+from .._sessioncontext import clean_block, render_context
+from .namespace import _BRACE_RE, CODE_SPAN, _inline
 
 if TYPE_CHECKING:
     from .engine import Prepared
@@ -28,9 +31,6 @@ def inputs_of(
 
     ``user_ns``: the namespace the prompt was expanded in (names ``{value}`` changes);
     ``inlined``: :func:`_inlined` of it, taken earlier (the values as they were sent)."""
-    from .._sanitize import clean_text
-    from .._sessioncontext import clean_block, render_context
-
     session = prepared.session
     opts = prepared.options
     rendered = render_context(opts.get("context"))
@@ -88,9 +88,6 @@ def _tools_digest(specs: list[Any]) -> str:
 def _inlined(prepared: Prepared, user_ns: Mapping[str, Any]) -> dict[str, str]:
     """``{"value:NAME": digest}`` of each ``{NAME}`` whose value was written into the
     prompt (a changed value then names its variable, not just "the prompt")."""
-    from .._sanitize import clean_text
-    from .namespace import _BRACE_RE, CODE_SPAN, _inline
-
     ask = prepared.ask
     if not ask.expand:
         return {}

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .._recording import Recording
+from .._sanitize import clean_text
+from .connection import Database
 from .records import now_iso
 
 if TYPE_CHECKING:
@@ -35,8 +37,6 @@ class RecordingStore:
     """The recordings kept in ``store`` (a :class:`~jupychat.store.SessionStore`)."""
 
     def __init__(self, store: SessionStore) -> None:
-        from .connection import Database
-
         self._db = store._db
         # SQLite replaces a row in one statement; PostgreSQL has no INSERT OR REPLACE
         self._one_statement = isinstance(self._db, Database)
@@ -112,8 +112,6 @@ class RecordingStore:
 
 def _row(recording: Recording, notebook: str | None) -> tuple[object, ...]:
     """The recording's row (its answer scrubbed of secrets)."""
-    from .._sanitize import clean_text
-
     body = clean_text(recording.to_json())
     key = recording.key  # (a digest of the inputs: worked out once)
     return (
