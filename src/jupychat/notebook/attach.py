@@ -57,10 +57,6 @@ def notebook_mentions(prompt: str) -> list[tuple[str, int | None]]:
     return found
 
 
-def _record(shell: Any) -> Any:
-    return get_record(shell)
-
-
 def attach(
     shell: Any,
     prompt: str,
@@ -83,12 +79,12 @@ def attach(
     from ..capabilities import supports_images
     from ..context.cells import cell_settings, cells_context, error_context, figure_context
 
-    record = _record(shell)
+    record = get_record(shell)
     if record is None:
         raise ChatError(
             "no cells are recorded yet: run a cell after %load_ext jupychat, then ask again"
         )
-    settings = cell_settings(_base_settings())
+    settings = cell_settings(context_settings())
     images = bool(model_id) and supports_images(model_id)
     ns = user_ns if user_ns is not None else getattr(shell, "user_ns", {})
     if cells:
@@ -108,7 +104,7 @@ def attach(
                 _add(out, figure_context(last, settings, images=images))
                 out.cell = out.cell or last
             out.names.add("fig")
-        else:
+        elif number is not None:  # ("cell", n): the one kind that carries a number
             cell = record.by_count(number)
             if cell is None:
                 raise ChatError(
@@ -124,10 +120,6 @@ def attach(
 def _add(out: Attached, block: Any) -> None:
     out.context.update(block)
     out.images.extend(a.part() for a in getattr(block, "images", ()))
-
-
-def _base_settings() -> Any:
-    return context_settings()
 
 
 def _is_figure(obj: Any) -> bool:
